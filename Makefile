@@ -1,0 +1,46 @@
+# Keepernet: `make setup` once on a fresh machine, then `make test`.
+PYTHON ?= .venv/bin/python
+CC := clang-19
+BUILD := program/build
+# SBPF v0: no ALU32 (-mcpu=v2), no libc, Solana's 4 KiB stack frame.
+SBF_CFLAGS := -target bpf -mcpu=v2 -O2 -ffreestanding -fno-builtin -nostdlib -std=c11 \
+	-Wall -Wextra -Werror -mllvm -bpf-stack-size=4096
+# math/probe.c is a test-only program (tests/math builds it).
+PROGRAM_SRCS := $(filter-out program/src/math/probe.c, \
+	$(wildcard program/src/*.c program/src/*/*.c))
+PROGRAM_OBJS := $(patsubst program/src/%.c,$(BUILD)/obj/%.o,$(PROGRAM_SRCS))
+HEADERS := $(wildcard program/src/*.h program/src/*/*.h)
+GENERATED := program/idl/keepernet.json $(wildcard program/src/generated/*.h)
+
+.PHONY: setup program idl test lint bench-cu clean
+.DELETE_ON_ERROR:
+
+setup:
+	scripts/setup
+
+program: $(BUILD)/keepernet.so
+
+idl: $(GENERATED)
+
+$(GENERATED) &: program/idl/spec.py program/idl/generate.py
+	$(PYTHON) -m program.idl
+
+$(BUILD)/obj/%.o: program/src/%.c $(HEADERS) | idl
+	@mkdir -p $(dir $@)
+	$(CC) $(SBF_CFLAGS) -c $< -o $@
+
+$(BUILD)/keepernet.so: $(PROGRAM_OBJS) $(wildcard program/toolchain/*.py)
+	$(PYTHON) -m program.toolchain -o $@ $(PROGRAM_OBJS)
+
+test: program
+	$(PYTHON) -m pytest -q
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
+
+bench-cu: program
+	$(PYTHON) -m bench.cu
+
+clean:
+	rm -rf $(BUILD)

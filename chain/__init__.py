@@ -1,0 +1,1 @@
+"""Everything that speaks to a chain: RPC client, sender, decoding, prices, the localnet."""

@@ -1,0 +1,167 @@
+"""Instruction builders: each instruction's accounts, wired from the few keys a caller knows.
+
+`Deployment` holds the protocol's fixed addresses; `Client` turns "trader buys YES in market
+7" into the anchorpy instruction with every account in place (PDAs derived, vault, programs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from anchorpy import Context, Program
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+from solders.system_program import ID as SYSTEM_PROGRAM_ID
+from spl.token.constants import TOKEN_PROGRAM_ID
+
+from program.svm import config_pda, market_pda, shares_pda, vault_authority_pda, vote_pda
+
+VOTE_PROPOSAL = 0
+VOTE_DISPUTE = 1
+
+
+@dataclass(frozen=True)
+class ConfigParams:
+    """The settings of `initialize` and `update_config` (see the IDL's ConfigParams)."""
+
+    pyth_program: Pubkey
+    proposal_window_secs: int = 86_400
+    proposal_approval_bps: int = 7_000
+    proposal_min_votes: int = 3
+    dispute_window_secs: int = 172_800
+    dispute_vote_secs: int = 259_200
+    dispute_overturn_bps: int = 6_000
+    dispute_bond: int = 100_000_000
+    trade_fee_bps: int = 100
+    max_oracle_staleness_slots: int = 25
+    max_oracle_conf_bps: int = 200
+
+    def to_idl(self) -> dict[str, Any]:
+        # a dict, not anchorpy's dataclass: its encoder deep-copies dataclasses, and solders
+        # Pubkeys cannot be copied
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """The protocol's fixed addresses."""
+
+    program_id: Pubkey
+    quote_mint: Pubkey
+    vault: Pubkey
+
+    @property
+    def config(self) -> Pubkey:
+        return config_pda(self.program_id)
+
+    @property
+    def vault_authority(self) -> Pubkey:
+        return vault_authority_pda(self.program_id)
+
+    def market(self, market_id: int) -> Pubkey:
+        return market_pda(self.program_id, market_id)
+
+    def shares(self, market: Pubkey, owner: Pubkey) -> Pubkey:
+        return shares_pda(self.program_id, market, owner)
+
+    def vote(self, market: Pubkey, kind: int, voter: Pubkey) -> Pubkey:
+        return vote_pda(self.program_id, market, kind, voter)
+
+
+class Client:
+    """Builds the program's instructions for one deployment."""
+
+    def __init__(self, program: Program, deployment: Deployment):
+        self.program = program
+        self.d = deployment
+
+    def _ix(self, name: str, *args: Any, **accounts: Pubkey) -> Instruction:
+        built: Instruction = self.program.instruction[name](*args, ctx=Context(accounts=accounts))
+        return built
+
+    # ---- admin --------------------------------------------------------------------------------
+    def initialize(self, admin: Pubkey, params: ConfigParams) -> Instruction:
+        return self._ix("initialize", params.to_idl(), admin=admin,
+                        config=self.d.config, quote_mint=self.d.quote_mint, vault=self.d.vault,
+                        vault_authority=self.d.vault_authority, system_program=SYSTEM_PROGRAM_ID)
+
+    def update_config(self, admin: Pubkey, params: ConfigParams, paused: bool) -> Instruction:
+        return self._ix("update_config", params.to_idl(), paused, admin=admin,
+                        config=self.d.config)
+
+    # ---- proposals ----------------------------------------------------------------------------
+    def create_market(self, creator: Pubkey, market_id: int, question: str,
+                      trading_ends_at: int) -> Instruction:
+        return self._ix("create_market", market_id, question, trading_ends_at, creator=creator,
+                        config=self.d.config, market=self.d.market(market_id),
+                        system_program=SYSTEM_PROGRAM_ID)
+
+    def vote_proposal(self, voter: Pubkey, market: Pubkey, approve: bool) -> Instruction:
+        return self._ix("vote_proposal", approve, voter=voter, config=self.d.config,
+                        market=market, vote=self.d.vote(market, VOTE_PROPOSAL, voter),
+                        system_program=SYSTEM_PROGRAM_ID)
+
+    def approve_market(self, market: Pubkey) -> Instruction:
+        return self._ix("approve_market", config=self.d.config, market=market)
+
+    def reject_market(self, market: Pubkey) -> Instruction:
+        return self._ix("reject_market", config=self.d.config, market=market)
+
+    # ---- trading ------------------------------------------------------------------------------
+    def activate_market(self, creator: Pubkey, market: Pubkey, creator_token: Pubkey,
+                        liquidity: int) -> Instruction:
+        return self._ix("activate_market", liquidity, creator=creator, config=self.d.config,
+                        market=market, creator_token=creator_token, vault=self.d.vault,
+                        token_program=TOKEN_PROGRAM_ID)
+
+    def buy(self, trader: Pubkey, market: Pubkey, trader_token: Pubkey, outcome: int,
+            amount_in: int, min_shares_out: int = 0) -> Instruction:
+        return self._ix("buy", outcome, amount_in, min_shares_out, trader=trader,
+                        config=self.d.config, market=market,
+                        shares=self.d.shares(market, trader), trader_token=trader_token,
+                        vault=self.d.vault, token_program=TOKEN_PROGRAM_ID,
+                        system_program=SYSTEM_PROGRAM_ID)
+
+    def sell(self, trader: Pubkey, market: Pubkey, trader_token: Pubkey, outcome: int,
+             shares_in: int, min_amount_out: int = 0) -> Instruction:
+        return self._ix("sell", outcome, shares_in, min_amount_out, trader=trader,
+                        config=self.d.config, market=market,
+                        shares=self.d.shares(market, trader), trader_token=trader_token,
+                        vault=self.d.vault, vault_authority=self.d.vault_authority,
+                        token_program=TOKEN_PROGRAM_ID)
+
+    # ---- resolution ---------------------------------------------------------------------------
+    def propose_resolution(self, creator: Pubkey, market: Pubkey, outcome: int) -> Instruction:
+        return self._ix("propose_resolution", outcome, creator=creator, config=self.d.config,
+                        market=market)
+
+    def dispute(self, disputer: Pubkey, market: Pubkey, disputer_token: Pubkey) -> Instruction:
+        return self._ix("dispute", disputer=disputer, config=self.d.config, market=market,
+                        disputer_token=disputer_token, vault=self.d.vault,
+                        token_program=TOKEN_PROGRAM_ID)
+
+    def vote_dispute(self, voter: Pubkey, market: Pubkey, agree: bool) -> Instruction:
+        return self._ix("vote_dispute", agree, voter=voter, market=market,
+                        vote=self.d.vote(market, VOTE_DISPUTE, voter),
+                        system_program=SYSTEM_PROGRAM_ID)
+
+    def finalize_market(self, market: Pubkey, disputer_token: Pubkey) -> Instruction:
+        """`disputer_token` is read only when the bond goes back to the disputer; a market
+        without a dispute may pass any account (the vault, say)."""
+        return self._ix("finalize_market", config=self.d.config, market=market,
+                        disputer_token=disputer_token, vault=self.d.vault,
+                        vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
+
+    # ---- payouts ------------------------------------------------------------------------------
+    def redeem(self, holder: Pubkey, market: Pubkey, holder_token: Pubkey) -> Instruction:
+        return self._ix("redeem", holder=holder, config=self.d.config, market=market,
+                        shares=self.d.shares(market, holder), holder_token=holder_token,
+                        vault=self.d.vault, vault_authority=self.d.vault_authority,
+                        token_program=TOKEN_PROGRAM_ID)
+
+    def withdraw_liquidity(self, creator: Pubkey, market: Pubkey,
+                           creator_token: Pubkey) -> Instruction:
+        return self._ix("withdraw_liquidity", creator=creator, config=self.d.config,
+                        market=market, creator_token=creator_token, vault=self.d.vault,
+                        vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)

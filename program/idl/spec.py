@@ -1,0 +1,339 @@
+"""The program's interface, written once.
+
+Everything a client or the C program needs to agree on lives here: instructions with their
+accounts and arguments, account layouts, events, errors and the small enumerations. `generate`
+turns it into the Anchor IDL (`keepernet.json`) and the C headers under `program/src/generated/`.
+Names are snake_case here; the IDL spells them in camelCase as Anchor does.
+
+Account fields are laid out so that every field sits at its natural alignment: the program
+reads accounts in place, and the generator refuses a layout where Borsh and C would differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PRIMITIVE_SIZES = {"u8": 1, "bool": 1, "u16": 2, "u32": 4, "u64": 8, "i64": 8, "publicKey": 32}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A named value of a primitive type, a defined struct, or a bounded string."""
+
+    name: str
+    ty: str
+    max_len: int = 0  # strings only: the largest byte length allowed
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A Borsh struct: an account layout, an event, or a defined argument type."""
+
+    name: str
+    fields: tuple[Field, ...]
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Acc:
+    """One account an instruction takes, in order."""
+
+    name: str
+    mut: bool = False
+    signer: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    name: str
+    accounts: tuple[Acc, ...]
+    args: tuple[Field, ...] = ()
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Error:
+    code: int
+    name: str
+    msg: str
+
+
+@dataclass(frozen=True)
+class Enum:
+    """Named u8 constants stored in account fields (kept as u8 on the wire)."""
+
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    version: str
+    instructions: tuple[Instruction, ...]
+    accounts: tuple[Struct, ...]
+    types: tuple[Struct, ...]
+    events: tuple[Struct, ...]
+    errors: tuple[Error, ...]
+    enums: tuple[Enum, ...] = field(default=())
+
+
+def F(name: str, ty: str, doc: str = "", *, max_len: int = 0) -> Field:
+    return Field(name, ty, max_len, doc)
+
+
+# ---- enumerations ---------------------------------------------------------------------------
+MARKET_STATE = Enum(
+    "MarketState",
+    ("proposed", "approved", "active", "resolving", "disputed", "finalized", "cancelled"),
+)
+OUTCOME = Enum("Outcome", ("no", "yes"))
+VOTE_KIND = Enum("VoteKind", ("proposal", "dispute"))
+SIDE = Enum("Side", ("flat", "long", "short"))
+
+QUESTION_MAX_LEN = 200
+
+# ---- accounts -------------------------------------------------------------------------------
+CONFIG = Struct("Config", (
+    F("admin", "publicKey"),
+    F("quote_mint", "publicKey"),
+    F("vault", "publicKey", "the quote token account owned by the vault authority"),
+    F("vault_authority", "publicKey", "PDA [\"vault\"] that signs transfers out of the vault"),
+    F("pyth_program", "publicKey", "owner every oracle price account must have"),
+    F("proposal_window_secs", "i64"),
+    F("dispute_window_secs", "i64"),
+    F("dispute_vote_secs", "i64"),
+    F("dispute_bond", "u64", "quote units a disputer pays"),
+    F("proposal_min_votes", "u64"),
+    F("max_oracle_staleness_slots", "u64"),
+    F("insurance_balance", "u64"),
+    F("perp_pool", "u64", "the perps' counterparty liquidity"),
+    F("protocol_fees", "u64"),
+    F("proposal_approval_bps", "u16"),
+    F("dispute_overturn_bps", "u16"),
+    F("trade_fee_bps", "u16"),
+    F("max_oracle_conf_bps", "u16"),
+    F("paused", "bool", "stops new markets and trading; votes, resolution and payouts go on"),
+    F("bump", "u8"),
+    F("vault_bump", "u8"),
+), "Protocol settings and the balances held in the vault outside markets and positions.")
+
+MARKET = Struct("Market", (
+    F("id", "u64"),
+    F("creator", "publicKey"),
+    F("created_at", "i64"),
+    F("proposal_ends_at", "i64"),
+    F("trading_ends_at", "i64"),
+    F("likes", "u64"),
+    F("dislikes", "u64"),
+    F("yes_reserve", "u64", "the AMM pool's YES shares"),
+    F("no_reserve", "u64", "the AMM pool's NO shares"),
+    F("collateral", "u64", "quote backing every share: total YES = total NO = collateral"),
+    F("resolution_proposed_at", "i64"),
+    F("disputer", "publicKey"),
+    F("dispute_ends_at", "i64"),
+    F("agree", "u64"),
+    F("disagree", "u64"),
+    F("bond_held", "u64", "the dispute bond held in the vault until finalization"),
+    F("state", "u8", "MarketState"),
+    F("proposed_outcome", "u8", "Outcome"),
+    F("final_outcome", "u8", "Outcome"),
+    F("bump", "u8"),
+    F("question", "string", max_len=QUESTION_MAX_LEN),
+), "A binary prediction market and its constant-product pool.")
+
+SHARES = Struct("Shares", (
+    F("market", "publicKey"),
+    F("owner", "publicKey"),
+    F("yes", "u64"),
+    F("no", "u64"),
+    F("bump", "u8"),
+), "One wallet's outcome shares in one market.")
+
+VOTE = Struct("Vote", (
+    F("market", "publicKey"),
+    F("voter", "publicKey"),
+    F("kind", "u8", "VoteKind"),
+    F("choice", "u8", "1 approve/agree, 0 reject/disagree"),
+    F("bump", "u8"),
+), "Proof that a wallet voted once on a market's proposal or dispute.")
+
+# ---- argument types -------------------------------------------------------------------------
+CONFIG_PARAMS = Struct("ConfigParams", (
+    F("pyth_program", "publicKey"),
+    F("proposal_window_secs", "i64"),
+    F("proposal_approval_bps", "u16"),
+    F("proposal_min_votes", "u64"),
+    F("dispute_window_secs", "i64"),
+    F("dispute_vote_secs", "i64"),
+    F("dispute_overturn_bps", "u16"),
+    F("dispute_bond", "u64"),
+    F("trade_fee_bps", "u16"),
+    F("max_oracle_staleness_slots", "u64"),
+    F("max_oracle_conf_bps", "u16"),
+), "Settings the admin chooses at initialize and may change with update_config.")
+
+# ---- instructions ---------------------------------------------------------------------------
+SYSTEM = Acc("system_program")
+TOKEN = Acc("token_program")
+
+
+def _vault() -> tuple[Acc, Acc]:
+    return Acc("vault", mut=True), Acc("vault_authority")
+
+
+INSTRUCTIONS = (
+    Instruction("initialize", (
+        Acc("admin", mut=True, signer=True), Acc("config", mut=True), Acc("quote_mint"),
+        Acc("vault"), Acc("vault_authority"), SYSTEM,
+    ), (F("params", "ConfigParams"),), "Create the Config PDA over an existing quote vault."),
+    Instruction("update_config", (
+        Acc("admin", signer=True), Acc("config", mut=True),
+    ), (F("params", "ConfigParams"), F("paused", "bool")), "Change settings or pause."),
+    Instruction("create_market", (
+        Acc("creator", mut=True, signer=True), Acc("config"), Acc("market", mut=True), SYSTEM,
+    ), (F("market_id", "u64"), F("question", "string", max_len=QUESTION_MAX_LEN),
+        F("trading_ends_at", "i64")), "Propose a market; it opens for votes."),
+    Instruction("vote_proposal", (
+        Acc("voter", mut=True, signer=True), Acc("config"), Acc("market", mut=True),
+        Acc("vote", mut=True), SYSTEM,
+    ), (F("approve", "bool"),), "Like or dislike a proposed market, once per wallet."),
+    Instruction("approve_market", (Acc("config"), Acc("market", mut=True)),
+                doc="Approve a proposal whose votes reached the threshold."),
+    Instruction("reject_market", (Acc("config"), Acc("market", mut=True)),
+                doc="Cancel a proposal whose window closed without approval."),
+    Instruction("activate_market", (
+        Acc("creator", signer=True), Acc("config"), Acc("market", mut=True),
+        Acc("creator_token", mut=True), Acc("vault", mut=True), TOKEN,
+    ), (F("liquidity", "u64"),), "The creator funds the pool and trading opens."),
+    Instruction("buy", (
+        Acc("trader", mut=True, signer=True), Acc("config", mut=True), Acc("market", mut=True),
+        Acc("shares", mut=True), Acc("trader_token", mut=True), Acc("vault", mut=True),
+        TOKEN, SYSTEM,
+    ), (F("outcome", "u8"), F("amount_in", "u64"), F("min_shares_out", "u64")),
+        "Buy outcome shares with quote."),
+    Instruction("sell", (
+        Acc("trader", signer=True), Acc("config", mut=True), Acc("market", mut=True),
+        Acc("shares", mut=True), Acc("trader_token", mut=True), *_vault(), TOKEN,
+    ), (F("outcome", "u8"), F("shares_in", "u64"), F("min_amount_out", "u64")),
+        "Sell outcome shares for quote."),
+    Instruction("propose_resolution", (
+        Acc("creator", signer=True), Acc("config"), Acc("market", mut=True),
+    ), (F("outcome", "u8"),), "The creator proposes the outcome once trading has ended."),
+    Instruction("dispute", (
+        Acc("disputer", signer=True), Acc("config"), Acc("market", mut=True),
+        Acc("disputer_token", mut=True), Acc("vault", mut=True), TOKEN,
+    ), doc="Challenge a proposed outcome by paying the bond."),
+    Instruction("vote_dispute", (
+        Acc("voter", mut=True, signer=True), Acc("market", mut=True), Acc("vote", mut=True),
+        SYSTEM,
+    ), (F("agree", "bool"),), "Agree or disagree with the proposed outcome, once per wallet."),
+    Instruction("finalize_market", (
+        Acc("config", mut=True), Acc("market", mut=True),
+        Acc("disputer_token", mut=True, doc="the disputer's quote account; read only when the "
+            "bond is returned"),
+        *_vault(), TOKEN,
+    ), doc="Fix the outcome once the dispute window or vote has ended."),
+    Instruction("redeem", (
+        Acc("holder", signer=True), Acc("config"), Acc("market", mut=True),
+        Acc("shares", mut=True), Acc("holder_token", mut=True), *_vault(), TOKEN,
+    ), doc="Pay one quote unit per winning share."),
+    Instruction("withdraw_liquidity", (
+        Acc("creator", signer=True), Acc("config"), Acc("market", mut=True),
+        Acc("creator_token", mut=True), *_vault(), TOKEN,
+    ), doc="Pay the pool's winning reserve to the creator, once."),
+)
+
+# ---- events ---------------------------------------------------------------------------------
+EVENTS = (
+    Struct("MarketCreated", (
+        F("market", "publicKey"), F("id", "u64"), F("creator", "publicKey"),
+        F("created_at", "i64"), F("proposal_ends_at", "i64"), F("trading_ends_at", "i64"),
+        F("question", "string", max_len=QUESTION_MAX_LEN),
+    )),
+    Struct("ProposalVoted", (
+        F("market", "publicKey"), F("voter", "publicKey"), F("approve", "bool"),
+        F("likes", "u64"), F("dislikes", "u64"),
+    )),
+    Struct("MarketApproved", (F("market", "publicKey"), F("likes", "u64"), F("dislikes", "u64"))),
+    Struct("MarketRejected", (F("market", "publicKey"), F("likes", "u64"), F("dislikes", "u64"))),
+    Struct("MarketActivated", (
+        F("market", "publicKey"), F("liquidity", "u64"), F("trading_ends_at", "i64"),
+    )),
+    Struct("Traded", (
+        F("market", "publicKey"), F("trader", "publicKey"), F("outcome", "u8"),
+        F("is_buy", "bool"), F("amount", "u64", "quote paid in or out, after the fee"),
+        F("shares", "u64"), F("fee", "u64"), F("yes_reserve", "u64"), F("no_reserve", "u64"),
+    )),
+    Struct("ResolutionProposed", (
+        F("market", "publicKey"), F("outcome", "u8"), F("resolution_proposed_at", "i64"),
+        F("dispute_deadline", "i64"),
+    )),
+    Struct("MarketDisputed", (
+        F("market", "publicKey"), F("disputer", "publicKey"), F("bond", "u64"),
+        F("dispute_ends_at", "i64"),
+    )),
+    Struct("DisputeVoted", (
+        F("market", "publicKey"), F("voter", "publicKey"), F("agree", "bool"),
+        F("agree_total", "u64"), F("disagree_total", "u64"),
+    )),
+    Struct("MarketFinalized", (
+        F("market", "publicKey"), F("outcome", "u8"), F("overturned", "bool"),
+        F("agree", "u64"), F("disagree", "u64"),
+    )),
+    Struct("Redeemed", (
+        F("market", "publicKey"), F("holder", "publicKey"), F("outcome", "u8"),
+        F("shares", "u64"), F("amount", "u64"),
+    )),
+    Struct("LiquidityWithdrawn", (
+        F("market", "publicKey"), F("creator", "publicKey"), F("amount", "u64"),
+    )),
+)
+
+# ---- errors ---------------------------------------------------------------------------------
+_ERRORS = (
+    ("Unauthorized", "The signer is not allowed to do this"),
+    ("InvalidAccount", "An account is not the one this instruction expects"),
+    ("InvalidState", "The account is not in a state that allows this"),
+    ("TooEarly", "Too early: the window for this has not opened yet"),
+    ("TooLate", "Too late: the window for this has closed"),
+    ("ThresholdNotMet", "The vote threshold is not met"),
+    ("SlippageExceeded", "The price moved beyond the caller's limit"),
+    ("InsufficientCollateral", "Not enough collateral"),
+    ("NotLiquidatable", "The position is above maintenance margin"),
+    ("StaleOracle", "The oracle price is too old"),
+    ("InvalidOracle", "The oracle account or price is not usable"),
+    ("MathOverflow", "Arithmetic overflow"),
+    ("Paused", "The protocol is paused"),
+    ("InvalidArgument", "An instruction argument is out of range"),
+    ("AlreadyVoted", "This wallet has already voted"),
+    ("MissingSigner", "A required signature is missing"),
+    ("NotWritable", "An account that must be writable is read-only"),
+    ("InvalidInstructionData", "Unknown instruction or wrong data length"),
+    ("NotEnoughAccounts", "Fewer accounts than the instruction needs"),
+    ("InvalidOwner", "An account is owned by the wrong program"),
+    ("WrongAccountType", "An account holds another type than expected"),
+    ("InvalidPda", "An account is not at its program-derived address"),
+    ("InvalidMint", "A token account or mint is not the protocol's quote mint"),
+    ("InvalidVault", "The vault or vault authority is not the protocol's"),
+    ("AlreadyInitialized", "The account already exists"),
+    ("ApprovalReached", "The proposal reached approval and cannot be rejected"),
+    ("InsufficientShares", "Not enough shares"),
+    ("NothingToRedeem", "There is nothing to pay out"),
+    ("ZeroAmount", "The amount must be greater than zero"),
+    ("InvalidProgram", "A program account is not the expected program"),
+)
+ERRORS = tuple(Error(6000 + i, name, msg) for i, (name, msg) in enumerate(_ERRORS))
+
+INTERFACE = Interface(
+    name="keepernet",
+    version="0.1.0",
+    instructions=INSTRUCTIONS,
+    accounts=(CONFIG, MARKET, SHARES, VOTE),
+    types=(CONFIG_PARAMS,),
+    events=EVENTS,
+    errors=ERRORS,
+    enums=(MARKET_STATE, OUTCOME, VOTE_KIND, SIDE),
+)

@@ -1,0 +1,32 @@
+/* The program's entry point: parse the input, dispatch on the Anchor discriminator. */
+#include "generated/instructions.h"
+#include "instructions/instructions.h"
+#include "sol/result.h"
+
+/* Instruction data starts 8-byte aligned in the input, so the discriminator is one load. */
+u64 entrypoint(const u8 *input) {
+    SolAccountInfo accounts[MAX_ACCOUNTS];
+    SolInput in = {.accounts = accounts};
+    if (!sol_input_parse(input, &in)) return ERR_INVALID_ACCOUNT;
+    if (in.data_len < 8) return ERR_INVALID_INSTRUCTION_DATA;
+    const u8 *data = in.data + 8;
+    u64 len = in.data_len - 8;
+    switch (*(const u64 *)in.data) {
+    case IX_INITIALIZE: return ix_initialize(&in, data, len);
+    case IX_UPDATE_CONFIG: return ix_update_config(&in, data, len);
+    case IX_CREATE_MARKET: return ix_create_market(&in, data, len);
+    case IX_VOTE_PROPOSAL: return ix_vote_proposal(&in, data, len);
+    case IX_APPROVE_MARKET: return ix_approve_market(&in, data, len);
+    case IX_REJECT_MARKET: return ix_reject_market(&in, data, len);
+    case IX_ACTIVATE_MARKET: return ix_activate_market(&in, data, len);
+    case IX_BUY: return ix_buy(&in, data, len);
+    case IX_SELL: return ix_sell(&in, data, len);
+    case IX_PROPOSE_RESOLUTION: return ix_propose_resolution(&in, data, len);
+    case IX_DISPUTE: return ix_dispute(&in, data, len);
+    case IX_VOTE_DISPUTE: return ix_vote_dispute(&in, data, len);
+    case IX_FINALIZE_MARKET: return ix_finalize_market(&in, data, len);
+    case IX_REDEEM: return ix_redeem(&in, data, len);
+    case IX_WITHDRAW_LIQUIDITY: return ix_withdraw_liquidity(&in, data, len);
+    default: return ERR_INVALID_INSTRUCTION_DATA;
+    }
+}

@@ -1,0 +1,30 @@
+/* One handler per instruction, grouped by family in this folder:
+ *   admin.c       initialize, update_config                       (admin)
+ *   governance.c  create_market, vote_proposal, approve_market,
+ *                 reject_market                                   (anyone, keepers)
+ *   trading.c     activate_market, buy, sell                      (creator, traders)
+ *   resolution.c  propose_resolution, dispute, vote_dispute,
+ *                 finalize_market                                 (creator, voters, keepers)
+ *   payout.c      redeem, withdraw_liquidity                      (holders, creator)
+ *
+ * Every handler follows the same order: parse the arguments (exact length), check the
+ * account count, validate every account (validate.h), load state, compute with checked
+ * math, write, emit the event. `data` is the instruction data after the discriminator. */
+#pragma once
+#include "../sol/input.h"
+
+u64 ix_initialize(const SolInput *in, const u8 *data, u64 len);
+u64 ix_update_config(const SolInput *in, const u8 *data, u64 len);
+u64 ix_create_market(const SolInput *in, const u8 *data, u64 len);
+u64 ix_vote_proposal(const SolInput *in, const u8 *data, u64 len);
+u64 ix_approve_market(const SolInput *in, const u8 *data, u64 len);
+u64 ix_reject_market(const SolInput *in, const u8 *data, u64 len);
+u64 ix_activate_market(const SolInput *in, const u8 *data, u64 len);
+u64 ix_buy(const SolInput *in, const u8 *data, u64 len);
+u64 ix_sell(const SolInput *in, const u8 *data, u64 len);
+u64 ix_propose_resolution(const SolInput *in, const u8 *data, u64 len);
+u64 ix_dispute(const SolInput *in, const u8 *data, u64 len);
+u64 ix_vote_dispute(const SolInput *in, const u8 *data, u64 len);
+u64 ix_finalize_market(const SolInput *in, const u8 *data, u64 len);
+u64 ix_redeem(const SolInput *in, const u8 *data, u64 len);
+u64 ix_withdraw_liquidity(const SolInput *in, const u8 *data, u64 len);

@@ -1,0 +1,65 @@
+#include "validate.h"
+
+#include "sol/pubkey.h"
+#include "sol/result.h"
+#include "sol/token.h"
+
+u64 expect_accounts(const SolInput *in, u64 needed) {
+    return in->count < needed ? ERR_NOT_ENOUGH_ACCOUNTS : SUCCESS;
+}
+
+u64 expect_signer(const SolAccountInfo *a) { return a->is_signer ? SUCCESS : ERR_MISSING_SIGNER; }
+
+u64 expect_writable(const SolAccountInfo *a) {
+    return a->is_writable ? SUCCESS : ERR_NOT_WRITABLE;
+}
+
+u64 expect_authority(const SolAccountInfo *a, const SolPubkey *authority) {
+    TRY(expect_signer(a));
+    return pubkey_eq(a->key, authority) ? SUCCESS : ERR_UNAUTHORIZED;
+}
+
+u64 expect_program(const SolAccountInfo *a, const SolPubkey *id) {
+    return pubkey_eq(a->key, id) && a->executable ? SUCCESS : ERR_INVALID_PROGRAM;
+}
+
+static u64 load(const SolInput *in, const SolAccountInfo *a, bool writable, u64 disc, u64 space,
+                void **out) {
+    if (!pubkey_eq(a->owner, in->program_id)) return ERR_INVALID_OWNER;
+    if (a->data_len < space || *(const u64 *)a->data != disc) return ERR_WRONG_ACCOUNT_TYPE;
+    if (writable) TRY(expect_writable(a));
+    *out = a->data;
+    return SUCCESS;
+}
+
+u64 load_config(const SolInput *in, const SolAccountInfo *a, bool writable, Config **out) {
+    return load(in, a, writable, DISC_CONFIG, CONFIG_SPACE, (void **)out);
+}
+
+u64 load_market(const SolInput *in, const SolAccountInfo *a, bool writable, Market **out) {
+    return load(in, a, writable, DISC_MARKET, MARKET_SPACE, (void **)out);
+}
+
+u64 load_shares(const SolInput *in, const SolAccountInfo *a, const SolPubkey *market,
+                const SolPubkey *owner, Shares **out) {
+    TRY(load(in, a, true, DISC_SHARES, SHARES_SPACE, (void **)out));
+    Shares *s = *out;
+    return pubkey_eq(&s->market, market) && pubkey_eq(&s->owner, owner) ? SUCCESS
+                                                                        : ERR_INVALID_ACCOUNT;
+}
+
+u64 expect_vault(const Config *config, const SolAccountInfo *vault,
+                 const SolAccountInfo *authority) {
+    if (!pubkey_eq(vault->key, &config->vault)) return ERR_INVALID_VAULT;
+    if (authority && !pubkey_eq(authority->key, &config->vault_authority)) return ERR_INVALID_VAULT;
+    return expect_writable(vault);
+}
+
+u64 expect_quote_account(const Config *config, const SolAccountInfo *a, const SolPubkey *owner) {
+    if (!pubkey_eq(a->owner, &TOKEN_PROGRAM_ID) || a->data_len != TOKEN_ACCOUNT_LEN)
+        return ERR_INVALID_ACCOUNT;
+    const TokenAccountHead *t = (const TokenAccountHead *)a->data;
+    if (!pubkey_eq(&t->mint, &config->quote_mint)) return ERR_INVALID_MINT;
+    if (owner && !pubkey_eq(&t->owner, owner)) return ERR_UNAUTHORIZED;
+    return expect_writable(a);
+}

@@ -1,0 +1,27 @@
+/* Account validation, in one place. Every handler runs these before it reads or writes
+ * anything; each failure has its own error so that a caller can tell what was wrong. */
+#pragma once
+#include "generated/accounts.h"
+#include "sol/input.h"
+
+u64 expect_accounts(const SolInput *in, u64 needed);
+u64 expect_signer(const SolAccountInfo *a);
+u64 expect_writable(const SolAccountInfo *a);
+/* `a` is the signer whose key is `authority` (the admin, a market's creator...). */
+u64 expect_authority(const SolAccountInfo *a, const SolPubkey *authority);
+/* `a` is the program `id` (checked before every CPI). */
+u64 expect_program(const SolAccountInfo *a, const SolPubkey *id);
+
+/* Program accounts: owned by this program, long enough, with the type's discriminator, and
+ * writable when the handler will write. */
+u64 load_config(const SolInput *in, const SolAccountInfo *a, bool writable, Config **out);
+u64 load_market(const SolInput *in, const SolAccountInfo *a, bool writable, Market **out);
+/* Shares of `owner` in the market at `market`. */
+u64 load_shares(const SolInput *in, const SolAccountInfo *a, const SolPubkey *market,
+                const SolPubkey *owner, Shares **out);
+
+/* The protocol's vault token account (writable), and its authority when not NULL. */
+u64 expect_vault(const Config *config, const SolAccountInfo *vault,
+                 const SolAccountInfo *authority);
+/* A writable token account of the quote mint, owned by `owner` when not NULL. */
+u64 expect_quote_account(const Config *config, const SolAccountInfo *a, const SolPubkey *owner);

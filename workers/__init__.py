@@ -1,0 +1,1 @@
+"""arq WorkerSettings per role, cron schedules, and the operator CLI."""
