@@ -32,14 +32,18 @@ $(BUILD)/obj/%.o: program/src/%.c $(HEADERS) | idl
 $(BUILD)/keepernet.so: $(PROGRAM_OBJS) $(wildcard program/toolchain/*.py)
 	$(PYTHON) -m program.toolchain -o $@ $(PROGRAM_OBJS)
 
-test: program
+# The one command: install what is missing, build, lint, run every test.
+test: setup
+	$(MAKE) program
+	$(MAKE) lint
 	$(PYTHON) -m pytest -q
 
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy
 
-bench-cu: program
+bench-cu: setup
+	$(MAKE) program
 	$(PYTHON) -m bench.cu
 
 clean:

@@ -72,7 +72,7 @@ class Deployment:
 class Client:
     """Builds the program's instructions for one deployment."""
 
-    def __init__(self, program: Program, deployment: Deployment):
+    def __init__(self, program: Program, deployment: Deployment) -> None:
         self.program = program
         self.d = deployment
 

@@ -95,7 +95,8 @@ class TxResult:
 class ProgramSvm:
     """A LiteSVM with the program deployed, and the helpers to drive it."""
 
-    def __init__(self, so_path: Path = SO_PATH, *, program_keypair: Keypair | None = None):
+    def __init__(self, so_path: Path = SO_PATH, *,
+                 program_keypair: Keypair | None = None) -> None:
         self.svm: LiteSVM = new_svm()
         self.payer = Keypair()
         self.svm.airdrop(self.payer.pubkey(), 1_000 * 10**9)

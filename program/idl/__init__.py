@@ -1,1 +1,2 @@
-"""The program's interface (instructions, accounts, events, errors): one source, generating the Anchor IDL and the C header."""
+"""The program's interface (instructions, accounts, events, errors), written once:
+it generates the Anchor IDL and the C headers."""

@@ -12,11 +12,12 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from program.client import Client, ConfigParams, Deployment
-from program.svm import SO_PATH, ProgramSvm, TxResult
+from program.client import ConfigParams
+from program.local import LocalProtocol
+from program.local import Wallet as User
+from program.svm import SO_PATH, TxResult
 
 ROOT = Path(__file__).resolve().parents[2]
-PYTH_PROGRAM = Pubkey.from_string("FsJ3A3u2vn5cTVofAjvy6y5kwABJAqYWpe4975bi2epH")
 QUESTION = "Will it rain in Lisbon on 2027-01-01?"
 
 
@@ -28,24 +29,9 @@ def built_program() -> Path:
 
 
 @dataclass
-class User:
-    kp: Keypair
-    token: Pubkey
+class World(LocalProtocol):
+    """The protocol deployed in a fresh LiteSVM, with the markets a test made."""
 
-    @property
-    def key(self) -> Pubkey:
-        return self.kp.pubkey()
-
-
-@dataclass
-class World:
-    """The protocol deployed in a fresh LiteSVM."""
-
-    chain: ProgramSvm
-    admin: Keypair
-    d: Deployment
-    client: Client
-    params: ConfigParams
     markets: list[Pubkey] = field(default_factory=list)
     next_market_id: int = 1
 
@@ -76,13 +62,6 @@ class World:
         return result
 
     # ---- the world ----------------------------------------------------------------------------
-    def user(self, quote: int = 10_000_000_000) -> User:
-        kp = self.chain.wallet()
-        token = self.chain.create_token_account(self.d.quote_mint, kp.pubkey())
-        if quote:
-            self.chain.mint_to(self.d.quote_mint, token, quote)
-        return User(kp, token)
-
     def config(self) -> object:
         return self.chain.fetch(self.d.config)
 
@@ -135,17 +114,8 @@ class World:
 
 
 def deploy_world(params: ConfigParams | None = None) -> World:
-    chain = ProgramSvm()
-    admin = chain.wallet()
-    mint = chain.create_mint()
-    d = Deployment(chain.program_id, mint, Pubkey.default())
-    vault = chain.create_token_account(mint, d.vault_authority)
-    d = Deployment(chain.program_id, mint, vault)
-    client = Client(chain.program, d)
-    params = params or ConfigParams(pyth_program=PYTH_PROGRAM)
-    result = chain.send([client.initialize(admin.pubkey(), params)], [admin])
-    assert result.ok, result.logs
-    return World(chain, admin, d, client, params)
+    p = LocalProtocol.deploy(params)
+    return World(p.chain, p.admin, p.d, p.client, p.params)
 
 
 @pytest.fixture

@@ -1,0 +1,141 @@
+"""Compute units of every instruction, measured on LiteSVM: `make bench-cu`.
+
+Runs each instruction through a market's life (the costly path where there is one: a buy
+that creates the trader's Shares, a finalize that pays the bond back) and prints one table.
+
+An instruction that creates an account searches its canonical bump on chain, and every bump
+tried beyond the first costs exactly 1,500 CU (the syscall's price); how many are tried
+depends on the address. The figures are those of a bump found at the first try, which makes
+them the same on every run: add 1,500 CU per further try (half of all addresses need none, a
+quarter one, an eighth two...).
+`--write` records the figures in program/compute_units.json, the budget that a test holds
+the program to and that keepers size their compute-unit limits from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from program.local import LocalProtocol
+from program.svm import TxResult
+
+BUDGET_PATH = Path(__file__).resolve().parent.parent / "program" / "compute_units.json"
+# Issue targets: every prediction-market instruction at or under this.
+TARGET_CU = 15_000
+# What sol_try_find_program_address charges for each bump it tries.
+CU_PER_BUMP_TRY = 1_500
+NO, YES = 0, 1
+
+
+def extra_bump_tries(seeds: list[bytes], program_id: Pubkey) -> int:
+    """Bumps the on-chain search tries before the canonical one (it counts down from 255)."""
+    return 255 - Pubkey.find_program_address(seeds, program_id)[1]
+
+
+def measure() -> dict[str, int]:
+    """The compute units of each instruction (the largest seen where it ran more than once)."""
+    p = LocalProtocol.deploy(initialize=False)
+    chain, c = p.chain, p.client
+    cu: dict[str, int] = {}
+
+    pid = p.d.program_id
+
+    def record(name: str, result: TxResult, creates: list[list[bytes]]) -> None:
+        if not result.ok:
+            raise RuntimeError(f"{name} failed: {result.error}\n" + "\n".join(result.logs))
+        extra = sum(extra_bump_tries(seeds, pid) for seeds in creates)
+        cu[name] = max(cu.get(name, 0), result.compute_units - CU_PER_BUMP_TRY * extra)
+
+    def run(name: str, ix: Instruction, *signers: Keypair,
+            creates: list[list[bytes]] | None = None) -> None:
+        record(name, chain.send([ix], signers), creates or [])
+
+    record("initialize", p.initialize(), [[b"vault"], [b"config"]])
+    run("update_config", c.update_config(p.admin.pubkey(), p.params, False), p.admin)
+
+    creator, alice, bob = p.user(), p.user(), p.user()
+    ends = chain.now() + 7 * 86_400
+
+    def vote_seeds(market: Pubkey, kind: int, voter: Pubkey) -> list[list[bytes]]:
+        return [[b"vote", bytes(market), bytes([kind]), bytes(voter)]]
+
+    def proposal(market_id: int, approve: bool) -> None:
+        # the longest question allowed: 200 bytes
+        run("create_market", c.create_market(creator.key, market_id, "Will it happen? " * 12
+                                             + "Yes?", ends), creator.kp,
+            creates=[[b"market", market_id.to_bytes(8, "little")]])
+        market = p.d.market(market_id)
+        for _ in range(p.params.proposal_min_votes):
+            voter = chain.wallet()
+            run("vote_proposal", c.vote_proposal(voter.pubkey(), market, approve), voter,
+                creates=vote_seeds(market, 0, voter.pubkey()))
+
+    proposal(1, True)
+    market = p.d.market(1)
+    run("approve_market", c.approve_market(market))
+    proposal(2, False)
+    chain.set_time(chain.now() + p.params.proposal_window_secs)
+    run("reject_market", c.reject_market(p.d.market(2)))
+
+    run("activate_market", c.activate_market(creator.key, market, creator.token, 10**9),
+        creator.kp)
+    for trader in (alice, bob):
+        run("buy (first, creates Shares)", c.buy(trader.key, market, trader.token, YES, 10**8),
+            trader.kp, creates=[[b"shares", bytes(market), bytes(trader.key)]])
+    run("buy", c.buy(alice.key, market, alice.token, NO, 10**8), alice.kp)
+    run("buy", c.buy(bob.key, market, bob.token, NO, 3 * 10**8), bob.kp)
+    shares = chain.fetch(p.d.shares(market, alice.key))
+    run("sell", c.sell(alice.key, market, alice.token, YES, shares.yes // 2), alice.kp)
+
+    chain.set_time(ends)
+    run("propose_resolution", c.propose_resolution(creator.key, market, YES), creator.kp)
+    run("dispute", c.dispute(bob.key, market, bob.token), bob.kp)
+    for _ in range(3):
+        voter = chain.wallet()
+        run("vote_dispute", c.vote_dispute(voter.pubkey(), market, False), voter,
+            creates=vote_seeds(market, 1, voter.pubkey()))
+    chain.set_time(ends + p.params.dispute_vote_secs)
+    run("finalize_market", c.finalize_market(market, bob.token))
+    run("redeem", c.redeem(alice.key, market, alice.token), alice.kp)
+    run("withdraw_liquidity", c.withdraw_liquidity(creator.key, market, creator.token),
+        creator.kp)
+    return cu
+
+
+def load_budget() -> dict[str, int]:
+    budget: dict[str, int] = json.loads(BUDGET_PATH.read_text())
+    return budget
+
+
+def table(cu: dict[str, int], budget: dict[str, int]) -> str:
+    rows = ["| instruction | compute units | budget | target |", "|---|---:|---:|---:|"]
+    for name, units in cu.items():
+        rows.append(f"| `{name}` | {units:,} | {budget.get(name, 0):,} | ≤ {TARGET_CU:,} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench.cu", description=__doc__.splitlines()[0])
+    parser.add_argument("--write", action="store_true",
+                        help=f"record the figures in {BUDGET_PATH.name}")
+    args = parser.parse_args(argv)
+    cu = measure()
+    if args.write:
+        BUDGET_PATH.write_text(json.dumps(cu, indent=2) + "\n")
+    print(table(cu, load_budget() if BUDGET_PATH.exists() else {}))
+    over = [name for name, units in cu.items() if units > TARGET_CU]
+    if over:
+        print(f"over the {TARGET_CU:,} CU target: {', '.join(over)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,31 @@
+"""The program's compute units, held to the recorded budget and the issue's target."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.cu import TARGET_CU, load_budget, measure
+
+# A change may move an instruction's cost this much before the budget must be re-recorded
+# (`python -m bench.cu --write`), in either direction so that the file stays true.
+TOLERANCE = 0.05
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[str, int]:
+    return measure()
+
+
+def test_every_instruction_is_measured(measured: dict[str, int]) -> None:
+    assert set(measured) == set(load_budget())
+
+
+def test_every_instruction_is_within_its_budget(measured: dict[str, int]) -> None:
+    budget = load_budget()
+    drift = {name: (units, budget[name]) for name, units in measured.items()
+             if abs(units - budget[name]) > TOLERANCE * budget[name]}
+    assert not drift, f"compute units moved (measured, budget): {drift}"
+
+
+def test_every_instruction_meets_the_target(measured: dict[str, int]) -> None:
+    assert max(measured.values()) <= TARGET_CU
