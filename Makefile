@@ -22,8 +22,11 @@ program: $(BUILD)/keepernet.so
 
 idl: $(GENERATED)
 
+# The generator only rewrites files whose content changed; touch them all so that make
+# sees them as newer than the spec either way.
 $(GENERATED) &: program/idl/spec.py program/idl/generate.py
 	$(PYTHON) -m program.idl
+	@touch $(GENERATED)
 
 $(BUILD)/obj/%.o: program/src/%.c $(HEADERS) | idl
 	@mkdir -p $(dir $@)

@@ -8,6 +8,7 @@ localnet serves it over JSON-RPC.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +82,13 @@ def vote_pda(program_id: Pubkey, market: Pubkey, kind: int, voter: Pubkey) -> Pu
                                        program_id)[0]
 
 
+@functools.cache
+def _unused_connection() -> AsyncClient:
+    """The connection anchorpy wants to build a Program, never used to send; one for all, as
+    each costs an SSL context (~30 ms, a third of a ProgramSvm)."""
+    return AsyncClient("http://127.0.0.1:1")
+
+
 @dataclass(frozen=True)
 class TxResult:
     """What one transaction did."""
@@ -102,8 +110,7 @@ class ProgramSvm:
         self.svm.airdrop(self.payer.pubkey(), 1_000 * 10**9)
         self.program_id = deploy_upgradeable(self.svm, self.payer, so_path.read_bytes(),
                                              program_keypair)
-        # The provider is never used to send: anchorpy only needs one to build a Program.
-        provider = Provider(AsyncClient("http://127.0.0.1:1"), Wallet(self.payer))
+        provider = Provider(_unused_connection(), Wallet(self.payer))
         self.program = Program(load_idl(), self.program_id, provider)
         self._errors = error_names()
         self._events = EventParser(self.program_id, self.program.coder)

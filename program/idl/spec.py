@@ -264,7 +264,8 @@ EVENTS = (
     )),
     Struct("Traded", (
         F("market", "publicKey"), F("trader", "publicKey"), F("outcome", "u8"),
-        F("is_buy", "bool"), F("amount", "u64", "quote paid in or out, after the fee"),
+        F("is_buy", "bool"),
+        F("amount", "u64", "quote the trader paid (buy, fee included) or got (sell, fee deducted)"),
         F("shares", "u64"), F("fee", "u64"), F("yes_reserve", "u64"), F("no_reserve", "u64"),
     )),
     Struct("ResolutionProposed", (
@@ -324,6 +325,7 @@ _ERRORS = (
     ("NothingToRedeem", "There is nothing to pay out"),
     ("ZeroAmount", "The amount must be greater than zero"),
     ("InvalidProgram", "A program account is not the expected program"),
+    ("InsufficientFunds", "The token account holds less than the amount to pay"),
 )
 ERRORS = tuple(Error(6000 + i, name, msg) for i, (name, msg) in enumerate(_ERRORS))
 

@@ -61,5 +61,7 @@ u64 expect_quote_account(const Config *config, const SolAccountInfo *a, const So
     const TokenAccountHead *t = (const TokenAccountHead *)a->data;
     if (!pubkey_eq(&t->mint, &config->quote_mint)) return ERR_INVALID_MINT;
     if (owner && !pubkey_eq(&t->owner, owner)) return ERR_UNAUTHORIZED;
+    /* a frozen account can neither pay nor be paid: refused here, not by the token program */
+    if (t->state != TOKEN_STATE_INITIALIZED) return ERR_INVALID_ACCOUNT;
     return expect_writable(a);
 }

@@ -23,5 +23,5 @@ u64 load_shares(const SolInput *in, const SolAccountInfo *a, const SolPubkey *ma
 /* The protocol's vault token account (writable), and its authority when not NULL. */
 u64 expect_vault(const Config *config, const SolAccountInfo *vault,
                  const SolAccountInfo *authority);
-/* A writable token account of the quote mint, owned by `owner` when not NULL. */
+/* A writable, unfrozen token account of the quote mint, owned by `owner` when not NULL. */
 u64 expect_quote_account(const Config *config, const SolAccountInfo *a, const SolPubkey *owner);

@@ -34,4 +34,5 @@ enum {
     ERR_NOTHING_TO_REDEEM = 6027, /* There is nothing to pay out */
     ERR_ZERO_AMOUNT = 6028, /* The amount must be greater than zero */
     ERR_INVALID_PROGRAM = 6029, /* A program account is not the expected program */
+    ERR_INSUFFICIENT_FUNDS = 6030, /* The token account holds less than the amount to pay */
 };

@@ -1,6 +1,7 @@
 /* create_market, vote_proposal, approve_market, reject_market: a market's proposal. */
 #include "../generated/events.h"
 #include "../generated/instructions.h"
+#include "../math/checked.h"
 #include "../math/votes.h"
 #include "../sol/clock.h"
 #include "../sol/pubkey.h"
@@ -21,8 +22,8 @@ u64 ix_create_market(const SolInput *in, const u8 *data, u64 len) {
     TRY(load_config(in, &in->accounts[CREATE_MARKET_CONFIG], false, &config));
     if (config->paused) return ERR_PAUSED;
     if (args.question_len == 0) return ERR_INVALID_ARGUMENT;
-    i64 now = clock_unix_timestamp();
-    i64 proposal_ends_at = now + config->proposal_window_secs;
+    i64 now = clock_unix_timestamp(), proposal_ends_at;
+    if (!i64_add(now, config->proposal_window_secs, &proposal_ends_at)) return ERR_MATH_OVERFLOW;
     if (args.trading_ends_at <= proposal_ends_at) return ERR_INVALID_ARGUMENT;
 
     PdaSeeds seeds = {.seed = {SEED("market"), SEED_VALUE(args.market_id)}, .n = 2};
@@ -81,6 +82,11 @@ u64 ix_vote_proposal(const SolInput *in, const u8 *data, u64 len) {
                                          .dislikes = m->dislikes});
     return SUCCESS;
 }
+
+_Static_assert(APPROVE_MARKET_CONFIG == REJECT_MARKET_CONFIG &&
+                   APPROVE_MARKET_MARKET == REJECT_MARKET_MARKET &&
+                   APPROVE_MARKET_ACCOUNTS == REJECT_MARKET_ACCOUNTS,
+               "approve_market and reject_market take the same accounts");
 
 /* Shared by approve and reject: the config and a writable market in Proposed. */
 static u64 load_proposal(const SolInput *in, const u8 *data, u64 len, Config **config,

@@ -63,7 +63,8 @@ u64 ix_dispute(const SolInput *in, const u8 *data, u64 len) {
     if (now >= deadline) return ERR_TOO_LATE;
     if (!i64_add(now, config->dispute_vote_secs, &ends_at)) return ERR_MATH_OVERFLOW;
 
-    if (config->dispute_bond) TRY(token_transfer(in, &(TokenTransfer){source, vault, disputer}, config->dispute_bond, NULL));
+    if (config->dispute_bond)
+        TRY(vault_receive(in, &(TokenTransfer){source, vault, disputer}, config->dispute_bond));
     m->state = MARKET_STATE_DISPUTED;
     m->disputer = *disputer->key;
     m->bond_held = config->dispute_bond;

@@ -32,7 +32,7 @@ u64 ix_activate_market(const SolInput *in, const u8 *data, u64 len) {
     if (clock_unix_timestamp() >= m->trading_ends_at) return ERR_TOO_LATE;
     if (args.liquidity == 0) return ERR_ZERO_AMOUNT;
 
-    TRY(token_transfer(in, &(TokenTransfer){source, vault, creator}, args.liquidity, NULL));
+    TRY(vault_receive(in, &(TokenTransfer){source, vault, creator}, args.liquidity));
     m->yes_reserve = m->no_reserve = m->collateral = args.liquidity;
     m->state = MARKET_STATE_ACTIVE;
     emit_market_activated(&(MarketActivated){.market = *in->accounts[ACTIVATE_MARKET_MARKET].key,
@@ -109,7 +109,8 @@ u64 ix_buy(const SolInput *in, const u8 *data, u64 len) {
     TRY(load_or_create_shares(in, trader, market_acc, &in->accounts[BUY_SHARES], &s));
     u64 *held = args.outcome == OUTCOME_YES ? &s->yes : &s->no;
     /* held <= total shares of the outcome = collateral, which just fit in a u64 */
-    TRY(token_transfer(in, &(TokenTransfer){source, &in->accounts[BUY_VAULT], trader}, args.amount_in, NULL));
+    TRY(vault_receive(in, &(TokenTransfer){source, &in->accounts[BUY_VAULT], trader},
+                      args.amount_in));
     *held += shares_out;
     *traded = new_traded;
     *other = new_other;
