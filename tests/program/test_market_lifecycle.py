@@ -156,7 +156,7 @@ def test_dispute_that_does_not_overturn(world: World, creator: User) -> None:
 
 
 def test_dispute_without_votes_keeps_the_outcome(world: World, creator: User) -> None:
-    market, disputer, traders, held = dispute_and_vote(world, creator, agree=0, disagree=0)
+    market, disputer, _, _ = dispute_and_vote(world, creator, agree=0, disagree=0)
     r = world.ok(world.client.finalize_market(market, disputer.token))
     assert (r.events[0].data.outcome, r.events[0].data.overturned) == (YES, False)
 

@@ -1,0 +1,279 @@
+"""The IDL against the program: what an Anchor client reads is what the program does."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import pytest
+from anchorpy import EventParser
+from anchorpy.program.common import Event
+from pyheck import snake
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from program.client import VOTE_DISPUTE, VOTE_PROPOSAL
+from program.idl import generate, spec
+from program.svm import IDL_PATH, ProgramSvm, TxResult, error_names
+from tests.program import model
+from tests.program.conftest import QUESTION, ROOT, User, World, deploy_world
+from tests.program.test_market_lifecycle import dispute_and_vote, pay_out
+
+IDL = json.loads(IDL_PATH.read_text())
+IX_NAMES = [snake(ix["name"]) for ix in IDL["instructions"]]
+NO, YES = 0, 1
+
+
+def test_generated_files_are_up_to_date() -> None:
+    assert generate.stale() == []
+
+
+# ---- dispatch and argument lengths ----------------------------------------------------------
+DUMMY = {"u8": 1, "bool": True, "u16": 1, "u32": 1, "u64": 1, "i64": 1, "string": "x"}
+
+
+def dummy(ty: Any) -> Any:
+    """A value of IDL type `ty` that anchorpy can encode."""
+    if ty == "publicKey":
+        return Keypair().pubkey()
+    if isinstance(ty, dict):
+        typedef = next(t for t in IDL["types"] if t["name"] == ty["defined"])
+        return {snake(f["name"]): dummy(f["type"]) for f in typedef["type"]["fields"]}
+    return DUMMY[ty]
+
+
+@dataclass
+class Built:
+    ix: Instruction
+    signers: list[Keypair]
+
+    def with_data(self, data: bytes) -> Instruction:
+        return Instruction(self.ix.program_id, data, self.ix.accounts)
+
+
+def build(chain: ProgramSvm, name: str, *args: Any) -> Built:
+    """Instruction `name` through anchorpy, with fresh accounts and `args` (else dummies)."""
+    idl_ix = next(ix for ix in IDL["instructions"] if snake(ix["name"]) == name)
+    keys = {snake(a["name"]): Keypair() for a in idl_ix["accounts"]}
+    args = args or tuple(dummy(a["type"]) for a in idl_ix["args"])
+    ix = chain.ix(name, *args, accounts={n: kp.pubkey() for n, kp in keys.items()})
+    signers = [keys[snake(a["name"])] for a in idl_ix["accounts"] if a["isSigner"]]
+    return Built(ix, signers)
+
+
+@pytest.fixture(scope="module")
+def bare() -> ProgramSvm:
+    """The program deployed, never initialized."""
+    return ProgramSvm()
+
+
+def program_errors() -> set[str]:
+    return set(error_names().values())
+
+
+@pytest.mark.parametrize("name", IX_NAMES)
+def test_instruction_dispatches(bare: ProgramSvm, name: str) -> None:
+    built = build(bare, name)
+    result = bare.send([built.ix], built.signers)
+    assert not result.ok
+    assert result.error in program_errors() - {"InvalidInstructionData"}, result.logs
+
+
+@pytest.mark.parametrize("data", [b"", b"\x01" * 7, generate.discriminator("global", "nope"),
+                                  bytes(8)])
+def test_unknown_discriminator_is_refused(bare: ProgramSvm, data: bytes) -> None:
+    built = build(bare, "buy")
+    result = bare.send([built.with_data(data + built.ix.data[8:])], built.signers)
+    assert result.error == "InvalidInstructionData"
+
+
+@pytest.mark.parametrize("name", IX_NAMES)
+def test_wrong_argument_length_is_refused(bare: ProgramSvm, name: str) -> None:
+    built = build(bare, name)
+    for data in (built.ix.data[:-1], built.ix.data + b"\x00"):
+        result = bare.send([built.with_data(data)], built.signers)
+        assert result.error == "InvalidInstructionData", (len(data), result.logs)
+
+
+def test_oversized_string_is_refused(bare: ProgramSvm) -> None:
+    for length, error in ((spec.QUESTION_MAX_LEN, "InvalidProgram"),
+                          (spec.QUESTION_MAX_LEN + 1, "InvalidInstructionData")):
+        built = build(bare, "create_market", 1, "q" * length, 1)
+        assert bare.send([built.ix], built.signers).error == error
+
+
+# ---- accounts -------------------------------------------------------------------------------
+SPEC_ACCOUNTS = {s.name: s for s in spec.INTERFACE.accounts}
+
+
+def decoded(world: World, address: Pubkey, name: str) -> dict[str, Any]:
+    """The account at `address` decoded by anchorpy, checked to be a `name` of the spec's
+    size; as a dict of its fields."""
+    raw = world.chain.raw(address)
+    assert raw is not None and len(raw) == generate.account_space(SPEC_ACCOUNTS[name])
+    account = world.chain.program.coder.accounts.decode(raw)
+    assert type(account).__name__ == name
+    return {f.name: getattr(account, f.name) for f in fields(account)}
+
+
+def bump(program_id: Pubkey, *seeds: bytes) -> int:
+    return Pubkey.find_program_address(list(seeds), program_id)[1]
+
+
+def test_config_decodes(world: World) -> None:
+    pid = world.d.program_id
+    assert decoded(world, world.d.config, "Config") == {
+        **world.params.to_idl(), "admin": world.admin.pubkey(), "quote_mint": world.d.quote_mint,
+        "vault": world.d.vault, "vault_authority": world.d.vault_authority,
+        "insurance_balance": 0, "perp_pool": 0, "protocol_fees": 0, "paused": False,
+        "bump": bump(pid, b"config"), "vault_bump": bump(pid, b"vault"),
+    }
+
+
+def test_market_shares_and_vote_decode(world: World, creator: User) -> None:
+    pid, p = world.d.program_id, world.params
+    created_at = world.chain.now()
+    market = world.propose(creator, trading_secs=10 * 86_400)
+    voter = world.chain.wallet()
+    world.ok(world.client.vote_proposal(voter.pubkey(), market, False), voter)
+    vote = world.d.vote(market, VOTE_PROPOSAL, voter.pubkey())
+    assert decoded(world, vote, "Vote") == {
+        "market": market, "voter": voter.pubkey(), "kind": VOTE_PROPOSAL, "choice": 0,
+        "bump": bump(pid, b"vote", bytes(market), bytes([VOTE_PROPOSAL]), bytes(voter.pubkey())),
+    }
+    likes = p.proposal_min_votes  # 3 of 4 = 75% >= 70%
+    for _ in range(likes):
+        other = world.chain.wallet()
+        world.ok(world.client.vote_proposal(other.pubkey(), market, True), other)
+    world.ok(world.client.approve_market(market))
+    liquidity, amount = 5_000_000, 1_000_000
+    world.ok(world.client.activate_market(creator.key, market, creator.token, liquidity),
+             creator.kp)
+    trader = world.user()
+    world.ok(world.client.buy(trader.key, market, trader.token, YES, amount), trader.kp)
+
+    fee = model.fee(amount, p.trade_fee_bps)
+    shares, yes_r, no_r = model.buy(liquidity, liquidity, amount - fee)
+    assert decoded(world, world.d.shares(market, trader.key), "Shares") == {
+        "market": market, "owner": trader.key, "yes": shares, "no": 0,
+        "bump": bump(pid, b"shares", bytes(market), bytes(trader.key)),
+    }
+    assert decoded(world, market, "Market") == {
+        "id": 1, "creator": creator.key, "created_at": created_at,
+        "proposal_ends_at": created_at + p.proposal_window_secs,
+        "trading_ends_at": created_at + 10 * 86_400, "likes": likes, "dislikes": 1,
+        "yes_reserve": yes_r, "no_reserve": no_r,
+        "collateral": liquidity + amount - fee, "resolution_proposed_at": 0,
+        "disputer": Pubkey.default(), "dispute_ends_at": 0, "agree": 0, "disagree": 0,
+        "bond_held": 0, "state": 2, "proposed_outcome": 0, "final_outcome": 0,
+        "bump": bump(pid, b"market", (1).to_bytes(8, "little")), "question": QUESTION,
+    }
+    assert decoded(world, world.d.config, "Config")["protocol_fees"] == fee
+
+
+# ---- events ---------------------------------------------------------------------------------
+@dataclass
+class RecordingWorld(World):
+    """A world that keeps the result of every transaction it sends."""
+
+    results: list[TxResult] = field(default_factory=list)
+
+    def send(self, ix: Instruction | Sequence[Instruction], *signers: Keypair) -> TxResult:
+        result = super().send(ix, *signers)
+        self.results.append(result)
+        return result
+
+
+@dataclass
+class Life:
+    """A rejected proposal and a market traded, disputed, overturned and paid out."""
+
+    world: RecordingWorld
+    rejected: Pubkey
+    market: Pubkey
+    disputer: User
+
+    def events(self) -> Iterator[Event]:
+        """Every event of every transaction, parsed again from the logs by anchorpy."""
+        parser = EventParser(self.world.chain.program_id, self.world.chain.program.coder)
+        for result in self.world.results:
+            parsed: list[Event] = []
+            parser.parse_logs(result.logs, parsed.append)
+            data_logs = [log for log in result.logs if log.startswith("Program data: ")]
+            assert len(parsed) == len(data_logs), result.logs  # nothing left undecoded
+            yield from parsed
+
+    def first(self, name: str) -> Any:
+        return next(e.data for e in self.events() if e.name == name)
+
+
+@pytest.fixture(scope="module")
+def life() -> Life:
+    base = deploy_world()
+    world = RecordingWorld(**{f.name: getattr(base, f.name) for f in fields(World)})
+    creator = world.user()
+    rejected = world.propose(creator)
+    for approve in (True, False, False):
+        voter = world.chain.wallet()
+        world.ok(world.client.vote_proposal(voter.pubkey(), rejected, approve), voter)
+    world.chain.set_time(world.market(rejected).proposal_ends_at)
+    world.ok(world.client.reject_market(rejected))
+
+    market, disputer, traders, held = dispute_and_vote(world, creator, agree=2, disagree=3)
+    world.ok(world.client.finalize_market(market, disputer.token))
+    pay_out(world, creator, market, traders, held, NO)
+    return Life(world, rejected, market, disputer)
+
+
+def test_every_event_is_emitted(life: Life) -> None:
+    assert {e.name for e in life.events()} == {e["name"] for e in IDL["events"]}
+
+
+def test_market_created_fields(life: Life) -> None:
+    e = life.first("MarketCreated")
+    assert (e.market, e.id, e.question) == (life.rejected, 1, QUESTION)
+    assert e.proposal_ends_at == e.created_at + life.world.params.proposal_window_secs
+    assert e.trading_ends_at == e.created_at + 7 * 86_400
+
+
+def test_dispute_event_fields(life: Life) -> None:
+    p = life.world.params
+    disputed = life.first("MarketDisputed")
+    proposed = life.first("ResolutionProposed")
+    assert (disputed.market, disputed.disputer, disputed.bond) == (
+        life.market, life.disputer.key, p.dispute_bond)
+    assert (proposed.market, proposed.outcome) == (life.market, YES)
+    assert proposed.dispute_deadline == proposed.resolution_proposed_at + p.dispute_window_secs
+    assert disputed.dispute_ends_at - p.dispute_vote_secs >= proposed.resolution_proposed_at
+    finalized = life.first("MarketFinalized")
+    assert (finalized.market, finalized.outcome, finalized.overturned,
+            finalized.agree, finalized.disagree) == (life.market, NO, True, 2, 3)
+    voted = [e.data for e in life.events() if e.name == "DisputeVoted"]
+    assert [(v.agree_total, v.disagree_total) for v in voted] == [
+        (1, 0), (2, 0), (2, 1), (2, 2), (2, 3)]
+
+
+def test_dispute_vote_decodes(life: Life) -> None:
+    voter = next(e.data.voter for e in life.events() if e.name == "DisputeVoted")
+    vote = life.world.d.vote(life.market, VOTE_DISPUTE, voter)
+    assert decoded(life.world, vote, "Vote")["kind"] == VOTE_DISPUTE
+
+
+# ---- errors ---------------------------------------------------------------------------------
+def test_error_codes_are_unique_from_6000() -> None:
+    codes = [e["code"] for e in IDL["errors"]]
+    names = [e["name"] for e in IDL["errors"]]
+    assert codes == list(range(6000, 6000 + len(codes)))
+    assert len(set(names)) == len(names)
+
+
+def test_c_error_header_matches_idl() -> None:
+    header = (ROOT / "program/src/generated/errors.h").read_text()
+    in_c = {name: int(code) for name, code in re.findall(r"ERR_(\w+) = (\d+),", header)}
+    upper_snake = {re.sub(r"(?<!^)(?=[A-Z])", "_", e["name"]).upper(): e["code"]
+                   for e in IDL["errors"]}
+    assert in_c == upper_snake

@@ -1,0 +1,147 @@
+"""Refusals of activate_market, buy and sell: amounts, outcomes, slippage to the unit, shares
+held, the payer's balance and overflow. The outcome argument of propose_resolution is checked
+here too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from solders.instruction import Instruction
+
+from tests.program import model
+from tests.program.conftest import User, World
+from tests.program.refusals import (
+    BUY_AMOUNT,
+    LIQUIDITY,
+    NO,
+    U64_MAX,
+    YES,
+    buy,
+    key,
+    refuse,
+    refused_then_ok,
+    set_token_balance,
+    swap,
+    with_args,
+    with_data,
+)
+
+
+@pytest.mark.parametrize("name, args", [
+    ("activate_market", (0,)), ("buy", (YES, 0, 0)), ("sell", (YES, 0, 0)),
+    ("buy", (YES, 1, 0)),  # the fee rounds up to the whole unit: no share left to buy
+    ("sell", (YES, 1, 0)),  # one share is worth less than a quote unit
+], ids=["activate-0", "buy-0", "sell-0", "buy-1", "sell-1"])
+def test_zero_amount_is_refused(name: str, args: tuple[int, ...]) -> None:
+    refused_then_ok(name, "ZeroAmount", lambda w, ix: with_args(w, ix, *args))
+
+
+@pytest.mark.parametrize("name", ["buy", "sell", "propose_resolution"])
+def test_outcome_2_is_refused(name: str) -> None:
+    """The outcome is the first argument of each: 0 No, 1 Yes, nothing else."""
+    refused_then_ok(name, "InvalidArgument",
+                    lambda w, ix: with_data(ix, bytes(ix.data[:8]) + b"\x02" + ix.data[9:]))
+
+
+def exact_limit(world: World, trader: User, call: Callable[[int], Instruction],
+                limit: int) -> None:
+    """The trade is refused with its limit one unit above what the model gives, and goes
+    through with the limit at exactly that."""
+    refuse(world, "SlippageExceeded", call(limit + 1), trader.kp)
+    world.ok(call(limit), trader.kp)
+
+
+def test_buy_slippage_is_exact_to_the_share(world: World, creator: User) -> None:
+    market, trader = world.active(creator), world.user()
+    m = world.market(market)
+    out, _, _ = model.buy(m.yes_reserve, m.no_reserve,
+                          BUY_AMOUNT - model.fee(BUY_AMOUNT, world.params.trade_fee_bps))
+    exact_limit(world, trader, lambda least: world.client.buy(
+        trader.key, market, trader.token, YES, BUY_AMOUNT, least), out)
+
+
+def test_sell_slippage_is_exact_to_the_unit(world: World, creator: User) -> None:
+    market = world.active(creator)
+    trader = buy(world, market, NO)
+    m, held = world.market(market), world.chain.fetch(world.d.shares(market, trader.key)).no
+    gross, _, _ = model.sell(m.no_reserve, m.yes_reserve, held)
+    exact_limit(world, trader, lambda least: world.client.sell(
+        trader.key, market, trader.token, NO, held, least),
+        gross - model.fee(gross, world.params.trade_fee_bps))
+
+
+def test_selling_more_shares_than_held_is_refused(world: World, creator: User) -> None:
+    market = world.active(creator)
+    trader = buy(world, market, YES)
+    held = world.chain.fetch(world.d.shares(market, trader.key)).yes
+    c = world.client
+    refuse(world, "InsufficientShares",
+           c.sell(trader.key, market, trader.token, YES, held + 1), trader.kp)
+    refuse(world, "InsufficientShares", c.sell(trader.key, market, trader.token, NO, 1),
+           trader.kp)
+    world.ok(c.sell(trader.key, market, trader.token, YES, held), trader.kp)
+
+
+PAYER = {"activate_market": ("creator", "creator_token"), "buy": ("trader", "trader_token"),
+         "dispute": ("disputer", "disputer_token")}
+
+
+@pytest.mark.parametrize("name", list(PAYER))
+def test_paying_more_than_the_balance_is_refused(name: str) -> None:
+    """The payer's balance is checked before the transfer: the program's InsufficientFunds,
+    not the token program's error."""
+    owner, token = PAYER[name]
+
+    def short_by_one(w: World, ix: Instruction) -> Instruction:
+        amount = {"activate_market": LIQUIDITY, "buy": BUY_AMOUNT,
+                  "dispute": w.params.dispute_bond}[name]
+        account = w.chain.create_token_account(w.d.quote_mint, key(ix, owner))
+        w.chain.mint_to(w.d.quote_mint, account, amount - 1)
+        return swap(ix, token, account)
+
+    refused_then_ok(name, "InsufficientFunds", short_by_one)
+
+
+def whale(world: World, balance: int) -> User:
+    """A user whose token account holds `balance` (forged past the mint's supply if need be)."""
+    user = world.user(quote=0)
+    set_token_balance(world, user.token, balance)
+    return user
+
+
+def test_buy_that_would_overflow_the_vault_is_refused(world: World, creator: User) -> None:
+    market, rich = world.active(creator), whale(world, U64_MAX)
+    refuse(world, "MathOverflow",
+           world.client.buy(rich.key, market, rich.token, YES, U64_MAX), rich.kp)
+
+
+def test_activation_that_would_overflow_the_vault_is_refused(world: World,
+                                                             creator: User) -> None:
+    world.active(creator)  # the vault holds its liquidity
+    rich = whale(world, U64_MAX)
+    market = world.approved(rich)
+    refuse(world, "MathOverflow",
+           world.client.activate_market(rich.key, market, rich.token, U64_MAX), rich.kp)
+
+
+def test_payout_that_would_overflow_the_payee_is_refused(world: World, creator: User) -> None:
+    market = world.active(creator)
+    trader = buy(world, market)
+    set_token_balance(world, trader.token, U64_MAX)
+    refuse(world, "MathOverflow",
+           world.client.sell(trader.key, market, trader.token, YES, 10**6), trader.kp)
+
+
+def test_buying_with_the_whole_supply_does_not_overflow(world: World, creator: User) -> None:
+    """Without forged balances the largest possible buy fits: every sum the program keeps is
+    bounded by the vault's balance, and that by the mint's supply."""
+    market = world.active(creator)
+    supply = int.from_bytes(world.chain.raw(world.d.quote_mint)[36:44], "little")  # u64 at 36
+    amount = U64_MAX - supply
+    rich = world.user(quote=amount)
+    m = world.market(market)
+    out, _, _ = model.buy(m.yes_reserve, m.no_reserve,
+                          amount - model.fee(amount, world.params.trade_fee_bps))
+    world.ok(world.client.buy(rich.key, market, rich.token, YES, amount, out), rich.kp)
+    assert world.chain.fetch(world.d.shares(market, rich.key)).yes == out
