@@ -13,6 +13,7 @@ from solders.transaction_metadata import FailedTransactionMetadata
 from program.toolchain.deploy import deploy_upgradeable, new_svm
 from program.toolchain.elf import EHDR, REL, SHDR, STT_FUNC, SYM, parse_object
 from program.toolchain.link import LinkReport, link
+from program.toolchain.verify import Insn
 
 MM_PROGRAM_START = 0x1_0000_0000
 CLANG = "clang-19"
@@ -34,15 +35,6 @@ void sol_set_return_data(const u8 *, u64);
 static inline const u8 *ix_data(const u8 *in) { return in + 16; }
 static inline u64 ret(u64 v) { sol_set_return_data((const u8 *)&v, 8); return 0; }
 """
-
-
-@dataclass(frozen=True)
-class Insn:
-    opcode: int
-    dst: int
-    src: int
-    off: int
-    imm: int
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@
 #include "../sol/pubkey.h"
 #include "../sol/result.h"
 #include "../state/pda.h"
+#include "../state/vote.h"
 #include "../validate.h"
 #include "instructions.h"
 
@@ -61,21 +62,12 @@ u64 ix_vote_proposal(const SolInput *in, const u8 *data, u64 len) {
     TRY(load_market(in, market_acc, true, &m));
     if (m->state != MARKET_STATE_PROPOSED) return ERR_INVALID_STATE;
     if (clock_unix_timestamp() >= m->proposal_ends_at) return ERR_TOO_LATE;
-    u64 *tally = args.approve ? &m->likes : &m->dislikes;
-    if (*tally == U64_MAX) return ERR_MATH_OVERFLOW;
+    /* the tallies' sum stays within a u64 (math/votes.h relies on it) */
+    if (m->likes + m->dislikes == U64_MAX) return ERR_MATH_OVERFLOW;
 
-    u8 kind = VOTE_KIND_PROPOSAL;
-    PdaSeeds seeds = {.seed = {SEED("vote"), SEED_KEY(market_acc->key), SEED_VALUE(kind),
-                              SEED_KEY(voter->key)}, .n = 4};
-    u64 err = pda_create(in, voter, vote_acc, &seeds, VOTE_SPACE);
-    if (err) return err == ERR_ALREADY_INITIALIZED ? ERR_ALREADY_VOTED : err;
-    Vote *v = (Vote *)vote_acc->data;
-    v->discriminator = DISC_VOTE;
-    v->market = *market_acc->key;
-    v->voter = *voter->key;
-    v->kind = kind;
-    v->choice = args.approve;
-    v->bump = seeds.bump;
+    TRY(vote_record(in, &(VoteAccounts){voter, market_acc, vote_acc}, VOTE_KIND_PROPOSAL,
+                    args.approve));
+    u64 *tally = args.approve ? &m->likes : &m->dislikes;
     *tally += 1;
     emit_proposal_voted(&(ProposalVoted){.market = *market_acc->key, .voter = *voter->key,
                                          .approve = args.approve, .likes = m->likes,

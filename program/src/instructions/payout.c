@@ -30,7 +30,9 @@ u64 ix_redeem(const SolInput *in, const u8 *data, u64 len) {
     /* total winning shares = collateral, so this never underflows; checked all the same */
     if (winning > m->collateral) return ERR_MATH_OVERFLOW;
 
-    TRY(vault_pay(in, config, &(TokenTransfer){&in->accounts[REDEEM_VAULT], dest, &in->accounts[REDEEM_VAULT_AUTHORITY]}, winning));
+    TokenTransfer payout = {&in->accounts[REDEEM_VAULT], dest,
+                            &in->accounts[REDEEM_VAULT_AUTHORITY]};
+    TRY(vault_pay(in, config, &payout, winning));
     s->yes = s->no = 0;
     m->collateral -= winning;
     emit_redeemed(&(Redeemed){.market = *market_acc->key, .holder = *holder->key,
@@ -59,7 +61,9 @@ u64 ix_withdraw_liquidity(const SolInput *in, const u8 *data, u64 len) {
     if (amount == 0) return ERR_NOTHING_TO_REDEEM;
     if (amount > m->collateral) return ERR_MATH_OVERFLOW;
 
-    TRY(vault_pay(in, config, &(TokenTransfer){&in->accounts[WITHDRAW_LIQUIDITY_VAULT], dest, &in->accounts[WITHDRAW_LIQUIDITY_VAULT_AUTHORITY]}, amount));
+    TokenTransfer payout = {&in->accounts[WITHDRAW_LIQUIDITY_VAULT], dest,
+                            &in->accounts[WITHDRAW_LIQUIDITY_VAULT_AUTHORITY]};
+    TRY(vault_pay(in, config, &payout, amount));
     m->yes_reserve = m->no_reserve = 0;
     m->collateral -= amount;
     emit_liquidity_withdrawn(&(LiquidityWithdrawn){.market = *market_acc->key,

@@ -9,6 +9,7 @@
 #include "../sol/token.h"
 #include "../state/pda.h"
 #include "../state/vault.h"
+#include "../state/vote.h"
 #include "../validate.h"
 #include "instructions.h"
 
@@ -87,20 +88,11 @@ u64 ix_vote_dispute(const SolInput *in, const u8 *data, u64 len) {
     TRY(load_market(in, market_acc, true, &m));
     if (m->state != MARKET_STATE_DISPUTED) return ERR_INVALID_STATE;
     if (clock_unix_timestamp() >= m->dispute_ends_at) return ERR_TOO_LATE;
+    /* the tallies' sum stays within a u64 (math/votes.h relies on it) */
     if (m->agree + m->disagree == U64_MAX) return ERR_MATH_OVERFLOW;
 
-    u8 kind = VOTE_KIND_DISPUTE;
-    PdaSeeds seeds = {.seed = {SEED("vote"), SEED_KEY(market_acc->key), SEED_VALUE(kind),
-                              SEED_KEY(voter->key)}, .n = 4};
-    u64 err = pda_create(in, voter, &in->accounts[VOTE_DISPUTE_VOTE], &seeds, VOTE_SPACE);
-    if (err) return err == ERR_ALREADY_INITIALIZED ? ERR_ALREADY_VOTED : err;
-    Vote *v = (Vote *)in->accounts[VOTE_DISPUTE_VOTE].data;
-    v->discriminator = DISC_VOTE;
-    v->market = *market_acc->key;
-    v->voter = *voter->key;
-    v->kind = kind;
-    v->choice = args.agree;
-    v->bump = seeds.bump;
+    TRY(vote_record(in, &(VoteAccounts){voter, market_acc, &in->accounts[VOTE_DISPUTE_VOTE]},
+                    VOTE_KIND_DISPUTE, args.agree));
     if (args.agree)
         m->agree += 1;
     else

@@ -66,7 +66,8 @@ static u64 load_or_create_shares(const SolInput *in, const SolAccountInfo *trade
                                  Shares **out) {
     if (pubkey_eq(acc->owner, in->program_id))
         return load_shares(in, acc, market->key, trader->key, out);
-    PdaSeeds seeds = {.seed = {SEED("shares"), SEED_KEY(market->key), SEED_KEY(trader->key)}, .n = 3};
+    PdaSeeds seeds = {.seed = {SEED("shares"), SEED_KEY(market->key), SEED_KEY(trader->key)},
+                      .n = 3};
     TRY(pda_create(in, trader, acc, &seeds, SHARES_SPACE));
     Shares *s = (Shares *)acc->data;
     s->discriminator = DISC_SHARES;
@@ -154,7 +155,8 @@ u64 ix_sell(const SolInput *in, const u8 *data, u64 len) {
     u64 paid = gross - fee;
     if (paid == 0) return ERR_ZERO_AMOUNT;
     if (paid < args.min_amount_out) return ERR_SLIPPAGE_EXCEEDED;
-    TRY(vault_pay(in, config, &(TokenTransfer){&in->accounts[SELL_VAULT], dest, &in->accounts[SELL_VAULT_AUTHORITY]}, paid));
+    TokenTransfer payout = {&in->accounts[SELL_VAULT], dest, &in->accounts[SELL_VAULT_AUTHORITY]};
+    TRY(vault_pay(in, config, &payout, paid));
     *held -= args.shares_in;
     *traded = new_traded;
     *other = new_other;
