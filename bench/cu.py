@@ -9,7 +9,7 @@ depends on the address. The figures are those of a bump found at the first try, 
 them the same on every run: add 1,500 CU per further try (half of all addresses need none, a
 quarter one, an eighth two...).
 `--write` records the figures in program/compute_units.json, the budget that a test holds
-the program to and that keepers size their compute-unit limits from.
+the program to and that keepers size their compute-unit limits from, and in the README's table.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ from solders.pubkey import Pubkey
 from program.local import LocalProtocol
 from program.svm import TxResult
 
-BUDGET_PATH = Path(__file__).resolve().parent.parent / "program" / "compute_units.json"
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET_PATH = ROOT / "program" / "compute_units.json"
+README_PATH = ROOT / "README.md"
+README_START, README_END = "<!-- cu-table -->\n", "<!-- /cu-table -->\n"
 # Issue targets: every prediction-market instruction at or under this.
 TARGET_CU = 15_000
 # What sol_try_find_program_address charges for each bump it tries.
@@ -114,6 +117,19 @@ def load_budget() -> dict[str, int]:
     return budget
 
 
+def readme_table(budget: dict[str, int]) -> str:
+    rows = ["| instruction | compute units |", "|---|---:|"]
+    rows += [f"| `{name}` | {units:,} |" for name, units in budget.items()]
+    return "\n".join(rows) + "\n"
+
+
+def readme_with_table(readme: str, budget: dict[str, int]) -> str:
+    """The README with the table between its markers replaced by `budget`'s."""
+    head, rest = readme.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return head + README_START + readme_table(budget) + README_END + tail
+
+
 def table(cu: dict[str, int], budget: dict[str, int]) -> str:
     rows = ["| instruction | compute units | budget | target |", "|---|---:|---:|---:|"]
     for name, units in cu.items():
@@ -129,6 +145,7 @@ def main(argv: list[str]) -> int:
     cu = measure()
     if args.write:
         BUDGET_PATH.write_text(json.dumps(cu, indent=2) + "\n")
+        README_PATH.write_text(readme_with_table(README_PATH.read_text(), cu))
     print(table(cu, load_budget() if BUDGET_PATH.exists() else {}))
     over = [name for name, units in cu.items() if units > TARGET_CU]
     if over:

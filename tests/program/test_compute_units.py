@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cu import TARGET_CU, load_budget, measure
+from bench.cu import README_PATH, TARGET_CU, load_budget, measure, readme_with_table
 
 # A change may move an instruction's cost this much before the budget must be re-recorded
 # (`python -m bench.cu --write`), in either direction so that the file stays true.
@@ -29,3 +29,8 @@ def test_every_instruction_is_within_its_budget(measured: dict[str, int]) -> Non
 
 def test_every_instruction_meets_the_target(measured: dict[str, int]) -> None:
     assert max(measured.values()) <= TARGET_CU
+
+
+def test_readme_shows_the_recorded_budget() -> None:
+    readme = README_PATH.read_text()
+    assert readme_with_table(readme, load_budget()) == readme, "run `python -m bench.cu --write`"
