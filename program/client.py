@@ -15,7 +15,15 @@ from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from spl.token.constants import TOKEN_PROGRAM_ID
 
-from program.svm import config_pda, market_pda, shares_pda, vault_authority_pda, vote_pda
+from program.svm import (
+    config_pda,
+    market_pda,
+    perp_market_pda,
+    position_pda,
+    shares_pda,
+    vault_authority_pda,
+    vote_pda,
+)
 
 VOTE_PROPOSAL = 0
 VOTE_DISPUTE = 1
@@ -44,6 +52,21 @@ class ConfigParams:
 
 
 @dataclass(frozen=True)
+class PerpMarketParams:
+    """A perp market's risk settings (see the IDL's PerpMarketParams)."""
+
+    initial_margin_bps: int = 1_000
+    maintenance_margin_bps: int = 500
+    liquidation_fee_bps: int = 100
+    taker_fee_bps: int = 10
+    funding_interval_secs: int = 3_600
+    max_funding_bps: int = 10
+
+    def to_idl(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class Deployment:
     """The protocol's fixed addresses."""
 
@@ -67,6 +90,12 @@ class Deployment:
 
     def vote(self, market: Pubkey, kind: int, voter: Pubkey) -> Pubkey:
         return vote_pda(self.program_id, market, kind, voter)
+
+    def perp_market(self, perp_market_id: int) -> Pubkey:
+        return perp_market_pda(self.program_id, perp_market_id)
+
+    def position(self, perp_market: Pubkey, owner: Pubkey) -> Pubkey:
+        return position_pda(self.program_id, perp_market, owner)
 
 
 class Client:
@@ -165,3 +194,59 @@ class Client:
         return self._ix("withdraw_liquidity", creator=creator, config=self.d.config,
                         market=market, creator_token=creator_token, vault=self.d.vault,
                         vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
+
+    # ---- perps: admin -------------------------------------------------------------------------
+    def create_perp_market(self, admin: Pubkey, perp_market_id: int, oracle: Pubkey,
+                           params: PerpMarketParams) -> Instruction:
+        return self._ix("create_perp_market", perp_market_id, params.to_idl(), admin=admin,
+                        config=self.d.config, perp_market=self.d.perp_market(perp_market_id),
+                        oracle=oracle, system_program=SYSTEM_PROGRAM_ID)
+
+    def fund_pool(self, admin: Pubkey, admin_token: Pubkey, amount: int) -> Instruction:
+        return self._ix("fund_pool", amount, admin=admin, config=self.d.config,
+                        admin_token=admin_token, vault=self.d.vault,
+                        token_program=TOKEN_PROGRAM_ID)
+
+    def fund_insurance(self, admin: Pubkey, admin_token: Pubkey, amount: int) -> Instruction:
+        return self._ix("fund_insurance", amount, admin=admin, config=self.d.config,
+                        admin_token=admin_token, vault=self.d.vault,
+                        token_program=TOKEN_PROGRAM_ID)
+
+    # ---- perps: positions ---------------------------------------------------------------------
+    def deposit(self, owner: Pubkey, perp_market: Pubkey, owner_token: Pubkey,
+                amount: int) -> Instruction:
+        return self._ix("deposit", amount, owner=owner, config=self.d.config,
+                        perp_market=perp_market, position=self.d.position(perp_market, owner),
+                        owner_token=owner_token, vault=self.d.vault,
+                        token_program=TOKEN_PROGRAM_ID, system_program=SYSTEM_PROGRAM_ID)
+
+    def withdraw(self, owner: Pubkey, perp_market: Pubkey, oracle: Pubkey, owner_token: Pubkey,
+                 amount: int) -> Instruction:
+        return self._ix("withdraw", amount, owner=owner, config=self.d.config,
+                        perp_market=perp_market, position=self.d.position(perp_market, owner),
+                        oracle=oracle, owner_token=owner_token, vault=self.d.vault,
+                        vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
+
+    def open_position(self, owner: Pubkey, perp_market: Pubkey, oracle: Pubkey, side: int,
+                      size: int, acceptable_price: int) -> Instruction:
+        return self._ix("open_position", side, size, acceptable_price, owner=owner,
+                        config=self.d.config, perp_market=perp_market,
+                        position=self.d.position(perp_market, owner), oracle=oracle)
+
+    def close_position(self, owner: Pubkey, perp_market: Pubkey, oracle: Pubkey,
+                       acceptable_price: int) -> Instruction:
+        return self._ix("close_position", acceptable_price, owner=owner, config=self.d.config,
+                        perp_market=perp_market, position=self.d.position(perp_market, owner),
+                        oracle=oracle)
+
+    # ---- perps: keepers -----------------------------------------------------------------------
+    def liquidate(self, liquidator: Pubkey, perp_market: Pubkey, position: Pubkey,
+                  oracle: Pubkey, liquidator_token: Pubkey) -> Instruction:
+        return self._ix("liquidate", liquidator=liquidator, config=self.d.config,
+                        perp_market=perp_market, position=position, oracle=oracle,
+                        liquidator_token=liquidator_token, vault=self.d.vault,
+                        vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
+
+    def update_funding(self, perp_market: Pubkey, oracle: Pubkey) -> Instruction:
+        return self._ix("update_funding", config=self.d.config, perp_market=perp_market,
+                        oracle=oracle)

@@ -82,6 +82,16 @@ def vote_pda(program_id: Pubkey, market: Pubkey, kind: int, voter: Pubkey) -> Pu
                                        program_id)[0]
 
 
+def perp_market_pda(program_id: Pubkey, perp_market_id: int) -> Pubkey:
+    return Pubkey.find_program_address([b"perp", perp_market_id.to_bytes(8, "little")],
+                                       program_id)[0]
+
+
+def position_pda(program_id: Pubkey, perp_market: Pubkey, owner: Pubkey) -> Pubkey:
+    return Pubkey.find_program_address([b"position", bytes(perp_market), bytes(owner)],
+                                       program_id)[0]
+
+
 @functools.cache
 def _unused_connection() -> AsyncClient:
     """The connection anchorpy wants to build a Program, never used to send; one for all, as

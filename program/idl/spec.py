@@ -160,6 +160,34 @@ VOTE = Struct("Vote", (
     F("bump", "u8"),
 ), "Proof that a wallet voted once on a market's proposal or dispute.")
 
+PERP_MARKET = Struct("PerpMarket", (
+    F("id", "u64"),
+    F("oracle", "publicKey", "the Pyth price account this market trades at"),
+    F("funding_interval_secs", "i64"),
+    F("long_oi", "u64", "open interest of longs, base units with 6 decimals"),
+    F("short_oi", "u64", "open interest of shorts, base units with 6 decimals"),
+    F("cumulative_funding", "i64", "funding index: quote per whole base unit, 6 decimals"),
+    F("last_funding_ts", "i64", "the end of the last interval funding was applied for"),
+    F("initial_margin_bps", "u16"),
+    F("maintenance_margin_bps", "u16"),
+    F("liquidation_fee_bps", "u16"),
+    F("taker_fee_bps", "u16"),
+    F("max_funding_bps", "u16", "cap on the funding rate per interval"),
+    F("bump", "u8"),
+), "A perpetual-futures market priced by one oracle; the protocol's pool is the counterparty.")
+
+POSITION = Struct("Position", (
+    F("perp_market", "publicKey"),
+    F("owner", "publicKey"),
+    F("size", "u64", "base units with 6 decimals; 0 when flat"),
+    F("entry_price", "u64", "quote per whole base unit, 6 decimals"),
+    F("collateral", "u64"),
+    F("funding_snapshot", "i64", "the market's cumulative_funding when the position opened"),
+    F("opened_at", "i64"),
+    F("side", "u8", "Side"),
+    F("bump", "u8"),
+), "One owner's collateral and position in one perp market.")
+
 # ---- argument types -------------------------------------------------------------------------
 CONFIG_PARAMS = Struct("ConfigParams", (
     F("pyth_program", "publicKey"),
@@ -174,6 +202,15 @@ CONFIG_PARAMS = Struct("ConfigParams", (
     F("max_oracle_staleness_slots", "u64"),
     F("max_oracle_conf_bps", "u16"),
 ), "Settings the admin chooses at initialize and may change with update_config.")
+
+PERP_MARKET_PARAMS = Struct("PerpMarketParams", (
+    F("initial_margin_bps", "u16"),
+    F("maintenance_margin_bps", "u16"),
+    F("liquidation_fee_bps", "u16"),
+    F("taker_fee_bps", "u16"),
+    F("funding_interval_secs", "i64"),
+    F("max_funding_bps", "u16"),
+), "A perp market's risk settings.")
 
 # ---- instructions ---------------------------------------------------------------------------
 SYSTEM = Acc("system_program")
@@ -246,6 +283,49 @@ INSTRUCTIONS = (
     ), doc="Pay the pool's winning reserve to the creator, once."),
 )
 
+PERP_INSTRUCTIONS = (
+    Instruction("create_perp_market", (
+        Acc("admin", mut=True, signer=True), Acc("config"), Acc("perp_market", mut=True),
+        Acc("oracle"), SYSTEM,
+    ), (F("perp_market_id", "u64"), F("params", "PerpMarketParams")),
+        "Open a perp market on a Pyth price account."),
+    Instruction("fund_pool", (
+        Acc("admin", signer=True), Acc("config", mut=True), Acc("admin_token", mut=True),
+        Acc("vault", mut=True), TOKEN,
+    ), (F("amount", "u64"),), "Add quote to the perps' counterparty pool."),
+    Instruction("fund_insurance", (
+        Acc("admin", signer=True), Acc("config", mut=True), Acc("admin_token", mut=True),
+        Acc("vault", mut=True), TOKEN,
+    ), (F("amount", "u64"),), "Add quote to the insurance balance that covers bad debt."),
+    Instruction("deposit", (
+        Acc("owner", mut=True, signer=True), Acc("config"), Acc("perp_market"),
+        Acc("position", mut=True), Acc("owner_token", mut=True), Acc("vault", mut=True),
+        TOKEN, SYSTEM,
+    ), (F("amount", "u64"),), "Add collateral; the Position is created on the first deposit."),
+    Instruction("withdraw", (
+        Acc("owner", signer=True), Acc("config"), Acc("perp_market"),
+        Acc("position", mut=True), Acc("oracle"), Acc("owner_token", mut=True), *_vault(),
+        TOKEN,
+    ), (F("amount", "u64"),), "Take collateral out, keeping initial margin while open."),
+    Instruction("open_position", (
+        Acc("owner", signer=True), Acc("config", mut=True), Acc("perp_market", mut=True),
+        Acc("position", mut=True), Acc("oracle"),
+    ), (F("side", "u8"), F("size", "u64"), F("acceptable_price", "u64")),
+        "Open a long or short at the oracle price."),
+    Instruction("close_position", (
+        Acc("owner", signer=True), Acc("config", mut=True), Acc("perp_market", mut=True),
+        Acc("position", mut=True), Acc("oracle"),
+    ), (F("acceptable_price", "u64"),), "Close at the oracle price, realizing PnL and funding."),
+    Instruction("liquidate", (
+        Acc("liquidator", signer=True), Acc("config", mut=True), Acc("perp_market", mut=True),
+        Acc("position", mut=True), Acc("oracle"), Acc("liquidator_token", mut=True),
+        *_vault(), TOKEN,
+    ), doc="Close a position below maintenance margin; the liquidator earns the fee."),
+    Instruction("update_funding", (
+        Acc("config"), Acc("perp_market", mut=True), Acc("oracle"),
+    ), doc="Apply every funding interval that has ended since the last update."),
+)
+
 # ---- events ---------------------------------------------------------------------------------
 EVENTS = (
     Struct("MarketCreated", (
@@ -291,6 +371,47 @@ EVENTS = (
     Struct("LiquidityWithdrawn", (
         F("market", "publicKey"), F("creator", "publicKey"), F("amount", "u64"),
     )),
+    Struct("PerpMarketCreated", (
+        F("perp_market", "publicKey"), F("id", "u64"), F("oracle", "publicKey"),
+        F("initial_margin_bps", "u16"), F("maintenance_margin_bps", "u16"),
+        F("liquidation_fee_bps", "u16"), F("taker_fee_bps", "u16"),
+        F("funding_interval_secs", "i64"), F("max_funding_bps", "u16"),
+    )),
+    Struct("Deposited", (
+        F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
+        F("amount", "u64"), F("collateral", "u64"),
+    )),
+    Struct("Withdrawn", (
+        F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
+        F("amount", "u64"), F("collateral", "u64"),
+    )),
+    Struct("PositionOpened", (
+        F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
+        F("side", "u8"), F("size", "u64"), F("entry_price", "u64"), F("collateral", "u64"),
+        F("fee", "u64"), F("funding_snapshot", "i64"),
+        F("long_oi", "u64"), F("short_oi", "u64"),
+    )),
+    Struct("PositionClosed", (
+        F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
+        F("side", "u8"), F("size", "u64"), F("entry_price", "u64"), F("exit_price", "u64"),
+        F("pnl", "i64"), F("funding", "i64", "funding paid (positive) or received"),
+        F("fee", "u64"), F("collateral", "u64"),
+        F("long_oi", "u64"), F("short_oi", "u64"),
+    )),
+    Struct("PositionLiquidated", (
+        F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
+        F("liquidator", "publicKey"), F("side", "u8"), F("size", "u64"),
+        F("entry_price", "u64"), F("price", "u64"), F("pnl", "i64"), F("funding", "i64"),
+        F("equity", "i64"), F("maintenance", "u64"), F("reward", "u64"),
+        F("collateral", "u64", "what stays with the owner"),
+        F("bad_debt", "u64", "covered by the insurance balance"),
+        F("long_oi", "u64"), F("short_oi", "u64"),
+    )),
+    Struct("FundingUpdated", (
+        F("perp_market", "publicKey"), F("rate_bps", "i64"), F("intervals", "u64"),
+        F("price", "u64"), F("cumulative_funding", "i64"), F("last_funding_ts", "i64"),
+        F("long_oi", "u64"), F("short_oi", "u64"),
+    )),
 )
 
 # ---- errors ---------------------------------------------------------------------------------
@@ -326,15 +447,21 @@ _ERRORS = (
     ("ZeroAmount", "The amount must be greater than zero"),
     ("InvalidProgram", "A program account is not the expected program"),
     ("InsufficientFunds", "The token account holds less than the amount to pay"),
+    ("OracleNotTrading", "The oracle's price status is not trading"),
+    ("OracleTooUncertain", "The oracle's confidence interval is wider than allowed"),
+    ("OracleMismatch", "The oracle is not the one of this perp market"),
+    ("PositionOpen", "The position must be flat for this"),
+    ("PositionFlat", "The position has nothing open"),
+    ("InsufficientLiquidity", "The perp pool cannot pay this profit"),
 )
 ERRORS = tuple(Error(6000 + i, name, msg) for i, (name, msg) in enumerate(_ERRORS))
 
 INTERFACE = Interface(
     name="keepernet",
     version="0.1.0",
-    instructions=INSTRUCTIONS,
-    accounts=(CONFIG, MARKET, SHARES, VOTE),
-    types=(CONFIG_PARAMS,),
+    instructions=INSTRUCTIONS + PERP_INSTRUCTIONS,
+    accounts=(CONFIG, MARKET, SHARES, VOTE, PERP_MARKET, POSITION),
+    types=(CONFIG_PARAMS, PERP_MARKET_PARAMS),
     events=EVENTS,
     errors=ERRORS,
     enums=(MARKET_STATE, OUTCOME, VOTE_KIND, SIDE),

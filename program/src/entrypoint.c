@@ -27,6 +27,15 @@ u64 entrypoint(const u8 *input) {
     case IX_FINALIZE_MARKET: return ix_finalize_market(&in, data, len);
     case IX_REDEEM: return ix_redeem(&in, data, len);
     case IX_WITHDRAW_LIQUIDITY: return ix_withdraw_liquidity(&in, data, len);
+    case IX_CREATE_PERP_MARKET: return ix_create_perp_market(&in, data, len);
+    case IX_FUND_POOL: return ix_fund_pool(&in, data, len);
+    case IX_FUND_INSURANCE: return ix_fund_insurance(&in, data, len);
+    case IX_DEPOSIT: return ix_deposit(&in, data, len);
+    case IX_WITHDRAW: return ix_withdraw(&in, data, len);
+    case IX_OPEN_POSITION: return ix_open_position(&in, data, len);
+    case IX_CLOSE_POSITION: return ix_close_position(&in, data, len);
+    case IX_LIQUIDATE: return ix_liquidate(&in, data, len);
+    case IX_UPDATE_FUNDING: return ix_update_funding(&in, data, len);
     default: return ERR_INVALID_INSTRUCTION_DATA;
     }
 }

@@ -35,4 +35,10 @@ enum {
     ERR_ZERO_AMOUNT = 6028, /* The amount must be greater than zero */
     ERR_INVALID_PROGRAM = 6029, /* A program account is not the expected program */
     ERR_INSUFFICIENT_FUNDS = 6030, /* The token account holds less than the amount to pay */
+    ERR_ORACLE_NOT_TRADING = 6031, /* The oracle's price status is not trading */
+    ERR_ORACLE_TOO_UNCERTAIN = 6032, /* The oracle's confidence interval is wider than allowed */
+    ERR_ORACLE_MISMATCH = 6033, /* The oracle is not the one of this perp market */
+    ERR_POSITION_OPEN = 6034, /* The position must be flat for this */
+    ERR_POSITION_FLAT = 6035, /* The position has nothing open */
+    ERR_INSUFFICIENT_LIQUIDITY = 6036, /* The perp pool cannot pay this profit */
 };

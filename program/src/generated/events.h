@@ -238,3 +238,209 @@ static inline void emit_liquidity_withdrawn(const LiquidityWithdrawn *e) {
     bw_u64(&w, e->amount);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
+
+#define EVENT_PERP_MARKET_CREATED 0xf097e476c09edc9cULL /* event:PerpMarketCreated */
+typedef struct {
+    SolPubkey perp_market;
+    u64 id;
+    SolPubkey oracle;
+    u16 initial_margin_bps;
+    u16 maintenance_margin_bps;
+    u16 liquidation_fee_bps;
+    u16 taker_fee_bps;
+    i64 funding_interval_secs;
+    u16 max_funding_bps;
+} PerpMarketCreated;
+static inline void emit_perp_market_created(const PerpMarketCreated *e) {
+    u8 buf[98];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_PERP_MARKET_CREATED);
+    bw_pubkey(&w, &e->perp_market);
+    bw_u64(&w, e->id);
+    bw_pubkey(&w, &e->oracle);
+    bw_u16(&w, e->initial_margin_bps);
+    bw_u16(&w, e->maintenance_margin_bps);
+    bw_u16(&w, e->liquidation_fee_bps);
+    bw_u16(&w, e->taker_fee_bps);
+    bw_i64(&w, e->funding_interval_secs);
+    bw_u16(&w, e->max_funding_bps);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_DEPOSITED 0x396423a12d1a8d6fULL /* event:Deposited */
+typedef struct {
+    SolPubkey position;
+    SolPubkey owner;
+    SolPubkey perp_market;
+    u64 amount;
+    u64 collateral;
+} Deposited;
+static inline void emit_deposited(const Deposited *e) {
+    u8 buf[120];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_DEPOSITED);
+    bw_pubkey(&w, &e->position);
+    bw_pubkey(&w, &e->owner);
+    bw_pubkey(&w, &e->perp_market);
+    bw_u64(&w, e->amount);
+    bw_u64(&w, e->collateral);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_WITHDRAWN 0x0ddb7cc2c6df5914ULL /* event:Withdrawn */
+typedef struct {
+    SolPubkey position;
+    SolPubkey owner;
+    SolPubkey perp_market;
+    u64 amount;
+    u64 collateral;
+} Withdrawn;
+static inline void emit_withdrawn(const Withdrawn *e) {
+    u8 buf[120];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_WITHDRAWN);
+    bw_pubkey(&w, &e->position);
+    bw_pubkey(&w, &e->owner);
+    bw_pubkey(&w, &e->perp_market);
+    bw_u64(&w, e->amount);
+    bw_u64(&w, e->collateral);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_POSITION_OPENED 0x79657593e6f3afedULL /* event:PositionOpened */
+typedef struct {
+    SolPubkey position;
+    SolPubkey owner;
+    SolPubkey perp_market;
+    u8 side;
+    u64 size;
+    u64 entry_price;
+    u64 collateral;
+    u64 fee;
+    i64 funding_snapshot;
+    u64 long_oi;
+    u64 short_oi;
+} PositionOpened;
+static inline void emit_position_opened(const PositionOpened *e) {
+    u8 buf[161];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_POSITION_OPENED);
+    bw_pubkey(&w, &e->position);
+    bw_pubkey(&w, &e->owner);
+    bw_pubkey(&w, &e->perp_market);
+    bw_u8(&w, e->side);
+    bw_u64(&w, e->size);
+    bw_u64(&w, e->entry_price);
+    bw_u64(&w, e->collateral);
+    bw_u64(&w, e->fee);
+    bw_i64(&w, e->funding_snapshot);
+    bw_u64(&w, e->long_oi);
+    bw_u64(&w, e->short_oi);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_POSITION_CLOSED 0x798a610de4e3a39dULL /* event:PositionClosed */
+typedef struct {
+    SolPubkey position;
+    SolPubkey owner;
+    SolPubkey perp_market;
+    u8 side;
+    u64 size;
+    u64 entry_price;
+    u64 exit_price;
+    i64 pnl;
+    i64 funding;
+    u64 fee;
+    u64 collateral;
+    u64 long_oi;
+    u64 short_oi;
+} PositionClosed;
+static inline void emit_position_closed(const PositionClosed *e) {
+    u8 buf[177];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_POSITION_CLOSED);
+    bw_pubkey(&w, &e->position);
+    bw_pubkey(&w, &e->owner);
+    bw_pubkey(&w, &e->perp_market);
+    bw_u8(&w, e->side);
+    bw_u64(&w, e->size);
+    bw_u64(&w, e->entry_price);
+    bw_u64(&w, e->exit_price);
+    bw_i64(&w, e->pnl);
+    bw_i64(&w, e->funding);
+    bw_u64(&w, e->fee);
+    bw_u64(&w, e->collateral);
+    bw_u64(&w, e->long_oi);
+    bw_u64(&w, e->short_oi);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_POSITION_LIQUIDATED 0x803d1e60d65a6b28ULL /* event:PositionLiquidated */
+typedef struct {
+    SolPubkey position;
+    SolPubkey owner;
+    SolPubkey perp_market;
+    SolPubkey liquidator;
+    u8 side;
+    u64 size;
+    u64 entry_price;
+    u64 price;
+    i64 pnl;
+    i64 funding;
+    i64 equity;
+    u64 maintenance;
+    u64 reward;
+    u64 collateral;
+    u64 bad_debt;
+    u64 long_oi;
+    u64 short_oi;
+} PositionLiquidated;
+static inline void emit_position_liquidated(const PositionLiquidated *e) {
+    u8 buf[233];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_POSITION_LIQUIDATED);
+    bw_pubkey(&w, &e->position);
+    bw_pubkey(&w, &e->owner);
+    bw_pubkey(&w, &e->perp_market);
+    bw_pubkey(&w, &e->liquidator);
+    bw_u8(&w, e->side);
+    bw_u64(&w, e->size);
+    bw_u64(&w, e->entry_price);
+    bw_u64(&w, e->price);
+    bw_i64(&w, e->pnl);
+    bw_i64(&w, e->funding);
+    bw_i64(&w, e->equity);
+    bw_u64(&w, e->maintenance);
+    bw_u64(&w, e->reward);
+    bw_u64(&w, e->collateral);
+    bw_u64(&w, e->bad_debt);
+    bw_u64(&w, e->long_oi);
+    bw_u64(&w, e->short_oi);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_FUNDING_UPDATED 0xe0ff257e51594cceULL /* event:FundingUpdated */
+typedef struct {
+    SolPubkey perp_market;
+    i64 rate_bps;
+    u64 intervals;
+    u64 price;
+    i64 cumulative_funding;
+    i64 last_funding_ts;
+    u64 long_oi;
+    u64 short_oi;
+} FundingUpdated;
+static inline void emit_funding_updated(const FundingUpdated *e) {
+    u8 buf[96];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_FUNDING_UPDATED);
+    bw_pubkey(&w, &e->perp_market);
+    bw_i64(&w, e->rate_bps);
+    bw_u64(&w, e->intervals);
+    bw_u64(&w, e->price);
+    bw_i64(&w, e->cumulative_funding);
+    bw_i64(&w, e->last_funding_ts);
+    bw_u64(&w, e->long_oi);
+    bw_u64(&w, e->short_oi);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}

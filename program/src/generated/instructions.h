@@ -31,6 +31,24 @@ static inline void config_params_read(BorshReader *r, ConfigParams *v) {
     v->max_oracle_conf_bps = br_u16(r);
 }
 
+/* A perp market's risk settings. */
+typedef struct {
+    u16 initial_margin_bps;
+    u16 maintenance_margin_bps;
+    u16 liquidation_fee_bps;
+    u16 taker_fee_bps;
+    i64 funding_interval_secs;
+    u16 max_funding_bps;
+} PerpMarketParams;
+static inline void perp_market_params_read(BorshReader *r, PerpMarketParams *v) {
+    v->initial_margin_bps = br_u16(r);
+    v->maintenance_margin_bps = br_u16(r);
+    v->liquidation_fee_bps = br_u16(r);
+    v->taker_fee_bps = br_u16(r);
+    v->funding_interval_secs = br_i64(r);
+    v->max_funding_bps = br_u16(r);
+}
+
 #define IX_INITIALIZE 0xed9b980d1f6dafafULL /* global:initialize */
 /* initialize: Create the Config PDA over an existing quote vault.
  *   0. admin (signer, writable)
@@ -391,3 +409,245 @@ enum {
     WITHDRAW_LIQUIDITY_ACCOUNTS
 };
 static inline bool withdraw_liquidity_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
+
+#define IX_CREATE_PERP_MARKET 0x9462bdb42d3bc176ULL /* global:create_perp_market */
+/* create_perp_market: Open a perp market on a Pyth price account.
+ *   0. admin (signer, writable)
+ *   1. config
+ *   2. perp_market (writable)
+ *   3. oracle
+ *   4. system_program
+ */
+enum {
+    CREATE_PERP_MARKET_ADMIN,
+    CREATE_PERP_MARKET_CONFIG,
+    CREATE_PERP_MARKET_PERP_MARKET,
+    CREATE_PERP_MARKET_ORACLE,
+    CREATE_PERP_MARKET_SYSTEM_PROGRAM,
+    CREATE_PERP_MARKET_ACCOUNTS
+};
+typedef struct {
+    u64 perp_market_id;
+    PerpMarketParams params;
+} CreatePerpMarketArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool create_perp_market_args_parse(const u8 *data, u64 len, CreatePerpMarketArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->perp_market_id = br_u64(r);
+    perp_market_params_read(r, &a->params);
+    return br_done(r);
+}
+
+#define IX_FUND_POOL 0x9f5714b5b0e93924ULL /* global:fund_pool */
+/* fund_pool: Add quote to the perps' counterparty pool.
+ *   0. admin (signer)
+ *   1. config (writable)
+ *   2. admin_token (writable)
+ *   3. vault (writable)
+ *   4. token_program
+ */
+enum {
+    FUND_POOL_ADMIN,
+    FUND_POOL_CONFIG,
+    FUND_POOL_ADMIN_TOKEN,
+    FUND_POOL_VAULT,
+    FUND_POOL_TOKEN_PROGRAM,
+    FUND_POOL_ACCOUNTS
+};
+typedef struct {
+    u64 amount;
+} FundPoolArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool fund_pool_args_parse(const u8 *data, u64 len, FundPoolArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->amount = br_u64(r);
+    return br_done(r);
+}
+
+#define IX_FUND_INSURANCE 0x421432c9a225d83aULL /* global:fund_insurance */
+/* fund_insurance: Add quote to the insurance balance that covers bad debt.
+ *   0. admin (signer)
+ *   1. config (writable)
+ *   2. admin_token (writable)
+ *   3. vault (writable)
+ *   4. token_program
+ */
+enum {
+    FUND_INSURANCE_ADMIN,
+    FUND_INSURANCE_CONFIG,
+    FUND_INSURANCE_ADMIN_TOKEN,
+    FUND_INSURANCE_VAULT,
+    FUND_INSURANCE_TOKEN_PROGRAM,
+    FUND_INSURANCE_ACCOUNTS
+};
+typedef struct {
+    u64 amount;
+} FundInsuranceArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool fund_insurance_args_parse(const u8 *data, u64 len, FundInsuranceArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->amount = br_u64(r);
+    return br_done(r);
+}
+
+#define IX_DEPOSIT 0xb6f2e15289c623f2ULL /* global:deposit */
+/* deposit: Add collateral; the Position is created on the first deposit.
+ *   0. owner (signer, writable)
+ *   1. config
+ *   2. perp_market
+ *   3. position (writable)
+ *   4. owner_token (writable)
+ *   5. vault (writable)
+ *   6. token_program
+ *   7. system_program
+ */
+enum {
+    DEPOSIT_OWNER,
+    DEPOSIT_CONFIG,
+    DEPOSIT_PERP_MARKET,
+    DEPOSIT_POSITION,
+    DEPOSIT_OWNER_TOKEN,
+    DEPOSIT_VAULT,
+    DEPOSIT_TOKEN_PROGRAM,
+    DEPOSIT_SYSTEM_PROGRAM,
+    DEPOSIT_ACCOUNTS
+};
+typedef struct {
+    u64 amount;
+} DepositArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool deposit_args_parse(const u8 *data, u64 len, DepositArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->amount = br_u64(r);
+    return br_done(r);
+}
+
+#define IX_WITHDRAW 0x22a16d949c4612b7ULL /* global:withdraw */
+/* withdraw: Take collateral out, keeping initial margin while open.
+ *   0. owner (signer)
+ *   1. config
+ *   2. perp_market
+ *   3. position (writable)
+ *   4. oracle
+ *   5. owner_token (writable)
+ *   6. vault (writable)
+ *   7. vault_authority
+ *   8. token_program
+ */
+enum {
+    WITHDRAW_OWNER,
+    WITHDRAW_CONFIG,
+    WITHDRAW_PERP_MARKET,
+    WITHDRAW_POSITION,
+    WITHDRAW_ORACLE,
+    WITHDRAW_OWNER_TOKEN,
+    WITHDRAW_VAULT,
+    WITHDRAW_VAULT_AUTHORITY,
+    WITHDRAW_TOKEN_PROGRAM,
+    WITHDRAW_ACCOUNTS
+};
+typedef struct {
+    u64 amount;
+} WithdrawArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool withdraw_args_parse(const u8 *data, u64 len, WithdrawArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->amount = br_u64(r);
+    return br_done(r);
+}
+
+#define IX_OPEN_POSITION 0x31f0980f4d2f8087ULL /* global:open_position */
+/* open_position: Open a long or short at the oracle price.
+ *   0. owner (signer)
+ *   1. config (writable)
+ *   2. perp_market (writable)
+ *   3. position (writable)
+ *   4. oracle
+ */
+enum {
+    OPEN_POSITION_OWNER,
+    OPEN_POSITION_CONFIG,
+    OPEN_POSITION_PERP_MARKET,
+    OPEN_POSITION_POSITION,
+    OPEN_POSITION_ORACLE,
+    OPEN_POSITION_ACCOUNTS
+};
+typedef struct {
+    u8 side;
+    u64 size;
+    u64 acceptable_price;
+} OpenPositionArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool open_position_args_parse(const u8 *data, u64 len, OpenPositionArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->side = br_u8(r);
+    a->size = br_u64(r);
+    a->acceptable_price = br_u64(r);
+    return br_done(r);
+}
+
+#define IX_CLOSE_POSITION 0x626244310051867bULL /* global:close_position */
+/* close_position: Close at the oracle price, realizing PnL and funding.
+ *   0. owner (signer)
+ *   1. config (writable)
+ *   2. perp_market (writable)
+ *   3. position (writable)
+ *   4. oracle
+ */
+enum {
+    CLOSE_POSITION_OWNER,
+    CLOSE_POSITION_CONFIG,
+    CLOSE_POSITION_PERP_MARKET,
+    CLOSE_POSITION_POSITION,
+    CLOSE_POSITION_ORACLE,
+    CLOSE_POSITION_ACCOUNTS
+};
+typedef struct {
+    u64 acceptable_price;
+} ClosePositionArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool close_position_args_parse(const u8 *data, u64 len, ClosePositionArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->acceptable_price = br_u64(r);
+    return br_done(r);
+}
+
+#define IX_LIQUIDATE 0x4a272e307de2b3dfULL /* global:liquidate */
+/* liquidate: Close a position below maintenance margin; the liquidator earns the fee.
+ *   0. liquidator (signer)
+ *   1. config (writable)
+ *   2. perp_market (writable)
+ *   3. position (writable)
+ *   4. oracle
+ *   5. liquidator_token (writable)
+ *   6. vault (writable)
+ *   7. vault_authority
+ *   8. token_program
+ */
+enum {
+    LIQUIDATE_LIQUIDATOR,
+    LIQUIDATE_CONFIG,
+    LIQUIDATE_PERP_MARKET,
+    LIQUIDATE_POSITION,
+    LIQUIDATE_ORACLE,
+    LIQUIDATE_LIQUIDATOR_TOKEN,
+    LIQUIDATE_VAULT,
+    LIQUIDATE_VAULT_AUTHORITY,
+    LIQUIDATE_TOKEN_PROGRAM,
+    LIQUIDATE_ACCOUNTS
+};
+static inline bool liquidate_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
+
+#define IX_UPDATE_FUNDING 0x585e514b460942e0ULL /* global:update_funding */
+/* update_funding: Apply every funding interval that has ended since the last update.
+ *   0. config
+ *   1. perp_market (writable)
+ *   2. oracle
+ */
+enum {
+    UPDATE_FUNDING_CONFIG,
+    UPDATE_FUNDING_PERP_MARKET,
+    UPDATE_FUNDING_ORACLE,
+    UPDATE_FUNDING_ACCOUNTS
+};
+static inline bool update_funding_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }

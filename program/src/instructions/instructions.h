@@ -6,6 +6,10 @@
  *   resolution.c  propose_resolution, dispute, vote_dispute,
  *                 finalize_market                                 (creator, voters, keepers)
  *   payout.c      redeem, withdraw_liquidity                      (holders, creator)
+ *   perp_admin.c  create_perp_market, fund_pool, fund_insurance   (admin)
+ *   collateral.c  deposit, withdraw                               (position owners)
+ *   positions.c   open_position, close_position                   (position owners)
+ *   keeper.c      liquidate, update_funding                       (anyone, keepers)
  *
  * Every handler follows the same order: parse the arguments (exact length), check the
  * account count, validate every account (validate.h), load state, compute with checked
@@ -28,3 +32,12 @@ u64 ix_vote_dispute(const SolInput *in, const u8 *data, u64 len);
 u64 ix_finalize_market(const SolInput *in, const u8 *data, u64 len);
 u64 ix_redeem(const SolInput *in, const u8 *data, u64 len);
 u64 ix_withdraw_liquidity(const SolInput *in, const u8 *data, u64 len);
+u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len);
+u64 ix_fund_pool(const SolInput *in, const u8 *data, u64 len);
+u64 ix_fund_insurance(const SolInput *in, const u8 *data, u64 len);
+u64 ix_deposit(const SolInput *in, const u8 *data, u64 len);
+u64 ix_withdraw(const SolInput *in, const u8 *data, u64 len);
+u64 ix_open_position(const SolInput *in, const u8 *data, u64 len);
+u64 ix_close_position(const SolInput *in, const u8 *data, u64 len);
+u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len);
+u64 ix_update_funding(const SolInput *in, const u8 *data, u64 len);

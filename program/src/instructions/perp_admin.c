@@ -1,0 +1,115 @@
+/* create_perp_market, fund_pool, fund_insurance: the admin's perp instructions. */
+#include "../generated/events.h"
+#include "../generated/instructions.h"
+#include "../math/checked.h"
+#include "../math/units.h"
+#include "../sol/clock.h"
+#include "../sol/pubkey.h"
+#include "../sol/result.h"
+#include "../state/oracle.h"
+#include "../state/pda.h"
+#include "../state/vault.h"
+#include "../validate.h"
+#include "instructions.h"
+
+/* Maintenance below initial margin, and a liquidation fee within maintenance, so that a
+ * liquidated position can always pay its liquidator. */
+static u64 check_params(const PerpMarketParams *p) {
+    bool ok = p->maintenance_margin_bps > 0 &&
+              p->maintenance_margin_bps < p->initial_margin_bps &&
+              p->initial_margin_bps <= BPS_DENOMINATOR &&
+              p->liquidation_fee_bps <= p->maintenance_margin_bps &&
+              p->taker_fee_bps < BPS_DENOMINATOR && p->max_funding_bps <= BPS_DENOMINATOR &&
+              p->funding_interval_secs > 0;
+    return ok ? SUCCESS : ERR_INVALID_ARGUMENT;
+}
+
+/* The oracle must be a Pyth price account; whether its price is fresh right now does not
+ * matter until someone trades. */
+static u64 check_oracle(const Config *config, const SolAccountInfo *oracle, u64 slot) {
+    if (!pubkey_eq(oracle->owner, &config->pyth_program)) return ERR_INVALID_ORACLE;
+    OracleLimits limits = {config->max_oracle_staleness_slots, config->max_oracle_conf_bps};
+    u64 price;
+    return oracle_price_e6(oracle->data, oracle->data_len, &limits, slot, &price) ==
+                   ERR_INVALID_ORACLE
+               ? ERR_INVALID_ORACLE
+               : SUCCESS;
+}
+
+u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len) {
+    CreatePerpMarketArgs args;
+    if (!create_perp_market_args_parse(data, len, &args)) return ERR_INVALID_INSTRUCTION_DATA;
+    TRY(expect_accounts(in, CREATE_PERP_MARKET_ACCOUNTS));
+    const SolAccountInfo *admin = &in->accounts[CREATE_PERP_MARKET_ADMIN];
+    const SolAccountInfo *market_acc = &in->accounts[CREATE_PERP_MARKET_PERP_MARKET];
+    const SolAccountInfo *oracle = &in->accounts[CREATE_PERP_MARKET_ORACLE];
+    Config *config;
+    TRY(load_config(in, &in->accounts[CREATE_PERP_MARKET_CONFIG], false, &config));
+    TRY(expect_authority(admin, &config->admin));
+    TRY(expect_program(&in->accounts[CREATE_PERP_MARKET_SYSTEM_PROGRAM], &SYSTEM_PROGRAM_ID));
+    TRY(check_params(&args.params));
+    SolClock clock;
+    clock_now(&clock);
+    TRY(check_oracle(config, oracle, clock.slot));
+
+    PdaSeeds seeds = {.seed = {SEED("perp"), SEED_VALUE(args.perp_market_id)}, .n = 2};
+    TRY(pda_create(in, admin, market_acc, &seeds, PERP_MARKET_SPACE));
+    PerpMarket *m = (PerpMarket *)market_acc->data;
+    const PerpMarketParams *p = &args.params;
+    m->discriminator = DISC_PERP_MARKET;
+    m->id = args.perp_market_id;
+    m->oracle = *oracle->key;
+    m->initial_margin_bps = p->initial_margin_bps;
+    m->maintenance_margin_bps = p->maintenance_margin_bps;
+    m->liquidation_fee_bps = p->liquidation_fee_bps;
+    m->taker_fee_bps = p->taker_fee_bps;
+    m->funding_interval_secs = p->funding_interval_secs;
+    m->max_funding_bps = p->max_funding_bps;
+    m->last_funding_ts = clock.unix_timestamp;
+    m->bump = seeds.bump;
+    emit_perp_market_created(&(PerpMarketCreated){
+        .perp_market = *market_acc->key, .id = m->id, .oracle = m->oracle,
+        .initial_margin_bps = p->initial_margin_bps,
+        .maintenance_margin_bps = p->maintenance_margin_bps,
+        .liquidation_fee_bps = p->liquidation_fee_bps, .taker_fee_bps = p->taker_fee_bps,
+        .funding_interval_secs = p->funding_interval_secs,
+        .max_funding_bps = p->max_funding_bps});
+    return SUCCESS;
+}
+
+/* fund_pool and fund_insurance take the same accounts and move quote from the admin into
+ * one of the config's balances. */
+_Static_assert(FUND_POOL_ADMIN == FUND_INSURANCE_ADMIN && FUND_POOL_CONFIG == FUND_INSURANCE_CONFIG &&
+                   FUND_POOL_ADMIN_TOKEN == FUND_INSURANCE_ADMIN_TOKEN &&
+                   FUND_POOL_VAULT == FUND_INSURANCE_VAULT &&
+                   FUND_POOL_TOKEN_PROGRAM == FUND_INSURANCE_TOKEN_PROGRAM &&
+                   FUND_POOL_ACCOUNTS == FUND_INSURANCE_ACCOUNTS,
+               "fund_pool and fund_insurance take the same accounts");
+
+static u64 fund(const SolInput *in, const u8 *data, u64 len, bool insurance) {
+    FundPoolArgs args;
+    if (!fund_pool_args_parse(data, len, &args)) return ERR_INVALID_INSTRUCTION_DATA;
+    TRY(expect_accounts(in, FUND_POOL_ACCOUNTS));
+    const SolAccountInfo *admin = &in->accounts[FUND_POOL_ADMIN];
+    const SolAccountInfo *source = &in->accounts[FUND_POOL_ADMIN_TOKEN];
+    const SolAccountInfo *vault = &in->accounts[FUND_POOL_VAULT];
+    Config *config;
+    TRY(load_config(in, &in->accounts[FUND_POOL_CONFIG], true, &config));
+    TRY(expect_authority(admin, &config->admin));
+    TRY(expect_quote_account(config, source, admin->key));
+    TRY(expect_vault(config, vault, NULL));
+    TRY(expect_program(&in->accounts[FUND_POOL_TOKEN_PROGRAM], &TOKEN_PROGRAM_ID));
+    if (args.amount == 0) return ERR_ZERO_AMOUNT;
+    u64 *balance = insurance ? &config->insurance_balance : &config->perp_pool;
+    u64 after;
+    if (!u64_add(*balance, args.amount, &after)) return ERR_MATH_OVERFLOW;
+    TRY(vault_receive(in, &(TokenTransfer){source, vault, admin}, args.amount));
+    *balance = after;
+    return SUCCESS;
+}
+
+u64 ix_fund_pool(const SolInput *in, const u8 *data, u64 len) { return fund(in, data, len, false); }
+
+u64 ix_fund_insurance(const SolInput *in, const u8 *data, u64 len) {
+    return fund(in, data, len, true);
+}
