@@ -34,6 +34,8 @@ class World(LocalProtocol):
 
     markets: list[Pubkey] = field(default_factory=list)
     next_market_id: int = 1
+    perp_markets: list[Pubkey] = field(default_factory=list)
+    positions: list[Pubkey] = field(default_factory=list)
 
     # ---- sending ------------------------------------------------------------------------------
     def send(self, ix: Instruction | Sequence[Instruction], *signers: Keypair) -> TxResult:
@@ -51,7 +53,8 @@ class World(LocalProtocol):
                 watch: Sequence[Pubkey] = ()) -> TxResult:
         """Send and require the program error `error`; every watched account (and the
         protocol's own) must be byte-for-byte unchanged."""
-        accounts = [self.d.config, self.d.vault, *self.markets, *watch]
+        accounts = [self.d.config, self.d.vault, *self.markets, *self.perp_markets,
+                    *self.positions, *watch]
         before = self.chain.snapshot(accounts)
         result = self.send(ix, *signers)
         assert not result.ok, "expected a refusal, the transaction succeeded"
@@ -73,13 +76,17 @@ class World(LocalProtocol):
 
     def check_invariant(self) -> None:
         """The vault holds exactly what the protocol owes: every market's collateral and
-        held bond, insurance, protocol fees and the perp pool."""
+        held bond, every position's collateral, insurance, protocol fees and the perp pool."""
         c = self.chain.fetch(self.d.config)
         owed = c.insurance_balance + c.protocol_fees + c.perp_pool
         for m in self.markets:
             market = self.chain.fetch(m)
             if market is not None:
                 owed += market.collateral + market.bond_held
+        for p in self.positions:
+            position = self.chain.fetch(p)
+            if position is not None:
+                owed += position.collateral
         assert self.chain.token_balance(self.d.vault) == owed
 
     # ---- market life, step by step ------------------------------------------------------------
