@@ -27,6 +27,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import NamedTuple
 
 MAGIC = 0xA1B2C3D4
 VERSION = 2
@@ -126,11 +127,20 @@ class PriceAccount:
         return bytes(buf)
 
 
-def decode(data: bytes) -> PriceAccount:
-    """Read a price account back: the checks and fields the program reads, plus the keys and
-    timestamp. Raises ValueError for data that is not a v2 price account (too short, wrong
-    magic, version or type, a size in use below the aggregate or beyond the data) or whose
-    status pythclient does not know. The exponent and price values are not judged here."""
+class Aggregate(NamedTuple):
+    """What the program reads of a price account; status is the raw number."""
+
+    exponent: int
+    price: int
+    confidence: int
+    status: int
+    publish_slot: int
+
+
+def read_aggregate(data: bytes) -> Aggregate:
+    """The fields the program reads, after the format checks it makes first. Raises
+    ValueError for data that is not a v2 price account (too short, wrong magic, version or
+    type, a size in use below the aggregate or beyond the data)."""
     if len(data) < PRICE_HEAD_SIZE:
         raise ValueError(f"price account data is {len(data)} bytes, need {PRICE_HEAD_SIZE}")
     magic, version, account_type, size = _HEADER.unpack_from(data, 0)
@@ -144,13 +154,21 @@ def decode(data: bytes) -> PriceAccount:
         raise ValueError(f"size in use {size} outside [{PRICE_HEAD_SIZE}, {len(data)}]")
     _, exponent, _, _ = _PRICE_HEAD.unpack_from(data, _OFF_PRICE_HEAD)
     price, confidence, status, _, publish_slot = _AGGREGATE.unpack_from(data, _OFF_AGGREGATE)
+    return Aggregate(exponent, price, confidence, status, publish_slot)
+
+
+def decode(data: bytes) -> PriceAccount:
+    """Read a price account back: the checks and fields the program reads, plus the keys and
+    timestamp. Raises ValueError as read_aggregate does, and for a status pythclient does not
+    know. The exponent and price values are not judged here."""
+    agg = read_aggregate(data)
     (timestamp,) = struct.unpack_from("<q", data, _OFF_TIMESTAMP)
     return PriceAccount(
-        exponent=exponent,
-        price=price,
-        confidence=confidence,
-        status=PriceStatus(status),
-        publish_slot=publish_slot,
+        exponent=agg.exponent,
+        price=agg.price,
+        confidence=agg.confidence,
+        status=PriceStatus(agg.status),
+        publish_slot=agg.publish_slot,
         product_account=bytes(data[_OFF_PRODUCT:_OFF_NEXT]),
         next_price_account=bytes(data[_OFF_NEXT:_OFF_PREVIOUS]),
         timestamp=timestamp,

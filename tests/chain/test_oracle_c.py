@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chain.prices import OracleLimits, OracleRefused, judge
 from chain.pyth import PRICE_ACCOUNT_SIZE, PRICE_HEAD_SIZE, PriceAccount, PriceStatus
 from program.idl.spec import ERRORS
 
@@ -349,3 +350,32 @@ def test_reads_only_the_fields_it_documents(oracle: Oracle) -> None:
     noisy = bytearray(x.encode())
     noisy[24:208] = b"\xff" * 184
     assert oracle(bytes(noisy), slot=1_000) == (OK, 64_250_123_456)
+
+
+# ---------------------------------------------------------------- chain.prices agrees
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    price=st.one_of(st.integers(I64_MIN, I64_MAX), st.integers(1, 10**12)),
+    exponent=st.integers(EXPO_MIN - 2, EXPO_MAX + 2),
+    conf=st.one_of(st.integers(0, U64_MAX), st.integers(0, 10**10)),
+    status=st.sampled_from(list(PriceStatus)),
+    publish_slot=st.integers(0, 2_000),
+    slot=st.integers(0, 2_000),
+    max_staleness=st.integers(0, 500),
+    max_conf_bps=st.integers(0, 10_000),
+)
+def test_chain_prices_judges_as_the_program(
+    oracle: Oracle, price: int, exponent: int, conf: int, status: PriceStatus,
+    publish_slot: int, slot: int, max_staleness: int, max_conf_bps: int,
+) -> None:
+    """A keeper's judgement of a price (chain.prices.judge) is the program's, error for error."""
+    data = account(price, exponent=exponent, conf=conf, status=status, slot=publish_slot).encode()
+    err, price_e6 = oracle(data, slot, max_staleness, max_conf_bps)
+    try:
+        got = judge(data, OracleLimits(max_staleness, max_conf_bps), slot)
+    except OracleRefused as refused:
+        assert CODE[refused.error] == err
+    else:
+        assert (err, price_e6) == (OK, got)

@@ -1,0 +1,67 @@
+"""Judging Pyth prices exactly as the program does (program/src/state/oracle.h).
+
+A keeper that judges a price differently from the program either sends transactions the
+program refuses or waits while it could act. `judge` follows the C check for check, in the
+same order, and names each refusal with the program's error from the IDL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chain.pyth import PRICE_DECIMALS, PriceStatus, read_aggregate
+
+# The exponents the program accepts: 10^(6 + exponent) stays a 13-entry table.
+EXPONENT_MIN, EXPONENT_MAX = -18, 6
+BPS = 10_000
+U64_MAX = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class OracleLimits:
+    """The config's oracle settings."""
+
+    max_staleness_slots: int
+    max_conf_bps: int
+
+    @classmethod
+    def from_config(cls, config: Any) -> OracleLimits:
+        """From a Config account as anchorpy decodes it."""
+        return cls(config.max_oracle_staleness_slots, config.max_oracle_conf_bps)
+
+
+class OracleRefused(Exception):
+    """The program would refuse this price; `error` is its IDL error name."""
+
+    def __init__(self, error: str, reason: str) -> None:
+        super().__init__(f"{error}: {reason}")
+        self.error = error
+        self.reason = reason
+
+
+def judge(data: bytes, limits: OracleLimits, slot: int) -> int:
+    """The price in quote per whole base unit with 6 decimals, as the program would read it
+    at `slot`; raises OracleRefused with the error the program would give."""
+    try:
+        agg = read_aggregate(data)
+    except ValueError as e:
+        raise OracleRefused("InvalidOracle", str(e)) from None
+    if not EXPONENT_MIN <= agg.exponent <= EXPONENT_MAX:
+        raise OracleRefused("InvalidOracle", f"exponent {agg.exponent} out of range")
+    if agg.status != PriceStatus.TRADING:
+        raise OracleRefused("OracleNotTrading", f"status {agg.status}")
+    if agg.price <= 0:
+        raise OracleRefused("InvalidOracle", f"price {agg.price} is not positive")
+    shift = agg.exponent + PRICE_DECIMALS
+    scale: int = 10 ** abs(shift)  # int ** int is Any to mypy
+    price_e6 = agg.price * scale if shift >= 0 else agg.price // scale
+    if price_e6 == 0 or price_e6 > U64_MAX:
+        raise OracleRefused("InvalidOracle", f"price {agg.price}e{agg.exponent} does not fit")
+    age = slot - agg.publish_slot
+    if age > limits.max_staleness_slots:
+        raise OracleRefused("StaleOracle", f"published {age} slots ago")
+    if agg.confidence * BPS > limits.max_conf_bps * agg.price:
+        raise OracleRefused("OracleTooUncertain",
+                            f"confidence {agg.confidence} of price {agg.price}")
+    return price_e6
