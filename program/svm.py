@@ -9,7 +9,6 @@ localnet serves it over JSON-RPC.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ from solders.pubkey import Pubkey
 from solders.system_program import CreateAccountParams, create_account
 from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata
-from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import (
     InitializeAccountParams,
@@ -38,6 +36,7 @@ from spl.token.instructions import (
     mint_to,
 )
 
+from program.errors import describe
 from program.toolchain.deploy import deploy_upgradeable, new_svm
 
 PROGRAM_DIR = Path(__file__).resolve().parent
@@ -52,11 +51,6 @@ TOKEN_AMOUNT_OFFSET = 64
 
 def load_idl() -> Idl:
     return Idl.from_json(IDL_PATH.read_text())
-
-
-def error_names() -> dict[int, str]:
-    """The program's custom error codes and their IDL names."""
-    return {e["code"]: e["name"] for e in json.loads(IDL_PATH.read_text())["errors"]}
 
 
 # ---- derived addresses ----------------------------------------------------------------------
@@ -122,7 +116,6 @@ class ProgramSvm:
                                              program_keypair)
         provider = Provider(_unused_connection(), Wallet(self.payer))
         self.program = Program(load_idl(), self.program_id, provider)
-        self._errors = error_names()
         self._events = EventParser(self.program_id, self.program.coder)
         self.set_time(1_700_000_000)
 
@@ -145,20 +138,12 @@ class ProgramSvm:
         self.svm.expire_blockhash()
         if isinstance(result, FailedTransactionMetadata):
             meta = result.meta()
-            return TxResult(False, self._error_name(result.err()), list(meta.logs()), [],
+            return TxResult(False, describe(result.err()), list(meta.logs()), [],
                             meta.compute_units_consumed())
         logs = list(result.logs())
         events: list[Event] = []
         self._events.parse_logs(logs, events.append)
         return TxResult(True, None, logs, events, result.compute_units_consumed())
-
-    def _error_name(self, err: Any) -> str:
-        if isinstance(err, TransactionErrorInstructionError):
-            inner = err.err
-            if isinstance(inner, InstructionErrorCustom):
-                return self._errors.get(inner.code, f"Custom({inner.code})")
-            return str(inner)
-        return str(err)
 
     # ---- accounts -----------------------------------------------------------------------------
     def raw(self, address: Pubkey) -> bytes | None:

@@ -17,8 +17,9 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from program.client import VOTE_DISPUTE, VOTE_PROPOSAL
+from program.errors import error_names
 from program.idl import generate, spec
-from program.svm import IDL_PATH, ProgramSvm, TxResult, error_names
+from program.svm import IDL_PATH, ProgramSvm, TxResult
 from tests.program import model
 from tests.program.conftest import QUESTION, ROOT, User, World, deploy_world
 from tests.program.test_market_lifecycle import dispute_and_vote, pay_out
