@@ -22,6 +22,7 @@ from program.idl import generate, spec
 from program.svm import IDL_PATH, ProgramSvm, TxResult
 from tests.program import model
 from tests.program.conftest import QUESTION, ROOT, User, World, deploy_world
+from tests.program.perps import LONG, PRICE, open_perp
 from tests.program.test_market_lifecycle import dispute_and_vote, pay_out
 
 IDL = json.loads(IDL_PATH.read_text())
@@ -191,7 +192,8 @@ class RecordingWorld(World):
 
 @dataclass
 class Life:
-    """A rejected proposal and a market traded, disputed, overturned and paid out."""
+    """A rejected proposal, a market traded, disputed, overturned and paid out, and a perp
+    market with a position opened, funded, closed, reopened and liquidated."""
 
     world: RecordingWorld
     rejected: Pubkey
@@ -227,7 +229,22 @@ def life() -> Life:
     market, disputer, traders, held = dispute_and_vote(world, creator, agree=2, disagree=3)
     world.ok(world.client.finalize_market(market, disputer.token))
     pay_out(world, creator, market, traders, held, NO)
+    perp_life(world)
     return Life(world, rejected, market, disputer)
+
+
+def perp_life(world: World) -> None:
+    perp = open_perp(world)
+    trader, liquidator = perp.trader(), world.user(0)
+    perp.open(trader, LONG, 5_000_000)
+    world.chain.advance(perp.params.funding_interval_secs)
+    world.ok(perp.update_funding_ix())
+    perp.close(trader)
+    world.ok(world.client.withdraw(trader.key, perp.market, perp.oracle, trader.token, 1),
+             trader.kp)
+    perp.open(trader, LONG, 50_000_000)
+    perp.set_price(PRICE * 4 // 5)
+    world.ok(perp.liquidate_ix(liquidator, trader), liquidator.kp)
 
 
 def test_every_event_is_emitted(life: Life) -> None:
