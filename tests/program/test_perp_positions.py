@@ -1,0 +1,263 @@
+"""Collateral and positions on the real SVM: market creation, deposits, withdrawals that keep
+initial margin, opening at the margin boundary, slippage, PnL on close, and the closes the
+program must refuse; every amount exact against the model."""
+
+from __future__ import annotations
+
+import pytest
+from solders.keypair import Keypair
+
+from chain.pyth import price_account
+from program.client import PerpMarketParams
+from program.local import PYTH_PROGRAM
+from tests.program import perp_model as m
+from tests.program.conftest import TxResult, User, World
+from tests.program.perps import LONG, POOL, PRICE, SHORT, Perp, open_perp
+
+U64_MAX = 2**64 - 1
+
+
+def only_event(result: TxResult, name: str) -> object:
+    assert [e.name for e in result.events] == [name]
+    return result.events[0].data
+
+
+def opened(perp: Perp, collateral: int, side: int, size: int) -> tuple[User, m.Pos]:
+    u = perp.trader(collateral)
+    perp.open(u, side, size)
+    return u, m.pos_of(perp.position(u))
+
+
+def withdraw(world: World, perp: Perp, u: User, amount: int) -> object:
+    return world.client.withdraw(u.key, perp.market, perp.oracle, u.token, amount)
+
+
+# ---- the market and collateral ------------------------------------------------------------------
+def test_create_perp_market(world: World) -> None:
+    params = PerpMarketParams(initial_margin_bps=2_000, maintenance_margin_bps=1_200,
+                              liquidation_fee_bps=300, taker_fee_bps=7,
+                              funding_interval_secs=1_800, max_funding_bps=25)
+    oracle = Keypair().pubkey()
+    slot = world.chain.svm.get_clock().slot
+    world.chain.set_account(oracle, price_account(PRICE, conf_bps=0, slot=slot).encode(),
+                            PYTH_PROGRAM)
+    market = world.d.perp_market(7)
+    r = world.ok(world.client.create_perp_market(world.admin.pubkey(), 7, oracle, params),
+                 world.admin)
+    e = only_event(r, "PerpMarketCreated")
+    assert (e.perp_market, e.id, e.oracle) == (market, 7, oracle)
+    fields = tuple(params.to_idl())
+    assert tuple(getattr(e, f) for f in fields) == tuple(params.to_idl().values())
+    s = world.chain.fetch(market)
+    assert (s.id, s.oracle) == (7, oracle)
+    assert tuple(getattr(s, f) for f in fields) == tuple(params.to_idl().values())
+    assert (s.long_oi, s.short_oi, s.cumulative_funding) == (0, 0, 0)
+    assert s.last_funding_ts == world.chain.now()
+
+
+def test_deposit_creates_the_position_then_adds(world: World) -> None:
+    perp = open_perp(world)
+    u = world.user(10**9)
+    position = perp.position_of(u)
+    world.positions.append(position)
+    assert world.chain.fetch(position) is None
+    for amount, total in ((300_000_000, 300_000_000), (123_456, 300_123_456)):
+        r = world.ok(world.client.deposit(u.key, perp.market, u.token, amount), u.kp)
+        e = only_event(r, "Deposited")
+        assert (e.position, e.owner, e.perp_market) == (position, u.key, perp.market)
+        assert (e.amount, e.collateral) == (amount, total)
+        p = perp.position(u)
+        assert (p.collateral, p.side, p.size, p.owner, p.perp_market) == (
+            total, 0, 0, u.key, perp.market)
+    assert world.balance(u) == 10**9 - 300_123_456
+
+
+def test_withdraw_keeps_initial_margin_while_open(world: World) -> None:
+    perp = open_perp(world)
+    prm = perp.params
+    size = 1_500_000
+    u, pos = opened(perp, 30_000_000, LONG, size)
+    # a loss, and a funding debt, both rounding against the trader
+    world.chain.set_time(perp.state().last_funding_ts + prm.funding_interval_secs)
+    world.ok(perp.update_funding_ix())
+    index = perp.state().cumulative_funding
+    price = 98_765_433
+    perp.set_price(price)
+
+    required = m.margin(m.notional(size, price), prm.initial_margin_bps)
+    eq = m.position_equity(pos, price, index)
+    assert m.pnl(LONG, size, PRICE, price) == -1_851_851  # -1,851,850.5 rounded down
+    most = eq - required
+    assert 0 < most < pos.collateral
+
+    world.refused("InsufficientCollateral", withdraw(world, perp, u, most + 1), u.kp,
+                  watch=[u.token])
+    before = world.balance(u)
+    e = only_event(world.ok(withdraw(world, perp, u, most), u.kp), "Withdrawn")
+    assert (e.position, e.owner, e.perp_market) == (perp.position_of(u), u.key, perp.market)
+    assert (e.amount, e.collateral) == (most, pos.collateral - most)
+    assert world.balance(u) - before == most
+    assert m.position_equity(m.pos_of(perp.position(u)), price, index) == required
+    world.refused("InsufficientCollateral", withdraw(world, perp, u, 1), u.kp, watch=[u.token])
+
+    # flat, everything left can go, and not a unit more
+    perp.close(u)
+    left = perp.position(u).collateral
+    world.refused("InsufficientCollateral", withdraw(world, perp, u, left + 1), u.kp,
+                  watch=[u.token])
+    before = world.balance(u)
+    e = only_event(world.ok(withdraw(world, perp, u, left), u.kp), "Withdrawn")
+    assert (e.amount, e.collateral) == (left, 0)
+    assert world.balance(u) - before == left
+    assert perp.position(u).collateral == 0
+
+
+# ---- opening ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("side", [LONG, SHORT], ids=["long", "short"])
+def test_open_at_the_margin_boundary(world: World, side: int) -> None:
+    perp = open_perp(world)
+    prm = perp.params
+    price, size = 100_000_001, 1_234_567
+    perp.set_price(price)
+    notional = m.notional(size, price)
+    fee = m.fee(notional, prm.taker_fee_bps)
+    required = m.margin(notional, prm.initial_margin_bps)
+    assert (notional, fee, required) == (123_456_701, 123_457, 12_345_671)
+
+    u = perp.trader(fee + required - 1)
+    ix = world.client.open_position(u.key, perp.market, perp.oracle, side, size, price)
+    world.refused("InsufficientCollateral", ix, u.kp)
+    world.ok(world.client.deposit(u.key, perp.market, u.token, 1), u.kp)
+    c0 = world.config()
+    r = world.ok(ix, u.kp)
+
+    p = perp.position(u)
+    assert (p.side, p.size, p.entry_price, p.collateral) == (side, size, price, required)
+    assert (p.funding_snapshot, p.opened_at) == (0, world.chain.now())
+    assert world.config().protocol_fees - c0.protocol_fees == fee
+    assert world.config().perp_pool == c0.perp_pool
+    s = perp.state()
+    assert (s.long_oi, s.short_oi) == ((size, 0) if side == LONG else (0, size))
+    e = only_event(r, "PositionOpened")
+    assert (e.position, e.owner, e.perp_market) == (perp.position_of(u), u.key, perp.market)
+    assert (e.side, e.size, e.entry_price, e.collateral, e.fee) == (
+        side, size, price, required, fee)
+    assert (e.funding_snapshot, e.long_oi, e.short_oi) == (0, s.long_oi, s.short_oi)
+
+    # a second trader adds to the open interest
+    other = perp.trader()
+    perp.open(other, side, 2_000_000)
+    s = perp.state()
+    assert (s.long_oi, s.short_oi) == (
+        (size + 2_000_000, 0) if side == LONG else (0, size + 2_000_000))
+
+
+@pytest.mark.parametrize("side", [LONG, SHORT], ids=["long", "short"])
+def test_slippage_on_open_and_close(world: World, side: int) -> None:
+    perp = open_perp(world)
+    u = perp.trader()
+    worse = 1 if side == LONG else -1  # a long buys: the price must not exceed its limit
+    limit = PRICE - worse  # one unit on the wrong side of the fill
+    ix = world.client.open_position(u.key, perp.market, perp.oracle, side, 1_000_000, limit)
+    world.refused("SlippageExceeded", ix, u.kp)
+    perp.open(u, side, 1_000_000, PRICE)
+
+    exit_price = 104_000_000
+    perp.set_price(exit_price)
+    # closing sells a long (no lower than the limit) and buys back a short (no higher)
+    ix = world.client.close_position(u.key, perp.market, perp.oracle, exit_price + worse)
+    world.refused("SlippageExceeded", ix, u.kp)
+    e = only_event(perp.close(u, exit_price), "PositionClosed")
+    assert e.exit_price == exit_price
+
+
+# ---- closing ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("side", "exit_price"), [
+    (LONG, 107_654_321), (LONG, 93_333_337), (SHORT, 93_333_337), (SHORT, 107_654_321),
+], ids=["long-profit", "long-loss", "short-profit", "short-loss"])
+def test_close_realizes_pnl(world: World, side: int, exit_price: int) -> None:
+    perp = open_perp(world)
+    prm = perp.params
+    size = 2_345_679
+    u, pos = opened(perp, 50_000_000, side, size)
+    perp.set_price(exit_price)
+    c0 = world.config()
+    want = m.close(pos, exit_price, 0, prm.taker_fee_bps, c0.perp_pool, c0.insurance_balance)
+    assert want is not None and want.funding == 0 and want.pnl != 0
+    assert (want.pnl > 0) == ((exit_price > PRICE) == (side == LONG))
+    # size * price difference has a remainder: PnL rounds down, a loss up
+    assert (size * (exit_price - PRICE)) % 10**6
+    assert want.pnl == (exit_price - PRICE) * size * (1 if side == LONG else -1) // 10**6
+    e = only_event(perp.close(u), "PositionClosed")
+
+    c = world.config()
+    assert perp.position(u).collateral == want.collateral == pos.collateral + want.pnl - want.fee
+    assert c.perp_pool - c0.perp_pool == -want.pnl
+    assert c.protocol_fees - c0.protocol_fees == want.fee
+    assert c.insurance_balance == c0.insurance_balance
+    p, s = perp.position(u), perp.state()
+    assert (p.side, p.size, p.entry_price, p.funding_snapshot) == (0, 0, 0, 0)
+    assert (s.long_oi, s.short_oi) == (0, 0) == (e.long_oi, e.short_oi)
+    assert (e.position, e.owner, e.perp_market) == (perp.position_of(u), u.key, perp.market)
+    assert (e.side, e.size, e.entry_price, e.exit_price) == (side, size, PRICE, exit_price)
+    assert (e.pnl, e.funding, e.fee, e.collateral) == (want.pnl, 0, want.fee, want.collateral)
+
+    before = world.balance(u)
+    world.ok(withdraw(world, perp, u, want.collateral), u.kp)
+    assert world.balance(u) - before == want.collateral
+    # closed: nothing left to close
+    world.refused("PositionFlat", world.client.close_position(
+        u.key, perp.market, perp.oracle, exit_price), u.kp)
+
+
+def test_close_with_equity_below_the_fee_is_refused(world: World) -> None:
+    perp = open_perp(world)
+    prm = perp.params
+    size = 1_000_000
+    u, pos = opened(perp, 20_000_000, LONG, size)
+
+    def short_of_fee(price: int) -> int:
+        """equity - the close's fee."""
+        return (m.position_equity(pos, price, 0)
+                - m.fee(m.notional(size, price), prm.taker_fee_bps))
+
+    price = m.first(lambda p: short_of_fee(p) >= 0, 1, PRICE)
+    assert short_of_fee(price) == 0 and short_of_fee(price - 1) == -1
+    perp.set_price(price - 1)
+    ix = world.client.close_position(u.key, perp.market, perp.oracle, 0)
+    world.refused("InsufficientCollateral", ix, u.kp)
+    # equity exactly the fee: the close goes through and leaves nothing
+    perp.set_price(price)
+    c0 = world.config()
+    e = only_event(world.ok(ix, u.kp), "PositionClosed")
+    fee = m.fee(m.notional(size, price), prm.taker_fee_bps)
+    assert (e.fee, e.collateral) == (fee, 0) and perp.position(u).collateral == 0
+    assert world.config().protocol_fees - c0.protocol_fees == fee
+    assert world.config().perp_pool - c0.perp_pool == pos.collateral - fee
+
+
+def test_profit_beyond_the_pool_is_refused(world: World) -> None:
+    perp = open_perp(world)
+    prm = perp.params
+    size = 1_000_000
+    u, pos = opened(perp, 20_000_000, LONG, size)
+    assert world.config().perp_pool == POOL
+    # one price unit is one quote unit of PnL: a profit of the whole pool plus one
+    perp.set_price(PRICE + POOL + 1)
+    ix = world.client.close_position(u.key, perp.market, perp.oracle, 0)
+    world.refused("InsufficientLiquidity", ix, u.kp)
+    # the whole pool, exactly, it can pay
+    perp.set_price(PRICE + POOL)
+    want = m.close(pos, PRICE + POOL, 0, prm.taker_fee_bps, POOL, world.config().insurance_balance)
+    assert want is not None and want.pnl == POOL
+    e = only_event(world.ok(ix, u.kp), "PositionClosed")
+    assert world.config().perp_pool == 0 == want.pool
+    assert perp.position(u).collateral == want.collateral == e.collateral
+    assert want.collateral == pos.collateral + POOL - want.fee
+    # ... and then not one unit of anybody else's profit
+    perp.set_price(PRICE)
+    other = perp.trader()
+    perp.open(other, SHORT, size)
+    perp.set_price(PRICE - 1)
+    world.refused("InsufficientLiquidity", world.client.close_position(
+        other.key, perp.market, perp.oracle, U64_MAX), other.kp)
