@@ -1,0 +1,106 @@
+"""`keepernet localnet`: Solana JSON-RPC and WebSocket subscriptions over LiteSVM.
+
+`run_localnet()` starts one in-process for tests; `serve()` runs one until cancelled (the CLI).
+Modules: `ledger` (slot clock and history), `rpc` (the JSON-RPC methods), `server` (HTTP and
+WebSocket), `bootstrap` (genesis: program, mint, vault, config, wallets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from chain.localnet.bootstrap import Genesis, bootstrap
+from chain.localnet.ledger import Ledger
+from chain.localnet.server import HOST, LocalnetServer
+from program.client import Client, Deployment
+from program.local import LocalProtocol, Wallet
+
+DEFAULT_PORT = 8899
+
+
+@dataclass(frozen=True)
+class Localnet:
+    """A running localnet: where it listens, the protocol's addresses and the wallets."""
+
+    url: str
+    ws_url: str
+    genesis: Genesis
+
+    @property
+    def protocol(self) -> LocalProtocol:
+        return self.genesis.protocol
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.genesis.ledger
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.genesis.protocol.d
+
+    @property
+    def program_id(self) -> Pubkey:
+        return self.genesis.protocol.d.program_id
+
+    @property
+    def client(self) -> Client:
+        """Builds the program's instructions for this deployment."""
+        return self.genesis.protocol.client
+
+    @property
+    def admin(self) -> Keypair:
+        return self.genesis.protocol.admin
+
+    @property
+    def keepers(self) -> list[Wallet]:
+        return self.genesis.keepers
+
+    @property
+    def users(self) -> list[Wallet]:
+        return self.genesis.users
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.genesis.keys_dir
+
+    def ready_line(self) -> str:
+        return (f"keepernet localnet ready: rpc {self.url} ws {self.ws_url} "
+                f"program {self.program_id} keys {self.keys_dir}")
+
+
+@asynccontextmanager
+async def run_localnet(port: int = DEFAULT_PORT,
+                       keys_dir: Path | None = None) -> AsyncIterator[Localnet]:
+    """Start a localnet on 127.0.0.1:`port` (WebSocket on `port + 1`) and stop it on exit.
+    Without `keys_dir` the keypairs live in a temporary folder removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="keepernet-localnet-") as tmp:
+        genesis = bootstrap(keys_dir if keys_dir is not None else Path(tmp))
+        server = LocalnetServer(genesis.ledger, genesis.faucet)
+        await server.start(port)
+        try:
+            yield Localnet(f"http://{HOST}:{port}", f"ws://{HOST}:{port + 1}", genesis)
+        finally:
+            await server.stop()
+
+
+async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None) -> None:
+    """Run a localnet until SIGINT or SIGTERM, printing one line when it is ready."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # shut down cleanly when told to
+        loop.add_signal_handler(signum, stop.set)
+    async with run_localnet(port, keys_dir) as net:
+        print(net.ready_line(), flush=True)
+        await stop.wait()
+
+
+__all__ = ["DEFAULT_PORT", "Localnet", "run_localnet", "serve"]

@@ -1,0 +1,340 @@
+"""The chain state around a `ProgramSvm`: a wall-time slot clock and the history LiteSVM lacks.
+
+LiteSVM executes transactions but keeps no blocks: no slot clock, no transaction history by
+address, no list of accounts to scan. `Ledger` adds what a JSON-RPC node needs:
+
+- a slot every 400 ms with unix time advancing with it, written into the LiteSVM clock, and a
+  new blockhash per slot, each valid for 150 slots as on a cluster;
+- every transaction sent through it, with slot, block time, error, logs (exactly as LiteSVM
+  returns them, `Program data:` lines included), compute units, fee and balances;
+- signatures per address, newest first, and an index of every address ever touched, so
+  `getProgramAccounts` can scan accounts;
+- `time_travel` for tests, and listeners that the WebSocket server turns into notifications.
+
+Everything runs on the event loop's thread: LiteSVM calls are fast, in-process calls.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from solders.account import Account
+from solders.hash import Hash
+from solders.message import Message, MessageV0
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
+from solders.transaction_status import TransactionErrorFieldless, TransactionErrorType
+
+from program.svm import ProgramSvm
+
+SLOT_SECONDS = 0.4
+BLOCKHASH_VALID_SLOTS = 150
+STATUS_CACHE_SLOTS = 300  # how far back getSignatureStatuses looks without history search
+LAMPORTS_PER_SIGNATURE = 5_000
+COMPUTE_BUDGET_PROGRAM = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
+DEFAULT_UNITS_PER_INSTRUCTION = 200_000
+MAX_COMPUTE_UNITS = 1_400_000
+_SET_UNIT_LIMIT, _SET_UNIT_PRICE = 2, 3
+
+
+class Rejected(Exception):
+    """A transaction that never reached a block (bad blockhash, duplicate); `err` is the
+    runtime's error, as a validator's preflight would report it."""
+
+    def __init__(self, err: TransactionErrorType, logs: Sequence[str] = (),
+                 units: int = 0) -> None:
+        self.err = err
+        self.logs = list(logs)
+        self.units = units
+        super().__init__(str(err))
+
+
+@dataclass(frozen=True)
+class TxRecord:
+    """One transaction in the history."""
+
+    signature: Signature
+    tx: VersionedTransaction
+    slot: int
+    block_time: int
+    err: TransactionErrorType | None
+    logs: list[str]
+    compute_units: int
+    fee: int
+    account_keys: list[Pubkey]
+    pre_balances: list[int]
+    post_balances: list[int]
+    unit_price: int  # micro-lamports per compute unit, from a SetComputeUnitPrice
+    inner_instructions: list[list[tuple[int, list[int], bytes, int | None]]] = field(
+        default_factory=list)  # per instruction: (program index, accounts, data, stack height)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """What a transaction would do, changing nothing."""
+
+    err: TransactionErrorType | None
+    logs: list[str]
+    units: int
+    post_accounts: dict[Pubkey, Account]
+    return_data: tuple[Pubkey, bytes] | None
+
+
+def compute_budget(message: Message | MessageV0) -> tuple[int, int]:
+    """(unit limit, unit price in micro-lamports) that the message's compute-budget
+    instructions set, with the runtime's defaults."""
+    keys = message.account_keys
+    limit: int | None = None
+    price = 0
+    others = 0
+    for ix in message.instructions:
+        data = bytes(ix.data)
+        if keys[ix.program_id_index] != COMPUTE_BUDGET_PROGRAM:
+            others += 1
+        elif data[:1] == bytes([_SET_UNIT_LIMIT]) and len(data) >= 5:
+            limit = struct.unpack_from("<I", data, 1)[0]
+        elif data[:1] == bytes([_SET_UNIT_PRICE]) and len(data) >= 9:
+            price = struct.unpack_from("<Q", data, 1)[0]
+    if limit is None:
+        limit = others * DEFAULT_UNITS_PER_INSTRUCTION
+    return min(limit, MAX_COMPUTE_UNITS), price
+
+
+def fee_for(message: Message | MessageV0) -> int:
+    """The fee a validator charges: per signature plus the priority fee."""
+    limit, price = compute_budget(message)
+    priority = math.ceil(price * limit / 1_000_000)
+    return message.header.num_required_signatures * LAMPORTS_PER_SIGNATURE + priority
+
+
+def _inner(inner: Any) -> tuple[int, list[int], bytes, int | None]:
+    ix = inner.instruction()
+    # the stubs lack stack_height; the JSON has it
+    stack_height = json.loads(inner.to_json()).get("stackHeight")
+    return ix.program_id_index, list(bytes(ix.accounts)), bytes(ix.data), stack_height
+
+
+class Ledger:
+    """A slot clock and history around a ProgramSvm; see the module docstring."""
+
+    def __init__(self, chain: ProgramSvm, *, clock: Callable[[], float] = time.monotonic,
+                 unix_start: int | None = None) -> None:
+        self.chain = chain
+        self.svm = chain.svm
+        # Signatures are checked by the RPC layer (so simulations may skip them), blockhash
+        # ages here: LiteSVM alone accepts only its latest blockhash.
+        self.svm.with_sigverify(False)
+        self.svm.with_blockhash_check(False)
+        self._clock = clock
+        self._started = clock()
+        self._travelled = 0.0  # seconds added by time_travel
+        self._slot0 = int(self.svm.get_clock().slot) + 1
+        self._unix0 = int(time.time()) if unix_start is None else unix_start
+        self.slot = -1
+        self.block_time = self._unix0
+        self._blockhashes: OrderedDict[Hash, int] = OrderedDict()  # blockhash -> its slot
+        self._txs: dict[Signature, TxRecord] = {}
+        self._by_address: dict[Pubkey, list[TxRecord]] = {}
+        self._by_slot: dict[int, list[TxRecord]] = {}
+        self._touched: dict[Pubkey, None] = {}  # insertion-ordered set of every address seen
+        self.slot_listeners: list[Callable[[int], None]] = []
+        self.account_listeners: list[Callable[[Sequence[Pubkey]], None]] = []
+        self.tx_listeners: list[Callable[[TxRecord], None]] = []
+        self.track([chain.program_id, chain.payer.pubkey()])
+        self.tick()
+
+    # ---- clock --------------------------------------------------------------------------------
+    def _virtual_elapsed(self) -> float:
+        return self._clock() - self._started + self._travelled
+
+    def tick(self) -> bool:
+        """Catch the slot up with wall time; True if it moved. On a new slot the LiteSVM
+        clock moves and a new blockhash appears."""
+        elapsed = self._virtual_elapsed()
+        slot = self._slot0 + int(elapsed / SLOT_SECONDS)
+        if slot <= self.slot:
+            return False
+        self.slot = slot
+        self.block_time = self._unix0 + int(elapsed)
+        clock = self.svm.get_clock()
+        clock.slot = slot
+        clock.unix_timestamp = self.block_time
+        clock.epoch = self.epoch_info()[0]
+        self.svm.set_clock(clock)
+        self.svm.expire_blockhash()
+        self._blockhashes[self.svm.latest_blockhash()] = slot
+        while self._blockhashes:
+            oldest, oldest_slot = next(iter(self._blockhashes.items()))
+            if oldest_slot >= slot - BLOCKHASH_VALID_SLOTS:
+                break
+            del self._blockhashes[oldest]
+        for listener in list(self.slot_listeners):
+            listener(slot)
+        return True
+
+    def time_travel(self, *, seconds: float = 0, slots: int = 0) -> int:
+        """Move the clock forward by `seconds` and/or `slots` (a slot is 400 ms, so either
+        moves both); return the new slot."""
+        if seconds < 0 or slots < 0:
+            raise ValueError("time travels forward only")
+        self._travelled += seconds + slots * SLOT_SECONDS
+        self.tick()
+        return self.slot
+
+    def epoch_info(self) -> tuple[int, int, int]:
+        """(epoch, slot index, slots in epoch) of the current slot."""
+        per_epoch = self.svm.get_epoch_schedule().slots_per_epoch
+        slot = max(self.slot, 0)
+        return slot // per_epoch, slot % per_epoch, per_epoch
+
+    # ---- blockhashes --------------------------------------------------------------------------
+    def latest_blockhash(self) -> tuple[Hash, int]:
+        """The newest blockhash and the last block height at which it is valid."""
+        self.tick()
+        return self.svm.latest_blockhash(), self.slot + BLOCKHASH_VALID_SLOTS
+
+    def is_blockhash_valid(self, blockhash: Hash) -> bool:
+        self.tick()
+        return blockhash in self._blockhashes
+
+    # ---- transactions -------------------------------------------------------------------------
+    def simulate(self, tx: VersionedTransaction) -> Simulation:
+        """Run `tx` without committing it."""
+        self.tick()
+        if not self.is_blockhash_valid(tx.message.recent_blockhash):
+            return Simulation(TransactionErrorFieldless.BlockhashNotFound, [], 0, {}, None)
+        result = self.svm.simulate_transaction(tx)
+        if isinstance(result, FailedTransactionMetadata):
+            meta = result.meta()
+            return Simulation(result.err(), list(meta.logs()), meta.compute_units_consumed(),
+                              {}, None)
+        meta = result.meta()
+        ret = meta.return_data()  # type: ignore[attr-defined]  # missing from the stubs
+        return_data = None if not bytes(ret.data) else (ret.program_id, bytes(ret.data))
+        return Simulation(None, list(meta.logs()), meta.compute_units_consumed(),
+                          dict(result.post_accounts()), return_data)
+
+    def send(self, tx: VersionedTransaction) -> TxRecord:
+        """Execute `tx` in the current slot and record it, failed or not. Raises `Rejected`
+        if it cannot land at all (expired blockhash, already processed)."""
+        self.tick()
+        signature = tx.signatures[0]
+        if signature in self._txs:
+            raise Rejected(TransactionErrorFieldless.AlreadyProcessed)
+        if tx.message.recent_blockhash not in self._blockhashes:
+            raise Rejected(TransactionErrorFieldless.BlockhashNotFound)
+        keys = list(tx.message.account_keys)
+        pre = [self.balance(k) for k in keys]
+        result = self.svm.send_transaction(tx)
+        err: TransactionErrorType | None = None
+        meta: TransactionMetadata
+        if isinstance(result, FailedTransactionMetadata):
+            err, meta = result.err(), result.meta()
+            if err in (TransactionErrorFieldless.AlreadyProcessed,
+                       TransactionErrorFieldless.BlockhashNotFound):
+                raise Rejected(err, list(meta.logs()))
+        else:
+            meta = result
+        inner = [[_inner(i) for i in per_ix]
+                 for per_ix in meta.inner_instructions()]
+        record = TxRecord(signature, tx, self.slot, self.block_time, err, list(meta.logs()),
+                          meta.compute_units_consumed(), fee_for(tx.message), keys, pre,
+                          [self.balance(k) for k in keys], compute_budget(tx.message)[1],
+                          inner)
+        self._txs[signature] = record
+        self._by_slot.setdefault(self.slot, []).append(record)
+        for key in dict.fromkeys(keys):
+            self._by_address.setdefault(key, []).append(record)
+        self.track(keys)
+        for listener in list(self.tx_listeners):
+            listener(record)
+        self._changed(keys)
+        return record
+
+    def transaction(self, signature: Signature) -> TxRecord | None:
+        return self._txs.get(signature)
+
+    def status(self, signature: Signature, *, search_history: bool = False) -> TxRecord | None:
+        """The transaction if it is in the status cache (recent slots) or, with
+        `search_history`, anywhere in the history."""
+        record = self._txs.get(signature)
+        if record is None or search_history or record.slot >= self.slot - STATUS_CACHE_SLOTS:
+            return record
+        return None
+
+    def signatures_for(self, address: Pubkey, *, before: Signature | None = None,
+                       until: Signature | None = None, limit: int = 1000) -> list[TxRecord]:
+        """Transactions touching `address`, newest first, starting after `before` and
+        stopping before `until` (both exclusive)."""
+        records = self._by_address.get(address, [])
+        end = len(records)
+        if before is not None:
+            end = next((i for i in range(len(records) - 1, -1, -1)
+                        if records[i].signature == before), -1)
+            if end < 0:
+                return []
+        out: list[TxRecord] = []
+        for i in range(end - 1, -1, -1):
+            if records[i].signature == until or len(out) >= limit:
+                break
+            out.append(records[i])
+        return out
+
+    def prioritization_fees(self, addresses: Sequence[Pubkey]) -> list[tuple[int, int]]:
+        """(slot, fee) for the last 150 slots: the lowest unit price among the slot's
+        transactions that touch all of `addresses` (any transaction if none given), else 0."""
+        wanted = set(addresses)
+        out = []
+        for slot in range(max(self._slot0, self.slot - BLOCKHASH_VALID_SLOTS + 1), self.slot + 1):
+            prices = [r.unit_price for r in self._by_slot.get(slot, ())
+                      if wanted.issubset(r.account_keys)]
+            out.append((slot, min(prices) if prices else 0))
+        return out
+
+    # ---- accounts -----------------------------------------------------------------------------
+    def track(self, addresses: Iterable[Pubkey]) -> None:
+        """Remember addresses for `getProgramAccounts` scans."""
+        for a in addresses:
+            self._touched[a] = None
+
+    def account(self, address: Pubkey) -> Account | None:
+        """The account, or None if it does not exist (no lamports), as a validator sees it."""
+        account = self.svm.get_account(address)
+        return None if account is None or account.lamports == 0 else account
+
+    def balance(self, address: Pubkey) -> int:
+        account = self.svm.get_account(address)
+        return 0 if account is None else account.lamports
+
+    def program_accounts(self, program_id: Pubkey) -> list[tuple[Pubkey, Account]]:
+        """Every known live account owned by `program_id`."""
+        out = []
+        for address in self._touched:
+            account = self.account(address)
+            if account is not None and account.owner == program_id:
+                out.append((address, account))
+        return out
+
+    def set_account(self, address: Pubkey, account: Account) -> None:
+        """Write an account directly (the price publisher and tests do)."""
+        self.svm.set_account(address, account)
+        self.track([address])
+        self._changed([address])
+
+    def _changed(self, addresses: Sequence[Pubkey]) -> None:
+        for listener in list(self.account_listeners):
+            listener(addresses)
+
+    @property
+    def transaction_count(self) -> int:
+        return len(self._txs)
+

@@ -1,0 +1,609 @@
+"""Solana JSON-RPC 2.0 over a `Ledger`: request dispatch, encodings, validator error codes.
+
+`Rpc.handle(body)` takes the raw bytes of an HTTP request (one request or a batch) and returns
+the response object to serialize, or None when nothing is owed (a batch of notifications).
+Shapes, encodings and error codes follow what a validator answers, so any Solana client works
+unchanged. Bad requests get JSON-RPC errors; nothing a client sends raises out of `handle`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+import base58
+import zstandard
+from solders.account import Account
+from solders.hash import Hash
+from solders.keypair import Keypair
+from solders.message import Message, MessageV0
+from solders.pubkey import Pubkey
+from solders.rpc.responses import RpcSimulateTransactionResult
+from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
+from solders.transaction import VersionedTransaction
+from solders.transaction_status import TransactionErrorType
+from spl.token.constants import TOKEN_PROGRAM_ID
+
+from chain.localnet.ledger import Ledger, Rejected, TxRecord, fee_for
+
+SOLANA_CORE_VERSION = "2.1.21"
+FEATURE_SET = 4_140_108_451
+MAX_RESULTS = 1000
+U64_MAX = 2**64 - 1
+GENESIS_HASH = Hash.hash(b"keepernet localnet")
+_MINT_DECIMALS_OFFSET = 44
+_TOKEN_AMOUNT_OFFSET = 64
+
+# JSON-RPC error codes, as a validator uses them
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SEND_TRANSACTION_PREFLIGHT_FAILURE = -32002
+SIGNATURE_VERIFICATION_FAILURE = -32003
+UNSUPPORTED_TRANSACTION_VERSION = -32015
+MIN_CONTEXT_SLOT_NOT_REACHED = -32016
+
+
+class RpcError(Exception):
+    """An error answered to the client: code, message and optional data."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        self.code = code
+        self.message = message
+        self.data = data
+        super().__init__(message)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+def invalid_params(message: str) -> RpcError:
+    return RpcError(INVALID_PARAMS, f"Invalid params: {message}")
+
+
+def error_json(err: TransactionErrorType | None) -> Any:
+    """A transaction error as a validator writes it, e.g. {"InstructionError":[0,{"Custom":1}]}."""
+    if err is None:
+        return None
+    # solders serializes TransactionError exactly as the validator does; borrow it
+    return json.loads(RpcSimulateTransactionResult(err=err).to_json())["err"]
+
+
+def describe_error(err: Any) -> str:
+    """The human message of a preflight failure, as a validator words it."""
+    if isinstance(err, dict) and "InstructionError" in err:
+        index, inner = err["InstructionError"]
+        if isinstance(inner, dict) and "Custom" in inner:
+            what = f"custom program error: {inner['Custom']:#x}"
+        else:
+            what = str(inner)
+        return f"Error processing Instruction {index}: {what}"
+    return str(err)
+
+
+# ---- parameter parsing --------------------------------------------------------------------------
+def _param(params: list[Any], index: int, name: str) -> Any:
+    if index >= len(params):
+        raise invalid_params(f"missing {name}")
+    return params[index]
+
+
+def _config(params: list[Any], index: int) -> dict[str, Any]:
+    if index >= len(params) or params[index] is None:
+        return {}
+    config = params[index]
+    if not isinstance(config, dict):
+        raise invalid_params("configuration must be an object")
+    # clients send null for options they leave unset
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def _pubkey(value: Any) -> Pubkey:
+    if not isinstance(value, str):
+        raise invalid_params("expected a base-58 public key")
+    try:
+        return Pubkey.from_string(value)
+    except ValueError as e:
+        raise invalid_params(f"invalid pubkey {value!r}") from e
+
+
+def _signature(value: Any) -> Signature:
+    if not isinstance(value, str):
+        raise invalid_params("expected a base-58 signature")
+    try:
+        return Signature.from_string(value)
+    except ValueError as e:
+        raise invalid_params(f"invalid signature {value!r}") from e
+
+
+def _hash(value: Any) -> Hash:
+    if not isinstance(value, str):
+        raise invalid_params("expected a base-58 blockhash")
+    try:
+        return Hash.from_string(value)
+    except ValueError as e:
+        raise invalid_params(f"invalid blockhash {value!r}") from e
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise invalid_params(f"{name} must be a non-negative integer")
+    return value
+
+
+def _decode_wire(data: Any, encoding: str) -> bytes:
+    if not isinstance(data, str):
+        raise invalid_params("expected an encoded transaction string")
+    try:
+        if encoding == "base58":
+            return base58.b58decode(data)
+        if encoding == "base64":
+            return base64.b64decode(data, validate=True)
+    except ValueError as e:
+        raise invalid_params(f"invalid {encoding}: {e}") from e
+    raise invalid_params(f"unsupported encoding: {encoding}")
+
+
+def _transaction(params: list[Any], config: dict[str, Any]) -> VersionedTransaction:
+    raw = _decode_wire(_param(params, 0, "transaction"), config.get("encoding", "base58"))
+    try:
+        return VersionedTransaction.from_bytes(raw)
+    except ValueError as e:
+        raise invalid_params(f"failed to deserialize transaction: {e}") from e
+
+
+# ---- encodings ----------------------------------------------------------------------------------
+def encode_data(data: bytes, encoding: str, data_slice: dict[str, Any] | None = None) -> Any:
+    """Account data as a validator encodes it; jsonParsed falls back to base64 as a validator
+    does for data it cannot parse."""
+    if data_slice is not None:
+        offset = _int(data_slice.get("offset", 0), "dataSlice.offset")
+        length = _int(data_slice.get("length", 0), "dataSlice.length")
+        data = data[offset:offset + length]
+    if encoding == "base58":
+        return [base58.b58encode(data).decode(), "base58"]
+    if encoding == "binary":
+        return base58.b58encode(data).decode()
+    if encoding in ("base64", "jsonParsed"):
+        return [base64.b64encode(data).decode(), "base64"]
+    if encoding == "base64+zstd":
+        return [base64.b64encode(zstandard.ZstdCompressor().compress(data)).decode(),
+                "base64+zstd"]
+    raise invalid_params(f"unsupported encoding: {encoding}")
+
+
+def encode_account(account: Account, config: dict[str, Any]) -> dict[str, Any]:
+    """An account as getAccountInfo and accountNotification give it."""
+    encoding = config.get("encoding", "binary")
+    data = bytes(account.data)
+    return {
+        "data": encode_data(data, encoding, config.get("dataSlice")),
+        "executable": account.executable,
+        "lamports": account.lamports,
+        "owner": str(account.owner),
+        "rentEpoch": U64_MAX,
+        "space": len(data),
+    }
+
+
+def _ui_instruction(program_index: int, accounts: list[int], data: bytes,
+                    stack_height: int | None) -> dict[str, Any]:
+    return {"programIdIndex": program_index, "accounts": accounts,
+            "data": base58.b58encode(data).decode(), "stackHeight": stack_height}
+
+
+def ui_transaction(tx: VersionedTransaction) -> dict[str, Any]:
+    """A transaction in the `json` encoding."""
+    message = tx.message
+    header = message.header
+    ui_message: dict[str, Any] = {
+        "accountKeys": [str(k) for k in message.account_keys],
+        "header": {"numRequiredSignatures": header.num_required_signatures,
+                   "numReadonlySignedAccounts": header.num_readonly_signed_accounts,
+                   "numReadonlyUnsignedAccounts": header.num_readonly_unsigned_accounts},
+        "recentBlockhash": str(message.recent_blockhash),
+        "instructions": [_ui_instruction(ix.program_id_index, list(bytes(ix.accounts)),
+                                         bytes(ix.data), None)
+                         for ix in message.instructions],
+    }
+    if isinstance(message, MessageV0):
+        ui_message["addressTableLookups"] = [
+            {"accountKey": str(lookup.account_key),
+             "writableIndexes": list(bytes(lookup.writable_indexes)),
+             "readonlyIndexes": list(bytes(lookup.readonly_indexes))}
+            for lookup in message.address_table_lookups]
+    return {"signatures": [str(s) for s in tx.signatures], "message": ui_message}
+
+
+def transaction_meta(record: TxRecord) -> dict[str, Any]:
+    err = error_json(record.err)
+    return {
+        "err": err,
+        "status": {"Ok": None} if err is None else {"Err": err},
+        "fee": record.fee,
+        "preBalances": record.pre_balances,
+        "postBalances": record.post_balances,
+        "innerInstructions": [
+            {"index": i, "instructions": [_ui_instruction(*ix) for ix in inner]}
+            for i, inner in enumerate(record.inner_instructions) if inner],
+        "logMessages": record.logs,
+        "preTokenBalances": [],
+        "postTokenBalances": [],
+        "rewards": [],
+        "loadedAddresses": {"writable": [], "readonly": []},
+        "computeUnitsConsumed": record.compute_units,
+    }
+
+
+# ---- the dispatcher -----------------------------------------------------------------------------
+Handler = Callable[[list[Any]], Any]
+
+
+class Rpc:
+    """The JSON-RPC methods over one ledger."""
+
+    def __init__(self, ledger: Ledger, faucet: Keypair) -> None:
+        self.ledger = ledger
+        self.faucet = faucet
+        self.methods: dict[str, Handler] = {
+            "getAccountInfo": self.get_account_info,
+            "getMultipleAccounts": self.get_multiple_accounts,
+            "getProgramAccounts": self.get_program_accounts,
+            "getLatestBlockhash": self.get_latest_blockhash,
+            "isBlockhashValid": self.is_blockhash_valid,
+            "sendTransaction": self.send_transaction,
+            "simulateTransaction": self.simulate_transaction,
+            "getSignatureStatuses": self.get_signature_statuses,
+            "getSignaturesForAddress": self.get_signatures_for_address,
+            "getTransaction": self.get_transaction,
+            "getSlot": lambda params: self._slot(params, 0),
+            "getBlockHeight": lambda params: self._slot(params, 0),
+            "getBalance": self.get_balance,
+            "requestAirdrop": self.request_airdrop,
+            "getMinimumBalanceForRentExemption": self.get_minimum_balance,
+            "getRecentPrioritizationFees": self.get_recent_prioritization_fees,
+            "getHealth": lambda params: "ok",
+            "getVersion": lambda params: {"solana-core": SOLANA_CORE_VERSION,
+                                          "feature-set": FEATURE_SET},
+            "getEpochInfo": self.get_epoch_info,
+            "getGenesisHash": lambda params: str(GENESIS_HASH),
+            "getFeeForMessage": self.get_fee_for_message,
+            "getTokenAccountBalance": self.get_token_account_balance,
+            "keepernet_timeTravel": self.time_travel,
+        }
+
+    # ---- protocol -----------------------------------------------------------------------------
+    def handle(self, body: bytes) -> Any:
+        """The response to an HTTP body: an object, a list for a batch, or None."""
+        try:
+            request = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _error_response(None, RpcError(PARSE_ERROR, "Parse error"))
+        if isinstance(request, list):
+            if not request:
+                return _error_response(None, RpcError(INVALID_REQUEST, "Invalid request"))
+            responses = [r for r in (self.call(item) for item in request) if r is not None]
+            return responses or None
+        return self.call(request)
+
+    def call(self, request: Any) -> dict[str, Any] | None:
+        """Answer one request object."""
+        if (not isinstance(request, dict) or request.get("jsonrpc") != "2.0"
+                or not isinstance(request.get("method"), str)):
+            request_id = request.get("id") if isinstance(request, dict) else None
+            return _error_response(request_id, RpcError(INVALID_REQUEST, "Invalid request"))
+        request_id = request.get("id")
+        handler = self.methods.get(request["method"])
+        params = request.get("params", [])
+        try:
+            if handler is None:
+                raise RpcError(METHOD_NOT_FOUND, "Method not found")
+            if not isinstance(params, list):
+                raise invalid_params("params must be an array")
+            result = handler(params)
+        except RpcError as e:
+            return _error_response(request_id, e)
+        except Exception as e:  # a bug here must not take the node down; report it
+            return _error_response(request_id, RpcError(INTERNAL_ERROR, f"Internal error: {e}"))
+        if "id" not in request:
+            return None  # a notification
+        return {"jsonrpc": "2.0", "result": result, "id": request_id}
+
+    def _context(self, config: dict[str, Any]) -> dict[str, Any]:
+        self.ledger.tick()
+        min_slot = config.get("minContextSlot")
+        if isinstance(min_slot, int) and min_slot > self.ledger.slot:
+            raise RpcError(MIN_CONTEXT_SLOT_NOT_REACHED, "Minimum context slot has not been "
+                           "reached", {"contextSlot": self.ledger.slot})
+        return {"slot": self.ledger.slot, "apiVersion": SOLANA_CORE_VERSION}
+
+    def _with_context(self, config: dict[str, Any], value: Any) -> dict[str, Any]:
+        return {"context": self._context(config), "value": value}
+
+    def _slot(self, params: list[Any], config_index: int) -> int:
+        self._context(_config(params, config_index))
+        return self.ledger.slot
+
+    # ---- accounts -----------------------------------------------------------------------------
+    def _account_or_none(self, address: Pubkey, config: dict[str, Any]) -> Any:
+        account = self.ledger.account(address)
+        return None if account is None else encode_account(account, config)
+
+    def get_account_info(self, params: list[Any]) -> Any:
+        address = _pubkey(_param(params, 0, "pubkey"))
+        config = _config(params, 1)
+        return self._with_context(config, self._account_or_none(address, config))
+
+    def get_multiple_accounts(self, params: list[Any]) -> Any:
+        addresses = _param(params, 0, "pubkeys")
+        if not isinstance(addresses, list) or len(addresses) > 100:
+            raise invalid_params("pubkeys must be an array of at most 100 keys")
+        config = _config(params, 1)
+        keys = [_pubkey(a) for a in addresses]
+        return self._with_context(config, [self._account_or_none(k, config) for k in keys])
+
+    def get_program_accounts(self, params: list[Any]) -> Any:
+        program_id = _pubkey(_param(params, 0, "program id"))
+        config = _config(params, 1)
+        filters = [_filter(f) for f in config.get("filters") or []]
+        found = [{"pubkey": str(address), "account": encode_account(account, config)}
+                 for address, account in self.ledger.program_accounts(program_id)
+                 if all(f(bytes(account.data)) for f in filters)]
+        return self._with_context(config, found) if config.get("withContext") else found
+
+    def get_balance(self, params: list[Any]) -> Any:
+        address = _pubkey(_param(params, 0, "pubkey"))
+        return self._with_context(_config(params, 1), self.ledger.balance(address))
+
+    def get_minimum_balance(self, params: list[Any]) -> int:
+        size = _int(_param(params, 0, "data length"), "data length")
+        return int(self.ledger.svm.minimum_balance_for_rent_exemption(size))
+
+    def get_token_account_balance(self, params: list[Any]) -> Any:
+        address = _pubkey(_param(params, 0, "pubkey"))
+        config = _config(params, 1)
+        account = self.ledger.account(address)
+        if account is None or account.owner != TOKEN_PROGRAM_ID or len(account.data) < 72:
+            raise invalid_params("Invalid param: not a Token account")
+        data = bytes(account.data)
+        mint = self.ledger.account(Pubkey(data[:32]))
+        decimals = 0 if mint is None else bytes(mint.data)[_MINT_DECIMALS_OFFSET]
+        amount = int.from_bytes(data[_TOKEN_AMOUNT_OFFSET:_TOKEN_AMOUNT_OFFSET + 8], "little")
+        ui = amount / 10**decimals
+        ui_string = f"{amount / 10**decimals:.{decimals}f}".rstrip("0").rstrip(".") \
+            if decimals else str(amount)
+        return self._with_context(config, {"amount": str(amount), "decimals": decimals,
+                                           "uiAmount": ui, "uiAmountString": ui_string})
+
+    # ---- blockhashes and fees -----------------------------------------------------------------
+    def get_latest_blockhash(self, params: list[Any]) -> Any:
+        config = _config(params, 0)
+        blockhash, last_valid = self.ledger.latest_blockhash()
+        return self._with_context(config, {"blockhash": str(blockhash),
+                                           "lastValidBlockHeight": last_valid})
+
+    def is_blockhash_valid(self, params: list[Any]) -> Any:
+        blockhash = _hash(_param(params, 0, "blockhash"))
+        return self._with_context(_config(params, 1), self.ledger.is_blockhash_valid(blockhash))
+
+    def get_fee_for_message(self, params: list[Any]) -> Any:
+        raw = _decode_wire(_param(params, 0, "message"), "base64")
+        message: Message | MessageV0
+        try:
+            message = MessageV0.from_bytes(raw[1:]) if raw[:1] == b"\x80" \
+                else Message.from_bytes(raw)
+        except ValueError as e:
+            raise invalid_params(f"failed to deserialize message: {e}") from e
+        config = _config(params, 1)
+        valid = self.ledger.is_blockhash_valid(message.recent_blockhash)
+        return self._with_context(config, fee_for(message) if valid else None)
+
+    def get_recent_prioritization_fees(self, params: list[Any]) -> list[dict[str, int]]:
+        addresses = params[0] if params and params[0] is not None else []
+        if not isinstance(addresses, list) or len(addresses) > 128:
+            raise invalid_params("addresses must be an array of at most 128 keys")
+        keys = [_pubkey(a) for a in addresses]
+        self.ledger.tick()
+        return [{"slot": slot, "prioritizationFee": fee}
+                for slot, fee in self.ledger.prioritization_fees(keys)]
+
+    # ---- transactions -------------------------------------------------------------------------
+    def send_transaction(self, params: list[Any]) -> str:
+        config = _config(params, 1)
+        tx = _transaction(params, config)
+        if not all(tx.verify_with_results()):
+            raise RpcError(SIGNATURE_VERIFICATION_FAILURE,
+                           "Transaction signature verification failure")
+        signature = tx.signatures[0]
+        if not config.get("skipPreflight", False):
+            if self.ledger.transaction(signature) is not None:
+                self._preflight_failure("AlreadyProcessed", [], 0)
+            simulation = self.ledger.simulate(tx)
+            if simulation.err is not None:
+                self._preflight_failure(error_json(simulation.err), simulation.logs,
+                                        simulation.units)
+        # as a validator: the signature is returned even if the transaction never lands
+        with contextlib.suppress(Rejected):
+            self.ledger.send(tx)
+        return str(signature)
+
+    @staticmethod
+    def _preflight_failure(err: Any, logs: list[str], units: int) -> None:
+        data = {"err": err, "logs": logs, "accounts": None, "unitsConsumed": units,
+                "returnData": None, "innerInstructions": None, "replacementBlockhash": None}
+        raise RpcError(SEND_TRANSACTION_PREFLIGHT_FAILURE,
+                       f"Transaction simulation failed: {describe_error(err)}", data)
+
+    def simulate_transaction(self, params: list[Any]) -> Any:
+        config = _config(params, 1)
+        tx = _transaction(params, config)
+        if config.get("sigVerify") and not all(tx.verify_with_results()):
+            raise RpcError(SIGNATURE_VERIFICATION_FAILURE,
+                           "Transaction signature verification failure")
+        replacement = None
+        if config.get("replaceRecentBlockhash"):
+            if config.get("sigVerify"):
+                raise invalid_params("sigVerify may not be used with replaceRecentBlockhash")
+            blockhash, last_valid = self.ledger.latest_blockhash()
+            tx = _with_blockhash(tx, blockhash)
+            replacement = {"blockhash": str(blockhash), "lastValidBlockHeight": last_valid}
+        simulation = self.ledger.simulate(tx)
+        accounts = None
+        wanted = config.get("accounts")
+        if isinstance(wanted, dict):
+            account_config = {"encoding": wanted.get("encoding", "base64")}
+            accounts = []
+            for address in wanted.get("addresses", []):
+                key = _pubkey(address)
+                account = simulation.post_accounts.get(key) or self.ledger.account(key)
+                accounts.append(None if account is None
+                                else encode_account(account, account_config))
+        return_data = None if simulation.return_data is None else {
+            "programId": str(simulation.return_data[0]),
+            "data": [base64.b64encode(simulation.return_data[1]).decode(), "base64"]}
+        return self._with_context(config, {
+            "err": error_json(simulation.err), "logs": simulation.logs, "accounts": accounts,
+            "unitsConsumed": simulation.units, "returnData": return_data,
+            "innerInstructions": None, "replacementBlockhash": replacement})
+
+    def get_signature_statuses(self, params: list[Any]) -> Any:
+        signatures = _param(params, 0, "signatures")
+        if not isinstance(signatures, list) or len(signatures) > 256:
+            raise invalid_params("signatures must be an array of at most 256 signatures")
+        config = _config(params, 1)
+        search = bool(config.get("searchTransactionHistory", False))
+        values: list[dict[str, Any] | None] = []
+        for s in signatures:
+            record = self.ledger.status(_signature(s), search_history=search)
+            if record is None:
+                values.append(None)
+                continue
+            err = error_json(record.err)
+            values.append({"slot": record.slot, "confirmations": None, "err": err,
+                           "status": {"Ok": None} if err is None else {"Err": err},
+                           "confirmationStatus": "finalized"})
+        return self._with_context(config, values)
+
+    def get_signatures_for_address(self, params: list[Any]) -> list[dict[str, Any]]:
+        address = _pubkey(_param(params, 0, "address"))
+        config = _config(params, 1)
+        self._context(config)
+        limit = config.get("limit") or MAX_RESULTS
+        if _int(limit, "limit") > MAX_RESULTS or limit < 1:
+            raise invalid_params(f"limit must be between 1 and {MAX_RESULTS}")
+        before = config.get("before")
+        until = config.get("until")
+        records = self.ledger.signatures_for(
+            address, before=None if before is None else _signature(before),
+            until=None if until is None else _signature(until), limit=limit)
+        return [{"signature": str(r.signature), "slot": r.slot, "err": error_json(r.err),
+                 "memo": None, "blockTime": r.block_time, "confirmationStatus": "finalized"}
+                for r in records]
+
+    def get_transaction(self, params: list[Any]) -> Any:
+        signature = _signature(_param(params, 0, "signature"))
+        # the old form passes the encoding alone
+        config = {"encoding": params[1]} if len(params) > 1 and isinstance(params[1], str) \
+            else _config(params, 1)
+        record = self.ledger.transaction(signature)
+        if record is None:
+            return None
+        max_version = config.get("maxSupportedTransactionVersion")
+        is_v0 = isinstance(record.tx.message, MessageV0)
+        if is_v0 and max_version is None:
+            raise RpcError(UNSUPPORTED_TRANSACTION_VERSION,
+                           "Transaction version (0) is not supported by the requesting client. "
+                           "Please try the request again with the following configuration "
+                           "parameter: \"maxSupportedTransactionVersion\": 0")
+        encoding = config.get("encoding", "json")
+        if encoding in ("json", "jsonParsed"):
+            transaction: Any = ui_transaction(record.tx)
+        elif encoding in ("base64", "base58"):
+            transaction = encode_data(bytes(record.tx), encoding)
+        else:
+            raise invalid_params(f"unsupported encoding: {encoding}")
+        out: dict[str, Any] = {"slot": record.slot, "transaction": transaction,
+                               "meta": transaction_meta(record), "blockTime": record.block_time}
+        if max_version is not None:
+            out["version"] = 0 if is_v0 else "legacy"
+        return out
+
+    def request_airdrop(self, params: list[Any]) -> str:
+        address = _pubkey(_param(params, 0, "pubkey"))
+        lamports = _int(_param(params, 1, "lamports"), "lamports")
+        blockhash, _ = self.ledger.latest_blockhash()
+        message = Message.new_with_blockhash(
+            [transfer(TransferParams(from_pubkey=self.faucet.pubkey(), to_pubkey=address,
+                                     lamports=lamports))], self.faucet.pubkey(), blockhash)
+        tx = VersionedTransaction(message, [self.faucet])
+        try:
+            record = self.ledger.send(tx)
+        except Rejected as e:
+            raise RpcError(INTERNAL_ERROR, f"airdrop failed: {e}") from e
+        if record.err is not None:
+            raise RpcError(INTERNAL_ERROR, f"airdrop failed: {error_json(record.err)}")
+        return str(record.signature)
+
+    # ---- cluster ------------------------------------------------------------------------------
+    def get_epoch_info(self, params: list[Any]) -> dict[str, int]:
+        self._context(_config(params, 0))
+        epoch, index, per_epoch = self.ledger.epoch_info()
+        return {"absoluteSlot": self.ledger.slot, "blockHeight": self.ledger.slot,
+                "epoch": epoch, "slotIndex": index, "slotsInEpoch": per_epoch,
+                "transactionCount": self.ledger.transaction_count}
+
+    def time_travel(self, params: list[Any]) -> dict[str, int]:
+        """keepernet_timeTravel [{"seconds": n} | {"slots": n}]: move the clock forward."""
+        config = _config(params, 0)
+        seconds = config.get("seconds", 0)
+        slots = config.get("slots", 0)
+        if (isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0
+                or (not seconds and not slots)):
+            raise invalid_params('expected {"seconds": n} or {"slots": n}, n > 0')
+        slot = self.ledger.time_travel(seconds=seconds, slots=_int(slots, "slots"))
+        return {"slot": slot, "unixTimestamp": self.ledger.block_time}
+
+
+def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
+    if not isinstance(request_id, str | int) or isinstance(request_id, bool):
+        request_id = None
+    return {"jsonrpc": "2.0", "error": error.to_json(), "id": request_id}
+
+
+def _filter(spec: Any) -> Callable[[bytes], bool]:
+    """A getProgramAccounts filter: memcmp (base58 or base64 bytes) or dataSize."""
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise invalid_params(f"invalid filter {spec!r}")
+    if "dataSize" in spec:
+        size = _int(spec["dataSize"], "dataSize")
+        return lambda data: len(data) == size
+    memcmp = spec.get("memcmp")
+    if not isinstance(memcmp, dict):
+        raise invalid_params(f"invalid filter {spec!r}")
+    offset = _int(memcmp.get("offset"), "memcmp.offset")
+    expected = _decode_wire(memcmp.get("bytes"), memcmp.get("encoding", "base58"))
+    return lambda data: data[offset:offset + len(expected)] == expected
+
+
+def _with_blockhash(tx: VersionedTransaction, blockhash: Hash) -> VersionedTransaction:
+    """`tx` with its blockhash replaced, signatures kept (simulation only)."""
+    m = tx.message
+    message: Message | MessageV0
+    if isinstance(m, MessageV0):
+        message = MessageV0(m.header, m.account_keys, blockhash, m.instructions,
+                            m.address_table_lookups)
+    else:
+        message = Message.new_with_compiled_instructions(
+            m.header.num_required_signatures, m.header.num_readonly_signed_accounts,
+            m.header.num_readonly_unsigned_accounts, m.account_keys, blockhash, m.instructions)
+    return VersionedTransaction.populate(message, tx.signatures)
+

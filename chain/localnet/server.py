@@ -1,0 +1,287 @@
+"""The localnet's network face: JSON-RPC over HTTP on a port, subscriptions over WebSocket on
+the next one, as a validator serves them.
+
+HTTP: `POST /` takes a JSON-RPC request or batch (`Rpc` answers it); `GET /health` says "ok".
+WebSocket (`/` on port + 1): accountSubscribe, signatureSubscribe and slotSubscribe with their
+unsubscribes. The ledger calls listeners synchronously after each slot, transaction and account
+write; they queue notifications per connection and a writer task per connection sends them, so
+a slow client never blocks the chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from solders.account import Account
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from chain.localnet.ledger import SLOT_SECONDS, Ledger, TxRecord
+from chain.localnet.rpc import (
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    SOLANA_CORE_VERSION,
+    Rpc,
+    RpcError,
+    encode_account,
+    error_json,
+    invalid_params,
+)
+
+HOST = "127.0.0.1"
+TICK_SECONDS = SLOT_SECONDS / 4  # how often the slot clock is caught up with wall time
+SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
+_EMPTY = Account(lamports=0, data=b"", owner=SYSTEM_PROGRAM, executable=False, rent_epoch=0)
+
+
+@dataclass
+class _Connection:
+    """One WebSocket client: its outgoing queue."""
+
+    queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+
+    def push(self, message: dict[str, Any]) -> None:
+        self.queue.put_nowait(json.dumps(message))
+
+
+@dataclass
+class _Subscription:
+    id: int
+    kind: str  # "account" | "signature" | "slot"
+    connection: _Connection
+    config: dict[str, Any]
+    address: Pubkey | None = None
+    signature: Signature | None = None
+    last: tuple[int, bytes, Pubkey, bool] | None = None  # the account as last notified
+
+
+def _snapshot(account: Account | None) -> tuple[int, bytes, Pubkey, bool] | None:
+    if account is None:
+        return None
+    return account.lamports, bytes(account.data), account.owner, account.executable
+
+
+class Subscriptions:
+    """Subscriptions of all connections, fed by the ledger's listeners."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._ids = itertools.count()
+        self._subs: dict[int, _Subscription] = {}
+        ledger.account_listeners.append(self._accounts_changed)
+        ledger.tx_listeners.append(self._transaction)
+        ledger.slot_listeners.append(self._slot)
+
+    def close(self) -> None:
+        self.ledger.account_listeners.remove(self._accounts_changed)
+        self.ledger.tx_listeners.remove(self._transaction)
+        self.ledger.slot_listeners.remove(self._slot)
+
+    # ---- requests -----------------------------------------------------------------------------
+    def handle(self, connection: _Connection, request: Any) -> dict[str, Any]:
+        """Answer one subscribe/unsubscribe request."""
+        if not isinstance(request, dict) or request.get("jsonrpc") != "2.0":
+            return _error(None, RpcError(INVALID_REQUEST, "Invalid request"))
+        request_id = request.get("id")
+        method = request.get("method")
+        params = request.get("params", [])
+        try:
+            if not isinstance(params, list):
+                raise invalid_params("params must be an array")
+            result = self._dispatch(connection, method, params)
+        except RpcError as e:
+            return _error(request_id, e)
+        return {"jsonrpc": "2.0", "result": result, "id": request_id}
+
+    def _dispatch(self, connection: _Connection, method: Any, params: list[Any]) -> Any:
+        config = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
+        config = {k: v for k, v in config.items() if v is not None}
+        if method == "accountSubscribe":
+            address = _pubkey(params[0] if params else None)
+            sub = self._add("account", connection, config, address=address)
+            sub.last = _snapshot(self.ledger.account(address))
+            return sub.id
+        if method == "signatureSubscribe":
+            signature = _signature(params[0] if params else None)
+            sub = self._add("signature", connection, config, signature=signature)
+            record = self.ledger.transaction(signature)
+            if record is not None:  # already landed: notify at once (after the answer)
+                asyncio.get_running_loop().call_soon(self._transaction, record)
+            return sub.id
+        if method == "slotSubscribe":
+            return self._add("slot", connection, {}).id
+        if method in ("accountUnsubscribe", "signatureUnsubscribe", "slotUnsubscribe"):
+            sub_id = params[0] if params else None
+            found = self._subs.get(sub_id) if isinstance(sub_id, int) else None
+            if found is None or found.connection is not connection \
+                    or method != f"{found.kind}Unsubscribe":
+                raise invalid_params("Invalid subscription id.")
+            del self._subs[found.id]
+            return True
+        raise RpcError(METHOD_NOT_FOUND, "Method not found")
+
+    def _add(self, kind: str, connection: _Connection, config: dict[str, Any], *,
+             address: Pubkey | None = None, signature: Signature | None = None) -> _Subscription:
+        sub = _Subscription(next(self._ids), kind, connection, config, address, signature)
+        self._subs[sub.id] = sub
+        return sub
+
+    def drop(self, connection: _Connection) -> None:
+        """Forget a closed connection's subscriptions."""
+        for sub_id in [s.id for s in self._subs.values() if s.connection is connection]:
+            del self._subs[sub_id]
+
+    # ---- notifications ------------------------------------------------------------------------
+    def _notify(self, sub: _Subscription, method: str, result: Any) -> None:
+        sub.connection.push({"jsonrpc": "2.0", "method": method,
+                             "params": {"result": result, "subscription": sub.id}})
+
+    def _context(self) -> dict[str, Any]:
+        return {"slot": self.ledger.slot, "apiVersion": SOLANA_CORE_VERSION}
+
+    def _accounts_changed(self, addresses: Sequence[Pubkey]) -> None:
+        changed = set(addresses)
+        for sub in list(self._subs.values()):
+            if sub.kind != "account" or sub.address not in changed:
+                continue
+            account = self.ledger.account(sub.address)
+            snapshot = _snapshot(account)
+            if snapshot == sub.last:
+                continue
+            sub.last = snapshot
+            config = {"encoding": sub.config.get("encoding", "binary"),  # the default
+                      "dataSlice": sub.config.get("dataSlice")}
+            try:
+                value = encode_account(account or _EMPTY, config)
+            except RpcError:  # an encoding it did not know: fall back as jsonParsed does
+                value = encode_account(account or _EMPTY, {"encoding": "base64"})
+            self._notify(sub, "accountNotification", {"context": self._context(),
+                                                      "value": value})
+
+    def _transaction(self, record: TxRecord) -> None:
+        for sub in list(self._subs.values()):
+            if sub.kind == "signature" and sub.signature == record.signature:
+                del self._subs[sub.id]  # a signature subscription notifies once
+                self._notify(sub, "signatureNotification",
+                             {"context": {"slot": record.slot},
+                              "value": {"err": error_json(record.err)}})
+
+    def _slot(self, slot: int) -> None:
+        for sub in list(self._subs.values()):
+            if sub.kind == "slot":
+                self._notify(sub, "slotNotification",
+                             {"parent": slot - 1, "root": max(slot - 32, 0), "slot": slot})
+
+
+def _pubkey(value: Any) -> Pubkey:
+    try:
+        return Pubkey.from_string(value)
+    except (TypeError, ValueError) as e:
+        raise invalid_params("Invalid pubkey") from e
+
+
+def _signature(value: Any) -> Signature:
+    try:
+        return Signature.from_string(value)
+    except (TypeError, ValueError) as e:
+        raise invalid_params("Invalid signature") from e
+
+
+def _error(request_id: Any, error: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "error": error.to_json(), "id": request_id}
+
+
+class LocalnetServer:
+    """HTTP JSON-RPC on `port`, WebSocket subscriptions on `port + 1`, and the slot clock."""
+
+    def __init__(self, ledger: Ledger, faucet: Keypair) -> None:
+        self.ledger = ledger
+        self.rpc = Rpc(ledger, faucet)
+        self.subscriptions = Subscriptions(ledger)
+        self._runners: list[web.AppRunner] = []
+        self._ticker: asyncio.Task[None] | None = None
+        self._connections: set[web.WebSocketResponse] = set()
+
+    async def start(self, port: int, host: str = HOST) -> None:
+        http = web.Application(client_max_size=2**20)
+        http.router.add_post("/", self._http)
+        http.router.add_get("/health", self._health)
+        ws = web.Application()
+        ws.router.add_get("/", self._websocket)
+        for app, app_port in ((http, port), (ws, port + 1)):
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            self._runners.append(runner)
+            await web.TCPSite(runner, host, app_port).start()
+        self._ticker = asyncio.create_task(self._tick())
+
+    async def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for ws in list(self._connections):
+            await ws.close()
+        for runner in self._runners:
+            await runner.cleanup()
+        self.subscriptions.close()
+
+    async def _tick(self) -> None:
+        # the slot clock follows wall time even when nobody asks
+        while True:
+            self.ledger.tick()
+            await asyncio.sleep(TICK_SECONDS)
+
+    async def _http(self, request: web.Request) -> web.Response:
+        response = self.rpc.handle(await request.read())
+        if response is None:
+            return web.Response(status=200)
+        return web.Response(text=json.dumps(response), content_type="application/json")
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._connections.add(ws)
+        connection = _Connection()
+        writer = asyncio.create_task(self._write(ws, connection))
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    request_body = json.loads(message.data)
+                except ValueError:
+                    connection.push(_error(None, RpcError(PARSE_ERROR, "Parse error")))
+                    continue
+                if isinstance(request_body, list):
+                    answers = [self.subscriptions.handle(connection, r) for r in request_body]
+                    connection.queue.put_nowait(json.dumps(answers))
+                else:
+                    connection.push(self.subscriptions.handle(connection, request_body))
+        finally:
+            self.subscriptions.drop(connection)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            self._connections.discard(ws)
+        return ws
+
+    @staticmethod
+    async def _write(ws: web.WebSocketResponse, connection: _Connection) -> None:
+        while True:
+            text = await connection.queue.get()
+            if ws.closed:
+                return
+            await ws.send_str(text)
