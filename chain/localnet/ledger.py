@@ -109,9 +109,10 @@ def compute_budget(message: Message | MessageV0) -> tuple[int, int]:
     return min(limit, MAX_COMPUTE_UNITS), price
 
 
-def fee_for(message: Message | MessageV0) -> int:
-    """The fee a validator charges: per signature plus the priority fee."""
-    limit, price = compute_budget(message)
+def fee_for(message: Message | MessageV0, budget: tuple[int, int] | None = None) -> int:
+    """The fee a validator charges: per signature plus the priority fee. `budget` is the
+    message's `compute_budget` where the caller has it already."""
+    limit, price = compute_budget(message) if budget is None else budget
     priority = math.ceil(price * limit / 1_000_000)
     return message.header.num_required_signatures * LAMPORTS_PER_SIGNATURE + priority
 
@@ -230,9 +231,10 @@ class Ledger:
         signature = tx.signatures[0]
         if signature in self._txs:
             raise Rejected(TransactionErrorFieldless.AlreadyProcessed)
-        if tx.message.recent_blockhash not in self._blockhashes:
+        message = tx.message
+        if message.recent_blockhash not in self._blockhashes:
             raise Rejected(TransactionErrorFieldless.BlockhashNotFound)
-        keys = list(tx.message.account_keys)
+        keys = list(message.account_keys)
         pre = [self.balance(k) for k in keys]
         result = self.svm.send_transaction(tx)
         err: TransactionErrorType | None = None
@@ -246,10 +248,10 @@ class Ledger:
             meta = result
         inner = [[_inner(i) for i in per_ix]
                  for per_ix in meta.inner_instructions()]
+        budget = compute_budget(message)
         record = TxRecord(signature, tx, self.slot, self.block_time, err, list(meta.logs()),
-                          meta.compute_units_consumed(), fee_for(tx.message), keys, pre,
-                          [self.balance(k) for k in keys], compute_budget(tx.message)[1],
-                          inner)
+                          meta.compute_units_consumed(), fee_for(message, budget), keys, pre,
+                          [self.balance(k) for k in keys], budget[1], inner)
         self._txs[signature] = record
         self._by_slot.setdefault(self.slot, []).append(record)
         for key in dict.fromkeys(keys):
@@ -312,8 +314,8 @@ class Ledger:
         return None if account is None or account.lamports == 0 else account
 
     def balance(self, address: Pubkey) -> int:
-        account = self.svm.get_account(address)
-        return 0 if account is None else account.lamports
+        # get_balance, not get_account: no copy of the data (a program's is its whole ELF)
+        return self.svm.get_balance(address) or 0
 
     def program_accounts(self, program_id: Pubkey) -> list[tuple[Pubkey, Account]]:
         """Every known live account owned by `program_id`."""

@@ -32,6 +32,7 @@ from chain.localnet.rpc import (
     SOLANA_CORE_VERSION,
     Rpc,
     RpcError,
+    dumps,
     encode_account,
     error_json,
     invalid_params,
@@ -50,7 +51,7 @@ class _Connection:
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
 
     def push(self, message: dict[str, Any]) -> None:
-        self.queue.put_nowait(json.dumps(message))
+        self.queue.put_nowait(dumps(message).decode())
 
 
 @dataclass
@@ -245,7 +246,8 @@ class LocalnetServer:
         response = self.rpc.handle(await request.read())
         if response is None:
             return web.Response(status=200)
-        return web.Response(text=json.dumps(response), content_type="application/json")
+        return web.Response(body=dumps(response), content_type="application/json",
+                            charset="utf-8")
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -267,7 +269,7 @@ class LocalnetServer:
                     continue
                 if isinstance(request_body, list):
                     answers = [self.subscriptions.handle(connection, r) for r in request_body]
-                    connection.queue.put_nowait(json.dumps(answers))
+                    connection.queue.put_nowait(dumps(answers).decode())
                 else:
                     connection.push(self.subscriptions.handle(connection, request_body))
         finally:
