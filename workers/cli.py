@@ -1,6 +1,10 @@
-"""The `keepernet` command: `keepernet localnet [--port N] [--keys DIR]`.
+"""The `keepernet` command.
 
-argparse exits with status 2 and a usage message on unknown or bad arguments.
+  keepernet localnet [--port N] [--keys DIR]
+  keepernet prices --oracle KEY [--oracle KEY ...] --scenario walk|crash|csv [options]
+
+Every refusal (unknown or bad arguments, an unreadable scenario file) prints what is wrong
+and exits with status 2, before anything starts.
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from solders.pubkey import Pubkey
+
+from chain.publisher import Feed, Publisher, PublishError
+from chain.scenarios import Crash, RandomWalk, Scenario, ScenarioError, load_csv
 
 DEFAULT_KEYS = Path(".keepernet/localnet-keys")
 
@@ -36,11 +45,93 @@ def parser() -> argparse.ArgumentParser:
                           help="JSON-RPC port; WebSocket on the next one (default 8899)")
     localnet.add_argument("--keys", type=Path, default=DEFAULT_KEYS,
                           help=f"keypair folder, loaded or created (default {DEFAULT_KEYS})")
+    prices = commands.add_parser(
+        "prices", help="publish Pyth price accounts into the localnet from a scenario")
+    prices.add_argument("--url", default="http://127.0.0.1:8899", help="the localnet's RPC URL")
+    prices.add_argument("--oracle", type=_pubkey, action="append", required=True,
+                        help="a price account address to publish (repeatable)")
+    prices.add_argument("--scenario", choices=("walk", "crash", "csv"), required=True)
+    prices.add_argument("--start", type=_positive, default=100.0,
+                        help="walk/crash: the starting price in quote units (default 100)")
+    prices.add_argument("--volatility-bps", type=float, default=20.0,
+                        help="walk: standard deviation of each step (default 20)")
+    prices.add_argument("--seed", type=int, default=0, help="walk: random seed (default 0)")
+    prices.add_argument("--drop-pct", type=float, default=30.0,
+                        help="crash: how far the price falls, percent (default 30)")
+    prices.add_argument("--over", type=_positive, default=10.0,
+                        help="crash: seconds the fall takes (default 10)")
+    prices.add_argument("--after", type=float, default=5.0,
+                        help="crash: seconds before it starts (default 5)")
+    prices.add_argument("--file", type=Path, help="csv: a file with columns seconds,price")
+    prices.add_argument("--interval", type=_positive, default=0.4,
+                        help="seconds between publications (default 0.4, a slot)")
+    prices.add_argument("--duration", type=_positive,
+                        help="stop after this many seconds (default: run until interrupted)")
     return root
 
 
+def _pubkey(text: str) -> Pubkey:
+    try:
+        return Pubkey.from_string(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a base58 public key: {text!r}") from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+    return value
+
+
+def _scenarios(args: argparse.Namespace) -> list[Scenario]:
+    """One scenario per oracle; ScenarioError when the settings or the file are unusable."""
+    start_e6 = round(args.start * 1_000_000)
+    if args.scenario == "csv":
+        if args.file is None:
+            raise ScenarioError("--scenario csv needs --file")
+        replay = load_csv(args.file)
+        return [replay for _ in args.oracle]
+    if args.scenario == "crash":
+        crash = Crash(start_e6, args.drop_pct, args.over, args.after)
+        return [crash for _ in args.oracle]
+    # independent walks, reproducible from the seed
+    return [RandomWalk(start_e6, args.volatility_bps, args.interval, args.seed + i)
+            for i in range(len(args.oracle))]
+
+
+async def _publish(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
+    publisher = Publisher(args.url, [Feed(o, s) for o, s in zip(args.oracle, scenarios,
+                                                                strict=True)])
+
+    def show(t_s: float, prices: dict[Pubkey, int]) -> None:
+        quoted = ", ".join(f"{str(k)[:8]}…={v / 1e6:,.6f}" for k, v in prices.items())
+        print(f"t={t_s:7.1f}s {quoted}", flush=True)
+
+    try:
+        await publisher.run(args.interval, args.duration, show)
+    finally:
+        await publisher.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.command == "prices":
+        try:
+            scenarios = _scenarios(args)
+        except ScenarioError as e:
+            cli.error(str(e))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(_publish(args, scenarios))
+        except PublishError as e:
+            print(f"keepernet prices: {e}", file=sys.stderr)
+            return 1
+        return 0
     if args.command == "localnet":
         from chain.localnet import serve  # imported late: the SVM stack is heavy
 

@@ -31,6 +31,8 @@ from solders.transaction_status import TransactionErrorType
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 from chain.localnet.ledger import Ledger, Rejected, TxRecord, fee_for
+from chain.pyth import read_aggregate
+from program.local import PYTH_PROGRAM
 
 SOLANA_CORE_VERSION = "2.1.21"
 FEATURE_SET = 4_140_108_451
@@ -306,6 +308,7 @@ class Rpc:
             "getFeeForMessage": self.get_fee_for_message,
             "getTokenAccountBalance": self.get_token_account_balance,
             "keepernet_timeTravel": self.time_travel,
+            "keepernet_setPriceAccount": self.set_price_account,
         }
 
     # ---- protocol -----------------------------------------------------------------------------
@@ -598,6 +601,22 @@ class Rpc:
             raise invalid_params('expected {"seconds": n} or {"slots": n}, n > 0')
         slot = self.ledger.time_travel(seconds=seconds, slots=_int(slots, "slots"))
         return {"slot": slot, "unixTimestamp": self.ledger.block_time}
+
+    def set_price_account(self, params: list[Any]) -> dict[str, int]:
+        """keepernet_setPriceAccount [address, base64 data]: write a Pyth price account owned
+        by the Pyth program, the localnet's stand-in for Pyth's publishers (chain/publisher.py).
+        Only well-formed price accounts are taken."""
+        address = _pubkey(_param(params, 0, "address"))
+        encoded = _param(params, 1, "data")
+        try:
+            data = base64.b64decode(encoded, validate=True)
+            read_aggregate(data)
+        except (TypeError, ValueError) as e:
+            raise invalid_params(f"not a price account: {e}") from None
+        lamports = self.ledger.svm.minimum_balance_for_rent_exemption(len(data))
+        self.ledger.set_account(address, Account(lamports=lamports, data=data,
+                                                 owner=PYTH_PROGRAM, executable=False))
+        return {"slot": self.ledger.slot}
 
 
 def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:

@@ -1,0 +1,88 @@
+"""The local price publisher against a real localnet: the program trades at its prices."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+
+import pytest
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
+from solders.keypair import Keypair
+
+from chain.localnet import Localnet, run_localnet
+from chain.publisher import Feed, Publisher, PublishError
+from chain.pyth import decode
+from chain.scenarios import Crash
+from program.client import PerpMarketParams
+from tests.chain.test_localnet import free_port, raw, send
+
+START = 100_000_000
+
+
+@pytest.fixture
+async def net() -> AsyncIterator[Localnet]:
+    async with run_localnet(free_port()) as localnet:
+        yield localnet
+
+
+async def test_the_program_trades_at_the_published_price(net: Localnet) -> None:
+    oracle = Keypair().pubkey()
+    crash = Crash(START, drop_pct=20, over_s=10, after_s=5)
+    publisher = Publisher(net.url, [Feed(oracle, crash)])
+    client = AsyncClient(net.url, commitment=Confirmed)
+    try:
+        assert await publisher.publish(0) == {oracle: START}
+        c, d, admin, user = net.client, net.deployment, net.admin, net.users[0]
+        perp = d.perp_market(1)
+        await send(client, [c.create_perp_market(admin.pubkey(), 1, oracle,
+                                                 PerpMarketParams())], admin)
+        await send(client, [c.deposit(user.key, perp, user.token, 10**9)], user.kp)
+        await publisher.publish(15)  # the bottom of the crash
+        await send(client, [c.open_position(user.key, perp, oracle, 1, 1_000_000, 2**64 - 1)],
+                   user.kp)
+        info = (await client.get_account_info(d.position(perp, user.key))).value
+        assert info is not None
+        position = net.protocol.chain.program.coder.accounts.decode(bytes(info.data))
+        assert position.entry_price == START * 80 // 100
+        published = (await client.get_account_info(oracle)).value
+        assert published is not None
+        assert decode(bytes(published.data)).publish_slot <= (await client.get_slot()).value
+    finally:
+        await publisher.close()
+        await client.close()
+
+
+async def test_the_localnet_takes_only_price_accounts(net: Localnet) -> None:
+    answer = await raw(net, {"jsonrpc": "2.0", "id": 1, "method": "keepernet_setPriceAccount",
+                             "params": [str(Keypair().pubkey()), "AAAA"]})
+    assert answer["error"]["code"] == -32602
+    assert "not a price account" in answer["error"]["message"]
+
+
+async def test_an_unreachable_localnet_is_a_clear_error() -> None:
+    publisher = Publisher(f"http://127.0.0.1:{free_port()}", [Feed(Keypair().pubkey(),
+                                                                   Crash(START, 10, 1))])
+    try:
+        with pytest.raises(PublishError, match="getSlot"):
+            await publisher.publish(0)
+    finally:
+        await publisher.close()
+
+
+async def test_keepernet_prices_publishes_until_its_duration(net: Localnet) -> None:
+    oracle = Keypair().pubkey()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "workers.cli", "prices", "--url", net.url, "--oracle", str(oracle),
+        "--scenario", "walk", "--start", "64250.5", "--interval", "0.1", "--duration", "0.5",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert len(out.decode().splitlines()) >= 3
+    client = AsyncClient(net.url)
+    try:
+        info = (await client.get_account_info(oracle)).value
+        assert info is not None and decode(bytes(info.data)).price > 0
+    finally:
+        await client.close()
