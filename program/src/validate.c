@@ -80,6 +80,9 @@ u64 expect_vault(const Config *config, const SolAccountInfo *vault,
 u64 expect_quote_account(const Config *config, const SolAccountInfo *a, const SolPubkey *owner) {
     if (!pubkey_eq(a->owner, &TOKEN_PROGRAM_ID) || a->data_len != TOKEN_ACCOUNT_LEN)
         return ERR_INVALID_ACCOUNT;
+    /* never the vault itself: a payout to it would move nothing, and what it paid would stay
+     * in the vault owed to nobody */
+    if (pubkey_eq(a->key, &config->vault)) return ERR_INVALID_ACCOUNT;
     const TokenAccountHead *t = (const TokenAccountHead *)a->data;
     if (!pubkey_eq(&t->mint, &config->quote_mint)) return ERR_INVALID_MINT;
     if (owner && !pubkey_eq(&t->owner, owner)) return ERR_UNAUTHORIZED;

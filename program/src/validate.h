@@ -33,5 +33,6 @@ u64 load_oracle_price(const Config *config, const PerpMarket *market,
 /* The protocol's vault token account (writable), and its authority when not NULL. */
 u64 expect_vault(const Config *config, const SolAccountInfo *vault,
                  const SolAccountInfo *authority);
-/* A writable, unfrozen token account of the quote mint, owned by `owner` when not NULL. */
+/* A writable, unfrozen token account of the quote mint other than the vault, owned by `owner`
+ * when not NULL. */
 u64 expect_quote_account(const Config *config, const SolAccountInfo *a, const SolPubkey *owner);
