@@ -1,6 +1,7 @@
-"""Shared by the refusal tests: a ready-to-send call of every market instruction, the ways to
-spoil one (a missing signature, a read-only account, a swapped account, bad data), forged
-accounts, and `refuse`, which watches every account a call names."""
+"""Shared by the refusal tests: a ready-to-send call of every market and perp instruction, the
+ways to spoil one (a missing signature, a read-only account, a swapped account, bad data, a
+forged vault, token account or program), forged accounts, and `refuse`, which watches every
+account a call names."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from chain import pyth
+from program.client import PerpMarketParams
 from program.idl import spec
-from program.local import LocalProtocol
+from program.local import PYTH_PROGRAM, LocalProtocol
 from program.svm import TOKEN_AMOUNT_OFFSET, TxResult
 from tests.program.conftest import QUESTION, User, World, deploy_world
+from tests.program.perps import LONG, PRICE, Perp, open_perp
 
 NO, YES = 0, 1
 LIQUIDITY = 1_000_000_000
@@ -24,7 +28,7 @@ U64_MAX = 2**64 - 1
 TOKEN_STATE_OFFSET, TOKEN_FROZEN = 108, 2
 
 # ---- reading and spoiling an instruction ----------------------------------------------------
-SPEC = {i.name: i for i in spec.INSTRUCTIONS}
+SPEC = {i.name: i for i in (*spec.INSTRUCTIONS, *spec.PERP_INSTRUCTIONS)}
 _BY_DISCRIMINATOR = {hashlib.sha256(f"global:{n}".encode()).digest()[:8]: i
                      for n, i in SPEC.items()}
 
@@ -80,6 +84,29 @@ def with_accounts(ix: Instruction, metas: Sequence[AccountMeta]) -> Instruction:
     return Instruction(ix.program_id, ix.data, list(metas))
 
 
+Spoil = Callable[[World, Instruction], Instruction | list[Instruction]]
+
+
+# ---- spoilers every instruction has ---------------------------------------------------------
+def each_unsigned(w: World, ix: Instruction) -> list[Instruction]:
+    """The call once for each of its signers, that signer's signature left out."""
+    return [unsigned(ix, a.name) for a in spec_of(ix).accounts if a.signer]
+
+
+def each_read_only(w: World, ix: Instruction) -> list[Instruction]:
+    """The call once for each writable account, that account passed read-only."""
+    return [read_only(ix, a.name) for a in spec_of(ix).accounts if a.mut]
+
+
+def one_short(w: World, ix: Instruction) -> Instruction:
+    return with_accounts(ix, ix.accounts[:-1])
+
+
+def cut_or_extended(w: World, ix: Instruction) -> list[Instruction]:
+    """The data one byte short and one byte too long."""
+    return [with_data(ix, bytes(ix.data[:-1])), with_data(ix, bytes(ix.data) + b"\0")]
+
+
 # ---- sending --------------------------------------------------------------------------------
 def refuse(w: World, error: str, ix: Instruction, *signers: Keypair,
            watch: Sequence[Pubkey] = ()) -> TxResult:
@@ -110,6 +137,19 @@ def spoof(w: World, address: Pubkey) -> Pubkey:
     return fake
 
 
+def owner_of(w: World, token_account: Pubkey) -> Pubkey:
+    data = w.chain.raw(token_account)
+    assert data is not None
+    return Pubkey.from_bytes(data[32:64])
+
+
+def funded_account(w: World, ix: Instruction, account: str, mint: Pubkey) -> Pubkey:
+    """A new token account of `mint` for the owner of the call's `account`, well funded."""
+    new = w.chain.create_token_account(mint, owner_of(w, key(ix, account)))
+    w.chain.mint_to(mint, new, 10 * LIQUIDITY)
+    return new
+
+
 def patch(w: World, address: Pubkey, offset: int, value: bytes) -> None:
     """Overwrite bytes of an account in place, keeping its owner and lamports: forged states
     no call can reach (a balance beyond the supply, a frozen account, a tally at its limit)."""
@@ -138,6 +178,59 @@ def set_field(w: World, address: Pubkey, struct: spec.Struct, name: str, value: 
     patch(w, address, offset, value.to_bytes(8, "little"))
 
 
+# ---- spoiled vaults, token accounts and programs ---------------------------------------------
+def fake_vault(w: World, ix: Instruction) -> Instruction:
+    """Even a funded token account of the quote mint owned by the vault authority."""
+    fake = w.chain.create_token_account(w.d.quote_mint, w.d.vault_authority)
+    w.chain.mint_to(w.d.quote_mint, fake, 10 * LIQUIDITY)
+    return swap(ix, "vault", fake)
+
+
+def fake_vault_authority(w: World, ix: Instruction) -> Instruction:
+    return swap(ix, "vault_authority", Keypair().pubkey())
+
+
+def of_another_mint(account: str) -> Spoil:
+    return lambda w, ix: swap(ix, account, funded_account(w, ix, account, w.chain.create_mint()))
+
+
+def frozen_instead(account: str) -> Spoil:
+    def frozen(w: World, ix: Instruction) -> Instruction:
+        new = funded_account(w, ix, account, w.d.quote_mint)
+        freeze(w, new)
+        return swap(ix, account, new)
+    return frozen
+
+
+def wallet_instead(account: str) -> Spoil:
+    """The token account's owner in its place."""
+    return lambda w, ix: swap(ix, account, owner_of(w, key(ix, account)))
+
+
+def vault_instead(account: str) -> Spoil:
+    """The protocol's vault in the place of a user's token account."""
+    return lambda w, ix: swap(ix, account, w.d.vault)
+
+
+def of_another_owner(account: str) -> Spoil:
+    return lambda w, ix: swap(ix, account, w.user().token)
+
+
+# a user's token account not as it must be: (error, the spoiler of that account)
+TOKEN_FORGERIES: dict[str, tuple[str, Callable[[str], Spoil]]] = {
+    "of another mint": ("InvalidMint", of_another_mint),
+    "frozen": ("InvalidAccount", frozen_instead),
+    "a wallet": ("InvalidAccount", wallet_instead),
+    # paid to itself, the vault would keep what the call pays out, owed to nobody
+    "the vault": ("InvalidAccount", vault_instead),
+}
+
+
+def fake_program(account: str) -> Spoil:
+    """Any other executable account, the program itself say, in the program's place."""
+    return lambda w, ix: swap(ix, account, w.d.program_id)
+
+
 # ---- worlds ---------------------------------------------------------------------------------
 class Uninitialized(World):
     """The program deployed with its mint and vault, before `initialize`: until it runs, the
@@ -153,6 +246,10 @@ class Uninitialized(World):
 def uninitialized() -> Uninitialized:
     p = LocalProtocol.deploy(initialize=False)
     return Uninitialized(p.chain, p.admin, p.d, p.client, p.params)
+
+
+def pause(w: World, paused: bool = True) -> None:
+    w.ok(w.client.update_config(w.admin.pubkey(), w.params, paused), w.admin)
 
 
 def new_market_id(w: World) -> tuple[int, Pubkey]:
@@ -310,20 +407,129 @@ READY: dict[str, Callable[[World], Ready]] = {
 MARKET_INSTRUCTIONS = [name for name in READY if name not in ("initialize", "update_config")]
 
 
+# ---- perps ----------------------------------------------------------------------------------
+SIZE = 50_000_000  # 50 base units: 5,000 quote of notional at PRICE, on 1,000 of collateral
+LIQUIDATION_PRICE = PRICE * 82 // 100  # where that long is below maintenance, equity positive
+FUNDS = 100_000_000
+
+
+def slot(w: World) -> int:
+    return int(w.chain.svm.get_clock().slot)
+
+
+def new_oracle(w: World, price: int = PRICE) -> Pubkey:
+    """A fresh Pyth price account quoting `price`."""
+    oracle = Keypair().pubkey()
+    w.chain.set_account(oracle, pyth.price_account(price, slot=slot(w)).encode(), PYTH_PROGRAM)
+    return oracle
+
+
+def depositor(w: World, perp_market: Pubkey, owner: Keypair | None = None) -> Pubkey:
+    """The Position of `owner` (a new wallet if None) in `perp_market`, after a deposit."""
+    kp = owner or w.chain.wallet()
+    token = w.chain.create_token_account(w.d.quote_mint, kp.pubkey())
+    w.chain.mint_to(w.d.quote_mint, token, FUNDS)
+    position = w.d.position(perp_market, kp.pubkey())
+    w.positions.append(position)
+    w.ok(w.client.deposit(kp.pubkey(), perp_market, token, FUNDS), kp)
+    return position
+
+
+def opened(w: World) -> tuple[Perp, User]:
+    """A perp market and a trader with a long of SIZE open in it."""
+    perp = open_perp(w)
+    owner = perp.trader()
+    perp.open(owner, LONG, SIZE)
+    return perp, owner
+
+
+def _create_perp_market(w: World) -> Ready:
+    """Market 2 (market 1 exists), on a new oracle."""
+    open_perp(w)
+    w.perp_markets.append(w.d.perp_market(2))
+    return w.client.create_perp_market(w.admin.pubkey(), 2, new_oracle(w),
+                                       PerpMarketParams()), (w.admin,)
+
+
+def _fund(insurance: bool) -> Callable[[World], Ready]:
+    def fund(w: World) -> Ready:
+        token = w.chain.create_token_account(w.d.quote_mint, w.admin.pubkey())
+        w.chain.mint_to(w.d.quote_mint, token, 2 * FUNDS)
+        call = w.client.fund_insurance if insurance else w.client.fund_pool
+        return call(w.admin.pubkey(), token, FUNDS), (w.admin,)
+    return fund
+
+
+def _deposit(w: World) -> Ready:
+    """A first deposit: the Position is created."""
+    perp, owner = open_perp(w), w.user()
+    w.positions.append(perp.position_of(owner))
+    return w.client.deposit(owner.key, perp.market, owner.token, FUNDS), (owner.kp,)
+
+
+def _withdraw(w: World) -> Ready:
+    """With the position open, so that the oracle is read."""
+    perp, owner = opened(w)
+    return w.client.withdraw(owner.key, perp.market, perp.oracle, owner.token,
+                             FUNDS), (owner.kp,)
+
+
+def _open_position(w: World) -> Ready:
+    perp = open_perp(w)
+    owner = perp.trader()
+    return w.client.open_position(owner.key, perp.market, perp.oracle, LONG, SIZE,
+                                  U64_MAX), (owner.kp,)
+
+
+def _close_position(w: World) -> Ready:
+    perp, owner = opened(w)
+    return w.client.close_position(owner.key, perp.market, perp.oracle, 0), (owner.kp,)
+
+
+def _liquidate(w: World) -> Ready:
+    perp, owner = opened(w)
+    perp.set_price(LIQUIDATION_PRICE)
+    liquidator = w.user(0)
+    return perp.liquidate_ix(liquidator, owner), (liquidator.kp,)
+
+
+def _update_funding(w: World) -> Ready:
+    perp, _ = opened(w)
+    w.chain.advance(perp.params.funding_interval_secs)
+    return perp.update_funding_ix(), ()
+
+
+PERP_READY: dict[str, Callable[[World], Ready]] = {
+    "create_perp_market": _create_perp_market,
+    "fund_pool": _fund(insurance=False),
+    "fund_insurance": _fund(insurance=True),
+    "deposit": _deposit,
+    "withdraw": _withdraw,
+    "open_position": _open_position,
+    "close_position": _close_position,
+    "liquidate": _liquidate,
+    "update_funding": _update_funding,
+}
+
+
 def ready(name: str) -> tuple[World, Instruction, tuple[Keypair, ...]]:
     """A world where the call `name` would succeed, and the call."""
     w = uninitialized() if name == "initialize" else deploy_world()
-    ix, signers = READY[name](w)
+    ix, signers = {**READY, **PERP_READY}[name](w)
     return w, ix, signers
 
 
-def instructions_with(account: str, *, but: Sequence[str] = ()) -> list[str]:
-    """The instructions that take an account named `account` (except those in `but`)."""
-    return [n for n in READY
+def instructions_with(account: str, *, but: Sequence[str] = (),
+                      among: Sequence[str] = tuple(READY)) -> list[str]:
+    """The instructions `among` (the market ones by default) that take an account named
+    `account` (except those in `but`)."""
+    return [n for n in among
             if n not in but and any(a.name == account for a in SPEC[n].accounts)]
 
 
-Spoil = Callable[[World, Instruction], Instruction | list[Instruction]]
+def token_accounts(among: Sequence[str]) -> list[tuple[str, str]]:
+    """(instruction, account) for every quote token account of the instructions `among`."""
+    return [(n, a.name) for n in among for a in SPEC[n].accounts if a.name.endswith("_token")]
 
 
 def refused_then_ok(name: str, error: str, spoil: Spoil, *extra: Keypair) -> World:

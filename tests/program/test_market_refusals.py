@@ -26,15 +26,17 @@ from tests.program.refusals import (
     Ready,
     at_edge,
     buy,
+    cut_or_extended,
+    each_read_only,
+    each_unsigned,
     key,
     new_market_id,
-    read_only,
+    one_short,
+    pause,
     ready,
     refuse,
     refused_then_ok,
     swap,
-    unsigned,
-    with_accounts,
     with_data,
 )
 
@@ -44,25 +46,22 @@ SIGNED = [n for n in READY if any(a.signer for a in SPEC[n].accounts)]
 # ---- the call itself ------------------------------------------------------------------------
 @pytest.mark.parametrize("name", SIGNED)
 def test_every_missing_signature_is_refused(name: str) -> None:
-    refused_then_ok(name, "MissingSigner", lambda w, ix: [
-        unsigned(ix, a.name) for a in SPEC[name].accounts if a.signer])
+    refused_then_ok(name, "MissingSigner", each_unsigned)
 
 
 @pytest.mark.parametrize("name", list(READY))
 def test_every_writable_account_passed_read_only_is_refused(name: str) -> None:
-    refused_then_ok(name, "NotWritable", lambda w, ix: [
-        read_only(ix, a.name) for a in SPEC[name].accounts if a.mut])
+    refused_then_ok(name, "NotWritable", each_read_only)
 
 
 @pytest.mark.parametrize("name", list(READY))
 def test_one_account_short_is_refused(name: str) -> None:
-    refused_then_ok(name, "NotEnoughAccounts", lambda w, ix: with_accounts(ix, ix.accounts[:-1]))
+    refused_then_ok(name, "NotEnoughAccounts", one_short)
 
 
 @pytest.mark.parametrize("name", list(READY))
 def test_truncated_or_trailing_data_is_refused(name: str) -> None:
-    refused_then_ok(name, "InvalidInstructionData", lambda w, ix: [
-        with_data(ix, bytes(ix.data[:-1])), with_data(ix, bytes(ix.data) + b"\0")])
+    refused_then_ok(name, "InvalidInstructionData", cut_or_extended)
 
 
 @pytest.mark.parametrize("data", [b"", b"\x01" * 7, bytes(8), b"\xff" * 8 + bytes(17)])
@@ -203,10 +202,6 @@ def test_window_edge_is_exact_to_the_second(name: str) -> None:
 
 
 # ---- pausing --------------------------------------------------------------------------------
-def pause(w: World, paused: bool = True) -> None:
-    w.ok(w.client.update_config(w.admin.pubkey(), w.params, paused), w.admin)
-
-
 def test_pause_stops_new_markets_activation_and_trading(world: World, creator: User) -> None:
     approved, active = world.approved(creator), world.active(creator)
     trader = buy(world, active)

@@ -9,23 +9,25 @@ from __future__ import annotations
 import pytest
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 
 from tests.program.conftest import User, World
 from tests.program.refusals import (
-    LIQUIDITY,
     READY,
-    SPEC,
+    TOKEN_FORGERIES,
     YES,
     Spoil,
     buy,
-    freeze,
+    fake_program,
+    fake_vault,
+    fake_vault_authority,
     instructions_with,
     key,
+    of_another_owner,
     refuse,
     refused_then_ok,
     spoof,
     swap,
+    token_accounts,
 )
 
 
@@ -111,57 +113,24 @@ def test_account_not_at_its_derived_address_is_refused(case: str) -> None:
 # ---- the vault ------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", instructions_with("vault", but=["initialize"]))
 def test_vault_other_than_the_protocols_is_refused(name: str) -> None:
-    """Even a funded token account of the quote mint owned by the vault authority."""
-    def fake_vault(w: World, ix: Instruction) -> Instruction:
-        fake = w.chain.create_token_account(w.d.quote_mint, w.d.vault_authority)
-        w.chain.mint_to(w.d.quote_mint, fake, 10 * LIQUIDITY)
-        return swap(ix, "vault", fake)
     refused_then_ok(name, "InvalidVault", fake_vault)
 
 
 @pytest.mark.parametrize("name", instructions_with("vault_authority", but=["initialize"]))
 def test_vault_authority_other_than_the_protocols_is_refused(name: str) -> None:
-    refused_then_ok(name, "InvalidVault",
-                    lambda w, ix: swap(ix, "vault_authority", Keypair().pubkey()))
+    refused_then_ok(name, "InvalidVault", fake_vault_authority)
 
 
 # ---- the users' token accounts --------------------------------------------------------------
-QUOTE_ACCOUNTS = [(n, a.name) for n in READY for a in SPEC[n].accounts
-                  if a.name.endswith("_token")]
+QUOTE_ACCOUNTS = token_accounts(list(READY))
 
 
-def owner_of(w: World, token_account: Pubkey) -> Pubkey:
-    data = w.chain.raw(token_account)
-    assert data is not None
-    return Pubkey.from_bytes(data[32:64])
-
-
-def funded_account(w: World, ix: Instruction, account: str, mint: Pubkey) -> Pubkey:
-    """A new token account of `mint` for the owner of the call's `account`, well funded."""
-    new = w.chain.create_token_account(mint, owner_of(w, key(ix, account)))
-    w.chain.mint_to(mint, new, 10 * LIQUIDITY)
-    return new
-
-
+@pytest.mark.parametrize("forged", list(TOKEN_FORGERIES))
 @pytest.mark.parametrize("name, account", QUOTE_ACCOUNTS)
-def test_token_account_of_another_mint_is_refused(name: str, account: str) -> None:
-    refused_then_ok(name, "InvalidMint", lambda w, ix: swap(
-        ix, account, funded_account(w, ix, account, w.chain.create_mint())))
-
-
-@pytest.mark.parametrize("name, account", QUOTE_ACCOUNTS)
-def test_frozen_token_account_is_refused(name: str, account: str) -> None:
-    def frozen(w: World, ix: Instruction) -> Instruction:
-        new = funded_account(w, ix, account, w.d.quote_mint)
-        freeze(w, new)
-        return swap(ix, account, new)
-    refused_then_ok(name, "InvalidAccount", frozen)
-
-
-@pytest.mark.parametrize("name, account", QUOTE_ACCOUNTS)
-def test_wallet_in_place_of_a_token_account_is_refused(name: str, account: str) -> None:
-    refused_then_ok(name, "InvalidAccount",
-                    lambda w, ix: swap(ix, account, owner_of(w, key(ix, account))))
+def test_token_account_not_as_it_must_be_is_refused(name: str, account: str, forged: str) -> None:
+    """Of another mint, frozen, a wallet instead of a token account, or the vault itself."""
+    error, spoil = TOKEN_FORGERIES[forged]
+    refused_then_ok(name, error, spoil(account))
 
 
 @pytest.mark.parametrize("name, account", [
@@ -170,12 +139,11 @@ def test_wallet_in_place_of_a_token_account_is_refused(name: str, account: str) 
     ("finalize_market", "disputer_token"),  # the bond goes back to the disputer only
 ])
 def test_token_account_of_another_owner_is_refused(name: str, account: str) -> None:
-    refused_then_ok(name, "Unauthorized", lambda w, ix: swap(ix, account, w.user().token))
+    refused_then_ok(name, "Unauthorized", of_another_owner(account))
 
 
 # ---- programs -------------------------------------------------------------------------------
 @pytest.mark.parametrize("name, account", [
     (n, a) for a in ("token_program", "system_program") for n in instructions_with(a)])
 def test_fake_program_is_refused(name: str, account: str) -> None:
-    """Any other executable account, the program itself say, in the program's place."""
-    refused_then_ok(name, "InvalidProgram", lambda w, ix: swap(ix, account, w.d.program_id))
+    refused_then_ok(name, "InvalidProgram", fake_program(account))
