@@ -261,3 +261,14 @@ def test_profit_beyond_the_pool_is_refused(world: World) -> None:
     perp.set_price(PRICE - 1)
     world.refused("InsufficientLiquidity", world.client.close_position(
         other.key, perp.market, perp.oracle, U64_MAX), other.kp)
+
+
+def test_dust_position_is_refused(world: World) -> None:
+    """At 0.01 quote, 99 base units (6 decimals) are worth 0.99 of a quote unit: rounded to 0,
+    such a position would need no margin and pay no fee."""
+    perp = open_perp(world, price=10_000)
+    trader = perp.trader()
+    world.refused("ZeroAmount", world.client.open_position(
+        trader.key, perp.market, perp.oracle, LONG, 99, 2**64 - 1), trader.kp)
+    perp.open(trader, LONG, 100)
+    assert perp.position(trader).size == 100

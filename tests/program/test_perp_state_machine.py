@@ -207,6 +207,7 @@ class PerpTrading(RuleBasedStateMachine):
         largest = self.largest_open(pos.collateral)
         size = amount_of(part, largest)
         error = ("ZeroAmount" if size == 0 else "PositionOpen" if pos.side != FLAT else
+                 "ZeroAmount" if m.notional(size, self.price) == 0 else
                  "InsufficientCollateral" if size > largest else None)
         acceptable = U64_MAX if side == LONG else 0
         self.expect(error, w.client.open_position(t.key, self.p.market, self.p.oracle, side,

@@ -74,6 +74,8 @@ u64 ix_open_position(const SolInput *in, const u8 *data, u64 len) {
         !perp_margin(notional, m->initial_margin_bps, &required) ||
         !u64_add(config->protocol_fees, fee, &fees) || !u64_add(*side_oi, args.size, &oi))
         return ERR_MATH_OVERFLOW;
+    /* dust: a notional that rounds to 0 would need no margin and pay no fee */
+    if (notional == 0) return ERR_ZERO_AMOUNT;
     if (p->collateral < fee || p->collateral - fee < required) return ERR_INSUFFICIENT_COLLATERAL;
 
     p->collateral -= fee;
