@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from solders.pubkey import Pubkey
+
+from chain.client import RpcClient
 from chain.pyth import PRICE_DECIMALS, PriceStatus, read_aggregate
 
 # The exponents the program accepts: 10^(6 + exponent) stays a 13-entry table.
@@ -65,3 +68,13 @@ def judge(data: bytes, limits: OracleLimits, slot: int) -> int:
         raise OracleRefused("OracleTooUncertain",
                             f"confidence {agg.confidence} of price {agg.price}")
     return price_e6
+
+
+async def read_price(rpc: RpcClient, oracle: Pubkey, limits: OracleLimits) -> int:
+    """The oracle's price now, judged at the slot of the very response that carried it;
+    raises OracleRefused as the program would refuse it (InvalidOracle when it is absent)."""
+    response = await rpc.call("get_account_info", oracle)
+    account = response.value
+    if account is None:
+        raise OracleRefused("InvalidOracle", f"no account at {oracle}")
+    return judge(bytes(account.data), limits, response.context.slot)

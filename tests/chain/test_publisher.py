@@ -11,7 +11,9 @@ from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
 from solders.keypair import Keypair
 
+from chain.client import Endpoint, RpcClient
 from chain.localnet import Localnet, run_localnet
+from chain.prices import OracleLimits, OracleRefused, read_price
 from chain.publisher import Feed, Publisher, PublishError
 from chain.pyth import decode
 from chain.scenarios import Crash
@@ -86,3 +88,23 @@ async def test_keepernet_prices_publishes_until_its_duration(net: Localnet) -> N
         assert info is not None and decode(bytes(info.data)).price > 0
     finally:
         await client.close()
+
+
+async def test_read_price_judges_what_the_publisher_wrote(net: Localnet) -> None:
+    oracle = Keypair().pubkey()
+    publisher = Publisher(net.url, [Feed(oracle, Crash(START, 10, 1))])
+    rpc = RpcClient([Endpoint("local", net.url)])
+    limits = OracleLimits(max_staleness_slots=25, max_conf_bps=200)
+    try:
+        await publisher.publish(0)
+        assert await read_price(rpc, oracle, limits) == START
+        await raw(net, {"jsonrpc": "2.0", "id": 1, "method": "keepernet_timeTravel",
+                        "params": [{"slots": 26}]})
+        with pytest.raises(OracleRefused) as refused:
+            await read_price(rpc, oracle, limits)
+        assert refused.value.error == "StaleOracle"
+        with pytest.raises(OracleRefused, match="InvalidOracle"):
+            await read_price(rpc, Keypair().pubkey(), limits)
+    finally:
+        await publisher.close()
+        await rpc.close()
