@@ -1,11 +1,18 @@
 """Talking to Solana JSON-RPC through several endpoints.
 
-`RpcClient.call("get_account_info", key)` runs one solana-py `AsyncClient` method on the
-first endpoint that can take it: each endpoint has its own request-rate limit, a timeout on
-every call, and a cool-down after it fails — as long as its `429 Retry-After` asks, or an
-exponential back-off after errors, timeouts and resets — while the call moves on to the next
-endpoint. A call that no endpoint completes before its deadline raises `RpcUnavailable`
-naming what each endpoint said, so a caller never hangs.
+`RpcClient.call("get_account_info", key)` runs one solana-py `AsyncClient` method (and
+`RpcClient.request("getRecentPrioritizationFees", [...])` one JSON-RPC method solana-py lacks,
+as raw JSON) on the first endpoint that can take it: each endpoint has its own request-rate
+limit, a timeout on every call, and a cool-down after it fails — as long as its
+`429 Retry-After` asks, or an exponential back-off after errors, timeouts and resets — while
+the call moves on to the next endpoint. A call that no endpoint completes before its deadline
+raises `RpcUnavailable` naming what each endpoint said, so a caller never hangs. An answer from
+the node — a result or a JSON-RPC error such as bad params — is not an endpoint failure: it
+comes back at once.
+
+`anchor_program(rpc, program_id)` is the anchorpy `Program` from the IDL over the primary
+endpoint's client, and `rpc.program_accounts(program, "Market")` fetches every account of one
+type (its discriminator as a `memcmp` filter) decoded by the IDL.
 """
 
 from __future__ import annotations
@@ -13,19 +20,30 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from anchorpy import Program, Provider, Wallet
+from based58 import b58encode
 from solana.exceptions import SolanaRpcException
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment, Confirmed
+from solana.rpc.core import RPCException
+from solana.rpc.types import MemcmpOpts
+from solders.errors import SerdeJSONError
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 
 # After a failure that gives no Retry-After, an endpoint rests this long, doubling per
 # consecutive failure up to the cap.
 BACKOFF_BASE_S = 0.25
 BACKOFF_MAX_S = 30.0
+# A call waits this much longer for an earlier endpoint's rate-limited turn than for a later
+# endpoint's before it goes to the later one: the configured order holds under light load (the
+# primary keeps a caller's reads consistent) and a backlog spills over instead of queueing.
+SPILL_AFTER_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -39,13 +57,23 @@ class Endpoint:
 
 
 class RpcUnavailable(Exception):
-    """No endpoint completed the call before its deadline."""
+    """No endpoint completed the call before its deadline; `said` maps each endpoint's name to
+    what it answered (or why it was not asked)."""
+
+    def __init__(self, message: str, said: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.said = dict(said or {})
+
+
+class _EndpointFailed(Exception):
+    """An endpoint answered with something that is not a JSON-RPC answer."""
 
 
 @dataclass
 class _EndpointState:
     endpoint: Endpoint
     client: AsyncClient
+    raw: httpx.AsyncClient  # for the JSON-RPC methods solana-py lacks
     next_request_at: float = 0.0  # the rate limit: the earliest time of the next request
     resting_until: float = 0.0  # after a failure
     failures: int = 0
@@ -90,12 +118,42 @@ def describe_failure(exc: BaseException) -> tuple[str, float | None]:
     cause = exc.__cause__ if isinstance(exc, SolanaRpcException) else exc
     if isinstance(cause, httpx.HTTPStatusError):
         status = cause.response.status_code
-        return f"HTTP {status}", retry_after_s(cause.response) if status in (429, 503) else None
+        wait = retry_after_s(cause.response) if status in (429, 503) else None
+        return f"HTTP {status}" + ("" if wait is None else f", retry after {wait:g} s"), wait
     if isinstance(cause, (TimeoutError, httpx.TimeoutException)):
         return "timeout", None
     if isinstance(cause, httpx.TransportError):
         return f"connection failed ({type(cause).__name__})", None
+    if isinstance(cause, SerdeJSONError):
+        return f"unreadable answer ({cause})", None
+    if isinstance(cause, _EndpointFailed):
+        return str(cause), None
     return f"{type(cause).__name__}: {cause}", None
+
+
+async def _raw_request(state: _EndpointState, method: str, params: Sequence[Any]) -> Any:
+    response = await state.raw.post(state.endpoint.url, json={
+        "jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    response.raise_for_status()
+    try:
+        answer = response.json()
+    except ValueError as e:
+        raise _EndpointFailed(f"unreadable answer ({e})") from e
+    if not isinstance(answer, dict) or not ("result" in answer or "error" in answer):
+        raise _EndpointFailed("unreadable answer (not a JSON-RPC response)")
+    if answer.get("error") is not None:
+        raise RPCException(answer["error"])
+    return answer["result"]
+
+
+def anchor_program(rpc: RpcClient, program_id: Pubkey, payer: Keypair | None = None) -> Program:
+    """The anchorpy Program for the IDL at `program_id`, over the primary endpoint's client
+    (anchorpy talks to one connection; use `RpcClient.call` and `program_accounts` for
+    failover). `payer` is the Provider's wallet, a throwaway key when it never signs."""
+    from program.svm import load_idl  # imported late: it brings the SVM stack
+
+    provider = Provider(rpc.primary, Wallet(payer if payer is not None else Keypair()))
+    return Program(load_idl(), program_id, provider)
 
 
 class RpcClient:
@@ -111,7 +169,9 @@ class RpcClient:
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
         self._states = [_EndpointState(e, AsyncClient(e.url, commitment=commitment,
-                                                      timeout=timeout_s)) for e in endpoints]
+                                                      timeout=timeout_s),
+                                       httpx.AsyncClient(timeout=timeout_s))
+                        for e in endpoints]
 
     @property
     def primary(self) -> AsyncClient:
@@ -121,38 +181,100 @@ class RpcClient:
     async def close(self) -> None:
         for s in self._states:
             await s.client.close()
-
-    def _ready_order(self) -> list[_EndpointState]:
-        """Endpoints in the configured order, those resting moved behind the others."""
-        now = time.monotonic()
-        return sorted(self._states, key=lambda s: s.resting_until > now)
+            await s.raw.aclose()
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run AsyncClient.`method` on the first endpoint that completes it."""
+        return await self._run(method, lambda s: getattr(s.client, method)(*args, **kwargs))
+
+    async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+        """Run a JSON-RPC method solana-py has no call for; its `result`, as JSON. A JSON-RPC
+        error raises RPCException with the error object, as solana-py's calls do."""
+        return await self._run(method, lambda s: _raw_request(s, method, params))
+
+    async def _run(self, method: str, attempt: Callable[[_EndpointState], Awaitable[Any]]) -> Any:
+        """`attempt` on the first endpoint that completes it.
+
+        Each try goes to the first configured endpoint that is not resting and whose rate
+        limit gives it a turn within SPILL_AFTER_S of the earliest turn any of them offers, so
+        a call never queues behind one endpoint's backlog while another could take it."""
         deadline = time.monotonic() + self.deadline_s
+        said: dict[str, str] = {}  # what each endpoint answered during this call
+        tried: set[str] = set()  # endpoints asked since the call last waited for one to rest
         while True:
-            for state in self._ready_order():
-                now = time.monotonic()
-                if state.resting_until > now:
-                    continue
-                remaining = deadline - now
-                if remaining <= 0:
-                    break
-                await state.take_turn()
-                try:
-                    result = await asyncio.wait_for(
-                        getattr(state.client, method)(*args, **kwargs),
-                        min(self.timeout_s, max(0.0, deadline - time.monotonic())))
-                except (TimeoutError, SolanaRpcException, httpx.HTTPError, OSError) as e:
-                    state.failed(*describe_failure(e))
-                    continue
-                state.succeeded()
-                return result
             now = time.monotonic()
-            if now >= deadline:
-                raise RpcUnavailable(f"{method}: no endpoint answered within "
-                                     f"{self.deadline_s:g} s (" + ", ".join(
-                                         f"{s.endpoint.name}: {s.last_error or 'no turn'}"
-                                         for s in self._states) + ")")
-            wake = min(s.resting_until for s in self._states)
-            await asyncio.sleep(max(0.0, min(wake, deadline) - now))
+            ready = [s for s in self._states
+                     if s.resting_until <= now and s.endpoint.name not in tried]
+            if not ready:
+                wake = min(s.resting_until for s in self._states)
+                if wake >= deadline:  # nobody can be asked in time: say so now
+                    raise self._unavailable(method, said, now, deadline)
+                tried.clear()
+                await asyncio.sleep(max(0.0, wake - now))
+                continue
+            def turn(s: _EndpointState, now: float = now) -> float:
+                return max(s.next_request_at, now)
+            first = min(ready, key=turn)  # the earliest turn (the first configured on a tie)
+            state = next(s for s in ready if turn(s) <= turn(first) + SPILL_AFTER_S)
+            if turn(state) >= deadline:
+                state = first
+            if now >= deadline or turn(state) >= deadline:
+                raise self._unavailable(method, said, now, deadline)
+            tried.add(state.endpoint.name)
+            await state.take_turn()
+            now = time.monotonic()
+            if now >= deadline or state.resting_until > now:
+                continue  # out of time, or another call found it failing meanwhile
+            try:
+                result = await asyncio.wait_for(attempt(state),
+                                                min(self.timeout_s, deadline - now))
+                if type(result) is int:
+                    # solders hands back the bare code of a JSON-RPC error it cannot type (a
+                    # provider's rate limit in the body, say)
+                    raise _EndpointFailed(f"JSON-RPC error {result}")
+            except RPCException:
+                state.succeeded()  # the node answered; the error is the caller's
+                raise
+            except (TimeoutError, SolanaRpcException, httpx.HTTPError, OSError, SerdeJSONError,
+                    _EndpointFailed) as e:
+                error, retry_after = describe_failure(e)
+                state.failed(error, retry_after)
+                said[state.endpoint.name] = error
+                continue
+            state.succeeded()
+            return result
+
+    def _unavailable(self, method: str, said: dict[str, str], now: float,
+                     deadline: float) -> RpcUnavailable:
+        report = {}
+        for s in self._states:
+            name = s.endpoint.name
+            if name in said:
+                report[name] = said[name]
+            elif s.resting_until > now:
+                report[name] = (f"resting {s.resting_until - now:.1f} s more after "
+                                f"{s.last_error or 'a failure'}")
+            elif s.next_request_at >= deadline:
+                report[name] = "its rate limit gives no turn before the deadline"
+            else:
+                report[name] = "not asked before the deadline"
+        return RpcUnavailable(
+            f"{method}: no endpoint could answer within {self.deadline_s:g} s ("
+            + "; ".join(f"{name}: {what}" for name, what in report.items()) + ")", report)
+
+    async def program_accounts(self, program: Program, account_name: str,
+                               filters: Sequence[int | MemcmpOpts] = (),
+                               commitment: Commitment | None = None) -> list[tuple[Pubkey, Any]]:
+        """Every `account_name` account of `program` that passes `filters` (an int is a
+        dataSize filter, as in solana-py), decoded with the IDL; the account discriminator is
+        the first filter, so the node sends nothing else."""
+        coder = program.coder.accounts
+        discriminator = coder.acc_name_to_discriminator.get(account_name)
+        if discriminator is None:
+            raise ValueError(f"the IDL has no account {account_name!r}; it has "
+                             f"{sorted(coder.acc_name_to_discriminator)}")
+        memcmp = MemcmpOpts(offset=0, bytes=b58encode(discriminator).decode())
+        resp = await self.call("get_program_accounts", program.program_id,
+                               commitment=commitment, encoding="base64",
+                               filters=[memcmp, *filters])
+        return [(a.pubkey, coder.decode(bytes(a.account.data))) for a in resp.value]

@@ -4,8 +4,12 @@ An `Intent` builds its instructions from the chain's current state, or says ther
 left to do. `Sender.send` simulates them to size the compute-unit limit, prices compute units
 from configuration or from recent prioritization fees (a capped percentile), signs, sends, and
 rebroadcasts the same signed transaction until it is confirmed or its blockhash expires. Only
-then does it ask the intent again — which re-reads the state the transaction was meant to
-change — before signing anew, so a transaction that landed late is never doubled.
+then — after one last look at its status — does it ask the intent again, which re-reads the
+state the transaction was meant to change, before signing anew, so a transaction that landed
+late is never doubled.
+
+When no endpoint answers (`RpcUnavailable`) it gives up, naming the transaction still in flight
+if there is one: whoever retries must let that one's blockhash expire or re-read the state.
 """
 
 from __future__ import annotations
@@ -23,13 +27,24 @@ from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
+from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.transaction import Transaction
+from solders.transaction_status import (
+    TransactionConfirmationStatus,
+    TransactionErrorFieldless,
+    TransactionStatus,
+)
 
-from chain.client import RpcClient
+from chain.client import RpcClient, RpcUnavailable
 from program.errors import describe
 
 MAX_COMPUTE_UNITS = 1_400_000
+# A blockhash one endpoint gave may be unknown to the one that simulates (it lags): take a
+# fresh one this many times before giving up.
+BLOCKHASH_TRIES = 3
+MAX_FEE_ACCOUNTS = 128  # getRecentPrioritizationFees takes at most this many addresses
+LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
 
 
 class Intent(Protocol):
@@ -68,10 +83,21 @@ class Expired:
 
 @dataclass(frozen=True)
 class GaveUp:
+    """No endpoint answered. `in_flight` is the transaction sent whose fate is unknown (its
+    blockhash may still be valid), None when nothing was sent."""
+
     reason: str
+    in_flight: Signature | None = None
 
 
 SendResult = Landed | AlreadyDone | Refused | Expired | GaveUp
+
+
+@dataclass
+class _Flight:
+    """The transaction of one `send` that may still land."""
+
+    signature: Signature | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +119,17 @@ def percentile_fee(fees: Sequence[int], percentile: int, cap: int) -> int:
     return min(ranked[rank], cap)
 
 
+def writable_accounts(ixs: Sequence[Instruction], limit: int = MAX_FEE_ACCOUNTS) -> list[Pubkey]:
+    """The accounts the instructions write, in order, at most `limit` (the RPC method takes
+    128): recent fees for locking them are what this transaction competes with."""
+    out: dict[Pubkey, None] = {}
+    for ix in ixs:
+        for meta in ix.accounts:
+            if meta.is_writable:
+                out[meta.pubkey] = None
+    return list(out)[:limit]
+
+
 class Sender:
     """Sends intents for one fee payer."""
 
@@ -106,16 +143,30 @@ class Sender:
 
     async def send(self, intent: Intent, signers: Sequence[Keypair] = ()) -> SendResult:
         """Make the intent true at most once; see the module's docstring."""
+        flight = _Flight()
+        try:
+            return await self._send(intent, signers, flight)
+        except RpcUnavailable as e:
+            return GaveUp(str(e), flight.signature)
+
+    async def _send(self, intent: Intent, signers: Sequence[Keypair],
+                    flight: _Flight) -> SendResult:
         for attempt in range(1, self.attempts + 1):
             ixs = await intent.instructions()
             if ixs is None:
                 return AlreadyDone()
-            blockhash, last_valid_height = await self._blockhash()
-            simulated = await self._simulate(ixs, signers, blockhash)
+            for _ in range(BLOCKHASH_TRIES):
+                blockhash, last_valid_height = await self._blockhash()
+                simulated = await self._simulate(ixs, signers, blockhash)
+                if simulated is not None:
+                    break
+            else:
+                return GaveUp(f"the endpoints did not know their own blockhash "
+                              f"{BLOCKHASH_TRIES} times")
             if isinstance(simulated, Refused):
                 return simulated
             tx = self._sign(await self._with_budget(ixs, simulated), signers, blockhash)
-            outcome = await self._until_confirmed_or_expired(tx, last_valid_height)
+            outcome = await self._until_confirmed_or_expired(tx, last_valid_height, flight)
             if outcome is not None:
                 return outcome
             # Expired: only the next round's fresh look at the state decides whether to sign
@@ -136,12 +187,15 @@ class Sender:
         return Transaction(keys, message, blockhash)
 
     async def _simulate(self, ixs: Sequence[Instruction], signers: Sequence[Keypair],
-                        blockhash: Hash) -> int | Refused:
-        """The compute units the instructions use, or the program's refusal."""
+                        blockhash: Hash) -> int | Refused | None:
+        """The compute units the instructions use, or the program's refusal; None when the
+        simulating node does not know the blockhash."""
         budget = [set_compute_unit_limit(MAX_COMPUTE_UNITS), *ixs]
         resp = await self.rpc.call("simulate_transaction", self._sign(budget, signers,
                                                                       blockhash))
         value = resp.value
+        if value.err == TransactionErrorFieldless.BlockhashNotFound:
+            return None
         if value.err is not None:
             return Refused(describe(value.err), tuple(value.logs or ()))
         return int(value.units_consumed or 0)
@@ -150,16 +204,18 @@ class Sender:
         limit = min(MAX_COMPUTE_UNITS, max(1, int(units * self.fees.limit_margin)))
         price = self.fees.fixed_micro_lamports
         if price is None:
-            resp = await self.rpc.call("get_recent_prioritization_fees")
-            price = percentile_fee([f.prioritization_fee for f in resp.value],
+            # the fees paid lately to lock the accounts these instructions write
+            recent = await self.rpc.request("getRecentPrioritizationFees",
+                                            [[str(a) for a in writable_accounts(ixs)]])
+            price = percentile_fee([int(f["prioritizationFee"]) for f in recent],
                                    self.fees.percentile, self.fees.cap_micro_lamports)
         budget = [set_compute_unit_limit(limit)]
         if price:
             budget.append(set_compute_unit_price(price))
         return [*budget, *ixs]
 
-    async def _until_confirmed_or_expired(self, tx: Transaction,
-                                          last_valid_height: int) -> SendResult | None:
+    async def _until_confirmed_or_expired(self, tx: Transaction, last_valid_height: int,
+                                          flight: _Flight) -> SendResult | None:
         """Broadcast until the transaction's fate is known; None when its blockhash expired
         and it did not land."""
         signature = tx.signatures[0]
@@ -167,17 +223,31 @@ class Sender:
         while True:
             try:
                 await self.rpc.call("send_raw_transaction", bytes(tx), opts)
-            except RPCException as e:  # the node refused it outright
-                return Refused(str(e))
+            except RPCException as e:
+                if flight.signature != signature:  # the first send: refused outright
+                    return Refused(str(e))
+                # a rebroadcast refused ("already processed", say): the first send may have
+                # landed, so its status decides
+            flight.signature = signature
             sent_at = time.monotonic()
             while time.monotonic() - sent_at < self.rebroadcast_s:
-                status = (await self.rpc.call("get_signature_statuses", [signature],
-                                              search_transaction_history=True)).value[0]
-                if status is not None and status.confirmation_status is not None:
-                    if status.err is not None:
-                        return Refused(describe(status.err))
-                    return Landed(signature, status.slot)
+                landed = await self._landed(signature)
+                if landed is not None:
+                    return landed
                 height = (await self.rpc.call("get_block_height")).value
                 if height > last_valid_height:
-                    return None
+                    # it can no longer land; it may have landed since the last look
+                    landed = await self._landed(signature)
+                    flight.signature = None
+                    return landed
                 await asyncio.sleep(min(0.2, self.rebroadcast_s))
+
+    async def _landed(self, signature: Signature) -> Landed | Refused | None:
+        """What became of the transaction, None while it is not confirmed."""
+        status: TransactionStatus | None = (await self.rpc.call(
+            "get_signature_statuses", [signature], search_transaction_history=True)).value[0]
+        if status is None or status.confirmation_status not in LANDED:
+            return None  # unknown, or only processed: a fork may still drop it
+        if status.err is not None:
+            return Refused(describe(status.err))
+        return Landed(signature, status.slot)

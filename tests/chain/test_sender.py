@@ -1,0 +1,438 @@
+"""The Sender against a real localnet through a proxy that loses transactions and hides their
+statuses: one intent lands at most once, refusals come back by IDL name, the compute budget
+comes from simulation and the fee policy.
+
+The intent is "market N is approved". The state it needs (a proposed market with votes) is
+built with the localnet's users through solana-py directly, not through the proxy, so the
+proxy's counts are the sender's alone; the history is read back through getSignaturesForAddress
+and getTransaction, as any client would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from anchorpy import Program
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
+from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+
+from chain.client import Endpoint, RpcClient, anchor_program
+from chain.localnet import Localnet, run_localnet
+from chain.sender import (
+    AlreadyDone,
+    Expired,
+    FeePolicy,
+    GaveUp,
+    Landed,
+    Refused,
+    Sender,
+    SendResult,
+)
+from tests.chain.chaos import (
+    Chaos,
+    FirstTransaction,
+    Forward,
+    HiddenStatuses,
+    RpcError,
+    Status,
+    Swallow,
+    dead_url,
+    signature_of,
+)
+from tests.chain.test_localnet import create_market, free_port, send
+from tests.chain.test_localnet import rpc as node_rpc
+
+COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
+PROPOSED, APPROVED = 0, 1
+TIMEOUT_S, DEADLINE_S, REBROADCAST_S = 0.5, 5.0, 0.3
+GUARD_S = 15.0  # a send that is not over by then hangs
+EXPIRE_SLOTS = 200  # past a blockhash's 150 slots
+
+
+# ---- the intent ---------------------------------------------------------------------------------
+@dataclass
+class MarketApproved:
+    """Make market `market` Approved: approve_market while it is Proposed, nothing after."""
+
+    rpc: RpcClient
+    program: Program
+    net: Localnet
+    market: Pubkey
+    reads: int = 0
+
+    async def state(self) -> int:
+        account = (await self.rpc.call("get_account_info", self.market)).value
+        assert account is not None, "no such market"
+        return int(self.program.coder.accounts.decode(bytes(account.data)).state)
+
+    async def instructions(self) -> Sequence[Instruction] | None:
+        self.reads += 1
+        if await self.state() != PROPOSED:
+            return None
+        return [self.net.client.approve_market(self.market)]
+
+
+# ---- the world ----------------------------------------------------------------------------------
+@dataclass
+class World:
+    net: Localnet
+    proxy: Chaos
+    direct: AsyncClient  # straight to the localnet: setting up and reading history
+    rpc: RpcClient  # through the proxy: what the sender uses
+    program: Program
+
+    def sender(self, **kwargs: Any) -> Sender:
+        return Sender(self.rpc, self.net.keepers[0].kp,
+                      **{"rebroadcast_s": REBROADCAST_S, **kwargs})
+
+    async def proposed_market(self, market_id: int, likes: int) -> MarketApproved:
+        """A market in Proposed with `likes` approving votes (3 reach the threshold)."""
+        net = self.net
+        creator = net.users[0]
+        await send(self.direct, [create_market(net, creator.key, market_id)], creator.kp)
+        market = net.deployment.market(market_id)
+        for voter in (net.users + net.keepers)[:likes]:
+            await send(self.direct, [net.client.vote_proposal(voter.key, market, True)],
+                       voter.kp)
+        return MarketApproved(self.rpc, self.program, net, market)
+
+    async def transaction(self, signature: Signature) -> Any:
+        got = (await self.direct.get_transaction(signature, encoding="base64")).value
+        assert got is not None, f"{signature} is not in the history"
+        return got
+
+    async def approvals(self, market: Pubkey) -> list[Signature]:
+        """Every approve_market of `market` in the history, landed or failed."""
+        approve = bytes(self.net.client.approve_market(market).data)
+        found = []
+        for entry in (await self.direct.get_signatures_for_address(market)).value:
+            tx = (await self.transaction(entry.signature)).transaction.transaction
+            assert isinstance(tx, VersionedTransaction)
+            keys = tx.message.account_keys
+            if any(keys[ix.program_id_index] == self.net.program_id and bytes(ix.data) == approve
+                   for ix in tx.message.instructions):
+                found.append(entry.signature)
+        return found
+
+    async def travel_past_the_blockhash(self) -> None:
+        await node_rpc(self.net, "keepernet_timeTravel", {"slots": EXPIRE_SLOTS})
+
+    def sent(self, action: str | None = None) -> list[str]:
+        """The signatures of the sendTransaction requests the proxy saw, in order."""
+        return [signature_of(s.request) for s in self.proxy.requests("sendTransaction", action)]
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    async with run_localnet(free_port()) as net, Chaos(net.url) as proxy:
+        direct = AsyncClient(net.url, commitment=Confirmed)
+        rpc = RpcClient([Endpoint("proxy", proxy.url)], timeout_s=TIMEOUT_S,
+                        deadline_s=DEADLINE_S)
+        try:
+            yield World(net, proxy, direct, rpc, anchor_program(rpc, net.program_id))
+        finally:
+            await rpc.close()
+            await direct.close()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.02)
+    await asyncio.wait_for(poll(), timeout)
+
+
+async def sent(sender: Sender, intent: MarketApproved) -> SendResult:
+    return await asyncio.wait_for(sender.send(intent), GUARD_S)
+
+
+# ---- once ---------------------------------------------------------------------------------------
+async def test_an_intent_lands_once_then_is_already_done(world: World) -> None:
+    intent = await world.proposed_market(1, likes=3)
+    sender = world.sender()
+
+    landed = await sent(sender, intent)
+    assert isinstance(landed, Landed)
+    tx = await world.transaction(landed.signature)
+    assert landed.slot == tx.slot > 0 and tx.transaction.meta.err is None
+    assert await intent.state() == APPROVED
+    assert world.sent() == [str(landed.signature)]
+
+    assert await sent(sender, intent) == AlreadyDone()
+    assert world.proxy.count("sendTransaction") == 1  # nothing sent the second time
+    assert world.proxy.count("simulateTransaction") == 1
+    assert await world.approvals(intent.market) == [landed.signature]
+
+
+async def test_a_refusal_comes_back_by_its_idl_name_and_nothing_is_sent(world: World) -> None:
+    intent = await world.proposed_market(2, likes=2)  # one vote short
+    refused = await sent(world.sender(), intent)
+    assert isinstance(refused, Refused) and refused.error == "ThresholdNotMet"
+    assert any("failed" in line for line in refused.logs)
+    assert world.proxy.count("simulateTransaction") == 1
+    assert world.proxy.count("sendTransaction") == 0
+    assert await world.approvals(intent.market) == []
+    assert await intent.state() == PROPOSED
+
+
+# ---- lost, late and hidden ----------------------------------------------------------------------
+async def test_a_lost_transaction_is_re_read_re_signed_and_lands_once(world: World) -> None:
+    intent = await world.proposed_market(3, likes=3)
+    proxy = world.proxy
+    # every broadcast of the first transaction is lost; later ones go through
+    first = FirstTransaction()
+    proxy.fail(Swallow(), method="sendTransaction", times=None, when=first)
+    task = asyncio.create_task(world.sender().send(intent))
+    await until(lambda: proxy.count("sendTransaction", "swallow") >= 2)  # sent, rebroadcast
+    await world.travel_past_the_blockhash()
+    result = await asyncio.wait_for(task, GUARD_S)
+
+    assert isinstance(result, Landed)
+    assert first.signature is not None and str(result.signature) != first.signature
+    assert set(world.sent("swallow")) == {first.signature}
+    assert set(world.sent("forward")) == {str(result.signature)}
+    assert intent.reads == 2  # the state was read again before signing again
+    assert await world.approvals(intent.market) == [result.signature]
+    lost = Signature.from_string(first.signature)
+    assert (await world.direct.get_signature_statuses(
+        [lost], search_transaction_history=True)).value == [None]
+
+
+async def test_a_transaction_that_landed_unseen_is_not_sent_again(world: World) -> None:
+    intent = await world.proposed_market(4, likes=3)
+    proxy = world.proxy
+    hidden = HiddenStatuses()
+    proxy.rewrite("sendTransaction", hidden.hide_first_sent)
+    proxy.rewrite("getSignatureStatuses", hidden)
+    task = asyncio.create_task(world.sender().send(intent))
+    await until(lambda: hidden.hidden >= 2)  # it landed; the sender was told nothing, twice
+    await world.travel_past_the_blockhash()
+    result = await asyncio.wait_for(task, GUARD_S)
+
+    # the re-read found the market approved: nothing signed again
+    assert result == AlreadyDone()
+    assert intent.reads == 2
+    assert set(world.sent()) == {hidden.first}
+    assert world.proxy.count("simulateTransaction") == 1
+    assert [str(s) for s in await world.approvals(intent.market)] == [hidden.first]
+
+
+async def test_a_status_seen_at_expiry_reports_the_landing(world: World) -> None:
+    """The status shows up just as the blockhash expires: the last look finds it."""
+    intent = await world.proposed_market(5, likes=3)
+    proxy = world.proxy
+    hidden = HiddenStatuses()
+    proxy.rewrite("sendTransaction", hidden.hide_first_sent)
+    proxy.rewrite("getSignatureStatuses", hidden)
+
+    def reveal_at_expiry(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        last_valid = proxy.requests("getLatestBlockhash")[-1].answer["result"]["value"][
+            "lastValidBlockHeight"]
+        if answer["result"] > last_valid:
+            hidden.signatures.clear()
+        return answer
+
+    proxy.rewrite("getBlockHeight", reveal_at_expiry)
+    task = asyncio.create_task(world.sender().send(intent))
+    await until(lambda: hidden.hidden >= 2)
+    await world.travel_past_the_blockhash()
+    result = await asyncio.wait_for(task, GUARD_S)
+
+    assert isinstance(result, Landed) and str(result.signature) == hidden.first
+    assert intent.reads == 1
+    assert set(world.sent()) == {hidden.first}
+    assert await world.approvals(intent.market) == [result.signature]
+
+
+async def test_processed_is_not_landed(world: World) -> None:
+    """A status still `processed` could be dropped with its fork: the sender waits for
+    confirmed."""
+    intent = await world.proposed_market(6, likes=3)
+    processed = 0
+
+    def only_processed(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        nonlocal processed
+        status = answer["result"]["value"][0]
+        if status is not None and processed < 3:
+            status["confirmationStatus"] = "processed"
+            processed += 1
+        return answer
+
+    world.proxy.rewrite("getSignatureStatuses", only_processed)
+    result = await sent(world.sender(), intent)
+    assert isinstance(result, Landed)
+    assert processed == 3 and world.proxy.count("getSignatureStatuses") >= 4
+    assert set(world.sent()) == {str(result.signature)}  # rebroadcasts of the same transaction
+    assert await world.approvals(intent.market) == [result.signature]
+
+
+async def test_a_refused_rebroadcast_does_not_hide_the_first_send(world: World) -> None:
+    """A node may refuse a rebroadcast (already processed); the first send may have landed,
+    so its status, not the refusal, is the result."""
+    intent = await world.proposed_market(7, likes=3)
+    proxy = world.proxy
+    hidden = HiddenStatuses()
+    proxy.rewrite("sendTransaction", hidden.hide_first_sent)
+
+    def until_rebroadcast(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        if proxy.count("sendTransaction") >= 2:
+            hidden.signatures.clear()
+        return hidden(request, answer)
+
+    proxy.rewrite("getSignatureStatuses", until_rebroadcast)
+    proxy.script(Forward(), RpcError(-32602, "rejected"), method="sendTransaction")
+    result = await sent(world.sender(), intent)
+    assert isinstance(result, Landed) and str(result.signature) == hidden.first
+    assert [s.action for s in proxy.requests("sendTransaction")][:2] == ["forward", "rpc-error"]
+    assert await world.approvals(intent.market) == [result.signature]
+
+
+async def test_expired_when_every_blockhash_expires_unlanded(world: World) -> None:
+    intent = await world.proposed_market(8, likes=3)
+    proxy = world.proxy
+    proxy.fail(Swallow(), method="sendTransaction", times=None)
+    task = asyncio.create_task(world.sender(attempts=2).send(intent))
+    travelled: set[str] = set()
+    while not task.done():  # each new transaction's blockhash expires once it is sent
+        fresh = set(world.sent("swallow")) - travelled
+        if fresh:
+            travelled |= fresh
+            await world.travel_past_the_blockhash()
+        await asyncio.sleep(0.02)
+    result = await asyncio.wait_for(task, GUARD_S)
+    assert result == Expired(2)
+    assert len(travelled) == 2 and intent.reads == 2
+    assert await world.approvals(intent.market) == []
+    assert await intent.state() == PROPOSED
+
+
+async def test_a_blockhash_the_simulating_node_does_not_know_is_replaced(world: World) -> None:
+    intent = await world.proposed_market(9, likes=3)
+    replaced = False
+
+    def unknown_blockhash(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        nonlocal replaced
+        if not replaced:
+            answer["result"]["value"]["blockhash"] = str(Hash.new_unique())
+            replaced = True
+        return answer
+
+    world.proxy.rewrite("getLatestBlockhash", unknown_blockhash)
+    result = await sent(world.sender(), intent)
+    assert isinstance(result, Landed)
+    assert world.proxy.count("getLatestBlockhash") == 2
+    assert world.proxy.count("simulateTransaction") == 2
+    assert await world.approvals(intent.market) == [result.signature]
+
+
+# ---- no endpoint --------------------------------------------------------------------------------
+async def test_gives_up_when_no_endpoint_answers(world: World) -> None:
+    intent = await world.proposed_market(10, likes=3)
+    rpc = RpcClient([Endpoint("dead", dead_url())], timeout_s=TIMEOUT_S, deadline_s=1.0)
+    try:
+        intent.rpc = rpc
+        sender = Sender(rpc, world.net.keepers[0].kp, rebroadcast_s=REBROADCAST_S)
+        result = await sent(sender, intent)
+    finally:
+        await rpc.close()
+    assert isinstance(result, GaveUp) and result.in_flight is None
+    assert "dead: connection failed (ConnectError)" in result.reason
+
+
+async def test_gives_up_naming_the_transaction_in_flight(world: World) -> None:
+    intent = await world.proposed_market(11, likes=3)
+    proxy = world.proxy
+    rpc = RpcClient([Endpoint("proxy", proxy.url)], timeout_s=TIMEOUT_S, deadline_s=1.0)
+    try:
+        # the transaction goes out, then the endpoint stops answering
+        proxy.fail(Status(500), method="getSignatureStatuses", times=None)
+        result = await sent(Sender(rpc, world.net.keepers[0].kp,
+                                   rebroadcast_s=REBROADCAST_S), intent)
+    finally:
+        await rpc.close()
+    assert isinstance(result, GaveUp) and "HTTP 500" in result.reason
+    assert result.in_flight is not None and world.sent() == [str(result.in_flight)]
+    # it did land: whoever retries must re-read before sending again
+    assert await world.approvals(intent.market) == [result.in_flight]
+
+
+# ---- the compute budget -------------------------------------------------------------------------
+def budget_of(tx: VersionedTransaction) -> tuple[int | None, int | None, list[Pubkey]]:
+    """(unit limit, unit price, programs of the other instructions) of a transaction."""
+    keys = tx.message.account_keys
+    limit = price = None
+    others = []
+    for ix in tx.message.instructions:
+        program, data = keys[ix.program_id_index], bytes(ix.data)
+        if program != COMPUTE_BUDGET:
+            others.append(program)
+        elif data[0] == 2:
+            limit = int.from_bytes(data[1:5], "little")
+        elif data[0] == 3:
+            price = int.from_bytes(data[1:9], "little")
+    return limit, price, others
+
+
+def simulated_units(proxy: Chaos) -> int:
+    return int(proxy.requests("simulateTransaction")[-1].answer["result"]["value"][
+        "unitsConsumed"])
+
+
+async def landed_budget(world: World, result: SendResult) -> tuple[int, int | None, int, int]:
+    """(limit, price, units used, fee) of the landed transaction, read from the history."""
+    assert isinstance(result, Landed)
+    got = await world.transaction(result.signature)
+    tx = got.transaction.transaction
+    limit, price, others = budget_of(tx)
+    assert others == [world.net.program_id]  # the budget, then the intent's instruction
+    assert limit is not None
+    meta = got.transaction.meta
+    return limit, price, meta.compute_units_consumed, meta.fee
+
+
+async def test_unit_limit_from_simulation_and_a_fixed_price(world: World) -> None:
+    intent = await world.proposed_market(12, likes=3)
+    sender = world.sender(fees=FeePolicy(fixed_micro_lamports=1_234, limit_margin=1.5))
+    limit, price, used, fee = await landed_budget(world, await sent(sender, intent))
+    units = simulated_units(world.proxy)
+    assert units > 0 and limit == int(units * 1.5)
+    assert used <= limit
+    assert price == 1_234
+    assert world.proxy.count("getRecentPrioritizationFees") == 0  # configured: not asked
+    assert fee == 5_000 + math.ceil(1_234 * limit / 10**6)
+
+
+RECENT_FEES = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900]
+
+
+@pytest.mark.parametrize(("fees", "cap", "expected"), [
+    (RECENT_FEES, 10_000, 700),  # the 75th percentile (nearest rank) of ten fees
+    (RECENT_FEES, 450, 450),  # capped
+    (None, 10_000, None),  # the localnet's own answer: no fees lately, so no price at all
+])
+async def test_unit_price_is_the_capped_percentile_of_recent_fees(
+        world: World, fees: list[int] | None, cap: int, expected: int | None) -> None:
+    intent = await world.proposed_market(13, likes=3)
+    if fees is not None:
+        def recent(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+            answer["result"] = [{"slot": 1000 + i, "prioritizationFee": f}
+                                for i, f in enumerate(fees)]
+            return answer
+        world.proxy.rewrite("getRecentPrioritizationFees", recent)
+    sender = world.sender(fees=FeePolicy(percentile=75, cap_micro_lamports=cap))
+    limit, price, _, fee = await landed_budget(world, await sent(sender, intent))
+    [asked] = world.proxy.requests("getRecentPrioritizationFees")
+    assert asked.request["params"] == [[str(intent.market)]]  # the account approve writes
+    assert limit == int(simulated_units(world.proxy) * FeePolicy().limit_margin)
+    assert price == expected
+    assert fee == 5_000 + math.ceil((price or 0) * limit / 10**6)
