@@ -18,6 +18,10 @@ measures the client. So by default the `AsyncClient` sends through an httpx tran
 aiohttp (`--transport aiohttp`): solana-py builds every request and parses every answer as
 usual, only the HTTP exchange is cheaper. `--transport httpx` measures the stock client.
 
+Reads are driven from `--client-processes` processes (2 by default), each with its share of
+the callers, all counting inside one wall-clock window: one Python process parsing answers
+with solana-py saturates a core before the localnet does.
+
 Each figure is measured over `--seconds` after a short warm-up, and the baselines in the same
 run, so the ratios hold on any machine. Prints one table and writes bench/results/localnet.json.
 `--profile FILE` runs the server under cProfile and writes its profile to FILE on exit.
@@ -35,7 +39,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import aiohttp
@@ -228,6 +234,56 @@ async def rate(callers: int, seconds: float, server_pid: int,
     return figure
 
 
+# Client processes need time to start (imports) before the shared window opens.
+PROCESS_START_S = 4.0
+
+
+def count_reads(url: str, transport: str, method: str, account: str, callers: int,
+                start_at: float, seconds: float) -> int:
+    """In a client process: `callers` loops of `method` (getHealth or getAccountInfo of
+    `account`), counting the calls that complete inside [start_at, start_at + seconds)."""
+
+    async def run() -> int:
+        count = 0
+        end_at = start_at + seconds
+        async with rpc_client(url, transport) as client:
+            key = Pubkey.from_string(account)
+            call: Callable[[], Awaitable[object]] = (
+                client.is_connected if method == "getHealth"
+                else lambda: client.get_account_info(key))
+
+            async def loop() -> None:
+                nonlocal count
+                while time.time() < end_at:
+                    await call()
+                    if start_at <= time.time() < end_at:
+                        count += 1
+
+            await asyncio.gather(*(loop() for _ in range(callers)))
+        return count
+
+    return asyncio.run(run())
+
+
+async def rate_from_processes(args: argparse.Namespace, url: str, server_pid: int, method: str,
+                              account: Pubkey) -> Figure:
+    """Calls per second of `method` from args.client_processes processes in one window."""
+    processes = args.client_processes
+    start_at = time.time() + PROCESS_START_S
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        counts = [loop.run_in_executor(pool, count_reads, url, args.transport, method,
+                                       str(account), max(1, args.callers // processes),
+                                       start_at, args.seconds) for _ in range(processes)]
+        await asyncio.sleep(max(0.0, start_at - time.time()))
+        cpu0 = process_cpu_s(server_pid)
+        await asyncio.sleep(args.seconds)
+        cpu1 = process_cpu_s(server_pid)
+        total = sum(await asyncio.gather(*counts))
+    cpu_us = None if cpu0 is None or cpu1 is None or not total else (cpu1 - cpu0) / total * 1e6
+    return Figure(total / args.seconds, cpu_us)
+
+
 class Transfers:
     """Independent signed transfers between the genesis wallets: each one moves a different
     number of lamports, so no two share a signature."""
@@ -337,9 +393,9 @@ async def measure(args: argparse.Namespace) -> list[Row]:
                 config = Pubkey.find_program_address([b"config"], server.program_id)[0]
                 if (await client.get_account_info(config)).value is None:
                     raise RuntimeError(f"no config account at {config}")
-                health = await rate(args.callers, args.seconds, pid, client.is_connected)
-                account_info = await rate(args.callers, args.seconds, pid,
-                                          lambda: client.get_account_info(config))
+                health = await rate_from_processes(args, server.url, pid, "getHealth", config)
+                account_info = await rate_from_processes(args, server.url, pid,
+                                                         "getAccountInfo", config)
                 blockhash = (await client.get_latest_blockhash()).value.blockhash
                 transfers = Transfers(wallets, blockhash)
                 sequential = await sequential_tx_rate(client, transfers, args.seconds, pid)
@@ -381,6 +437,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each measure")
     parser.add_argument("--callers", type=int, default=32, help="concurrent getAccountInfo")
     parser.add_argument("--senders", type=int, default=32, help="concurrent senders")
+    parser.add_argument("--client-processes", type=int, default=2,
+                        help="processes the reads are driven from (default 2)")
     parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp",
                         help="how solana-py's client sends HTTP (see above)")
     parser.add_argument("--profile", type=Path, help="run the server under cProfile")
