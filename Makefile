@@ -12,7 +12,7 @@ PROGRAM_OBJS := $(patsubst program/src/%.c,$(BUILD)/obj/%.o,$(PROGRAM_SRCS))
 HEADERS := $(wildcard program/src/*.h program/src/*/*.h)
 GENERATED := program/idl/keepernet.json $(wildcard program/src/generated/*.h)
 
-.PHONY: setup program idl test lint bench-cu clean
+.PHONY: setup program idl test lint bench-cu bench-localnet localnet clean
 .DELETE_ON_ERROR:
 
 setup:
@@ -48,6 +48,15 @@ lint:
 bench-cu: setup
 	$(MAKE) program
 	$(PYTHON) -m bench.cu
+
+bench-localnet: setup
+	$(MAKE) program
+	$(PYTHON) -m bench.localnet
+
+# Solana JSON-RPC on 127.0.0.1:8899 (WebSocket 8900) with the program deployed.
+localnet: setup
+	$(MAKE) program
+	.venv/bin/keepernet localnet
 
 clean:
 	rm -rf $(BUILD)
