@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from anchorpy import Context, Program
@@ -29,8 +29,16 @@ VOTE_PROPOSAL = 0
 VOTE_DISPUTE = 1
 
 
+class IdlStruct:
+    """A dataclass of an IDL argument type, given to anchorpy as a dict: anchorpy's encoder
+    deep-copies dataclasses, and solders Pubkeys cannot be copied."""
+
+    def to_idl(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class ConfigParams:
+class ConfigParams(IdlStruct):
     """The settings of `initialize` and `update_config` (see the IDL's ConfigParams)."""
 
     pyth_program: Pubkey
@@ -45,14 +53,9 @@ class ConfigParams:
     max_oracle_staleness_slots: int = 25
     max_oracle_conf_bps: int = 200
 
-    def to_idl(self) -> dict[str, Any]:
-        # a dict, not anchorpy's dataclass: its encoder deep-copies dataclasses, and solders
-        # Pubkeys cannot be copied
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
 
 @dataclass(frozen=True)
-class PerpMarketParams:
+class PerpMarketParams(IdlStruct):
     """A perp market's risk settings (see the IDL's PerpMarketParams)."""
 
     initial_margin_bps: int = 1_000
@@ -61,9 +64,6 @@ class PerpMarketParams:
     taker_fee_bps: int = 10
     funding_interval_secs: int = 3_600
     max_funding_bps: int = 10
-
-    def to_idl(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)

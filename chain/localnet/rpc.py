@@ -13,7 +13,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import base58
 import orjson
@@ -33,6 +33,8 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 from chain.localnet.ledger import Ledger, Rejected, TxRecord, fee_for
 from chain.pyth import read_aggregate
 from program.local import PYTH_PROGRAM
+
+T = TypeVar("T")
 
 SOLANA_CORE_VERSION = "2.1.21"
 FEATURE_SET = 4_140_108_451
@@ -136,31 +138,26 @@ def _config(params: list[Any], index: int) -> dict[str, Any]:
     return {k: v for k, v in config.items() if v is not None}
 
 
-def _pubkey(value: Any) -> Pubkey:
+def _base58(value: Any, parse: Callable[[str], T], what: str) -> T:
+    """A base-58 parameter parsed by `parse` (Pubkey/Signature/Hash.from_string)."""
     if not isinstance(value, str):
-        raise invalid_params("expected a base-58 public key")
+        raise invalid_params(f"expected a base-58 {what}")
     try:
-        return Pubkey.from_string(value)
+        return parse(value)
     except ValueError as e:
-        raise invalid_params(f"invalid pubkey {value!r}") from e
+        raise invalid_params(f"invalid {what} {value!r}") from e
+
+
+def _pubkey(value: Any) -> Pubkey:
+    return _base58(value, Pubkey.from_string, "pubkey")
 
 
 def _signature(value: Any) -> Signature:
-    if not isinstance(value, str):
-        raise invalid_params("expected a base-58 signature")
-    try:
-        return Signature.from_string(value)
-    except ValueError as e:
-        raise invalid_params(f"invalid signature {value!r}") from e
+    return _base58(value, Signature.from_string, "signature")
 
 
 def _hash(value: Any) -> Hash:
-    if not isinstance(value, str):
-        raise invalid_params("expected a base-58 blockhash")
-    try:
-        return Hash.from_string(value)
-    except ValueError as e:
-        raise invalid_params(f"invalid blockhash {value!r}") from e
+    return _base58(value, Hash.from_string, "blockhash")
 
 
 def _int(value: Any, name: str) -> int:
