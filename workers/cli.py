@@ -2,6 +2,7 @@
 
   keepernet localnet [--port N] [--keys DIR]
   keepernet prices --oracle KEY [--oracle KEY ...] --scenario walk|crash|csv [options]
+  keepernet migrate [--dsn DSN]
 
 Every refusal (unknown or bad arguments, an unreadable scenario file) prints what is wrong
 and exits with status 2, before anything starts.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +24,7 @@ from chain.publisher import Feed, Publisher, PublishError
 from chain.scenarios import Crash, RandomWalk, Scenario, ScenarioError, load_csv
 
 DEFAULT_KEYS = Path(".keepernet/localnet-keys")
+DATABASE_URL_ENV = "KEEPERNET_DATABASE_URL"
 
 
 def _port(text: str) -> int:
@@ -67,6 +70,10 @@ def parser() -> argparse.ArgumentParser:
                         help="seconds between publications (default 0.4, a slot)")
     prices.add_argument("--duration", type=_positive,
                         help="stop after this many seconds (default: run until interrupted)")
+    migrate = commands.add_parser(
+        "migrate", help="apply the database schema migrations not applied yet")
+    migrate.add_argument("--dsn", default=None,
+                         help=f"PostgreSQL DSN (default: ${DATABASE_URL_ENV})")
     return root
 
 
@@ -117,9 +124,35 @@ async def _publish(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
         await publisher.close()
 
 
+def _migrate(dsn: str | None) -> int:
+    from store.migrate import DatabaseUnavailable, MigrationError, migrate, redact
+
+    dsn = dsn or os.environ.get(DATABASE_URL_ENV)
+    if not dsn:
+        print(f"keepernet migrate: no database: pass --dsn or set {DATABASE_URL_ENV}",
+              file=sys.stderr)
+        return 2
+    try:
+        applied = asyncio.run(migrate(dsn))
+    except DatabaseUnavailable as e:
+        print(f"keepernet migrate: {e}", file=sys.stderr)
+        return 2
+    except MigrationError as e:
+        print(f"keepernet migrate: {redact(dsn)}: {e}", file=sys.stderr)
+        return 1
+    if applied:
+        for name in applied:
+            print(f"applied {name}")
+    else:
+        print("up to date: no migration to apply")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
+    if args.command == "migrate":
+        return _migrate(args.dsn)
     if args.command == "prices":
         try:
             scenarios = _scenarios(args)
