@@ -21,3 +21,21 @@ class Outcome(StrEnum):
     NOT_NEEDED = "not_needed"
     RETRY = "retry"
     FAILED = "failed"
+
+
+# The program's refusals that are not failures: the guard says the work is done or not due.
+# Any other refusal is `failed`. The single list every job maps refusals with.
+REFUSAL_OUTCOMES: dict[str, Outcome] = {
+    "InvalidState": Outcome.ALREADY_DONE,  # the target already left the state the ix needs
+    "TooEarly": Outcome.NOT_NEEDED,  # its window has not closed / its interval not passed
+    "ThresholdNotMet": Outcome.NOT_NEEDED,  # the votes do not (yet) reach approval
+    "PositionFlat": Outcome.ALREADY_DONE,  # closed or liquidated by someone else
+    "NotLiquidatable": Outcome.NOT_NEEDED,  # the price moved back above maintenance
+    "StaleOracle": Outcome.RETRY,  # the publisher will write a fresh price
+    "OracleNotTrading": Outcome.RETRY,  # a halted feed resumes
+}
+
+
+def refusal_outcome(error: str) -> Outcome:
+    """The outcome of a refusal by the program's error name (`failed` unless listed)."""
+    return REFUSAL_OUTCOMES.get(error, Outcome.FAILED)

@@ -1,0 +1,119 @@
+"""What the chain jobs need, and what they share: reading accounts with the chain's clock,
+sending an intent that re-plans from the chain before every signing, and turning what the
+Sender reports into an `Outcome`."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from anchorpy import Program
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+from solders.sysvar import CLOCK
+
+from chain.client import RpcClient, RpcUnavailable
+from chain.sender import AlreadyDone, Expired, GaveUp, Landed, Refused, Sender, SendResult
+from jobs.outcome import Outcome, refusal_outcome
+from program.client import Client
+
+# the Clock sysvar: slot u64, epoch_start_timestamp i64, epoch u64, leader_schedule_epoch u64,
+# unix_timestamp i64
+_CLOCK_UNIX_TIMESTAMP = struct.Struct("<q")
+_CLOCK_UNIX_TIMESTAMP_OFFSET = 32
+
+
+@dataclass(frozen=True)
+class JobDeps:
+    """The context of a chain job: the RPC endpoints, the keeper's Sender, the anchorpy
+    Program (decoding) and the instruction builder of the deployment."""
+
+    rpc: RpcClient
+    sender: Sender
+    program: Program
+    client: Client
+
+    async def snapshot(self, *addresses: Pubkey) -> tuple[int, list[Any | None]]:
+        """The chain's unix time and the accounts at `addresses` decoded with the IDL (None
+        where there is no account), read in one getMultipleAccounts so that they are of
+        one slot."""
+        resp = await self.rpc.call("get_multiple_accounts", [CLOCK, *addresses])
+        clock, *accounts = resp.value
+        if clock is None:
+            raise ValueError("the node has no Clock sysvar")
+        (now,) = _CLOCK_UNIX_TIMESTAMP.unpack_from(bytes(clock.data),
+                                                   _CLOCK_UNIX_TIMESTAMP_OFFSET)
+        decode = self.program.coder.accounts.decode
+        return int(now), [None if a is None else decode(bytes(a.data)) for a in accounts]
+
+
+class MissingAccount(Exception):
+    """The job's target (or the Config) is not on chain: nothing a retry will fix."""
+
+
+Step = Sequence[Instruction] | Outcome
+Planner = Callable[[], Awaitable[Step]]
+
+
+class Replanning:
+    """An Intent whose instructions come from `planner` — a fresh read of the chain and the
+    pure plan — every time the Sender asks, so a retry after an expired blockhash sees what
+    landed meanwhile and sends nothing twice. `first` is the plan the job already made (used
+    for the first ask only). `last` is the outcome of the last plan that said not to send."""
+
+    def __init__(self, planner: Planner, first: Sequence[Instruction]) -> None:
+        self._planner = planner
+        self._first: Sequence[Instruction] | None = first
+        self.last: Outcome = Outcome.ALREADY_DONE
+
+    async def instructions(self) -> Sequence[Instruction] | None:
+        if self._first is not None:
+            step: Step = self._first
+            self._first = None
+        else:
+            step = await self._planner()
+        if isinstance(step, Outcome):
+            self.last = step
+            return None
+        return step
+
+
+def sent_outcome(result: SendResult, intent: Replanning) -> Outcome:
+    """What the Sender's result means for the job."""
+    if isinstance(result, Landed):
+        return Outcome.SUCCESS
+    if isinstance(result, AlreadyDone):
+        return intent.last
+    if isinstance(result, Refused):
+        return refusal_outcome(result.error)
+    if isinstance(result, Expired | GaveUp):
+        return Outcome.RETRY
+    raise TypeError(f"not a send result: {result!r}")
+
+
+async def run_planned(deps: JobDeps, planner: Planner) -> Outcome:
+    """Plan; when the plan is to send, send it as a `Replanning` intent and map the result.
+    An endpoint that does not answer is `retry`; a missing account is `failed`."""
+    try:
+        step = await planner()
+        if isinstance(step, Outcome):
+            return step
+        intent = Replanning(planner, step)
+        result = await deps.sender.send(intent)
+    except RpcUnavailable:
+        return Outcome.RETRY
+    except MissingAccount:
+        return Outcome.FAILED
+    return sent_outcome(result, intent)
+
+
+async def read_account(deps: JobDeps, address: Pubkey, kind: str) -> tuple[int, Any, Any]:
+    """The chain's unix time, the `kind` account at `address` and the Config, of one slot."""
+    now, (account, config) = await deps.snapshot(address, deps.client.d.config)
+    if account is None or type(account).__name__ != kind:
+        raise MissingAccount(f"no {kind} account at {address}")
+    if config is None:
+        raise MissingAccount("the program's Config account is missing")
+    return now, account, config

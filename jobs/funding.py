@@ -1,0 +1,33 @@
+"""`update_funding(perp_market)`: apply the funding intervals that ended since the last update.
+
+Reads the perp market, the Config and the chain's clock in one request, plans with
+`jobs.funding_plan`, and sends through the Sender an intent that re-reads and re-plans before
+every signing, so an update that landed late is never followed by a second one (which the
+program would refuse anyway: TooEarly → `not_needed`).
+"""
+
+from __future__ import annotations
+
+import structlog
+from solders.pubkey import Pubkey
+
+from jobs.deps import JobDeps, Step, read_account, run_planned
+from jobs.funding_plan import is_due
+from jobs.outcome import Outcome
+
+log = structlog.get_logger(__name__)
+
+
+async def update_funding(ctx: JobDeps, perp_market: Pubkey) -> Outcome:
+    """Update `perp_market`'s funding when an interval has passed since the last update;
+    `not_needed` before."""
+
+    async def planner() -> Step:
+        now, perp, _config = await read_account(ctx, perp_market, "PerpMarket")
+        if not is_due(perp, now):
+            return Outcome.NOT_NEEDED
+        return [ctx.client.update_funding(perp_market, perp.oracle)]
+
+    outcome = await run_planned(ctx, planner)
+    log.info("update_funding", perp_market=str(perp_market), outcome=str(outcome))
+    return outcome

@@ -1,0 +1,140 @@
+"""tally_votes and finalize_market end to end on the localnet: each once, twice in a row and
+twice at once, with exactly one landed program transaction per market."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from solders.pubkey import Pubkey
+
+from jobs.governance import finalize_market, tally_votes
+from jobs.governance_plan import MarketState
+from jobs.outcome import Outcome
+from tests.jobs.chain_world import World, world
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+WINDOW = 86_400  # the localnet's proposal window
+DISPUTE_WINDOW = 172_800
+DISPUTE_VOTE = 259_200
+YES = 1
+LIQUIDITY = 100_000_000
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def w() -> AsyncIterator[World]:
+    async with world() as got:
+        yield got
+
+
+async def proposal(w: World, market_id: int, likes: int, dislikes: int = 0) -> Pubkey:
+    net = w.net
+    creator = net.users[0]
+    trading_ends_at = await w.now() + WINDOW + 100
+    await w.send([net.client.create_market(creator.key, market_id, f"Q{market_id}?",
+                                           trading_ends_at)], creator.kp)
+    market = net.deployment.market(market_id)
+    voters = net.users + net.keepers
+    for i, voter in enumerate(voters[:likes + dislikes]):
+        await w.send([net.client.vote_proposal(voter.key, market, i < likes)], voter.kp)
+    return market
+
+
+async def state(w: World, market: Pubkey) -> int:
+    _, (m,) = await w.keepers[0].snapshot(market)
+    assert m is not None
+    return int(m.state)
+
+
+async def test_a_proposal_is_approved_once(w: World) -> None:
+    market = await proposal(w, 1, likes=3)
+    k = w.keepers[0]
+    assert await tally_votes(k, market) == Outcome.SUCCESS
+    assert await state(w, market) == MarketState.APPROVED
+    assert await tally_votes(k, market) == Outcome.ALREADY_DONE
+    assert await w.calls(market, w.net.client.approve_market(market)) == (1, 0)
+
+
+async def test_a_proposal_is_approved_once_by_two_keepers_at_once(w: World) -> None:
+    market = await proposal(w, 2, likes=4, dislikes=1)
+    got = await asyncio.gather(*(tally_votes(k, market) for k in w.keepers))
+    assert sorted(got) == sorted([Outcome.SUCCESS, Outcome.ALREADY_DONE])
+    assert await state(w, market) == MarketState.APPROVED
+    # one approval succeeded; without a shared lease (the workers' Redis lease) the other
+    # keeper may have sent too, and its transaction then failed on the program's guard
+    ok, failed = await w.calls(market, w.net.client.approve_market(market))
+    assert ok == 1 and failed <= 1
+
+
+async def test_a_proposal_is_rejected_once_its_window_closed(w: World) -> None:
+    lone = await proposal(w, 3, likes=2, dislikes=1)
+    crowd = await proposal(w, 4, likes=3, dislikes=2)  # 60 % < 70 %
+    for market in (lone, crowd):
+        assert await tally_votes(w.keepers[0], market) == Outcome.NOT_NEEDED
+    await w.travel(WINDOW + 1)
+    assert await tally_votes(w.keepers[0], lone) == Outcome.SUCCESS
+    assert await tally_votes(w.keepers[0], lone) == Outcome.ALREADY_DONE
+    got = await asyncio.gather(*(tally_votes(k, crowd) for k in w.keepers))
+    assert sorted(got) == sorted([Outcome.SUCCESS, Outcome.ALREADY_DONE])
+    for market in (lone, crowd):
+        assert await state(w, market) == MarketState.CANCELLED
+        ok, failed = await w.calls(market, w.net.client.reject_market(market))
+        assert ok == 1 and failed <= 1
+    assert await w.calls(lone, w.net.client.reject_market(lone)) == (1, 0)
+
+
+async def resolving(w: World, market_id: int) -> Pubkey:
+    """A market past its trading end with its outcome proposed (Resolving)."""
+    net, creator = w.net, w.net.users[0]
+    market = await proposal(w, market_id, likes=3)
+    assert await tally_votes(w.keepers[0], market) == Outcome.SUCCESS
+    await w.send([net.client.activate_market(creator.key, market, creator.token, LIQUIDITY)],
+                 creator.kp)
+    await w.travel(WINDOW + 200)
+    await w.send([net.client.propose_resolution(creator.key, market, YES)], creator.kp)
+    assert await state(w, market) == MarketState.RESOLVING
+    return market
+
+
+async def test_a_market_is_finalized_after_its_dispute_window(w: World) -> None:
+    a, b = await resolving(w, 10), await resolving(w, 11)
+    for market in (a, b):
+        assert await finalize_market(w.keepers[0], market) == Outcome.NOT_NEEDED
+    await w.travel(DISPUTE_WINDOW)
+    k = w.keepers[0]
+    assert await finalize_market(k, a) == Outcome.SUCCESS
+    assert await finalize_market(k, a) == Outcome.ALREADY_DONE
+    got = await asyncio.gather(*(finalize_market(k, b) for k in w.keepers))
+    assert sorted(got) == sorted([Outcome.SUCCESS, Outcome.ALREADY_DONE])
+    for market in (a, b):
+        assert await state(w, market) == MarketState.FINALIZED
+        ok, failed = await w.calls(market, w.net.client.finalize_market(
+            market, w.net.deployment.vault))
+        assert ok == 1 and failed <= 1
+    assert await w.calls(a, w.net.client.finalize_market(a, w.net.deployment.vault)) == (1, 0)
+
+
+async def test_an_overturned_dispute_pays_the_bond_back_to_the_disputer(w: World) -> None:
+    net = w.net
+    market = await resolving(w, 20)
+    disputer = net.users[1]
+    await w.send([net.client.dispute(disputer.key, market, disputer.token)], disputer.kp)
+    for voter in (net.users[2], *net.keepers):
+        await w.send([net.client.vote_dispute(voter.key, market, False)], voter.kp)
+    assert await finalize_market(w.keepers[0], market) == Outcome.NOT_NEEDED
+    before = int((await w.direct.get_token_account_balance(disputer.token)).value.amount)
+    await w.travel(DISPUTE_VOTE)
+    assert await finalize_market(w.keepers[0], market) == Outcome.SUCCESS
+    assert await finalize_market(w.keepers[0], market) == Outcome.ALREADY_DONE
+    after = int((await w.direct.get_token_account_balance(disputer.token)).value.amount)
+    assert after - before == 100_000_000  # the localnet's dispute bond
+    assert await w.calls(market, net.client.finalize_market(market, disputer.token)) == (1, 0)
+
+
+async def test_a_missing_market_fails(w: World) -> None:
+    missing = w.net.deployment.market(999)
+    assert await tally_votes(w.keepers[0], missing) == Outcome.FAILED
+    assert await finalize_market(w.keepers[0], missing) == Outcome.FAILED
