@@ -3,6 +3,7 @@
   keepernet localnet [--port N] [--keys DIR]
   keepernet prices --oracle KEY [--oracle KEY ...] --scenario walk|crash|csv [options]
   keepernet migrate [--dsn DSN]
+  keepernet worker indexer|governance|funding [--config FILE]
 
 Every refusal (unknown or bad arguments, an unreadable scenario file) prints what is wrong
 and exits with status 2, before anything starts.
@@ -74,7 +75,38 @@ def parser() -> argparse.ArgumentParser:
         "migrate", help="apply the database schema migrations not applied yet")
     migrate.add_argument("--dsn", default=None,
                          help=f"PostgreSQL DSN (default: ${DATABASE_URL_ENV})")
+    worker = commands.add_parser(
+        "worker", help="run one role's arq worker until interrupted (settings from the "
+                       "environment and the optional TOML file)")
+    worker.add_argument("role", help="indexer, governance or funding")
+    worker.add_argument("--config", type=Path, default=None,
+                        help="a TOML settings file (default: $KEEPERNET_CONFIG, if set)")
+    worker.add_argument("--burst", action="store_true",
+                        help="stop once the queue is empty (default: run until interrupted)")
     return root
+
+
+def _worker(role: str, config: Path | None, burst: bool) -> int:
+    from arq.worker import create_worker
+
+    from workers.role import ROLES, UnknownRole, worker_settings_of
+    from workers.settings import SettingsError, load_settings
+
+    if role not in ROLES:
+        print(f"keepernet worker: unknown role {role!r}: one of {', '.join(ROLES)}",
+              file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings(config)
+        if role != "indexer":
+            settings.keypair()  # a signing role refuses to start without a usable keypair
+        worker_settings = worker_settings_of(role, settings)
+    except (SettingsError, UnknownRole) as e:
+        print(f"keepernet worker {role}: bad settings:\n{e}", file=sys.stderr)
+        return 2
+    worker = create_worker(worker_settings, burst=burst)
+    worker.run()  # handles SIGINT/SIGTERM: stops polling, lets running jobs finish
+    return 0
 
 
 def _pubkey(text: str) -> Pubkey:
@@ -153,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parse_args(argv)
     if args.command == "migrate":
         return _migrate(args.dsn)
+    if args.command == "worker":
+        return _worker(args.role, args.config, args.burst)
     if args.command == "prices":
         try:
             scenarios = _scenarios(args)

@@ -1,0 +1,235 @@
+"""The role workers end to end: jobs enqueued through arq's pool with the JSON serializer and
+a deterministic id, run by a real arq Worker (burst) built from the role's WorkerSettings,
+against the localnet, Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from arq.connections import ArqRedis, create_pool
+from arq.jobs import Job
+from arq.utils import import_string
+from arq.worker import Worker, create_worker
+
+from chain.client import Endpoint
+from chain.sender import FeePolicy
+from jobs.governance_plan import MarketState
+from store.migrate import migrate
+from tests.jobs.chain_world import World, world
+from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
+from tests.jobs.test_indexer import chain_events
+from workers import funding, governance, indexer
+from workers.cli import main
+from workers.redis import apply_socket_options, redis_settings
+from workers.role import queue_name, worker_settings_of
+from workers.serializer import job_deserializer, job_serializer
+from workers.settings import RedisSettings, Settings
+
+on_the_module_loop = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def w() -> AsyncIterator[World]:
+    async with world() as got:
+        yield got
+
+
+@pytest.fixture
+def settings(w: World, redis_url: str, pg_database: str, tmp_path: Path) -> Settings:
+    keypair = tmp_path / "keeper.json"
+    keypair.write_text(json.dumps(list(bytes(w.net.keepers[0].kp))))
+    os.chmod(keypair, 0o600)
+    return Settings(rpc=(Endpoint("local", w.net.url, max_rps=10_000),),
+                    database_url=pg_database, program_id=w.net.program_id,
+                    keypair_path=keypair, redis=RedisSettings(url=redis_url, retries=1),
+                    fees=FeePolicy(fixed_micro_lamports=0))
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def queue(settings: Settings) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(redis_settings(settings), job_serializer=job_serializer,
+                             job_deserializer=job_deserializer)
+    yield pool
+    await pool.aclose()
+
+
+async def run_burst(worker_settings: type, **overrides: Any) -> Worker:
+    worker = create_worker(worker_settings, burst=True, handle_signals=False, poll_delay=0.05,
+                           **overrides)
+    try:
+        await asyncio.wait_for(worker.async_run(), 20)
+    finally:
+        await worker.close()
+    return worker
+
+
+async def result(job: Job | None) -> Any:
+    assert job is not None
+    return await job.result(timeout=5, poll_delay=0.05)
+
+
+@on_the_module_loop
+async def test_tally_votes_through_the_governance_worker(w: World, settings: Settings,
+                                                         queue: ArqRedis) -> None:
+    market = await proposal(w, 1, likes=3)
+    job = await queue.enqueue_job("tally_votes", str(market), _job_id=f"tally_votes:{market}",
+                                  _queue_name=queue_name("governance"))
+    worker = await run_burst(governance.worker_settings(settings))
+    assert await result(job) == "success"
+    assert worker.jobs_complete == 1 and worker.jobs_failed == 0
+    assert await state(w, market) == MarketState.APPROVED
+    assert await w.calls(market, w.net.client.approve_market(market)) == (1, 0)
+
+
+@on_the_module_loop
+async def test_finalize_market_through_the_governance_worker(w: World, settings: Settings,
+                                                             queue: ArqRedis) -> None:
+    market = await resolving(w, 2)
+    await w.travel(DISPUTE_WINDOW)
+    job = await queue.enqueue_job("finalize_market", str(market),
+                                  _job_id=f"finalize_market:{market}",
+                                  _queue_name=queue_name("governance"))
+    await run_burst(worker_settings_of("governance", settings))
+    assert await result(job) == "success"
+    assert await state(w, market) == MarketState.FINALIZED
+
+
+@on_the_module_loop
+async def test_the_same_job_id_is_queued_once(w: World, settings: Settings,
+                                              queue: ArqRedis) -> None:
+    market = await proposal(w, 3, likes=3)
+    job_id = f"tally_votes:{market}"
+    first = await queue.enqueue_job("tally_votes", str(market), _job_id=job_id,
+                                    _queue_name=queue_name("governance"))
+    second = await queue.enqueue_job("tally_votes", str(market), _job_id=job_id,
+                                     _queue_name=queue_name("governance"))
+    assert first is not None and second is None
+    # what the queue holds is JSON, not pickle
+    raw = await queue.get(f"arq:job:{job_id}")
+    assert raw is not None and json.loads(raw)["a"] == [str(market)]
+    worker = await run_burst(governance.worker_settings(settings))
+    assert worker.jobs_complete == 1
+    assert await result(first) == "success"
+    assert await w.calls(market, w.net.client.approve_market(market)) == (1, 0)
+
+
+@on_the_module_loop
+async def test_a_bad_public_key_fails_without_sending(settings: Settings,
+                                                      queue: ArqRedis) -> None:
+    job = await queue.enqueue_job("update_funding", "not-a-key", _job_id="update_funding:bad",
+                                  _queue_name=queue_name("funding"))
+    await run_burst(funding.worker_settings(settings))
+    assert await result(job) == "failed"
+
+
+@on_the_module_loop
+async def test_the_indexer_worker_stores_the_chains_events(w: World, settings: Settings,
+                                                           queue: ArqRedis) -> None:
+    await migrate(settings.database_url)
+    await proposal(w, 4, likes=2)
+    job = await queue.enqueue_job("index_events", _job_id="index_events:manual",
+                                  _queue_name=queue_name("indexer"))
+    # the cron tick (run at start-up) runs alongside the enqueued job
+    await run_burst(indexer.worker_settings(settings))
+    assert await result(job) in ("success", "already_done", "not_needed")
+    expected = await chain_events(SimpleNamespace(client=w.direct, net=w.net))  # type: ignore[arg-type]
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        rows = await conn.fetch("SELECT signature, event_index, name FROM events")
+    finally:
+        await conn.close()
+    assert sorted((r["signature"], r["event_index"]) for r in rows) == \
+        sorted((e[1], e[2]) for e in expected)
+    assert Counter(r["name"] for r in rows)["ProposalVoted"] >= 2
+
+
+@on_the_module_loop
+async def test_the_redis_connections_get_a_socket_timeout_and_keepalive(
+        settings: Settings) -> None:
+    pool = await create_pool(redis_settings(settings))
+    try:
+        await apply_socket_options(pool, settings)
+        assert await pool.ping()
+        kwargs = pool.connection_pool.connection_kwargs
+        assert kwargs["socket_timeout"] == settings.redis.socket_timeout_s
+        assert kwargs["socket_keepalive"] is True
+        assert kwargs["retry"] is not None and kwargs["retry_on_timeout"] is True
+    finally:
+        await pool.aclose()
+
+
+def test_the_worker_settings_come_from_the_environment(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEPERNET_RPC_URLS", settings.rpc[0].url)
+    monkeypatch.setenv("KEEPERNET_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("KEEPERNET_PROGRAM_ID", str(settings.program_id))
+    monkeypatch.setenv("KEEPERNET_REDIS_URL", settings.redis.url)
+    indexer._from_environment.cache_clear()
+    try:
+        ws = import_string("workers.indexer.WorkerSettings")  # what `arq` does
+        assert ws.queue_name == "keepernet:indexer"
+        assert ws.redis_settings.port == int(settings.redis.url.rsplit(":", 1)[1].split("/")[0])
+        assert ws.allow_abort_jobs is False and ws.job_completion_wait > 0
+    finally:
+        indexer._from_environment.cache_clear()
+
+
+@on_the_module_loop
+async def test_a_worker_survives_a_redis_restart(w: World, settings: Settings,
+                                                 redis_instance: Any) -> None:
+    market = await proposal(w, 5, likes=3)
+    patient = dataclasses.replace(settings, redis=RedisSettings(
+        url=settings.redis.url, retries=20, retry_delay_s=0.1, socket_timeout_s=2.0))
+    worker = create_worker(governance.worker_settings(patient), handle_signals=False,
+                           poll_delay=0.05)
+    running = asyncio.create_task(worker.async_run())
+    try:
+        await asyncio.sleep(0.5)  # polling
+        await asyncio.to_thread(redis_instance.kill)
+        await asyncio.sleep(1.0)  # down for longer than a poll
+        await asyncio.to_thread(redis_instance.start)
+        await asyncio.sleep(0.3)
+        assert not running.done(), "the worker exited when Redis went away"
+        pool = await create_pool(redis_settings(patient), job_serializer=job_serializer,
+                                 job_deserializer=job_deserializer)
+        try:
+            job = await pool.enqueue_job("tally_votes", str(market),
+                                         _job_id=f"tally_votes:{market}",
+                                         _queue_name=queue_name("governance"))
+            assert await result(job) == "success"
+        finally:
+            await pool.aclose()
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await worker.close()
+    assert await state(w, market) == MarketState.APPROVED
+
+
+def test_an_unknown_role_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["worker", "nosuchrole"]) == 2
+    assert "unknown role 'nosuchrole'" in capsys.readouterr().err
+
+
+def test_bad_settings_are_refused(capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KEEPERNET_CONFIG", raising=False)
+    monkeypatch.setenv("KEEPERNET_RPC_URLS", "ftp://nowhere")
+    monkeypatch.setenv("KEEPERNET_DATABASE_URL", "postgresql://x@127.0.0.1/x")
+    monkeypatch.setenv("KEEPERNET_PROGRAM_ID", "not-base58!")
+    assert main(["worker", "governance"]) == 2
+    err = capsys.readouterr().err
+    assert "KEEPERNET_RPC_URLS" in err and "KEEPERNET_PROGRAM_ID" in err

@@ -1,0 +1,165 @@
+"""What a worker builds once and every job of it uses, and the wrapper that makes a job
+function an arq function.
+
+`startup(settings, role, ...)` and `shutdown` are the worker's `on_startup`/`on_shutdown`:
+they build the typed `WorkerDeps` (RpcClient, Sender with the keeper's keypair, anchorpy
+Program, instruction Client, asyncpg pool — each only when the role needs it) and keep them
+in arq's ctx under one key, `DEPS_KEY`; nothing else reads the ctx dict. `job_function`
+turns `run(deps, *json_args) -> Outcome` into an arq function with the job's timeout from the
+settings, structlog context bound (role, job_id, job_try), and the outcome's string as the
+result; a `retry` outcome is retried by arq (after `RETRY_DEFER_S`) while tries remain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+from anchorpy import Program
+from arq import Retry
+from arq.worker import Function, func
+from solders.pubkey import Pubkey
+
+from chain.client import RpcClient, anchor_program
+from chain.sender import Sender
+from jobs.deps import JobDeps
+from jobs.outcome import Outcome
+from program.client import Client, Deployment
+from workers.redis import apply_socket_options
+from workers.settings import Settings
+
+DEPS_KEY = "keepernet"
+RETRY_DEFER_S = 1.0
+
+log = structlog.get_logger(__name__)
+
+
+class DepsMissing(RuntimeError):
+    """A job asked for something its role's worker did not build."""
+
+
+@dataclass
+class WorkerDeps:
+    """Everything a worker's jobs share; `chain` (signing) and `pool` only where the role
+    needs them."""
+
+    role: str
+    settings: Settings
+    rpc: RpcClient
+    chain_deps: JobDeps | None = None
+    db_pool: asyncpg.Pool | None = None
+
+    @property
+    def chain(self) -> JobDeps:
+        if self.chain_deps is None:
+            raise DepsMissing(f"the {self.role} worker has no signing chain deps")
+        return self.chain_deps
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self.db_pool is None:
+            raise DepsMissing(f"the {self.role} worker has no database pool")
+        return self.db_pool
+
+    async def close(self) -> None:
+        if self.db_pool is not None:
+            await self.db_pool.close()
+        await self.rpc.close()
+
+
+async def build_deps(settings: Settings, role: str, *, signs: bool,
+                     database: bool) -> WorkerDeps:
+    """Build a role's deps: the RPC client always; the keypair, Sender, Program and Client
+    (the deployment read from the Config account) when it `signs`; an asyncpg pool when it
+    needs the `database`."""
+    rpc = RpcClient(settings.rpc, timeout_s=settings.rpc_timeout_s,
+                    deadline_s=settings.rpc_deadline_s)
+    deps = WorkerDeps(role, settings, rpc)
+    try:
+        if signs:
+            keypair = settings.keypair()
+            program = anchor_program(rpc, settings.program_id, keypair)
+            deployment = await read_deployment(rpc, program, settings)
+            deps.chain_deps = JobDeps(rpc=rpc, sender=Sender(rpc, keypair, fees=settings.fees),
+                                      program=program, client=Client(program, deployment))
+        if database:
+            deps.db_pool = await asyncpg.create_pool(settings.database_url, min_size=1,
+                                                     max_size=4)
+    except BaseException:
+        await deps.close()
+        raise
+    return deps
+
+
+async def read_deployment(rpc: RpcClient, program: Program, settings: Settings) -> Deployment:
+    """The protocol's addresses, from its Config account on chain."""
+    address = Deployment(settings.program_id, Pubkey.default(), Pubkey.default()).config
+    account = (await rpc.call("get_account_info", address)).value
+    if account is None:
+        raise RuntimeError(f"no Config account at {address}: is KEEPERNET_PROGRAM_ID "
+                           f"({settings.program_id}) the deployed program?")
+    config = program.coder.accounts.decode(bytes(account.data))
+    return Deployment(settings.program_id, config.quote_mint, config.vault)
+
+
+StartupShutdown = Callable[[dict[Any, Any]], Awaitable[None]]
+
+
+def lifecycle(settings: Settings, role: str, *, signs: bool,
+              database: bool) -> tuple[StartupShutdown, StartupShutdown]:
+    """The worker's on_startup and on_shutdown."""
+
+    async def on_startup(ctx: dict[Any, Any]) -> None:
+        await apply_socket_options(ctx["redis"], settings)
+        ctx[DEPS_KEY] = await build_deps(settings, role, signs=signs, database=database)
+        log.info("worker started", role=role)
+
+    async def on_shutdown(ctx: dict[Any, Any]) -> None:
+        deps = ctx.pop(DEPS_KEY, None)
+        if isinstance(deps, WorkerDeps):
+            await deps.close()
+        log.info("worker stopped", role=role)
+
+    return on_startup, on_shutdown
+
+
+def deps_of(ctx: dict[Any, Any]) -> WorkerDeps:
+    deps = ctx.get(DEPS_KEY)
+    if not isinstance(deps, WorkerDeps):
+        raise DepsMissing("the worker's on_startup did not run: no deps in its ctx")
+    return deps
+
+
+Run = Callable[..., Awaitable[Outcome]]
+
+
+def job_function(name: str, run: Run, settings: Settings, *, max_tries: int) -> Function:
+    """`run(deps, *json_args)` as the arq function `name`: timeout from the settings,
+    structlog context bound, the outcome's string returned."""
+
+    async def job(ctx: dict[Any, Any], *args: Any) -> str:
+        deps = deps_of(ctx)
+        job_try = int(ctx.get("job_try", 1))
+        with structlog.contextvars.bound_contextvars(role=deps.role, job=name,
+                                                     job_id=ctx.get("job_id"), job_try=job_try):
+            outcome = await run(deps, *args)
+            log.info("job done", outcome=str(outcome))
+            if outcome is Outcome.RETRY and job_try < max_tries:
+                raise Retry(defer=RETRY_DEFER_S)
+            return str(outcome)
+
+    job.__qualname__ = job.__name__ = name
+    return func(job, name=name, timeout=settings.timeouts.of(name), max_tries=max_tries)
+
+
+def pubkey_arg(value: object) -> Pubkey | None:
+    """A job's public-key argument (a base58 string), or None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return Pubkey.from_string(value)
+    except ValueError:
+        return None

@@ -1,0 +1,73 @@
+"""What every role's `WorkerSettings` shares, and the roles by name.
+
+A role module (`workers.indexer`, `workers.governance`, `workers.funding`) has
+`worker_settings(settings) -> type`, a plain class of `arq.Worker`'s options, and a
+module-level `WorkerSettings` built from the environment on first access (so that
+`arq workers.<role>.WorkerSettings` reads the settings when it starts, and importing the
+module does not).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from arq.cron import CronJob
+from arq.worker import Function
+
+from workers.context import lifecycle
+from workers.redis import redis_settings
+from workers.serializer import job_deserializer, job_serializer
+from workers.settings import Settings
+
+ROLES = ("indexer", "governance", "funding")
+QUEUE_PREFIX = "keepernet:"
+HEALTH_CHECK_INTERVAL_S = 10
+SHUTDOWN_GRACE_S = 5  # beyond the role's longest timeout, to let running jobs finish
+
+
+class UnknownRole(ValueError):
+    pass
+
+
+def queue_name(role: str) -> str:
+    return QUEUE_PREFIX + role
+
+
+def role_settings(role: str, settings: Settings, functions: Sequence[Function], *,
+                  cron_jobs: Sequence[CronJob] = (), signs: bool,
+                  database: bool) -> type:
+    """The `WorkerSettings` class of `role`: its own queue, JSON, Redis with timeouts and
+    retries, its deps built at start-up, and a shutdown that waits for running jobs."""
+    on_startup, on_shutdown = lifecycle(settings, role, signs=signs, database=database)
+    timeouts = [f.timeout_s for f in functions] + [c.timeout_s for c in cron_jobs]
+    longest_s = max(t or 0.0 for t in timeouts)
+    attributes: dict[str, Any] = {
+        "__doc__": f"arq options of the {role} role.",
+        "functions": list(functions),
+        "cron_jobs": list(cron_jobs),
+        "queue_name": queue_name(role),
+        "redis_settings": redis_settings(settings),
+        "job_serializer": job_serializer,
+        "job_deserializer": job_deserializer,
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+        "allow_abort_jobs": False,
+        "job_completion_wait": math.ceil(longest_s) + SHUTDOWN_GRACE_S,
+        "max_jobs": 10,
+        "poll_delay": 0.1,
+        "keep_result": 3600,
+    }
+    return type("WorkerSettings", (), attributes)
+
+
+def worker_settings_of(role: str, settings: Settings) -> type:
+    """`role`'s WorkerSettings for `settings`; UnknownRole for a name not in ROLES."""
+    if role not in ROLES:
+        raise UnknownRole(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    module = importlib.import_module(f"workers.{role}")
+    made: type = module.worker_settings(settings)
+    return made
