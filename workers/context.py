@@ -155,6 +155,17 @@ def job_function(name: str, run: Run, settings: Settings, *, max_tries: int) -> 
     return func(job, name=name, timeout=settings.timeouts.of(name), max_tries=max_tries)
 
 
+def on_target(job: Callable[[JobDeps, Pubkey], Awaitable[Outcome]]) -> Run:
+    """A job on one account as a Run taking the account's address as a base58 string;
+    `failed`, with nothing sent, when the argument is not one."""
+
+    async def run(deps: WorkerDeps, target: object) -> Outcome:
+        key = pubkey_arg(target)
+        return Outcome.FAILED if key is None else await job(deps.chain, key)
+
+    return run
+
+
 def pubkey_arg(value: object) -> Pubkey | None:
     """A job's public-key argument (a base58 string), or None when it is not one."""
     if not isinstance(value, str):

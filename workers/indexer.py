@@ -7,16 +7,13 @@ per tick however many workers) and enqueueable by hand.
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
-
 from arq.cron import cron
 
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
 from workers.context import WorkerDeps, job_function
-from workers.role import role_settings
-from workers.settings import Settings, load_settings
+from workers.role import FromEnvironment, role_settings
+from workers.settings import Settings
 
 ROLE = "indexer"
 INTERVAL_S = 5
@@ -34,12 +31,4 @@ def worker_settings(settings: Settings) -> type:
     return role_settings(ROLE, settings, [job], cron_jobs=[tick], signs=False, database=True)
 
 
-@cache
-def _from_environment() -> type:
-    return worker_settings(load_settings())
-
-
-def __getattr__(name: str) -> Any:
-    if name == "WorkerSettings":
-        return _from_environment()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = FromEnvironment(__name__, worker_settings)

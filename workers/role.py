@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from arq.cron import CronJob
@@ -20,7 +20,7 @@ from arq.worker import Function
 from workers.context import lifecycle
 from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer
-from workers.settings import Settings
+from workers.settings import Settings, load_settings
 
 ROLES = ("indexer", "governance", "funding")
 QUEUE_PREFIX = "keepernet:"
@@ -71,3 +71,23 @@ def worker_settings_of(role: str, settings: Settings) -> type:
     module = importlib.import_module(f"workers.{role}")
     made: type = module.worker_settings(settings)
     return made
+
+
+class FromEnvironment:
+    """A role module's `__getattr__`: its `WorkerSettings`, built from the environment on
+    first access and kept (`cache_clear` forgets it, for tests)."""
+
+    def __init__(self, module: str, build: Callable[[Settings], type]) -> None:
+        self.module = module
+        self.build = build
+        self._built: type | None = None
+
+    def __call__(self, name: str) -> type:
+        if name != "WorkerSettings":
+            raise AttributeError(f"module {self.module!r} has no attribute {name!r}")
+        if self._built is None:
+            self._built = self.build(load_settings())
+        return self._built
+
+    def cache_clear(self) -> None:
+        self._built = None

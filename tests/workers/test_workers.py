@@ -176,14 +176,14 @@ def test_the_worker_settings_come_from_the_environment(
     monkeypatch.setenv("KEEPERNET_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("KEEPERNET_PROGRAM_ID", str(settings.program_id))
     monkeypatch.setenv("KEEPERNET_REDIS_URL", settings.redis.url)
-    indexer._from_environment.cache_clear()
+    indexer.__getattr__.cache_clear()
     try:
         ws = import_string("workers.indexer.WorkerSettings")  # what `arq` does
         assert ws.queue_name == "keepernet:indexer"
         assert ws.redis_settings.port == int(settings.redis.url.rsplit(":", 1)[1].split("/")[0])
         assert ws.allow_abort_jobs is False and ws.job_completion_wait > 0
     finally:
-        indexer._from_environment.cache_clear()
+        indexer.__getattr__.cache_clear()
 
 
 @on_the_module_loop
