@@ -21,6 +21,7 @@ from pathlib import Path
 
 from solders.pubkey import Pubkey
 
+from chain.keys import KeypairError
 from chain.publisher import Feed, Publisher, PublishError
 from chain.scenarios import Crash, RandomWalk, Scenario, ScenarioError, load_csv
 
@@ -205,6 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(serve(args.port, args.keys))
+        except KeypairError as e:  # a key file in the folder others can read, or malformed
+            print(f"keepernet localnet: {e}", file=sys.stderr)
+            return 2
         except OSError as e:  # the port is taken, say
             print(f"keepernet localnet: {e}", file=sys.stderr)
             return 1

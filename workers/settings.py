@@ -56,8 +56,8 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.client import Endpoint
+from chain.keys import KeypairError, check_keypair_file, load_keypair
 from chain.sender import FeePolicy
-from workers.keys import KeypairError, check_keypair_file, load_keypair
 
 ENV_PREFIX = "KEEPERNET_"
 CONFIG_ENV = "KEEPERNET_CONFIG"

@@ -35,6 +35,7 @@ from spl.token.instructions import (
     mint_to,
 )
 
+from chain.keys import load_keypair
 from chain.localnet.ledger import Ledger
 from program.client import Client, ConfigParams, Deployment
 from program.local import PYTH_PROGRAM, LocalProtocol, Wallet
@@ -71,7 +72,7 @@ class Keys:
     def get(self, name: str) -> Keypair:
         path = self.folder / f"{name}.json"
         if path.exists():
-            return Keypair.from_bytes(bytes(json.loads(path.read_text())))
+            return load_keypair(path)  # refused when others can read it
         keypair = Keypair()
         # created with 0600 from the start: a secret key is never readable by others
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -566,3 +566,17 @@ def test_cli_bad_arguments_exit_2(args: list[str]) -> None:
     cli = Path(sys.executable).parent / "keepernet"
     done = subprocess.run([str(cli), *args], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "usage" in done.stderr
+
+
+def test_cli_refuses_a_keys_folder_others_can_read(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    admin = keys / "admin.json"
+    admin.write_text(json.dumps(list(bytes(Keypair()))))
+    admin.chmod(0o644)
+    cli = Path(sys.executable).parent / "keepernet"
+    done = subprocess.run([str(cli), "localnet", "--port", str(free_port()), "--keys", str(keys)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert str(admin) in done.stderr and "chmod 600" in done.stderr
+    assert admin.read_text()[1:20] not in done.stderr  # the secret is never echoed

@@ -11,8 +11,8 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.client import Endpoint
+from chain.keys import KeypairError, load_keypair
 from chain.sender import FeePolicy
-from workers.keys import KeypairError, load_keypair
 from workers.settings import (
     ENV_VARS,
     JobTimeouts,
