@@ -83,7 +83,7 @@ def compile_or_fail(cmd: list[str]) -> None:
 def oracle(tmp_path_factory: pytest.TempPathFactory) -> Oracle:
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
-        pytest.skip("no host C compiler")
+        pytest.fail("no host C compiler (gcc): install it, e.g. apt install gcc")
     d = tmp_path_factory.mktemp("oracle_host")
     (d / "shim.c").write_text(SHIM)
     compile_or_fail([cc, *HOST_CFLAGS, str(d / "shim.c"), "-o", str(d / "shim.so")])
@@ -127,7 +127,7 @@ def test_builds_for_bpf_without_calls(tmp_path: Path) -> None:
     """The Makefile's SBF flags, warnings as errors; no libcall or helper call is left."""
     clang, objdump = shutil.which("clang-19"), shutil.which("llvm-objdump-19")
     if clang is None or objdump is None:
-        pytest.skip("clang-19 / llvm-objdump-19 not installed")
+        pytest.fail("clang-19 / llvm-objdump-19 are not installed: `make setup` installs them")
     (tmp_path / "shim.c").write_text(SHIM)
     obj = tmp_path / "shim.o"
     compile_or_fail([clang, *BPF_CFLAGS, "-c", str(tmp_path / "shim.c"), "-o", str(obj)])

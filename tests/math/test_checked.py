@@ -189,7 +189,7 @@ def compile_ok(cmd: list[str]) -> str:
 @pytest.mark.parametrize("cc", ["gcc", "clang-19"])
 def test_host_build_is_warning_free(tmp_path: Path, cc: str) -> None:
     if shutil.which(cc) is None:
-        pytest.skip(f"{cc} not installed")
+        pytest.fail(f"{cc} is not installed (`make setup` installs clang-19)")
     src = tmp_path / "standalone.c"
     src.write_text(STANDALONE)
     flags = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Werror", "-Wshadow", "-Wconversion", "-c"]
@@ -203,7 +203,7 @@ def test_bpf_build_has_no_libcalls(tmp_path: Path, opt: str) -> None:
     registers) the helpers compile for BPF and call nothing but the probe's two syscalls."""
     clang, nm = shutil.which("clang-19"), shutil.which("llvm-nm-19")
     if clang is None or nm is None:
-        pytest.skip("clang-19 / llvm-nm-19 not installed")
+        pytest.fail("clang-19 / llvm-nm-19 are not installed: `make setup` installs them")
     src = tmp_path / "standalone.c"
     src.write_text(STANDALONE)
     flags = [f for f in BPF_CFLAGS if f != "-O2"] + [opt, f"-I{MATH_SRC}", "-c"]

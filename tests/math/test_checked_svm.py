@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import pytest
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.litesvm import LiteSVM
 from solders.message import Message
 from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
+from program.toolchain.deploy import deploy_upgradeable, new_svm
 from tests.math.model import (
     BY_NAME,
     M64,
@@ -43,17 +43,10 @@ RECORD = 48  # ok, cu, 4 result words
 class SvmProbe:
     def __init__(self, so: bytes) -> None:
         self.payer = Keypair()
-        try:  # the project's real deployment (loader-v3 checks catch unknown syscalls)
-            from program.toolchain.deploy import deploy_upgradeable, new_svm
-        except ImportError:  # toolchain not there yet: LiteSVM's lenient loader
-            self.svm = LiteSVM()
-            self.svm.airdrop(self.payer.pubkey(), 100_000_000_000)
-            self.program = Keypair().pubkey()
-            self.svm.add_program(self.program, so)
-        else:
-            self.svm = new_svm()
-            self.svm.airdrop(self.payer.pubkey(), 100_000_000_000)
-            self.program = deploy_upgradeable(self.svm, self.payer, so)
+        # the strict deployment: loader-v3 checks catch what the lenient loader lets through
+        self.svm = new_svm()
+        self.svm.airdrop(self.payer.pubkey(), 100_000_000_000)
+        self.program = deploy_upgradeable(self.svm, self.payer, so)
         self.nonce = 0  # keeps otherwise identical transactions distinct
 
     def send(self, data: bytes) -> tuple[bool, object]:
