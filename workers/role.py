@@ -18,22 +18,18 @@ from arq.cron import CronJob
 from arq.worker import Function
 
 from workers.context import lifecycle
+from workers.job_ids import queue_name
 from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer
 from workers.settings import Settings, load_settings
 
 ROLES = ("indexer", "governance", "funding")
-QUEUE_PREFIX = "keepernet:"
 HEALTH_CHECK_INTERVAL_S = 10
 SHUTDOWN_GRACE_S = 5  # beyond the role's longest timeout, to let running jobs finish
 
 
 class UnknownRole(ValueError):
     pass
-
-
-def queue_name(role: str) -> str:
-    return QUEUE_PREFIX + role
 
 
 def role_settings(role: str, settings: Settings, functions: Sequence[Function], *,
