@@ -50,7 +50,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -178,6 +178,18 @@ class Settings:
 
     def __repr__(self) -> str:
         return _safe_repr(self, {"database_url": True, "ws_url": False})
+
+    def websocket_url(self) -> str:
+        """`ws_url`, else derived from the first RPC endpoint as Solana's CLI does: ws:// or
+        wss:// on the same host and path, the next port when the URL names one (8899 → 8900)."""
+        if self.ws_url is not None:
+            return self.ws_url
+        parts = urlsplit(self.rpc[0].url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        netloc = parts.netloc
+        if parts.port is not None:
+            netloc = netloc.rpartition(":")[0] + f":{parts.port + 1}"
+        return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
 
     def keypair(self) -> Keypair:
         """The keeper's keypair, read now from `keypair_path`; SettingsError if none is set or

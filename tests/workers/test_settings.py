@@ -66,6 +66,17 @@ def test_defaults_with_only_the_required_settings() -> None:
     assert s.config_path is None
 
 
+@pytest.mark.parametrize(("rpc", "ws"), [
+    ("http://127.0.0.1:8899", "ws://127.0.0.1:8900"),
+    ("https://rpc.example.com/key123", "wss://rpc.example.com/key123"),
+    ("http://[::1]:9000/a?b=c", "ws://[::1]:9001/a?b=c"),
+])
+def test_the_websocket_url_follows_the_first_endpoint(rpc: str, ws: str) -> None:
+    assert load_settings(None, {**REQUIRED, "KEEPERNET_RPC_URLS": rpc}).websocket_url() == ws
+    given = {**REQUIRED, "KEEPERNET_RPC_URLS": rpc, "KEEPERNET_WS_URL": "wss://ws.example"}
+    assert load_settings(None, given).websocket_url() == "wss://ws.example"
+
+
 def test_the_process_environment_is_the_default_source(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)

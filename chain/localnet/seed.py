@@ -1,0 +1,194 @@
+"""Seeding a running localnet over JSON-RPC: traders with SOL and quote tokens, perp markets
+and positions, prediction markets. The demo, the benchmarks and the fault tests start here.
+
+Everything goes through real transactions, several wallets per transaction and many
+transactions in flight, so 2,000 positions take a few seconds rather than minutes.
+`Seeder.connect(url, keys_dir)` works against any localnet started with that keys folder
+(`keepernet localnet --keys DIR`); the admin's key there is the protocol's admin and the
+quote mint's authority.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Confirmed
+from solders.hash import Hash
+from solders.instruction import Instruction
+from solders.keypair import Keypair
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
+from solders.sysvar import CLOCK
+from solders.transaction import Transaction
+from spl.token.constants import TOKEN_PROGRAM_ID
+from spl.token.instructions import (
+    MintToParams,
+    create_associated_token_account,
+    get_associated_token_address,
+    mint_to,
+)
+
+from chain.client import Endpoint, RpcClient, anchor_program
+from chain.keys import load_keypair
+from program.client import Client, Deployment, PerpMarketParams
+from program.local import Wallet
+
+IN_FLIGHT = 64  # transactions sent before waiting for their answers
+TRADERS_PER_FUNDING_TX = 5
+TRADERS_PER_POSITION_TX = 3
+TRADER_LAMPORTS = 20_000_000  # fees and the Position account's rent
+MAX_PRICE = 2**64 - 1
+
+
+class SeedError(RuntimeError):
+    """A seeding transaction failed."""
+
+
+@dataclass(frozen=True)
+class PositionSpec:
+    """A position to open: side (1 long, 2 short), size (base units, 6 decimals) and the
+    collateral deposited first (quote units)."""
+
+    side: int
+    size: int
+    collateral: int
+
+
+@dataclass
+class Seeder:
+    """Seeds one localnet; see the module's docstring."""
+
+    client: AsyncClient
+    admin: Keypair
+    program: Client
+    rpc: RpcClient
+
+    @classmethod
+    async def connect(cls, url: str, keys_dir: Path) -> Seeder:
+        """A Seeder for the localnet at `url` started with the keys folder `keys_dir`."""
+        admin = load_keypair(keys_dir / "admin.json")
+        program_id = load_keypair(keys_dir / "program.json").pubkey()
+        mint = load_keypair(keys_dir / "quote-mint.json").pubkey()
+        vault = load_keypair(keys_dir / "vault.json").pubkey()
+        rpc = RpcClient([Endpoint("localnet", url, max_rps=100_000)])
+        program = Client(anchor_program(rpc, program_id, admin),
+                         Deployment(program_id, mint, vault))
+        return cls(AsyncClient(url, commitment=Confirmed), admin, program, rpc)
+
+    async def close(self) -> None:
+        await self.client.close()
+        await self.rpc.close()
+
+    @property
+    def d(self) -> Deployment:
+        return self.program.d
+
+    # ---- transactions -----------------------------------------------------------------------
+    async def _blockhash(self) -> Hash:
+        return (await self.client.get_latest_blockhash()).value.blockhash
+
+    async def send_all(self, batches: Sequence[tuple[list[Instruction], Sequence[Keypair]]]) \
+            -> None:
+        """Send each (instructions, signers — the first pays) as one transaction, IN_FLIGHT
+        at a time; SeedError naming the first that failed."""
+        for start in range(0, len(batches), IN_FLIGHT):
+            blockhash = await self._blockhash()
+            chunk = batches[start:start + IN_FLIGHT]
+            results = await asyncio.gather(*(self._send(ixs, signers, blockhash)
+                                             for ixs, signers in chunk),
+                                           return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise SeedError(f"a seeding transaction failed: {result}") from result
+
+    async def _send(self, ixs: list[Instruction], signers: Sequence[Keypair],
+                    blockhash: Hash) -> None:
+        message = Message.new_with_blockhash(ixs, signers[0].pubkey(), blockhash)
+        # the localnet runs a transaction when it receives it; preflight reports its error
+        await self.client.send_raw_transaction(bytes(Transaction(list(signers), message,
+                                                                 blockhash)))
+
+    async def send(self, ixs: list[Instruction], *signers: Keypair) -> None:
+        await self.send_all([(ixs, signers)])
+
+    # ---- wallets ----------------------------------------------------------------------------
+    async def traders(self, count: int, quote: int) -> list[Wallet]:
+        """`count` new wallets, each with SOL for fees and rent and an associated quote token
+        account holding `quote`."""
+        wallets = [Keypair() for _ in range(count)]
+        mint, admin = self.d.quote_mint, self.admin.pubkey()
+        batches: list[tuple[list[Instruction], Sequence[Keypair]]] = []
+        for start in range(0, count, TRADERS_PER_FUNDING_TX):
+            ixs: list[Instruction] = []
+            for kp in wallets[start:start + TRADERS_PER_FUNDING_TX]:
+                owner = kp.pubkey()
+                ata = get_associated_token_address(owner, mint)
+                ixs += [transfer(TransferParams(from_pubkey=admin, to_pubkey=owner,
+                                                lamports=TRADER_LAMPORTS)),
+                        create_associated_token_account(admin, owner, mint),
+                        mint_to(MintToParams(program_id=TOKEN_PROGRAM_ID, mint=mint, dest=ata,
+                                             mint_authority=admin, amount=quote))]
+            batches.append((ixs, [self.admin]))
+        await self.send_all(batches)
+        return [Wallet(kp, get_associated_token_address(kp.pubkey(), mint)) for kp in wallets]
+
+    async def admin_wallet(self, quote: int) -> Wallet:
+        """The admin with an associated quote token account holding `quote` more."""
+        admin = self.admin.pubkey()
+        ata = get_associated_token_address(admin, self.d.quote_mint)
+        ixs = []
+        if (await self.client.get_account_info(ata)).value is None:
+            ixs.append(create_associated_token_account(admin, admin, self.d.quote_mint))
+        ixs.append(mint_to(MintToParams(program_id=TOKEN_PROGRAM_ID, mint=self.d.quote_mint,
+                                        dest=ata, mint_authority=admin, amount=quote)))
+        await self.send(ixs, self.admin)
+        return Wallet(self.admin, ata)
+
+    # ---- perps ------------------------------------------------------------------------------
+    async def perp_market(self, perp_market_id: int, oracle: Pubkey,
+                          params: PerpMarketParams, pool: int) -> Pubkey:
+        """Create a perp market on `oracle` and add `pool` to the perps' counterparty pool."""
+        admin = await self.admin_wallet(pool)
+        await self.send([self.program.create_perp_market(admin.key, perp_market_id, oracle,
+                                                         params),
+                         self.program.fund_pool(admin.key, admin.token, pool)], self.admin)
+        return self.d.perp_market(perp_market_id)
+
+    async def positions(self, perp_market: Pubkey, oracle: Pubkey,
+                        specs: Sequence[PositionSpec]) -> list[Pubkey]:
+        """Open one position per spec, each by a new trader (deposit, then open at any
+        price); their addresses in the specs' order."""
+        wallets = await self.traders(len(specs), max((s.collateral for s in specs), default=0))
+        batches: list[tuple[list[Instruction], Sequence[Keypair]]] = []
+        pairs = list(zip(wallets, specs, strict=True))
+        for start in range(0, len(pairs), TRADERS_PER_POSITION_TX):
+            ixs: list[Instruction] = []
+            signers: list[Keypair] = []
+            for wallet, spec in pairs[start:start + TRADERS_PER_POSITION_TX]:
+                acceptable = MAX_PRICE if spec.side == 1 else 0
+                ixs += [self.program.deposit(wallet.key, perp_market, wallet.token,
+                                             spec.collateral),
+                        self.program.open_position(wallet.key, perp_market, oracle, spec.side,
+                                                   spec.size, acceptable)]
+                signers.append(wallet.kp)
+            batches.append((ixs, signers))
+        await self.send_all(batches)
+        return [self.d.position(perp_market, w.key) for w in wallets]
+
+    # ---- the clock --------------------------------------------------------------------------
+    async def travel(self, seconds: int) -> None:
+        """Move the localnet's clock forward (its `keepernet_timeTravel` method)."""
+        await self.rpc.request("keepernet_timeTravel", [{"seconds": seconds}])
+
+    async def now(self) -> int:
+        """The chain's unix time."""
+        clock = (await self.client.get_account_info(CLOCK)).value
+        if clock is None:
+            raise SeedError("the localnet has no Clock sysvar")
+        # Clock: slot, epoch_start_timestamp, epoch, leader_schedule_epoch, unix_timestamp
+        return int.from_bytes(bytes(clock.data)[32:40], "little", signed=True)

@@ -1,0 +1,92 @@
+"""Watching accounts through the RPC node's WebSocket: `accountSubscribe`, with reconnection.
+
+`watch_accounts(ws_url, addresses, on_change, on_connected)` subscribes to every address and
+calls `on_change(address, data, slot)` with each new version of an account, until cancelled.
+When the connection drops it reconnects with backoff and calls `on_connected()` again after
+subscribing: notifications missed while disconnected are gone, so the caller re-reads what it
+watches there (the liquidator rescans).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+import structlog
+from solders.pubkey import Pubkey
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import WebSocketException
+
+OnChange = Callable[[Pubkey, bytes, int], Awaitable[None]]
+OnConnected = Callable[[], Awaitable[None]]
+
+RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.2, 5.0
+SUBSCRIBE_TIMEOUT_S = 5.0
+
+log = structlog.get_logger(__name__)
+
+
+class SubscribeRefused(Exception):
+    """The node answered a subscription with an error."""
+
+
+async def _subscribe(ws: ClientConnection, addresses: Sequence[Pubkey]) -> dict[int, Pubkey]:
+    """Subscribe to each address; the node's subscription ids mapped to the addresses."""
+    for request_id, address in enumerate(addresses, start=1):
+        await ws.send(orjson.dumps({
+            "jsonrpc": "2.0", "id": request_id, "method": "accountSubscribe",
+            "params": [str(address), {"encoding": "base64", "commitment": "confirmed"}]}))
+    subscriptions: dict[int, Pubkey] = {}
+    while len(subscriptions) < len(addresses):
+        message = orjson.loads(await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT_S))
+        request_id = message.get("id")
+        if not isinstance(request_id, int) or not 1 <= request_id <= len(addresses):
+            continue  # a notification racing the answers: the caller re-reads after this
+        if "error" in message:
+            raise SubscribeRefused(f"accountSubscribe {addresses[request_id - 1]}: "
+                                   f"{message['error'].get('message')}")
+        subscriptions[int(message["result"])] = addresses[request_id - 1]
+    return subscriptions
+
+
+def _notification(message: Any, subscriptions: dict[int, Pubkey]) \
+        -> tuple[Pubkey, bytes, int] | None:
+    """(address, data, slot) of an accountNotification, else None."""
+    if message.get("method") != "accountNotification":
+        return None
+    params = message["params"]
+    address = subscriptions.get(params["subscription"])
+    if address is None:
+        return None
+    result = params["result"]
+    encoded, encoding = result["value"]["data"]
+    if encoding != "base64":
+        return None
+    return address, base64.b64decode(encoded), int(result["context"]["slot"])
+
+
+async def watch_accounts(ws_url: str, addresses: Sequence[Pubkey], on_change: OnChange,
+                         on_connected: OnConnected | None = None) -> None:
+    """Call `on_change` with every change of `addresses` until cancelled, reconnecting as
+    needed; `on_connected` runs after each (re)subscription."""
+    delay = RECONNECT_FIRST_S
+    while True:
+        try:
+            async with connect(ws_url, max_size=None, open_timeout=SUBSCRIBE_TIMEOUT_S) as ws:
+                subscriptions = await _subscribe(ws, addresses)
+                delay = RECONNECT_FIRST_S
+                log.info("watching accounts", count=len(addresses))
+                if on_connected is not None:
+                    await on_connected()
+                async for raw in ws:
+                    change = _notification(orjson.loads(raw), subscriptions)
+                    if change is not None:
+                        await on_change(*change)
+        except (OSError, TimeoutError, WebSocketException) as e:
+            log.warning("account watch lost its connection", error=str(e) or type(e).__name__,
+                        retry_in_s=delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, RECONNECT_MAX_S)
