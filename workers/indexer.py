@@ -1,5 +1,6 @@
-"""The indexer role: `index_events()`, on a cron every `INTERVAL_S` seconds (unique: one run
-per tick however many workers) and enqueueable by hand.
+"""The indexer role: `index_events()`, on a cron every `INTERVAL_S` seconds, and
+`snapshot_accounts()`, on a cron every `SNAPSHOT_INTERVAL_S` seconds (each unique: one run per
+tick however many workers); both enqueueable by hand.
 
     arq workers.indexer.WorkerSettings           # settings from the environment
     keepernet worker indexer
@@ -7,16 +8,20 @@ per tick however many workers) and enqueueable by hand.
 
 from __future__ import annotations
 
-from arq.cron import cron
+from arq.cron import CronJob, cron
+from arq.worker import Function
 
+from chain.client import anchor_program
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
+from jobs.snapshot import snapshot_accounts
 from workers.context import WorkerDeps, job_function
 from workers.role import FromEnvironment, role_settings
 from workers.settings import Settings
 
 ROLE = "indexer"
 INTERVAL_S = 5
+SNAPSHOT_INTERVAL_S = 30
 MAX_TRIES = 2
 
 
@@ -24,11 +29,25 @@ async def run_index_events(deps: WorkerDeps) -> Outcome:
     return await index_events(deps.rpc, deps.pool, deps.settings.program_id)
 
 
-def worker_settings(settings: Settings) -> type:
-    job = job_function("index_events", run_index_events, settings, max_tries=MAX_TRIES)
-    tick = cron(job.coroutine, name="cron:index_events", second=set(range(0, 60, INTERVAL_S)),
+async def run_snapshot_accounts(deps: WorkerDeps) -> Outcome:
+    # the indexer signs nothing, so its deps hold no Program: one over its RpcClient decodes
+    program = anchor_program(deps.rpc, deps.settings.program_id)
+    return await snapshot_accounts(deps.rpc, deps.pool, program)
+
+
+def _every(job: Function, interval_s: int) -> CronJob:
+    return cron(job.coroutine, name=f"cron:{job.name}", second=set(range(0, 60, interval_s)),
                 run_at_startup=True, unique=True, timeout=job.timeout_s, max_tries=MAX_TRIES)
-    return role_settings(ROLE, settings, [job], cron_jobs=[tick], signs=False, database=True)
+
+
+def worker_settings(settings: Settings) -> type:
+    index = job_function("index_events", run_index_events, settings, max_tries=MAX_TRIES)
+    snapshot = job_function("snapshot_accounts", run_snapshot_accounts, settings,
+                            max_tries=MAX_TRIES)
+    return role_settings(ROLE, settings, [index, snapshot],
+                         cron_jobs=[_every(index, INTERVAL_S),
+                                    _every(snapshot, SNAPSHOT_INTERVAL_S)],
+                         signs=False, database=True)
 
 
 __getattr__ = FromEnvironment(__name__, worker_settings)

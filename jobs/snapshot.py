@@ -1,0 +1,61 @@
+"""`snapshot_accounts`: every Market, PerpMarket and Position account of the program, read from
+the chain and written into PostgreSQL (store/accounts.py), so that the tables follow the
+accounts even where no event says what changed (reserves after a trade, open interest, a
+position's collateral).
+
+One run reads each kind with one getProgramAccounts (its discriminator as a filter, the slot it
+was read at from the answer's context) and writes all three in one transaction; a row read at a
+later slot by another run is kept. Running it again, or two at once, is harmless.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import asyncpg
+import structlog
+from anchorpy import Program
+from based58 import b58encode
+from solana.rpc.core import RPCException
+
+from chain.client import RpcClient, RpcUnavailable
+from jobs.outcome import Outcome
+from store.accounts import PROJECTIONS, KindSnapshot, write_snapshot
+
+DEFAULT_COMMITMENT = "confirmed"
+
+log = structlog.get_logger(__name__)
+
+
+async def read_kind(rpc: RpcClient, program: Program, kind: str, *,
+                    commitment: str = DEFAULT_COMMITMENT) -> KindSnapshot:
+    """Every `kind` account of `program`, decoded with the IDL, and the slot it was read at."""
+    coder = program.coder.accounts
+    discriminator = b58encode(coder.acc_name_to_discriminator[kind]).decode()
+    answer = await rpc.request("getProgramAccounts", [str(program.program_id), {
+        "encoding": "base64", "commitment": commitment, "withContext": True,
+        "filters": [{"memcmp": {"offset": 0, "bytes": discriminator}}]}])
+    accounts = [(item["pubkey"], coder.decode(base64.b64decode(item["account"]["data"][0])))
+                for item in answer["value"]]
+    return KindSnapshot(kind, int(answer["context"]["slot"]), accounts)
+
+
+async def snapshot_accounts(rpc: RpcClient, pool: asyncpg.Pool, program: Program, *,
+                            commitment: str = DEFAULT_COMMITMENT) -> Outcome:
+    """Read every Market, PerpMarket and Position of `program` and upsert them (see the module
+    docstring). `success` once written, `retry` when an endpoint or the database is
+    unreachable, `failed` when a node refuses the request or an account cannot be decoded."""
+    try:
+        snapshot = [await read_kind(rpc, program, kind, commitment=commitment)
+                    for kind in PROJECTIONS]
+        async with pool.acquire() as conn:
+            await write_snapshot(conn, snapshot)
+    except (RpcUnavailable, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError, OSError, TimeoutError) as e:
+        log.warning("snapshot_accounts.retry", error=f"{type(e).__name__}: {e}")
+        return Outcome.RETRY
+    except (RPCException, KeyError, TypeError, ValueError) as e:
+        log.error("snapshot_accounts.failed", error=f"{type(e).__name__}: {e}")
+        return Outcome.FAILED
+    log.info("snapshot_accounts.done", **{s.kind: len(s.accounts) for s in snapshot})
+    return Outcome.SUCCESS
