@@ -38,7 +38,8 @@ async def _subscribe(ws: ClientConnection, addresses: Sequence[Pubkey]) -> dict[
     for request_id, address in enumerate(addresses, start=1):
         await ws.send(orjson.dumps({
             "jsonrpc": "2.0", "id": request_id, "method": "accountSubscribe",
-            "params": [str(address), {"encoding": "base64", "commitment": "confirmed"}]}))
+            "params": [str(address), {"encoding": "base64", "commitment": "confirmed"}],
+        }).decode())  # a text frame: nodes ignore binary ones
     subscriptions: dict[int, Pubkey] = {}
     while len(subscriptions) < len(addresses):
         message = orjson.loads(await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT_S))

@@ -1,0 +1,99 @@
+"""accountSubscribe watching against the localnet: each change arrives with its data and slot,
+and a dropped connection is re-established and announced (the caller then rescans)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from chain.localnet import Localnet, run_localnet
+from chain.publisher import Feed, Publisher
+from chain.pyth import read_aggregate
+from chain.scenarios import RandomWalk
+from chain.watch import watch_accounts
+from tests.chain.test_localnet import free_port
+
+PRICE = 100_000_000
+
+
+@pytest_asyncio.fixture
+async def net() -> AsyncIterator[Localnet]:
+    async with run_localnet(free_port()) as got:
+        yield got
+
+
+class Proxy:
+    """A TCP forwarder whose connections the test can cut."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    def cut(self) -> None:
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers.clear()
+
+    async def close(self) -> None:
+        self.cut()
+        self.server.close()
+
+
+async def test_changes_arrive_and_a_cut_connection_comes_back(net: Localnet) -> None:
+    oracle = Keypair().pubkey()
+    publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=50, seed=3))])
+    proxy = Proxy(int(net.ws_url.rsplit(":", 1)[1]))
+    port = await proxy.start()
+    changes: asyncio.Queue[tuple[Pubkey, bytes, int]] = asyncio.Queue()
+    connected = asyncio.Queue[int]()
+
+    async def on_change(address: Pubkey, data: bytes, slot: int) -> None:
+        await changes.put((address, data, slot))
+
+    async def on_connected() -> None:
+        await connected.put(1)
+
+    await publisher.publish(0)
+    watch = asyncio.create_task(watch_accounts(f"ws://127.0.0.1:{port}", [oracle], on_change,
+                                               on_connected))
+    try:
+        await asyncio.wait_for(connected.get(), 5)
+        for step in (1, 2):
+            await publisher.publish(step)
+            address, data, slot = await asyncio.wait_for(changes.get(), 5)
+            on_chain = net.protocol.chain.raw(oracle)
+            assert address == oracle and data == on_chain
+            assert read_aggregate(data).publish_slot <= slot <= net.ledger.slot
+        proxy.cut()
+        await asyncio.wait_for(connected.get(), 10)  # resubscribed, and said so
+        await publisher.publish(3)
+        address, data, _ = await asyncio.wait_for(changes.get(), 5)
+        assert data == net.protocol.chain.raw(oracle)
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
+        await proxy.close()
+        await publisher.close()
