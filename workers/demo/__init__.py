@@ -1,0 +1,1 @@
+"""`keepernet demo`: the whole fleet on a localnet, with servers of its own."""
