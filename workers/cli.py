@@ -4,9 +4,12 @@
   keepernet prices --oracle KEY [--oracle KEY ...] --scenario walk|crash|csv [options]
   keepernet migrate [--dsn DSN]
   keepernet worker indexer|governance|funding [--config FILE]
+  keepernet enqueue JOB [ADDRESS] [--config FILE]
+  keepernet status [--config FILE]
 
-Every refusal (unknown or bad arguments, an unreadable scenario file) prints what is wrong
-and exits with status 2, before anything starts.
+Every refusal (unknown or bad arguments, an unreadable scenario file, bad settings, an enqueue
+whose target is not on chain, a service that does not answer) prints what is wrong and exits
+with status 2, before anything starts or is enqueued.
 """
 
 from __future__ import annotations
@@ -84,6 +87,18 @@ def parser() -> argparse.ArgumentParser:
                         help="a TOML settings file (default: $KEEPERNET_CONFIG, if set)")
     worker.add_argument("--burst", action="store_true",
                         help="stop once the queue is empty (default: run until interrupted)")
+    enqueue = commands.add_parser(
+        "enqueue", help="enqueue a job now under the id the planners use, once its target is "
+                        "checked on chain")
+    enqueue.add_argument("job", help="the job's name (index_events, tally_votes, ...)")
+    enqueue.add_argument("args", nargs="*", metavar="ADDRESS",
+                         help="the account the job acts on, if it takes one")
+    status = commands.add_parser(
+        "status", help="show the queues, running jobs, last successes, indexer lag and the "
+                       "keeper's balance")
+    for command in (enqueue, status):
+        command.add_argument("--config", type=Path, default=None,
+                             help="a TOML settings file (default: $KEEPERNET_CONFIG, if set)")
     return root
 
 
@@ -107,6 +122,51 @@ def _worker(role: str, config: Path | None, burst: bool) -> int:
         return 2
     worker = create_worker(worker_settings, burst=burst)
     worker.run()  # handles SIGINT/SIGTERM: stops polling, lets running jobs finish
+    return 0
+
+
+def _enqueue(job: str, args: Sequence[str], config: Path | None) -> int:
+    from redis.exceptions import RedisError
+    from solana.rpc.core import RPCException
+
+    from chain.client import RpcUnavailable
+    from workers.checked_enqueue import Refused, describe, parse_request, run_enqueue
+    from workers.settings import SettingsError, load_settings
+
+    try:
+        request = parse_request(job, args)
+        settings = load_settings(config)
+        enqueued = asyncio.run(run_enqueue(settings, request))
+    except Refused as e:
+        print(f"keepernet enqueue: {e}", file=sys.stderr)
+        return 2
+    except SettingsError as e:
+        print(f"keepernet enqueue: bad settings:\n{e}", file=sys.stderr)
+        return 2
+    except (RpcUnavailable, RPCException) as e:
+        print(f"keepernet enqueue: the RPC (KEEPERNET_RPC_URLS) did not answer: {e}",
+              file=sys.stderr)
+        return 2
+    except (RedisError, OSError) as e:
+        print(f"keepernet enqueue: Redis (KEEPERNET_REDIS_URL) did not answer: {e}",
+              file=sys.stderr)
+        return 2
+    print(describe(enqueued))
+    return 0
+
+
+def _status(config: Path | None) -> int:
+    from workers.settings import SettingsError, load_settings
+    from workers.status import Unreachable, gather, render
+
+    try:
+        print(render(asyncio.run(gather(load_settings(config)))))
+    except SettingsError as e:
+        print(f"keepernet status: bad settings:\n{e}", file=sys.stderr)
+        return 2
+    except Unreachable as e:
+        print(f"keepernet status: {e}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -188,6 +248,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _migrate(args.dsn)
     if args.command == "worker":
         return _worker(args.role, args.config, args.burst)
+    if args.command == "enqueue":
+        return _enqueue(args.job, args.args, args.config)
+    if args.command == "status":
+        return _status(args.config)
     if args.command == "prices":
         try:
             scenarios = _scenarios(args)

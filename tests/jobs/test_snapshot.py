@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient
 from chain.publisher import Feed, Publisher
@@ -37,30 +38,34 @@ LONG, SHORT = 1, 2
 Rows = dict[str, dict[str, Any]]
 
 
+async def open_positions(w: World, perp_id: int = 1) -> tuple[Pubkey, list[Pubkey]]:
+    """A perp market with a long and a short open on it: its address and the positions'."""
+    net, c = w.net, w.net.client
+    oracle = Keypair().pubkey()
+    publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=0))])
+    try:
+        await publisher.publish(0)
+        perp = net.deployment.perp_market(perp_id)
+        await w.send([c.create_perp_market(net.admin.pubkey(), perp_id, oracle,
+                                           PerpMarketParams())], net.admin)
+        long_, short = net.users[1], net.users[2]
+        await w.send([c.deposit(long_.key, perp, long_.token, 20_000_000),
+                      c.deposit(short.key, perp, short.token, 50_000_000)], long_.kp, short.kp)
+        await w.send([c.open_position(long_.key, perp, oracle, LONG, 1_000_000, 2**64 - 1)],
+                     long_.kp)
+        await w.send([c.open_position(short.key, perp, oracle, SHORT, 500_000, 0)], short.kp)
+    finally:
+        await publisher.close()
+    return perp, [net.deployment.position(perp, u.key) for u in (long_, short)]
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def w() -> AsyncIterator[World]:
     """Two proposed markets (one voted on), a perp market, and two positions open on it."""
     async with world() as got:
-        net, c = got.net, got.net.client
         await proposal(got, 1, likes=2, dislikes=1)
         await proposal(got, 2, likes=0)
-        oracle = Keypair().pubkey()
-        publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=0))])
-        try:
-            await publisher.publish(0)
-            perp = net.deployment.perp_market(1)
-            await got.send([c.create_perp_market(net.admin.pubkey(), 1, oracle,
-                                                 PerpMarketParams())], net.admin)
-            long_, short = net.users[1], net.users[2]
-            await got.send([c.deposit(long_.key, perp, long_.token, 20_000_000),
-                            c.deposit(short.key, perp, short.token, 50_000_000)],
-                           long_.kp, short.kp)
-            await got.send([c.open_position(long_.key, perp, oracle, LONG, 1_000_000,
-                                            2**64 - 1)], long_.kp)
-            await got.send([c.open_position(short.key, perp, oracle, SHORT, 500_000, 0)],
-                           short.kp)
-        finally:
-            await publisher.close()
+        await open_positions(got)
         yield got
 
 

@@ -1,0 +1,193 @@
+"""An operator's enqueue (`keepernet enqueue JOB [ADDRESS]`), checked before anything is queued:
+the job's name, the number of arguments, the address (base58), and that the chain holds an
+account of the job's kind there. The job is then enqueued under the same id the planners use
+(`workers.job_ids`), its stage computed from the account just read, so a job an operator asks
+for is the very job a planner would queue, never a second one.
+
+    job                 its argument             the stage, from the account
+    index_events        none                     none
+    snapshot_accounts   none                     none
+    scan_positions      a PerpMarket, optional   none
+    liquidate_position  a Position               its opened_at
+    update_funding      a PerpMarket             its last_funding_ts
+    tally_votes         a Market                 none
+    finalize_market     a Market                 its state
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from anchorpy import Program
+from arq.connections import ArqRedis, create_pool
+from arq.constants import in_progress_key_prefix, result_key_prefix
+from solders.pubkey import Pubkey
+
+from chain.client import RpcClient, anchor_program
+from workers.job_ids import enqueue, job_id, role_of
+from workers.redis import apply_socket_options, redis_settings
+from workers.serializer import job_deserializer, job_serializer
+from workers.settings import Settings
+
+
+@dataclass(frozen=True)
+class Target:
+    """The kind of account a job takes, and whether it may be left out."""
+
+    kind: str
+    optional: bool = False
+
+
+# job -> its target (None: the job takes no argument)
+TARGETS: dict[str, Target | None] = {
+    "index_events": None,
+    "snapshot_accounts": None,
+    "scan_positions": Target("PerpMarket", optional=True),
+    "liquidate_position": Target("Position"),
+    "update_funding": Target("PerpMarket"),
+    "tally_votes": Target("Market"),
+    "finalize_market": Target("Market"),
+}
+# job -> the account field its stage is (see workers/job_ids.py)
+STAGE_FIELDS: dict[str, str] = {
+    "liquidate_position": "opened_at",
+    "update_funding": "last_funding_ts",
+    "finalize_market": "state",
+}
+
+
+class Refused(ValueError):
+    """The request is wrong: the message says what, and nothing is enqueued."""
+
+
+@dataclass(frozen=True)
+class Request:
+    """A job and the account it acts on (None for a job that takes none)."""
+
+    job: str
+    target: Pubkey | None
+
+
+def parse_request(job: str, args: Sequence[str]) -> Request:
+    """The job and its address from the command line; Refused for an unknown job, a wrong number
+    of arguments or an address that is not a base58 public key."""
+    try:
+        role_of(job)
+    except ValueError as e:
+        raise Refused(str(e)) from None
+    target = TARGETS[job]
+    if target is None:
+        if args:
+            raise Refused(f"{job} takes no argument, but got {len(args)}: {' '.join(args)}")
+        return Request(job, None)
+    if len(args) > 1 or (not args and not target.optional):
+        wanted = f"{'at most ' if target.optional else ''}one argument, the {target.kind}'s " \
+                 f"address"
+        raise Refused(f"{job} takes {wanted}, but got {len(args)}")
+    if not args:
+        return Request(job, None)
+    try:
+        return Request(job, Pubkey.from_string(args[0]))
+    except ValueError:
+        raise Refused(f"{job}: not a base58 public key: {args[0]!r}") from None
+
+
+def stage_of(job: str, account: Any) -> int | None:
+    """The stage of `job` on `account` (decoded by the IDL), as workers/job_ids.py names it."""
+    name = STAGE_FIELDS.get(job)
+    return None if name is None else int(getattr(account, name))
+
+
+def account_kind(program: Program, data: bytes) -> str | None:
+    """The IDL's name of the account whose data is `data`, or None when no IDL account starts
+    with its first eight bytes."""
+    for kind, discriminator in program.coder.accounts.acc_name_to_discriminator.items():
+        if data[:8] == discriminator:
+            return str(kind)
+    return None
+
+
+async def checked_stage(rpc: RpcClient, program: Program, request: Request) -> int | None:
+    """Read the request's target and return the job's stage; Refused when there is no account
+    there, it is not the program's, or it is not the job's kind. RpcUnavailable passes up."""
+    target = TARGETS[request.job]
+    if request.target is None or target is None:
+        return None
+    account = (await rpc.call("get_account_info", request.target)).value
+    if account is None:
+        raise Refused(f"{request.job}: no account at {request.target}: expected a {target.kind}")
+    if account.owner != program.program_id:
+        raise Refused(f"{request.job}: the account at {request.target} is not the program's "
+                      f"(owned by {account.owner}): expected a {target.kind}")
+    data = bytes(account.data)
+    kind = account_kind(program, data)
+    if kind != target.kind:
+        found = "an account of no kind the IDL knows" if kind is None else f"a {kind}"
+        raise Refused(f"{request.job}: {request.target} is {found}, not a {target.kind}")
+    return stage_of(request.job, program.coder.accounts.decode(data))
+
+
+class Fate(StrEnum):
+    """What became of an enqueue: the job is queued now, or its id already is queued, running,
+    or done with its result still kept (arq refuses the id until the result expires)."""
+
+    ENQUEUED = "enqueued"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """The job's id and what became of it."""
+
+    job_id: str
+    fate: Fate
+
+
+async def enqueue_request(redis: ArqRedis, request: Request, stage: int | None) -> Enqueued:
+    """Enqueue the request under its deterministic id; when arq refuses the id, say why."""
+    args = () if request.target is None else (str(request.target),)
+    the_id = job_id(request.job, request.target, stage)
+    job = await enqueue(redis, request.job, *args, stage=stage)
+    if job is not None:
+        return Enqueued(the_id, Fate.ENQUEUED)
+    if await redis.exists(result_key_prefix + the_id):
+        return Enqueued(the_id, Fate.DONE)
+    if await redis.exists(in_progress_key_prefix + the_id):
+        return Enqueued(the_id, Fate.RUNNING)
+    return Enqueued(the_id, Fate.QUEUED)
+
+
+def describe(enqueued: Enqueued) -> str:
+    """What the command prints: the id alone when it was enqueued now."""
+    if enqueued.fate is Fate.ENQUEUED:
+        return enqueued.job_id
+    if enqueued.fate is Fate.DONE:
+        return f"already done: {enqueued.job_id} (its result is still kept)"
+    return f"already {enqueued.fate}: {enqueued.job_id}"
+
+
+
+async def run_enqueue(settings: Settings, request: Request) -> Enqueued:
+    """Check the request's target on the settings' RPC, then enqueue it on their Redis.
+    Refused, RpcUnavailable (no endpoint answered) and Redis's errors pass up; nothing is
+    enqueued unless every check passed."""
+    stage = None
+    if request.target is not None:
+        rpc = RpcClient(settings.rpc, timeout_s=settings.rpc_timeout_s,
+                        deadline_s=settings.rpc_deadline_s)
+        try:
+            stage = await checked_stage(rpc, anchor_program(rpc, settings.program_id), request)
+        finally:
+            await rpc.close()
+    redis = await create_pool(redis_settings(settings), job_serializer=job_serializer,
+                              job_deserializer=job_deserializer)
+    try:
+        await apply_socket_options(redis, settings)
+        return await enqueue_request(redis, request, stage)
+    finally:
+        await redis.aclose()
