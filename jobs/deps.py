@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from anchorpy import Program
+from solana.rpc.types import MemcmpOpts
+from solders.account import Account
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 from solders.sysvar import CLOCK
+from spl.token.constants import TOKEN_PROGRAM_ID
 
 from chain.client import RpcClient, RpcUnavailable
 from chain.sender import AlreadyDone, Expired, GaveUp, Landed, Refused, Sender, SendResult
@@ -21,8 +24,18 @@ from program.client import Client
 
 # the Clock sysvar: slot u64, epoch_start_timestamp i64, epoch u64, leader_schedule_epoch u64,
 # unix_timestamp i64
+_CLOCK_SLOT = struct.Struct("<Q")
 _CLOCK_UNIX_TIMESTAMP = struct.Struct("<q")
 _CLOCK_UNIX_TIMESTAMP_OFFSET = 32
+TOKEN_ACCOUNT_SIZE = 165  # an SPL token account: mint at 0, owner at 32
+
+
+@dataclass(frozen=True)
+class ChainClock:
+    """The Clock sysvar's slot and unix time: what the program's clock_now sees."""
+
+    slot: int
+    unix_timestamp: int
 
 
 @dataclass(frozen=True)
@@ -35,18 +48,29 @@ class JobDeps:
     program: Program
     client: Client
 
-    async def snapshot(self, *addresses: Pubkey) -> tuple[int, list[Any | None]]:
-        """The chain's unix time and the accounts at `addresses` decoded with the IDL (None
-        where there is no account), read in one getMultipleAccounts so that they are of
-        one slot."""
+    async def raw_snapshot(self, *addresses: Pubkey) -> tuple[ChainClock, list[Account | None]]:
+        """The chain's clock and the raw accounts at `addresses` (None where there is no
+        account), read in one getMultipleAccounts so that they are of one slot."""
         resp = await self.rpc.call("get_multiple_accounts", [CLOCK, *addresses])
         clock, *accounts = resp.value
         if clock is None:
             raise ValueError("the node has no Clock sysvar")
-        (now,) = _CLOCK_UNIX_TIMESTAMP.unpack_from(bytes(clock.data),
-                                                   _CLOCK_UNIX_TIMESTAMP_OFFSET)
-        decode = self.program.coder.accounts.decode
-        return int(now), [None if a is None else decode(bytes(a.data)) for a in accounts]
+        data = bytes(clock.data)
+        (slot,) = _CLOCK_SLOT.unpack_from(data, 0)
+        (now,) = _CLOCK_UNIX_TIMESTAMP.unpack_from(data, _CLOCK_UNIX_TIMESTAMP_OFFSET)
+        return ChainClock(int(slot), int(now)), list(accounts)
+
+    def decode(self, account: Account | None) -> Any | None:
+        """An account decoded with the IDL; None for no account."""
+        return None if account is None else self.program.coder.accounts.decode(
+            bytes(account.data))
+
+    async def snapshot(self, *addresses: Pubkey) -> tuple[int, list[Any | None]]:
+        """The chain's unix time and the accounts at `addresses` decoded with the IDL (None
+        where there is no account), read in one getMultipleAccounts so that they are of
+        one slot."""
+        clock, accounts = await self.raw_snapshot(*addresses)
+        return clock.unix_timestamp, [self.decode(a) for a in accounts]
 
 
 class MissingAccount(Exception):
@@ -117,3 +141,16 @@ async def read_account(deps: JobDeps, address: Pubkey, kind: str) -> tuple[int, 
     if config is None:
         raise MissingAccount("the program's Config account is missing")
     return now, account, config
+
+
+async def quote_token_account(deps: JobDeps, owner: Pubkey, quote_mint: Pubkey) -> Pubkey:
+    """A quote token account of `owner` (the lowest address of those it owns, so that every
+    keeper picks the same); MissingAccount when it has none."""
+    resp = await deps.rpc.call(
+        "get_program_accounts", TOKEN_PROGRAM_ID, encoding="base64",
+        filters=[TOKEN_ACCOUNT_SIZE, MemcmpOpts(offset=0, bytes=str(quote_mint)),
+                 MemcmpOpts(offset=32, bytes=str(owner))])
+    found: list[Pubkey] = sorted(a.pubkey for a in resp.value)
+    if not found:
+        raise MissingAccount(f"{owner} has no quote token account")
+    return found[0]

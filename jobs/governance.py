@@ -9,11 +9,9 @@ come back as `already_done` / `not_needed` (see `jobs.outcome.REFUSAL_OUTCOMES`)
 from __future__ import annotations
 
 import structlog
-from solana.rpc.types import MemcmpOpts
 from solders.pubkey import Pubkey
-from spl.token.constants import TOKEN_PROGRAM_ID
 
-from jobs.deps import JobDeps, MissingAccount, Step, read_account, run_planned
+from jobs.deps import JobDeps, Step, quote_token_account, read_account, run_planned
 from jobs.governance_plan import (
     Action,
     MarketState,
@@ -22,8 +20,6 @@ from jobs.governance_plan import (
     tally_step,
 )
 from jobs.outcome import Outcome
-
-TOKEN_ACCOUNT_SIZE = 165  # an SPL token account: mint at 0, owner at 32
 
 log = structlog.get_logger(__name__)
 
@@ -61,23 +57,11 @@ async def finalize_market(ctx: JobDeps, market: Pubkey) -> Outcome:
         # it; otherwise the account is not read and the vault stands in
         refund = (m.state == MarketState.DISPUTED and m.bond_held > 0
                   and overturned(m, config))
-        dest = await disputer_token(ctx, m.disputer, config.quote_mint) if refund else None
+        dest = (await quote_token_account(ctx, m.disputer, config.quote_mint) if refund
+                else None)
         return [ctx.client.finalize_market(market, dest or ctx.client.d.vault)]
 
     outcome = await run_planned(ctx, planner)
     log.info("finalize_market", market=str(market), outcome=str(outcome))
     return outcome
 
-
-async def disputer_token(ctx: JobDeps, disputer: Pubkey, quote_mint: Pubkey) -> Pubkey:
-    """A quote token account of `disputer` (the lowest address of those it owns, so that every
-    keeper picks the same)."""
-    resp = await ctx.rpc.call(
-        "get_program_accounts", TOKEN_PROGRAM_ID, encoding="base64",
-        filters=[TOKEN_ACCOUNT_SIZE, MemcmpOpts(offset=0, bytes=str(quote_mint)),
-                 MemcmpOpts(offset=32, bytes=str(disputer))])
-    found: list[Pubkey] = sorted(a.pubkey for a in resp.value)
-    if not found:
-        raise MissingAccount(f"the disputer {disputer} has no quote token account to take "
-                             f"back the bond")
-    return found[0]

@@ -1,0 +1,167 @@
+"""`scan_positions` → `liquidate_position(position)`: find the positions below maintenance and
+liquidate each once.
+
+The scan loads the open positions and their perp markets (getProgramAccounts, filtered by
+the node), judges the oracles exactly as the program does, and lets `jobs.liquidation_plan`
+pick the liquidatable positions. A liquidation re-reads the position, its market, the Config,
+the oracle and the clock in one request before every signing and sends nothing when the
+position is flat (`already_done`), healthy (`not_needed`) or its oracle refused (`retry`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from based58 import b58encode
+from solana.rpc.types import MemcmpOpts
+from solders.account import Account
+from solders.pubkey import Pubkey
+
+from chain.prices import OracleLimits, OracleRefused, judge
+from jobs.deps import JobDeps, MissingAccount, Step, quote_token_account, run_planned
+from jobs.liquidation_plan import FLAT, LONG, SHORT, Candidate, PositionBook, is_liquidatable
+from jobs.outcome import Outcome
+
+# Position: discriminator, perp_market at 8, ..., side (u8) at 112 (program/src/generated)
+POSITION_PERP_MARKET_OFFSET = 8
+POSITION_SIDE_OFFSET = 112
+# Facts that never change once on chain (a position's market is in its PDA's seeds, a
+# market's oracle is set at creation), so each keeper process looks them up once. Bounded:
+# cleared when full, the cost of which is one more lookup per position.
+_ROUTES_MAX = 100_000
+_routes: dict[Pubkey, tuple[Pubkey, Pubkey]] = {}  # position -> (perp market, oracle)
+_keeper_tokens: dict[tuple[Pubkey, Pubkey], Pubkey] = {}  # (keeper, quote mint) -> account
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan found: the positions to liquidate, how many positions had a price to be
+    judged at, and the oracles the program would refuse now (oracle → its error name)."""
+
+    candidates: list[Candidate]
+    judged: int
+    refused: dict[Pubkey, str]
+
+
+def _expect(account: Any | None, kind: str, address: Pubkey) -> Any:
+    """The decoded `account`; MissingAccount unless it is a `kind`."""
+    if account is None or type(account).__name__ != kind:
+        raise MissingAccount(f"no {kind} account at {address}")
+    return account
+
+
+def _side_filter(side: int) -> MemcmpOpts:
+    return MemcmpOpts(offset=POSITION_SIDE_OFFSET, bytes=b58encode(bytes([side])).decode())
+
+
+async def load_book(deps: JobDeps, perp_market: Pubkey | None = None) -> PositionBook:
+    """The open positions of every perp market (or of `perp_market`) with their markets; the
+    node sends only open ones (a filter on the side byte per side)."""
+    if perp_market is None:
+        markets = dict(await deps.rpc.program_accounts(deps.program, "PerpMarket"))
+        of_market: list[MemcmpOpts] = []
+    else:
+        _, (m,) = await deps.snapshot(perp_market)
+        markets = {perp_market: m} if type(m).__name__ == "PerpMarket" else {}
+        of_market = [MemcmpOpts(offset=POSITION_PERP_MARKET_OFFSET, bytes=str(perp_market))]
+    longs, shorts = await asyncio.gather(*(
+        deps.rpc.program_accounts(deps.program, "Position", [*of_market, _side_filter(side)])
+        for side in (LONG, SHORT)))
+    return PositionBook.from_accounts(markets, [*longs, *shorts])
+
+
+def judge_oracle(account: Account | None, config: Any, slot: int) -> int:
+    """The oracle's price as `load_oracle_price` reads it at `slot`; OracleRefused as it
+    refuses (the caller has checked the oracle is the market's)."""
+    if account is None or account.owner != config.pyth_program:
+        raise OracleRefused("InvalidOracle", "not a price account of the Pyth program")
+    return judge(bytes(account.data), OracleLimits.from_config(config), slot)
+
+
+async def read_prices(deps: JobDeps, oracles: Iterable[Pubkey]
+                      ) -> tuple[dict[Pubkey, int], dict[Pubkey, str]]:
+    """The oracles' prices as the program would take them now (with the Config's limits at the
+    chain's slot, all of one getMultipleAccounts), and the error names of those it would
+    refuse."""
+    oracles = list(oracles)
+    clock, (config_account, *accounts) = await deps.raw_snapshot(deps.client.d.config,
+                                                                 *oracles)
+    config = _expect(deps.decode(config_account), "Config", deps.client.d.config)
+    prices: dict[Pubkey, int] = {}
+    refused: dict[Pubkey, str] = {}
+    for oracle, account in zip(oracles, accounts, strict=True):
+        try:
+            prices[oracle] = judge_oracle(account, config, clock.slot)
+        except OracleRefused as e:
+            refused[oracle] = e.error
+    return prices, refused
+
+
+async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
+                         instances: Sequence[str] | None = None,
+                         me: str | None = None) -> ScanResult:
+    """The positions to liquidate now (of `perp_market`, or all; with `instances` and `me`,
+    this instance's share)."""
+    book = await load_book(deps, perp_market)
+    prices, refused = await read_prices(deps, book.oracles)
+    result = ScanResult(book.liquidatable(prices, instances=instances, me=me),
+                        book.priced(prices), refused)
+    log.info("scan_positions", positions=len(book), judged=result.judged,
+             candidates=len(result.candidates), refused={str(k): v for k, v in refused.items()})
+    return result
+
+
+async def _route(deps: JobDeps, position: Pubkey) -> tuple[Pubkey, Pubkey]:
+    """The position's perp market and that market's oracle."""
+    if position not in _routes:
+        p = _expect((await deps.snapshot(position))[1][0], "Position", position)
+        m = _expect((await deps.snapshot(p.perp_market))[1][0], "PerpMarket", p.perp_market)
+        if len(_routes) >= _ROUTES_MAX:
+            _routes.clear()
+        _routes[position] = (p.perp_market, m.oracle)
+    return _routes[position]
+
+
+async def _keeper_token(deps: JobDeps, quote_mint: Pubkey) -> Pubkey:
+    """The keeper's quote token account, where the program pays the liquidation reward."""
+    key = (deps.sender.payer.pubkey(), quote_mint)
+    if key not in _keeper_tokens:
+        _keeper_tokens[key] = await quote_token_account(deps, *key)
+    return _keeper_tokens[key]
+
+
+async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
+    """Liquidate `position` when the program would: `already_done` once flat, `not_needed`
+    while healthy, `retry` while its oracle is refused, `failed` when an account is missing."""
+
+    async def planner() -> Step:
+        perp_market, oracle = await _route(deps, position)
+        clock, accounts = await deps.raw_snapshot(position, perp_market, deps.client.d.config,
+                                                  oracle)
+        p = _expect(deps.decode(accounts[0]), "Position", position)
+        m = _expect(deps.decode(accounts[1]), "PerpMarket", perp_market)
+        config = _expect(deps.decode(accounts[2]), "Config", deps.client.d.config)
+        if p.side == FLAT:
+            return Outcome.ALREADY_DONE
+        try:
+            price = judge_oracle(accounts[3], config, clock.slot)
+        except OracleRefused as e:
+            log.info("liquidate_position oracle refused", position=str(position),
+                     oracle=str(oracle), error=e.error, reason=e.reason)
+            return Outcome.RETRY
+        if not is_liquidatable(p.side, p.size, p.entry_price, p.collateral, p.funding_snapshot,
+                               price, m.cumulative_funding, m.maintenance_margin_bps):
+            return Outcome.NOT_NEEDED
+        token = await _keeper_token(deps, config.quote_mint)
+        return [deps.client.liquidate(deps.sender.payer.pubkey(), perp_market, position,
+                                      oracle, token)]
+
+    outcome = await run_planned(deps, planner)
+    log.info("liquidate_position", position=str(position), outcome=str(outcome))
+    return outcome

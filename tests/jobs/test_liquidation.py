@@ -1,0 +1,179 @@
+"""scan_positions and liquidate_position end to end on the localnet: the scan finds exactly the
+positions the program would liquidate, each is liquidated once (twice in a row, two keepers at
+once), nothing is sent while healthy or while the oracle is refused, a missing account fails."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+import pytest_asyncio
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from chain.publisher import SET_PRICE_METHOD
+from chain.pyth import PriceStatus, price_account
+from jobs.liquidation import liquidate_position, scan_positions
+from jobs.liquidation_plan import is_liquidatable
+from jobs.outcome import Outcome
+from program.client import PerpMarketParams
+from program.local import Wallet
+from tests.chain.test_localnet import rpc
+from tests.jobs.chain_world import World, world
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+PRICE = 100_000_000
+LONG, SHORT = 1, 2
+SIZE = 1_000_000  # one base unit: 100 quote of notional at PRICE
+THIN, THICK = 12_000_000, 50_000_000  # collateral: ~8x and 2x leverage
+
+
+@dataclass
+class Perps:
+    w: World
+    oracles: list[Pubkey]  # one per market
+    markets: list[Pubkey]
+    prices: dict[Pubkey, int]
+
+    async def set_price(self, oracle: Pubkey, price: int,
+                        status: PriceStatus = PriceStatus.TRADING) -> None:
+        slot = await rpc(self.w.net, "getSlot")
+        data = price_account(price, slot=slot, status=status).encode()
+        await rpc(self.w.net, SET_PRICE_METHOD, str(oracle), base64.b64encode(data).decode())
+        self.prices[oracle] = price
+
+    async def refresh(self, *oracles: Pubkey) -> None:
+        """Fresh prices (the program refuses them after 25 slots, 10 s)."""
+        for o in oracles or self.oracles:
+            await self.set_price(o, self.prices[o])
+
+    def position(self, market: int, user: Wallet) -> Pubkey:
+        return self.w.net.deployment.position(self.markets[market], user.key)
+
+    async def liquidations(self, market: int, user: Wallet) -> tuple[int, int]:
+        """(landed, failed) liquidations of the position by either keeper."""
+        ok = failed = 0
+        for k, wallet in zip(self.w.keepers, self.w.net.keepers, strict=True):
+            got = await self.w.calls(self.position(market, user), k.client.liquidate(
+                wallet.key, self.markets[market], self.position(market, user),
+                self.oracles[market], wallet.token))
+            ok, failed = ok + got[0], failed + got[1]
+        return ok, failed
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def perps() -> AsyncIterator[Perps]:
+    async with world() as w:
+        net, c = w.net, w.net.client
+        p = Perps(w, [Keypair().pubkey() for _ in range(3)],
+                  [net.deployment.perp_market(i) for i in range(1, 4)], {})
+        for oracle in p.oracles:
+            await p.set_price(oracle, PRICE)
+        u1, u2, u3 = net.users
+        # market 0: u1 long thin, u2 short thin, u3 long thick; market 1 the mirror;
+        # market 2: u1 long thin (the oracle tests)
+        book = [[(u1, LONG, THIN), (u2, SHORT, THIN), (u3, LONG, THICK)],
+                [(u1, SHORT, THIN), (u2, LONG, THIN), (u3, SHORT, THICK)],
+                [(u1, LONG, THIN)]]
+        for i, rows in enumerate(book):
+            await w.send([c.create_perp_market(net.admin.pubkey(), i + 1, p.oracles[i],
+                                               PerpMarketParams())], net.admin)
+            for u, side, collateral in rows:
+                await w.send([c.deposit(u.key, p.markets[i], u.token, collateral),
+                              c.open_position(u.key, p.markets[i], p.oracles[i], side, SIZE,
+                                              2**64 - 1 if side == LONG else 0)], u.kp)
+        yield p
+
+
+async def liquidatable_now(p: Perps) -> set[Pubkey]:
+    """The rule over every position account as it is on chain."""
+    k = p.w.keepers[0]
+    positions = [p.position(i, u) for i in range(3) for u in p.w.net.users]
+    _, accounts = await k.snapshot(*positions, *p.markets)
+    by_market = dict(zip(p.markets, accounts[len(positions):], strict=True))
+    found = set()
+    for address, a in zip(positions, accounts[:len(positions)], strict=True):
+        if a is None:
+            continue
+        m = by_market[a.perp_market]
+        if is_liquidatable(a.side, a.size, a.entry_price, a.collateral, a.funding_snapshot,
+                           p.prices[m.oracle], m.cumulative_funding, m.maintenance_margin_bps):
+            found.add(address)
+    return found
+
+
+async def test_the_scan_finds_exactly_the_positions_below_maintenance(perps: Perps) -> None:
+    k = perps.w.keepers[0]
+    assert (await scan_positions(k)).candidates == []
+    u1 = perps.w.net.users[0]
+    await perps.set_price(perps.oracles[0], 90_000_000)  # thin longs fall below maintenance
+    await perps.set_price(perps.oracles[1], 110_000_000)  # thin shorts too
+    result = await scan_positions(k)
+    expected = {perps.position(0, u1), perps.position(1, u1)}
+    assert {c.position for c in result.candidates} == expected == await liquidatable_now(perps)
+    assert result.judged == 7 and result.refused == {}
+    assert {c.perp_market for c in result.candidates} == set(perps.markets[:2])
+    one = await scan_positions(k, perps.markets[1])
+    assert [c.position for c in one.candidates] == [perps.position(1, u1)] and one.judged == 3
+    # two instances share the work exactly
+    shards = [await scan_positions(k, instances=["a", "b"], me=me) for me in ("a", "b")]
+    assert sorted(str(c.position) for s in shards for c in s.candidates) == sorted(
+        map(str, expected))
+
+
+async def test_a_healthy_position_is_not_needed_and_nothing_is_sent(perps: Perps) -> None:
+    await perps.refresh()
+    u2 = perps.w.net.users[1]
+    assert await liquidate_position(perps.w.keepers[0], perps.position(0, u2)) \
+        == Outcome.NOT_NEEDED
+    assert await perps.liquidations(0, u2) == (0, 0)
+
+
+async def test_a_position_is_liquidated_once(perps: Perps) -> None:
+    await perps.refresh()
+    k, u1 = perps.w.keepers[0], perps.w.net.users[0]
+    assert await liquidate_position(k, perps.position(0, u1)) == Outcome.SUCCESS
+    assert await liquidate_position(k, perps.position(0, u1)) == Outcome.ALREADY_DONE
+    assert await perps.liquidations(0, u1) == (1, 0)
+
+
+async def test_two_keepers_at_once_liquidate_once(perps: Perps) -> None:
+    await perps.refresh()
+    u1 = perps.w.net.users[0]
+    got = await asyncio.gather(*(liquidate_position(k, perps.position(1, u1))
+                                 for k in perps.w.keepers))
+    assert got.count(Outcome.SUCCESS) == 1 and set(got) <= {Outcome.SUCCESS,
+                                                            Outcome.ALREADY_DONE}
+    ok, failed = await perps.liquidations(1, u1)
+    # without the workers' shared lease the other keeper may have sent too: the program
+    # refused it (PositionFlat)
+    assert ok == 1 and failed <= 1
+    assert (await scan_positions(perps.w.keepers[1])).candidates == []
+
+
+async def test_a_refused_oracle_is_retry_and_nothing_is_sent(perps: Perps) -> None:
+    k, u1 = perps.w.keepers[0], perps.w.net.users[0]
+    position = perps.position(2, u1)
+    await perps.set_price(perps.oracles[2], 90_000_000)  # liquidatable, at a fresh price
+    await rpc(perps.w.net, "keepernet_timeTravel", {"slots": 30})  # past the 25 allowed
+    await perps.refresh(*perps.oracles[:2])
+    result = await scan_positions(k)
+    assert result.refused == {perps.oracles[2]: "StaleOracle"} and result.judged == 4
+    assert await liquidate_position(k, position) == Outcome.RETRY
+    await perps.set_price(perps.oracles[2], 90_000_000, PriceStatus.HALTED)
+    assert (await scan_positions(k)).refused == {perps.oracles[2]: "OracleNotTrading"}
+    assert await liquidate_position(k, position) == Outcome.RETRY
+    assert await perps.liquidations(2, u1) == (0, 0)
+    await perps.set_price(perps.oracles[2], 90_000_000)  # trading again: now it goes
+    assert await liquidate_position(k, position) == Outcome.SUCCESS
+
+
+async def test_a_missing_position_fails(perps: Perps) -> None:
+    assert await liquidate_position(perps.w.keepers[0], Keypair().pubkey()) == Outcome.FAILED
+    assert await liquidate_position(perps.w.keepers[0],
+                                    perps.position(0, Wallet(Keypair(), Pubkey.default()))) \
+        == Outcome.FAILED
