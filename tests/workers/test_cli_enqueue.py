@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -74,7 +74,15 @@ async def account(w: World, address: Pubkey) -> Any:
 
 
 def queued(client: redis.Redis, role: str) -> list[str]:
-    return [m.decode() for m in client.zrange(f"keepernet:{role}", 0, -1)]
+    members = cast(list[bytes], client.zrange(f"keepernet:{role}", 0, -1))
+    return [m.decode() for m in members]
+
+
+def stored(client: redis.Redis, key: str) -> Any:
+    """The JSON record arq keeps at `key`."""
+    raw = cast(bytes | None, client.get(key))
+    assert raw is not None, key
+    return json.loads(raw)
 
 
 # ---- enqueued --------------------------------------------------------------------------------
@@ -101,9 +109,7 @@ async def test_each_job_is_enqueued_under_the_planners_id(
         assert await cli(capsys, *argv) == (0, the_id, "")
         role = JOB_ROLES[argv[0]]
         assert the_id in queued(env, role)
-        raw = env.get(f"arq:job:{the_id}")
-        assert raw is not None
-        record = json.loads(raw)  # JSON, with the address as base58
+        record = stored(env, f"arq:job:{the_id}")  # JSON, with the address as base58
         assert record["f"] == argv[0] and record["a"] == list(argv[1:])
     assert expected[("liquidate_position", str(position))].count(":") == 2
     assert sum(len(queued(env, role)) for role in set(JOB_ROLES.values())) == len(expected)
@@ -134,8 +140,7 @@ async def test_an_enqueued_snapshot_runs_on_the_indexer_worker(
     await migrate(pg_database)
     assert await cli(capsys, "snapshot_accounts") == (0, "snapshot_accounts", "")
     await run_burst(indexer.worker_settings(load_settings()))
-    result = json.loads(env.get("arq:result:snapshot_accounts") or b"null")
-    assert result["r"] == Outcome.SUCCESS
+    assert stored(env, "arq:result:snapshot_accounts")["r"] == Outcome.SUCCESS
     conn = await asyncpg.connect(pg_database)
     try:
         assert await conn.fetchval("SELECT count(*) FROM positions WHERE perp_market = $1",
