@@ -4,14 +4,22 @@ function an arq function.
 `startup(settings, role, ...)` and `shutdown` are the worker's `on_startup`/`on_shutdown`:
 they build the typed `WorkerDeps` (RpcClient, Sender with the keeper's keypair, anchorpy
 Program, instruction Client, asyncpg pool — each only when the role needs it) and keep them
-in arq's ctx under one key, `DEPS_KEY`; nothing else reads the ctx dict. `job_function`
-turns `run(deps, *json_args) -> Outcome` into an arq function with the job's timeout from the
-settings, structlog context bound (role, job_id, job_try), and the outcome's string as the
-result; a `retry` outcome is retried by arq (after `RETRY_DEFER_S`) while tries remain.
+in arq's ctx under one key, `DEPS_KEY`; nothing else reads the ctx dict. Start-up also
+configures the JSON logs (workers/logging.py).
+
+`job_function` turns `run(deps, *json_args) -> Outcome` into an arq function with the job's
+timeout from the settings, structlog context bound (role, job, job_id, try), and the outcome's
+string as the result; a `retry` outcome is retried by arq (after `RETRY_DEFER_S`) while tries
+remain. A job called with arguments acts on its first one, its target (as `job_ids.enqueue`
+has it), and holds the target's Redis lease (workers/lease.py) while it runs: when another
+run holds it, the try is `already_done` at once and sends nothing. Each try is recorded in
+`job_runs` (store/job_runs.py) when it starts and when it ends; the chain, not that table, is
+the source of truth, so a database failure there is logged and the job goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +36,18 @@ from chain.sender import Sender
 from jobs.deps import JobDeps
 from jobs.outcome import Outcome
 from program.client import Client, Deployment
+from store import job_runs
+from workers.lease import lease
+from workers.logging import configure_logging
 from workers.redis import apply_socket_options
 from workers.settings import Settings
 
 DEPS_KEY = "keepernet"
 RETRY_DEFER_S = 1.0
+# a lease outlives its job's timeout by this much, and must end before arq reruns a job whose
+# worker died (its in-progress key expires after the worker's largest timeout + 10 s)
+LEASE_MARGIN_S = 5.0
+JOB_RUNS_TIMEOUT_S = 5.0  # a job_runs write that takes longer is given up (and logged)
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +128,7 @@ def lifecycle(settings: Settings, role: str, *, signs: bool,
     """The worker's on_startup and on_shutdown."""
 
     async def on_startup(ctx: dict[Any, Any]) -> None:
+        configure_logging(role)
         await apply_socket_options(ctx["redis"], settings)
         ctx[DEPS_KEY] = await build_deps(settings, role, signs=signs, database=database)
         log.info("worker started", role=role)
@@ -137,22 +153,78 @@ Run = Callable[..., Awaitable[Outcome]]
 
 
 def job_function(name: str, run: Run, settings: Settings, *, max_tries: int) -> Function:
-    """`run(deps, *json_args)` as the arq function `name`: timeout from the settings,
-    structlog context bound, the outcome's string returned."""
+    """`run(deps, *json_args)` as the arq function `name` (see the module docstring): timeout
+    from the settings, structlog context bound, the target's lease held, the try recorded in
+    job_runs, the outcome's string returned."""
+    timeout_s = settings.timeouts.of(name)
 
     async def job(ctx: dict[Any, Any], *args: Any) -> str:
         deps = deps_of(ctx)
         job_try = int(ctx.get("job_try", 1))
+        tried = _Try(deps, str(ctx.get("job_id")), job_try, name, list(args))
         with structlog.contextvars.bound_contextvars(role=deps.role, job=name,
-                                                     job_id=ctx.get("job_id"), job_try=job_try):
-            outcome = await run(deps, *args)
+                                                     job_id=tried.job_id, **{"try": job_try}):
+            if args:
+                async with lease(ctx["redis"], name, args[0], timeout_s + LEASE_MARGIN_S) as held:
+                    if not held:
+                        log.info("job skipped: another run holds its target's lease",
+                                 outcome=str(Outcome.ALREADY_DONE))
+                        await tried.skipped(Outcome.ALREADY_DONE)
+                        return str(Outcome.ALREADY_DONE)
+                    outcome = await tried.run(run)
+            else:
+                outcome = await tried.run(run)
             log.info("job done", outcome=str(outcome))
             if outcome is Outcome.RETRY and job_try < max_tries:
                 raise Retry(defer=RETRY_DEFER_S)
             return str(outcome)
 
     job.__qualname__ = job.__name__ = name
-    return func(job, name=name, timeout=settings.timeouts.of(name), max_tries=max_tries)
+    return func(job, name=name, timeout=timeout_s, max_tries=max_tries)
+
+
+@dataclass
+class _Try:
+    """One try of a job, run and recorded in job_runs (when the role has a database)."""
+
+    deps: WorkerDeps
+    job_id: str
+    try_: int
+    job: str
+    args: list[Any]
+
+    async def run(self, run: Run) -> Outcome:
+        pool = self.deps.db_pool
+        if pool is not None:
+            await _best_effort("started", job_runs.started(pool, self.job_id, self.try_,
+                                                           self.deps.role, self.job, self.args))
+        try:
+            outcome = await run(self.deps, *self.args)
+        except Exception:
+            if pool is not None:
+                await _best_effort("finished", job_runs.finished(pool, self.job_id, self.try_,
+                                                                 str(Outcome.FAILED)))
+            raise
+        if pool is not None:
+            await _best_effort("finished", job_runs.finished(pool, self.job_id, self.try_,
+                                                             str(outcome)))
+        return outcome
+
+    async def skipped(self, outcome: Outcome) -> None:
+        if self.deps.db_pool is not None:
+            await _best_effort("skipped", job_runs.skipped(
+                self.deps.db_pool, self.job_id, self.try_, self.deps.role, self.job, self.args,
+                str(outcome)))
+
+
+async def _best_effort(what: str, write: Awaitable[None]) -> None:
+    """Await a job_runs write; any failure is logged, never raised: the job's chain work is
+    done or not whatever the table says, and failing (or retrying) the job for its record
+    would risk repeating that work."""
+    try:
+        await asyncio.wait_for(write, JOB_RUNS_TIMEOUT_S)
+    except Exception as e:  # the store's errors are many (asyncpg's, OSError, timeouts)
+        log.warning("job_runs not written", write=what, error=f"{type(e).__name__}: {e}")
 
 
 def on_target(job: Callable[[JobDeps, Pubkey], Awaitable[Outcome]]) -> Run:

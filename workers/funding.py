@@ -1,5 +1,6 @@
 """The funding role: `update_funding(perp_market)`, the perp market's address as a base58
-string.
+string, enqueued by the reconciler (workers/reconciler.py) when an interval has passed; runs are
+recorded in job_runs, so the role has a database pool.
 
     arq workers.funding.WorkerSettings           # settings from the environment
     keepernet worker funding
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from jobs.funding import update_funding
 from workers.context import job_function, on_target
+from workers.reconciler import reconciler_cron
 from workers.role import FromEnvironment, role_settings
 from workers.settings import Settings
 
@@ -17,9 +19,11 @@ MAX_TRIES = 3
 
 
 def worker_settings(settings: Settings) -> type:
-    return role_settings(ROLE, settings, [
+    functions = [
         job_function("update_funding", on_target(update_funding), settings, max_tries=MAX_TRIES),
-    ], signs=True, database=False)
+    ]
+    return role_settings(ROLE, settings, functions, cron_jobs=[reconciler_cron(ROLE, functions)],
+                         signs=True, database=True)
 
 
 __getattr__ = FromEnvironment(__name__, worker_settings)

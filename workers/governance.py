@@ -1,5 +1,6 @@
 """The governance role: `tally_votes(market)` and `finalize_market(market)`, each with the
-market's address as a base58 string.
+market's address as a base58 string, enqueued by the reconciler (workers/reconciler.py) when
+the chain says they are due; runs are recorded in job_runs, so the role has a database pool.
 
     arq workers.governance.WorkerSettings        # settings from the environment
     keepernet worker governance
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from jobs.governance import finalize_market, tally_votes
 from workers.context import job_function, on_target
+from workers.reconciler import reconciler_cron
 from workers.role import FromEnvironment, role_settings
 from workers.settings import Settings
 
@@ -17,10 +19,12 @@ MAX_TRIES = 3
 
 
 def worker_settings(settings: Settings) -> type:
-    return role_settings(ROLE, settings, [
+    functions = [
         job_function("tally_votes", on_target(tally_votes), settings, max_tries=MAX_TRIES),
         job_function("finalize_market", on_target(finalize_market), settings, max_tries=MAX_TRIES),
-    ], signs=True, database=False)
+    ]
+    return role_settings(ROLE, settings, functions, cron_jobs=[reconciler_cron(ROLE, functions)],
+                         signs=True, database=True)
 
 
 __getattr__ = FromEnvironment(__name__, worker_settings)

@@ -26,6 +26,7 @@ from workers.settings import Settings, load_settings
 ROLES = ("indexer", "governance", "funding")
 HEALTH_CHECK_INTERVAL_S = 10
 SHUTDOWN_GRACE_S = 5  # beyond the role's longest timeout, to let running jobs finish
+KEEP_RESULT_S = 300
 
 
 class UnknownRole(ValueError):
@@ -55,7 +56,9 @@ def role_settings(role: str, settings: Settings, functions: Sequence[Function], 
         "job_completion_wait": math.ceil(longest_s) + SHUTDOWN_GRACE_S,
         "max_jobs": 10,
         "poll_delay": 0.1,
-        "keep_result": 3600,
+        # ids carry their stage, so a kept result only blocks the same piece of work: keep it
+        # no longer than it takes to stop a burst of duplicate enqueues
+        "keep_result": KEEP_RESULT_S,
     }
     return type("WorkerSettings", (), attributes)
 

@@ -1,6 +1,8 @@
 """The role workers end to end: jobs enqueued through arq's pool with the JSON serializer and
-a deterministic id, run by a real arq Worker (burst) built from the role's WorkerSettings,
-against the localnet, Redis and PostgreSQL."""
+a deterministic id (workers.job_ids.enqueue), run by a real arq Worker (burst) built from the
+role's WorkerSettings, against the localnet, Redis and PostgreSQL; each try recorded in
+job_runs and logged as JSON lines. The reconciler's cron is left out here (it would enqueue the
+same work the tests enqueue): tests/workers/test_reconciler.py tests it."""
 
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, stat
 from tests.jobs.test_indexer import chain_events
 from workers import funding, governance, indexer
 from workers.cli import main
+from workers.job_ids import enqueue
 from workers.redis import apply_socket_options, redis_settings
-from workers.role import queue_name, worker_settings_of
+from workers.role import worker_settings_of
 from workers.serializer import job_deserializer, job_serializer
 from workers.settings import RedisSettings, Settings
 
@@ -46,13 +49,19 @@ async def w() -> AsyncIterator[World]:
         yield got
 
 
+@pytest_asyncio.fixture(loop_scope="module")
+async def database(pg_database: str) -> str:
+    await migrate(pg_database)
+    return pg_database
+
+
 @pytest.fixture
-def settings(w: World, redis_url: str, pg_database: str, tmp_path: Path) -> Settings:
+def settings(w: World, redis_url: str, database: str, tmp_path: Path) -> Settings:
     keypair = tmp_path / "keeper.json"
     keypair.write_text(json.dumps(list(bytes(w.net.keepers[0].kp))))
     os.chmod(keypair, 0o600)
     return Settings(rpc=(Endpoint("local", w.net.url, max_rps=10_000),),
-                    database_url=pg_database, program_id=w.net.program_id,
+                    database_url=database, program_id=w.net.program_id,
                     keypair_path=keypair, redis=RedisSettings(url=redis_url, retries=1),
                     fees=FeePolicy(fixed_micro_lamports=0))
 
@@ -67,7 +76,7 @@ async def queue(settings: Settings) -> AsyncIterator[ArqRedis]:
 
 async def run_burst(worker_settings: type, **overrides: Any) -> Worker:
     worker = create_worker(worker_settings, burst=True, handle_signals=False, poll_delay=0.05,
-                           **overrides)
+                           **{"cron_jobs": [], **overrides})
     try:
         await asyncio.wait_for(worker.async_run(), 20)
     finally:
@@ -84,13 +93,49 @@ async def result(job: Job | None) -> Any:
 async def test_tally_votes_through_the_governance_worker(w: World, settings: Settings,
                                                          queue: ArqRedis) -> None:
     market = await proposal(w, 1, likes=3)
-    job = await queue.enqueue_job("tally_votes", str(market), _job_id=f"tally_votes:{market}",
-                                  _queue_name=queue_name("governance"))
+    job = await enqueue(queue, "tally_votes", str(market))
     worker = await run_burst(governance.worker_settings(settings))
     assert await result(job) == "success"
     assert worker.jobs_complete == 1 and worker.jobs_failed == 0
     assert await state(w, market) == MarketState.APPROVED
     assert await w.calls(market, w.net.client.approve_market(market)) == (1, 0)
+    assert await runs(settings) == [(f"tally_votes:{market}", 1, "governance", "tally_votes",
+                                     "success", [str(market)])]
+
+
+async def runs(settings: Settings) -> list[tuple[Any, ...]]:
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        found = await conn.fetch("SELECT job_id, try, role, job, outcome, detail, finished_at "
+                                 "FROM job_runs ORDER BY started_at")
+    finally:
+        await conn.close()
+    assert all(r["finished_at"] is not None for r in found)
+    return [(r["job_id"], r["try"], r["role"], r["job"], r["outcome"],
+             json.loads(r["detail"])["args"]) for r in found]
+
+
+@on_the_module_loop
+async def test_a_jobs_log_lines_are_json_with_its_role_id_and_try(
+        w: World, settings: Settings, queue: ArqRedis,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    market = await proposal(w, 6, likes=3)
+    await enqueue(queue, "finalize_market", str(market), stage=int(MarketState.PROPOSED))
+    capsys.readouterr()
+    await run_burst(governance.worker_settings(settings))
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+             if line.startswith("{")]
+    done = [e for e in lines if e["event"] == "job done"]
+    assert len(done) == 1
+    assert done[0] | {"timestamp": None} == {
+        "event": "job done", "level": "info", "outcome": "not_needed", "role": "governance",
+        "job": "finalize_market", "job_id": f"finalize_market:{market}:0", "try": 1,
+        "timestamp": None}
+    assert done[0]["timestamp"].endswith("Z")
+    # the job's own line carries the same context, and so does the worker's start-up line
+    (own,) = [e for e in lines if e["event"] == "finalize_market"]
+    assert own["job_id"] == done[0]["job_id"] and own["try"] == 1
+    assert any(e["event"] == "worker started" and e["role"] == "governance" for e in lines)
 
 
 @on_the_module_loop
@@ -98,9 +143,7 @@ async def test_finalize_market_through_the_governance_worker(w: World, settings:
                                                              queue: ArqRedis) -> None:
     market = await resolving(w, 2)
     await w.travel(DISPUTE_WINDOW)
-    job = await queue.enqueue_job("finalize_market", str(market),
-                                  _job_id=f"finalize_market:{market}",
-                                  _queue_name=queue_name("governance"))
+    job = await enqueue(queue, "finalize_market", str(market), stage=int(MarketState.RESOLVING))
     await run_burst(worker_settings_of("governance", settings))
     assert await result(job) == "success"
     assert await state(w, market) == MarketState.FINALIZED
@@ -111,11 +154,9 @@ async def test_the_same_job_id_is_queued_once(w: World, settings: Settings,
                                               queue: ArqRedis) -> None:
     market = await proposal(w, 3, likes=3)
     job_id = f"tally_votes:{market}"
-    first = await queue.enqueue_job("tally_votes", str(market), _job_id=job_id,
-                                    _queue_name=queue_name("governance"))
-    second = await queue.enqueue_job("tally_votes", str(market), _job_id=job_id,
-                                     _queue_name=queue_name("governance"))
-    assert first is not None and second is None
+    first = await enqueue(queue, "tally_votes", str(market))
+    second = await enqueue(queue, "tally_votes", str(market))
+    assert first is not None and second is None and first.job_id == job_id
     # what the queue holds is JSON, not pickle
     raw = await queue.get(f"arq:job:{job_id}")
     assert raw is not None and json.loads(raw)["a"] == [str(market)]
@@ -128,8 +169,7 @@ async def test_the_same_job_id_is_queued_once(w: World, settings: Settings,
 @on_the_module_loop
 async def test_a_bad_public_key_fails_without_sending(settings: Settings,
                                                       queue: ArqRedis) -> None:
-    job = await queue.enqueue_job("update_funding", "not-a-key", _job_id="update_funding:bad",
-                                  _queue_name=queue_name("funding"))
+    job = await enqueue(queue, "update_funding", "not-a-key", stage=0)
     await run_burst(funding.worker_settings(settings))
     assert await result(job) == "failed"
 
@@ -137,12 +177,11 @@ async def test_a_bad_public_key_fails_without_sending(settings: Settings,
 @on_the_module_loop
 async def test_the_indexer_worker_stores_the_chains_events(w: World, settings: Settings,
                                                            queue: ArqRedis) -> None:
-    await migrate(settings.database_url)
     await proposal(w, 4, likes=2)
-    job = await queue.enqueue_job("index_events", _job_id="index_events:manual",
-                                  _queue_name=queue_name("indexer"))
+    job = await enqueue(queue, "index_events", stage="manual")
     # the cron tick (run at start-up) runs alongside the enqueued job
-    await run_burst(indexer.worker_settings(settings))
+    await run_burst(indexer.worker_settings(settings), cron_jobs=indexer.worker_settings(
+        settings).cron_jobs)
     assert await result(job) in ("success", "already_done", "not_needed")
     expected = await chain_events(SimpleNamespace(client=w.direct, net=w.net))  # type: ignore[arg-type]
     conn = await asyncpg.connect(settings.database_url)
@@ -193,7 +232,7 @@ async def test_a_worker_survives_a_redis_restart(w: World, settings: Settings,
     patient = dataclasses.replace(settings, redis=RedisSettings(
         url=settings.redis.url, retries=20, retry_delay_s=0.1, socket_timeout_s=2.0))
     worker = create_worker(governance.worker_settings(patient), handle_signals=False,
-                           poll_delay=0.05)
+                           poll_delay=0.05, cron_jobs=[])
     running = asyncio.create_task(worker.async_run())
     try:
         await asyncio.sleep(0.5)  # polling
@@ -205,9 +244,7 @@ async def test_a_worker_survives_a_redis_restart(w: World, settings: Settings,
         pool = await create_pool(redis_settings(patient), job_serializer=job_serializer,
                                  job_deserializer=job_deserializer)
         try:
-            job = await pool.enqueue_job("tally_votes", str(market),
-                                         _job_id=f"tally_votes:{market}",
-                                         _queue_name=queue_name("governance"))
+            job = await enqueue(pool, "tally_votes", str(market))
             assert await result(job) == "success"
         finally:
             await pool.aclose()

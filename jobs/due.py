@@ -1,0 +1,72 @@
+"""The work due on chain now, read from the chain itself: what the reconciler enqueues.
+
+`read_due(deps, role)` reads every account the role acts on (Market for governance,
+PerpMarket for funding) with one getProgramAccounts filtered by its discriminator, then the
+Config and the chain's clock in one getMultipleAccounts, and judges each account with the jobs'
+own pure planners, so that a job is due here exactly when the job itself would send:
+
+    tally_votes(market)               tally_step says approve or reject
+    finalize_market(market), state    finalize_step says finalize
+    update_funding(perp), last_funding_ts    funding_plan.is_due
+
+The stage is what `workers.job_ids` puts in the job's id (see its table).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from solders.pubkey import Pubkey
+
+from jobs.deps import JobDeps, MissingAccount
+from jobs.funding_plan import PerpMarketView, is_due
+from jobs.governance_plan import Action, ConfigView, MarketView, finalize_step, tally_step
+
+ROLE_ACCOUNTS = {"governance": "Market", "funding": "PerpMarket"}
+
+
+@dataclass(frozen=True)
+class DueJob:
+    """`job` is due on `target`; `stage` names the moment of the work (None: no stage)."""
+
+    job: str
+    target: Pubkey
+    stage: int | None = None
+
+
+def governance_due(markets: Iterable[tuple[Pubkey, MarketView]], config: ConfigView,
+                   now: int) -> list[DueJob]:
+    """The tally and finalize jobs due at chain time `now` on `markets`."""
+    due = []
+    for address, market in markets:
+        if tally_step(market, config, now) in (Action.APPROVE, Action.REJECT):
+            due.append(DueJob("tally_votes", address))
+        elif finalize_step(market, config, now) == Action.FINALIZE:
+            due.append(DueJob("finalize_market", address, int(market.state)))
+    return due
+
+
+def funding_due(perps: Iterable[tuple[Pubkey, PerpMarketView]], now: int) -> list[DueJob]:
+    """The funding updates due at chain time `now` on `perps`."""
+    return [DueJob("update_funding", address, int(perp.last_funding_ts))
+            for address, perp in perps if is_due(perp, now)]
+
+
+async def read_due(deps: JobDeps, role: str) -> list[DueJob]:
+    """The jobs of `role` due now on chain (see the module docstring); ValueError for a role
+    with no accounts to judge, MissingAccount when the Config is not on chain."""
+    kind = ROLE_ACCOUNTS.get(role)
+    if kind is None:
+        raise ValueError(f"no due work to read for role {role!r}: one of "
+                         f"{', '.join(ROLE_ACCOUNTS)}")
+    accounts: list[tuple[Pubkey, Any]] = await deps.rpc.program_accounts(deps.program, kind)
+    # the clock is read after the accounts: a job judged due on a slightly later clock re-reads
+    # the chain before it sends, so at worst it is `not_needed`
+    now, (config,) = await deps.snapshot(deps.client.d.config)
+    if config is None:
+        raise MissingAccount("the program's Config account is missing")
+    if role == "governance":
+        return governance_due(accounts, config, now)
+    return funding_due(accounts, now)

@@ -1,0 +1,109 @@
+"""The Redis lease on a job's target, on a real Redis: one holder at a time, released only by
+its own token, freed by expiry; and the job wrapper's use of it, two runs of one job on one
+target at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from arq.connections import ArqRedis, create_pool
+from solders.pubkey import Pubkey
+
+from chain.client import Endpoint, RpcClient
+from jobs.outcome import Outcome
+from workers.context import DEPS_KEY, WorkerDeps, job_function
+from workers.lease import acquire, lease, lease_key, release
+from workers.redis import redis_settings
+from workers.settings import RedisSettings, Settings
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    # no chain and no database: the jobs below touch neither
+    return Settings(rpc=(Endpoint("unused", "http://127.0.0.1:9"),),
+                    database_url="postgresql://unused@127.0.0.1/unused",
+                    program_id=Pubkey.default(), redis=RedisSettings(url=redis_url))
+
+
+@pytest_asyncio.fixture
+async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(redis_settings(settings))
+    yield pool
+    await pool.aclose()
+
+
+async def test_one_holder_at_a_time(redis: ArqRedis) -> None:
+    async with lease(redis, "tally_votes", "M1", 10) as first:
+        async with lease(redis, "tally_votes", "M1", 10) as second:
+            assert first and not second
+        # the loser's exit released nothing
+        assert await redis.exists(lease_key("tally_votes", "M1"))
+        # another target, another job: their own leases
+        async with lease(redis, "tally_votes", "M2", 10) as other_target, \
+                lease(redis, "finalize_market", "M1", 10) as other_job:
+            assert other_target and other_job
+    assert not await redis.exists(lease_key("tally_votes", "M1"))
+    async with lease(redis, "tally_votes", "M1", 10) as again:
+        assert again
+
+
+async def test_a_foreign_token_releases_nothing(redis: ArqRedis) -> None:
+    key = lease_key("update_funding", "P")
+    assert await acquire(redis, key, "mine", 10)
+    assert not await release(redis, key, "theirs")
+    assert await redis.get(key) == b"mine"
+    assert not await acquire(redis, key, "theirs", 10)
+    assert await release(redis, key, "mine")
+    assert not await redis.exists(key)
+
+
+async def test_expiry_frees_a_lease_its_holder_never_released(redis: ArqRedis) -> None:
+    key = lease_key("update_funding", "P")
+    assert await acquire(redis, key, "dead holder", 0.2)
+    assert not await acquire(redis, key, "next", 10)
+    await asyncio.sleep(0.3)
+    assert await acquire(redis, key, "next", 10)
+    # the dead holder, back, cannot free what is now another's
+    assert not await release(redis, key, "dead holder")
+    assert await redis.get(key) == b"next"
+
+
+async def test_two_runs_of_a_job_on_one_target_at_once(settings: Settings,
+                                                       redis: ArqRedis) -> None:
+    started = asyncio.Event()
+    proceed = asyncio.Event()
+    ran: list[object] = []
+
+    async def run(_deps: WorkerDeps, target: object) -> Outcome:
+        ran.append(target)
+        started.set()
+        await proceed.wait()
+        return Outcome.SUCCESS
+
+    fn = job_function("tally_votes", run, settings, max_tries=1)
+    deps = WorkerDeps("governance", settings, RpcClient(list(settings.rpc)))
+
+    def ctx(job_id: str) -> dict[Any, Any]:
+        return {"redis": redis, DEPS_KEY: deps, "job_id": job_id, "job_try": 1}
+
+    try:
+        holder = asyncio.create_task(fn.coroutine(ctx("tally_votes:M"), "M"))
+        await started.wait()
+        # the same job on the same target while the first runs, under another id (a second
+        # enqueue by hand) or the same one (arq running one job twice): nothing runs
+        assert await fn.coroutine(ctx("tally_votes:M:by-hand"), "M") == "already_done"
+        assert await fn.coroutine(ctx("tally_votes:M"), "M") == "already_done"
+        proceed.set()
+        assert await holder == "success"
+        assert ran == ["M"]
+        # its lease released, the next run runs
+        assert await fn.coroutine(ctx("tally_votes:M"), "M") == "success"
+        assert ran == ["M", "M"]
+    finally:
+        await deps.close()
