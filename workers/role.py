@@ -23,7 +23,7 @@ from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer
 from workers.settings import Settings, load_settings
 
-ROLES = ("indexer", "governance", "funding")
+ROLES = ("indexer", "liquidator", "funding", "governance")
 HEALTH_CHECK_INTERVAL_S = 10
 SHUTDOWN_GRACE_S = 5  # beyond the role's longest timeout, to let running jobs finish
 KEEP_RESULT_S = 300

@@ -1,0 +1,169 @@
+"""The liquidator role end to end: real arq workers with their price triggers, on the
+localnet, Redis and PostgreSQL. A price crash makes exactly the fragile positions liquidatable;
+one instance, or two sharing the positions, liquidate each of them once and touch nothing else;
+an instance's death hands its share to the other."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from arq.worker import Worker, create_worker
+from redis.asyncio import Redis
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from chain.client import Endpoint
+from chain.localnet import Localnet, run_localnet
+from chain.localnet.seed import PositionSpec, Seeder
+from chain.publisher import Feed, Publisher
+from chain.sender import FeePolicy
+from program.client import PerpMarketParams
+from store.migrate import migrate
+from tests.chain.test_localnet import free_port
+from workers import liquidator
+from workers.fleet import live_instances
+from workers.settings import LiquidatorSettings, RedisSettings, Settings
+
+PRICE, CRASHED = 100_000_000, 80_000_000
+SIZE = 1_000_000  # one base unit: 100 quote of notional
+FRAGILE, SOLID = 15_000_000, 60_000_000  # collateral: under maintenance at 80, or far from it
+
+
+class Settable:
+    """A price scenario the test sets."""
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+
+    def price_at(self, t_s: float) -> int:
+        return self.price
+
+
+@dataclass
+class Book:
+    net: Localnet
+    seeder: Seeder
+    price: Settable
+    market: Pubkey
+    fragile: list[Pubkey]
+    solid: list[Pubkey]  # healthy longs, and shorts (a fall is their gain)
+
+    def side(self, position: Pubkey) -> int:
+        return int(self.net.protocol.chain.fetch(position).side)
+
+    async def liquidated(self, timeout_s: float) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while any(self.side(p) != 0 for p in self.fragile):
+            assert asyncio.get_running_loop().time() < deadline, "not all liquidated in time"
+            await asyncio.sleep(0.05)
+
+    async def liquidations_sent(self, position: Pubkey) -> int:
+        """Transactions in the position's history beyond its opening one."""
+        history = (await self.seeder.client.get_signatures_for_address(position)).value
+        return len(history) - 1
+
+
+@pytest_asyncio.fixture
+async def book() -> AsyncIterator[Book]:
+    async with run_localnet(free_port()) as net:
+        seeder = await Seeder.connect(net.url, net.keys_dir)
+        oracle = Keypair().pubkey()
+        price = Settable(PRICE)
+        publisher = Publisher(net.url, [Feed(oracle, price)])
+        fresh = asyncio.create_task(publisher.run(0.2))
+        try:
+            await asyncio.sleep(0.3)
+            market = await seeder.perp_market(1, oracle, PerpMarketParams(), 10**13)
+            specs = [PositionSpec(1, SIZE, FRAGILE)] * 6 + [PositionSpec(1, SIZE, SOLID)] * 6 \
+                + [PositionSpec(2, SIZE, FRAGILE)] * 4
+            positions = await seeder.positions(market, oracle, specs)
+            yield Book(net, seeder, price, market, positions[:6], positions[6:])
+        finally:
+            fresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fresh
+            await publisher.close()
+            await seeder.close()
+
+
+@pytest.fixture
+def settings(book: Book, redis_url: str, pg_database: str) -> Settings:
+    return Settings(rpc=(Endpoint("local", book.net.url, max_rps=10_000),),
+                    database_url=pg_database, program_id=book.net.program_id,
+                    keypair_path=Path(book.net.keys_dir / "keeper-1.json"),
+                    redis=RedisSettings(url=redis_url, retries=1),
+                    fees=FeePolicy(fixed_micro_lamports=0),
+                    liquidator=LiquidatorSettings(scan_interval_s=60))
+
+
+@contextlib.asynccontextmanager
+async def workers(settings: Settings, count: int) -> AsyncIterator[list[asyncio.Task[None]]]:
+    await migrate(settings.database_url)
+    made: list[Worker] = [create_worker(liquidator.worker_settings(settings),
+                                        handle_signals=False) for _ in range(count)]
+    tasks = [asyncio.create_task(w.async_run()) for w in made]
+    try:
+        redis = Redis.from_url(settings.redis.url)
+        try:
+            for _ in range(200):  # every instance beats, its book loaded
+                if len(await live_instances(redis, "liquidator", liquidator.FLEET_TTL_S)) \
+                        == count:
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.5)
+        finally:
+            await redis.aclose()
+        yield tasks
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for w in made:
+            await w.close()
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+async def test_a_crash_liquidates_each_fragile_position_once(book: Book, settings: Settings,
+                                                             instances: int) -> None:
+    async with workers(settings, instances):
+        book.price.price = CRASHED
+        await book.liquidated(timeout_s=15)
+        await asyncio.sleep(1)  # anything sent twice would land meanwhile
+    for position in book.fragile:
+        assert await book.liquidations_sent(position) == 1
+    assert await scans_that_found_work(settings) == 0
+    for position in book.solid:
+        assert book.side(position) != 0
+        assert await book.liquidations_sent(position) == 0
+    assert await scans_that_found_work(settings) == 0  # the price trigger found them
+
+
+async def scans_that_found_work(settings: Settings) -> int:
+    """cron scan_positions runs that enqueued liquidations (from job_runs)."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        runs = await conn.fetch("SELECT outcome FROM job_runs WHERE job = 'scan_positions'")
+    finally:
+        await conn.close()
+    assert runs, "the cron scan at start-up is recorded"
+    return sum(r["outcome"] == "success" for r in runs)
+
+
+async def test_a_dead_instances_share_is_taken_over(book: Book, settings: Settings) -> None:
+    async with workers(settings, 2) as tasks:
+        tasks[0].cancel()  # one instance stops beating (its worker is gone)
+        with contextlib.suppress(asyncio.CancelledError):
+            await tasks[0]
+        await asyncio.sleep(liquidator.FLEET_TTL_S + 2 * liquidator.BEAT_S)
+        book.price.price = CRASHED
+        await book.liquidated(timeout_s=15)
+    for position in book.fragile:
+        assert await book.liquidations_sent(position) == 1
+    assert await scans_that_found_work(settings) == 0

@@ -1,0 +1,156 @@
+"""The liquidator's trigger: an oracle's price changes, this instance judges its share of the
+positions at the new price in memory, and enqueues `liquidate_position` for each one under
+maintenance — without waiting for a queue hop or a fresh read of every position.
+
+Each liquidator instance runs one `PriceTrigger` beside its arq worker:
+- it watches the perp markets' oracles through `accountSubscribe` (`chain.watch`) and judges
+  each new price exactly as the program would (`chain.prices.judge`, at the notification's
+  slot); a refused price (stale, halted, too uncertain) triggers nothing;
+- it keeps the open positions in a `PositionBook`, re-read every `book_refresh_s` (a position
+  opened since is caught at the next refresh, and by the cron scan);
+- it beats into the liquidator fleet (`workers.fleet`) and judges only the positions
+  `owner_of` assigns to it among the live instances, so N instances share the scan; a dead
+  instance's share moves to the others once its beat ages out;
+- after every (re)connection it rescans its share at the prices read afresh, since
+  notifications sent while it was away are lost.
+
+The jobs it enqueues carry deterministic ids (`workers.job_ids`), so a position found by two
+triggers, or by a trigger and the cron scan, is queued once; the lease and the program's guard
+make its liquidation land once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from arq.connections import ArqRedis
+from solders.pubkey import Pubkey
+
+from chain.prices import OracleLimits, OracleRefused, judge
+from chain.watch import watch_accounts
+from jobs.deps import JobDeps, MissingAccount
+from jobs.liquidation import load_book, read_prices
+from jobs.liquidation_plan import Candidate, PositionBook
+from workers.fleet import Fleet
+from workers.job_ids import enqueue
+
+log = structlog.get_logger(__name__)
+
+Callable0 = Callable[[], Awaitable[object]]
+
+
+async def read_config(chain: JobDeps) -> Any:
+    """The program's Config account, decoded."""
+    _now, (config,) = await chain.snapshot(chain.client.d.config)
+    if config is None:
+        raise MissingAccount("the program's Config account is missing")
+    return config
+
+
+async def enqueue_liquidations(redis: ArqRedis, candidates: Iterable[Candidate]) -> int:
+    """Enqueue `liquidate_position` for each candidate; how many were not queued already."""
+    jobs = await asyncio.gather(*(enqueue(redis, "liquidate_position", str(c.position),
+                                          stage=c.opened_at) for c in candidates))
+    return sum(job is not None for job in jobs)
+
+
+@dataclass
+class PriceTrigger:
+    """See the module's docstring. `run()` until cancelled."""
+
+    chain: JobDeps
+    redis: ArqRedis
+    fleet: Fleet
+    ws_url: str
+    book_refresh_s: float = 2.0
+    beat_s: float = 1.0
+    book: PositionBook = field(default_factory=lambda: PositionBook.from_accounts({}, []))
+    limits: OracleLimits | None = None
+    refused: dict[Pubkey, str] = field(default_factory=dict)  # oracle -> the program's error
+
+    async def run(self) -> None:
+        await self._quietly(self.fleet.beat)
+        while not await self._quietly(self.refresh):  # the node or Redis may not be up yet
+            await asyncio.sleep(self.book_refresh_s)
+        tasks = [asyncio.create_task(self._every(self.beat_s, self.fleet.beat), name="beat")]
+        try:
+            while True:
+                # watch the book's oracles until the refresh finds a market on another oracle
+                oracles = self.book.oracles
+                watch = asyncio.create_task(
+                    watch_accounts(self.ws_url, sorted(oracles, key=bytes), self.on_price,
+                                   self.rescan), name="watch")
+                try:
+                    while self.book.oracles == oracles:
+                        await asyncio.sleep(self.book_refresh_s)
+                        await self._quietly(self.refresh)
+                finally:
+                    watch.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await watch
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await self.fleet.leave()
+
+    async def refresh(self) -> None:
+        """Re-read the open positions, the perp markets and the oracle limits."""
+        config = await read_config(self.chain)
+        self.limits = OracleLimits.from_config(config)
+        self.book = await load_book(self.chain)
+
+    async def on_price(self, oracle: Pubkey, data: bytes, slot: int) -> None:
+        """A new version of `oracle`: judge it, and enqueue this instance's positions on it
+        that are under maintenance at that price."""
+        if self.limits is None:
+            return
+        try:
+            price = judge(data, self.limits, slot)
+        except OracleRefused as e:
+            self._refuse(oracle, e.error)
+            return
+        self.refused.pop(oracle, None)
+        await self._enqueue({oracle: price})
+
+    async def rescan(self) -> None:
+        """This instance's share at prices read now (after a (re)connection)."""
+        prices, refused = await read_prices(self.chain, self.book.oracles)
+        for oracle, error in refused.items():
+            self._refuse(oracle, error)
+        await self._enqueue(prices)
+
+    async def _enqueue(self, prices: Mapping[Pubkey, int]) -> None:
+        candidates = self.book.liquidatable(prices, instances=self.fleet.members,
+                                            me=self.fleet.instance)
+        if candidates:
+            queued = await enqueue_liquidations(self.redis, candidates)
+            log.info("liquidations enqueued", found=len(candidates), queued=queued)
+
+    def _refuse(self, oracle: Pubkey, error: str) -> None:
+        if self.refused.get(oracle) != error:
+            log.warning("oracle price refused: no liquidation on it", oracle=str(oracle),
+                        error=error)
+        self.refused[oracle] = error
+
+    async def _every(self, period_s: float, action: Callable0) -> None:
+        while True:
+            await asyncio.sleep(period_s)
+            await self._quietly(action)
+
+    @staticmethod
+    async def _quietly(action: Callable0) -> bool:
+        """Run `action`; a failure (an RPC or Redis hiccup) is logged and tried again at the
+        next period rather than stopping the trigger. Whether it succeeded."""
+        try:
+            await action()
+        except Exception as e:
+            log.warning("liquidator trigger step failed", step=getattr(action, "__name__", ""),
+                        error=str(e) or type(e).__name__)
+            return False
+        return True
