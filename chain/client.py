@@ -185,7 +185,15 @@ class RpcClient:
 
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run AsyncClient.`method` on the first endpoint that completes it."""
-        return await self._run(method, lambda s: getattr(s.client, method)(*args, **kwargs))
+        async def attempt(s: _EndpointState) -> Any:
+            result = await getattr(s.client, method)(*args, **kwargs)
+            if type(result) is int:
+                # solders hands back the bare code of a JSON-RPC error it cannot type (a
+                # provider's rate limit in the body, say)
+                raise _EndpointFailed(f"JSON-RPC error {result}")
+            return result
+
+        return await self._run(method, attempt)
 
     async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
         """Run a JSON-RPC method solana-py has no call for; its `result`, as JSON. A JSON-RPC
@@ -228,10 +236,6 @@ class RpcClient:
             try:
                 result = await asyncio.wait_for(attempt(state),
                                                 min(self.timeout_s, deadline - now))
-                if type(result) is int:
-                    # solders hands back the bare code of a JSON-RPC error it cannot type (a
-                    # provider's rate limit in the body, say)
-                    raise _EndpointFailed(f"JSON-RPC error {result}")
             except RPCException:
                 state.succeeded()  # the node answered; the error is the caller's
                 raise

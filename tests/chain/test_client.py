@@ -276,10 +276,12 @@ async def test_raw_requests_fail_over_and_report_node_errors_alike(a: Chaos, b: 
         with pytest.raises(RPCException) as unknown:
             await asyncio.wait_for(rpc.request("getNope"), GUARD_S)
         assert unknown.value.args[0]["code"] == -32601
+        assert isinstance(await rpc.request("getSlot"), int)  # a number is an answer here
     # getHealth: a reset, b garbage, then b again once its back-off (the shorter) is over;
     # getNope: b's answer, an error from the node, no failover
     assert [s.action for s in a.requests()] == ["status 500", "reset"]
-    assert [s.action for s in b.requests()] == ["forward", "garbage", "forward", "forward"]
+    assert [s.action for s in b.requests()] == ["forward", "garbage", "forward", "forward",
+                                                "forward"]
 
 
 # ---- program accounts ---------------------------------------------------------------------------

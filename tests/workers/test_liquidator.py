@@ -138,7 +138,6 @@ async def test_a_crash_liquidates_each_fragile_position_once(book: Book, setting
         await asyncio.sleep(1)  # anything sent twice would land meanwhile
     for position in book.fragile:
         assert await book.liquidations_sent(position) == 1
-    assert await scans_that_found_work(settings) == 0
     for position in book.solid:
         assert book.side(position) != 0
         assert await book.liquidations_sent(position) == 0
