@@ -3,9 +3,10 @@
   keepernet localnet [--port N] [--keys DIR]
   keepernet prices --oracle KEY [--oracle KEY ...] --scenario walk|crash|csv [options]
   keepernet migrate [--dsn DSN]
-  keepernet worker indexer|governance|funding [--config FILE]
+  keepernet worker indexer|liquidator|funding|governance [--config FILE]
   keepernet enqueue JOB [ADDRESS] [--config FILE]
   keepernet status [--config FILE]
+  keepernet demo [--duration S] [--data DIR] [--positions N]
 
 Every refusal (unknown or bad arguments, an unreadable scenario file, bad settings, an enqueue
 whose target is not on chain, a service that does not answer) prints what is wrong and exits
@@ -29,6 +30,7 @@ from chain.publisher import Feed, Publisher, PublishError
 from chain.scenarios import Crash, RandomWalk, Scenario, ScenarioError, load_csv
 
 DEFAULT_KEYS = Path(".keepernet/localnet-keys")
+DEMO_DATA = Path(".keepernet/demo")
 DATABASE_URL_ENV = "KEEPERNET_DATABASE_URL"
 
 
@@ -82,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="run one role's arq worker until interrupted (settings from the "
                        "environment and the optional TOML file)")
-    worker.add_argument("role", help="indexer, governance or funding")
+    worker.add_argument("role", help="indexer, liquidator, funding or governance")
     worker.add_argument("--config", type=Path, default=None,
                         help="a TOML settings file (default: $KEEPERNET_CONFIG, if set)")
     worker.add_argument("--burst", action="store_true",
@@ -96,6 +98,15 @@ def parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status", help="show the queues, running jobs, last successes, indexer lag and the "
                        "keeper's balance")
+    demo = commands.add_parser(
+        "demo", help="run the whole fleet on a seeded localnet with servers of its own, then "
+                     "print a summary checked against the chain")
+    demo.add_argument("--duration", type=_positive, default=None,
+                      help="seconds to run (default: until Ctrl-C)")
+    demo.add_argument("--data", type=Path, default=DEMO_DATA,
+                      help=f"folder for the servers' data, keys and logs (default {DEMO_DATA})")
+    demo.add_argument("--positions", type=_count, default=1_000,
+                      help="positions per perp market (default 1000)")
     for command in (enqueue, status):
         command.add_argument("--config", type=Path, default=None,
                              help="a TOML settings file (default: $KEEPERNET_CONFIG, if set)")
@@ -241,6 +252,32 @@ def _migrate(dsn: str | None) -> int:
     return 0
 
 
+def _demo(data: Path, duration_s: float | None, positions: int) -> int:
+    from workers.demo.processes import ProcessFailed
+    from workers.demo.run import DemoOptions, run_demo
+    from workers.demo.servers import ServerMissing
+
+    options = DemoOptions(data=data, duration_s=duration_s, positions_per_market=positions)
+    try:
+        return asyncio.run(run_demo(options, lambda line: print(line, flush=True)))
+    except ServerMissing as e:
+        print(f"keepernet demo: {e}", file=sys.stderr)
+        return 2
+    except ProcessFailed as e:
+        print(f"keepernet demo: {e}", file=sys.stderr)
+        return 1
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 100000, not {value}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     cli = parser()
     args = cli.parse_args(argv)
@@ -252,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _enqueue(args.job, args.args, args.config)
     if args.command == "status":
         return _status(args.config)
+    if args.command == "demo":
+        return _demo(args.data, args.duration, args.positions)
     if args.command == "prices":
         try:
             scenarios = _scenarios(args)

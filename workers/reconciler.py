@@ -139,5 +139,8 @@ def reconciler_cron(role: str, functions: Sequence[Function]) -> CronJob:
             return await reconcile(ctx["redis"], deps, role, lost_after_s)
 
     run.__qualname__ = run.__name__ = "reconcile"
-    return cron(run, name="cron:reconcile", second=set(range(0, 60, RECONCILE_INTERVAL_S)),
+    # a name per role: cron ids are the name and the tick, and two roles sharing them would
+    # dedupe each other's ticks (only one role's reconciler would run)
+    return cron(run, name=f"cron:reconcile:{role}",
+                second=set(range(0, 60, RECONCILE_INTERVAL_S)),
                 run_at_startup=True, unique=True, timeout=RECONCILE_TIMEOUT_S, max_tries=1)

@@ -119,8 +119,12 @@ async def test_a_lost_run_is_enqueued_again_once(w: World, deps: WorkerDeps,
 
 
 def test_the_roles_run_the_reconciler_on_a_cron(deps: WorkerDeps) -> None:
+    names = set()
     for role in (governance, funding):
         ws = role.worker_settings(deps.settings)
         (cron,) = ws.cron_jobs
-        assert cron.name == "cron:reconcile" and cron.unique and cron.run_at_startup
+        assert cron.unique and cron.run_at_startup
         assert ws.keep_result == 300
+        names.add(cron.name)
+    # one cron id per role and tick: a shared name would let one role's tick swallow the other's
+    assert names == {"cron:reconcile:governance", "cron:reconcile:funding"}

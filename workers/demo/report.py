@@ -1,0 +1,124 @@
+"""What the demo shows: a progress line while the fleet works, and at the end a summary from
+PostgreSQL checked against the chain itself.
+
+The check reads the program's whole transaction history from the localnet (not through the
+indexer's cursor) and decodes its events; the stored events must be exactly those, and the
+summary's counts are the chain's counts of the same events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+
+import asyncpg
+from redis.asyncio import Redis
+from solders.pubkey import Pubkey
+
+from chain.client import RpcClient
+from jobs.indexing import decode_logs, event_parser
+from workers.job_ids import JOB_ROLES, queue_name
+
+# the summary's lines: (label, event name)
+SUMMARY = (
+    ("markets approved", "MarketApproved"),
+    ("markets rejected", "MarketRejected"),
+    ("markets finalized", "MarketFinalized"),
+    ("funding updates", "FundingUpdated"),
+    ("liquidations", "PositionLiquidated"),
+)
+ROLES = tuple(dict.fromkeys(JOB_ROLES.values()))
+PAGE = 1000
+FETCH_AT_ONCE = 64
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress line's figures."""
+
+    seconds: float
+    slot: int
+    events: Counter[str]
+    queued: dict[str, int]
+
+    def line(self) -> str:
+        counts = " ".join(f"{label.split()[-1]} {self.events[name]}"
+                          for label, name in SUMMARY)
+        queues = " ".join(f"{role} {n}" for role, n in self.queued.items())
+        return (f"t={self.seconds:5.0f}s slot {self.slot:>6} | events indexed "
+                f"{sum(self.events.values()):>6} | {counts} | queued: {queues}")
+
+
+async def stored_counts(pool: asyncpg.Pool) -> Counter[str]:
+    rows = await pool.fetch("SELECT name, count(*) AS n FROM events GROUP BY name")
+    return Counter({r["name"]: int(r["n"]) for r in rows})
+
+
+async def progress(seconds: float, rpc: RpcClient, pool: asyncpg.Pool,
+                   redis: Redis) -> Progress:
+    slot = int(await rpc.request("getSlot", []))
+    queued = {role: int(await redis.zcard(queue_name(role))) for role in ROLES}
+    return Progress(seconds, slot, await stored_counts(pool), queued)
+
+
+async def chain_events(rpc: RpcClient, program_id: Pubkey) -> set[tuple[str, int, str]]:
+    """(signature, event index, name) of every event in the program's history."""
+    signatures: list[str] = []
+    before: str | None = None
+    while True:
+        options: dict[str, object] = {"limit": PAGE}
+        if before is not None:
+            options["before"] = before
+        page = await rpc.request("getSignaturesForAddress", [str(program_id), options])
+        signatures += [item["signature"] for item in page if item.get("err") is None]
+        if len(page) < PAGE:
+            break
+        before = page[-1]["signature"]
+    parser = event_parser(program_id)
+
+    async def events_of(signature: str) -> set[tuple[str, int, str]]:
+        tx = await rpc.request("getTransaction", [signature, {
+            "encoding": "json", "maxSupportedTransactionVersion": 0}])
+        logs = (tx.get("meta") or {}).get("logMessages") or []
+        return {(signature, e.event_index, e.name) for e in decode_logs(parser, logs)}
+
+    found: set[tuple[str, int, str]] = set()
+    for start in range(0, len(signatures), FETCH_AT_ONCE):
+        for events in await asyncio.gather(*map(events_of,
+                                                signatures[start:start + FETCH_AT_ONCE])):
+            found |= events
+    return found
+
+
+@dataclass(frozen=True)
+class Summary:
+    stored: Counter[str]
+    on_chain: Counter[str]
+    missing: int  # on chain, not stored
+    extra: int  # stored, not on chain
+
+    @property
+    def confirmed(self) -> bool:
+        return self.missing == 0 and self.extra == 0
+
+    def text(self) -> str:
+        lines = [f"{'':<20}{'indexed':>10}{'on chain':>10}",
+                 f"{'events':<20}{sum(self.stored.values()):>10}"
+                 f"{sum(self.on_chain.values()):>10}"]
+        lines += [f"{label:<20}{self.stored[name]:>10}{self.on_chain[name]:>10}"
+                  for label, name in SUMMARY]
+        verdict = ("checked against the chain: every event indexed once, none missing"
+                   if self.confirmed else
+                   f"CHECK FAILED: {self.missing} events on chain not indexed, {self.extra} "
+                   f"indexed events not on chain")
+        return "\n".join([*lines, verdict])
+
+
+async def summary(rpc: RpcClient, pool: asyncpg.Pool, program_id: Pubkey) -> Summary:
+    """The stored events against the chain's."""
+    on_chain = await chain_events(rpc, program_id)
+    rows = await pool.fetch("SELECT signature, event_index, name FROM events")
+    stored = {(r["signature"], int(r["event_index"]), r["name"]) for r in rows}
+    return Summary(Counter(name for *_, name in stored), Counter(name for *_, name in on_chain),
+                   len(on_chain - stored), len(stored - on_chain))

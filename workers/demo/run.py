@@ -1,0 +1,206 @@
+"""`keepernet demo`: the whole fleet against a localnet, from nothing, and a checked summary.
+
+1. Redis and PostgreSQL start in the demo's own folders (`.keepernet/demo/` by default); the
+   database is created afresh and migrated, Redis emptied (a previous run's events and jobs
+   would belong to another chain).
+2. The localnet starts with the program; the scenario is seeded (`workers.demo.scenario`)
+   while an in-process publisher keeps the prices fresh.
+3. The price publisher starts with a crash, then the four roles' workers.
+4. A progress line every two seconds, until `--duration` has passed or Ctrl-C.
+5. The workers stop (letting running jobs finish), the indexer catches up once more, and the
+   summary is printed beside the chain's own counts; every child and server is stopped.
+
+The children run in sessions of their own, so that Ctrl-C reaches the demo only and it can
+stop them in order. Their logs are in `<data>/logs/`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from redis.asyncio import Redis
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from chain.client import Endpoint, RpcClient
+from chain.localnet.seed import Seeder
+from chain.publisher import Feed, Publisher
+from chain.scenarios import RandomWalk
+from jobs.indexer import index_events
+from jobs.outcome import Outcome
+from store.migrate import migrate
+from workers.demo import processes
+from workers.demo.processes import Child
+from workers.demo.report import Summary, progress, summary
+from workers.demo.scenario import START_PRICE, seed
+from workers.demo.servers import Postgres, RedisServer, free_port
+
+DATABASE = "keepernet"
+PROGRESS_EVERY_S = 2.0
+CATCH_UP_RUNS = 10
+# which keeper wallet of the localnet's keys folder each signing role uses
+ROLE_KEYS = {"indexer": None, "liquidator": "keeper-1", "funding": "keeper-2",
+             "governance": "keeper-2"}
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    data: Path = Path(".keepernet/demo")
+    duration_s: float | None = None  # None: until Ctrl-C
+    positions_per_market: int = 1_000
+    crash_after_s: float = 20.0
+    crash_drop_pct: float = 20.0
+
+
+Say = Callable[[str], None]
+
+
+@asynccontextmanager
+async def servers(data: Path, say: Say) -> AsyncIterator[tuple[str, str]]:
+    """Redis and PostgreSQL in `data`, the database fresh and migrated: (redis URL, DSN)."""
+    pg = Postgres(data / "postgres")
+    redis = RedisServer(data / "redis")
+    await asyncio.to_thread(pg.start)
+    try:
+        await asyncio.to_thread(redis.start)
+        try:
+            admin = await asyncpg.connect(pg.dsn())
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+                await admin.execute(f'CREATE DATABASE "{DATABASE}"')
+            finally:
+                await admin.close()
+            dsn = pg.dsn(DATABASE)
+            await migrate(dsn)
+            client = Redis.from_url(redis.url)
+            await client.flushall()
+            await client.aclose()
+            say(f"PostgreSQL on {pg.port}, Redis on {redis.port} (in {data})")
+            yield redis.url, dsn
+        finally:
+            await asyncio.to_thread(redis.stop)
+    finally:
+        await asyncio.to_thread(pg.stop)
+
+
+def worker_env(role: str, rpc_url: str, dsn: str, redis_url: str, program_id: Pubkey,
+               keys: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPERNET_")}
+    # the localnet is ours: no provider rate limit to respect
+    env.update(KEEPERNET_RPC_URLS=f"localnet={rpc_url} max_rps=5000", KEEPERNET_DATABASE_URL=dsn,
+               KEEPERNET_REDIS_URL=redis_url, KEEPERNET_PROGRAM_ID=str(program_id),
+               KEEPERNET_CU_PRICE_MICRO_LAMPORTS="0")
+    key = ROLE_KEYS[role]
+    if key is not None:
+        env["KEEPERNET_KEYPAIR"] = str(keys / f"{key}.json")
+    return env
+
+
+async def run_demo(options: DemoOptions, say: Say = print) -> int:
+    """The demo; 0 when the summary matches the chain, 1 when it does not."""
+    data, stop = options.data.resolve(), asyncio.Event()
+    logs, keys = data / "logs", data / "keys"
+    logs.mkdir(parents=True, exist_ok=True)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    children: list[Child] = []
+    async with servers(data, say) as (redis_url, dsn):
+        port = free_port()
+        rpc_url = f"http://127.0.0.1:{port}"
+        localnet = await processes.start("localnet", ["localnet", "--port", str(port),
+                                                      "--keys", str(keys)], logs)
+        try:
+            await processes.wait_for_line(localnet, "localnet ready", 120)
+            say(f"localnet on {rpc_url}")
+            rpc = RpcClient([Endpoint("localnet", rpc_url, max_rps=100_000)])
+            seeder = await Seeder.connect(rpc_url, keys)
+            try:
+                program_id = seeder.d.program_id
+                oracles = [Keypair().pubkey() for _ in range(2)]
+                await seed_scenario(seeder, rpc_url, oracles, options, say)
+                children.append(await processes.start("prices", [
+                    "prices", "--url", rpc_url, *(a for o in oracles for a in ("--oracle", str(o))),
+                    "--scenario", "crash", "--start", str(START_PRICE / 1e6),
+                    "--after", str(options.crash_after_s), "--drop-pct",
+                    str(options.crash_drop_pct), "--over", "10"], logs))
+                for role in ROLE_KEYS:
+                    children.append(await processes.start(
+                        role, ["worker", role],
+                        logs, worker_env(role, rpc_url, dsn, redis_url, program_id, keys)))
+                say(f"publisher (crash of {options.crash_drop_pct:g} % after "
+                    f"{options.crash_after_s:g} s) and workers {', '.join(ROLE_KEYS)} started;"
+                    f" logs in {logs}")
+                await watch(options, rpc, dsn, redis_url, [localnet, *children], stop, say)
+                await processes.stop_all(children)
+                say("workers stopped; the indexer catches up and the chain is read back")
+                result = await check(rpc, dsn, program_id)
+                say(result.text())
+                return 0 if result.confirmed else 1
+            finally:
+                await seeder.close()
+                await rpc.close()
+        finally:
+            await processes.stop_all([*children, localnet])
+
+
+async def seed_scenario(seeder: Seeder, rpc_url: str, oracles: list[Pubkey],
+                        options: DemoOptions, say: Say) -> None:
+    started = time.monotonic()
+    publisher = Publisher(rpc_url, [Feed(o, RandomWalk(int(START_PRICE), volatility_bps=0))
+                                    for o in oracles])
+    fresh = asyncio.create_task(publisher.run(0.4))
+    try:
+        await asyncio.sleep(0.5)
+        seeded = await seed(seeder, oracles, options.positions_per_market)
+    finally:
+        fresh.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await fresh
+        await publisher.close()
+    say(f"seeded in {time.monotonic() - started:.0f} s: {len(seeded.markets)} prediction "
+        f"markets ({', '.join(seeded.markets)}), {len(seeded.perp_markets)} perp markets with "
+        f"{seeded.positions:,} positions")
+
+
+async def watch(options: DemoOptions, rpc: RpcClient, dsn: str, redis_url: str,
+                children: list[Child], stop: asyncio.Event, say: Say) -> None:
+    """Print progress until the duration has passed or `stop` is set; ProcessFailed when a
+    child dies meanwhile."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
+    redis = Redis.from_url(redis_url)
+    started = time.monotonic()
+    try:
+        while not stop.is_set():
+            elapsed = time.monotonic() - started
+            if options.duration_s is not None and elapsed >= options.duration_s:
+                return
+            for child in children:
+                child.check_running()
+            say((await progress(elapsed, rpc, pool, redis)).line())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), PROGRESS_EVERY_S)
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+async def check(rpc: RpcClient, dsn: str, program_id: Pubkey) -> Summary:
+    """Let the indexer catch up, then the stored events against the chain's."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+    try:
+        for _ in range(CATCH_UP_RUNS):
+            if await index_events(rpc, pool, program_id) == Outcome.NOT_NEEDED:
+                break
+        return await summary(rpc, pool, program_id)
+    finally:
+        await pool.close()
