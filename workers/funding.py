@@ -22,8 +22,9 @@ def worker_settings(settings: Settings) -> type:
     functions = [
         job_function("update_funding", on_target(update_funding), settings, max_tries=MAX_TRIES),
     ]
-    return role_settings(ROLE, settings, functions, cron_jobs=[reconciler_cron(ROLE, functions)],
-                         signs=True, database=True)
+    reconciler = reconciler_cron(ROLE, functions, settings.timeouts.reconcile)
+    return role_settings(ROLE, settings, functions, cron_jobs=[reconciler], signs=True,
+                         database=True)
 
 
 __getattr__ = FromEnvironment(__name__, worker_settings)

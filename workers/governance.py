@@ -23,8 +23,9 @@ def worker_settings(settings: Settings) -> type:
         job_function("tally_votes", on_target(tally_votes), settings, max_tries=MAX_TRIES),
         job_function("finalize_market", on_target(finalize_market), settings, max_tries=MAX_TRIES),
     ]
-    return role_settings(ROLE, settings, functions, cron_jobs=[reconciler_cron(ROLE, functions)],
-                         signs=True, database=True)
+    reconciler = reconciler_cron(ROLE, functions, settings.timeouts.reconcile)
+    return role_settings(ROLE, settings, functions, cron_jobs=[reconciler], signs=True,
+                         database=True)
 
 
 __getattr__ = FromEnvironment(__name__, worker_settings)

@@ -37,7 +37,6 @@ from workers.context import WorkerDeps, deps_of
 from workers.job_ids import enqueue, job_id
 
 RECONCILE_INTERVAL_S = 10
-RECONCILE_TIMEOUT_S = 30.0
 ARQ_IN_PROGRESS_EXTRA_S = 10.0  # arq keeps a job's in-progress key its largest timeout + this
 
 log = structlog.get_logger(__name__)
@@ -126,9 +125,9 @@ async def reconcile(redis: ArqRedis, deps: WorkerDeps, role: str,
     return summary
 
 
-def reconciler_cron(role: str, functions: Sequence[Function]) -> CronJob:
+def reconciler_cron(role: str, functions: Sequence[Function], timeout_s: float) -> CronJob:
     """`role`'s reconciler as an arq cron job, beside the role's `functions`."""
-    longest_s = max([RECONCILE_TIMEOUT_S, *(f.timeout_s or 0.0 for f in functions)])
+    longest_s = max([timeout_s, *(f.timeout_s or 0.0 for f in functions)])
     lost_after_s = longest_s + ARQ_IN_PROGRESS_EXTRA_S
 
     async def run(ctx: dict[Any, Any]) -> Summary:
@@ -143,4 +142,4 @@ def reconciler_cron(role: str, functions: Sequence[Function]) -> CronJob:
     # dedupe each other's ticks (only one role's reconciler would run)
     return cron(run, name=f"cron:reconcile:{role}",
                 second=set(range(0, 60, RECONCILE_INTERVAL_S)),
-                run_at_startup=True, unique=True, timeout=RECONCILE_TIMEOUT_S, max_tries=1)
+                run_at_startup=True, unique=True, timeout=timeout_s, max_tries=1)

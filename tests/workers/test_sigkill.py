@@ -1,0 +1,154 @@
+"""A worker killed with SIGKILL in the middle of a job: arq reruns the job on another worker
+once the dead one's in-progress key expires, and the world ends as if it had run once — the
+same final state, and no second transaction sent (counted in the chain's history).
+
+The workers are real `keepernet worker` processes with short job timeouts, so that arq's
+rerun (after the largest timeout + 10 s) comes within the test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from arq.connections import ArqRedis, create_pool
+from arq.jobs import Job, JobStatus
+from solders.keypair import Keypair
+
+from chain.localnet.seed import PositionSpec, Seeder
+from chain.publisher import Feed, Publisher
+from jobs.governance_plan import MarketState
+from program.client import PerpMarketParams
+from store.migrate import migrate
+from tests.jobs.chain_world import World, world
+from tests.jobs.test_governance import proposal, state
+from workers.job_ids import enqueue
+from workers.redis import redis_settings
+from workers.serializer import job_deserializer, job_serializer
+from workers.settings import RedisSettings
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+TIMEOUT_S = 2  # every job's: arq reruns a dead worker's job 12 s after it started
+RERUN_WITHIN_S = 40
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def w() -> AsyncIterator[World]:
+    async with world() as got:
+        yield got
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def queue(redis_url: str) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(redis_settings(RedisSettings(url=redis_url)),
+                             job_serializer=job_serializer, job_deserializer=job_deserializer)
+    yield pool
+    await pool.aclose()
+
+
+def env_for(w: World, redis_url: str, dsn: str, key: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPERNET_")}
+    env.update(KEEPERNET_RPC_URLS=f"local={w.net.url} max_rps=5000",
+               KEEPERNET_DATABASE_URL=dsn, KEEPERNET_REDIS_URL=redis_url,
+               KEEPERNET_PROGRAM_ID=str(w.net.program_id), KEEPERNET_CU_PRICE_MICRO_LAMPORTS="0",
+               KEEPERNET_KEYPAIR=str(Path(w.net.keys_dir) / f"{key}.json"),
+               KEEPERNET_SCAN_INTERVAL_S="60")
+    for job in ("index_events", "snapshot_accounts", "scan_positions", "liquidate_position",
+                "update_funding", "tally_votes", "finalize_market", "reconcile"):
+        env[f"KEEPERNET_TIMEOUT_{job.upper()}_S"] = str(TIMEOUT_S)
+    return env
+
+
+async def start_worker(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "workers.cli", "worker", role, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 20)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def kill_mid_job(queue: ArqRedis, job: Job, role: str, env: dict[str, str]) -> None:
+    """Start a worker, SIGKILL it as soon as it has taken `job`, then start another and wait
+    for the job's result."""
+    first = await start_worker(role, env)
+    try:
+        for _ in range(600):
+            if await queue.exists(f"arq:in-progress:{job.job_id}"):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the first worker never took the job")
+    finally:
+        first.kill()  # SIGKILL: no shutdown, no result, its in-progress key left behind
+        await first.wait()
+    assert await job.status() != JobStatus.complete
+    second = await start_worker(role, env)
+    try:
+        await job.result(timeout=RERUN_WITHIN_S, poll_delay=0.2)
+    finally:
+        await stop(second)
+
+
+async def test_tally_votes_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
+                                           pg_database: str) -> None:
+    await migrate(pg_database)
+    market = await proposal(w, 1, likes=3)
+    job = await enqueue(queue, "tally_votes", str(market))
+    assert job is not None
+    await kill_mid_job(queue, job, "governance", env_for(w, redis_url, pg_database, "keeper-1"))
+    assert await state(w, market) == MarketState.APPROVED
+    ok, failed = await w.calls(market, w.net.client.approve_market(market))
+    assert (ok, failed) == (1, 0)  # one transaction, whichever worker sent it
+
+
+async def test_liquidate_position_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
+                                                  pg_database: str) -> None:
+    await migrate(pg_database)
+    seeder = await Seeder.connect(w.net.url, w.net.keys_dir)
+    oracle = Keypair().pubkey()
+    price = Fixed(100_000_000)
+    publisher = Publisher(w.net.url, [Feed(oracle, price)])
+    fresh = asyncio.create_task(publisher.run(0.2))
+    try:
+        await asyncio.sleep(0.3)
+        market = await seeder.perp_market(5, oracle, PerpMarketParams(), 10**12)
+        (position,) = await seeder.positions(market, oracle, [PositionSpec(1, 10**6, 15 * 10**6)])
+        opened_at = w.net.protocol.chain.fetch(position).opened_at
+        price.price = 80_000_000
+        await asyncio.sleep(0.5)
+        job = await enqueue(queue, "liquidate_position", str(position), stage=opened_at)
+        assert job is not None
+        await kill_mid_job(queue, job, "liquidator",
+                           env_for(w, redis_url, pg_database, "keeper-1"))
+        assert w.net.protocol.chain.fetch(position).side == 0
+        history = (await seeder.client.get_signatures_for_address(position)).value
+        assert len(history) == 2  # opened, then liquidated by one transaction
+    finally:
+        fresh.cancel()
+        await asyncio.gather(fresh, return_exceptions=True)
+        await publisher.close()
+        await seeder.close()
+
+
+class Fixed:
+    """A price the test sets."""
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+
+    def price_at(self, t_s: float) -> int:
+        return self.price
