@@ -12,7 +12,7 @@ PROGRAM_OBJS := $(patsubst program/src/%.c,$(BUILD)/obj/%.o,$(PROGRAM_SRCS))
 HEADERS := $(wildcard program/src/*.h program/src/*/*.h)
 GENERATED := program/idl/keepernet.json $(wildcard program/src/generated/*.h)
 
-.PHONY: setup program idl test lint bench-cu bench-localnet localnet clean
+.PHONY: setup program idl test lint bench-cu bench-localnet bench-reaction localnet clean
 .DELETE_ON_ERROR:
 
 setup:
@@ -53,10 +53,19 @@ bench-localnet: setup
 	$(MAKE) program
 	$(PYTHON) -m bench.localnet
 
+bench-reaction: setup
+	$(MAKE) program
+	$(PYTHON) -m bench.reaction
+
 # Solana JSON-RPC on 127.0.0.1:8899 (WebSocket 8900) with the program deployed.
 localnet: setup
 	$(MAKE) program
 	.venv/bin/keepernet localnet
+
+# The whole fleet on a seeded localnet; DURATION=60 stops it after a minute (else Ctrl-C).
+demo: setup
+	$(MAKE) program
+	.venv/bin/keepernet demo $(if $(DURATION),--duration $(DURATION))
 
 clean:
 	rm -rf $(BUILD)
