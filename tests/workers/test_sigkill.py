@@ -26,7 +26,7 @@ from jobs.governance_plan import MarketState
 from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import proposal, state
+from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
 from workers.job_ids import enqueue
 from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer
@@ -113,6 +113,45 @@ async def test_tally_votes_after_a_sigkill(w: World, queue: ArqRedis, redis_url:
     assert await state(w, market) == MarketState.APPROVED
     ok, failed = await w.calls(market, w.net.client.approve_market(market))
     assert (ok, failed) == (1, 0)  # one transaction, whichever worker sent it
+
+
+async def test_finalize_market_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
+                                               pg_database: str) -> None:
+    await migrate(pg_database)
+    market = await resolving(w, 2)
+    await w.travel(DISPUTE_WINDOW)
+    job = await enqueue(queue, "finalize_market", str(market), stage=MarketState.RESOLVING)
+    assert job is not None
+    await kill_mid_job(queue, job, "governance", env_for(w, redis_url, pg_database, "keeper-2"))
+    assert await state(w, market) == MarketState.FINALIZED
+    assert await w.calls(market, w.net.client.finalize_market(market, w.net.deployment.vault)) \
+        == (1, 0)
+
+
+async def test_update_funding_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
+                                              pg_database: str) -> None:
+    await migrate(pg_database)
+    seeder = await Seeder.connect(w.net.url, w.net.keys_dir)
+    oracle = Keypair().pubkey()
+    publisher = Publisher(w.net.url, [Feed(oracle, Fixed(100_000_000))])
+    fresh = asyncio.create_task(publisher.run(0.2))
+    try:
+        await asyncio.sleep(0.3)
+        market = await seeder.perp_market(6, oracle, PerpMarketParams(funding_interval_secs=60),
+                                          10**12)
+        last = w.net.protocol.chain.fetch(market).last_funding_ts
+        await w.travel(61)
+        await asyncio.sleep(0.5)  # a price at the new slot
+        job = await enqueue(queue, "update_funding", str(market), stage=last)
+        assert job is not None
+        await kill_mid_job(queue, job, "funding", env_for(w, redis_url, pg_database, "keeper-2"))
+        assert w.net.protocol.chain.fetch(market).last_funding_ts > last
+        assert await w.calls(market, w.net.client.update_funding(market, oracle)) == (1, 0)
+    finally:
+        fresh.cancel()
+        await asyncio.gather(fresh, return_exceptions=True)
+        await publisher.close()
+        await seeder.close()
 
 
 async def test_liquidate_position_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
