@@ -1,0 +1,459 @@
+"""The liquidator fleet's reaction to a crash: `python -m bench.reaction`.
+
+Starts what the demo starts (`workers.demo.run`): Redis and PostgreSQL of its own, the database
+migrated, a localnet with the program, then seeds two perp markets, each on its own oracle and
+each with `--positions` open positions of which a `--crossing` share are longs thin enough to
+go under maintenance at the crash price (collateral 12 % of the notional at 100, below 5 %
+maintenance at 90) and the rest healthy (longs with 40 % collateral, and shorts). A publisher
+keeps both prices fresh all along (the program refuses a price older than 25 slots).
+
+- Fleet: `--instances` liquidator workers (`keepernet worker liquidator`) start; once all of
+  them beat in the fleet and watch the oracles, the first market's oracle is written at the
+  crash price once (t0 just before the write). Each crossing position's reaction is the time
+  from t0 to the first account notification showing it flat. After the fleet stops, the arq
+  results of its `liquidate_position` jobs give enqueue-to-start, the queue's own delay.
+- Baseline: a naive keeper as common keepers are, run in this process with keeper-2's key:
+  every 10 s, `scan_positions` then `liquidate_position` for each candidate, one after the
+  other. The second market's oracle crashes only once the fleet is stopped (so the fleet never
+  touches it), half an interval after a scan began: the average phase a crash meets a periodic
+  scanner at. Its reaction is measured the same way; its enqueue-to-start counterpart is the
+  time from the scan finding a position to its liquidation starting (the wait behind the
+  liquidations before it in the sequential loop).
+
+Prints one table (figure, fleet, baseline, ratio fleet ÷ baseline, target, met) and writes
+bench/results/reaction.json. The servers' data and every child's log are in
+bench/results/reaction/ (kept for a look after a failure); everything started is stopped, even
+on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from anchorpy import Program
+from arq.connections import RedisSettings, create_pool
+from arq.jobs import Job
+from redis.asyncio import Redis
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from bench.localnet import free_port_pair
+from chain.client import Endpoint, RpcClient, anchor_program
+from chain.keys import load_keypair
+from chain.localnet.seed import PositionSpec, Seeder
+from chain.publisher import Feed, Publisher, PublishError
+from chain.sender import FeePolicy, Sender
+from chain.watch import watch_accounts
+from jobs.deps import JobDeps
+from jobs.liquidation import liquidate_position, scan_positions
+from program.client import Client, PerpMarketParams
+from workers.demo import processes
+from workers.demo.processes import Child
+from workers.demo.run import servers, worker_env
+from workers.demo.scenario import POOL, START_PRICE
+from workers.fleet import live_instances
+from workers.job_ids import job_id, queue_name
+from workers.liquidator import FLEET_TTL_S
+from workers.serializer import job_deserializer, job_serializer
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_PATH = ROOT / "bench" / "results" / "reaction.json"
+DATA_PATH = ROOT / "bench" / "results" / "reaction"
+# Issue targets, on the project's 2-core machine.
+TARGET_REACTION_P99_S = 1.0
+TARGET_QUEUE_P99_S = 0.050
+CRASH_PRICE = START_PRICE * 9 // 10  # 100 → 90
+CROSSING_COLLATERAL = 0.12  # equity 2 % of notional at 90: under the 5 % maintenance
+HEALTHY_COLLATERAL = 0.40  # equity 30 % at 90; shorts gain
+PUBLISH_EVERY_S = 0.2
+BASELINE_INTERVAL_S = 10.0
+READY_TIMEOUT_S = 120.0
+FLEET_UP_TIMEOUT_S = 60.0
+FLEET_REACTION_TIMEOUT_S = 20.0
+BASELINE_REACTION_TIMEOUT_S = 75.0
+STOP_TIMEOUT_S = 5.0
+ACCOUNTS_PER_READ = 50  # getMultipleAccounts takes at most 100 keys
+
+
+@dataclass
+class Level:
+    """A price scenario that is whatever was last set: the crash is one assignment."""
+
+    price_e6: int
+
+    def price_at(self, t_s: float) -> int:
+        """The price set last, whatever the time."""
+        return self.price_e6
+
+
+@dataclass(frozen=True)
+class Market:
+    """One seeded perp market: its oracle's price, and its crossing positions."""
+
+    address: Pubkey
+    oracle: Pubkey
+    level: Level
+    crossing: list[Pubkey]
+
+
+@dataclass
+class Landings:
+    """When each watched position was first seen flat (perf_counter seconds)."""
+
+    program: Program
+    at: dict[Pubkey, float] = field(default_factory=dict)
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def on_change(self, address: Pubkey, data: bytes, slot: int) -> None:
+        """Timestamp first, decode after: the decoding's cost is not the fleet's."""
+        now = time.perf_counter()
+        if address in self.at:
+            return
+        # a closed account (no data) is as liquidated as a flat one
+        if not data or self.program.coder.accounts.decode(data).side == 0:
+            self.at[address] = now
+            self.changed.set()
+
+    async def on_connected(self) -> None:
+        self.connected.set()
+
+    async def wait_all(self, positions: Sequence[Pubkey], timeout_s: float) -> None:
+        """Until every one of `positions` has landed or `timeout_s` has passed."""
+        deadline = time.perf_counter() + timeout_s
+        while not all(p in self.at for p in positions):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+
+    def reactions(self, positions: Sequence[Pubkey], t0: float) -> list[float]:
+        """Seconds from t0 to each position's landing; inf for one that never landed."""
+        return [self.at[p] - t0 if p in self.at else math.inf for p in positions]
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (exact on small samples, and inf-safe for the missed ones)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+def position_specs(count: int, crossing: float, seed: int) -> tuple[list[PositionSpec], int]:
+    """`count` specs, the first `round(count * crossing)` the crossing longs; the rest healthy
+    longs and shorts in turn. Sizes 1-10 base units (seeded)."""
+    rng = random.Random(seed)
+    crossing_count = round(count * crossing)
+    specs = []
+    for i in range(count):
+        size = rng.randint(1, 10) * 1_000_000
+        notional = size * START_PRICE // 1_000_000
+        if i < crossing_count:
+            specs.append(PositionSpec(1, size, int(notional * CROSSING_COLLATERAL)))
+        else:
+            side = 1 if i % 2 else 2
+            specs.append(PositionSpec(side, size, int(notional * HEALTHY_COLLATERAL)))
+    return specs, crossing_count
+
+
+async def keep_fresh(publisher: Publisher) -> None:
+    """Publish every PUBLISH_EVERY_S until cancelled, through a refused or lost write (the
+    next one makes up for it)."""
+    while True:
+        with contextlib.suppress(PublishError):
+            await publisher.run(PUBLISH_EVERY_S)
+        await asyncio.sleep(PUBLISH_EVERY_S)
+
+
+async def crash(rpc_url: str, market: Market) -> float:
+    """Write the crash price into `market`'s oracle once; t0, taken just before the write.
+    The background publisher keeps publishing that price afterwards (same Level)."""
+    publisher = Publisher(rpc_url, [Feed(market.oracle, market.level)])
+    try:
+        market.level.price_e6 = CRASH_PRICE
+        t0 = time.perf_counter()
+        await publisher.publish(0.0)
+        return t0
+    finally:
+        await publisher.close()
+
+
+async def seed_market(seeder: Seeder, perp_market_id: int, oracle: Pubkey, level: Level,
+                      args: argparse.Namespace) -> Market:
+    address = await seeder.perp_market(perp_market_id, oracle, PerpMarketParams(), POOL)
+    specs, crossing = position_specs(args.positions, args.crossing, perp_market_id)
+    positions = await seeder.positions(address, oracle, specs)
+    return Market(address, oracle, level, positions[:crossing])
+
+
+async def wait_for_fleet(redis_url: str, fleet: Sequence[Child]) -> None:
+    """Until every instance beats in the fleet and its price trigger watches the oracles."""
+    redis = Redis.from_url(redis_url)
+    deadline = time.monotonic() + FLEET_UP_TIMEOUT_S
+    try:
+        while len(await live_instances(redis, "liquidator", FLEET_TTL_S)) < len(fleet):
+            for child in fleet:
+                child.check_running()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the fleet's {len(fleet)} instances did not all beat "
+                                   f"within {FLEET_UP_TIMEOUT_S:.0f} s")
+            await asyncio.sleep(0.1)
+    finally:
+        await redis.aclose()
+    for child in fleet:
+        await processes.wait_for_line(child, "watching accounts",
+                                      max(1.0, deadline - time.monotonic()))
+
+
+async def opened_at(deps: JobDeps, positions: Sequence[Pubkey]) -> dict[Pubkey, int]:
+    """Each position's `opened_at`, the stage of its liquidation's job id."""
+    found: dict[Pubkey, int] = {}
+    for start in range(0, len(positions), ACCOUNTS_PER_READ):
+        chunk = positions[start:start + ACCOUNTS_PER_READ]
+        _, accounts = await deps.snapshot(*chunk)
+        for position, account in zip(chunk, accounts, strict=True):
+            if account is None:
+                raise RuntimeError(f"no position at {position}")
+            found[position] = int(account.opened_at)
+    return found
+
+
+async def queue_delays(redis_url: str, stages: dict[Pubkey, int]) -> list[float]:
+    """Enqueue-to-start of each position's `liquidate_position` job, from arq's results;
+    inf for a job with no result (never run, or not found)."""
+    pool = await create_pool(RedisSettings.from_dsn(redis_url), job_serializer=job_serializer,
+                             job_deserializer=job_deserializer)
+    try:
+        delays = []
+        for position, stage in stages.items():
+            job = Job(job_id("liquidate_position", str(position), stage), pool,
+                      _queue_name=queue_name("liquidator"), _deserializer=job_deserializer)
+            info = await job.result_info()
+            delays.append(math.inf if info is None
+                          else (info.start_time - info.enqueue_time).total_seconds())
+        return delays
+    finally:
+        await pool.aclose()
+
+
+@dataclass
+class NaiveKeeper:
+    """The baseline: every `interval_s`, scan every market, then liquidate each candidate of
+    `perp_market` in turn; `waits` holds found-to-started for each."""
+
+    deps: JobDeps
+    perp_market: Pubkey
+    interval_s: float
+    scans: list[float] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+
+    async def run(self) -> None:
+        while True:
+            began = time.perf_counter()
+            self.scans.append(began)
+            result = await scan_positions(self.deps)
+            found = time.perf_counter()
+            for candidate in result.candidates:
+                if candidate.perp_market != self.perp_market:
+                    continue  # the fleet's market: not this measure's
+                self.waits.append(time.perf_counter() - found)
+                await liquidate_position(self.deps, candidate.position)
+            await asyncio.sleep(max(0.0, self.interval_s - (time.perf_counter() - began)))
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One side's measures, in seconds."""
+
+    reactions: list[float]
+    queue: list[float]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    fleet: float
+    baseline: float
+    target: float | None
+
+    @property
+    def ratio(self) -> float:
+        return self.fleet / self.baseline if self.baseline else math.nan
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.fleet <= self.target
+
+
+def rows(fleet: Figures, baseline: Figures) -> list[Row]:
+    return [
+        Row("reaction p50 (s)", percentile(fleet.reactions, 50),
+            percentile(baseline.reactions, 50), None),
+        Row("reaction p99 (s)", percentile(fleet.reactions, 99),
+            percentile(baseline.reactions, 99), TARGET_REACTION_P99_S),
+        Row("enqueue-to-start p50 (s)", percentile(fleet.queue, 50),
+            percentile(baseline.queue, 50), None),
+        Row("enqueue-to-start p99 (s)", percentile(fleet.queue, 99),
+            percentile(baseline.queue, 99), TARGET_QUEUE_P99_S),
+    ]
+
+
+def table(result: list[Row]) -> str:
+    out = ["| figure | fleet | baseline | ratio (fleet ÷ baseline) | target | met |",
+           "|---|---:|---:|---:|---:|---|"]
+    for r in result:
+        target = "—" if r.target is None else f"≤ {r.target:g}"
+        met = "—" if r.met is None else ("yes" if r.met else "NO")
+        out.append(f"| {r.name} | {r.fleet:.3f} | {r.baseline:.3f} | {r.ratio:.3f} | "
+                   f"{target} | {met} |")
+    return "\n".join(out)
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def measure(args: argparse.Namespace) -> tuple[Figures, Figures]:
+    """The whole run; see the module's docstring."""
+    data = DATA_PATH
+    logs, keys = data / "logs", data / "keys"
+    logs.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    async with servers(data, say) as (redis_url, dsn):
+        port = free_port_pair()
+        rpc_url, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port + 1}"
+        localnet = await processes.start("localnet", ["localnet", "--port", str(port),
+                                                      "--keys", str(keys)], logs)
+        fleet: list[Child] = []
+        tasks: list[asyncio.Task[None]] = []
+        closers: list[Publisher | Seeder | RpcClient] = []
+        try:
+            await processes.wait_for_line(localnet, "localnet ready", READY_TIMEOUT_S)
+            seeder = await Seeder.connect(rpc_url, keys)
+            closers.append(seeder)
+            program_id = seeder.d.program_id
+            fleet_oracle, base_oracle = Keypair().pubkey(), Keypair().pubkey()
+            fleet_level, base_level = Level(START_PRICE), Level(START_PRICE)
+            publisher = Publisher(rpc_url, [Feed(fleet_oracle, fleet_level),
+                                            Feed(base_oracle, base_level)])
+            closers.append(publisher)
+            tasks.append(asyncio.create_task(keep_fresh(publisher), name="publisher"))
+            await asyncio.sleep(0.5)  # a position opens only at a fresh price
+            fleet_market = await seed_market(seeder, 1, fleet_oracle, fleet_level, args)
+            base_market = await seed_market(seeder, 2, base_oracle, base_level, args)
+            say(f"localnet on {rpc_url}; seeded 2 markets of {args.positions:,} positions "
+                f"({len(fleet_market.crossing)} crossing each) in "
+                f"{time.monotonic() - started:.0f} s")
+
+            rpc = RpcClient([Endpoint("localnet", rpc_url, max_rps=5000)])
+            closers.append(rpc)
+            deps = JobDeps(rpc=rpc, sender=Sender(rpc, load_keypair(keys / "keeper-2.json"),
+                                                  fees=FeePolicy(fixed_micro_lamports=0)),
+                           program=anchor_program(rpc, program_id),
+                           client=Client(anchor_program(rpc, program_id), seeder.d))
+            stages = await opened_at(deps, fleet_market.crossing)
+            landings = Landings(deps.program)
+            tasks.append(asyncio.create_task(watch_accounts(
+                ws_url, [*fleet_market.crossing, *base_market.crossing], landings.on_change,
+                landings.on_connected), name="watch"))
+            await asyncio.wait_for(landings.connected.wait(), 30)
+
+            env = worker_env("liquidator", rpc_url, dsn, redis_url, program_id, keys)
+            for i in range(args.instances):
+                fleet.append(await processes.start(f"liquidator-{i + 1}",
+                                                   ["worker", "liquidator"], logs, env))
+            await wait_for_fleet(redis_url, fleet)
+            say(f"{args.instances} liquidator instances up; crashing the fleet's oracle")
+            t0 = await crash(rpc_url, fleet_market)
+            await landings.wait_all(fleet_market.crossing, FLEET_REACTION_TIMEOUT_S)
+            fleet_reactions = landings.reactions(fleet_market.crossing, t0)
+            await processes.stop_all(fleet)
+            fleet_queue = await queue_delays(redis_url, stages)
+            say(f"fleet: {sum(map(math.isfinite, fleet_reactions))}/{len(fleet_reactions)} "
+                f"landed; fleet stopped; the naive keeper starts")
+
+            keeper = NaiveKeeper(deps, base_market.address, BASELINE_INTERVAL_S)
+            tasks.append(asyncio.create_task(keeper.run(), name="naive keeper"))
+            while not keeper.scans:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(max(0.0, keeper.scans[0] + BASELINE_INTERVAL_S / 2
+                                    - time.perf_counter()))
+            t0 = await crash(rpc_url, base_market)
+            await landings.wait_all(base_market.crossing, BASELINE_REACTION_TIMEOUT_S)
+            base_reactions = landings.reactions(base_market.crossing, t0)
+            say(f"baseline: {sum(map(math.isfinite, base_reactions))}/{len(base_reactions)} "
+                f"landed; total run {time.monotonic() - started:.0f} s")
+            waits = keeper.waits + [math.inf] * (len(base_market.crossing) - len(keeper.waits))
+            return Figures(fleet_reactions, fleet_queue), Figures(base_reactions, waits)
+        finally:
+            await stop_tasks(tasks)
+            for closer in closers:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(closer.close(), STOP_TIMEOUT_S)
+            await processes.stop_all([*fleet, localnet])
+
+
+async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
+    """Cancel `tasks` and give them STOP_TIMEOUT_S to end: a task stuck in a library's cleanup
+    must not keep the servers and children from being stopped."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        _, stuck = await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        if stuck:
+            say(f"left behind: {', '.join(t.get_name() for t in stuck)}")
+
+
+def _json_float(value: float) -> float | None:
+    return round(value, 4) if math.isfinite(value) else None
+
+
+def main(argv: list[str]) -> int:
+    """Run the benchmark, print the table, write the results; 0 when every target is met."""
+    parser = argparse.ArgumentParser(prog="bench.reaction", description=__doc__.splitlines()[0])
+    parser.add_argument("--positions", type=int, default=2000, help="open positions per market")
+    parser.add_argument("--crossing", type=float, default=0.05,
+                        help="share of the positions the crash sends under maintenance")
+    parser.add_argument("--instances", type=int, default=2, help="liquidator instances")
+    args = parser.parse_args(argv)
+    # the in-process keeper's jobs log every scan and liquidation: only trouble is worth a line
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    fleet, baseline = asyncio.run(measure(args))
+    result = rows(fleet, baseline)
+    print(f"{args.positions:,} positions per market, {args.crossing:.0%} crossing "
+          f"({CRASH_PRICE / START_PRICE:.0%} of the price); {args.instances} liquidator "
+          f"instances vs a naive keeper scanning every {BASELINE_INTERVAL_S:g} s; "
+          f"{os.cpu_count()} CPUs")
+    print(table(result))
+    RESULTS_PATH.parent.mkdir(exist_ok=True)
+    RESULTS_PATH.write_text(json.dumps({
+        "positions": args.positions, "crossing": args.crossing, "instances": args.instances,
+        "baseline_interval_s": BASELINE_INTERVAL_S,
+        "landed": {"fleet": sum(map(math.isfinite, fleet.reactions)),
+                   "baseline": sum(map(math.isfinite, baseline.reactions)),
+                   "of": len(fleet.reactions)},
+        "results": [{"figure": r.name, "fleet": _json_float(r.fleet),
+                     "baseline": _json_float(r.baseline), "ratio": _json_float(r.ratio),
+                     "target": r.target, "met": r.met} for r in result]}, indent=2) + "\n")
+    return 0 if all(r.met is not False for r in result) else 1
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main(sys.argv[1:]))
