@@ -27,6 +27,7 @@ from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
+from tests.workers.test_liquidator import Settable
 from workers.job_ids import enqueue
 from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer
@@ -133,7 +134,7 @@ async def test_update_funding_after_a_sigkill(w: World, queue: ArqRedis, redis_u
     await migrate(pg_database)
     seeder = await Seeder.connect(w.net.url, w.net.keys_dir)
     oracle = Keypair().pubkey()
-    publisher = Publisher(w.net.url, [Feed(oracle, Fixed(100_000_000))])
+    publisher = Publisher(w.net.url, [Feed(oracle, Settable(100_000_000))])
     fresh = asyncio.create_task(publisher.run(0.2))
     try:
         await asyncio.sleep(0.3)
@@ -159,7 +160,7 @@ async def test_liquidate_position_after_a_sigkill(w: World, queue: ArqRedis, red
     await migrate(pg_database)
     seeder = await Seeder.connect(w.net.url, w.net.keys_dir)
     oracle = Keypair().pubkey()
-    price = Fixed(100_000_000)
+    price = Settable(100_000_000)
     publisher = Publisher(w.net.url, [Feed(oracle, price)])
     fresh = asyncio.create_task(publisher.run(0.2))
     try:
@@ -181,13 +182,3 @@ async def test_liquidate_position_after_a_sigkill(w: World, queue: ArqRedis, red
         await asyncio.gather(fresh, return_exceptions=True)
         await publisher.close()
         await seeder.close()
-
-
-class Fixed:
-    """A price the test sets."""
-
-    def __init__(self, price: int) -> None:
-        self.price = price
-
-    def price_at(self, t_s: float) -> int:
-        return self.price
