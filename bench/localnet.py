@@ -44,8 +44,6 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-import aiohttp
-import httpx
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.types import TxOpts
 from solders.hash import Hash
@@ -55,6 +53,8 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
+
+from chain.transport import http_client
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_PATH = ROOT / "bench" / "results" / "localnet.json"
@@ -132,37 +132,11 @@ async def start_server(keys_dir: Path, profile: Path | None, log: Path) -> Serve
                   Pubkey.from_string(words[words.index("program") + 1]))
 
 
-class AiohttpTransport(httpx.AsyncBaseTransport):
-    """httpx requests sent through one aiohttp session (keep-alive, no connection limit)."""
-
-    def __init__(self, timeout_s: float) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
-        self._session: aiohttp.ClientSession | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
-                                                  timeout=self._timeout)
-        headers = {"Content-Type": request.headers.get("Content-Type", "application/json")}
-        async with self._session.request(request.method, str(request.url), headers=headers,
-                                         data=await request.aread()) as response:
-            content = await response.read()
-            # aiohttp has already decoded any Content-Encoding
-            raw = [(k, v) for k, v in response.raw_headers
-                   if k.lower() not in (b"content-encoding", b"transfer-encoding")]
-        return httpx.Response(response.status, headers=raw, content=content, request=request)
-
-    async def aclose(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
 def rpc_client(url: str, transport: str, timeout_s: float = 30) -> AsyncClient:
     """solana-py's client, sending through `transport` ("aiohttp" or its own "httpx")."""
     client = AsyncClient(url, timeout=timeout_s)
     if transport == "aiohttp":
-        client._provider.session = httpx.AsyncClient(transport=AiohttpTransport(timeout_s),
-                                                     timeout=timeout_s)
+        client._provider.session = http_client(timeout_s)
     return client
 
 

@@ -36,6 +36,8 @@ from solders.errors import SerdeJSONError
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from chain.transport import http_client
+
 # After a failure that gives no Retry-After, an endpoint rests this long, doubling per
 # consecutive failure up to the cap.
 BACKOFF_BASE_S = 0.25
@@ -156,6 +158,14 @@ def anchor_program(rpc: RpcClient, program_id: Pubkey, payer: Keypair | None = N
     return Program(load_idl(), program_id, provider)
 
 
+def _solana_client(url: str, commitment: Commitment, timeout_s: float) -> AsyncClient:
+    """solana-py's client, its HTTP through aiohttp (chain/transport.py says why). solana-py
+    takes no transport, so its provider's session is replaced."""
+    client = AsyncClient(url, commitment=commitment, timeout=timeout_s)
+    client._provider.session = http_client(timeout_s)
+    return client
+
+
 class RpcClient:
     """solana-py's AsyncClient over several endpoints, with failover and rate limits."""
 
@@ -168,9 +178,8 @@ class RpcClient:
             raise ValueError(f"endpoint names must be unique: {names}")
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
-        self._states = [_EndpointState(e, AsyncClient(e.url, commitment=commitment,
-                                                      timeout=timeout_s),
-                                       httpx.AsyncClient(timeout=timeout_s))
+        self._states = [_EndpointState(e, _solana_client(e.url, commitment, timeout_s),
+                                       http_client(timeout_s))
                         for e in endpoints]
 
     @property

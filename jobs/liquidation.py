@@ -33,8 +33,11 @@ POSITION_SIDE_OFFSET = 112
 # market's oracle is set at creation), so each keeper process looks them up once. Bounded:
 # cleared when full, the cost of which is one more lookup per position.
 _ROUTES_MAX = 100_000
-_routes: dict[Pubkey, tuple[Pubkey, Pubkey]] = {}  # position -> (perp market, oracle)
-_keeper_tokens: dict[tuple[Pubkey, Pubkey], Pubkey] = {}  # (keeper, quote mint) -> account
+_markets: dict[Pubkey, Pubkey] = {}  # position -> its perp market
+_oracles: dict[Pubkey, Pubkey] = {}  # perp market -> its oracle
+# (keeper, quote mint) -> its token account, a task so that a burst of liquidations shares
+# one lookup
+_keeper_tokens: dict[tuple[Pubkey, Pubkey], asyncio.Task[Pubkey]] = {}
 
 log = structlog.get_logger(__name__)
 
@@ -119,21 +122,25 @@ async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
 
 async def _route(deps: JobDeps, position: Pubkey) -> tuple[Pubkey, Pubkey]:
     """The position's perp market and that market's oracle."""
-    if position not in _routes:
+    if position not in _markets:
         p = _expect((await deps.snapshot(position))[1][0], "Position", position)
-        m = _expect((await deps.snapshot(p.perp_market))[1][0], "PerpMarket", p.perp_market)
-        if len(_routes) >= _ROUTES_MAX:
-            _routes.clear()
-        _routes[position] = (p.perp_market, m.oracle)
-    return _routes[position]
+        if len(_markets) >= _ROUTES_MAX:
+            _markets.clear()
+        _markets[position] = p.perp_market
+    market = _markets[position]
+    if market not in _oracles:
+        m = _expect((await deps.snapshot(market))[1][0], "PerpMarket", market)
+        _oracles[market] = m.oracle
+    return market, _oracles[market]
 
 
 async def _keeper_token(deps: JobDeps, quote_mint: Pubkey) -> Pubkey:
     """The keeper's quote token account, where the program pays the liquidation reward."""
     key = (deps.sender.payer.pubkey(), quote_mint)
-    if key not in _keeper_tokens:
-        _keeper_tokens[key] = await quote_token_account(deps, *key)
-    return _keeper_tokens[key]
+    task = _keeper_tokens.get(key)
+    if task is None or (task.done() and task.exception() is not None):  # a failure: ask again
+        task = _keeper_tokens[key] = asyncio.ensure_future(quote_token_account(deps, *key))
+    return await asyncio.shield(task)
 
 
 async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
