@@ -32,7 +32,7 @@ POSITION_SIDE_OFFSET = 112
 # Facts that never change once on chain (a position's market is in its PDA's seeds, a
 # market's oracle is set at creation), so each keeper process looks them up once. Bounded:
 # cleared when full, the cost of which is one more lookup per position.
-_ROUTES_MAX = 100_000
+_ROUTES_MAX = 200_000
 _markets: dict[Pubkey, Pubkey] = {}  # position -> its perp market
 _oracles: dict[Pubkey, Pubkey] = {}  # perp market -> its oracle
 # (keeper, quote mint) -> its token account, a task so that a burst of liquidations shares
@@ -76,7 +76,13 @@ async def load_book(deps: JobDeps, perp_market: Pubkey | None = None) -> Positio
     longs, shorts = await asyncio.gather(*(
         deps.rpc.program_accounts(deps.program, "Position", [*of_market, _side_filter(side)])
         for side in (LONG, SHORT)))
-    return PositionBook.from_accounts(markets, [*longs, *shorts])
+    positions = [*longs, *shorts]
+    # what a liquidation must otherwise look up first: the worker that loaded the book skips it
+    _oracles.update((address, m.oracle) for address, m in markets.items())
+    if len(_markets) + len(positions) > _ROUTES_MAX:
+        _markets.clear()
+    _markets.update((address, p.perp_market) for address, p in positions[:_ROUTES_MAX])
+    return PositionBook.from_accounts(markets, positions)
 
 
 def judge_oracle(account: Account | None, config: Any, slot: int) -> int:
