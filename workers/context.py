@@ -195,20 +195,26 @@ class _Try:
 
     async def run(self, run: Run) -> Outcome:
         pool = self.deps.db_pool
-        if pool is not None:
-            await _best_effort("started", job_runs.started(pool, self.job_id, self.try_,
-                                                           self.deps.role, self.job, self.args))
+        if pool is None:
+            return await run(self.deps, *self.args)
+        # the start is recorded beside the work, not before it: a liquidation does not wait
+        # for the database; the end is written once the start is
+        started = asyncio.create_task(_best_effort("started", job_runs.started(
+            pool, self.job_id, self.try_, self.deps.role, self.job, self.args)))
         try:
             outcome = await run(self.deps, *self.args)
         except Exception:
-            if pool is not None:
-                await _best_effort("finished", job_runs.finished(pool, self.job_id, self.try_,
-                                                                 str(Outcome.FAILED)))
+            await self._finished(pool, started, Outcome.FAILED)
             raise
-        if pool is not None:
-            await _best_effort("finished", job_runs.finished(pool, self.job_id, self.try_,
-                                                             str(outcome)))
+        # (cancelled by arq's timeout, the try stays unfinished: the reconciler takes it up)
+        await self._finished(pool, started, outcome)
         return outcome
+
+    async def _finished(self, pool: asyncpg.Pool, started: asyncio.Task[None],
+                        outcome: Outcome) -> None:
+        await started
+        await _best_effort("finished", job_runs.finished(pool, self.job_id, self.try_,
+                                                         str(outcome)))
 
     async def skipped(self, outcome: Outcome) -> None:
         if self.deps.db_pool is not None:
