@@ -42,14 +42,15 @@ _LAST_SUCCESS = """
 SELECT job, max(finished_at) AS at FROM job_runs WHERE outcome = 'success' GROUP BY job
 """
 
-# the newest try of each job id (by start), kept when it never finished and is old enough
+# an unfinished try old enough, unless a later try of the same job id exists (the newest try
+# by start decides); the partial index job_runs_unfinished finds the candidates
 _UNFINISHED = """
-SELECT job_id, try, job, started_at, detail FROM (
-    SELECT DISTINCT ON (job_id) job_id, try, job, started_at, finished_at, detail
-    FROM job_runs WHERE role = $1
-    ORDER BY job_id, started_at DESC, try DESC
-) newest
-WHERE finished_at IS NULL AND started_at < now() - make_interval(secs => $2)
+SELECT job_id, try, job, started_at, detail FROM job_runs r
+WHERE role = $1 AND finished_at IS NULL AND started_at < now() - make_interval(secs => $2)
+  AND NOT EXISTS (
+    SELECT 1 FROM job_runs later
+    WHERE later.job_id = r.job_id
+      AND (later.started_at, later.try) > (r.started_at, r.try))
 ORDER BY started_at
 """
 
