@@ -9,7 +9,7 @@ own pure planners, so that a job is due here exactly when the job itself would s
     finalize_market(market), state    finalize_step says finalize
     update_funding(perp), last_funding_ts    funding_plan.is_due
 
-The stage is what `workers.job_ids` puts in the job's id (see its table).
+The stage is `jobs.stages.stage_of`, what `workers.job_ids` puts in the job's id.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from solders.pubkey import Pubkey
 from jobs.deps import JobDeps, MissingAccount
 from jobs.funding_plan import PerpMarketView, is_due
 from jobs.governance_plan import Action, ConfigView, MarketView, finalize_step, tally_step
+from jobs.stages import stage_of
 
 ROLE_ACCOUNTS = {"governance": "Market", "funding": "PerpMarket"}
 
@@ -44,13 +45,13 @@ def governance_due(markets: Iterable[tuple[Pubkey, MarketView]], config: ConfigV
         if tally_step(market, config, now) in (Action.APPROVE, Action.REJECT):
             due.append(DueJob("tally_votes", address))
         elif finalize_step(market, config, now) == Action.FINALIZE:
-            due.append(DueJob("finalize_market", address, int(market.state)))
+            due.append(DueJob("finalize_market", address, stage_of("finalize_market", market)))
     return due
 
 
 def funding_due(perps: Iterable[tuple[Pubkey, PerpMarketView]], now: int) -> list[DueJob]:
     """The funding updates due at chain time `now` on `perps`."""
-    return [DueJob("update_funding", address, int(perp.last_funding_ts))
+    return [DueJob("update_funding", address, stage_of("update_funding", perp))
             for address, perp in perps if is_due(perp, now)]
 
 

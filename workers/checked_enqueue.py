@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from anchorpy import Program
 from arq.connections import ArqRedis, create_pool
@@ -27,6 +26,7 @@ from arq.constants import in_progress_key_prefix, result_key_prefix
 from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, anchor_program
+from jobs.stages import stage_of
 from workers.job_ids import enqueue, job_id, role_of
 from workers.redis import apply_socket_options, redis_settings
 from workers.serializer import job_deserializer, job_serializer
@@ -51,14 +51,6 @@ TARGETS: dict[str, Target | None] = {
     "tally_votes": Target("Market"),
     "finalize_market": Target("Market"),
 }
-# job -> the account field its stage is (see workers/job_ids.py)
-STAGE_FIELDS: dict[str, str] = {
-    "liquidate_position": "opened_at",
-    "update_funding": "last_funding_ts",
-    "finalize_market": "state",
-}
-
-
 class Refused(ValueError):
     """The request is wrong: the message says what, and nothing is enqueued."""
 
@@ -93,12 +85,6 @@ def parse_request(job: str, args: Sequence[str]) -> Request:
         return Request(job, Pubkey.from_string(args[0]))
     except ValueError:
         raise Refused(f"{job}: not a base58 public key: {args[0]!r}") from None
-
-
-def stage_of(job: str, account: Any) -> int | None:
-    """The stage of `job` on `account` (decoded by the IDL), as workers/job_ids.py names it."""
-    name = STAGE_FIELDS.get(job)
-    return None if name is None else int(getattr(account, name))
 
 
 def account_kind(program: Program, data: bytes) -> str | None:

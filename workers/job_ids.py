@@ -3,7 +3,8 @@
 A job's id is `job[:target][:stage]`. The target is the account the job acts on; the stage
 names the moment of the work, so that the same work is queued once however many planners,
 crons or operators ask for it, while the next piece of work on the same account gets a new id
-(arq refuses an id while it is queued, running, or its result is kept):
+(arq refuses an id while it is queued, running, or its result is kept); `jobs.stages` reads
+the stage from the target account:
 
     liquidate_position  position, its `opened_at` (a re-opened position is new work)
     update_funding      perp market, its `last_funding_ts` (the interval being applied)
@@ -37,6 +38,10 @@ class UnknownJob(ValueError):
     pass
 
 
+class NotAnId(ValueError):
+    """An id that `job_id` does not make for the job and target given."""
+
+
 def queue_name(role: str) -> str:
     """The arq queue of `role`: each role has its own, so a slow job family never delays
     another."""
@@ -60,6 +65,18 @@ def job_id(job: str, target: object | None = None, stage: object | None = None) 
     if stage is not None:
         parts.append(str(stage))
     return ":".join(parts)
+
+
+def stage_in(id_: str, job: str, target: object | None) -> str | None:
+    """The stage `id_` carries, such that `job_id(job, target, stage) == id_`; NotAnId when
+    no stage makes it (an id given by hand)."""
+    base = job_id(job, target)
+    if id_ == base:
+        return None
+    prefix = base + ":"
+    if id_.startswith(prefix) and len(id_) > len(prefix):
+        return id_[len(prefix):]
+    raise NotAnId(f"{id_!r} is not an id job_ids makes for {job} on {target}")
 
 
 async def enqueue(redis: ArqRedis, job: str, *args: Any, stage: object | None = None,

@@ -32,9 +32,9 @@ from solana.rpc.core import RPCException
 from chain.client import RpcUnavailable
 from jobs.deps import MissingAccount
 from jobs.due import read_due
-from store.job_runs import LostRun, unfinished
+from store.job_runs import unfinished
 from workers.context import WorkerDeps, deps_of
-from workers.job_ids import enqueue, job_id
+from workers.job_ids import NotAnId, enqueue, stage_in
 
 RECONCILE_INTERVAL_S = 10
 ARQ_IN_PROGRESS_EXTRA_S = 10.0  # arq keeps a job's in-progress key its largest timeout + this
@@ -50,23 +50,6 @@ class Summary(TypedDict):
     enqueued: int
     lost: int
     requeued: int
-
-
-class NotRequeueable(ValueError):
-    """A lost run whose id is not the one `job_ids` makes from its job and args (enqueued by
-    hand under an id of its own): enqueueing it again would give it another id."""
-
-
-def stage_of(run: LostRun) -> str | None:
-    """The stage that, with the run's job and target, makes its id again (see job_ids)."""
-    target = run.args[0] if run.args else None
-    base = job_id(run.job, target)
-    if run.job_id == base:
-        return None
-    prefix = base + ":"
-    if run.job_id.startswith(prefix) and len(run.job_id) > len(prefix):
-        return run.job_id[len(prefix):]
-    raise NotRequeueable(f"{run.job_id!r} is not an id job_ids makes for {run.job}{run.args}")
 
 
 async def in_redis(redis: ArqRedis, job_id_: str) -> bool:
@@ -96,8 +79,9 @@ async def requeue_lost(redis: ArqRedis, deps: WorkerDeps, role: str,
     requeued = 0
     for run in lost:
         try:
-            stage = stage_of(run)
-        except NotRequeueable as e:
+            # (an id enqueued by hand under a name of its own would get another id)
+            stage = stage_in(run.job_id, run.job, run.args[0] if run.args else None)
+        except NotAnId as e:
             log.warning("lost run not requeued", lost_job_id=run.job_id, reason=str(e))
             continue
         # None: arq still keeps the id's result (it ended without the row saying so): the

@@ -17,6 +17,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from jobs.outcome import Outcome
+from jobs.stages import stage_of
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
 from tests.jobs.chain_world import World, world
@@ -24,7 +25,7 @@ from tests.jobs.test_governance import proposal
 from tests.jobs.test_snapshot import open_positions
 from tests.workers.test_workers import run_burst
 from workers import indexer
-from workers.checked_enqueue import TARGETS, Refused, parse_request, stage_of
+from workers.checked_enqueue import TARGETS, Refused, parse_request
 from workers.cli import main
 from workers.job_ids import JOB_ROLES, job_id
 from workers.settings import load_settings
