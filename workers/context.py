@@ -20,7 +20,7 @@ the source of truth, so a database failure there is logged and the job goes on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ import asyncpg
 import structlog
 from anchorpy import Program
 from arq import Retry
+from arq.connections import ArqRedis
 from arq.worker import Function, func
 from solders.pubkey import Pubkey
 
@@ -66,6 +67,8 @@ class WorkerDeps:
     rpc: RpcClient
     chain_deps: JobDeps | None = None
     db_pool: asyncpg.Pool | None = None
+    queue: ArqRedis | None = None  # arq's Redis, for jobs that enqueue jobs
+    background: asyncio.Task[None] | None = None  # the role's own task beside its jobs
 
     @property
     def chain(self) -> JobDeps:
@@ -79,7 +82,16 @@ class WorkerDeps:
             raise DepsMissing(f"the {self.role} worker has no database pool")
         return self.db_pool
 
+    @property
+    def redis(self) -> ArqRedis:
+        if self.queue is None:
+            raise DepsMissing(f"the {self.role} worker has no Redis queue")
+        return self.queue
+
     async def close(self) -> None:
+        if self.background is not None:
+            self.background.cancel()
+            await asyncio.gather(self.background, return_exceptions=True)
         if self.db_pool is not None:
             await self.db_pool.close()
         await self.rpc.close()
@@ -123,14 +135,22 @@ async def read_deployment(rpc: RpcClient, program: Program, settings: Settings) 
 StartupShutdown = Callable[[dict[Any, Any]], Awaitable[None]]
 
 
-def lifecycle(settings: Settings, role: str, *, signs: bool,
-              database: bool) -> tuple[StartupShutdown, StartupShutdown]:
-    """The worker's on_startup and on_shutdown."""
+Background = Callable[[WorkerDeps], Coroutine[Any, Any, None]]
+
+
+def lifecycle(settings: Settings, role: str, *, signs: bool, database: bool,
+              background: Background | None = None) -> tuple[StartupShutdown, StartupShutdown]:
+    """The worker's on_startup and on_shutdown; `background(deps)`, if given, runs as a task
+    from start-up until shutdown (cancelled before the deps close)."""
 
     async def on_startup(ctx: dict[Any, Any]) -> None:
         configure_logging(role)
         await apply_socket_options(ctx["redis"], settings)
-        ctx[DEPS_KEY] = await build_deps(settings, role, signs=signs, database=database)
+        deps = await build_deps(settings, role, signs=signs, database=database)
+        deps.queue = ctx["redis"]
+        if background is not None:
+            deps.background = asyncio.create_task(background(deps), name=f"{role} background")
+        ctx[DEPS_KEY] = deps
         log.info("worker started", role=role)
 
     async def on_shutdown(ctx: dict[Any, Any]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from arq.cron import CronJob
 from arq.worker import Function
 
-from workers.context import lifecycle
+from workers.context import Background, lifecycle
 from workers.job_ids import queue_name
 from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer
@@ -34,11 +34,14 @@ class UnknownRole(ValueError):
 
 
 def role_settings(role: str, settings: Settings, functions: Sequence[Function], *,
-                  cron_jobs: Sequence[CronJob] = (), signs: bool,
-                  database: bool) -> type:
+                  cron_jobs: Sequence[CronJob] = (), signs: bool, database: bool,
+                  background: Background | None = None, max_jobs: int = 10,
+                  poll_delay_s: float = 0.1) -> type:
     """The `WorkerSettings` class of `role`: its own queue, JSON, Redis with timeouts and
-    retries, its deps built at start-up, and a shutdown that waits for running jobs."""
-    on_startup, on_shutdown = lifecycle(settings, role, signs=signs, database=database)
+    retries, its deps built at start-up (and its `background` task started), and a shutdown
+    that waits for running jobs."""
+    on_startup, on_shutdown = lifecycle(settings, role, signs=signs, database=database,
+                                        background=background)
     timeouts = [f.timeout_s for f in functions] + [c.timeout_s for c in cron_jobs]
     longest_s = max(t or 0.0 for t in timeouts)
     attributes: dict[str, Any] = {
@@ -54,8 +57,8 @@ def role_settings(role: str, settings: Settings, functions: Sequence[Function], 
         "health_check_interval": HEALTH_CHECK_INTERVAL_S,
         "allow_abort_jobs": False,
         "job_completion_wait": math.ceil(longest_s) + SHUTDOWN_GRACE_S,
-        "max_jobs": 10,
-        "poll_delay": 0.1,
+        "max_jobs": max_jobs,
+        "poll_delay": poll_delay_s,
         # ids carry their stage, so a kept result only blocks the same piece of work: keep it
         # no longer than it takes to stop a burst of duplicate enqueues
         "keep_result": KEEP_RESULT_S,
