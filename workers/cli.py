@@ -257,10 +257,16 @@ def _demo(data: Path, duration_s: float | None, positions: int) -> int:
     from workers.demo.run import DemoOptions, run_demo
     from workers.demo.servers import ServerMissing
 
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"keepernet demo: cannot keep the demo's data in {data}: {e.strerror}",
+              file=sys.stderr)
+        return 2
     options = DemoOptions(data=data, duration_s=duration_s, positions_per_market=positions)
     try:
         return asyncio.run(run_demo(options, lambda line: print(line, flush=True)))
-    except ServerMissing as e:
+    except ServerMissing as e:  # refused before anything started
         print(f"keepernet demo: {e}", file=sys.stderr)
         return 2
     except ProcessFailed as e:

@@ -3,12 +3,15 @@ the four roles, and its summary matches the chain (exit 0) with every kind of ke
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import pytest
 
 
 def test_the_demo_runs_and_its_summary_matches_the_chain() -> None:
@@ -32,3 +35,28 @@ def test_the_demo_runs_and_its_summary_matches_the_chain() -> None:
         assert indexed == on_chain > 0, (line, out)
     assert counts["markets finalized"] == (2, 2)
     assert out.count("t=") >= 10  # the progress lines
+
+
+def demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "workers.cli", "demo", *args],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_bad_demo_options_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    for args, says in ((["--positions", "0"], "must be between 1 and 100000, not 0"),
+                       (["--duration", "-5"], "must be greater than 0"),
+                       (["--data", str(tmp_path / "a-file" / "demo")],
+                        "cannot keep the demo's data in")):
+        done = demo(*args)
+        assert done.returncode == 2 and says in done.stderr, (args, done.stderr)
+
+
+def test_a_data_folder_postgres_cannot_reach_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only root's PostgreSQL runs as another user")
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    done = demo("--data", str(closed / "demo"))
+    assert done.returncode == 2
+    assert f"cannot reach {closed / 'demo'}" in done.stderr and "chmod o+x" in done.stderr

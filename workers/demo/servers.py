@@ -29,7 +29,8 @@ SETUP_HINT = "`make setup` (or `make test`) installs it"
 
 
 class ServerMissing(RuntimeError):
-    """A server's binary or system user is not installed."""
+    """A server cannot run here: its binary or system user is not installed, or its folder is
+    out of its user's reach."""
 
 
 def free_port() -> int:
@@ -48,6 +49,17 @@ def _wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
 
 
 # ---- PostgreSQL ---------------------------------------------------------------------------------
+
+def _check_reachable(folder: Path, user: str) -> None:
+    """ServerMissing unless every folder above `folder` lets others through (mode o+x): the
+    server runs as `user`, who owns only `folder` itself."""
+    for parent in folder.resolve().parents:
+        if not parent.stat().st_mode & 0o001:
+            raise ServerMissing(f"PostgreSQL runs as the `{user}` user (initdb refuses root), "
+                                f"who cannot reach {folder}: {parent} lets no one else "
+                                f"through; choose a data folder elsewhere (under /tmp, say) "
+                                f"or `chmod o+x {parent}`")
+
 
 def _version_key(path: Path) -> tuple[int, ...]:
     # /usr/lib/postgresql/<ver>/bin/initdb
@@ -92,6 +104,7 @@ class Postgres:
                 raise ServerMissing("running as root, but there is no `postgres` user to "
                                     "run PostgreSQL as; the apt package `postgresql` "
                                     f"creates it ({SETUP_HINT})") from None
+            _check_reachable(root, user.pw_name)
             os.chown(self.root, user.pw_uid, user.pw_gid)
             self._as = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
                         "--init-groups", "--"]
