@@ -18,6 +18,7 @@ type (its discriminator as a `memcmp` filter) decoded by the IDL.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email.utils
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -166,6 +167,11 @@ def _solana_client(url: str, commitment: Commitment, timeout_s: float) -> AsyncC
     return client
 
 
+def _memcmp(offset: int, base58: str) -> dict[str, object]:
+    """A getProgramAccounts memcmp filter as solana-py writes it."""
+    return {"memcmp": {"offset": offset, "bytes": base58, "encoding": "base58"}}
+
+
 class RpcClient:
     """solana-py's AsyncClient over several endpoints, with failover and rate limits."""
 
@@ -281,13 +287,26 @@ class RpcClient:
         """Every `account_name` account of `program` that passes `filters` (an int is a
         dataSize filter, as in solana-py), decoded with the IDL; the account discriminator is
         the first filter, so the node sends nothing else."""
+        return (await self.program_accounts_at(program, account_name, filters, commitment))[1]
+
+    async def program_accounts_at(self, program: Program, account_name: str,
+                                  filters: Sequence[int | MemcmpOpts] = (),
+                                  commitment: Commitment | None = None
+                                  ) -> tuple[int, list[tuple[Pubkey, Any]]]:
+        """`program_accounts`, and the slot the node read them at."""
         coder = program.coder.accounts
         discriminator = coder.acc_name_to_discriminator.get(account_name)
         if discriminator is None:
             raise ValueError(f"the IDL has no account {account_name!r}; it has "
                              f"{sorted(coder.acc_name_to_discriminator)}")
-        memcmp = MemcmpOpts(offset=0, bytes=b58encode(discriminator).decode())
-        resp = await self.call("get_program_accounts", program.program_id,
-                               commitment=commitment, encoding="base64",
-                               filters=[memcmp, *filters])
-        return [(a.pubkey, coder.decode(bytes(a.account.data))) for a in resp.value]
+        wire: list[dict[str, object]] = [_memcmp(0, b58encode(discriminator).decode())]
+        wire += [{"dataSize": f} if isinstance(f, int) else _memcmp(f.offset, str(f.bytes))
+                 for f in filters]
+        # solana-py's call cannot ask for the context (the slot): the raw method can
+        answer = await self.request("getProgramAccounts", [str(program.program_id), {
+            "encoding": "base64", "withContext": True, "filters": wire,
+            **({"commitment": commitment} if commitment is not None else {})}])
+        accounts = [(Pubkey.from_string(item["pubkey"]),
+                     coder.decode(base64.b64decode(item["account"]["data"][0])))
+                    for item in answer["value"]]
+        return int(answer["context"]["slot"]), accounts

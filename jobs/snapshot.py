@@ -10,12 +10,10 @@ later slot by another run is kept. Running it again, or two at once, is harmless
 
 from __future__ import annotations
 
-import base64
-
 import asyncpg
 import structlog
 from anchorpy import Program
-from based58 import b58encode
+from solana.rpc.commitment import Commitment
 from solana.rpc.core import RPCException
 
 from chain.client import RpcClient, RpcUnavailable
@@ -30,14 +28,9 @@ log = structlog.get_logger(__name__)
 async def read_kind(rpc: RpcClient, program: Program, kind: str, *,
                     commitment: str = DEFAULT_COMMITMENT) -> KindSnapshot:
     """Every `kind` account of `program`, decoded with the IDL, and the slot it was read at."""
-    coder = program.coder.accounts
-    discriminator = b58encode(coder.acc_name_to_discriminator[kind]).decode()
-    answer = await rpc.request("getProgramAccounts", [str(program.program_id), {
-        "encoding": "base64", "commitment": commitment, "withContext": True,
-        "filters": [{"memcmp": {"offset": 0, "bytes": discriminator}}]}])
-    accounts = [(item["pubkey"], coder.decode(base64.b64decode(item["account"]["data"][0])))
-                for item in answer["value"]]
-    return KindSnapshot(kind, int(answer["context"]["slot"]), accounts)
+    slot, accounts = await rpc.program_accounts_at(program, kind,
+                                                   commitment=Commitment(commitment))
+    return KindSnapshot(kind, slot, [(str(address), account) for address, account in accounts])
 
 
 async def snapshot_accounts(rpc: RpcClient, pool: asyncpg.Pool, program: Program, *,
