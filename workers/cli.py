@@ -116,7 +116,8 @@ def parser() -> argparse.ArgumentParser:
 def _worker(role: str, config: Path | None, burst: bool) -> int:
     from arq.worker import create_worker
 
-    from workers.role import ROLES, UnknownRole, worker_settings_of
+    from workers.job_ids import ROLES
+    from workers.role import UnknownRole, worker_settings_of
     from workers.settings import SettingsError, load_settings
 
     if role not in ROLES:

@@ -32,6 +32,7 @@ JOB_ROLES: dict[str, str] = {
     "tally_votes": "governance",
     "finalize_market": "governance",
 }
+ROLES = tuple(dict.fromkeys(JOB_ROLES.values()))  # indexer, liquidator, funding, governance
 
 
 class UnknownJob(ValueError):

@@ -18,12 +18,11 @@ from arq.cron import CronJob
 from arq.worker import Function
 
 from workers.context import Background, lifecycle
-from workers.job_ids import queue_name
+from workers.job_ids import ROLES, queue_name
 from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer
 from workers.settings import Settings, load_settings
 
-ROLES = ("indexer", "liquidator", "funding", "governance")
 HEALTH_CHECK_INTERVAL_S = 10
 SHUTDOWN_GRACE_S = 5  # beyond the role's longest timeout, to let running jobs finish
 KEEP_RESULT_S = 300

@@ -31,10 +31,9 @@ from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, RpcUnavailable
 from store.events import CURSOR_NAME
-from workers.job_ids import JOB_ROLES, queue_name
+from workers.job_ids import JOB_ROLES, ROLES, queue_name
 from workers.settings import Settings
 
-ROLES = tuple(dict.fromkeys(JOB_ROLES.values()))  # indexer, liquidator, funding, governance
 LAMPORTS_PER_SOL = 1_000_000_000
 PG_CONNECT_TIMEOUT_S = 5.0
 T = TypeVar("T")

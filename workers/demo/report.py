@@ -18,7 +18,7 @@ from solders.pubkey import Pubkey
 
 from chain.client import RpcClient
 from jobs.indexing import decode_logs, event_parser
-from workers.job_ids import JOB_ROLES, queue_name
+from workers.job_ids import ROLES, queue_name
 
 # the summary's lines: (label, event name)
 SUMMARY = (
@@ -28,7 +28,6 @@ SUMMARY = (
     ("funding updates", "FundingUpdated"),
     ("liquidations", "PositionLiquidated"),
 )
-ROLES = tuple(dict.fromkeys(JOB_ROLES.values()))
 PAGE = 1000
 FETCH_AT_ONCE = 64
 
