@@ -118,7 +118,7 @@ async def test_a_lost_run_is_enqueued_again_once(w: World, deps: WorkerDeps,
     assert (second["lost"], second["requeued"]) == (1, 0)  # it is in Redis again
 
 
-def test_the_roles_run_the_reconciler_on_a_cron(deps: WorkerDeps) -> None:
+async def test_the_roles_run_the_reconciler_on_a_cron(deps: WorkerDeps) -> None:
     names = set()
     for role in (governance, funding):
         ws = role.worker_settings(deps.settings)
