@@ -14,12 +14,14 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 import pytest_asyncio
 from arq.connections import ArqRedis, create_pool
 from arq.jobs import Job, JobStatus
 from solders.keypair import Keypair
 
+from chain.client import Endpoint, RpcClient
 from chain.localnet.seed import PositionSpec, Seeder
 from chain.publisher import Feed, Publisher
 from jobs.governance_plan import MarketState
@@ -28,6 +30,7 @@ from store.migrate import migrate
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
 from tests.workers.test_liquidator import Settable
+from workers.demo.report import chain_events
 from workers.job_ids import enqueue
 from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer
@@ -182,3 +185,33 @@ async def test_liquidate_position_after_a_sigkill(w: World, queue: ArqRedis, red
         await asyncio.gather(fresh, return_exceptions=True)
         await publisher.close()
         await seeder.close()
+
+
+async def test_index_events_and_snapshot_after_a_sigkill(w: World, queue: ArqRedis,
+                                                         redis_url: str,
+                                                         pg_database: str) -> None:
+    """The indexer killed mid-backfill: the rerun (and the crons after it) store exactly the
+    chain's events, each once, and the snapshot tables exactly its accounts."""
+    await migrate(pg_database)
+    env = env_for(w, redis_url, pg_database, "keeper-1")
+    env["KEEPERNET_TIMEOUT_INDEX_EVENTS_S"] = "10"  # a whole backfill fits in one run
+    job = await enqueue(queue, "index_events")
+    assert job is not None
+    await kill_mid_job(queue, job, "indexer", env)
+    job = await enqueue(queue, "snapshot_accounts")
+    assert job is not None
+    await kill_mid_job(queue, job, "indexer", env)
+    rpc = RpcClient([Endpoint("local", w.net.url, max_rps=10_000)])
+    conn = await asyncpg.connect(pg_database)
+    try:
+        on_chain = await chain_events(rpc, w.net.program_id)
+        rows = await conn.fetch("SELECT signature, event_index, name FROM events")
+        stored = [(r["signature"], r["event_index"], r["name"]) for r in rows]
+        assert len(stored) == len(set(stored))  # no event twice
+        assert set(stored) == on_chain  # nothing sends meanwhile: no gap either
+        positions = await rpc.program_accounts(w.keepers[0].program, "Position")
+        stored_positions = await conn.fetchval("SELECT count(*) FROM positions")
+        assert stored_positions == len(positions)
+    finally:
+        await conn.close()
+        await rpc.close()
