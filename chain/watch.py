@@ -42,7 +42,8 @@ async def _subscribe(ws: ClientConnection, addresses: Sequence[Pubkey]) -> dict[
         }).decode())  # a text frame: nodes ignore binary ones
     subscriptions: dict[int, Pubkey] = {}
     while len(subscriptions) < len(addresses):
-        message = orjson.loads(await asyncio.wait_for(ws.recv(), SUBSCRIBE_TIMEOUT_S))
+        async with asyncio.timeout(SUBSCRIBE_TIMEOUT_S):
+            message = orjson.loads(await ws.recv())
         request_id = message.get("id")
         if not isinstance(request_id, int) or not 1 <= request_id <= len(addresses):
             continue  # a notification racing the answers: the caller re-reads after this

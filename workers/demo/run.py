@@ -188,7 +188,8 @@ async def watch(options: DemoOptions, rpc: RpcClient, dsn: str, redis_url: str,
                 child.check_running()
             say((await progress(elapsed, rpc, pool, redis)).line())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), PROGRESS_EVERY_S)
+                async with asyncio.timeout(PROGRESS_EVERY_S):
+                    await stop.wait()
     finally:
         await redis.aclose()
         await pool.close()
