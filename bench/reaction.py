@@ -413,7 +413,8 @@ async def measure(args: argparse.Namespace) -> tuple[Figures, Figures]:
                 landings.on_connected), name="watch"))
             await asyncio.wait_for(landings.connected.wait(), 30)
 
-            env = worker_env("liquidator", rpc_url, dsn, redis_url, program_id, keys)
+            env = worker_env("liquidator", rpc_url, dsn, redis_url, program_id, keys,
+                             metrics_port=0)
             for i in range(args.instances):
                 fleet.append(await processes.start(f"liquidator-{i + 1}",
                                                    ["worker", "liquidator"], logs, env))

@@ -38,6 +38,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.transport import http_client
+from metrics import definitions as metric
 
 # After a failure that gives no Retry-After, an endpoint rests this long, doubling per
 # consecutive failure up to the cap.
@@ -248,18 +249,25 @@ class RpcClient:
             now = time.monotonic()
             if now >= deadline or state.resting_until > now:
                 continue  # out of time, or another call found it failing meanwhile
+            name, started = state.endpoint.name, time.perf_counter()
+            outcome = "failed"
             try:
-                result = await asyncio.wait_for(attempt(state),
-                                                min(self.timeout_s, deadline - now))
+                async with asyncio.timeout(min(self.timeout_s, deadline - now)):
+                    result = await attempt(state)
+                outcome = "ok"
             except RPCException:
+                outcome = "rpc_error"
                 state.succeeded()  # the node answered; the error is the caller's
                 raise
             except (TimeoutError, SolanaRpcException, httpx.HTTPError, OSError, SerdeJSONError,
                     _EndpointFailed) as e:
                 error, retry_after = describe_failure(e)
                 state.failed(error, retry_after)
-                said[state.endpoint.name] = error
+                said[name] = error
                 continue
+            finally:
+                metric.rpc_requests.labels(name, method, outcome).inc()
+                metric.rpc_latency.labels(name, method).observe(time.perf_counter() - started)
             state.succeeded()
             return result
 

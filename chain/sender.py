@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from solana.rpc.core import RPCException
@@ -59,6 +59,7 @@ class Intent(Protocol):
 class Landed:
     signature: Signature
     slot: int
+    confirmed_after_s: float = 0.0  # from the transaction's first broadcast
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ class Sender:
         and it did not land."""
         signature = tx.signatures[0]
         opts = TxOpts(skip_preflight=True, max_retries=0)
+        first_sent = time.monotonic()
         while True:
             try:
                 await self.rpc.call("send_raw_transaction", bytes(tx), opts)
@@ -232,6 +234,8 @@ class Sender:
             sent_at = time.monotonic()
             while time.monotonic() - sent_at < self.rebroadcast_s:
                 landed = await self._landed(signature)
+                if isinstance(landed, Landed):
+                    return replace(landed, confirmed_after_s=time.monotonic() - first_sent)
                 if landed is not None:
                     return landed
                 height = (await self.rpc.call("get_block_height")).value

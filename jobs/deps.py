@@ -20,6 +20,7 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 from chain.client import RpcClient, RpcUnavailable
 from chain.sender import AlreadyDone, Expired, GaveUp, Landed, Refused, Sender, SendResult
 from jobs.outcome import Outcome, refusal_outcome
+from metrics.sends import record_send
 from program.client import Client
 
 # the Clock sysvar: slot u64, epoch_start_timestamp i64, epoch u64, leader_schedule_epoch u64,
@@ -130,7 +131,17 @@ async def run_planned(deps: JobDeps, planner: Planner) -> Outcome:
         return Outcome.RETRY
     except MissingAccount:
         return Outcome.FAILED
+    record_send(instruction_name(deps.program, step), result)
     return sent_outcome(result, intent)
+
+
+def instruction_name(program: Program, ixs: Sequence[Instruction]) -> str:
+    """The IDL name of the program's last instruction in `ixs` ("unknown" if none is)."""
+    names = program.coder.instruction.sighash_to_name
+    for ix in reversed(ixs):
+        if ix.program_id == program.program_id:
+            return str(names.get(bytes(ix.data[:8]), "unknown"))
+    return "unknown"
 
 
 async def read_account(deps: JobDeps, address: Pubkey, kind: str) -> tuple[int, Any, Any]:

@@ -38,6 +38,7 @@ from jobs.indexing import (
     transaction_events,
 )
 from jobs.outcome import Outcome
+from metrics import definitions as metric
 from store.events import Cursor, CursorMoved, EventRow, read_cursor, write_batch
 
 DEFAULT_BATCH_SIZE = 200
@@ -127,6 +128,7 @@ async def _index(rpc: RpcClient, pool: asyncpg.Pool, program_id: Pubkey, batch_s
                 await write_batch(conn, rows, new_cursor, previous=previous)
             previous = new_cursor.signature
             written += len(rows)
+            metric.indexer_events.inc(len(rows))
     finally:
         if upcoming is not None:
             upcoming.cancel()

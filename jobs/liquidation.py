@@ -22,9 +22,11 @@ from solders.account import Account
 from solders.pubkey import Pubkey
 
 from chain.prices import OracleLimits, OracleRefused, judge
+from chain.pyth import read_aggregate
 from jobs.deps import JobDeps, MissingAccount, Step, quote_token_account, run_planned
 from jobs.liquidation_plan import FLAT, LONG, SHORT, Candidate, PositionBook, is_liquidatable
 from jobs.outcome import Outcome
+from metrics import definitions as metric
 
 # Position: discriminator, perp_market at 8, ..., side (u8) at 112 (program/src/generated)
 POSITION_PERP_MARKET_OFFSET = 8
@@ -109,7 +111,19 @@ async def read_prices(deps: JobDeps, oracles: Iterable[Pubkey]
             prices[oracle] = judge_oracle(account, config, clock.slot)
         except OracleRefused as e:
             refused[oracle] = e.error
+            metric.oracle_rejections.labels(e.error).inc()
+    ages = [clock.slot - publish_slot(a) for a in accounts if a is not None]
+    if ages:
+        metric.oracle_age.set(max(ages))
     return prices, refused
+
+
+def publish_slot(account: Account) -> int:
+    """The slot an oracle's aggregate price was published in (0 when it is no price)."""
+    try:
+        return read_aggregate(bytes(account.data)).publish_slot
+    except ValueError:
+        return 0
 
 
 async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
@@ -121,6 +135,7 @@ async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
     prices, refused = await read_prices(deps, book.oracles)
     result = ScanResult(book.liquidatable(prices, instances=instances, me=me),
                         book.priced(prices), refused)
+    metric.positions_at_risk.set(len(result.candidates))
     log.info("scan_positions", positions=len(book), judged=result.judged,
              candidates=len(result.candidates), refused={str(k): v for k, v in refused.items()})
     return result

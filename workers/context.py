@@ -36,8 +36,11 @@ from chain.client import RpcClient, anchor_program
 from chain.sender import Sender
 from jobs.deps import JobDeps
 from jobs.outcome import Outcome
+from metrics.health import HealthPolicy
+from metrics.jobs import JobTry
 from program.client import Client, Deployment
 from store import job_runs
+from workers.health import Observer
 from workers.lease import lease
 from workers.logging import configure_logging
 from workers.redis import apply_socket_options
@@ -69,6 +72,7 @@ class WorkerDeps:
     db_pool: asyncpg.Pool | None = None
     queue: ArqRedis | None = None  # arq's Redis, for jobs that enqueue jobs
     background: asyncio.Task[None] | None = None  # the role's own task beside its jobs
+    observer: Observer | None = None  # its /metrics and /healthz, and the probes behind them
 
     @property
     def chain(self) -> JobDeps:
@@ -92,6 +96,8 @@ class WorkerDeps:
         if self.background is not None:
             self.background.cancel()
             await asyncio.gather(self.background, return_exceptions=True)
+        if self.observer is not None:
+            await self.observer.stop()
         if self.db_pool is not None:
             await self.db_pool.close()
         await self.rpc.close()
@@ -139,19 +145,30 @@ Background = Callable[[WorkerDeps], Coroutine[Any, Any, None]]
 
 
 def lifecycle(settings: Settings, role: str, *, signs: bool, database: bool,
-              background: Background | None = None) -> tuple[StartupShutdown, StartupShutdown]:
+              health: HealthPolicy, background: Background | None = None
+              ) -> tuple[StartupShutdown, StartupShutdown]:
     """The worker's on_startup and on_shutdown; `background(deps)`, if given, runs as a task
-    from start-up until shutdown (cancelled before the deps close)."""
+    from start-up until shutdown (cancelled before the deps close). Unless the settings' metrics
+    port is 0, the worker serves `/metrics` and `/healthz` there, judged by `health`."""
 
     async def on_startup(ctx: dict[Any, Any]) -> None:
         configure_logging(role)
         await apply_socket_options(ctx["redis"], settings)
         deps = await build_deps(settings, role, signs=signs, database=database)
         deps.queue = ctx["redis"]
+        try:
+            if settings.metrics_port:
+                deps.observer = Observer(
+                    role, health, rpc=deps.rpc, redis=deps.queue, db_pool=deps.db_pool,
+                    wallet=deps.chain.sender.payer.pubkey() if signs else None)
+                await deps.observer.start(settings.metrics_port)
+        except BaseException:
+            await deps.close()
+            raise
         if background is not None:
             deps.background = asyncio.create_task(background(deps), name=f"{role} background")
         ctx[DEPS_KEY] = deps
-        log.info("worker started", role=role)
+        log.info("worker started", role=role, metrics_port=settings.metrics_port or None)
 
     async def on_shutdown(ctx: dict[Any, Any]) -> None:
         deps = ctx.pop(DEPS_KEY, None)
@@ -182,18 +199,26 @@ def job_function(name: str, run: Run, settings: Settings, *, max_tries: int) -> 
         deps = deps_of(ctx)
         job_try = int(ctx.get("job_try", 1))
         tried = _Try(deps, str(ctx.get("job_id")), job_try, name, list(args))
+        recorded = JobTry.of(deps.role, name, ctx)
+        recorded.start()
+        outcome = Outcome.FAILED  # unless the try comes to an outcome
         with structlog.contextvars.bound_contextvars(role=deps.role, job=name,
                                                      job_id=tried.job_id, **{"try": job_try}):
-            if args:
-                async with lease(ctx["redis"], name, args[0], timeout_s + LEASE_MARGIN_S) as held:
-                    if not held:
-                        log.info("job skipped: another run holds its target's lease",
-                                 outcome=str(Outcome.ALREADY_DONE))
-                        await tried.skipped(Outcome.ALREADY_DONE)
-                        return str(Outcome.ALREADY_DONE)
+            try:
+                if args:
+                    async with lease(ctx["redis"], name, args[0],
+                                     timeout_s + LEASE_MARGIN_S) as held:
+                        if not held:
+                            log.info("job skipped: another run holds its target's lease",
+                                     outcome=str(Outcome.ALREADY_DONE))
+                            await tried.skipped(Outcome.ALREADY_DONE)
+                            outcome = Outcome.ALREADY_DONE
+                            return str(outcome)
+                        outcome = await tried.run(run)
+                else:
                     outcome = await tried.run(run)
-            else:
-                outcome = await tried.run(run)
+            finally:
+                recorded.finish(str(outcome))
             log.info("job done", outcome=str(outcome))
             if outcome is Outcome.RETRY and job_try < max_tries:
                 raise Retry(defer=RETRY_DEFER_S)
@@ -248,7 +273,8 @@ async def _best_effort(what: str, write: Awaitable[None]) -> None:
     done or not whatever the table says, and failing (or retrying) the job for its record
     would risk repeating that work."""
     try:
-        await asyncio.wait_for(write, JOB_RUNS_TIMEOUT_S)
+        async with asyncio.timeout(JOB_RUNS_TIMEOUT_S):
+            await write
     except Exception as e:  # the store's errors are many (asyncpg's, OSError, timeouts)
         log.warning("job_runs not written", write=what, error=f"{type(e).__name__}: {e}")
 

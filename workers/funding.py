@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jobs.funding import update_funding
 from workers.context import job_function, on_target
-from workers.reconciler import reconciler_cron
+from workers.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
 from workers.role import FromEnvironment, role_settings
 from workers.settings import Settings
 
@@ -23,7 +23,8 @@ def worker_settings(settings: Settings) -> type:
         job_function("update_funding", on_target(update_funding), settings, max_tries=MAX_TRIES),
     ]
     reconciler = reconciler_cron(ROLE, functions, settings.timeouts.reconcile)
-    return role_settings(ROLE, settings, functions, cron_jobs=[reconciler], signs=True,
+    return role_settings(ROLE, settings, functions, cron_jobs=[reconciler],
+                         schedule_s=RECONCILE_INTERVAL_S, signs=True,
                          database=True)
 
 

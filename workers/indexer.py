@@ -11,10 +11,11 @@ from __future__ import annotations
 from arq.cron import CronJob, cron
 from arq.worker import Function
 
-from chain.client import anchor_program
+from chain.client import RpcUnavailable, anchor_program
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
 from jobs.snapshot import snapshot_accounts
+from metrics import definitions as metric
 from workers.context import WorkerDeps, job_function
 from workers.role import FromEnvironment, role_settings
 from workers.settings import Settings
@@ -26,7 +27,16 @@ MAX_TRIES = 2
 
 
 async def run_index_events(deps: WorkerDeps) -> Outcome:
-    return await index_events(deps.rpc, deps.pool, deps.settings.program_id)
+    """index_events; once it has caught up, the slot read before it is the indexer's last slot
+    (every event up to it is stored), whether or not the program emitted any since."""
+    try:
+        slot = (await deps.rpc.call("get_slot")).value
+    except RpcUnavailable:
+        return Outcome.RETRY
+    outcome = await index_events(deps.rpc, deps.pool, deps.settings.program_id)
+    if outcome in (Outcome.SUCCESS, Outcome.NOT_NEEDED):
+        metric.indexer_last_slot.set(slot)
+    return outcome
 
 
 async def run_snapshot_accounts(deps: WorkerDeps) -> Outcome:
@@ -47,7 +57,7 @@ def worker_settings(settings: Settings) -> type:
     return role_settings(ROLE, settings, [index, snapshot],
                          cron_jobs=[_every(index, INTERVAL_S),
                                     _every(snapshot, SNAPSHOT_INTERVAL_S)],
-                         signs=False, database=True)
+                         schedule_s=INTERVAL_S, signs=False, database=True)
 
 
 __getattr__ = FromEnvironment(__name__, worker_settings)

@@ -28,6 +28,19 @@ return 0
 """
 
 
+# extend the key's TTL while it holds our token, else take it if free: a holder keeps a
+# standing lease (one collector of a fleet) by calling this more often than the TTL
+_HOLD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return 1
+end
+return 0
+"""
+
+
 def lease_key(job: str, target: object) -> str:
     """The Redis key of the lease on `target` for `job`."""
     return f"{LEASE_PREFIX}{job}:{target}"
@@ -45,6 +58,14 @@ async def release(redis: Redis, key: str, token: str) -> bool:
     # coroutine
     deleted = await cast(Awaitable[int], redis.eval(_RELEASE, 1, key, token))
     return bool(deleted)
+
+
+async def hold(redis: Redis, key: str, token: str, ttl_s: float) -> bool:
+    """Keep (or take, when free) the standing lease `key` for `token`, `ttl_s` seconds more;
+    False when another holder has it."""
+    held = await cast(Awaitable[int], redis.eval(_HOLD, 1, key, token,
+                                                 str(max(1, round(ttl_s * 1000)))))
+    return bool(held)
 
 
 @asynccontextmanager

@@ -77,8 +77,8 @@ def worker_settings(settings: Settings) -> type:
         job_function("liquidate_position", on_target(liquidate_position), settings,
                      max_tries=MAX_TRIES),
         scan,
-    ], cron_jobs=[tick], signs=True, database=True, background=price_trigger,
-        max_jobs=MAX_JOBS, poll_delay_s=POLL_DELAY_S)
+    ], cron_jobs=[tick], schedule_s=settings.liquidator.scan_interval_s, signs=True,
+        database=True, background=price_trigger, max_jobs=MAX_JOBS, poll_delay_s=POLL_DELAY_S)
 
 
 __getattr__ = FromEnvironment(__name__, worker_settings)

@@ -32,6 +32,8 @@ from solana.rpc.core import RPCException
 from chain.client import RpcUnavailable
 from jobs.deps import MissingAccount
 from jobs.due import read_due
+from jobs.outcome import Outcome
+from metrics.jobs import JobTry
 from store.job_runs import unfinished
 from workers.context import WorkerDeps, deps_of
 from workers.job_ids import NotAnId, enqueue, stage_in
@@ -116,10 +118,18 @@ def reconciler_cron(role: str, functions: Sequence[Function], timeout_s: float) 
 
     async def run(ctx: dict[Any, Any]) -> Summary:
         deps = deps_of(ctx)
+        recorded = JobTry.of(role, "reconcile", ctx)
+        recorded.start()
+        outcome = Outcome.FAILED
         with structlog.contextvars.bound_contextvars(
                 role=role, job="reconcile", job_id=ctx.get("job_id"),
                 **{"try": int(ctx.get("job_try", 1))}):
-            return await reconcile(ctx["redis"], deps, role, lost_after_s)
+            try:
+                summary = await reconcile(ctx["redis"], deps, role, lost_after_s)
+                outcome = Outcome.SUCCESS
+                return summary
+            finally:
+                recorded.finish(str(outcome))
 
     run.__qualname__ = run.__name__ = "reconcile"
     # a name per role: cron ids are the name and the tick, and two roles sharing them would

@@ -17,6 +17,7 @@ from typing import Any
 from arq.cron import CronJob
 from arq.worker import Function
 
+from metrics.health import HealthPolicy
 from workers.context import Background, lifecycle
 from workers.job_ids import ROLES, queue_name
 from workers.redis import redis_settings
@@ -25,6 +26,7 @@ from workers.settings import Settings, load_settings
 
 HEALTH_CHECK_INTERVAL_S = 10
 SHUTDOWN_GRACE_S = 5  # beyond the role's longest timeout, to let running jobs finish
+SCHEDULE_SLACK = 3  # cron periods a role may go without a success before it is unhealthy
 KEEP_RESULT_S = 300
 
 
@@ -33,16 +35,18 @@ class UnknownRole(ValueError):
 
 
 def role_settings(role: str, settings: Settings, functions: Sequence[Function], *,
-                  cron_jobs: Sequence[CronJob] = (), signs: bool, database: bool,
-                  background: Background | None = None, max_jobs: int = 10,
+                  cron_jobs: Sequence[CronJob] = (), schedule_s: float, signs: bool,
+                  database: bool, background: Background | None = None, max_jobs: int = 10,
                   poll_delay_s: float = 0.1) -> type:
     """The `WorkerSettings` class of `role`: its own queue, JSON, Redis with timeouts and
-    retries, its deps built at start-up (and its `background` task started), and a shutdown
-    that waits for running jobs."""
-    on_startup, on_shutdown = lifecycle(settings, role, signs=signs, database=database,
-                                        background=background)
+    retries, its deps built at start-up (and its `background` task started), a shutdown that
+    waits for running jobs, and its health judged against `schedule_s`, the period of its most
+    frequent cron job (a success is due within SCHEDULE_SLACK of those, plus a timeout)."""
     timeouts = [f.timeout_s for f in functions] + [c.timeout_s for c in cron_jobs]
     longest_s = max(t or 0.0 for t in timeouts)
+    health = HealthPolicy(success_within_s=SCHEDULE_SLACK * schedule_s + longest_s)
+    on_startup, on_shutdown = lifecycle(settings, role, signs=signs, database=database,
+                                        health=health, background=background)
     attributes: dict[str, Any] = {
         "__doc__": f"arq options of the {role} role.",
         "functions": list(functions),

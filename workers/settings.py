@@ -17,7 +17,7 @@ problem as `ENV_VAR (TOML key) from <source>: what is wrong`.
     KEEPERNET_DATABASE_URL                  database_url                  required
     KEEPERNET_PROGRAM_ID                    program_id                    required
     KEEPERNET_KEYPAIR                       keypair                       none
-    KEEPERNET_METRICS_PORT                  metrics_port                  9400
+    KEEPERNET_METRICS_PORT                  metrics_port                  9400 (0: none)
     KEEPERNET_REDIS_URL                     redis.url                     redis://127.0.0.1:6379/0
     KEEPERNET_REDIS_CONNECT_TIMEOUT_S       redis.connect_timeout_s       2.0
     KEEPERNET_REDIS_SOCKET_TIMEOUT_S        redis.socket_timeout_s        5.0
@@ -423,7 +423,7 @@ _SPECS: tuple[_Spec, ...] = (
           _url("postgresql", "postgres", what="PostgreSQL"), required=True),
     _Spec("program_id", "KEEPERNET_PROGRAM_ID", _pubkey, required=True),
     _Spec("keypair", "KEEPERNET_KEYPAIR", _keypair_path, attr="keypair_path"),
-    _Spec("metrics_port", "KEEPERNET_METRICS_PORT", _int_between(1, 65535)),
+    _Spec("metrics_port", "KEEPERNET_METRICS_PORT", _int_between(0, 65535)),
     _Spec("redis.url", "KEEPERNET_REDIS_URL", _url("redis", "rediss", "unix", what="Redis")),
     _Spec("redis.connect_timeout_s", "KEEPERNET_REDIS_CONNECT_TIMEOUT_S", _positive),
     _Spec("redis.socket_timeout_s", "KEEPERNET_REDIS_SOCKET_TIMEOUT_S", _positive),

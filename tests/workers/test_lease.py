@@ -16,7 +16,7 @@ from solders.pubkey import Pubkey
 from chain.client import Endpoint, RpcClient
 from jobs.outcome import Outcome
 from workers.context import DEPS_KEY, WorkerDeps, job_function
-from workers.lease import acquire, lease, lease_key, release
+from workers.lease import acquire, hold, lease, lease_key, release
 from workers.redis import redis_settings
 from workers.settings import RedisSettings, Settings
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.asyncio
 @pytest.fixture
 def settings(redis_url: str) -> Settings:
     # no chain and no database: the jobs below touch neither
-    return Settings(rpc=(Endpoint("unused", "http://127.0.0.1:9"),),
+    return Settings(metrics_port=0, rpc=(Endpoint("unused", "http://127.0.0.1:9"),),
                     database_url="postgresql://unused@127.0.0.1/unused",
                     program_id=Pubkey.default(), redis=RedisSettings(url=redis_url))
 
@@ -72,6 +72,20 @@ async def test_expiry_frees_a_lease_its_holder_never_released(redis: ArqRedis) -
     # the dead holder, back, cannot free what is now another's
     assert not await release(redis, key, "dead holder")
     assert await redis.get(key) == b"next"
+
+
+async def test_a_standing_lease_is_kept_by_its_holder_and_taken_over_once_it_lapses(
+        redis: ArqRedis) -> None:
+    key = "keepernet:test:collector"
+    assert await hold(redis, key, "a", 0.3)
+    assert not await hold(redis, key, "b", 0.3)
+    await asyncio.sleep(0.2)
+    assert await hold(redis, key, "a", 0.3)  # renewed: it outlives its first TTL
+    await asyncio.sleep(0.2)
+    assert not await hold(redis, key, "b", 0.3)
+    await asyncio.sleep(0.4)  # "a" stopped renewing
+    assert await hold(redis, key, "b", 0.3)
+    assert await redis.get(key) == b"b"
 
 
 async def test_two_runs_of_a_job_on_one_target_at_once(settings: Settings,

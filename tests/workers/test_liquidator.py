@@ -95,7 +95,7 @@ async def book() -> AsyncIterator[Book]:
 
 @pytest.fixture
 def settings(book: Book, redis_url: str, pg_database: str) -> Settings:
-    return Settings(rpc=(Endpoint("local", book.net.url, max_rps=10_000),),
+    return Settings(metrics_port=0, rpc=(Endpoint("local", book.net.url, max_rps=10_000),),
                     database_url=pg_database, program_id=book.net.program_id,
                     keypair_path=Path(book.net.keys_dir / "keeper-1.json"),
                     redis=RedisSettings(url=redis_url, retries=1),

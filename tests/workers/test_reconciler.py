@@ -41,7 +41,7 @@ async def w() -> AsyncIterator[World]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def deps(w: World, redis_url: str, pg_database: str) -> AsyncIterator[WorkerDeps]:
     await migrate(pg_database)
-    settings = Settings(rpc=(Endpoint("local", w.net.url, max_rps=10_000),),
+    settings = Settings(metrics_port=0, rpc=(Endpoint("local", w.net.url, max_rps=10_000),),
                         database_url=pg_database, program_id=w.net.program_id,
                         redis=RedisSettings(url=redis_url))
     pool = await asyncpg.create_pool(pg_database, min_size=1, max_size=2)

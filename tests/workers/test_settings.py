@@ -222,7 +222,7 @@ def test_missing_in_the_file_names_the_file(tmp_path: Path) -> None:
     ("KEEPERNET_PROGRAM_ID", "not-a-key", "not a base58 public key: 'not-a-key'"),
     ("KEEPERNET_PROGRAM_ID", "0OIl0OIl0OIl0OIl0OIl0OIl0OIl0OIl0OIl0OIl0OIl",
      "not a base58 public key"),
-    ("KEEPERNET_METRICS_PORT", "70000", "must be between 1 and 65535, not 70000"),
+    ("KEEPERNET_METRICS_PORT", "70000", "must be between 0 and 65535, not 70000"),
     ("KEEPERNET_METRICS_PORT", "http", "not a whole number: 'http'"),
     ("KEEPERNET_REDIS_SOCKET_TIMEOUT_S", "-1", "must be greater than 0, not -1"),
     ("KEEPERNET_REDIS_SOCKET_TIMEOUT_S", "nan", "must be a finite number"),

@@ -62,7 +62,7 @@ def env_for(w: World, redis_url: str, dsn: str, key: str) -> dict[str, str]:
                KEEPERNET_DATABASE_URL=dsn, KEEPERNET_REDIS_URL=redis_url,
                KEEPERNET_PROGRAM_ID=str(w.net.program_id), KEEPERNET_CU_PRICE_MICRO_LAMPORTS="0",
                KEEPERNET_KEYPAIR=str(Path(w.net.keys_dir) / f"{key}.json"),
-               KEEPERNET_SCAN_INTERVAL_S="60")
+               KEEPERNET_SCAN_INTERVAL_S="60", KEEPERNET_METRICS_PORT="0")
     for job in ("index_events", "snapshot_accounts", "scan_positions", "liquidate_position",
                 "update_funding", "tally_votes", "finalize_market", "reconcile"):
         env[f"KEEPERNET_TIMEOUT_{job.upper()}_S"] = str(TIMEOUT_S)

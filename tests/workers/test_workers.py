@@ -60,7 +60,7 @@ def settings(w: World, redis_url: str, database: str, tmp_path: Path) -> Setting
     keypair = tmp_path / "keeper.json"
     keypair.write_text(json.dumps(list(bytes(w.net.keepers[0].kp))))
     os.chmod(keypair, 0o600)
-    return Settings(rpc=(Endpoint("local", w.net.url, max_rps=10_000),),
+    return Settings(metrics_port=0, rpc=(Endpoint("local", w.net.url, max_rps=10_000),),
                     database_url=database, program_id=w.net.program_id,
                     keypair_path=keypair, redis=RedisSettings(url=redis_url, retries=1),
                     fees=FeePolicy(fixed_micro_lamports=0))

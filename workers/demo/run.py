@@ -93,12 +93,13 @@ async def servers(data: Path, say: Say) -> AsyncIterator[tuple[str, str]]:
 
 
 def worker_env(role: str, rpc_url: str, dsn: str, redis_url: str, program_id: Pubkey,
-               keys: Path) -> dict[str, str]:
+               keys: Path, metrics_port: int) -> dict[str, str]:
+    """A `role` worker's environment against these servers (metrics port 0: none)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPERNET_")}
     # the localnet is ours: no provider rate limit to respect
     env.update(KEEPERNET_RPC_URLS=f"localnet={rpc_url} max_rps=5000", KEEPERNET_DATABASE_URL=dsn,
                KEEPERNET_REDIS_URL=redis_url, KEEPERNET_PROGRAM_ID=str(program_id),
-               KEEPERNET_CU_PRICE_MICRO_LAMPORTS="0")
+               KEEPERNET_CU_PRICE_MICRO_LAMPORTS="0", KEEPERNET_METRICS_PORT=str(metrics_port))
     key = ROLE_KEYS[role]
     if key is not None:
         env["KEEPERNET_KEYPAIR"] = str(keys / f"{key}.json")
@@ -133,13 +134,18 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
                     "--scenario", "crash", "--start", str(START_PRICE / 1e6),
                     "--after", str(options.crash_after_s), "--drop-pct",
                     str(options.crash_drop_pct), "--over", "10"], logs))
+                ports = {role: free_port() for role in ROLE_KEYS}
                 for role in ROLE_KEYS:
                     children.append(await processes.start(
-                        role, ["worker", role],
-                        logs, worker_env(role, rpc_url, dsn, redis_url, program_id, keys)))
+                        role, ["worker", role], logs,
+                        worker_env(role, rpc_url, dsn, redis_url, program_id, keys,
+                                   ports[role])))
                 say(f"publisher (crash of {options.crash_drop_pct:g} % after "
                     f"{options.crash_after_s:g} s) and workers {', '.join(ROLE_KEYS)} started;"
                     f" logs in {logs}")
+                say("metrics and health: " + ", ".join(
+                    f"{role} http://127.0.0.1:{port}/metrics /healthz"
+                    for role, port in ports.items()))
                 await watch(options, rpc, dsn, redis_url, [localnet, *children], stop, say)
                 await processes.stop_all(children)
                 say("workers stopped; the indexer catches up and the chain is read back")

@@ -1,0 +1,118 @@
+"""Every Keepernet metric, defined once.
+
+Names are `keepernet_<area>_<what>_<unit>` in base units (seconds, slots, lamports), counters
+end in `_total`, and labels are bounded: role, job, outcome, reason, instruction, an RPC
+method and the operator's name for an endpoint, a health check — never an account.
+
+The deploy/ rules and dashboard use these names; tests/deploy checks that each one they use is
+defined here.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+# Keeper jobs last from a few milliseconds (a scan of prices in memory) to tens of seconds (a
+# transaction waiting out its blockhash); queue waits are milliseconds when the fleet keeps up.
+JOB_DURATION_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                          60.0, 120.0)
+QUEUE_WAIT_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                        10.0, 30.0, 60.0)
+# A Solana slot is ~400 ms: a reaction inside one or two slots is the goal.
+REACTION_BUCKETS_S = (0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+RPC_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CONFIRMATION_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 90.0)
+
+registry: CollectorRegistry = REGISTRY
+
+# ---- jobs (recorded around every job by workers/context.py) ----------------------------------
+job_tries = Counter(
+    "keepernet_job_runs_total", "Job tries finished, by role, job and outcome",
+    ["role", "job", "outcome"], registry=registry)
+job_duration = Histogram(
+    "keepernet_job_duration_seconds", "Time a job try ran", ["role", "job"],
+    buckets=JOB_DURATION_BUCKETS_S, registry=registry)
+job_queue_wait = Histogram(
+    "keepernet_job_queue_wait_seconds", "Time from a job's enqueue (or its due time) to its start",
+    ["role", "job"], buckets=QUEUE_WAIT_BUCKETS_S, registry=registry)
+jobs_in_progress = Gauge(
+    "keepernet_jobs_in_progress", "Job tries running in this worker", ["role", "job"],
+    registry=registry)
+job_last_success = Gauge(
+    "keepernet_job_last_success_timestamp_seconds",
+    "Unix time of this worker's last successful try of a job", ["role", "job"],
+    registry=registry)
+
+# ---- queues (exported by the one worker holding the collector's lease) -----------------------
+queue_jobs = Gauge(
+    "keepernet_queue_jobs", "Jobs waiting in a role's queue", ["role"], registry=registry)
+queue_oldest_age = Gauge(
+    "keepernet_queue_oldest_job_age_seconds",
+    "Age of the oldest job due in a role's queue (0 when none is due)", ["role"],
+    registry=registry)
+
+# ---- chain and RPC ---------------------------------------------------------------------------
+chain_slot = Gauge(
+    "keepernet_chain_slot", "The chain's latest slot as this worker last read it",
+    registry=registry)
+rpc_requests = Counter(
+    "keepernet_rpc_requests_total", "RPC requests, by endpoint name, method and outcome",
+    ["endpoint", "method", "outcome"], registry=registry)
+rpc_latency = Histogram(
+    "keepernet_rpc_request_duration_seconds", "RPC request latency, by endpoint name and method",
+    ["endpoint", "method"], buckets=RPC_BUCKETS_S, registry=registry)
+transactions = Counter(
+    "keepernet_transactions_total", "Transactions a keeper sent, by instruction and outcome",
+    ["instruction", "outcome"], registry=registry)
+confirmation_time = Histogram(
+    "keepernet_transaction_confirmation_seconds",
+    "Time from a transaction's first send to its confirmation", ["instruction"],
+    buckets=CONFIRMATION_BUCKETS_S, registry=registry)
+wallet_balance = Gauge(
+    "keepernet_wallet_balance_lamports", "The keeper wallet's balance", registry=registry)
+
+# ---- indexer ---------------------------------------------------------------------------------
+indexer_last_slot = Gauge(
+    "keepernet_indexer_last_slot", "Slot of the newest event the indexer has stored",
+    registry=registry)
+indexer_lag = Gauge(
+    "keepernet_indexer_lag_slots", "Slots between the chain's slot and the indexer's cursor",
+    registry=registry)
+indexer_events = Counter(
+    "keepernet_indexer_events_total", "Program events stored by the indexer", registry=registry)
+
+# ---- liquidations ----------------------------------------------------------------------------
+liquidations = Counter(
+    "keepernet_liquidations_total", "liquidate_position tries, by outcome", ["outcome"],
+    registry=registry)
+liquidation_reaction = Histogram(
+    "keepernet_liquidation_reaction_seconds",
+    "Time from the price change a keeper saw (its liquidation's enqueue) to the liquidation "
+    "landing", buckets=REACTION_BUCKETS_S, registry=registry)
+positions_at_risk = Gauge(
+    "keepernet_positions_at_risk", "Liquidatable positions this worker's last scan found",
+    registry=registry)
+oracle_age = Gauge(
+    "keepernet_oracle_age_slots",
+    "Slots since the stalest oracle this worker last read was published (the program's "
+    "staleness limit is in slots too)", registry=registry)
+oracle_rejections = Counter(
+    "keepernet_oracle_rejections_total",
+    "Oracle prices a keeper would not act on, by the program's error name (StaleOracle, "
+    "OracleTooUncertain, OracleNotTrading, InvalidOracle)",
+    ["reason"], registry=registry)
+
+# ---- funding and governance ------------------------------------------------------------------
+funding_updates = Counter(
+    "keepernet_funding_updates_total", "Funding rate updates landed", registry=registry)
+markets_resolved = Counter(
+    "keepernet_markets_total", "Prediction markets moved on, by result (approved, rejected, "
+    "finalized)", ["result"], registry=registry)
+
+# ---- the process -----------------------------------------------------------------------------
+event_loop_lag = Gauge(
+    "keepernet_event_loop_lag_seconds", "How late the event loop ran a timer, last sample",
+    registry=registry)
+health_check = Gauge(
+    "keepernet_health_check_ok", "1 when a /healthz check passes, by check", ["check"],
+    registry=registry)
