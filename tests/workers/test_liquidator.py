@@ -24,6 +24,7 @@ from chain.localnet import Localnet, run_localnet
 from chain.localnet.seed import PositionSpec, Seeder
 from chain.publisher import Feed, Publisher
 from chain.sender import FeePolicy
+from metrics.definitions import registry
 from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
@@ -132,16 +133,26 @@ async def workers(settings: Settings, count: int) -> AsyncIterator[list[asyncio.
 @pytest.mark.parametrize("instances", [1, 2])
 async def test_a_crash_liquidates_each_fragile_position_once(book: Book, settings: Settings,
                                                              instances: int) -> None:
+    landed = sample("keepernet_transactions_total", instruction="liquidate", outcome="landed")
+    reactions = sample("keepernet_liquidation_reaction_seconds_count")
     async with workers(settings, instances):
         book.price.price = CRASHED
         await book.liquidated(timeout_s=15)
         await asyncio.sleep(1)  # anything sent twice would land meanwhile
     for position in book.fragile:
         assert await book.liquidations_sent(position) == 1
+    # what the operators see (the instances share this process' registry)
+    assert sample("keepernet_transactions_total", instruction="liquidate",
+                  outcome="landed") == landed + len(book.fragile)
+    assert sample("keepernet_liquidation_reaction_seconds_count") == reactions + len(book.fragile)
     for position in book.solid:
         assert book.side(position) != 0
         assert await book.liquidations_sent(position) == 0
     assert await scans_that_found_work(settings) == 0  # the price trigger found them
+
+
+def sample(name: str, **labels: str) -> float:
+    return registry.get_sample_value(name, labels) or 0.0
 
 
 async def scans_that_found_work(settings: Settings) -> int:
