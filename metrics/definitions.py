@@ -40,7 +40,8 @@ jobs_in_progress = Gauge(
     registry=registry)
 job_last_success = Gauge(
     "keepernet_job_last_success_timestamp_seconds",
-    "Unix time of this worker's last successful try of a job", ["role", "job"],
+    "Unix time of this worker's last try of a job that did its work (success, not_needed or "
+    "already_done: nothing left to do is a success for a scheduled job)", ["role", "job"],
     registry=registry)
 
 # ---- queues (exported by the one worker holding the collector's lease) -----------------------

@@ -4,8 +4,9 @@ probing (workers/health.py) so that it is tested without servers.
 A worker is healthy when
 - `chain`: the chain's slot, as its RPC endpoints report it, advanced within `slot_stall_s`;
 - `redis` and `postgres`: the last probe reached them;
-- `success`: its role had a successful job (in any instance) within `success_within_s`, the
-  slack its schedule allows — or the worker started less than that long ago.
+- `success`: its role had a try that did its work (in any instance; success, not_needed or
+  already_done) within `success_within_s`, the slack its schedule allows — or the worker
+  started less than that long ago.
 Each failing check says why, so `/healthz` names what is wrong.
 """
 

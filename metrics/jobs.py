@@ -17,6 +17,9 @@ from typing import Any
 from metrics import definitions as m
 
 LIQUIDATION = "liquidate_position"
+# a try with one of these outcomes did what its schedule asks — a scan that found nothing to
+# liquidate, an indexer run with nothing new, as much as one that sent a transaction
+DID_ITS_WORK = frozenset({"success", "not_needed", "already_done"})
 
 
 @dataclass
@@ -47,15 +50,15 @@ class JobTry:
             max(0.0, self.started_at_s - self.due_at_s))
 
     def finish(self, outcome: str) -> None:
-        """Count the try by `outcome`, observe its duration, and mark a success."""
+        """Count the try by `outcome`, observe its duration, and mark it when it did its work
+        (see DID_ITS_WORK)."""
         now = time.time()
         m.jobs_in_progress.labels(self.role, self.job).dec()
         m.job_tries.labels(self.role, self.job, outcome).inc()
         m.job_duration.labels(self.role, self.job).observe(now - self.started_at_s)
         if self.job == LIQUIDATION:
             m.liquidations.labels(outcome).inc()
-        if outcome != "success":
-            return
-        m.job_last_success.labels(self.role, self.job).set(now)
-        if self.job == LIQUIDATION:
+        if outcome in DID_ITS_WORK:
+            m.job_last_success.labels(self.role, self.job).set(now)
+        if self.job == LIQUIDATION and outcome == "success":
             m.liquidation_reaction.observe(max(0.0, now - self.enqueued_at_s))

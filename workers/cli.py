@@ -1,6 +1,6 @@
 """The `keepernet` command.
 
-  keepernet localnet [--port N] [--keys DIR]
+  keepernet localnet [--port N] [--keys DIR] [--host ADDRESS]
   keepernet prices --oracle KEY [--oracle KEY ...] --scenario walk|crash|csv [options]
   keepernet migrate [--dsn DSN]
   keepernet worker indexer|liquidator|funding|governance [--config FILE]
@@ -55,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
                           help="JSON-RPC port; WebSocket on the next one (default 8899)")
     localnet.add_argument("--keys", type=Path, default=DEFAULT_KEYS,
                           help=f"keypair folder, loaded or created (default {DEFAULT_KEYS})")
+    localnet.add_argument("--host", default="127.0.0.1",
+                          help="address to listen on (default 127.0.0.1; 0.0.0.0 in a "
+                               "container others reach)")
     prices = commands.add_parser(
         "prices", help="publish Pyth price accounts into the localnet from a scenario")
     prices.add_argument("--url", default="http://127.0.0.1:8899", help="the localnet's RPC URL")
@@ -315,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(serve(args.port, args.keys))
+                asyncio.run(serve(args.port, args.keys, host=args.host))
         except KeypairError as e:  # a key file in the folder others can read, or malformed
             print(f"keepernet localnet: {e}", file=sys.stderr)
             return 2

@@ -78,27 +78,29 @@ class Localnet:
 
 
 @asynccontextmanager
-async def run_localnet(port: int = DEFAULT_PORT,
-                       keys_dir: Path | None = None) -> AsyncIterator[Localnet]:
-    """Start a localnet on 127.0.0.1:`port` (WebSocket on `port + 1`) and stop it on exit.
-    Without `keys_dir` the keypairs live in a temporary folder removed on exit."""
+async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
+                       host: str = HOST) -> AsyncIterator[Localnet]:
+    """Start a localnet on `host`:`port` (WebSocket on `port + 1`; 127.0.0.1 unless told) and
+    stop it on exit. Without `keys_dir` the keypairs live in a temporary folder removed on
+    exit. The URLs it gives are 127.0.0.1's either way."""
     with tempfile.TemporaryDirectory(prefix="keepernet-localnet-") as tmp:
         genesis = bootstrap(keys_dir if keys_dir is not None else Path(tmp))
         server = LocalnetServer(genesis.ledger, genesis.faucet)
-        await server.start(port)
+        await server.start(port, host)
         try:
             yield Localnet(f"http://{HOST}:{port}", f"ws://{HOST}:{port + 1}", genesis)
         finally:
             await server.stop()
 
 
-async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None) -> None:
+async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
+                host: str = HOST) -> None:
     """Run a localnet until SIGINT or SIGTERM, printing one line when it is ready."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):  # shut down cleanly when told to
         loop.add_signal_handler(signum, stop.set)
-    async with run_localnet(port, keys_dir) as net:
+    async with run_localnet(port, keys_dir, host=host) as net:
         print(net.ready_line(), flush=True)
         await stop.wait()
 

@@ -32,14 +32,19 @@ def test_a_try_is_counted_timed_and_marks_its_success() -> None:
     assert sample("keepernet_job_last_success_timestamp_seconds", **labels) >= tried.started_at_s
 
 
-def test_a_failed_try_marks_no_success() -> None:
+def test_a_failed_try_marks_no_success_and_one_with_nothing_to_do_does() -> None:
     labels = {"role": "test-role", "job": "failing_job"}
-    tried = JobTry.of("test-role", "failing_job", {})
-    tried.start()
-    tried.finish("failed")
-    assert sample("keepernet_job_runs_total", **labels, outcome="failed") >= 1
+    for outcome in ("failed", "retry"):
+        tried = JobTry.of("test-role", "failing_job", {})
+        tried.start()
+        tried.finish(outcome)
+        assert sample("keepernet_job_runs_total", **labels, outcome=outcome) >= 1
     assert registry.get_sample_value("keepernet_job_last_success_timestamp_seconds",
                                      labels) is None
+    tried = JobTry.of("test-role", "failing_job", {})
+    tried.start()
+    tried.finish("not_needed")  # a scan with nothing to liquidate did its work
+    assert sample("keepernet_job_last_success_timestamp_seconds", **labels) > 0
 
 
 def test_a_landed_liquidation_observes_its_reaction_from_its_enqueue() -> None:
