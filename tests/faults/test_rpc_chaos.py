@@ -1,0 +1,87 @@
+"""The RPC misbehaving: the keepers' first endpoint is a proxy answering at random with 429
+and Retry-After, 500, stalls past the timeout and reset connections; the second is dead; the
+third is sound. The governance worker still tallies every market due and the indexer stores
+exactly the chain's events, through the endpoint that answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest_asyncio
+
+from chain.client import Endpoint, RpcClient
+from jobs.governance_plan import MarketState
+from store.migrate import migrate
+from tests.chain.chaos import Chaos, Forward, Reset, Stall, Status, dead_url
+from tests.faults.fleet import Fleet, keeper_env
+from tests.jobs.chain_world import World, world
+from tests.jobs.test_governance import proposal, state
+from workers.demo.report import chain_events
+
+MARKETS = 4
+WITHIN_S = 90
+MISCHIEF = [Status(429, retry_after=1), Status(500), Stall(3), Reset()]
+
+
+@pytest_asyncio.fixture
+async def w() -> AsyncIterator[World]:
+    async with world() as got:
+        yield got
+
+
+def schedule(proxy: Chaos, requests: int, seed: int = 11) -> None:
+    """One action per request: every other request misbehaves, in a random way."""
+    rng = random.Random(seed)
+    proxy.script(*(rng.choice(MISCHIEF) if rng.random() < 0.5 else Forward()
+                   for _ in range(requests)))
+
+
+async def stored_events(dsn: str) -> list[tuple[str, int, str]]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT signature, event_index, name FROM events")
+    finally:
+        await conn.close()
+    return [(r["signature"], r["event_index"], r["name"]) for r in rows]
+
+
+async def test_the_fleet_works_through_the_endpoint_that_answers(
+        w: World, redis_url: str, pg_database: str, tmp_path: Path) -> None:
+    await migrate(pg_database)
+    keypair = tmp_path / "keeper.json"
+    keypair.write_text(json.dumps(list(bytes(w.net.keepers[0].kp))))
+    os.chmod(keypair, 0o600)
+    markets = [await proposal(w, 60 + i, likes=3) for i in range(MARKETS)]
+    rpc = RpcClient([Endpoint("direct", w.net.url, max_rps=10_000)])
+    fleet = Fleet()
+    async with Chaos(w.net.url) as proxy:
+        schedule(proxy, 3000)
+        urls = f"chaos={proxy.url}, dead={dead_url()}, sound={w.net.url}"
+        env = keeper_env(rpc_urls=urls, database_url=pg_database, redis_url=redis_url,
+                         program_id=w.net.program_id, keypair=keypair, RPC_TIMEOUT_S="1")
+        try:
+            await fleet.start("governance", env)
+            await fleet.start("indexer", env)
+            deadline = time.monotonic() + WITHIN_S
+            while [await state(w, m) for m in markets] != [MarketState.APPROVED] * MARKETS:
+                assert time.monotonic() < deadline, "not every market was tallied"
+                await asyncio.sleep(0.5)
+            on_chain = await chain_events(rpc, w.net.program_id)  # the tallies' events too
+            while set(await stored_events(pg_database)) != on_chain:
+                assert time.monotonic() < deadline, "the indexer did not catch up"
+                await asyncio.sleep(0.5)
+            events = await stored_events(pg_database)
+        finally:
+            await fleet.stop_all()
+            await rpc.close()
+        mischief = {a: proxy.count(action=a) for a in ("status 429", "status 500", "stall",
+                                                       "reset")}
+    assert len(events) == len(set(events))
+    assert all(n > 0 for n in mischief.values()), mischief  # the chaos did happen
