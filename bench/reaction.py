@@ -205,7 +205,8 @@ async def seed_market(seeder: Seeder, perp_market_id: int, oracle: Pubkey, level
                       args: argparse.Namespace) -> Market:
     address = await seeder.perp_market(perp_market_id, oracle, PerpMarketParams(), POOL)
     specs, crossing = position_specs(args.positions, args.crossing, perp_market_id)
-    positions = await seeder.positions(address, oracle, specs)
+    # written straight into the localnet, not one transaction each: 100,000 take seconds
+    positions = await seeder.positions_written(address, specs, START_PRICE)
     return Market(address, oracle, level, positions[:crossing], positions[crossing:])
 
 

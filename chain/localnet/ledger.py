@@ -328,9 +328,15 @@ class Ledger:
 
     def set_account(self, address: Pubkey, account: Account) -> None:
         """Write an account directly (the price publisher and tests do)."""
-        self.svm.set_account(address, account)
-        self.track([address])
-        self._changed([address])
+        self.set_accounts([(address, account)])
+
+    def set_accounts(self, accounts: Sequence[tuple[Pubkey, Account]]) -> None:
+        """Write accounts directly, telling the listeners once."""
+        for address, account in accounts:
+            self.svm.set_account(address, account)
+        addresses = [address for address, _ in accounts]
+        self.track(addresses)
+        self._changed(addresses)
 
     def _changed(self, addresses: Sequence[Pubkey]) -> None:
         for listener in list(self.account_listeners):
