@@ -303,6 +303,17 @@ class RpcClient:
                                   ) -> tuple[int, list[tuple[Pubkey, Any]]]:
         """`program_accounts`, and the slot the node read them at."""
         coder = program.coder.accounts
+        slot, raw = await self.raw_program_accounts_at(program, account_name, filters,
+                                                       commitment)
+        return slot, [(address, coder.decode(data)) for address, data in raw]
+
+    async def raw_program_accounts_at(self, program: Program, account_name: str,
+                                      filters: Sequence[int | MemcmpOpts] = (),
+                                      commitment: Commitment | None = None
+                                      ) -> tuple[int, list[tuple[Pubkey, bytes]]]:
+        """`program_accounts_at` with each account's data as bytes, not decoded (for many
+        accounts of a fixed layout: see program/layouts.py)."""
+        coder = program.coder.accounts
         discriminator = coder.acc_name_to_discriminator.get(account_name)
         if discriminator is None:
             raise ValueError(f"the IDL has no account {account_name!r}; it has "
@@ -315,6 +326,6 @@ class RpcClient:
             "encoding": "base64", "withContext": True, "filters": wire,
             **({"commitment": commitment} if commitment is not None else {})}])
         accounts = [(Pubkey.from_string(item["pubkey"]),
-                     coder.decode(base64.b64decode(item["account"]["data"][0])))
+                     base64.b64decode(item["account"]["data"][0]))
                     for item in answer["value"]]
         return int(answer["context"]["slot"]), accounts

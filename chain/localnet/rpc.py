@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import base58
 import orjson
 import zstandard
+from based58 import b58encode  # base58's output, in Rust: 7x faster on instruction data
 from solders.account import Account
 from solders.hash import Hash
 from solders.keypair import Keypair
@@ -196,9 +197,9 @@ def encode_data(data: bytes, encoding: str, data_slice: dict[str, Any] | None = 
         length = _int(data_slice.get("length", 0), "dataSlice.length")
         data = data[offset:offset + length]
     if encoding == "base58":
-        return [base58.b58encode(data).decode(), "base58"]
+        return [b58encode(data).decode(), "base58"]
     if encoding == "binary":
-        return base58.b58encode(data).decode()
+        return b58encode(data).decode()
     if encoding in ("base64", "jsonParsed"):
         return [base64.b64encode(data).decode(), "base64"]
     if encoding == "base64+zstd":
@@ -224,7 +225,7 @@ def encode_account(account: Account, config: dict[str, Any]) -> dict[str, Any]:
 def _ui_instruction(program_index: int, accounts: list[int], data: bytes,
                     stack_height: int | None) -> dict[str, Any]:
     return {"programIdIndex": program_index, "accounts": accounts,
-            "data": base58.b58encode(data).decode(), "stackHeight": stack_height}
+            "data": b58encode(data).decode(), "stackHeight": stack_height}
 
 
 def ui_transaction(tx: VersionedTransaction) -> dict[str, Any]:
@@ -274,7 +275,7 @@ def transaction_meta(record: TxRecord) -> dict[str, Any]:
 Handler = Callable[[list[Any]], Any]
 
 
-MAX_SET_ACCOUNTS = 10_000  # entries per keepernet_setAccounts request
+MAX_SET_ACCOUNTS = 2_000  # entries per keepernet_setAccounts request (under 1 MB of JSON)
 
 
 class Rpc:

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
 from solders.hash import Hash
@@ -38,6 +37,7 @@ from spl.token.instructions import (
 
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.keys import load_keypair
+from program import layouts
 from program.client import Client, Deployment, PerpMarketParams
 from program.local import Wallet
 
@@ -46,13 +46,7 @@ TRADERS_PER_FUNDING_TX = 5
 TRADERS_PER_POSITION_TX = 3
 TRADER_LAMPORTS = 20_000_000  # fees and the Position account's rent
 MAX_PRICE = 2**64 - 1
-SET_ACCOUNTS_PER_REQUEST = 5_000
-# the program's account layouts (program/src/generated/accounts.h), for writing accounts
-# directly: discriminator, perp_market, owner, size, entry_price, collateral,
-# funding_snapshot, opened_at, side, bump, padding to the C struct's 120 bytes
-_POSITION = struct.Struct("<8s32s32sQQQqqBB6x")
-_MARKET_OI_OFFSET = 8 + 8 + 32 + 8  # discriminator, id, oracle, funding_interval_secs
-_MARKET_OI = struct.Struct("<QQq")  # long_oi, short_oi, cumulative_funding
+SET_ACCOUNTS_PER_REQUEST = 2_000  # the localnet's limit per keepernet_setAccounts
 
 
 class SeedError(RuntimeError):
@@ -202,28 +196,33 @@ class Seeder:
         market = (await self.client.get_account_info(perp_market)).value
         if market is None:
             raise SeedError(f"no PerpMarket at {perp_market}")
-        market_data = bytearray(bytes(market.data))
-        long_oi, short_oi, funding = _MARKET_OI.unpack_from(market_data, _MARKET_OI_OFFSET)
+        m = np.frombuffer(bytes(market.data), dtype=layouts.PERP_MARKET).copy()
         now = await self.now()
-        discriminator = hashlib.sha256(b"account:Position").digest()[:8]  # Anchor's
+        records = np.zeros(len(specs), dtype=layouts.POSITION)
+        records["discriminator"] = np.void(layouts.discriminator("Position"))
+        records["perp_market"] = np.void(bytes(perp_market))
+        records["size"] = [s.size for s in specs]
+        records["entry_price"] = entry_price
+        records["collateral"] = [s.collateral for s in specs]
+        records["funding_snapshot"] = m["cumulative_funding"][0]
+        records["opened_at"] = now
+        records["side"] = [s.side for s in specs]
         addresses: list[Pubkey] = []
-        entries: list[list[str]] = []
-        for spec in specs:
+        for record in records:
             owner = Keypair().pubkey()
             address, bump = Pubkey.find_program_address(
                 [b"position", bytes(perp_market), bytes(owner)], program_id)
-            data = _POSITION.pack(discriminator, bytes(perp_market), bytes(owner), spec.size,
-                                  entry_price, spec.collateral, funding, now, spec.side, bump)
+            record["owner"], record["bump"] = np.void(bytes(owner)), bump
             addresses.append(address)
-            entries.append([str(address), base64.b64encode(data).decode(), str(program_id)])
-            long_oi += spec.size if spec.side == 1 else 0
-            short_oi += spec.size if spec.side == 2 else 0
+        entries = [[str(address), base64.b64encode(record.tobytes()).decode(), str(program_id)]
+                   for address, record in zip(addresses, records, strict=True)]
         for start in range(0, len(entries), SET_ACCOUNTS_PER_REQUEST):
             await self.rpc.request("keepernet_setAccounts",
                                    [entries[start:start + SET_ACCOUNTS_PER_REQUEST]])
-        _MARKET_OI.pack_into(market_data, _MARKET_OI_OFFSET, long_oi, short_oi, funding)
+        m["long_oi"] += sum(s.size for s in specs if s.side == 1)
+        m["short_oi"] += sum(s.size for s in specs if s.side == 2)
         await self.rpc.request("keepernet_setAccounts", [[[
-            str(perp_market), base64.b64encode(bytes(market_data)).decode(), str(program_id)]]])
+            str(perp_market), base64.b64encode(m.tobytes()).decode(), str(program_id)]]])
         collateral = sum(s.collateral for s in specs)
         if collateral:
             await self.send([mint_to(MintToParams(

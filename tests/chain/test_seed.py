@@ -89,7 +89,7 @@ def _entry(address: Pubkey, data: str = "AAAA") -> list[str]:
 
 
 @pytest.mark.parametrize(("entries", "says"), [
-    ([], "expected a list of 1 to 10000"),
+    ([], "expected a list of 1 to 2000"),
     ([[str(Keypair().pubkey()), "AAAA"]], "entry 2: expected [address, base64 data, owner]"),
     ([_entry(Keypair().pubkey(), "not base64!")], "entry 2: data is not base64"),
     ([["nope", "AAAA", str(Keypair().pubkey())]], "nope"),
