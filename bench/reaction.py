@@ -90,6 +90,7 @@ CROSSING_COLLATERAL = 0.12  # equity 2 % of notional at 90: under the 5 % mainte
 HEALTHY_COLLATERAL = 0.40  # equity 30 % at 90; shorts gain
 PUBLISH_EVERY_S = 0.2
 BASELINE_INTERVAL_S = 10.0
+SCAN_INTERVAL_S = 60
 READY_TIMEOUT_S = 120.0
 FLEET_UP_TIMEOUT_S = 60.0
 FLEET_REACTION_TIMEOUT_S = 20.0
@@ -427,6 +428,9 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
 
             env = worker_env("liquidator", rpc_url, dsn, redis_url, program_id, keys,
                              metrics_port=0)
+            # the price trigger is what is measured; the cron safety net, which re-reads every
+            # position, runs once a minute (as an operator sets it for a large book)
+            env["KEEPERNET_SCAN_INTERVAL_S"] = str(SCAN_INTERVAL_S)
             for i in range(instances):
                 fleet.append(await processes.start(f"liquidator-{i + 1}",
                                                    ["worker", "liquidator"], logs, env))
