@@ -12,7 +12,8 @@ PROGRAM_OBJS := $(patsubst program/src/%.c,$(BUILD)/obj/%.o,$(PROGRAM_SRCS))
 HEADERS := $(wildcard program/src/*.h program/src/*/*.h)
 GENERATED := program/idl/keepernet.json $(wildcard program/src/generated/*.h)
 
-.PHONY: setup program idl test lint bench-cu bench-localnet bench-reaction localnet clean
+.PHONY: setup program idl test lint bench bench-cu bench-scan bench-indexer bench-queue \
+	bench-localnet bench-reaction localnet clean
 .DELETE_ON_ERROR:
 
 setup:
@@ -44,6 +45,22 @@ test: setup
 lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy
+
+# Every benchmark, one table, bench/results/latest.json and plots; BENCH_ARGS=--quick for
+# smaller sizes.
+bench: setup
+	$(MAKE) program
+	$(PYTHON) -m bench $(BENCH_ARGS)
+
+bench-scan: setup
+	$(PYTHON) -m bench.scan
+
+bench-indexer: setup
+	$(MAKE) program
+	$(PYTHON) -m bench.indexer
+
+bench-queue: setup
+	$(PYTHON) -m bench.queue
 
 bench-cu: setup
 	$(MAKE) program

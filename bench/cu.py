@@ -25,6 +25,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from bench.report import BenchResult, Figure, write_result
 from chain.pyth import price_account
 from program.client import PerpMarketParams
 from program.local import PYTH_PROGRAM, LocalProtocol
@@ -186,6 +187,16 @@ def table(cu: dict[str, int], budget: dict[str, int]) -> str:
     return "\n".join(rows)
 
 
+def result(cu: dict[str, int], budget: dict[str, int]) -> BenchResult:
+    """The figures in bench/report.py's shape: each instruction's compute units against the
+    recorded budget (program/compute_units.json) as its baseline, not a same-run measure: the
+    program has no naive twin to run beside it."""
+    return BenchResult("cu", [Figure.of(name, units, "CU", baseline=budget.get(name),
+                                        target=target_cu(name), target_op="<=")
+                              for name, units in cu.items()],
+                       {"baseline": f"the budget in {BUDGET_PATH.name}"})
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.cu", description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true",
@@ -195,7 +206,9 @@ def main(argv: list[str]) -> int:
     if args.write:
         BUDGET_PATH.write_text(json.dumps(cu, indent=2) + "\n")
         README_PATH.write_text(readme_with_table(README_PATH.read_text(), cu))
-    print(table(cu, load_budget() if BUDGET_PATH.exists() else {}))
+    budget = load_budget() if BUDGET_PATH.exists() else {}
+    print(table(cu, budget))
+    write_result(result(cu, budget))
     over = [f"{name} ({units:,} > {target_cu(name):,})" for name, units in cu.items()
             if units > target_cu(name)]
     if over:

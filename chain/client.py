@@ -84,12 +84,13 @@ class _EndpointState:
     last_error: str = ""
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def take_turn(self) -> None:
-        """Wait for this endpoint's next request slot under its rate limit."""
+    async def take_turn(self, calls: int = 1) -> None:
+        """Wait for this endpoint's next request slot under its rate limit; a request of
+        several `calls` (a JSON-RPC batch) uses as many slots, as providers count them."""
         async with self.lock:
             now = time.monotonic()
             at = max(now, self.next_request_at)
-            self.next_request_at = at + 1.0 / self.endpoint.max_rps
+            self.next_request_at = at + calls / self.endpoint.max_rps
         if at > now:
             await asyncio.sleep(at - now)
 
@@ -133,6 +134,34 @@ def describe_failure(exc: BaseException) -> tuple[str, float | None]:
     if isinstance(cause, _EndpointFailed):
         return str(cause), None
     return f"{type(cause).__name__}: {cause}", None
+
+
+async def _raw_batch(state: _EndpointState, method: str,
+                     params: Sequence[Sequence[Any]]) -> list[Any]:
+    """`method` once per entry of `params` in one JSON-RPC batch request; the results in order.
+    Any answer's JSON-RPC error raises RPCException; an answer that is not the batch's is the
+    endpoint's failure."""
+    body = [{"jsonrpc": "2.0", "id": i, "method": method, "params": list(p)}
+            for i, p in enumerate(params)]
+    response = await state.raw.post(state.endpoint.url, json=body)
+    response.raise_for_status()
+    try:
+        answer = response.json()
+    except ValueError as e:
+        raise _EndpointFailed(f"unreadable answer ({e})") from e
+    if not isinstance(answer, list):
+        raise _EndpointFailed("unreadable answer (not a JSON-RPC batch response)")
+    by_id = {a.get("id"): a for a in answer if isinstance(a, dict)}
+    results = []
+    for i in range(len(body)):
+        one = by_id.get(i)
+        if one is None or not ("result" in one or "error" in one):
+            raise _EndpointFailed(f"unreadable answer (no answer to request {i} of "
+                                  f"{len(body)})")
+        if one.get("error") is not None:
+            raise RPCException(one["error"])
+        results.append(one["result"])
+    return results
 
 
 async def _raw_request(state: _EndpointState, method: str, params: Sequence[Any]) -> Any:
@@ -216,7 +245,18 @@ class RpcClient:
         error raises RPCException with the error object, as solana-py's calls do."""
         return await self._run(method, lambda s: _raw_request(s, method, params))
 
-    async def _run(self, method: str, attempt: Callable[[_EndpointState], Awaitable[Any]]) -> Any:
+    async def request_batch(self, method: str, params: Sequence[Sequence[Any]]) -> list[Any]:
+        """`method` for each of `params` in one JSON-RPC batch request (one HTTP round trip;
+        as many turns of the endpoint's rate limit as calls); the results in order. Errors as
+        `request`'s."""
+        if not params:
+            return []
+        results: list[Any] = await self._run(method, lambda s: _raw_batch(s, method, params),
+                                             calls=len(params))
+        return results
+
+    async def _run(self, method: str, attempt: Callable[[_EndpointState], Awaitable[Any]], *,
+                   calls: int = 1) -> Any:
         """`attempt` on the first endpoint that completes it.
 
         Each try goes to the first configured endpoint that is not resting and whose rate
@@ -245,7 +285,7 @@ class RpcClient:
             if now >= deadline or turn(state) >= deadline:
                 raise self._unavailable(method, said, now, deadline)
             tried.add(state.endpoint.name)
-            await state.take_turn()
+            await state.take_turn(calls)
             now = time.monotonic()
             if now >= deadline or state.resting_until > now:
                 continue  # out of time, or another call found it failing meanwhile

@@ -21,6 +21,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import asyncpg
+import orjson
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -63,9 +64,10 @@ ANY_PREVIOUS = _Unchecked.ANY
 
 VOTE_PROPOSAL, VOTE_DISPUTE = 0, 1  # votes.kind, as program/client.py's vote kinds
 
-_INSERT_EVENT = """
+_INSERT_EVENTS = """
 INSERT INTO events (signature, event_index, slot, block_time, name, data)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::timestamptz[], $5::text[],
+                     $6::jsonb[])
 ON CONFLICT (signature, event_index) DO NOTHING"""
 
 _INSERT_TRADE = """
@@ -132,7 +134,12 @@ PROJECTIONS: dict[str, tuple[str, Callable[[EventRow], tuple[Any, ...]]]] = {
 
 
 def _json(data: dict[str, Any]) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    """`data` as JSON text for a jsonb column; orjson unless it refuses (an integer beyond
+    64 bits), the standard encoder then: jsonb keeps the same value either way."""
+    try:
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 async def write_batch(conn: Conn, events: Sequence[EventRow], cursor: Cursor, *,
@@ -162,9 +169,12 @@ async def write_batch(conn: Conn, events: Sequence[EventRow], cursor: Cursor, *,
             if status != "UPDATE 1":
                 raise CursorMoved(f"the cursor is no longer at {previous}")
         if events:
-            await conn.executemany(_INSERT_EVENT, [
-                (e.signature, e.event_index, e.slot, e.block_time, e.name, _json(e.data))
-                for e in events])
+            # one statement over arrays rather than a statement per row: the same rows, the
+            # same conflict rule, a fraction of the server's work per event
+            await conn.execute(_INSERT_EVENTS, [e.signature for e in events],
+                               [e.event_index for e in events], [e.slot for e in events],
+                               [e.block_time for e in events], [e.name for e in events],
+                               [_json(e.data) for e in events])
         for name, (sql, row) in PROJECTIONS.items():
             rows = [row(e) for e in events if e.name == name]
             if rows:

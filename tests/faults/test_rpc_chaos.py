@@ -37,10 +37,11 @@ async def w() -> AsyncIterator[World]:
 
 
 def schedule(proxy: Chaos, requests: int, seed: int = 11) -> None:
-    """One action per request: every other request misbehaves, in a random way."""
+    """One action per request: each kind of mischief once first, then every other request
+    misbehaves in a random way."""
     rng = random.Random(seed)
-    proxy.script(*(rng.choice(MISCHIEF) if rng.random() < 0.5 else Forward()
-                   for _ in range(requests)))
+    proxy.script(*MISCHIEF, *(rng.choice(MISCHIEF) if rng.random() < 0.5 else Forward()
+                              for _ in range(requests)))
 
 
 async def stored_events(dsn: str) -> list[tuple[str, int, str]]:

@@ -1,0 +1,133 @@
+"""The benchmarks' report: figures, the table, latest.json, reading reaction.json's shape."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from bench.report import (
+    BenchResult,
+    Figure,
+    latest,
+    load_figures,
+    met,
+    percentile,
+    plot_all,
+    ratio,
+    read_result,
+    table,
+    write_result,
+)
+
+MACHINE = {"cpu_count": 2, "python": "3.11.7", "date": "2026-12-04T00:00:00+00:00"}
+
+
+def test_a_figure_works_out_its_ratio_and_whether_it_meets_its_target() -> None:
+    f = Figure.of("events", 25_000.0, "events/s", baseline=5_000.0, target=20_000)
+    assert f.ratio == 5.0 and f.met is True
+    slow = Figure.of("p99", 30.0, "ms", baseline=500.0, target=20.0, target_op="<=")
+    assert slow.ratio == 0.06 and slow.met is False
+    assert Figure.of("x", 1.0, "u").met is None  # no target, nothing to meet
+
+
+def test_missing_numbers_give_no_ratio_and_miss_their_target() -> None:
+    assert ratio(1.0, None) is None and ratio(1.0, 0.0) is None and ratio(math.inf, 1.0) is None
+    assert met(None, 1.0, ">=") is False and met(math.nan, 1.0, "<=") is False
+    f = Figure.of("p99", math.inf, "ms", baseline=math.nan, target=20.0, target_op="<=")
+    assert f.value is None and f.baseline is None and f.ratio is None and f.met is False
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile(values, 100) == 100.0
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([7.0], 99) == 7.0
+    assert math.isnan(percentile([], 50))
+    assert percentile([1.0, math.inf], 99) == math.inf  # a missed job counts
+
+
+def test_the_table_has_one_row_per_figure_and_says_a_bench_failed() -> None:
+    ok = BenchResult("scan", [Figure.of("judged, 1,000,000 positions", 4_982_524.0,
+                                        "positions/s", baseline=724_343.0, target=1_000_000)])
+    failed = BenchResult("indexer", [], error="exit status 1,\nno indexer.json | oops")
+    missed = BenchResult("queue", [Figure.of("p99", 31.0, "ms", baseline=501.0, target=20.0,
+                                             target_op="<=")])
+    lines = table([ok, failed, missed]).splitlines()
+    assert lines[0].startswith("| bench | figure | value |")
+    assert lines[2] == ("| scan | judged, 1,000,000 positions | 4,982,524 | positions/s | "
+                        "724,343 | 6.88x | ≥ 1,000,000 | yes |")
+    assert lines[3].startswith("| indexer | FAILED: exit status 1, no indexer.json / oops |")
+    assert lines[3].endswith("| NO |")
+    assert lines[4] == "| queue | p99 | 31 | ms | 501 | 0.0619x | ≤ 20 | NO |"
+    assert not failed.ok and not missed.ok and ok.ok
+
+
+def test_latest_holds_every_figure_the_failures_and_the_machine() -> None:
+    ok = BenchResult("scan", [Figure.of("judged", 2e6, "positions/s", baseline=7e5,
+                                        target=1e6)])
+    failed = BenchResult("indexer", [], error="timed out")
+    data = latest([ok, failed], MACHINE)
+    json.dumps(data)  # JSON all through
+    assert data["machine"] == MACHINE and data["ok"] is False
+    assert data["benches"]["scan"]["status"] == "ok"
+    assert data["benches"]["scan"]["figures"][0]["ratio"] == 2e6 / 7e5
+    assert data["benches"]["indexer"] == {"status": "failed", "error": "timed out",
+                                          "figures": []}
+    assert latest([ok], MACHINE)["ok"] is True
+
+
+def test_a_result_file_round_trips(tmp_path: Path) -> None:
+    result = BenchResult("queue", [Figure.of("p50", 7.5, "ms", baseline=260.0, target_op="<=")],
+                         {"latencies_ms": {"fleet": [7.5, 8.0]}})
+    write_result(result, tmp_path)
+    assert read_result("queue", tmp_path) == result
+
+
+def test_reactions_own_shape_is_read_as_figures() -> None:
+    data = {"positions": 2000, "results": [
+        {"figure": "reaction p99 (s)", "fleet": 0.78, "baseline": 5.9, "ratio": 0.132,
+         "target": 1.0, "met": True},
+        {"figure": "enqueue-to-start, one at a time, p99 (s)", "fleet": 0.014,
+         "baseline": None, "ratio": None, "target": 0.05, "met": True}]}
+    result = load_figures("reaction", data)
+    assert result.details == {"positions": 2000}
+    first, second = result.figures
+    assert (first.figure, first.unit, first.value, first.baseline, first.target,
+            first.target_op, first.met) == ("reaction p99", "s", 0.78, 5.9, 1.0, "<=", True)
+    assert second.figure == "enqueue-to-start, one at a time, p99" and second.baseline is None
+    assert "| reaction | reaction p99 | 0.78 | s | 5.9 | 0.132x | ≤ 1 | yes |" in table([result])
+
+
+def test_reactions_per_scale_shape_gives_a_figure_per_scale() -> None:
+    row = {"figure": "reaction p99 (s)", "fleet": 0.5, "baseline": 6.0, "ratio": 0.083,
+           "target": 0.4, "met": False}
+    data = {"instances": 2, "scales": [
+        {"positions": 1000, "results": [row], "reactions_s": {"fleet": [0.3], "baseline": [6]}},
+        {"positions": 10000, "results": [{**row, "target": None, "met": None}]}]}
+    result = load_figures("reaction", data)
+    assert [f.figure for f in result.figures] == ["reaction p99, 1,000 positions",
+                                                  "reaction p99, 10,000 positions"]
+    assert result.figures[0].met is False and result.figures[1].met is None
+    assert not result.ok
+    assert result.details["scales"][0] == {"positions": 1000,
+                                           "reactions_s": {"fleet": [0.3], "baseline": [6]}}
+
+
+def test_plots_are_drawn_from_the_details(tmp_path: Path) -> None:
+    results = [
+        BenchResult("queue", [], {"latencies_ms": {"fleet": [5.0, 7.0], "arq": [250.0]}}),
+        BenchResult("scan", [], {"scales": [{"n": 10_000, "value": 1e7, "baseline": 7e5},
+                                            {"n": 100_000, "value": 9e6, "baseline": 7e5}]}),
+        load_figures("reaction", {"scales": [{"positions": 1000, "results": [
+            {"figure": "reaction p99 (s)", "fleet": 0.5, "baseline": 6.0, "ratio": 0.083,
+             "target": 0.4, "met": False}],
+            "reactions_s": {"fleet": [0.3, None], "baseline": [6.0]}}]}),
+        BenchResult("indexer", [], error="failed: no plot"),
+    ]
+    written = plot_all(results, tmp_path)
+    assert sorted(p.name for p in written) == ["queue_latency.png", "reaction.png",
+                                               "reaction_latency.png", "scan.png"]
+    assert all(p.stat().st_size > 1000 for p in written)
