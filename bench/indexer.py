@@ -53,7 +53,6 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
-from bench.localnet import free_port_pair
 from bench.report import BenchResult, Figure, table, write_result
 from chain.client import Endpoint, RpcClient
 from chain.localnet.seed import IN_FLIGHT, Seeder
@@ -66,6 +65,7 @@ from store.migrate import migrate
 from workers.demo import processes
 from workers.demo.run import servers
 from workers.demo.scenario import POOL, START_PRICE
+from workers.demo.servers import free_port_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_PATH = ROOT / "bench" / "results" / "indexer"

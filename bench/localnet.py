@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -55,6 +54,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from chain.transport import http_client
+from workers.demo.servers import free_port_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_PATH = ROOT / "bench" / "results" / "localnet.json"
@@ -67,23 +67,6 @@ WARMUP_S = 0.5
 STATUS_BATCH = 256  # the most getSignatureStatuses takes at once
 WALLETS = ["admin", "keeper-1", "keeper-2", "user-1", "user-2", "user-3"]
 SEND_OPTS = TxOpts(skip_preflight=True, skip_confirmation=True)
-
-
-def free_port_pair() -> int:
-    """A port that is free, with the next one (the WebSocket's) free as well."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-        if port >= 65535:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of ports")
 
 
 @dataclass

@@ -58,7 +58,6 @@ from redis.asyncio import Redis
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from bench.localnet import free_port_pair
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.keys import load_keypair
 from chain.localnet.seed import PositionSpec, Seeder
@@ -91,7 +90,6 @@ HEALTHY_COLLATERAL = 0.40  # equity 30 % at 90; shorts gain
 PUBLISH_EVERY_S = 0.2
 BASELINE_INTERVAL_S = 10.0
 SCAN_INTERVAL_S = 60
-READY_TIMEOUT_S = 120.0
 FLEET_UP_TIMEOUT_S = 60.0
 FLEET_REACTION_TIMEOUT_S = 20.0
 BASELINE_REACTION_TIMEOUT_S = 75.0
@@ -386,15 +384,12 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
     logs.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     async with servers(data, say) as (redis_url, dsn):
-        port = free_port_pair()
+        localnet, port = await processes.start_localnet(logs, keys)
         rpc_url, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port + 1}"
-        localnet = await processes.start("localnet", ["localnet", "--port", str(port),
-                                                      "--keys", str(keys)], logs)
         fleet: list[Child] = []
         tasks: list[asyncio.Task[None]] = []
         closers: list[Publisher | Seeder | RpcClient] = []
         try:
-            await processes.wait_for_line(localnet, "localnet ready", READY_TIMEOUT_S)
             seeder = await Seeder.connect(rpc_url, keys)
             closers.append(seeder)
             program_id = seeder.d.program_id

@@ -4,6 +4,7 @@ endpoint."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,8 +36,9 @@ class Node:
         return web.json_response(self.answer(body))
 
 
-@pytest_asyncio.fixture
-async def node() -> AsyncIterator[tuple[Node, RpcClient]]:
+@contextlib.asynccontextmanager
+async def serving(max_rps: float, deadline_s: float) -> AsyncIterator[tuple[Node, RpcClient]]:
+    """A scripted node on a free port, and an RpcClient of it alone."""
     node = Node()
     app = web.Application()
     app.router.add_post("/", node.handle)
@@ -44,13 +46,19 @@ async def node() -> AsyncIterator[tuple[Node, RpcClient]]:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    rpc = RpcClient([Endpoint("scripted", f"http://127.0.0.1:{port}", max_rps=1000)],
-                    timeout_s=1.0, deadline_s=1.0)
+    rpc = RpcClient([Endpoint("scripted", f"http://127.0.0.1:{port}", max_rps=max_rps)],
+                    timeout_s=1.0, deadline_s=deadline_s)
     try:
         yield node, rpc
     finally:
         await rpc.close()
         await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def node() -> AsyncIterator[tuple[Node, RpcClient]]:
+    async with serving(max_rps=1000, deadline_s=1.0) as got:
+        yield got
 
 
 async def test_one_request_for_all_and_answers_in_order(node: tuple[Node, RpcClient]) -> None:
@@ -94,19 +102,8 @@ async def test_an_answer_that_is_not_the_batchs_is_the_endpoints_failure(
 
 
 async def test_each_call_of_a_batch_takes_a_turn_of_the_rate_limit() -> None:
-    node, app = Node(), web.Application()
-    app.router.add_post("/", node.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    rpc = RpcClient([Endpoint("slow", f"http://127.0.0.1:{port}", max_rps=20)],
-                    timeout_s=2.0, deadline_s=5.0)
-    try:
+    async with serving(max_rps=20, deadline_s=5.0) as (_, rpc):
         started = time.monotonic()
         await rpc.request_batch("getTransaction", [[n] for n in range(10)])  # half a second
         await rpc.request_batch("getTransaction", [[n] for n in range(10)])
         assert time.monotonic() - started >= 0.45  # the second waited for the first's turns
-    finally:
-        await rpc.close()
-        await runner.cleanup()

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -48,6 +47,7 @@ from spl.token.instructions import MintToParams, mint_to
 from chain.localnet import Localnet, run_localnet
 from program.errors import error_names, program_error
 from program.svm import MINT_LEN
+from workers.demo.servers import free_port_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKET_DISCRIMINATOR = hashlib.sha256(b"account:Market").digest()[:8]
@@ -56,20 +56,7 @@ PROPOSAL_WINDOW = 86_400
 
 def free_port() -> int:
     """A port free together with the next one (the WebSocket port)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port >= 65535:
-            continue
-        try:
-            with socket.socket() as a, socket.socket() as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no free port pair")
+    return free_port_pair()
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
+
 STOP_TIMEOUT_S = 20
 
 
@@ -63,3 +65,13 @@ class Fleet:
 
     def running(self) -> list[asyncio.subprocess.Process]:
         return [p for p in self.processes if p.returncode is None]
+
+
+async def stored_events(dsn: str) -> list[tuple[str, int, str]]:
+    """(signature, event index, name) of every event the indexer stored."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch("SELECT signature, event_index, name FROM events")
+    finally:
+        await conn.close()
+    return [(r["signature"], r["event_index"], r["name"]) for r in rows]

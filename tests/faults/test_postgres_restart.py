@@ -20,21 +20,12 @@ from chain.publisher import Feed, Publisher
 from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
-from tests.faults.fleet import Fleet, keeper_env
+from tests.faults.fleet import Fleet, keeper_env, stored_events
 from workers.demo.report import chain_events
 
 POSITIONS = 1200  # 400 transactions: two of the indexer's batches (200 each)
 RPC_MAX_RPS = "100"  # each batch's getTransaction calls take seconds
 WITHIN_S = 90
-
-
-async def stored_events(dsn: str) -> list[tuple[str, int, str]]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch("SELECT signature, event_index, name FROM events")
-    finally:
-        await conn.close()
-    return [(r["signature"], r["event_index"], r["name"]) for r in rows]
 
 
 async def count_events(dsn: str) -> int:

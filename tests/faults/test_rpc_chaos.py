@@ -13,14 +13,13 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest_asyncio
 
 from chain.client import Endpoint, RpcClient
 from jobs.governance_plan import MarketState
 from store.migrate import migrate
 from tests.chain.chaos import Chaos, Forward, Reset, Stall, Status, dead_url
-from tests.faults.fleet import Fleet, keeper_env
+from tests.faults.fleet import Fleet, keeper_env, stored_events
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal, state
 from workers.demo.report import chain_events
@@ -42,15 +41,6 @@ def schedule(proxy: Chaos, requests: int, seed: int = 11) -> None:
     rng = random.Random(seed)
     proxy.script(*MISCHIEF, *(rng.choice(MISCHIEF) if rng.random() < 0.5 else Forward()
                               for _ in range(requests)))
-
-
-async def stored_events(dsn: str) -> list[tuple[str, int, str]]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        rows = await conn.fetch("SELECT signature, event_index, name FROM events")
-    finally:
-        await conn.close()
-    return [(r["signature"], r["event_index"], r["name"]) for r in rows]
 
 
 async def test_the_fleet_works_through_the_endpoint_that_answers(

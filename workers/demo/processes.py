@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from workers.demo.servers import free_port_pair
+
 STOP_TIMEOUT_S = 30.0
 
 
@@ -82,3 +84,26 @@ async def stop_all(children: Sequence[Child]) -> None:
     """Stop every child, all at once, whatever happens to one."""
     with contextlib.suppress(Exception):
         await asyncio.gather(*(c.stop() for c in children), return_exceptions=True)
+
+
+LOCALNET_ATTEMPTS = 3
+LOCALNET_READY_S = 120.0
+
+
+async def start_localnet(logs: Path, keys: Path) -> tuple[Child, int]:
+    """`keepernet localnet` on free ports, once it says it is ready, and its RPC port. A port
+    found free can be taken before the localnet binds it (by another process's connection):
+    then it starts again on other ports."""
+    for attempt in range(1, LOCALNET_ATTEMPTS + 1):
+        port = free_port_pair()
+        child = await start("localnet", ["localnet", "--port", str(port), "--keys", str(keys)],
+                            logs)
+        try:
+            await wait_for_line(child, "localnet ready", LOCALNET_READY_S)
+        except ProcessFailed as e:
+            await child.stop()
+            if "address already in use" in str(e) and attempt < LOCALNET_ATTEMPTS:
+                continue
+            raise
+        return child, port
+    raise ProcessFailed(f"the localnet found no free ports in {LOCALNET_ATTEMPTS} attempts")

@@ -116,12 +116,9 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
         loop.add_signal_handler(signum, stop.set)
     children: list[Child] = []
     async with servers(data, say) as (redis_url, dsn):
-        port = free_port()
+        localnet, port = await processes.start_localnet(logs, keys)
         rpc_url = f"http://127.0.0.1:{port}"
-        localnet = await processes.start("localnet", ["localnet", "--port", str(port),
-                                                      "--keys", str(keys)], logs)
         try:
-            await processes.wait_for_line(localnet, "localnet ready", 120)
             say(f"localnet on {rpc_url}")
             rpc = RpcClient([Endpoint("localnet", rpc_url, max_rps=100_000)])
             seeder = await Seeder.connect(rpc_url, keys)

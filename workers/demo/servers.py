@@ -40,6 +40,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_port_pair() -> int:
+    """A TCP port free on 127.0.0.1 now together with the next one (a localnet's RPC and
+    WebSocket ports)."""
+    for _ in range(50):
+        port = free_port()
+        if port >= 65535:
+            continue
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
+    raise OSError("no two consecutive free ports on 127.0.0.1")
+
+
 def _wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
