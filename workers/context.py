@@ -5,7 +5,8 @@ function an arq function.
 they build the typed `WorkerDeps` (RpcClient, Sender with the keeper's keypair, anchorpy
 Program, instruction Client, asyncpg pool — each only when the role needs it) and keep them
 in arq's ctx under one key, `DEPS_KEY`; nothing else reads the ctx dict. Start-up also
-configures the JSON logs (workers/logging.py).
+configures the JSON logs (workers/logging.py) and, unless the metrics port is 0, starts the
+worker's `/metrics` and `/healthz` (workers/health.py).
 
 `job_function` turns `run(deps, *json_args) -> Outcome` into an arq function with the job's
 timeout from the settings, structlog context bound (role, job, job_id, try), and the outcome's
@@ -13,8 +14,9 @@ string as the result; a `retry` outcome is retried by arq (after `RETRY_DEFER_S`
 remain. A job called with arguments acts on its first one, its target (as `job_ids.enqueue`
 has it), and holds the target's Redis lease (workers/lease.py) while it runs: when another
 run holds it, the try is `already_done` at once and sends nothing. Each try is recorded in
-`job_runs` (store/job_runs.py) when it starts and when it ends; the chain, not that table, is
-the source of truth, so a database failure there is logged and the job goes on.
+`job_runs` (store/job_runs.py) when it starts and when it ends — the chain, not that table, is
+the source of truth, so a database failure there is logged and the job goes on — and in the
+metrics (metrics/jobs.py: outcome, duration, queue wait).
 """
 
 from __future__ import annotations

