@@ -53,7 +53,7 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
-from bench.report import BenchResult, Figure, table, write_result
+from bench.report import BenchResult, Figure, conclude
 from chain.client import Endpoint, RpcClient
 from chain.localnet.seed import IN_FLIGHT, Seeder
 from chain.publisher import Feed, Publisher
@@ -378,11 +378,8 @@ def main(argv: list[str]) -> int:
         "per_tx": args.per_tx, "scales": [s.to_json() for s in scales],
         "baseline": "signatures, then one getTransaction at a time, one INSERT per event in "
                     "its own transaction"})
-    write_result(result)
-    print(f"Deposited events, {args.per_tx} per transaction, on a localnet in its own process; "
-          f"{os.cpu_count()} CPUs")
-    print(table([result]))
-    return 0 if result.ok else 1
+    return conclude(result, f"Deposited events, {args.per_tx} per transaction, on a localnet "
+                            f"in its own process; {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

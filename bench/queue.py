@@ -38,7 +38,7 @@ from typing import Any
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker, func
 
-from bench.report import BenchResult, Figure, percentile, table, write_result
+from bench.report import BenchResult, Figure, conclude, percentile
 from workers.demo.servers import RedisServer
 from workers.job_ids import enqueue, queue_name
 from workers.liquidator import MAX_JOBS, POLL_DELAY_S
@@ -186,11 +186,8 @@ def main(argv: list[str]) -> int:
                          [round(v, 3) for v in measured["fleet"]],
                          f"arq defaults (poll {BASELINE.poll_delay_s * 1000:g} ms)":
                          [round(v, 3) for v in measured["baseline"]]}})
-    write_result(result)
-    print(f"{jobs} jobs per worker, one every {GAP_S[0] * 1000:g}-{GAP_S[1] * 1000:g} ms; "
-          f"{os.cpu_count()} CPUs")
-    print(table([result]))
-    return 0 if result.ok else 1
+    return conclude(result, f"{jobs} jobs per worker, one every {GAP_S[0] * 1000:g}-"
+                            f"{GAP_S[1] * 1000:g} ms; {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ from redis.asyncio import Redis
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from bench.report import percentile
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.keys import load_keypair
 from chain.localnet.seed import PositionSpec, Seeder
@@ -158,14 +159,6 @@ class Landings:
     def reactions(self, positions: Sequence[Pubkey], t0: float) -> list[float]:
         """Seconds from t0 to each position's landing; inf for one that never landed."""
         return [self.at[p] - t0 if p in self.at else math.inf for p in positions]
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    """Nearest-rank percentile (exact on small samples, and inf-safe for the missed ones)."""
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
 def position_specs(count: int, crossing_count: int, seed: int

@@ -123,6 +123,15 @@ class BenchResult:
         return not self.failed and all(f.met is not False for f in self.figures)
 
 
+def conclude(result: BenchResult, header: str) -> int:
+    """A benchmark's end: write its result, print `header` and its table; 0 when every target
+    is met."""
+    write_result(result)
+    print(header)
+    print(table([result]))
+    return 0 if result.ok else 1
+
+
 def write_result(result: BenchResult, results_dir: Path = RESULTS_DIR) -> Path:
     """`results_dir/<bench>.json` in the shared shape."""
     results_dir.mkdir(parents=True, exist_ok=True)

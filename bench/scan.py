@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import random
 import sys
 import time
@@ -33,7 +34,7 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
-from bench.report import BenchResult, Figure, table, write_result
+from bench.report import BenchResult, Figure, conclude
 from jobs.liquidation_plan import LONG, SHORT, PositionBook, is_liquidatable
 
 SIZES = (10_000, 100_000, 1_000_000)
@@ -166,9 +167,7 @@ def main(argv: list[str]) -> int:
         "scales": [s.to_json() for s in scales], "price_e6": PRICE_E6, "markets": 2,
         "repeats": args.repeats,
         "baseline": "Python loop calling is_liquidatable per position"})
-    write_result(result)
-    print(table([result]))
-    return 0 if result.ok else 1
+    return conclude(result, f"PositionBook against a per-position loop; {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

@@ -76,14 +76,14 @@ async def load_book(deps: JobDeps, perp_market: Pubkey | None = None) -> Positio
         _, (m,) = await deps.snapshot(perp_market)
         markets = {perp_market: m} if type(m).__name__ == "PerpMarket" else {}
         of_market = [MemcmpOpts(offset=POSITION_PERP_MARKET_OFFSET, bytes=str(perp_market))]
-    # the positions as raw records: decoding each with the IDL would block the event loop for
-    # half a second per 10,000
+    # the positions as raw records (of the layout's size, so that they concatenate into an
+    # array): decoding each with the IDL would block the event loop for half a second per 10,000
     answers = await asyncio.gather(*(
-        deps.rpc.raw_program_accounts_at(deps.program, "Position",
-                                         [*of_market, _side_filter(side)])
+        deps.rpc.raw_program_accounts_at(
+            deps.program, "Position",
+            [*of_market, _side_filter(side), layouts.POSITION.itemsize])
         for side in (LONG, SHORT)))
-    raw = [item for _, items in answers for item in items
-           if len(item[1]) == layouts.POSITION.itemsize]
+    raw = [item for _, items in answers for item in items]
     keys = [address for address, _ in raw]
     records = layouts.positions(b"".join(data for _, data in raw))
     # what a liquidation must otherwise look up first: the worker that loaded the book skips it

@@ -18,6 +18,10 @@ from metrics.definitions import registry
 from metrics.health import Health
 
 
+class PortTaken(RuntimeError):
+    """The metrics port cannot be served (another process has it, say)."""
+
+
 class MetricsServer:
     """The running server."""
 
@@ -46,6 +50,10 @@ class MetricsServer:
         site = web.TCPSite(runner, host, port)
         try:
             await site.start()
+        except OSError as e:
+            await runner.cleanup()
+            raise PortTaken(f"cannot serve /metrics and /healthz on {host}:{port} "
+                            f"(KEEPERNET_METRICS_PORT): {e.strerror or e}") from None
         except BaseException:
             await runner.cleanup()
             raise

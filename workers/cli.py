@@ -119,6 +119,7 @@ def parser() -> argparse.ArgumentParser:
 def _worker(role: str, config: Path | None, burst: bool) -> int:
     from arq.worker import create_worker
 
+    from metrics.server import PortTaken
     from workers.job_ids import ROLES
     from workers.role import UnknownRole, worker_settings_of
     from workers.settings import SettingsError, load_settings
@@ -136,7 +137,11 @@ def _worker(role: str, config: Path | None, burst: bool) -> int:
         print(f"keepernet worker {role}: bad settings:\n{e}", file=sys.stderr)
         return 2
     worker = create_worker(worker_settings, burst=burst)
-    worker.run()  # handles SIGINT/SIGTERM: stops polling, lets running jobs finish
+    try:
+        worker.run()  # handles SIGINT/SIGTERM: stops polling, lets running jobs finish
+    except PortTaken as e:  # raised at start-up, before any job
+        print(f"keepernet worker {role}: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

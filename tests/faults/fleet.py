@@ -4,6 +4,7 @@ stopped (or killed) by the test, each with its own environment."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -11,8 +12,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+from solders.keypair import Keypair
 
 STOP_TIMEOUT_S = 20
+
+
+def keypair_file(keypair: Keypair, folder: Path) -> Path:
+    """`keypair` written where a worker reads it: folder/keeper.json, readable by its owner
+    only (the settings refuse anything else)."""
+    path = folder / "keeper.json"
+    path.write_text(json.dumps(list(bytes(keypair))))
+    path.chmod(0o600)
+    return path
 
 
 def keeper_env(*, rpc_urls: str, database_url: str, redis_url: str, program_id: object,

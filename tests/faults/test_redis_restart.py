@@ -5,8 +5,6 @@ running workers reconnect by themselves (the same processes), and every job runs
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from arq.connections import ArqRedis, create_pool
 from arq.jobs import Job
 
 from store.migrate import migrate
-from tests.faults.fleet import Fleet, keeper_env
+from tests.faults.fleet import Fleet, keeper_env, keypair_file
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal
 from workers.job_ids import enqueue
@@ -39,9 +37,7 @@ async def test_queued_jobs_survive_a_redis_crash_and_the_workers_reconnect(
         w: World, redis_url: str, pg_database: str, redis_instance: Any,
         tmp_path: Path) -> None:
     await migrate(pg_database)
-    keypair = tmp_path / "keeper.json"
-    keypair.write_text(json.dumps(list(bytes(w.net.keepers[0].kp))))
-    os.chmod(keypair, 0o600)
+    keypair = keypair_file(w.net.keepers[0].kp, tmp_path)
     # proposals with no votes yet: no tally is due, so the reconciler enqueues nothing of its
     # own and every job here is one this test queued
     markets = [await proposal(w, 40 + i, likes=0) for i in range(MARKETS)]

@@ -6,8 +6,6 @@ exactly the chain's events, through the endpoint that answers."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import random
 import time
 from collections.abc import AsyncIterator
@@ -19,7 +17,7 @@ from chain.client import Endpoint, RpcClient
 from jobs.governance_plan import MarketState
 from store.migrate import migrate
 from tests.chain.chaos import Chaos, Forward, Reset, Stall, Status, dead_url
-from tests.faults.fleet import Fleet, keeper_env, stored_events
+from tests.faults.fleet import Fleet, keeper_env, keypair_file, stored_events
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal, state
 from workers.demo.report import chain_events
@@ -46,9 +44,7 @@ def schedule(proxy: Chaos, requests: int, seed: int = 11) -> None:
 async def test_the_fleet_works_through_the_endpoint_that_answers(
         w: World, redis_url: str, pg_database: str, tmp_path: Path) -> None:
     await migrate(pg_database)
-    keypair = tmp_path / "keeper.json"
-    keypair.write_text(json.dumps(list(bytes(w.net.keepers[0].kp))))
-    os.chmod(keypair, 0o600)
+    keypair = keypair_file(w.net.keepers[0].kp, tmp_path)
     markets = [await proposal(w, 60 + i, likes=3) for i in range(MARKETS)]
     rpc = RpcClient([Endpoint("direct", w.net.url, max_rps=10_000)])
     fleet = Fleet()

@@ -5,8 +5,6 @@ cursor in the database); every unreachable service exits 2. The rendering is uni
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +18,7 @@ from solders.keypair import Keypair
 
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
+from tests.faults.fleet import keypair_file
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal
 from workers.cli import main
@@ -37,9 +36,7 @@ async def w() -> AsyncIterator[World]:
 @pytest.fixture
 def env(w: World, redis_url: str, pg_database: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    keypair = tmp_path / "keeper.json"
-    keypair.write_text(json.dumps(list(bytes(w.net.keepers[0].kp))))
-    os.chmod(keypair, 0o600)
+    keypair = keypair_file(w.net.keepers[0].kp, tmp_path)
     monkeypatch.delenv("KEEPERNET_CONFIG", raising=False)
     monkeypatch.setenv("KEEPERNET_KEYPAIR", str(keypair))
     monkeypatch.setenv("KEEPERNET_RPC_URLS", w.net.url)

@@ -2,7 +2,8 @@
 (each a `keepernet worker` process) and its query API shows what a job did (a market's tally,
 found due by the reconciler); the fleet's queue
 series come from one worker only; `/healthz` fails while Redis is down, naming it, and recovers
-when Redis returns."""
+when Redis returns; a metrics port another process holds stops the worker with a message naming
+the setting."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,7 @@ from chain.sender import FeePolicy
 from metrics.definitions import registry
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
+from tests.faults.fleet import keeper_env, keypair_file
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal
 from workers import governance, health
@@ -47,24 +49,18 @@ async def w() -> AsyncIterator[World]:
 @pytest_asyncio.fixture(loop_scope="module")
 async def settings(w: World, redis_url: str, pg_database: str, tmp_path: Path) -> Settings:
     await migrate(pg_database)
-    keypair = tmp_path / "keeper.json"
-    keypair.write_text(json.dumps(list(bytes(w.net.keepers[0].kp))))
-    os.chmod(keypair, 0o600)
     return Settings(metrics_port=0, rpc=(Endpoint("local", w.net.url, max_rps=10_000),),
                     database_url=pg_database, program_id=w.net.program_id,
-                    keypair_path=keypair, redis=RedisSettings(url=redis_url, retries=1),
+                    keypair_path=keypair_file(w.net.keepers[0].kp, tmp_path),
+                    redis=RedisSettings(url=redis_url, retries=1),
                     fees=FeePolicy(fixed_micro_lamports=0))
 
 
 def worker_env(settings: Settings, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPERNET_")}
-    env.update(KEEPERNET_RPC_URLS=f"local={settings.rpc[0].url} max_rps=5000",
-               KEEPERNET_DATABASE_URL=settings.database_url,
-               KEEPERNET_REDIS_URL=settings.redis.url,
-               KEEPERNET_PROGRAM_ID=str(settings.program_id),
-               KEEPERNET_KEYPAIR=str(settings.keypair_path),
-               KEEPERNET_CU_PRICE_MICRO_LAMPORTS="0", KEEPERNET_METRICS_PORT=str(port))
-    return env
+    return keeper_env(rpc_urls=f"local={settings.rpc[0].url} max_rps=5000",
+                      database_url=settings.database_url, redis_url=settings.redis.url,
+                      program_id=settings.program_id, keypair=Path(str(settings.keypair_path)),
+                      METRICS_PORT=str(port))
 
 
 @contextlib.asynccontextmanager
@@ -235,3 +231,20 @@ async def metrics_of(port: int) -> str:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain")
         return await response.text()
+
+
+@on_the_module_loop
+async def test_a_taken_metrics_port_is_refused_by_name(settings: Settings) -> None:
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "workers.cli", "worker", "governance",
+            env=worker_env(settings, port), stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        async with asyncio.timeout(60):
+            _, err = await process.communicate()
+    assert process.returncode == 2
+    assert (f"keepernet worker governance: cannot serve /metrics and /healthz on 0.0.0.0:{port} "
+            f"(KEEPERNET_METRICS_PORT)") in err.decode()

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from chain.client import Endpoint
 from chain.sender import FeePolicy
 from jobs.governance_plan import MarketState
 from store.migrate import migrate
+from tests.faults.fleet import keypair_file
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
 from tests.jobs.test_indexer import chain_events
@@ -57,9 +57,7 @@ async def database(pg_database: str) -> str:
 
 @pytest.fixture
 def settings(w: World, redis_url: str, database: str, tmp_path: Path) -> Settings:
-    keypair = tmp_path / "keeper.json"
-    keypair.write_text(json.dumps(list(bytes(w.net.keepers[0].kp))))
-    os.chmod(keypair, 0o600)
+    keypair = keypair_file(w.net.keepers[0].kp, tmp_path)
     return Settings(metrics_port=0, rpc=(Endpoint("local", w.net.url, max_rps=10_000),),
                     database_url=database, program_id=w.net.program_id,
                     keypair_path=keypair, redis=RedisSettings(url=redis_url, retries=1),
