@@ -32,6 +32,7 @@ from anchorpy import Program
 from arq import Retry
 from arq.connections import ArqRedis
 from arq.worker import Function, func
+from redis.asyncio import Redis
 from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, anchor_program
@@ -191,6 +192,11 @@ def deps_of(ctx: dict[Any, Any]) -> WorkerDeps:
 Run = Callable[..., Awaitable[Outcome]]
 
 
+def lease_ttl_s(settings: Settings, job: str) -> float:
+    """How long a try of `job` holds its target's lease at most: its timeout and a margin."""
+    return settings.timeouts.of(job) + LEASE_MARGIN_S
+
+
 def job_function(name: str, run: Run, settings: Settings, *, max_tries: int) -> Function:
     """`run(deps, *json_args)` as the arq function `name` (see the module docstring): timeout
     from the settings, structlog context bound, the target's lease held, the try recorded in
@@ -200,34 +206,43 @@ def job_function(name: str, run: Run, settings: Settings, *, max_tries: int) -> 
     async def job(ctx: dict[Any, Any], *args: Any) -> str:
         deps = deps_of(ctx)
         job_try = int(ctx.get("job_try", 1))
-        tried = _Try(deps, str(ctx.get("job_id")), job_try, name, list(args))
-        recorded = JobTry.of(deps.role, name, ctx)
-        recorded.start()
-        outcome = Outcome.FAILED  # unless the try comes to an outcome
-        with structlog.contextvars.bound_contextvars(role=deps.role, job=name,
-                                                     job_id=tried.job_id, **{"try": job_try}):
-            try:
-                if args:
-                    async with lease(ctx["redis"], name, args[0],
-                                     timeout_s + LEASE_MARGIN_S) as held:
-                        if not held:
-                            log.info("job skipped: another run holds its target's lease",
-                                     outcome=str(Outcome.ALREADY_DONE))
-                            await tried.skipped(Outcome.ALREADY_DONE)
-                            outcome = Outcome.ALREADY_DONE
-                            return str(outcome)
-                        outcome = await tried.run(run)
-                else:
-                    outcome = await tried.run(run)
-            finally:
-                recorded.finish(str(outcome))
-            log.info("job done", outcome=str(outcome))
-            if outcome is Outcome.RETRY and job_try < max_tries:
-                raise Retry(defer=RETRY_DEFER_S)
-            return str(outcome)
+        outcome = await run_try(deps, ctx["redis"], run, name, str(ctx.get("job_id")), job_try,
+                                list(args), JobTry.of(deps.role, name, ctx))
+        if outcome is Outcome.RETRY and job_try < max_tries:
+            raise Retry(defer=RETRY_DEFER_S)
+        return str(outcome)
 
     job.__qualname__ = job.__name__ = name
     return func(job, name=name, timeout=timeout_s, max_tries=max_tries)
+
+
+async def run_try(deps: WorkerDeps, redis: Redis, run: Run, name: str, job_id: str,
+                  job_try: int, args: list[Any], recorded: JobTry) -> Outcome:
+    """Try `job_try` of the job `name` (id `job_id`): `run(deps, *args)` with structlog
+    context bound, the target's lease held (`already_done` at once when another run holds
+    it), the try recorded in job_runs and in the metrics (`recorded`); its outcome."""
+    tried = _Try(deps, job_id, job_try, name, args)
+    recorded.start()
+    outcome = Outcome.FAILED  # unless the try comes to an outcome
+    with structlog.contextvars.bound_contextvars(role=deps.role, job=name, job_id=job_id,
+                                                 **{"try": job_try}):
+        try:
+            if args:
+                async with lease(redis, name, args[0],
+                                 lease_ttl_s(deps.settings, name)) as held:
+                    if not held:
+                        log.info("job skipped: another run holds its target's lease",
+                                 outcome=str(Outcome.ALREADY_DONE))
+                        await tried.skipped(Outcome.ALREADY_DONE)
+                        outcome = Outcome.ALREADY_DONE
+                        return outcome
+                    outcome = await tried.run(run)
+            else:
+                outcome = await tried.run(run)
+        finally:
+            recorded.finish(str(outcome))
+        log.info("job done", outcome=str(outcome))
+    return outcome
 
 
 @dataclass

@@ -2,11 +2,12 @@
 price trigger.
 
 Positions are found two ways: each instance's `PriceTrigger` (workers/price_trigger.py)
-judges its share of the positions the moment an oracle's price changes, and a cron
-`scan_positions` over every position (unique: one run per tick across instances) is the safety
-net for anything the triggers missed — a position opened since the last book refresh, a
-notification lost in a reconnection, a dead instance's share before the others take it over.
-Both enqueue `liquidate_position` under the same deterministic ids.
+judges its share of the positions the moment an oracle's price changes and liquidates them at
+once (workers/fast_path.py), and a cron `scan_positions` over every position (unique: one run
+per tick across instances) is the safety net for anything the triggers missed — a position
+opened since the last book refresh, a notification lost in a reconnection, a dead instance's
+share before the others take it over. Both enqueue `liquidate_position` under the same
+deterministic ids (the fast path's deferred, as its fallback).
 
     arq workers.liquidator.WorkerSettings        # settings from the environment
     keepernet worker liquidator
@@ -14,24 +15,35 @@ Both enqueue `liquidate_position` under the same deterministic ids.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
+
 import structlog
+from arq.connections import ArqRedis
 from arq.cron import cron
 
 from chain.client import RpcUnavailable
 from jobs.liquidation import liquidate_position, scan_positions
+from jobs.liquidation_plan import Candidate
 from jobs.outcome import Outcome
 from workers.context import WorkerDeps, job_function, on_target, pubkey_arg
+from workers.fast_path import FastPath
 from workers.fleet import Fleet, instance_name
-from workers.price_trigger import PriceTrigger, enqueue_liquidations
+from workers.job_ids import enqueue
+from workers.price_trigger import PriceTrigger
 from workers.role import FromEnvironment, role_settings
 from workers.settings import Settings
 
 ROLE = "liquidator"
 MAX_TRIES = 3
-MAX_JOBS = 50  # liquidations wait on confirmation, not on this process's CPU
+# liquidations wait on confirmation, not on this process's CPU: so many run at once
+# from the queue, and so many more on the fast path
+MAX_JOBS = 50
 POLL_DELAY_S = 0.01  # arq has no wake-up: the queue is polled, and a liquidation is urgent
 BEAT_S = 1.0
 FLEET_TTL_S = 3 * BEAT_S
+
+LIQUIDATE = on_target(liquidate_position)  # the job's run, from the queue or the fast path
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +52,13 @@ def scan_seconds(interval_s: float) -> set[int]:
     """The cron's seconds for a scan every `interval_s` (at least 1 s, at most a minute)."""
     step = min(max(round(interval_s), 1), 60)
     return set(range(0, 60, step))
+
+
+async def enqueue_liquidations(redis: ArqRedis, candidates: Iterable[Candidate]) -> int:
+    """Enqueue `liquidate_position` for each candidate; how many were not queued already."""
+    jobs = await asyncio.gather(*(enqueue(redis, "liquidate_position", str(c.position),
+                                          stage=c.opened_at) for c in candidates))
+    return sum(job is not None for job in jobs)
 
 
 async def run_scan(deps: WorkerDeps, perp_market: object = None) -> Outcome:
@@ -61,11 +80,16 @@ async def run_scan(deps: WorkerDeps, perp_market: object = None) -> Outcome:
 
 
 async def price_trigger(deps: WorkerDeps) -> None:
-    """This instance's price trigger, joined to the fleet, until cancelled."""
+    """This instance's price trigger, joined to the fleet, liquidating what it finds through
+    the fast path, until cancelled; then the liquidations running finish."""
     fleet = Fleet(deps.redis, ROLE, instance_name(), FLEET_TTL_S)
+    fast_path = FastPath(deps, LIQUIDATE, ROLE, MAX_JOBS)
     log.info("liquidator instance joined", instance=fleet.instance)
-    await PriceTrigger(deps.chain, deps.redis, fleet, deps.settings.websocket_url(),
-                       beat_s=BEAT_S).run()
+    try:
+        await PriceTrigger(deps.chain, fast_path.liquidate, fleet,
+                           deps.settings.websocket_url(), beat_s=BEAT_S).run()
+    finally:
+        await fast_path.drain()
 
 
 def worker_settings(settings: Settings) -> type:
@@ -74,8 +98,7 @@ def worker_settings(settings: Settings) -> type:
                 second=scan_seconds(settings.liquidator.scan_interval_s), run_at_startup=True,
                 unique=True, timeout=scan.timeout_s, max_tries=1)
     return role_settings(ROLE, settings, [
-        job_function("liquidate_position", on_target(liquidate_position), settings,
-                     max_tries=MAX_TRIES),
+        job_function("liquidate_position", LIQUIDATE, settings, max_tries=MAX_TRIES),
         scan,
     ], cron_jobs=[tick], schedule_s=settings.liquidator.scan_interval_s, signs=True,
         database=True, background=price_trigger, max_jobs=MAX_JOBS, poll_delay_s=POLL_DELAY_S)

@@ -1,6 +1,7 @@
 """The liquidator's trigger: an oracle's price changes, this instance judges its share of the
-positions at the new price in memory, and enqueues `liquidate_position` for each one under
-maintenance — without waiting for a queue hop or a fresh read of every position.
+positions at the new price in memory, and hands each one under maintenance to `liquidate` (the
+fast path, workers/fast_path.py: liquidated at once, its queued job the fallback) — without
+waiting for a queue hop or a fresh read of every position.
 
 Each liquidator instance runs one `PriceTrigger` beside its arq worker:
 - it watches the perp markets' oracles through `accountSubscribe` (`chain.watch`) and judges
@@ -15,21 +16,20 @@ Each liquidator instance runs one `PriceTrigger` beside its arq worker:
 - after every (re)connection it rescans its share at the prices read afresh, since
   notifications sent while it was away are lost.
 
-The jobs it enqueues carry deterministic ids (`workers.job_ids`), so a position found by two
-triggers, or by a trigger and the cron scan, is queued once; the lease and the program's guard
-make its liquidation land once.
+The jobs the fast path enqueues carry deterministic ids (`workers.job_ids`), so a position found
+by two triggers, or by a trigger and the cron scan, is queued once; the lease and the program's
+guard make its liquidation land once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from arq.connections import ArqRedis
 from solders.pubkey import Pubkey
 
 from chain.prices import OracleLimits, OracleRefused, judge
@@ -38,13 +38,13 @@ from jobs.deps import JobDeps, MissingAccount
 from jobs.liquidation import load_book, read_prices
 from jobs.liquidation_plan import Candidate, PositionBook
 from workers.fleet import Fleet
-from workers.job_ids import enqueue
 
 log = structlog.get_logger(__name__)
 
 REFRESH_S_PER_POSITION = 0.0002  # 10,000 positions: every 2 s; 100,000: every 20 s
 
 Callable0 = Callable[[], Awaitable[object]]
+Liquidate = Callable[[list[Candidate]], Awaitable[int]]
 
 
 async def read_config(chain: JobDeps) -> Any:
@@ -55,19 +55,12 @@ async def read_config(chain: JobDeps) -> Any:
     return config
 
 
-async def enqueue_liquidations(redis: ArqRedis, candidates: Iterable[Candidate]) -> int:
-    """Enqueue `liquidate_position` for each candidate; how many were not queued already."""
-    jobs = await asyncio.gather(*(enqueue(redis, "liquidate_position", str(c.position),
-                                          stage=c.opened_at) for c in candidates))
-    return sum(job is not None for job in jobs)
-
-
 @dataclass
 class PriceTrigger:
     """See the module's docstring. `run()` until cancelled."""
 
     chain: JobDeps
-    redis: ArqRedis
+    liquidate: Liquidate  # takes the candidates found; how many it took on
     fleet: Fleet
     ws_url: str
     book_refresh_s: float = 2.0
@@ -138,8 +131,8 @@ class PriceTrigger:
         candidates = self.book.liquidatable(prices, instances=self.fleet.members,
                                             me=self.fleet.instance)
         if candidates:
-            queued = await enqueue_liquidations(self.redis, candidates)
-            log.info("liquidations enqueued", found=len(candidates), queued=queued)
+            taken = await self.liquidate(candidates)
+            log.info("liquidations started", found=len(candidates), started=taken)
 
     def _refuse(self, oracle: Pubkey, error: str) -> None:
         if self.refused.get(oracle) != error:

@@ -1,12 +1,16 @@
 """The liquidator role end to end: real arq workers with their price triggers, on the
 localnet, Redis and PostgreSQL. A price crash makes exactly the fragile positions liquidatable;
-one instance, or two sharing the positions, liquidate each of them once and touch nothing else;
-an instance's death hands its share to the other."""
+one instance, or two sharing the positions, liquidate each of them once, on the fast path, and
+touch nothing else; an instance's death hands its share to the other. The fast path itself:
+what it runs at once, what it leaves to the queue, and when."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import math
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
+from arq.connections import create_pool
 from arq.worker import Worker, create_worker
 from redis.asyncio import Redis
 from solders.keypair import Keypair
@@ -24,12 +29,18 @@ from chain.localnet import Localnet, run_localnet
 from chain.localnet.seed import PositionSpec, Seeder
 from chain.publisher import Feed, Publisher
 from chain.sender import FeePolicy
+from jobs.liquidation_plan import Candidate
 from metrics.definitions import registry
 from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
 from workers import liquidator
+from workers.context import build_deps
+from workers.fast_path import FastPath
 from workers.fleet import live_instances
+from workers.job_ids import enqueue, job_id, queue_name
+from workers.redis import redis_settings
+from workers.serializer import job_deserializer, job_serializer
 from workers.settings import LiquidatorSettings, RedisSettings, Settings
 
 PRICE, CRASHED = 100_000_000, 80_000_000
@@ -149,6 +160,14 @@ async def test_a_crash_liquidates_each_fragile_position_once(book: Book, setting
         assert book.side(position) != 0
         assert await book.liquidations_sent(position) == 0
     assert await scans_that_found_work(settings) == 0  # the price trigger found them
+    # each by its fast path's try 0, its queued job still deferred as the fallback
+    assert await try_outcomes(settings) == {(p, 0): "success" for p in book.fragile}
+    redis = Redis.from_url(settings.redis.url)
+    try:
+        for position in book.fragile:
+            assert await due_in_s(redis, fallback_id(book, position)) > 20
+    finally:
+        await redis.aclose()
 
 
 def sample(name: str, **labels: str) -> float:
@@ -177,3 +196,100 @@ async def test_a_dead_instances_share_is_taken_over(book: Book, settings: Settin
     for position in book.fragile:
         assert await book.liquidations_sent(position) == 1
     assert await scans_that_found_work(settings) == 0
+
+
+async def try_outcomes(settings: Settings) -> dict[tuple[Pubkey, int], str | None]:
+    """(position, try) → outcome of every liquidate_position try in job_runs."""
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        rows = await conn.fetch("SELECT try, outcome, detail FROM job_runs "
+                                "WHERE job = 'liquidate_position'")
+    finally:
+        await conn.close()
+    return {(Pubkey.from_string(json.loads(r["detail"])["args"][0]), r["try"]): r["outcome"]
+            for r in rows}
+
+
+def fallback_id(book: Book, position: Pubkey) -> str:
+    opened_at = int(book.net.protocol.chain.fetch(position).opened_at)
+    return job_id("liquidate_position", str(position), opened_at)
+
+
+async def due_in_s(redis: Redis, id_: str) -> float:
+    """How long until the queued job `id_` is due (negative: overdue); inf when not queued."""
+    score = await redis.zscore(queue_name("liquidator"), id_)
+    return math.inf if score is None else score / 1000 - time.time()
+
+
+@contextlib.asynccontextmanager
+async def fast_path(settings: Settings, max_running: int = 10) -> AsyncIterator[FastPath]:
+    """A liquidator's fast path on real servers, without its worker: nothing runs the queue."""
+    await migrate(settings.database_url)
+    deps = await build_deps(settings, "liquidator", signs=True, database=True)
+    deps.queue = await create_pool(redis_settings(settings), job_serializer=job_serializer,
+                                   job_deserializer=job_deserializer)
+    try:
+        yield FastPath(deps, liquidator.LIQUIDATE, "liquidator", max_running)
+    finally:
+        await deps.queue.aclose()
+        await deps.close()
+
+
+def candidate(book: Book, position: Pubkey) -> Candidate:
+    return Candidate(position, book.market,
+                     int(book.net.protocol.chain.fetch(position).opened_at))
+
+
+async def test_the_fast_path_liquidates_at_once_and_leaves_its_fallback_deferred(
+        book: Book, settings: Settings) -> None:
+    book.price.price = CRASHED
+    await asyncio.sleep(0.5)  # the crashed price published
+    async with fast_path(settings) as fast:
+        position = book.fragile[0]
+        assert await fast.liquidate([candidate(book, position)]) == 1
+        await fast.drain()
+        assert book.side(position) == 0
+        assert await try_outcomes(settings) == {(position, 0): "success"}
+        due = await due_in_s(fast.deps.redis, fallback_id(book, position))
+        assert fast.fallback_defer_s - 5 < due <= fast.fallback_defer_s
+
+
+async def test_what_the_fast_path_does_not_land_goes_to_the_queue_now(
+        book: Book, settings: Settings) -> None:
+    async with fast_path(settings) as fast:
+        healthy = book.solid[0]  # a candidate the try finds healthy: not_needed
+        assert await fast.liquidate([candidate(book, healthy)]) == 1
+        await fast.drain()
+        assert await try_outcomes(settings) == {(healthy, 0): "not_needed"}
+        assert await due_in_s(fast.deps.redis, fallback_id(book, healthy)) <= 0
+        assert book.side(healthy) != 0
+
+
+async def test_a_candidate_queued_already_is_left_to_its_job(book: Book,
+                                                             settings: Settings) -> None:
+    book.price.price = CRASHED
+    await asyncio.sleep(0.5)
+    async with fast_path(settings) as fast:
+        position = book.fragile[0]
+        found = candidate(book, position)
+        assert await enqueue(fast.deps.redis, "liquidate_position", str(position),
+                             stage=found.opened_at) is not None  # by another instance, say
+        assert await fast.liquidate([found]) == 0
+        await fast.drain()
+        assert await try_outcomes(settings) == {}
+        assert book.side(position) != 0  # its job, which nothing runs here, is the queue's
+
+
+async def test_candidates_beyond_max_running_are_queued_due_now(book: Book,
+                                                                settings: Settings) -> None:
+    book.price.price = CRASHED
+    await asyncio.sleep(0.5)
+    async with fast_path(settings, max_running=2) as fast:
+        found = [candidate(book, p) for p in book.fragile[:5]]
+        assert await fast.liquidate(found) == 5
+        await fast.drain()
+        assert await try_outcomes(settings) == {(c.position, 0): "success" for c in found[:2]}
+        dues = [await due_in_s(fast.deps.redis, fallback_id(book, c.position))
+                for c in found]
+        assert all(due > 20 for due in dues[:2]) and all(due <= 0 for due in dues[2:])
+        assert [book.side(c.position) for c in found[2:]] == [1, 1, 1]

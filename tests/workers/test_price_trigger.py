@@ -25,7 +25,7 @@ def book(n: int) -> PositionBook:
 
 def test_a_large_book_is_refreshed_less_often() -> None:
     unused: Any = None
-    trigger = PriceTrigger(chain=unused, redis=unused, fleet=unused, ws_url="")
+    trigger = PriceTrigger(chain=unused, liquidate=unused, fleet=unused, ws_url="")
     assert trigger.refresh_period_s() == trigger.book_refresh_s == 2.0
     trigger.book = book(1_000)
     assert trigger.refresh_period_s() == 2.0
