@@ -14,18 +14,17 @@ all along (the program refuses a price older than 25 slots).
 - Fleet: `--instances` liquidator workers (`keepernet worker liquidator`) start; once all of
   them beat in the fleet and watch the oracles, the first market's oracle is written at the
   crash price once (t0 just before the write). Each crossing position's reaction is the time
-  from t0 to the first account notification showing it flat. After the fleet stops, the arq
-  results of its `liquidate_position` jobs give enqueue-to-start in that burst (mostly a wait
-  for CPU: the burst's liquidations share the machine). Then, the fleet idle, 100 jobs on
-  healthy positions are enqueued one every 50 ms: their enqueue-to-start is the queue's own
-  latency, the figure the target is about.
+  from t0 to the first account notification showing it flat; its crash-to-start, from t0 to
+  its liquidation's first try beginning (job_runs: the fast path's try 0), splits the
+  reaction into finding and starting, and the liquidation itself. Then, the fleet idle, 100
+  `liquidate_position` jobs on healthy positions are enqueued one every 50 ms: their
+  enqueue-to-start is the queue's own latency, the figure the queue target is about.
 - Baseline: a naive keeper as common keepers are, run in this process with keeper-2's key:
   every 10 s, `scan_positions` then `liquidate_position` for each candidate, one after the
   other. The second market's oracle crashes only once the fleet is stopped (so the fleet never
   touches it), half an interval after a scan began: the average phase a crash meets a periodic
-  scanner at. Its reaction is measured the same way; its enqueue-to-start counterpart is the
-  time from the scan finding a position to its liquidation starting (the wait behind the
-  liquidations before it in the sequential loop).
+  scanner at. Its reaction and crash-to-start are measured the same way (a liquidation starts
+  after the scan and the liquidations before it in the sequential loop).
 
 Prints one table per scale (figure, fleet, baseline, ratio fleet ÷ baseline, target, met;
 the reaction's target, one slot, applies at 10,000 positions) and writes
@@ -50,10 +49,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import structlog
 from anchorpy import Program
 from arq.connections import RedisSettings, create_pool
-from arq.jobs import Job
 from redis.asyncio import Redis
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -73,7 +72,7 @@ from workers.demo.processes import Child
 from workers.demo.run import servers, worker_env
 from workers.demo.scenario import POOL, START_PRICE
 from workers.fleet import live_instances
-from workers.job_ids import enqueue, job_id, queue_name
+from workers.job_ids import enqueue
 from workers.liquidator import FLEET_TTL_S
 from workers.serializer import job_deserializer, job_serializer
 
@@ -242,22 +241,25 @@ async def opened_at(deps: JobDeps, positions: Sequence[Pubkey]) -> dict[Pubkey, 
     return found
 
 
-async def queue_delays(redis_url: str, stages: dict[Pubkey, int]) -> list[float]:
-    """Enqueue-to-start of each position's `liquidate_position` job, from arq's results;
-    inf for a job with no result (never run, or not found)."""
-    pool = await create_pool(RedisSettings.from_dsn(redis_url), job_serializer=job_serializer,
-                             job_deserializer=job_deserializer)
+async def first_tries(dsn: str, positions: Sequence[Pubkey]) -> dict[Pubkey, float]:
+    """When the fleet first began each position's liquidation (its earliest try in
+    job_runs: the fast path's try 0, or the queue's), unix seconds."""
+    conn = await asyncpg.connect(dsn)
     try:
-        delays = []
-        for position, stage in stages.items():
-            job = Job(job_id("liquidate_position", str(position), stage), pool,
-                      _queue_name=queue_name("liquidator"), _deserializer=job_deserializer)
-            info = await job.result_info()
-            delays.append(math.inf if info is None
-                          else (info.start_time - info.enqueue_time).total_seconds())
-        return delays
+        rows = await conn.fetch(
+            "SELECT detail->'args'->>0 AS position, extract(epoch FROM min(started_at)) AS at "
+            "FROM job_runs WHERE job = 'liquidate_position' GROUP BY 1")
     finally:
-        await pool.aclose()
+        await conn.close()
+    wanted = {str(p) for p in positions}
+    return {Pubkey.from_string(r["position"]): float(r["at"]) for r in rows
+            if r["position"] in wanted}
+
+
+def crash_to_start(starts: dict[Pubkey, float], positions: Sequence[Pubkey],
+                   t0: float) -> list[float]:
+    """Seconds from t0 to each position's liquidation starting; inf for one never started."""
+    return [starts[p] - t0 if p in starts else math.inf for p in positions]
 
 
 async def steady_queue_delays(redis_url: str, stages: dict[Pubkey, int]) -> list[float]:
@@ -288,24 +290,23 @@ async def steady_queue_delays(redis_url: str, stages: dict[Pubkey, int]) -> list
 @dataclass
 class NaiveKeeper:
     """The baseline: every `interval_s`, scan every market, then liquidate each candidate of
-    `perp_market` in turn; `waits` holds found-to-started for each."""
+    `perp_market` in turn; `starts` holds when each liquidation began (perf_counter)."""
 
     deps: JobDeps
     perp_market: Pubkey
     interval_s: float
     scans: list[float] = field(default_factory=list)
-    waits: list[float] = field(default_factory=list)
+    starts: dict[Pubkey, float] = field(default_factory=dict)
 
     async def run(self) -> None:
         while True:
             began = time.perf_counter()
             self.scans.append(began)
             result = await scan_positions(self.deps)
-            found = time.perf_counter()
             for candidate in result.candidates:
                 if candidate.perp_market != self.perp_market:
                     continue  # the fleet's market: not this measure's
-                self.waits.append(time.perf_counter() - found)
+                self.starts.setdefault(candidate.position, time.perf_counter())
                 await liquidate_position(self.deps, candidate.position)
             await asyncio.sleep(max(0.0, self.interval_s - (time.perf_counter() - began)))
 
@@ -315,7 +316,7 @@ class Figures:
     """One side's measures, in seconds."""
 
     reactions: list[float]
-    queue: list[float]  # enqueue-to-start in the crash's burst
+    starts: list[float]  # crash to each liquidation's start
     steady: list[float]  # enqueue-to-start of jobs enqueued one at a time (fleet only)
 
 
@@ -342,10 +343,10 @@ def rows(fleet: Figures, baseline: Figures, *, target_scale: bool) -> list[Row]:
             percentile(baseline.reactions, 50), None),
         Row("reaction p99 (s)", percentile(fleet.reactions, 99),
             percentile(baseline.reactions, 99), TARGET_REACTION_P99_S if target_scale else None),
-        Row("enqueue-to-start in the burst p50 (s)", percentile(fleet.queue, 50),
-            percentile(baseline.queue, 50), None),
-        Row("enqueue-to-start in the burst p99 (s)", percentile(fleet.queue, 99),
-            percentile(baseline.queue, 99), None),
+        Row("crash to liquidation start p50 (s)", percentile(fleet.starts, 50),
+            percentile(baseline.starts, 50), None),
+        Row("crash to liquidation start p99 (s)", percentile(fleet.starts, 99),
+            percentile(baseline.starts, 99), None),
         # the naive keeper has no queue to wait in when idle: no baseline
         Row("enqueue-to-start, one at a time, p50 (s)", percentile(fleet.steady, 50), math.nan,
             None),
@@ -407,7 +408,6 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
                                                   fees=FeePolicy(fixed_micro_lamports=0)),
                            program=anchor_program(rpc, program_id),
                            client=Client(anchor_program(rpc, program_id), seeder.d))
-            stages = await opened_at(deps, fleet_market.crossing)
             landings = Landings(deps.program)
             tasks.append(asyncio.create_task(watch_accounts(
                 ws_url, [*fleet_market.crossing, *base_market.crossing], landings.on_change,
@@ -425,12 +425,14 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
             await wait_for_fleet(redis_url, fleet)
             say(f"{instances} liquidator instances up; crashing the fleet's oracle")
             t0 = await crash(rpc_url, fleet_market)
+            t0_unix = t0 + time.time() - time.perf_counter()
             await landings.wait_all(fleet_market.crossing, FLEET_REACTION_TIMEOUT_S)
             fleet_reactions = landings.reactions(fleet_market.crossing, t0)
+            fleet_starts = crash_to_start(await first_tries(dsn, fleet_market.crossing),
+                                          fleet_market.crossing, t0_unix)
             steady = await steady_queue_delays(
                 redis_url, await opened_at(deps, fleet_market.healthy[:STEADY_JOBS]))
             await processes.stop_all(fleet)
-            fleet_queue = await queue_delays(redis_url, stages)
             say(f"fleet: {sum(map(math.isfinite, fleet_reactions))}/{len(fleet_reactions)} "
                 f"landed; fleet stopped; the naive keeper starts")
 
@@ -445,9 +447,9 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
             base_reactions = landings.reactions(base_market.crossing, t0)
             say(f"baseline: {sum(map(math.isfinite, base_reactions))}/{len(base_reactions)} "
                 f"landed; total run {time.monotonic() - started:.0f} s")
-            waits = keeper.waits + [math.inf] * (len(base_market.crossing) - len(keeper.waits))
-            return (Figures(fleet_reactions, fleet_queue, steady),
-                    Figures(base_reactions, waits, []))
+            return (Figures(fleet_reactions, fleet_starts, steady),
+                    Figures(base_reactions,
+                            crash_to_start(keeper.starts, base_market.crossing, t0), []))
         finally:
             await stop_tasks(tasks)
             for closer in closers:

@@ -28,6 +28,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
+from solders.rpc.responses import GetLatestBlockhashResp
 from solders.signature import Signature
 from solders.transaction import Transaction
 from solders.transaction_status import (
@@ -43,6 +44,8 @@ MAX_COMPUTE_UNITS = 1_400_000
 # A blockhash one endpoint gave may be unknown to the one that simulates (it lags): take a
 # fresh one this many times before giving up.
 BLOCKHASH_TRIES = 3
+# A blockhash is valid for 150 slots: sends within a slot of each other share one.
+BLOCKHASH_REUSE_S = 0.4
 MAX_FEE_ACCOUNTS = 128  # getRecentPrioritizationFees takes at most this many addresses
 LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
 
@@ -141,6 +144,8 @@ class Sender:
         self.fees = fees or FeePolicy()
         self.rebroadcast_s = rebroadcast_s
         self.attempts = attempts
+        self._latest: asyncio.Future[GetLatestBlockhashResp] | None = None
+        self._latest_at = 0.0
 
     async def send(self, intent: Intent, signers: Sequence[Keypair] = ()) -> SendResult:
         """Make the intent true at most once; see the module's docstring."""
@@ -156,8 +161,10 @@ class Sender:
             ixs = await intent.instructions()
             if ixs is None:
                 return AlreadyDone()
-            for _ in range(BLOCKHASH_TRIES):
-                blockhash, last_valid_height = await self._blockhash()
+            for tried in range(BLOCKHASH_TRIES):
+                # a new one after an expiry, or when the simulating node did not know it
+                blockhash, last_valid_height = await self._blockhash(
+                    fresh=tried > 0 or attempt > 1)
                 simulated = await self._simulate(ixs, signers, blockhash)
                 if simulated is not None:
                     break
@@ -177,8 +184,15 @@ class Sender:
         return GaveUp("no attempt was made")
 
     # ---- steps --------------------------------------------------------------------------------
-    async def _blockhash(self) -> tuple[Hash, int]:
-        resp = await self.rpc.call("get_latest_blockhash")
+    async def _blockhash(self, *, fresh: bool = False) -> tuple[Hash, int]:
+        """The latest blockhash and its last valid block height: one read shared by the sends
+        of BLOCKHASH_REUSE_S (a burst of liquidations asks once), a new one when `fresh`."""
+        read = self._latest
+        if (fresh or read is None or time.monotonic() - self._latest_at > BLOCKHASH_REUSE_S
+                or (read.done() and read.exception() is not None)):
+            read = self._latest = asyncio.ensure_future(self.rpc.call("get_latest_blockhash"))
+            self._latest_at = time.monotonic()
+        resp = await asyncio.shield(read)
         return resp.value.blockhash, resp.value.last_valid_block_height
 
     def _sign(self, ixs: Sequence[Instruction], signers: Sequence[Keypair],

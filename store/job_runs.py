@@ -22,7 +22,7 @@ import asyncpg
 
 _STARTED = """
 INSERT INTO job_runs (job_id, try, role, job, outcome, started_at, finished_at, detail)
-VALUES ($1, $2, $3, $4, NULL, now(), NULL, $5::jsonb)
+VALUES ($1, $2, $3, $4, NULL, coalesce($6::timestamptz, now()), NULL, $5::jsonb)
 ON CONFLICT (job_id, try) DO UPDATE
 SET role = EXCLUDED.role, job = EXCLUDED.job, outcome = NULL, started_at = EXCLUDED.started_at,
     finished_at = NULL, detail = EXCLUDED.detail
@@ -67,9 +67,11 @@ class LostRun:
 
 
 async def started(pool: asyncpg.Pool, job_id: str, try_: int, role: str, job: str,
-                  args: list[Any]) -> None:
-    """Record that try `try_` of `job_id` began, with the job's JSON args."""
-    await pool.execute(_STARTED, job_id, try_, role, job, json.dumps({"args": args}))
+                  args: list[Any], at: datetime | None = None) -> None:
+    """Record that try `try_` of `job_id` began (`at`, or now by the database's clock when not
+    given: the worker writes it beside the work, so its row may land later than the start),
+    with the job's JSON args."""
+    await pool.execute(_STARTED, job_id, try_, role, job, json.dumps({"args": args}), at)
 
 
 async def finished(pool: asyncpg.Pool, job_id: str, try_: int, outcome: str) -> None:

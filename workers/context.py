@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -262,7 +263,8 @@ class _Try:
         # the start is recorded beside the work, not before it: a liquidation does not wait
         # for the database; the end is written once the start is
         started = asyncio.create_task(_best_effort("started", job_runs.started(
-            pool, self.job_id, self.try_, self.deps.role, self.job, self.args)))
+            pool, self.job_id, self.try_, self.deps.role, self.job, self.args,
+            datetime.now(UTC))))
         try:
             outcome = await run(self.deps, *self.args)
         except Exception:

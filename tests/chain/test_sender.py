@@ -335,6 +335,14 @@ async def test_a_blockhash_the_simulating_node_does_not_know_is_replaced(world: 
     assert await world.approvals(intent.market) == [result.signature]
 
 
+async def test_sends_at_once_share_one_blockhash(world: World) -> None:
+    intents = [await world.proposed_market(market_id, likes=3) for market_id in (20, 21)]
+    sender = world.sender()
+    results = await asyncio.gather(*(sent(sender, intent) for intent in intents))
+    assert all(isinstance(r, Landed) for r in results)
+    assert world.proxy.count("getLatestBlockhash") == 1
+
+
 # ---- no endpoint --------------------------------------------------------------------------------
 async def test_gives_up_when_no_endpoint_answers(world: World) -> None:
     intent = await world.proposed_market(10, likes=3)

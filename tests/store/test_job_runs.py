@@ -4,6 +4,7 @@ try overwriting its row, a lease loser never overwriting a holder's, and the rea
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -95,3 +96,10 @@ async def test_unfinished_runs_are_the_newest_tries_that_never_ended(
     assert [r.job_id for r in await job_runs.unfinished(pool, "funding", 60)] == \
         ["update_funding:P:1"]
     assert len(await job_runs.unfinished(pool, "governance", 1)) == 2
+
+
+async def test_a_start_is_recorded_at_the_time_given(pool: asyncpg.Pool) -> None:
+    began = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+    await job_runs.started(pool, "tally_votes:T", 1, "governance", "tally_votes", ["T"], began)
+    assert await pool.fetchval("SELECT started_at FROM job_runs WHERE job_id = 'tally_votes:T'") \
+        == began
