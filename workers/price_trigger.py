@@ -60,7 +60,7 @@ class PriceTrigger:
     """See the module's docstring. `run()` until cancelled."""
 
     chain: JobDeps
-    liquidate: Liquidate  # takes the candidates found; how many it took on
+    liquidate: Liquidate  # takes the candidates found; how many it queued (not queued already)
     fleet: Fleet
     ws_url: str
     book_refresh_s: float = 2.0
@@ -131,8 +131,8 @@ class PriceTrigger:
         candidates = self.book.liquidatable(prices, instances=self.fleet.members,
                                             me=self.fleet.instance)
         if candidates:
-            taken = await self.liquidate(candidates)
-            log.info("liquidations started", found=len(candidates), started=taken)
+            queued = await self.liquidate(candidates)
+            log.info("liquidations found", found=len(candidates), queued=queued)
 
     def _refuse(self, oracle: Pubkey, error: str) -> None:
         if self.refused.get(oracle) != error:
