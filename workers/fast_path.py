@@ -53,7 +53,6 @@ class FastPath:
 
     deps: WorkerDeps
     run: Run  # the liquidate_position job's run, as the arq function has it
-    role: str
     max_running: int
     _running: dict[Pubkey, asyncio.Task[None]] = field(default_factory=dict)
 
@@ -66,6 +65,7 @@ class FastPath:
         """Start try 0 of each candidate whose fallback this call queued (not queued already,
         by this instance or another), the candidates beyond `max_running` enqueued due now;
         how many it queued."""
+        found_at = time.time()  # a liquidation's reaction runs from here (metrics/jobs.py)
         fresh = [c for c in candidates if c.position not in self._running]
         room = max(0, self.max_running - len(self._running))
         jobs = await asyncio.gather(*(
@@ -75,7 +75,7 @@ class FastPath:
         for candidate, job in zip(fresh[:room], jobs, strict=False):
             if job is not None and candidate.position not in self._running:
                 self._running[candidate.position] = asyncio.create_task(
-                    self._try(candidate.position, job.job_id),
+                    self._try(candidate.position, job.job_id, found_at),
                     name=f"{JOB} {candidate.position}")
         return sum(job is not None for job in jobs)
 
@@ -83,14 +83,13 @@ class FastPath:
         """Wait for the tries running (each ends within its job's timeout)."""
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    async def _try(self, position: Pubkey, job_id: str) -> None:
-        found_at = time.time()
+    async def _try(self, position: Pubkey, job_id: str, found_at: float) -> None:
         outcome = Outcome.FAILED
         try:
             async with asyncio.timeout(self.deps.settings.timeouts.of(JOB)):
                 outcome = await run_try(self.deps, self.deps.redis, self.run, JOB, job_id,
                                         TRIGGER_TRY, [str(position)],
-                                        JobTry(self.role, JOB, found_at, found_at))
+                                        JobTry(self.deps.role, JOB, found_at, found_at))
         except Exception as e:  # a timeout, or what the job raised: the queue takes over
             log.warning("fast-path liquidation failed: its queued job takes over",
                         job_id=job_id, error=f"{type(e).__name__}: {e}")
@@ -106,7 +105,7 @@ class FastPath:
         is gone (already run) gone."""
         due_ms = round((time.time() + delay_s) * 1000)
         try:
-            await self.deps.redis.zadd(queue_name(self.role), {job_id: due_ms}, xx=True)
+            await self.deps.redis.zadd(queue_name(self.deps.role), {job_id: due_ms}, xx=True)
         except Exception as e:  # Redis away: the fallback still runs at its deferred time
             log.warning("fast-path fallback not brought forward: it runs when deferred",
                         job_id=job_id, error=f"{type(e).__name__}: {e}")

@@ -83,7 +83,7 @@ async def price_trigger(deps: WorkerDeps) -> None:
     """This instance's price trigger, joined to the fleet, liquidating what it finds through
     the fast path, until cancelled; then the liquidations running finish."""
     fleet = Fleet(deps.redis, ROLE, instance_name(), FLEET_TTL_S)
-    fast_path = FastPath(deps, LIQUIDATE, ROLE, MAX_JOBS)
+    fast_path = FastPath(deps, LIQUIDATE, MAX_JOBS)
     log.info("liquidator instance joined", instance=fleet.instance)
     try:
         await PriceTrigger(deps.chain, fast_path.liquidate, fleet,

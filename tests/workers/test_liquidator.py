@@ -174,13 +174,17 @@ def sample(name: str, **labels: str) -> float:
     return registry.get_sample_value(name, labels) or 0.0
 
 
-async def scans_that_found_work(settings: Settings) -> int:
-    """cron scan_positions runs that enqueued liquidations (from job_runs)."""
+async def job_runs_of(settings: Settings, job: str) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(settings.database_url)
     try:
-        runs = await conn.fetch("SELECT outcome FROM job_runs WHERE job = 'scan_positions'")
+        return list(await conn.fetch("SELECT * FROM job_runs WHERE job = $1", job))
     finally:
         await conn.close()
+
+
+async def scans_that_found_work(settings: Settings) -> int:
+    """cron scan_positions runs that enqueued liquidations (from job_runs)."""
+    runs = await job_runs_of(settings, "scan_positions")
     assert runs, "the cron scan at start-up is recorded"
     return sum(r["outcome"] == "success" for r in runs)
 
@@ -200,12 +204,7 @@ async def test_a_dead_instances_share_is_taken_over(book: Book, settings: Settin
 
 async def try_outcomes(settings: Settings) -> dict[tuple[Pubkey, int], str | None]:
     """(position, try) → outcome of every liquidate_position try in job_runs."""
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        rows = await conn.fetch("SELECT try, outcome, detail FROM job_runs "
-                                "WHERE job = 'liquidate_position'")
-    finally:
-        await conn.close()
+    rows = await job_runs_of(settings, "liquidate_position")
     return {(Pubkey.from_string(json.loads(r["detail"])["args"][0]), r["try"]): r["outcome"]
             for r in rows}
 
@@ -229,7 +228,7 @@ async def fast_path(settings: Settings, max_running: int = 10) -> AsyncIterator[
     deps.queue = await create_pool(redis_settings(settings), job_serializer=job_serializer,
                                    job_deserializer=job_deserializer)
     try:
-        yield FastPath(deps, liquidator.LIQUIDATE, "liquidator", max_running)
+        yield FastPath(deps, liquidator.LIQUIDATE, max_running)
     finally:
         await deps.queue.aclose()
         await deps.close()
