@@ -262,29 +262,27 @@ def crash_to_start(starts: dict[Pubkey, float], positions: Sequence[Pubkey],
     return [starts[p] - t0 if p in starts else math.inf for p in positions]
 
 
-async def steady_queue_delays(redis_url: str, stages: dict[Pubkey, int]) -> list[float]:
+async def steady_queue_delays(redis_url: str, dsn: str,
+                              stages: dict[Pubkey, int]) -> list[float]:
     """Enqueue-to-start of `liquidate_position` jobs enqueued one every STEADY_GAP_S on an
     otherwise idle fleet (healthy positions: each run is a read and `not_needed`): the queue's
-    own latency, apart from a burst's wait for CPU."""
+    own latency, apart from a burst's wait for CPU. A job's start is its try in job_runs (arq
+    keeps no result of a liquidation); its enqueue, the wall-clock time just before the call."""
     pool = await create_pool(RedisSettings.from_dsn(redis_url), job_serializer=job_serializer,
                              job_deserializer=job_deserializer)
+    sent: dict[Pubkey, float] = {}
     try:
-        jobs = []
         for position, stage in stages.items():
-            job = await enqueue(pool, "liquidate_position", str(position), stage=stage)
-            if job is not None:
-                jobs.append(job)
+            sent[position] = time.time()
+            await enqueue(pool, "liquidate_position", str(position), stage=stage)
             await asyncio.sleep(STEADY_GAP_S)
-        delays = []
-        for job in jobs:
-            with contextlib.suppress(TimeoutError):
-                await job.result(timeout=STEADY_RESULT_TIMEOUT_S, poll_delay=0.05)
-            info = await job.result_info()
-            delays.append(math.inf if info is None
-                          else (info.start_time - info.enqueue_time).total_seconds())
-        return delays + [math.inf] * (len(stages) - len(jobs))
     finally:
         await pool.aclose()
+    deadline = time.monotonic() + STEADY_RESULT_TIMEOUT_S
+    while len(starts := await first_tries(dsn, list(stages))) < len(stages) \
+            and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return [starts[p] - sent[p] if p in starts else math.inf for p in stages]
 
 
 @dataclass
@@ -431,7 +429,7 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
             fleet_starts = crash_to_start(await first_tries(dsn, fleet_market.crossing),
                                           fleet_market.crossing, t0_unix)
             steady = await steady_queue_delays(
-                redis_url, await opened_at(deps, fleet_market.healthy[:STEADY_JOBS]))
+                redis_url, dsn, await opened_at(deps, fleet_market.healthy[:STEADY_JOBS]))
             await processes.stop_all(fleet)
             say(f"fleet: {sum(map(math.isfinite, fleet_reactions))}/{len(fleet_reactions)} "
                 f"landed; fleet stopped; the naive keeper starts")

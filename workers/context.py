@@ -198,10 +198,12 @@ def lease_ttl_s(settings: Settings, job: str) -> float:
     return settings.timeouts.of(job) + LEASE_MARGIN_S
 
 
-def job_function(name: str, run: Run, settings: Settings, *, max_tries: int) -> Function:
+def job_function(name: str, run: Run, settings: Settings, *, max_tries: int,
+                 keep_result_s: float | None = None) -> Function:
     """`run(deps, *json_args)` as the arq function `name` (see the module docstring): timeout
     from the settings, structlog context bound, the target's lease held, the try recorded in
-    job_runs, the outcome's string returned."""
+    job_runs, the outcome's string returned (and kept `keep_result_s`, when given, instead of
+    the role's time; 0 keeps none)."""
     timeout_s = settings.timeouts.of(name)
 
     async def job(ctx: dict[Any, Any], *args: Any) -> str:
@@ -214,7 +216,8 @@ def job_function(name: str, run: Run, settings: Settings, *, max_tries: int) -> 
         return str(outcome)
 
     job.__qualname__ = job.__name__ = name
-    return func(job, name=name, timeout=timeout_s, max_tries=max_tries)
+    return func(job, name=name, timeout=timeout_s, max_tries=max_tries,
+                keep_result=keep_result_s)
 
 
 async def run_try(deps: WorkerDeps, redis: Redis, run: Run, name: str, job_id: str,

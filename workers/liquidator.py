@@ -98,7 +98,11 @@ def worker_settings(settings: Settings) -> type:
                 second=scan_seconds(settings.liquidator.scan_interval_s), run_at_startup=True,
                 unique=True, timeout=scan.timeout_s, max_tries=1)
     return role_settings(ROLE, settings, [
-        job_function("liquidate_position", LIQUIDATE, settings, max_tries=MAX_TRIES),
+        # no result kept: a kept `not_needed` would refuse the position's id, so a price that
+        # dips, recovers and dips again within KEEP_RESULT_S would find it unliquidatable by
+        # the trigger and the scan alike; the chain (a flat position) stops repeats instead
+        job_function("liquidate_position", LIQUIDATE, settings, max_tries=MAX_TRIES,
+                     keep_result_s=0),
         scan,
     ], cron_jobs=[tick], schedule_s=settings.liquidator.scan_interval_s, signs=True,
         database=True, background=price_trigger, max_jobs=MAX_JOBS, poll_delay_s=POLL_DELAY_S)

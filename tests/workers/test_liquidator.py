@@ -189,6 +189,27 @@ async def scans_that_found_work(settings: Settings) -> int:
     return sum(r["outcome"] == "success" for r in runs)
 
 
+async def test_a_position_found_healthy_is_liquidated_when_the_price_falls_later(
+        book: Book, settings: Settings) -> None:
+    position = book.fragile[0]
+    async with workers(settings, 1):
+        queue = await create_pool(redis_settings(settings), job_serializer=job_serializer,
+                                  job_deserializer=job_deserializer)
+        try:  # asked too early (an operator, a scan on a stale price): healthy, nothing sent
+            assert await enqueue(queue, "liquidate_position", str(position),
+                                 stage=candidate(book, position).opened_at) is not None
+            for _ in range(100):
+                if await try_outcomes(settings) == {(position, 1): "not_needed"}:
+                    break
+                await asyncio.sleep(0.1)
+            assert await try_outcomes(settings) == {(position, 1): "not_needed"}
+        finally:
+            await queue.aclose()
+        book.price.price = CRASHED  # the same piece of work (same id) is due now
+        await book.liquidated(timeout_s=15)
+    assert await book.liquidations_sent(position) == 1
+
+
 async def test_a_dead_instances_share_is_taken_over(book: Book, settings: Settings) -> None:
     async with workers(settings, 2) as tasks:
         tasks[0].cancel()  # one instance stops beating (its worker is gone)
