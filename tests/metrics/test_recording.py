@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from solders.signature import Signature
 
 from chain.sender import AlreadyDone, GaveUp, Landed, Refused
@@ -35,10 +36,11 @@ def test_a_try_is_counted_timed_and_marks_its_success() -> None:
 def test_a_failed_try_marks_no_success_and_one_with_nothing_to_do_does() -> None:
     labels = {"role": "test-role", "job": "failing_job"}
     for outcome in ("failed", "retry"):
+        before = sample("keepernet_job_runs_total", **labels, outcome=outcome)
         tried = JobTry.of("test-role", "failing_job", {})
         tried.start()
         tried.finish(outcome)
-        assert sample("keepernet_job_runs_total", **labels, outcome=outcome) >= 1
+        assert sample("keepernet_job_runs_total", **labels, outcome=outcome) == before + 1
     assert registry.get_sample_value("keepernet_job_last_success_timestamp_seconds",
                                      labels) is None
     tried = JobTry.of("test-role", "failing_job", {})
@@ -65,6 +67,10 @@ def test_a_landed_liquidation_observes_its_reaction_from_its_enqueue() -> None:
 def test_sends_are_counted_by_instruction_and_result() -> None:
     approved = sample("keepernet_markets_total", result="approved")
     funding = sample("keepernet_funding_updates_total")
+    sent = {outcome: sample("keepernet_transactions_total", instruction="liquidate",
+                            outcome=outcome) for outcome in ("refused", "already_done", "gave_up")}
+    confirmation = sample("keepernet_transaction_confirmation_seconds_sum",
+                          instruction="approve_market")
     record_send("approve_market", Landed(Signature.default(), 5, confirmed_after_s=0.7))
     record_send("update_funding", Landed(Signature.default(), 6))
     record_send("liquidate", Refused("NotLiquidatable"))
@@ -72,8 +78,8 @@ def test_sends_are_counted_by_instruction_and_result() -> None:
     record_send("liquidate", GaveUp("no endpoint"))
     assert sample("keepernet_markets_total", result="approved") == approved + 1
     assert sample("keepernet_funding_updates_total") == funding + 1
-    for outcome in ("refused", "already_done", "gave_up"):
+    for outcome, before in sent.items():
         assert sample("keepernet_transactions_total", instruction="liquidate",
-                      outcome=outcome) >= 1
+                      outcome=outcome) == before + 1
     assert sample("keepernet_transaction_confirmation_seconds_sum",
-                  instruction="approve_market") >= 0.7
+                  instruction="approve_market") == pytest.approx(confirmation + 0.7)

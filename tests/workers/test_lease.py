@@ -77,14 +77,15 @@ async def test_expiry_frees_a_lease_its_holder_never_released(redis: ArqRedis) -
 async def test_a_standing_lease_is_kept_by_its_holder_and_taken_over_once_it_lapses(
         redis: ArqRedis) -> None:
     key = "keepernet:test:collector"
-    assert await hold(redis, key, "a", 0.3)
-    assert not await hold(redis, key, "b", 0.3)
-    await asyncio.sleep(0.2)
-    assert await hold(redis, key, "a", 0.3)  # renewed: it outlives its first TTL
-    await asyncio.sleep(0.2)
-    assert not await hold(redis, key, "b", 0.3)
-    await asyncio.sleep(0.4)  # "a" stopped renewing
-    assert await hold(redis, key, "b", 0.3)
+    assert await hold(redis, key, "a", 2)
+    assert not await hold(redis, key, "b", 2)
+    await asyncio.sleep(1)
+    assert await hold(redis, key, "a", 2)  # renewed: its TTL starts again
+    assert await redis.pttl(key) > 1500
+    assert not await hold(redis, key, "b", 2)
+    await redis.pexpire(key, 1)  # as if "a" stopped renewing and its TTL ran out
+    await asyncio.sleep(0.05)
+    assert await hold(redis, key, "b", 2)
     assert await redis.get(key) == b"b"
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
-from arq.connections import create_pool
+from arq.connections import ArqRedis, create_pool
+from arq.jobs import Job
 from arq.worker import Worker, create_worker
 from redis.asyncio import Redis
 from solders.keypair import Keypair
@@ -35,8 +36,8 @@ from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
 from workers import liquidator
-from workers.context import build_deps
-from workers.fast_path import FastPath
+from workers.context import build_deps, lease_ttl_s
+from workers.fast_path import FALLBACK_MARGIN_S, FastPath
 from workers.fleet import live_instances
 from workers.job_ids import enqueue, job_id, queue_name
 from workers.redis import redis_settings
@@ -162,12 +163,15 @@ async def test_a_crash_liquidates_each_fragile_position_once(book: Book, setting
     assert await scans_that_found_work(settings) == 0  # the price trigger found them
     # each by its fast path's try 0, its queued job still deferred as the fallback
     assert await try_outcomes(settings) == {(p, 0): "success" for p in book.fragile}
-    redis = Redis.from_url(settings.redis.url)
+    queue = await create_pool(redis_settings(settings), job_serializer=job_serializer,
+                              job_deserializer=job_deserializer)
     try:
+        fallback_s = liquidator_fallback_s(settings)
         for position in book.fragile:
-            assert await due_in_s(redis, fallback_id(book, position)) > 20
+            assert await deferred_by_s(queue, fallback_id(book, position)) == \
+                pytest.approx(fallback_s, abs=0.002)
     finally:
-        await redis.aclose()
+        await queue.aclose()
 
 
 def sample(name: str, **labels: str) -> float:
@@ -235,6 +239,18 @@ def fallback_id(book: Book, position: Pubkey) -> str:
     return job_id("liquidate_position", str(position), opened_at)
 
 
+async def deferred_by_s(queue: ArqRedis, id_: str) -> float:
+    """How far past its enqueue the queued job `id_` is due (0: due when enqueued)."""
+    info = await Job(id_, queue, _queue_name=queue_name("liquidator"),
+                     _deserializer=job_deserializer).info()
+    assert info is not None and info.score is not None, f"{id_} is not queued"
+    return info.score / 1000 - info.enqueue_time.timestamp()
+
+
+def liquidator_fallback_s(settings: Settings) -> float:
+    return lease_ttl_s(settings, "liquidate_position") + FALLBACK_MARGIN_S
+
+
 async def due_in_s(redis: Redis, id_: str) -> float:
     """How long until the queued job `id_` is due (negative: overdue); inf when not queued."""
     score = await redis.zscore(queue_name("liquidator"), id_)
@@ -270,8 +286,8 @@ async def test_the_fast_path_liquidates_at_once_and_leaves_its_fallback_deferred
         await fast.drain()
         assert book.side(position) == 0
         assert await try_outcomes(settings) == {(position, 0): "success"}
-        due = await due_in_s(fast.deps.redis, fallback_id(book, position))
-        assert fast.fallback_defer_s - 5 < due <= fast.fallback_defer_s
+        assert await deferred_by_s(fast.deps.redis, fallback_id(book, position)) == \
+            pytest.approx(liquidator_fallback_s(settings), abs=0.002)
 
 
 async def test_what_the_fast_path_does_not_land_goes_to_the_queue_now(
@@ -309,7 +325,8 @@ async def test_candidates_beyond_max_running_are_queued_due_now(book: Book,
         assert await fast.liquidate(found) == 5
         await fast.drain()
         assert await try_outcomes(settings) == {(c.position, 0): "success" for c in found[:2]}
-        dues = [await due_in_s(fast.deps.redis, fallback_id(book, c.position))
-                for c in found]
-        assert all(due > 20 for due in dues[:2]) and all(due <= 0 for due in dues[2:])
+        deferrals = [await deferred_by_s(fast.deps.redis, fallback_id(book, c.position))
+                     for c in found]
+        assert deferrals == pytest.approx([liquidator_fallback_s(settings)] * 2 + [0.0] * 3,
+                                          abs=0.002)
         assert [book.side(c.position) for c in found[2:]] == [1, 1, 1]
