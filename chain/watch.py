@@ -20,8 +20,8 @@ from solders.pubkey import Pubkey
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-OnChange = Callable[[Pubkey, bytes, int], Awaitable[None]]
-OnConnected = Callable[[], Awaitable[None]]
+OnChange = Callable[[Pubkey, bytes, int], Awaitable[object]]
+OnConnected = Callable[[], Awaitable[object]]
 
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.2, 5.0
 SUBSCRIBE_TIMEOUT_S = 5.0

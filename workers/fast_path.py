@@ -7,10 +7,11 @@ one, and that wait was most of the reaction (p50 0.25 s of 0.34 s at 10,000 posi
 each candidate the instance whose trigger found it:
 
 - enqueues `liquidate_position` under its deterministic id as ever, but deferred by the lease's
-  TTL and a second (`fallback_defer_s`). Whoever queues the id first owns the position; an
+  TTL and FALLBACK_MARGIN_S (`fallback_defer_s`). Whoever queues the id first owns the position; an
   instance whose enqueue finds it queued leaves it alone;
 - runs try 0 of that job here, at once, exactly as a try from the queue runs
-  (`workers.context.run_try`: the target's lease, job_runs, metrics);
+  (`workers.context.run_try`: the target's lease, job_runs, metrics) — unless it could not
+  start within LATE_START_S, when the queue takes over;
 - when try 0 lands the liquidation (`success`), leaves the fallback to run later and find the
   position flat. Any other end — `retry`, `not_needed`, `already_done` (another holder had the
   lease), `failed`, an error, a timeout — brings the fallback forward, so that the queue takes
@@ -32,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import structlog
+from arq.jobs import Job
 from solders.pubkey import Pubkey
 
 from jobs.liquidation_plan import Candidate
@@ -42,7 +44,11 @@ from workers.job_ids import enqueue, queue_name
 
 JOB = "liquidate_position"
 TRIGGER_TRY = 0  # job_runs' try number of the fast path's run, before the queue's tries 1, 2…
-FALLBACK_MARGIN_S = 1.0  # the fallback runs this long after try 0's lease has surely ended
+# The fallback is due this long after try 0's lease would end were it taken at the enqueue; a
+# try 0 that cannot take it within LATE_START_S of finding the position hands over to the
+# queue instead, so that its lease surely ends before the fallback runs.
+FALLBACK_MARGIN_S = 5.0
+LATE_START_S = FALLBACK_MARGIN_S / 2
 
 log = structlog.get_logger(__name__)
 
@@ -68,16 +74,24 @@ class FastPath:
         found_at = time.time()  # a liquidation's reaction runs from here (metrics/jobs.py)
         fresh = [c for c in candidates if c.position not in self._running]
         room = max(0, self.max_running - len(self._running))
-        jobs = await asyncio.gather(*(
+        # every enqueue runs to its end: one failing must not leave the others' jobs queued
+        # with no try 0 (their ids taken, they would wait out the deferral)
+        answers = await asyncio.gather(*(
             enqueue(self.deps.redis, JOB, str(c.position), stage=c.opened_at,
                     defer_s=self.fallback_defer_s if i < room else None)
-            for i, c in enumerate(fresh)))
-        for candidate, job in zip(fresh[:room], jobs, strict=False):
-            if job is not None and candidate.position not in self._running:
+            for i, c in enumerate(fresh)), return_exceptions=True)
+        queued = [(i, c, a) for i, (c, a) in enumerate(zip(fresh, answers, strict=True))
+                  if isinstance(a, Job)]
+        for i, candidate, job in queued:
+            if i < room and candidate.position not in self._running:
                 self._running[candidate.position] = asyncio.create_task(
                     self._try(candidate.position, job.job_id, found_at),
                     name=f"{JOB} {candidate.position}")
-        return sum(job is not None for job in jobs)
+        failed = [a for a in answers if isinstance(a, BaseException)]
+        if failed:
+            log.warning("fast-path enqueues failed: the cron scan finds those positions again",
+                        failed=len(failed), error=f"{type(failed[0]).__name__}: {failed[0]}")
+        return len(queued)
 
     async def drain(self) -> None:
         """Wait for the tries running (each ends within its job's timeout)."""
@@ -86,6 +100,10 @@ class FastPath:
     async def _try(self, position: Pubkey, job_id: str, found_at: float) -> None:
         outcome = Outcome.FAILED
         try:
+            if time.time() - found_at > LATE_START_S:  # a burst that outran this process
+                log.warning("fast-path liquidation started late: its queued job takes over",
+                            job_id=job_id)
+                return
             async with asyncio.timeout(self.deps.settings.timeouts.of(JOB)):
                 outcome = await run_try(self.deps, self.deps.redis, self.run, JOB, job_id,
                                         TRIGGER_TRY, [str(position)],

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import structlog
@@ -78,9 +79,12 @@ class PriceTrigger:
             while True:
                 # watch the book's oracles until the refresh finds a market on another oracle
                 oracles = self.book.oracles
+                # quietly: a Redis or RPC failure while handling one notification must not
+                # end the watch (the next price, or the cron scan, finds the positions again)
                 watch = asyncio.create_task(
-                    watch_accounts(self.ws_url, sorted(oracles, key=bytes), self.on_price,
-                                   self.rescan), name="watch")
+                    watch_accounts(self.ws_url, sorted(oracles, key=bytes),
+                                   partial(self._quietly, self.on_price),
+                                   partial(self._quietly, self.rescan)), name="watch")
                 try:
                     while self.book.oracles == oracles:
                         await asyncio.sleep(self.refresh_period_s())
@@ -146,11 +150,12 @@ class PriceTrigger:
             await self._quietly(action)
 
     @staticmethod
-    async def _quietly(action: Callable0) -> bool:
-        """Run `action`; a failure (an RPC or Redis hiccup) is logged and tried again at the
-        next period rather than stopping the trigger. Whether it succeeded."""
+    async def _quietly(action: Callable[..., Awaitable[object]], *args: Any) -> bool:
+        """Run `action(*args)`; a failure (an RPC or Redis hiccup) is logged and tried again
+        at the next period or notification rather than stopping the trigger. Whether it
+        succeeded."""
         try:
-            await action()
+            await action(*args)
         except Exception as e:
             log.warning("liquidator trigger step failed", step=getattr(action, "__name__", ""),
                         error=str(e) or type(e).__name__)

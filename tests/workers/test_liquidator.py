@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -22,6 +23,7 @@ from arq.connections import ArqRedis, create_pool
 from arq.jobs import Job
 from arq.worker import Worker, create_worker
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
@@ -35,6 +37,7 @@ from metrics.definitions import registry
 from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
+from workers import fast_path as fast_path_module
 from workers import liquidator
 from workers.context import build_deps, lease_ttl_s
 from workers.fast_path import FALLBACK_MARGIN_S, FastPath
@@ -330,3 +333,37 @@ async def test_candidates_beyond_max_running_are_queued_due_now(book: Book,
         assert deferrals == pytest.approx([liquidator_fallback_s(settings)] * 2 + [0.0] * 3,
                                           abs=0.002)
         assert [book.side(c.position) for c in found[2:]] == [1, 1, 1]
+
+
+async def test_a_try_0_that_cannot_start_in_time_hands_over_to_the_queue(
+        book: Book, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_path_module, "LATE_START_S", -1.0)  # every start is late
+    book.price.price = CRASHED
+    await asyncio.sleep(0.5)
+    async with fast_path(settings) as fast:
+        position = book.fragile[0]
+        assert await fast.liquidate([candidate(book, position)]) == 1
+        await fast.drain()
+        assert await try_outcomes(settings) == {}  # no try 0: its lease could outlive the wait
+        assert await due_in_s(fast.deps.redis, fallback_id(book, position)) <= 0
+        assert book.side(position) != 0
+
+
+async def test_an_enqueue_that_fails_leaves_the_others_to_their_try_0(
+        book: Book, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    book.price.price = CRASHED
+    await asyncio.sleep(0.5)
+    unlucky = book.fragile[0]
+
+    async def enqueue_or_lose(redis: ArqRedis, job: str, *args: Any, **kwargs: Any) -> Job | None:
+        if args[0] == str(unlucky):
+            raise RedisConnectionError("connection lost")  # as Redis would, mid-burst
+        return await enqueue(redis, job, *args, **kwargs)
+
+    monkeypatch.setattr(fast_path_module, "enqueue", enqueue_or_lose)
+    async with fast_path(settings) as fast:
+        found = [candidate(book, p) for p in book.fragile[:3]]
+        assert await fast.liquidate(found) == 2
+        await fast.drain()
+        assert await try_outcomes(settings) == {(c.position, 0): "success" for c in found[1:]}
+        assert book.side(unlucky) != 0  # the cron scan's to find again
