@@ -46,7 +46,8 @@ job_last_success = Gauge(
 
 # ---- queues (exported by the one worker holding the collector's lease) -----------------------
 queue_jobs = Gauge(
-    "keepernet_queue_jobs", "Jobs waiting in a role's queue", ["role"], registry=registry)
+    "keepernet_queue_jobs", "Jobs due in a role's queue (not those deferred to later)",
+    ["role"], registry=registry)
 queue_oldest_age = Gauge(
     "keepernet_queue_oldest_job_age_seconds",
     "Age of the oldest job due in a role's queue (0 when none is due)", ["role"],

@@ -76,14 +76,11 @@ class Observer:
     async def probe(self) -> Health:
         """One round of probes; the verdict becomes what `/healthz` reports."""
         redis = self.redis
-        slot, slot_error = await _attempt(self._slot())
-        _, redis_error = await _attempt(redis.ping())
-        postgres_error = None
-        if self.db_pool is not None:
-            _, postgres_error = await _attempt(self.db_pool.fetchval("SELECT 1"))
-        last_success, _ = await _attempt(self._share_last_success(redis))
-        if self.wallet is not None:
-            await _attempt(self._wallet_balance(self.wallet))
+        # at once: a dependency that is down takes PROBE_TIMEOUT_S, once, not once per probe
+        (slot, slot_error), (_, redis_error), (_, postgres_error), (last_success, _), _ = \
+            await asyncio.gather(
+                _attempt(self._slot()), _attempt(redis.ping()), _attempt(self._postgres()),
+                _attempt(self._share_last_success(redis)), _attempt(self._wallet_balance()))
         if redis_error is None:
             await _attempt(self._collect_queues(redis))
         now = time.time()
@@ -113,8 +110,13 @@ class Observer:
         score = await redis.zscore(LAST_SUCCESS_KEY, self.role)
         return None if score is None else float(score)
 
-    async def _wallet_balance(self, wallet: Pubkey) -> None:
-        metric.wallet_balance.set((await self.rpc.call("get_balance", wallet)).value)
+    async def _postgres(self) -> None:
+        if self.db_pool is not None:
+            await self.db_pool.fetchval("SELECT 1")
+
+    async def _wallet_balance(self) -> None:
+        if self.wallet is not None:
+            metric.wallet_balance.set((await self.rpc.call("get_balance", self.wallet)).value)
 
     async def _collect_queues(self, redis: ArqRedis) -> None:
         if not await hold(redis, QUEUE_COLLECTOR_KEY, self.instance, QUEUE_COLLECTOR_TTL_S):
@@ -124,7 +126,9 @@ class Observer:
         now_ms = time.time() * 1000
         for role in ROLES:
             queue = queue_name(role)
-            metric.queue_jobs.labels(role).set(await redis.zcard(queue))
+            # due ones only: a deferred job (a retry's wait, the fast path's fallback) is no
+            # backlog
+            metric.queue_jobs.labels(role).set(await redis.zcount(queue, "-inf", now_ms))
             oldest = await redis.zrangebyscore(queue, "-inf", now_ms, start=0, num=1,
                                                withscores=True)
             age_s = (now_ms - oldest[0][1]) / 1000 if oldest else 0.0

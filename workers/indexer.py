@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from arq.cron import CronJob, cron
 from arq.worker import Function
+from solana.rpc.commitment import Finalized
 
 from chain.client import RpcUnavailable, anchor_program
 from jobs.indexer import index_events
@@ -30,7 +31,8 @@ async def run_index_events(deps: WorkerDeps) -> Outcome:
     """index_events; once it has caught up, the slot read before it is the indexer's last slot
     (every event up to it is stored), whether or not the program emitted any since."""
     try:
-        slot = (await deps.rpc.call("get_slot")).value
+        # finalized, as index_events reads: every event up to this slot is what it stores
+        slot = (await deps.rpc.call("get_slot", Finalized)).value
     except RpcUnavailable:
         return Outcome.RETRY
     outcome = await index_events(deps.rpc, deps.pool, deps.settings.program_id)
