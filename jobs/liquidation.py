@@ -120,18 +120,22 @@ async def read_prices(deps: JobDeps, oracles: Iterable[Pubkey]
         except OracleRefused as e:
             refused[oracle] = e.error
             metric.oracle_rejections.labels(e.error).inc()
-    ages = [clock.slot - publish_slot(a) for a in accounts if a is not None]
+    # the age of the price accounts only: an account that is no price (refused by name) has
+    # no age, and counting it as published at slot 0 would report it as stale instead
+    slots = [publish_slot(a) for a in accounts
+             if a is not None and a.owner == config.pyth_program]
+    ages = [clock.slot - s for s in slots if s is not None]
     if ages:
         metric.oracle_age.set(max(ages))
     return prices, refused
 
 
-def publish_slot(account: Account) -> int:
-    """The slot an oracle's aggregate price was published in (0 when it is no price)."""
+def publish_slot(account: Account) -> int | None:
+    """The slot an oracle's aggregate price was published in; None when it is no price."""
     try:
         return read_aggregate(bytes(account.data)).publish_slot
     except ValueError:
-        return 0
+        return None
 
 
 async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,

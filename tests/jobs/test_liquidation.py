@@ -16,9 +16,10 @@ from solders.pubkey import Pubkey
 
 from chain.publisher import SET_PRICE_METHOD
 from chain.pyth import PriceStatus, price_account
-from jobs.liquidation import liquidate_position, scan_positions
+from jobs.liquidation import liquidate_position, read_prices, scan_positions
 from jobs.liquidation_plan import is_liquidatable
 from jobs.outcome import Outcome
+from metrics.definitions import registry
 from program.client import PerpMarketParams
 from program.local import Wallet
 from tests.chain.test_localnet import rpc
@@ -177,3 +178,14 @@ async def test_a_missing_position_fails(perps: Perps) -> None:
     assert await liquidate_position(perps.w.keepers[0],
                                     perps.position(0, Wallet(Keypair(), Pubkey.default()))) \
         == Outcome.FAILED
+
+
+async def test_an_account_that_is_no_price_is_refused_and_has_no_age(perps: Perps) -> None:
+    k = perps.w.keepers[0]
+    await rpc(perps.w.net, "keepernet_timeTravel", {"slots": 30})  # a slot past any fresh age
+    await perps.refresh(perps.oracles[0])
+    not_a_price = perps.markets[0]  # the program's account, not the Pyth program's
+    prices, refused = await read_prices(k, [perps.oracles[0], not_a_price])
+    assert refused == {not_a_price: "InvalidOracle"} and list(prices) == [perps.oracles[0]]
+    # the fresh oracle's age, not the chain's slot as if the other were published at slot 0
+    assert registry.get_sample_value("keepernet_oracle_age_slots") < 25
