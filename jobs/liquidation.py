@@ -29,9 +29,8 @@ from jobs.outcome import Outcome
 from metrics import definitions as metric
 from program import layouts
 
-# Position: discriminator, perp_market at 8, ..., side (u8) at 112 (program/src/generated)
-POSITION_PERP_MARKET_OFFSET = 8
-POSITION_SIDE_OFFSET = 112
+POSITION_PERP_MARKET_OFFSET = layouts.offset(layouts.POSITION, "perp_market")
+POSITION_SIDE_OFFSET = layouts.offset(layouts.POSITION, "side")
 # Facts that never change once on chain (a position's market is in its PDA's seeds, a
 # market's oracle is set at creation), so each keeper process looks them up once. Bounded:
 # cleared when full, the cost of which is one more lookup per position.

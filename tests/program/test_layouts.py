@@ -39,7 +39,7 @@ def test_a_position_record_decodes_as_written(market: bytes, owner: bytes, size:
                                               opened_at: int, side: int, bump: int) -> None:
     record = np.zeros(1, dtype=layouts.POSITION)
     record[0] = (layouts.discriminator("Position"), market, owner, size, entry, collateral,
-                 snapshot, opened_at, side, bump, b"")
+                 snapshot, opened_at, side, bump)
     p = CODER.decode(record.tobytes())
     assert (p.perp_market, p.owner) == (Pubkey(market), Pubkey(owner))
     assert (p.size, p.entry_price, p.collateral, p.funding_snapshot, p.opened_at, p.side,
