@@ -143,37 +143,35 @@ async def _raw_batch(state: _EndpointState, method: str,
     endpoint's failure."""
     body = [{"jsonrpc": "2.0", "id": i, "method": method, "params": list(p)}
             for i, p in enumerate(params)]
-    response = await state.raw.post(state.endpoint.url, json=body)
-    response.raise_for_status()
-    try:
-        answer = response.json()
-    except ValueError as e:
-        raise _EndpointFailed(f"unreadable answer ({e})") from e
+    answer = await _post(state, body)
     if not isinstance(answer, list):
         raise _EndpointFailed("unreadable answer (not a JSON-RPC batch response)")
     by_id = {a.get("id"): a for a in answer if isinstance(a, dict)}
-    results = []
-    for i in range(len(body)):
-        one = by_id.get(i)
-        if one is None or not ("result" in one or "error" in one):
-            raise _EndpointFailed(f"unreadable answer (no answer to request {i} of "
-                                  f"{len(body)})")
-        if one.get("error") is not None:
-            raise RPCException(one["error"])
-        results.append(one["result"])
-    return results
+    return [_result(by_id.get(i), f"no answer to request {i} of {len(body)}")
+            for i in range(len(body))]
 
 
 async def _raw_request(state: _EndpointState, method: str, params: Sequence[Any]) -> Any:
-    response = await state.raw.post(state.endpoint.url, json={
-        "jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
+    answer = await _post(state, {"jsonrpc": "2.0", "id": 1, "method": method,
+                                 "params": list(params)})
+    return _result(answer, "not a JSON-RPC response")
+
+
+async def _post(state: _EndpointState, body: Any) -> Any:
+    """POST `body` to the endpoint; its answer's JSON."""
+    response = await state.raw.post(state.endpoint.url, json=body)
     response.raise_for_status()
     try:
-        answer = response.json()
+        return response.json()
     except ValueError as e:
         raise _EndpointFailed(f"unreadable answer ({e})") from e
+
+
+def _result(answer: Any, unreadable: str) -> Any:
+    """One JSON-RPC answer's result; RPCException for its error; the endpoint's failure,
+    saying `unreadable`, when it is no answer."""
     if not isinstance(answer, dict) or not ("result" in answer or "error" in answer):
-        raise _EndpointFailed("unreadable answer (not a JSON-RPC response)")
+        raise _EndpointFailed(f"unreadable answer ({unreadable})")
     if answer.get("error") is not None:
         raise RPCException(answer["error"])
     return answer["result"]
