@@ -13,7 +13,7 @@ HEADERS := $(wildcard program/src/*.h program/src/*/*.h)
 GENERATED := program/idl/keepernet.json $(wildcard program/src/generated/*.h)
 
 .PHONY: setup program idl test lint bench bench-cu bench-scan bench-indexer bench-queue \
-	bench-localnet bench-reaction localnet clean
+	bench-localnet bench-reaction localnet demo clean
 .DELETE_ON_ERROR:
 
 setup:
