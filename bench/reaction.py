@@ -26,11 +26,12 @@ all along (the program refuses a price older than 25 slots).
   scanner at. Its reaction and crash-to-start are measured the same way (a liquidation starts
   after the scan and the liquidations before it in the sequential loop).
 
-Prints one table per scale (figure, fleet, baseline, ratio fleet ÷ baseline, target, met;
-the reaction's target, one slot, applies at 10,000 positions) and writes
-bench/results/reaction.json (every scale's figures and reaction times). The servers' data and
-every child's log are in bench/results/reaction/ (kept for a look after a failure); everything
-started is stopped, even on failure.
+Prints one table of every scale's figures (value the fleet's, baseline the naive keeper's,
+ratio fleet ÷ baseline, target, met; the reaction's target, one slot, applies at 10,000
+positions) and writes bench/results/reaction.json in the shape of bench/report.py, with every
+scale's reaction times in `details` for the plots. The servers' data and every child's log are
+in bench/results/reaction/ (kept for a look after a failure); everything started is stopped,
+even on failure. Exit status 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import os
@@ -57,7 +57,7 @@ from redis.asyncio import Redis
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from bench.report import percentile
+from bench.report import BenchResult, Figure, conclude, percentile, samples
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.keys import load_keypair
 from chain.localnet.seed import PositionSpec, Seeder
@@ -77,7 +77,6 @@ from workers.liquidator import FLEET_TTL_S
 from workers.serializer import job_deserializer, job_serializer
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS_PATH = ROOT / "bench" / "results" / "reaction.json"
 DATA_PATH = ROOT / "bench" / "results" / "reaction"
 # Issue targets, on the project's 2-core machine: the reaction's at 10,000 open positions.
 TARGET_REACTION_P99_S = 0.4  # one Solana slot
@@ -318,51 +317,27 @@ class Figures:
     steady: list[float]  # enqueue-to-start of jobs enqueued one at a time (fleet only)
 
 
-@dataclass(frozen=True)
-class Row:
-    name: str
-    fleet: float
-    baseline: float
-    target: float | None
+def figures(fleet: Figures, baseline: Figures, positions: int) -> list[Figure]:
+    """The figures of one scale, in seconds; the reaction's target applies at TARGET_SCALE."""
+    at = f", {positions:,} positions"
 
-    @property
-    def ratio(self) -> float:
-        return self.fleet / self.baseline if self.baseline else math.nan
+    def both(name: str, fleet_s: list[float], base_s: list[float], pct: float,
+             target: float | None = None) -> Figure:
+        return Figure.of(f"{name} p{pct:g}{at}", percentile(fleet_s, pct), "s",
+                         baseline=percentile(base_s, pct), target=target, target_op="<=")
 
-    @property
-    def met(self) -> bool | None:
-        return None if self.target is None else self.fleet <= self.target
-
-
-def rows(fleet: Figures, baseline: Figures, *, target_scale: bool) -> list[Row]:
-    """The figures of one scale; the reaction's target applies at TARGET_SCALE."""
     return [
-        Row("reaction p50 (s)", percentile(fleet.reactions, 50),
-            percentile(baseline.reactions, 50), None),
-        Row("reaction p99 (s)", percentile(fleet.reactions, 99),
-            percentile(baseline.reactions, 99), TARGET_REACTION_P99_S if target_scale else None),
-        Row("crash to liquidation start p50 (s)", percentile(fleet.starts, 50),
-            percentile(baseline.starts, 50), None),
-        Row("crash to liquidation start p99 (s)", percentile(fleet.starts, 99),
-            percentile(baseline.starts, 99), None),
+        both("reaction", fleet.reactions, baseline.reactions, 50),
+        both("reaction", fleet.reactions, baseline.reactions, 99,
+             TARGET_REACTION_P99_S if positions == TARGET_SCALE else None),
+        both("crash to liquidation start", fleet.starts, baseline.starts, 50),
+        both("crash to liquidation start", fleet.starts, baseline.starts, 99),
         # the naive keeper has no queue to wait in when idle: no baseline
-        Row("enqueue-to-start, one at a time, p50 (s)", percentile(fleet.steady, 50), math.nan,
-            None),
-        Row("enqueue-to-start, one at a time, p99 (s)", percentile(fleet.steady, 99), math.nan,
-            TARGET_QUEUE_P99_S),
+        Figure.of(f"enqueue-to-start, one at a time, p50{at}", percentile(fleet.steady, 50),
+                  "s", target_op="<="),
+        Figure.of(f"enqueue-to-start, one at a time, p99{at}", percentile(fleet.steady, 99),
+                  "s", target=TARGET_QUEUE_P99_S, target_op="<="),
     ]
-
-
-def table(result: list[Row]) -> str:
-    out = ["| figure | fleet | baseline | ratio (fleet ÷ baseline) | target | met |",
-           "|---|---:|---:|---:|---:|---|"]
-    for r in result:
-        target = "—" if r.target is None else f"≤ {r.target:g}"
-        met = "—" if r.met is None else ("yes" if r.met else "NO")
-        baseline, ratio = (("—", "—") if math.isnan(r.baseline)
-                           else (f"{r.baseline:.3f}", f"{r.ratio:.3f}"))
-        out.append(f"| {r.name} | {r.fleet:.3f} | {baseline} | {ratio} | {target} | {met} |")
-    return "\n".join(out)
 
 
 def say(text: str) -> None:
@@ -467,10 +442,6 @@ async def stop_tasks(tasks: Sequence[asyncio.Task[None]]) -> None:
             say(f"left behind: {', '.join(t.get_name() for t in stuck)}")
 
 
-def _json_float(value: float) -> float | None:
-    return round(value, 4) if math.isfinite(value) else None
-
-
 def _scales(text: str) -> list[int]:
     try:
         scales = [int(part) for part in text.split(",")]
@@ -483,7 +454,7 @@ def _scales(text: str) -> list[int]:
 
 
 def main(argv: list[str]) -> int:
-    """Run the benchmark at each scale, print the tables, write the results; 0 when every
+    """Run the benchmark at each scale, print the table, write the results; 0 when every
     target is met."""
     parser = argparse.ArgumentParser(prog="bench.reaction", description=__doc__.splitlines()[0])
     parser.add_argument("--positions", type=_scales, default=DEFAULT_SCALES,
@@ -495,30 +466,25 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     # the in-process keeper's jobs log every scan and liquidation: only trouble is worth a line
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    found: list[Figure] = []
     runs = []
     for scale in args.positions:
         say(f"== {scale:,} open positions")
         fleet, baseline = asyncio.run(measure(scale // 2, args.crossing, args.instances))
-        result = rows(fleet, baseline, target_scale=scale == TARGET_SCALE)
-        print(f"{scale:,} open positions ({scale // 2:,} per market), {args.crossing} per "
-              f"market crossing ({CRASH_PRICE / START_PRICE:.0%} of the price); "
-              f"{args.instances} liquidator instances vs a naive keeper scanning every "
-              f"{BASELINE_INTERVAL_S:g} s; {os.cpu_count()} CPUs")
-        print(table(result))
-        runs.append({"positions": scale, "results": [
-            {"figure": r.name, "fleet": _json_float(r.fleet),
-             "baseline": _json_float(r.baseline), "ratio": _json_float(r.ratio),
-             "target": r.target, "met": r.met} for r in result],
-            "reactions_s": {"fleet": [_json_float(x) for x in fleet.reactions],
-                            "baseline": [_json_float(x) for x in baseline.reactions]},
-            "steady_queue_s": [_json_float(x) for x in fleet.steady]})
-    RESULTS_PATH.parent.mkdir(exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps({
+        found += figures(fleet, baseline, scale)
+        runs.append({"positions": scale,
+                     "reactions_s": {"fleet": samples(fleet.reactions),
+                                     "baseline": samples(baseline.reactions)},
+                     "steady_queue_s": samples(fleet.steady)})
+    result = BenchResult("reaction", found, {
         "crossing_per_market": args.crossing, "instances": args.instances,
         "baseline_interval_s": BASELINE_INTERVAL_S, "target_scale": TARGET_SCALE,
-        "scales": runs}, indent=2) + "\n")
-    return 0 if all(f["met"] is not False for run in runs for f in run["results"]) else 1
-
+        "scales": runs})
+    return conclude(result, f"{', '.join(f'{n:,}' for n in args.positions)} open positions "
+                            f"(half per market), {args.crossing} per market crossing (to "
+                            f"{CRASH_PRICE / START_PRICE:.0%} of the price); "
+                            f"{args.instances} liquidator instances vs a naive keeper scanning "
+                            f"every {BASELINE_INTERVAL_S:g} s; {os.cpu_count()} CPUs")
 
 if __name__ == "__main__":
     with contextlib.suppress(KeyboardInterrupt):

@@ -15,9 +15,6 @@ says which side of it is good: ">=" for a throughput, "<=" for a latency) and `m
 holds; a figure without a target has `target` and `met` null. A number that could not be
 measured (a baseline that does not apply) is null.
 
-`bench/results/reaction.json` predates this shape (`results`: figure, fleet, baseline, ratio,
-target, met, targets being upper bounds); `load_figures` reads it as well.
-
 `python -m bench` (bench/__main__.py) runs each benchmark as a child, then `table` prints every
 figure, `latest` is written to bench/results/latest.json and `plot_all` draws PNGs beside it.
 """
@@ -29,7 +26,7 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +91,12 @@ def met(value: float | None, target: float | None, op: TargetOp) -> bool | None:
     return value >= target if op == ">=" else value <= target
 
 
+def samples(values: Iterable[float], digits: int = 4) -> list[float | None]:
+    """Measures for a result's details: rounded, one that is not finite (a measure missed,
+    e.g. a liquidation that never landed) as null."""
+    return [round(v, digits) if math.isfinite(v) else None for v in values]
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile: exact on small samples, never interpolated (nan if empty)."""
     if not values:
@@ -150,37 +153,11 @@ def _json_default(value: Any) -> Any:
 
 
 def load_figures(bench: str, data: Mapping[str, Any]) -> BenchResult:
-    """A results file's content as a BenchResult: the shared shape, or reaction.json's own —
-    `results` of {figure, fleet, baseline, ratio, target, met} (targets upper bounds, figures
-    named with their unit in brackets, e.g. "reaction p99 (s)"), or `scales` of such runs,
-    each with its `positions` (a figure per run, named with its scale)."""
-    if "figures" in data:
-        return BenchResult(bench, [Figure.from_json(f) for f in data["figures"]],
-                           dict(data.get("details") or {}))
-    if "results" in data:
-        details = {k: v for k, v in data.items() if k != "results"}
-        return BenchResult(bench, _fleet_rows(data["results"], ""), details)
-    if "scales" in data:
-        figures = []
-        for run in data["scales"]:
-            figures += _fleet_rows(run["results"], f", {int(run['positions']):,} positions")
-        details = {k: v for k, v in data.items() if k != "scales"}
-        details["scales"] = [{k: v for k, v in run.items() if k != "results"}
-                             for run in data["scales"]]
-        return BenchResult(bench, figures, details)
-    raise ValueError(f"{bench}: neither `figures`, `results` nor `scales` in its results file")
-
-
-def _fleet_rows(rows: Sequence[Mapping[str, Any]], suffix: str) -> list[Figure]:
-    figures = []
-    for row in rows:
-        name = str(row["figure"])
-        unit = ""
-        if name.endswith(")") and " (" in name:
-            name, unit = name[:-1].rsplit(" (", 1)
-        figures.append(Figure(name + suffix, row.get("fleet"), unit, row.get("baseline"),
-                              row.get("target"), "<=", row.get("ratio"), row.get("met")))
-    return figures
+    """A results file's content (the shared shape) as a BenchResult."""
+    if "figures" not in data:
+        raise ValueError(f"{bench}: no `figures` in its results file")
+    return BenchResult(bench, [Figure.from_json(f) for f in data["figures"]],
+                       dict(data.get("details") or {}))
 
 
 def read_result(bench: str, results_dir: Path = RESULTS_DIR) -> BenchResult:

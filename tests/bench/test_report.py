@@ -1,4 +1,4 @@
-"""The benchmarks' report: figures, the table, latest.json, reading reaction.json's shape."""
+"""The benchmarks' report: figures, the table, latest.json, the plots; reaction's figures."""
 
 from __future__ import annotations
 
@@ -6,6 +6,15 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
+from bench.reaction import (
+    TARGET_QUEUE_P99_S,
+    TARGET_REACTION_P99_S,
+    TARGET_SCALE,
+    Figures,
+    figures,
+)
 from bench.report import (
     BenchResult,
     Figure,
@@ -16,6 +25,7 @@ from bench.report import (
     plot_all,
     ratio,
     read_result,
+    samples,
     table,
     write_result,
 )
@@ -86,34 +96,35 @@ def test_a_result_file_round_trips(tmp_path: Path) -> None:
     assert read_result("queue", tmp_path) == result
 
 
-def test_reactions_own_shape_is_read_as_figures() -> None:
-    data = {"positions": 2000, "results": [
-        {"figure": "reaction p99 (s)", "fleet": 0.78, "baseline": 5.9, "ratio": 0.132,
-         "target": 1.0, "met": True},
-        {"figure": "enqueue-to-start, one at a time, p99 (s)", "fleet": 0.014,
-         "baseline": None, "ratio": None, "target": 0.05, "met": True}]}
-    result = load_figures("reaction", data)
-    assert result.details == {"positions": 2000}
-    first, second = result.figures
-    assert (first.figure, first.unit, first.value, first.baseline, first.target,
-            first.target_op, first.met) == ("reaction p99", "s", 0.78, 5.9, 1.0, "<=", True)
-    assert second.figure == "enqueue-to-start, one at a time, p99" and second.baseline is None
-    assert "| reaction | reaction p99 | 0.78 | s | 5.9 | 0.132x | ≤ 1 | yes |" in table([result])
+def test_a_file_without_figures_is_refused() -> None:
+    with pytest.raises(ValueError, match="no `figures`"):
+        load_figures("reaction", {"scales": [{"positions": 1000, "results": []}]})
 
 
-def test_reactions_per_scale_shape_gives_a_figure_per_scale() -> None:
-    row = {"figure": "reaction p99 (s)", "fleet": 0.5, "baseline": 6.0, "ratio": 0.083,
-           "target": 0.4, "met": False}
-    data = {"instances": 2, "scales": [
-        {"positions": 1000, "results": [row], "reactions_s": {"fleet": [0.3], "baseline": [6]}},
-        {"positions": 10000, "results": [{**row, "target": None, "met": None}]}]}
-    result = load_figures("reaction", data)
-    assert [f.figure for f in result.figures] == ["reaction p99, 1,000 positions",
-                                                  "reaction p99, 10,000 positions"]
-    assert result.figures[0].met is False and result.figures[1].met is None
-    assert not result.ok
-    assert result.details["scales"][0] == {"positions": 1000,
-                                           "reactions_s": {"fleet": [0.3], "baseline": [6]}}
+def test_samples_are_rounded_and_a_missed_measure_is_null() -> None:
+    assert samples([0.123456, math.inf, math.nan, 2.0]) == [0.1235, None, None, 2.0]
+    json.dumps(samples([math.inf]), allow_nan=False)  # strict JSON
+
+
+def test_reactions_figures_name_their_scale_and_carry_the_targets() -> None:
+    fleet = Figures(reactions=[0.2, 0.3], starts=[0.05, 0.1], steady=[0.004, 0.03])
+    naive = Figures(reactions=[5.0, 6.0], starts=[4.9, 5.9], steady=[])
+    at_target = {f.figure: f for f in figures(fleet, naive, TARGET_SCALE)}
+    p99 = at_target["reaction p99, 10,000 positions"]
+    assert (p99.value, p99.unit, p99.baseline, p99.target, p99.target_op, p99.met) \
+        == (0.3, "s", 6.0, TARGET_REACTION_P99_S, "<=", True)
+    assert p99.ratio == pytest.approx(0.05)
+    assert at_target["crash to liquidation start p50, 10,000 positions"].baseline == 4.9
+    steady = at_target["enqueue-to-start, one at a time, p99, 10,000 positions"]
+    assert steady.baseline is None and steady.ratio is None
+    assert steady.target == TARGET_QUEUE_P99_S and steady.met is False
+    assert len(at_target) == 6
+    elsewhere = {f.figure: f for f in figures(fleet, naive, 1000)}
+    assert elsewhere["reaction p99, 1,000 positions"].target is None  # the target's scale only
+    assert elsewhere["enqueue-to-start, one at a time, p99, 1,000 positions"].met is False
+    never = figures(Figures([0.2, math.inf], [0.1, math.inf], [0.01]), naive, TARGET_SCALE)
+    assert never[1].value is None and never[1].met is False  # one never landed: missed
+    assert not BenchResult("reaction", never).ok
 
 
 def test_plots_are_drawn_from_the_details(tmp_path: Path) -> None:
@@ -121,10 +132,10 @@ def test_plots_are_drawn_from_the_details(tmp_path: Path) -> None:
         BenchResult("queue", [], {"latencies_ms": {"fleet": [5.0, 7.0], "arq": [250.0]}}),
         BenchResult("scan", [], {"scales": [{"n": 10_000, "value": 1e7, "baseline": 7e5},
                                             {"n": 100_000, "value": 9e6, "baseline": 7e5}]}),
-        load_figures("reaction", {"scales": [{"positions": 1000, "results": [
-            {"figure": "reaction p99 (s)", "fleet": 0.5, "baseline": 6.0, "ratio": 0.083,
-             "target": 0.4, "met": False}],
-            "reactions_s": {"fleet": [0.3, None], "baseline": [6.0]}}]}),
+        BenchResult("reaction", [Figure.of("reaction p99, 1,000 positions", 0.5, "s",
+                                           baseline=6.0, target=0.4, target_op="<=")],
+                    {"scales": [{"positions": 1000,
+                                 "reactions_s": {"fleet": [0.3, None], "baseline": [6.0]}}]}),
         BenchResult("indexer", [], error="failed: no plot"),
     ]
     written = plot_all(results, tmp_path)
