@@ -8,12 +8,12 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from workers.demo.servers import free_port_pair
+from workers.demo.servers import free_port, free_port_pair
 
 STOP_TIMEOUT_S = 30.0
 
@@ -86,24 +86,47 @@ async def stop_all(children: Sequence[Child]) -> None:
         await asyncio.gather(*(c.stop() for c in children), return_exceptions=True)
 
 
-LOCALNET_ATTEMPTS = 3
+PORT_ATTEMPTS = 3
 LOCALNET_READY_S = 120.0
+WORKER_READY_S = 60.0
+
+Command = Callable[[int], tuple[Sequence[str], Mapping[str, str] | None]]
 
 
-async def start_localnet(logs: Path, keys: Path) -> tuple[Child, int]:
-    """`keepernet localnet` on free ports, once it says it is ready, and its RPC port. A port
-    found free can be taken before the localnet binds it (by another process's connection):
-    then it starts again on other ports."""
-    for attempt in range(1, LOCALNET_ATTEMPTS + 1):
-        port = free_port_pair()
-        child = await start("localnet", ["localnet", "--port", str(port), "--keys", str(keys)],
-                            logs)
+async def start_on_free_port(name: str, command: Command, logs: Path, *,
+                             pick: Callable[[], int], ready: str, taken: str,
+                             ready_s: float) -> tuple[Child, int]:
+    """`keepernet <args>` for `command(port)` on a port `pick` finds free, once its log says
+    `ready`, and the port. A port found free can be taken before the child binds it (by another
+    process's connection): when its failure says `taken`, it starts again on another port."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        port = pick()
+        args, env = command(port)
+        child = await start(name, args, logs, env)
         try:
-            await wait_for_line(child, "localnet ready", LOCALNET_READY_S)
+            await wait_for_line(child, ready, ready_s)
         except ProcessFailed as e:
             await child.stop()
-            if "address already in use" in str(e) and attempt < LOCALNET_ATTEMPTS:
+            if taken in str(e) and attempt < PORT_ATTEMPTS:
                 continue
             raise
         return child, port
-    raise ProcessFailed(f"the localnet found no free ports in {LOCALNET_ATTEMPTS} attempts")
+    raise ProcessFailed(f"{name} found no free port in {PORT_ATTEMPTS} attempts")
+
+
+async def start_localnet(logs: Path, keys: Path) -> tuple[Child, int]:
+    """`keepernet localnet` on free ports (RPC and WebSocket), once it says it is ready, and
+    its RPC port."""
+    return await start_on_free_port(
+        "localnet", lambda port: (["localnet", "--port", str(port), "--keys", str(keys)], None),
+        logs, pick=free_port_pair, ready="localnet ready", taken="address already in use",
+        ready_s=LOCALNET_READY_S)
+
+
+async def start_worker(role: str, logs: Path,
+                       env: Callable[[int], Mapping[str, str]]) -> tuple[Child, int]:
+    """`keepernet worker <role>` with `env(port)` serving its metrics on a free port, once it
+    has started, and the port."""
+    return await start_on_free_port(
+        role, lambda port: (["worker", role], env(port)), logs, pick=free_port,
+        ready="worker started", taken="KEEPERNET_METRICS_PORT", ready_s=WORKER_READY_S)

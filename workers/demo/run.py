@@ -24,6 +24,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -42,7 +43,7 @@ from workers.demo import processes
 from workers.demo.processes import Child
 from workers.demo.report import Summary, progress, summary
 from workers.demo.scenario import START_PRICE, seed
-from workers.demo.servers import Postgres, RedisServer, free_port
+from workers.demo.servers import Postgres, RedisServer
 
 DATABASE = "keepernet"
 PROGRESS_EVERY_S = 2.0
@@ -131,12 +132,12 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
                     "--scenario", "crash", "--start", str(START_PRICE / 1e6),
                     "--after", str(options.crash_after_s), "--drop-pct",
                     str(options.crash_drop_pct), "--over", "10"], logs))
-                ports = {role: free_port() for role in ROLE_KEYS}
+                ports = {}
                 for role in ROLE_KEYS:
-                    children.append(await processes.start(
-                        role, ["worker", role], logs,
-                        worker_env(role, rpc_url, dsn, redis_url, program_id, keys,
-                                   ports[role])))
+                    child, ports[role] = await processes.start_worker(
+                        role, logs, partial(worker_env, role, rpc_url, dsn, redis_url,
+                                            program_id, keys))
+                    children.append(child)
                 say(f"publisher (crash of {options.crash_drop_pct:g} % after "
                     f"{options.crash_after_s:g} s) and workers {', '.join(ROLE_KEYS)} started;"
                     f" logs in {logs}")
