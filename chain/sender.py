@@ -248,17 +248,22 @@ class Sender:
             sent_at = time.monotonic()
             while time.monotonic() - sent_at < self.rebroadcast_s:
                 landed = await self._landed(signature)
-                if isinstance(landed, Landed):
-                    return replace(landed, confirmed_after_s=time.monotonic() - first_sent)
                 if landed is not None:
-                    return landed
+                    return self._timed(landed, first_sent)
                 height = (await self.rpc.call("get_block_height")).value
                 if height > last_valid_height:
                     # it can no longer land; it may have landed since the last look
                     landed = await self._landed(signature)
                     flight.signature = None
-                    return landed
+                    return None if landed is None else self._timed(landed, first_sent)
                 await asyncio.sleep(min(0.2, self.rebroadcast_s))
+
+    @staticmethod
+    def _timed(landed: Landed | Refused, first_sent: float) -> Landed | Refused:
+        """A landing with its confirmation time from the first broadcast."""
+        if isinstance(landed, Landed):
+            return replace(landed, confirmed_after_s=time.monotonic() - first_sent)
+        return landed
 
     async def _landed(self, signature: Signature) -> Landed | Refused | None:
         """What became of the transaction, None while it is not confirmed."""

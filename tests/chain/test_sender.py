@@ -249,6 +249,7 @@ async def test_a_status_seen_at_expiry_reports_the_landing(world: World) -> None
     result = await asyncio.wait_for(task, GUARD_S)
 
     assert isinstance(result, Landed) and str(result.signature) == hidden.first
+    assert result.confirmed_after_s > 0  # timed from its first broadcast, as any landing
     assert intent.reads == 1
     assert set(world.sent()) == {hidden.first}
     assert await world.approvals(intent.market) == [result.signature]
