@@ -24,8 +24,6 @@ from __future__ import annotations
 import binascii
 import dataclasses
 import functools
-import hashlib
-import json
 import struct
 from base64 import b64decode
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -38,9 +36,9 @@ from typing import Any, NamedTuple
 from anchorpy import EventParser, Idl
 from anchorpy.coder.coder import Coder
 from anchorpy.program.common import Event
-from pyheck import snake
 from solders.pubkey import Pubkey
 
+from program.idl import generate, spec
 from store.events import Cursor, EventRow
 
 # what getSignaturesForAddress gives at most per call (Solana's limit)
@@ -241,20 +239,17 @@ class _Layout:
 
 @functools.cache
 def _layouts() -> dict[bytes, _Layout]:
-    """The fast layouts of the IDL's events whose fields are all of types it knows, by
-    discriminator."""
-    idl = json.loads(IDL_PATH.read_text())
+    """The fast layouts of the interface's events whose fields are all of types it knows, by
+    discriminator (from program/idl/spec.py, whence the IDL is generated)."""
     out = {}
-    for event in idl.get("events") or []:
-        fields = tuple((snake(f["name"]), f["type"]) for f in event["fields"])
-        if not all(isinstance(ty, str) and (ty in _STRUCT_OF or ty == "string")
-                   for _, ty in fields):
+    for event in spec.EVENTS:
+        fields = tuple((f.name, f.ty) for f in event.fields)
+        if not all(ty in _STRUCT_OF or ty == "string" for _, ty in fields):
             continue
         whole = None
         if all(ty != "string" for _, ty in fields):
             whole = struct.Struct("<" + "".join(_STRUCT_OF[ty] for _, ty in fields))
-        discriminator = hashlib.sha256(f"event:{event['name']}".encode()).digest()[:8]
-        out[discriminator] = _Layout(event["name"], fields, whole)
+        out[generate.discriminator("event", event.name)] = _Layout(event.name, fields, whole)
     return out
 
 
@@ -334,8 +329,9 @@ def decode_logs_anchorpy(parser: EventParser, logs: Sequence[str]) -> list[Decod
 
 def transaction_events(parser: EventParser, signature: str,
                        transaction: Mapping[str, Any]) -> list[EventRow]:
-    """The events of one getTransaction result (JSON encoding) as rows to store; none for a
-    failed transaction (its logs may show events emitted before it failed, all rolled back)."""
+    """The events of one getTransaction result (only its meta, slot and block time are read)
+    as rows to store; none for a failed transaction (its logs may show events emitted before it
+    failed, all rolled back)."""
     meta = transaction.get("meta") or {}
     if meta.get("err") is not None:
         return []
