@@ -1,5 +1,6 @@
-"""Keeper processes for the fault tests: real `keepernet worker <role>` processes, started and
-stopped (or killed) by the test, each with its own environment."""
+"""Keeper processes for the tests: real `keepernet worker <role>` processes, started and
+stopped (or killed) by the test, each with its own environment (`keeper_env`) and key file
+(`keypair_file`)."""
 
 from __future__ import annotations
 

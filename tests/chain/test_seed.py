@@ -14,9 +14,7 @@ from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
 from program.client import PerpMarketParams
 from tests.chain.test_localnet import free_port, raw
-from tests.workers.test_liquidator import Settable
-
-PRICE = 100_000_000
+from tests.perp_world import PRICE, SIZE, SOLID, perp_world
 
 
 async def test_positions_are_opened_as_specified() -> None:
@@ -49,39 +47,29 @@ async def test_positions_are_opened_as_specified() -> None:
 async def test_written_positions_are_the_programs_own() -> None:
     """Positions written without transactions decode as opened ones, raise the market's open
     interest, and the program liquidates one like any other (the vault holds its collateral)."""
-    async with run_localnet(free_port()) as net:
-        seeder = await Seeder.connect(net.url, net.keys_dir)
-        oracle = Keypair().pubkey()
-        price = Settable(PRICE)
-        publisher = Publisher(net.url, [Feed(oracle, price)])
-        try:
-            await publisher.publish(0)
-            market = await seeder.perp_market(8, oracle, PerpMarketParams(), 10**12)
-            opened = await seeder.positions(market, oracle, [PositionSpec(1, 1_000_000,
-                                                                          60_000_000)])
-            specs = [PositionSpec(1 + i % 2, 1_000_000 + i, 15_000_000) for i in range(12)]
-            written = await seeder.positions_written(market, specs, PRICE)
-            m = net.protocol.chain.fetch(market)
-            assert m.long_oi == 1_000_000 + sum(s.size for s in specs if s.side == 1)
-            assert m.short_oi == sum(s.size for s in specs if s.side == 2)
-            for address, spec in zip(written, specs, strict=True):
-                p = net.protocol.chain.fetch(address)
-                assert (p.side, p.size, p.collateral, p.entry_price, p.perp_market) == (
-                    spec.side, spec.size, spec.collateral, PRICE, market)
-            found = await seeder.rpc.program_accounts(seeder.program.program, "Position")
-            assert {a for a, _ in found} == {*opened, *written}
+    async with perp_world([PositionSpec(1, SIZE, SOLID)], market_id=8, pool=10**12,
+                          publish_every_s=None) as world:
+        net, seeder, market, opened = world.net, world.seeder, world.market, world.positions
+        specs = [PositionSpec(1 + i % 2, 1_000_000 + i, 15_000_000) for i in range(12)]
+        written = await seeder.positions_written(market, specs, PRICE)
+        m = net.protocol.chain.fetch(market)
+        assert m.long_oi == 1_000_000 + sum(s.size for s in specs if s.side == 1)
+        assert m.short_oi == sum(s.size for s in specs if s.side == 2)
+        for address, spec in zip(written, specs, strict=True):
+            p = net.protocol.chain.fetch(address)
+            assert (p.side, p.size, p.collateral, p.entry_price, p.perp_market) == (
+                spec.side, spec.size, spec.collateral, PRICE, market)
+        found = await seeder.rpc.program_accounts(seeder.program.program, "Position")
+        assert {a for a, _ in found} == {*opened, *written}
 
-            price.price = 80_000_000  # the written longs go under maintenance
-            await publisher.publish(1)
-            keeper = net.keepers[0]
-            long_written = written[0]
-            await seeder.send([seeder.program.liquidate(keeper.key, market, long_written,
-                                                        oracle, keeper.token)], keeper.kp)
-            assert net.protocol.chain.fetch(long_written).side == 0
-            assert net.protocol.chain.fetch(market).long_oi == m.long_oi - specs[0].size
-        finally:
-            await publisher.close()
-            await seeder.close()
+        world.price.price = 80_000_000  # the written longs go under maintenance
+        await world.publisher.publish(1)
+        keeper = net.keepers[0]
+        long_written = written[0]
+        await seeder.send([seeder.program.liquidate(keeper.key, market, long_written,
+                                                    world.oracle, keeper.token)], keeper.kp)
+        assert net.protocol.chain.fetch(long_written).side == 0
+        assert net.protocol.chain.fetch(market).long_oi == m.long_oi - specs[0].size
 
 
 def _entry(address: Pubkey, data: str = "AAAA") -> list[str]:

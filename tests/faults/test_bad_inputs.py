@@ -6,7 +6,6 @@ command that got past its checks would fail differently)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from solders.keypair import Keypair
 
 from tests.chain.test_localnet import free_port
+from tests.keepers import keeper_env, keypair_file
 
 PROGRAM_ID = str(Keypair().pubkey())
 
@@ -34,8 +34,10 @@ CASES = [
     Case(("enqueue", "update_funding", "not-base58!"), "not a base58 public key: 'not-base58!'"),
     Case(("enqueue", "scan_positions", "a", "b"), "takes at most one argument"),
     Case(("worker", "nosuchrole"), "unknown role 'nosuchrole'"),
-    Case(("localnet", "--port", "70000"), "70000"),
-    Case(("prices", "--oracle", "nope", "--scenario", "walk"), "nope"),
+    Case(("localnet", "--port", "70000"), "keepernet localnet: error: argument --port: port must "
+         "be between 1 and 65534, not 70000"),
+    Case(("prices", "--oracle", "nope", "--scenario", "walk"),
+         "keepernet prices: error: argument --oracle: not a base58 public key: 'nope'"),
     Case(("demo", "--positions", "0"), "must be between 1 and 100000, not 0"),
     Case(("demo", "--duration", "-5"), "must be greater than 0"),
     # configuration
@@ -61,20 +63,16 @@ CASES = [
 
 def base_env(keypair: Path) -> dict[str, str]:
     """Valid settings pointing at servers that are not there."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPERNET_")}
     nowhere = free_port()
-    env.update(KEEPERNET_RPC_URLS=f"http://127.0.0.1:{nowhere}",
-               KEEPERNET_DATABASE_URL=f"postgresql://keeper@127.0.0.1:{nowhere}/keepernet",
-               KEEPERNET_REDIS_URL=f"redis://127.0.0.1:{nowhere}/0",
-               KEEPERNET_PROGRAM_ID=PROGRAM_ID, KEEPERNET_KEYPAIR=str(keypair),
-               KEEPERNET_METRICS_PORT="0")
-    return env
+    return keeper_env(rpc_urls=f"http://127.0.0.1:{nowhere}",
+                      database_url=f"postgresql://keeper@127.0.0.1:{nowhere}/keepernet",
+                      redis_url=f"redis://127.0.0.1:{nowhere}/0", program_id=PROGRAM_ID,
+                      keypair=keypair)
 
 
 async def refusal(case: Case, folder: Path) -> tuple[int | None, str, str]:
     folder.mkdir()
-    keypair = folder / "keeper.json"
-    keypair.write_text(str(list(bytes(Keypair()))))
+    keypair = keypair_file(Keypair(), folder)
     keypair.chmod(case.keypair_mode)
     env = {**base_env(keypair), **dict(case.env)}
     process = await asyncio.create_subprocess_exec(

@@ -7,22 +7,17 @@ in-progress key expires."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from pathlib import Path
 
-from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from chain.localnet import Localnet, run_localnet
-from chain.localnet.seed import PositionSpec, Seeder
-from chain.publisher import Feed, Publisher
-from program.client import PerpMarketParams
+from chain.localnet import Localnet
+from chain.localnet.seed import PositionSpec
 from store.migrate import migrate
-from tests.chain.test_localnet import free_port
-from tests.faults.fleet import Fleet, keeper_env
-from tests.workers.test_liquidator import CRASHED, FRAGILE, PRICE, SIZE, Settable
+from tests.keepers import Fleet, keeper_env
+from tests.perp_world import CRASHED, FRAGILE, SIZE, perp_world
 
 POSITIONS = 500
 INSTANCES = 3
@@ -38,18 +33,10 @@ def flat(net: Localnet, position: Pubkey) -> bool:
 async def test_every_position_is_liquidated_once_while_liquidators_are_killed(
         redis_url: str, pg_database: str) -> None:
     await migrate(pg_database)
-    async with run_localnet(free_port()) as net:
-        seeder = await Seeder.connect(net.url, net.keys_dir)
-        oracle = Keypair().pubkey()
-        price = Settable(PRICE)
-        publisher = Publisher(net.url, [Feed(oracle, price)])
-        fresh = asyncio.create_task(publisher.run(0.2))
+    async with perp_world([PositionSpec(1, SIZE, FRAGILE)] * POSITIONS, pool=10**14) as world:
+        net, positions = world.net, world.positions
         fleet = Fleet()
         try:
-            await asyncio.sleep(0.3)
-            market = await seeder.perp_market(1, oracle, PerpMarketParams(), 10**14)
-            positions = await seeder.positions(market, oracle,
-                                               [PositionSpec(1, SIZE, FRAGILE)] * POSITIONS)
             env = keeper_env(rpc_urls=f"local={net.url} max_rps=10000", database_url=pg_database,
                              redis_url=redis_url, program_id=net.program_id,
                              keypair=Path(net.keys_dir) / "keeper-1.json",
@@ -58,7 +45,7 @@ async def test_every_position_is_liquidated_once_while_liquidators_are_killed(
             for _ in range(INSTANCES):
                 await fleet.start("liquidator", env)
             await asyncio.sleep(3)  # started, books loaded, watching the oracle
-            price.price = CRASHED
+            world.price.price = CRASHED
             deadline = time.monotonic() + WITHIN_S
             rng = random.Random(7)
             while not all(flat(net, p) for p in positions):
@@ -70,13 +57,8 @@ async def test_every_position_is_liquidated_once_while_liquidators_are_killed(
             await asyncio.sleep(1)  # anything sent twice would land meanwhile
         finally:
             await fleet.stop_all()
-            fresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await fresh
-            await publisher.close()
         assert fleet.killed >= 1
-        histories = await asyncio.gather(*(seeder.client.get_signatures_for_address(p)
+        histories = await asyncio.gather(*(world.seeder.client.get_signatures_for_address(p)
                                            for p in positions))
         sent = [len(h.value) - 1 for h in histories]  # beyond each position's opening
-        await seeder.close()
     assert sent == [1] * POSITIONS, {n: sent.count(n) for n in set(sent)}

@@ -11,16 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from solders.keypair import Keypair
 
 from chain.client import Endpoint, RpcClient
-from chain.localnet import run_localnet
-from chain.localnet.seed import PositionSpec, Seeder
-from chain.publisher import Feed, Publisher
-from program.client import PerpMarketParams
+from chain.localnet.seed import PositionSpec
 from store.migrate import migrate
-from tests.chain.test_localnet import free_port
-from tests.faults.fleet import Fleet, keeper_env, stored_events
+from tests.keepers import Fleet, keeper_env, stored_events
+from tests.perp_world import SIZE, SOLID, perp_world
 from workers.demo.report import chain_events
 
 POSITIONS = 1200  # 400 transactions: two of the indexer's batches (200 each)
@@ -42,17 +38,12 @@ async def count_events(dsn: str) -> int:
 async def test_the_stored_events_equal_the_chains_after_a_restart_mid_backfill(
         redis_url: str, pg_database: str, postgres_cluster: Any) -> None:
     await migrate(pg_database)
-    async with run_localnet(free_port()) as net:
-        seeder = await Seeder.connect(net.url, net.keys_dir)
-        oracle = Keypair().pubkey()
-        publisher = Publisher(net.url, [Feed(oracle, _Fixed(100_000_000))])
+    async with perp_world([PositionSpec(1, SIZE, SOLID)] * POSITIONS,
+                          publish_every_s=None) as world:
+        net = world.net
         rpc = RpcClient([Endpoint("local", net.url, max_rps=10_000)])
         fleet = Fleet()
         try:
-            await publisher.publish(0)
-            market = await seeder.perp_market(1, oracle, PerpMarketParams(), 10**13)
-            await seeder.positions(market, oracle, [PositionSpec(1, 10**6, 60 * 10**6)]
-                                   * POSITIONS)
             on_chain = await chain_events(rpc, net.program_id)
             await fleet.start("indexer", keeper_env(
                 rpc_urls=f"local={net.url} max_rps={RPC_MAX_RPS}", database_url=pg_database,
@@ -74,17 +65,5 @@ async def test_the_stored_events_equal_the_chains_after_a_restart_mid_backfill(
         finally:
             await fleet.stop_all()
             await rpc.close()
-            await publisher.close()
-            await seeder.close()
     assert len(events) == len(set(events)), "an event stored twice"
     assert set(events) == on_chain
-
-
-class _Fixed:
-    """A price that never moves."""
-
-    def __init__(self, price: int) -> None:
-        self.price = price
-
-    def price_at(self, t_s: float) -> int:
-        return self.price

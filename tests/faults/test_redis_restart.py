@@ -14,9 +14,9 @@ from arq.connections import ArqRedis, create_pool
 from arq.jobs import Job
 
 from store.migrate import migrate
-from tests.faults.fleet import Fleet, keeper_env, keypair_file
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal
+from tests.keepers import Fleet, keeper_env, keypair_file
 from workers.job_ids import enqueue
 from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer

@@ -17,9 +17,9 @@ from chain.client import Endpoint, RpcClient
 from jobs.governance_plan import MarketState
 from store.migrate import migrate
 from tests.chain.chaos import Chaos, Forward, Reset, Stall, Status, dead_url
-from tests.faults.fleet import Fleet, keeper_env, keypair_file, stored_events
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal, state
+from tests.keepers import Fleet, keeper_env, keypair_file, stored_events
 from workers.demo.report import chain_events
 
 MARKETS = 4

@@ -12,16 +12,12 @@ from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
-from solders.keypair import Keypair
 
-from chain.localnet import run_localnet
-from chain.localnet.seed import PositionSpec, Seeder
-from chain.publisher import Feed, Publisher
-from program.client import PerpMarketParams
+from chain.localnet.seed import PositionSpec
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
-from tests.faults.fleet import Fleet, keeper_env
-from tests.workers.test_liquidator import CRASHED, FRAGILE, PRICE, SIZE, Settable
+from tests.keepers import Fleet, keeper_env
+from tests.perp_world import CRASHED, FRAGILE, SIZE, perp_world
 
 STALE_BY_SLOTS = 200  # far beyond the program's limit (Config.max_oracle_staleness_slots)
 
@@ -41,20 +37,13 @@ async def scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], flo
 async def test_a_stale_oracle_stops_liquidations_and_says_so(redis_url: str,
                                                              pg_database: str) -> None:
     await migrate(pg_database)
-    async with run_localnet(free_port()) as net:
-        seeder = await Seeder.connect(net.url, net.keys_dir)
-        oracle = Keypair().pubkey()
-        price = Settable(PRICE)
-        publisher = Publisher(net.url, [Feed(oracle, price)])
+    async with perp_world([PositionSpec(1, SIZE, FRAGILE)] * 5, publish_every_s=None) as world:
+        net, positions = world.net, world.positions
         fleet = Fleet()
         try:
-            await publisher.publish(0)
-            market = await seeder.perp_market(1, oracle, PerpMarketParams(), 10**13)
-            positions = await seeder.positions(market, oracle,
-                                               [PositionSpec(1, SIZE, FRAGILE)] * 5)
-            price.price = CRASHED
-            await publisher.publish(0)  # the crash, then nothing more: it goes stale
-            await seeder.rpc.request("keepernet_timeTravel", [{"slots": STALE_BY_SLOTS}])
+            world.price.price = CRASHED
+            await world.publisher.publish(0)  # the crash, then nothing more: it goes stale
+            await world.seeder.rpc.request("keepernet_timeTravel", [{"slots": STALE_BY_SLOTS}])
             port = free_port()
             await fleet.start("liquidator", keeper_env(
                 rpc_urls=f"local={net.url} max_rps=10000", database_url=pg_database,
@@ -71,15 +60,13 @@ async def test_a_stale_oracle_stops_liquidations_and_says_so(redis_url: str,
             assert not any(name == "keepernet_transactions_total" for name, _ in samples)
             for position in positions:
                 assert int(net.protocol.chain.fetch(position).side) == 1, "liquidated"
-                history = await seeder.client.get_signatures_for_address(position)
+                history = await world.seeder.client.get_signatures_for_address(position)
                 assert len(history.value) == 1, "a liquidation was attempted"
 
-            await publisher.publish(1)  # fresh again, at the crash price
+            await world.publisher.publish(1)  # fresh again, at the crash price
             deadline = time.monotonic() + 30
             while any(int(net.protocol.chain.fetch(p).side) != 0 for p in positions):
                 assert time.monotonic() < deadline, "not liquidated once the oracle was fresh"
                 await asyncio.sleep(0.2)
         finally:
             await fleet.stop_all()
-            await publisher.close()
-            await seeder.close()

@@ -18,9 +18,9 @@ from solders.keypair import Keypair
 
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
-from tests.faults.fleet import keypair_file
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal
+from tests.keepers import keypair_file
 from workers.cli import main
 from workers.status import RoleQueue, Status, render, role_of_job_id
 

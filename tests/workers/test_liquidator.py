@@ -24,19 +24,16 @@ from arq.jobs import Job
 from arq.worker import Worker, create_worker
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.client import Endpoint
-from chain.localnet import Localnet, run_localnet
+from chain.localnet import Localnet
 from chain.localnet.seed import PositionSpec, Seeder
-from chain.publisher import Feed, Publisher
 from chain.sender import FeePolicy
 from jobs.liquidation_plan import Candidate
 from metrics.definitions import registry
-from program.client import PerpMarketParams
 from store.migrate import migrate
-from tests.chain.test_localnet import free_port
+from tests.perp_world import CRASHED, FRAGILE, SIZE, SOLID, Settable, perp_world
 from workers import fast_path as fast_path_module
 from workers import liquidator
 from workers.context import build_deps, lease_ttl_s
@@ -47,19 +44,9 @@ from workers.redis import redis_settings
 from workers.serializer import job_deserializer, job_serializer
 from workers.settings import LiquidatorSettings, RedisSettings, Settings
 
-PRICE, CRASHED = 100_000_000, 80_000_000
-SIZE = 1_000_000  # one base unit: 100 quote of notional
-FRAGILE, SOLID = 15_000_000, 60_000_000  # collateral: under maintenance at 80, or far from it
-
-
-class Settable:
-    """A price scenario the test sets."""
-
-    def __init__(self, price: int) -> None:
-        self.price = price
-
-    def price_at(self, t_s: float) -> int:
-        return self.price
+# 6 fragile longs, 6 solid longs, 4 fragile shorts: a fall liquidates the first 6 only
+BOOK = [PositionSpec(1, SIZE, FRAGILE)] * 6 + [PositionSpec(1, SIZE, SOLID)] * 6 \
+    + [PositionSpec(2, SIZE, FRAGILE)] * 4
 
 
 @dataclass
@@ -88,25 +75,9 @@ class Book:
 
 @pytest_asyncio.fixture
 async def book() -> AsyncIterator[Book]:
-    async with run_localnet(free_port()) as net:
-        seeder = await Seeder.connect(net.url, net.keys_dir)
-        oracle = Keypair().pubkey()
-        price = Settable(PRICE)
-        publisher = Publisher(net.url, [Feed(oracle, price)])
-        fresh = asyncio.create_task(publisher.run(0.2))
-        try:
-            await asyncio.sleep(0.3)
-            market = await seeder.perp_market(1, oracle, PerpMarketParams(), 10**13)
-            specs = [PositionSpec(1, SIZE, FRAGILE)] * 6 + [PositionSpec(1, SIZE, SOLID)] * 6 \
-                + [PositionSpec(2, SIZE, FRAGILE)] * 4
-            positions = await seeder.positions(market, oracle, specs)
-            yield Book(net, seeder, price, market, positions[:6], positions[6:])
-        finally:
-            fresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await fresh
-            await publisher.close()
-            await seeder.close()
+    async with perp_world(BOOK) as world:
+        yield Book(world.net, world.seeder, world.price, world.market, world.positions[:6],
+                   world.positions[6:])
 
 
 @pytest.fixture

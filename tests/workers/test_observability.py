@@ -31,9 +31,9 @@ from chain.sender import FeePolicy
 from metrics.definitions import registry
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
-from tests.faults.fleet import keeper_env, keypair_file
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal
+from tests.keepers import keeper_env, keypair_file
 from workers import governance, health
 from workers.settings import RedisSettings, Settings
 

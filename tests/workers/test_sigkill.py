@@ -8,9 +8,6 @@ rerun (after the largest timeout + 10 s) comes within the test."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -19,17 +16,16 @@ import pytest
 import pytest_asyncio
 from arq.connections import ArqRedis, create_pool
 from arq.jobs import Job, JobStatus
-from solders.keypair import Keypair
 
 from chain.client import Endpoint, RpcClient
-from chain.localnet.seed import PositionSpec, Seeder
-from chain.publisher import Feed, Publisher
+from chain.localnet.seed import PositionSpec
 from jobs.governance_plan import MarketState
 from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
-from tests.workers.test_liquidator import Settable
+from tests.keepers import Fleet, keeper_env
+from tests.perp_world import CRASHED, FRAGILE, SIZE, perp_market_on
 from workers.demo.report import chain_events
 from workers.job_ids import enqueue
 from workers.redis import redis_settings
@@ -57,54 +53,46 @@ async def queue(redis_url: str) -> AsyncIterator[ArqRedis]:
 
 
 def env_for(w: World, redis_url: str, dsn: str, key: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPERNET_")}
-    env.update(KEEPERNET_RPC_URLS=f"local={w.net.url} max_rps=5000",
-               KEEPERNET_DATABASE_URL=dsn, KEEPERNET_REDIS_URL=redis_url,
-               KEEPERNET_PROGRAM_ID=str(w.net.program_id), KEEPERNET_CU_PRICE_MICRO_LAMPORTS="0",
-               KEEPERNET_KEYPAIR=str(Path(w.net.keys_dir) / f"{key}.json"),
-               KEEPERNET_SCAN_INTERVAL_S="60", KEEPERNET_METRICS_PORT="0")
-    for job in ("index_events", "snapshot_accounts", "scan_positions", "liquidate_position",
-                "update_funding", "tally_votes", "finalize_market", "reconcile"):
-        env[f"KEEPERNET_TIMEOUT_{job.upper()}_S"] = str(TIMEOUT_S)
-    return env
-
-
-async def start_worker(role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "workers.cli", "worker", role, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 20)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+    return keeper_env(rpc_urls=f"local={w.net.url} max_rps=5000", database_url=dsn,
+                      redis_url=redis_url, program_id=w.net.program_id,
+                      keypair=Path(w.net.keys_dir) / f"{key}.json", SCAN_INTERVAL_S="60",
+                      **{f"TIMEOUT_{job.upper()}_S": str(TIMEOUT_S)
+                         for job in ("index_events", "snapshot_accounts", "scan_positions",
+                                     "liquidate_position", "update_funding", "tally_votes",
+                                     "finalize_market", "reconcile")})
 
 
 async def kill_mid_job(queue: ArqRedis, job: Job, role: str, env: dict[str, str]) -> None:
     """Start a worker, SIGKILL it as soon as it has taken `job`, then start another and wait
     for the job's result."""
-    first = await start_worker(role, env)
+    fleet = Fleet()
     try:
-        for _ in range(600):
-            if await queue.exists(f"arq:in-progress:{job.job_id}"):
-                break
-            await asyncio.sleep(0.01)
-        else:
-            raise AssertionError("the first worker never took the job")
+        first = await fleet.start(role, env)
+        try:
+            for _ in range(600):
+                if await queue.exists(f"arq:in-progress:{job.job_id}"):
+                    break
+                await asyncio.sleep(0.01)
+            else:
+                raise AssertionError("the first worker never took the job")
+        finally:
+            await fleet.kill(first)  # no shutdown, no result, its in-progress key left behind
+        assert await job.status() != JobStatus.complete
+        await fleet.start(role, env)
+        await rerun(job)
     finally:
-        first.kill()  # SIGKILL: no shutdown, no result, its in-progress key left behind
-        await first.wait()
-    assert await job.status() != JobStatus.complete
-    second = await start_worker(role, env)
-    try:
+        await fleet.stop_all()
+
+
+async def rerun(job: Job) -> None:
+    """Wait for `job` to be run again, to the end: its result when the job keeps one (an error
+    raised), its leaving the queue when it keeps none (liquidate_position)."""
+    deadline = asyncio.get_running_loop().time() + RERUN_WITHIN_S
+    while (status := await job.status()) not in (JobStatus.complete, JobStatus.not_found):
+        assert asyncio.get_running_loop().time() < deadline, "the job was not rerun in time"
+        await asyncio.sleep(0.2)
+    if status == JobStatus.complete:
         await job.result(timeout=RERUN_WITHIN_S, poll_delay=0.2)
-    finally:
-        await stop(second)
 
 
 async def test_tally_votes_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
@@ -135,14 +123,9 @@ async def test_finalize_market_after_a_sigkill(w: World, queue: ArqRedis, redis_
 async def test_update_funding_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
                                               pg_database: str) -> None:
     await migrate(pg_database)
-    seeder = await Seeder.connect(w.net.url, w.net.keys_dir)
-    oracle = Keypair().pubkey()
-    publisher = Publisher(w.net.url, [Feed(oracle, Settable(100_000_000))])
-    fresh = asyncio.create_task(publisher.run(0.2))
-    try:
-        await asyncio.sleep(0.3)
-        market = await seeder.perp_market(6, oracle, PerpMarketParams(funding_interval_secs=60),
-                                          10**12)
+    async with perp_market_on(w.net, market_id=6, pool=10**12,
+                              params=PerpMarketParams(funding_interval_secs=60)) as perp:
+        market = perp.market
         last = w.net.protocol.chain.fetch(market).last_funding_ts
         await w.travel(61)
         await asyncio.sleep(0.5)  # a price at the new slot
@@ -150,41 +133,25 @@ async def test_update_funding_after_a_sigkill(w: World, queue: ArqRedis, redis_u
         assert job is not None
         await kill_mid_job(queue, job, "funding", env_for(w, redis_url, pg_database, "keeper-2"))
         assert w.net.protocol.chain.fetch(market).last_funding_ts > last
-        assert await w.calls(market, w.net.client.update_funding(market, oracle)) == (1, 0)
-    finally:
-        fresh.cancel()
-        await asyncio.gather(fresh, return_exceptions=True)
-        await publisher.close()
-        await seeder.close()
+        assert await w.calls(market, w.net.client.update_funding(market, perp.oracle)) == (1, 0)
 
 
 async def test_liquidate_position_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
                                                   pg_database: str) -> None:
     await migrate(pg_database)
-    seeder = await Seeder.connect(w.net.url, w.net.keys_dir)
-    oracle = Keypair().pubkey()
-    price = Settable(100_000_000)
-    publisher = Publisher(w.net.url, [Feed(oracle, price)])
-    fresh = asyncio.create_task(publisher.run(0.2))
-    try:
-        await asyncio.sleep(0.3)
-        market = await seeder.perp_market(5, oracle, PerpMarketParams(), 10**12)
-        (position,) = await seeder.positions(market, oracle, [PositionSpec(1, 10**6, 15 * 10**6)])
+    async with perp_market_on(w.net, [PositionSpec(1, SIZE, FRAGILE)], market_id=5,
+                              pool=10**12) as perp:
+        (position,) = perp.positions
         opened_at = w.net.protocol.chain.fetch(position).opened_at
-        price.price = 80_000_000
+        perp.price.price = CRASHED
         await asyncio.sleep(0.5)
         job = await enqueue(queue, "liquidate_position", str(position), stage=opened_at)
         assert job is not None
         await kill_mid_job(queue, job, "liquidator",
                            env_for(w, redis_url, pg_database, "keeper-1"))
         assert w.net.protocol.chain.fetch(position).side == 0
-        history = (await seeder.client.get_signatures_for_address(position)).value
+        history = (await perp.seeder.client.get_signatures_for_address(position)).value
         assert len(history) == 2  # opened, then liquidated by one transaction
-    finally:
-        fresh.cancel()
-        await asyncio.gather(fresh, return_exceptions=True)
-        await publisher.close()
-        await seeder.close()
 
 
 async def test_index_events_and_snapshot_after_a_sigkill(w: World, queue: ArqRedis,

@@ -28,10 +28,10 @@ from chain.client import Endpoint
 from chain.sender import FeePolicy
 from jobs.governance_plan import MarketState
 from store.migrate import migrate
-from tests.faults.fleet import keypair_file
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
 from tests.jobs.test_indexer import chain_events
+from tests.keepers import keypair_file
 from workers import funding, governance, indexer
 from workers.cli import main
 from workers.job_ids import enqueue

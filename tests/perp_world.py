@@ -1,0 +1,87 @@
+"""A perp market on the localnet for the tests: its oracle, a publisher writing the price the
+test sets (`Settable`), and positions opened as specified. `perp_world` starts a localnet of its
+own; `perp_market_on` puts the same on a localnet the test already has."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+
+from chain.localnet import Localnet, run_localnet
+from chain.localnet.seed import PositionSpec, Seeder
+from chain.publisher import Feed, Publisher
+from program.client import PerpMarketParams
+from workers.demo.servers import free_port_pair
+
+PRICE, CRASHED = 100_000_000, 80_000_000
+SIZE = 1_000_000  # one base unit: 100 quote of notional
+FRAGILE, SOLID = 15_000_000, 60_000_000  # collateral: under maintenance at 80, or far from it
+
+
+class Settable:
+    """A price scenario the test sets."""
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+
+    def price_at(self, t_s: float) -> int:
+        return self.price
+
+
+@dataclass
+class PerpWorld:
+    net: Localnet
+    seeder: Seeder
+    price: Settable  # what the publisher writes next: set `price.price`
+    oracle: Pubkey
+    publisher: Publisher
+    market: Pubkey
+    positions: list[Pubkey]  # in the order of their specs
+
+
+@contextlib.asynccontextmanager
+async def perp_market_on(net: Localnet, specs: Sequence[PositionSpec] = (), *,
+                         market_id: int = 1, params: PerpMarketParams | None = None,
+                         pool: int = 10**13,
+                         publish_every_s: float | None = 0.2) -> AsyncIterator[PerpWorld]:
+    """A perp market (`market_id`, `params`, `pool` in its counterparty pool) on a new oracle
+    at PRICE, and a position per spec. The publisher writes the price every `publish_every_s`
+    until the end; with None it writes it once, before the market, and then only when the test
+    calls `publisher.publish`."""
+    seeder = await Seeder.connect(net.url, net.keys_dir)
+    oracle = Keypair().pubkey()
+    price = Settable(PRICE)
+    publisher = Publisher(net.url, [Feed(oracle, price)])
+    fresh: asyncio.Task[None] | None = None
+    try:
+        if publish_every_s is None:
+            await publisher.publish(0)
+        else:
+            fresh = asyncio.create_task(publisher.run(publish_every_s))
+            await asyncio.sleep(0.3)  # a first price written
+        market = await seeder.perp_market(market_id, oracle, params or PerpMarketParams(), pool)
+        positions = await seeder.positions(market, oracle, specs) if specs else []
+        yield PerpWorld(net, seeder, price, oracle, publisher, market, positions)
+    finally:
+        if fresh is not None:
+            fresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fresh
+        await publisher.close()
+        await seeder.close()
+
+
+@contextlib.asynccontextmanager
+async def perp_world(specs: Sequence[PositionSpec] = (), *, market_id: int = 1,
+                     params: PerpMarketParams | None = None, pool: int = 10**13,
+                     publish_every_s: float | None = 0.2) -> AsyncIterator[PerpWorld]:
+    """`perp_market_on` a localnet of its own, stopped at the end."""
+    async with run_localnet(free_port_pair()) as net, \
+            perp_market_on(net, specs, market_id=market_id, params=params, pool=pool,
+                           publish_every_s=publish_every_s) as world:
+        yield world
