@@ -37,21 +37,48 @@ class IdlStruct:
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
 
 
+COUNCIL_MAX = 5
+
+
 @dataclass(frozen=True)
 class ConfigParams(IdlStruct):
-    """The settings of `initialize` and `update_config` (see the IDL's ConfigParams)."""
+    """The settings of `initialize` and `propose_config` (see the IDL's ConfigParams).
+
+    `council` lists the council's keys (at most five); the IDL's fixed array and its length
+    are made from it. `LocalProtocol.deploy` fills an empty council with its admin and a
+    default treasury with the admin's token account."""
 
     pyth_program: Pubkey
+    council: tuple[Pubkey, ...] = ()
+    council_threshold: int = 1
+    treasury: Pubkey = Pubkey.default()
     proposal_window_secs: int = 86_400
-    proposal_approval_bps: int = 7_000
-    proposal_min_votes: int = 3
     dispute_window_secs: int = 172_800
     dispute_vote_secs: int = 259_200
-    dispute_overturn_bps: int = 6_000
+    creator_resolve_secs: int = 86_400
+    config_delay_secs: int = 86_400
+    creation_bond: int = 10_000_000
+    min_vote_stake: int = 1_000_000
+    proposal_quorum: int = 3_000_000
+    resolution_bond: int = 10_000_000
     dispute_bond: int = 100_000_000
-    trade_fee_bps: int = 100
+    min_dispute_quorum: int = 10_000_000
     max_oracle_staleness_slots: int = 25
+    max_open_staleness_slots: int = 10
+    proposal_approval_bps: int = 7_000
+    dispute_overturn_bps: int = 6_000
+    dispute_quorum_bps: int = 100
+    vote_slash_bps: int = 1_000
+    trade_fee_bps: int = 100
     max_oracle_conf_bps: int = 200
+
+    def to_idl(self) -> dict[str, Any]:
+        out = super().to_idl()
+        if len(self.council) > COUNCIL_MAX:
+            raise ValueError(f"a council has at most {COUNCIL_MAX} keys, not {len(self.council)}")
+        out["council"] = [*self.council, *[Pubkey.default()] * (COUNCIL_MAX - len(self.council))]
+        out["council_len"] = len(self.council)
+        return out
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ def discriminator(account: str) -> bytes:
 def record(struct: spec.Struct) -> np.dtype:
     """The numpy record type of the account `struct` as stored on chain."""
     return np.dtype([("discriminator", "V8"),
-                     *((f.name, _NUMPY_TYPES[f.ty]) for f in struct.fields)], align=True)
+                     *((f.name, _NUMPY_TYPES[f.ty], (f.count,)) if f.count
+                       else (f.name, _NUMPY_TYPES[f.ty]) for f in struct.fields)], align=True)
 
 
 def offset(layout: np.dtype, field: str) -> int:

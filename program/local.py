@@ -5,7 +5,7 @@ Tests, benchmarks and the localnet start from `LocalProtocol.deploy()`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from solders.keypair import Keypair
@@ -16,6 +16,16 @@ from program.svm import SO_PATH, ProgramSvm, TxResult
 
 # Pyth's oracle program on mainnet; the localnet's price publisher writes accounts it owns.
 PYTH_PROGRAM = Pubkey.from_string("FsJ3A3u2vn5cTVofAjvy6y5kwABJAqYWpe4975bi2epH")
+
+
+def with_council(params: ConfigParams, admin: Pubkey, treasury: Pubkey) -> ConfigParams:
+    """`params` with `admin` as a council of one when it names no council, and `treasury`
+    when it names none."""
+    if not params.council:
+        params = replace(params, council=(admin,), council_threshold=1)
+    if params.treasury == Pubkey.default():
+        params = replace(params, treasury=treasury)
+    return params
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,10 @@ class LocalProtocol:
         mint = chain.create_mint()
         vault_authority = Deployment(chain.program_id, mint, Pubkey.default()).vault_authority
         d = Deployment(chain.program_id, mint, chain.create_token_account(mint, vault_authority))
+        treasury = chain.create_token_account(mint, admin.pubkey())
         protocol = cls(chain, admin, d, Client(chain.program, d),
-                       params or ConfigParams(pyth_program=PYTH_PROGRAM))
+                       with_council(params or ConfigParams(pyth_program=PYTH_PROGRAM),
+                                    admin.pubkey(), treasury))
         if initialize:
             result = protocol.initialize()
             if not result.ok:

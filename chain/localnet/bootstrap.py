@@ -38,7 +38,7 @@ from spl.token.instructions import (
 from chain.keys import load_keypair
 from chain.localnet.ledger import Ledger
 from program.client import Client, ConfigParams, Deployment
-from program.local import PYTH_PROGRAM, LocalProtocol, Wallet
+from program.local import PYTH_PROGRAM, LocalProtocol, Wallet, with_council
 from program.svm import MINT_LEN, TOKEN_ACCOUNT_LEN, ProgramSvm
 
 LAMPORTS_PER_SOL = 10**9
@@ -127,8 +127,10 @@ def bootstrap(keys_dir: Path, params: ConfigParams | None = None) -> Genesis:
     vault_authority = Deployment(chain.program_id, mint.pubkey(), Pubkey.default()).vault_authority
     vault = token_account("vault", vault_authority)
     d = Deployment(chain.program_id, mint.pubkey(), vault.pubkey())
+    treasury = token_account("treasury", admin.pubkey())
     protocol = LocalProtocol(chain, admin, d, Client(chain.program, d),
-                             params or ConfigParams(pyth_program=PYTH_PROGRAM))
+                             with_council(params or ConfigParams(pyth_program=PYTH_PROGRAM),
+                                          admin.pubkey(), treasury.pubkey()))
     _send(ledger, [protocol.client.initialize(admin.pubkey(), protocol.params)], admin)
     ledger.track([d.config, d.vault_authority])
 

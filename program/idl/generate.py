@@ -57,6 +57,8 @@ def snake(name: str) -> str:
 
 # ---- IDL ------------------------------------------------------------------------------------
 def _idl_type(f: Field) -> object:
+    if f.count:
+        return {"array": [f.ty, f.count]}
     if f.ty in PRIMITIVE_SIZES or f.ty == "string":
         return f.ty
     return {"defined": f.ty}
@@ -128,8 +130,8 @@ def account_layout(s: Struct) -> list[tuple[Field, int]]:
                 raise LayoutError(f"{s.name}.{f.name}: a string must be the last field")
             size, align = 4 + f.max_len, 4
         elif f.ty in PRIMITIVE_SIZES:
-            size = PRIMITIVE_SIZES[f.ty]
-            align = 1 if f.ty == "publicKey" else size
+            size = f.size
+            align = 1 if f.ty == "publicKey" else PRIMITIVE_SIZES[f.ty]
         else:
             raise LayoutError(f"{s.name}.{f.name}: accounts hold primitives and strings only")
         if offset % align:
@@ -142,7 +144,7 @@ def account_layout(s: Struct) -> list[tuple[Field, int]]:
 def account_space(s: Struct) -> int:
     """Bytes to allocate: the Borsh size rounded up to 8, as sizeof() of the C struct."""
     f, off = account_layout(s)[-1]
-    end = off + (4 + f.max_len if f.ty == "string" else PRIMITIVE_SIZES[f.ty])
+    end = off + f.size
     return (end + 7) // 8 * 8
 
 
@@ -152,6 +154,8 @@ def _c_struct_fields(fields: tuple[Field, ...]) -> Iterator[str]:
         if f.ty == "string":
             yield f"    u32 {f.name}_len;"
             yield f"    u8 {f.name}[{f.max_len}];{comment}"
+        elif f.count:
+            yield f"    {C_TYPES[f.ty]} {f.name}[{f.count}];{comment}"
         elif f.ty in C_TYPES:
             yield f"    {C_TYPES[f.ty]} {f.name};{comment}"
         else:
@@ -193,6 +197,8 @@ def _c_arg_fields(fields: tuple[Field, ...]) -> Iterator[str]:
         if f.ty == "string":
             yield f"    const u8 *{f.name};"
             yield f"    u32 {f.name}_len;"
+        elif f.count:
+            yield f"    {C_TYPES[f.ty]} {f.name}[{f.count}];"
         elif f.ty in C_TYPES:
             yield f"    {C_TYPES[f.ty]} {f.name};"
         else:
@@ -204,6 +210,11 @@ def _c_reads(fields: tuple[Field, ...], target: str) -> Iterator[str]:
         if f.ty == "string":
             yield (f"    {target}{f.name} = br_string(r, {f.max_len}, "
                    f"&{target}{f.name}_len);")
+        elif f.count and f.ty == "publicKey":
+            yield f"    for (u32 i = 0; i < {f.count}; i++) br_pubkey(r, &{target}{f.name}[i]);"
+        elif f.count:
+            yield (f"    for (u32 i = 0; i < {f.count}; i++) "
+                   f"{target}{f.name}[i] = {_READERS[f.ty]}(r);")
         elif f.ty == "publicKey":  # 32 bytes: BPF cannot return it by value
             yield f"    br_pubkey(r, &{target}{f.name});"
         elif f.ty in _READERS:
@@ -274,8 +285,9 @@ _WRITERS = {"u8": "bw_u8", "bool": "bw_u8", "u16": "bw_u16", "u32": "bw_u32", "u
 
 
 def _event_size(s: Struct) -> int:
-    return 8 + sum(4 + f.max_len if f.ty == "string" else PRIMITIVE_SIZES[f.ty]
-                   for f in s.fields)
+    if any(f.count for f in s.fields):
+        raise LayoutError(f"{s.name}: events hold no arrays")
+    return 8 + sum(f.size for f in s.fields)
 
 
 def events_h(interface: Interface) -> str:

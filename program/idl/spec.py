@@ -24,6 +24,14 @@ class Field:
     ty: str
     max_len: int = 0  # strings only: the largest byte length allowed
     doc: str = ""
+    count: int = 0  # a fixed-size array of `count` values of the primitive `ty` when > 0
+
+    @property
+    def size(self) -> int:
+        """Bytes in Borsh (a string at its largest)."""
+        if self.ty == "string":
+            return 4 + self.max_len
+        return PRIMITIVE_SIZES[self.ty] * max(self.count, 1)
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,8 @@ class Interface:
     enums: tuple[Enum, ...] = field(default=())
 
 
-def F(name: str, ty: str, doc: str = "", *, max_len: int = 0) -> Field:
-    return Field(name, ty, max_len, doc)
+def F(name: str, ty: str, doc: str = "", *, max_len: int = 0, count: int = 0) -> Field:
+    return Field(name, ty, max_len, doc, count)
 
 
 # ---- enumerations ---------------------------------------------------------------------------
@@ -96,26 +104,48 @@ SIDE = Enum("Side", ("flat", "long", "short"))
 QUESTION_MAX_LEN = 200
 
 # ---- accounts -------------------------------------------------------------------------------
-CONFIG = Struct("Config", (
-    F("admin", "publicKey"),
-    F("quote_mint", "publicKey"),
-    F("vault", "publicKey", "the quote token account owned by the vault authority"),
-    F("vault_authority", "publicKey", "PDA [\"vault\"] that signs transfers out of the vault"),
+COUNCIL_MAX = 5
+
+# The settings the council chooses: given to `initialize`, changed through the timelock
+# (`propose_config`, then `apply_config`). Config stores them in this order, and markets and
+# perp markets copy the ones they run under when they are created.
+CONFIG_PARAM_FIELDS = (
+    F("council", "publicKey", "the council's keys; the first council_len count", count=COUNCIL_MAX),
     F("pyth_program", "publicKey", "owner every oracle price account must have"),
+    F("treasury", "publicKey", "the quote token account fees, pool and insurance are paid to"),
     F("proposal_window_secs", "i64"),
     F("dispute_window_secs", "i64"),
     F("dispute_vote_secs", "i64"),
-    F("dispute_bond", "u64", "quote units a disputer pays"),
-    F("proposal_min_votes", "u64"),
+    F("creator_resolve_secs", "i64", "after trading ends, only the creator may propose"),
+    F("config_delay_secs", "i64", "the timelock of a config change"),
+    F("creation_bond", "u64", "quote a market's creator posts; back at activation"),
+    F("min_vote_stake", "u64", "the least quote a vote locks"),
+    F("proposal_quorum", "u64", "total proposal stake needed for approval"),
+    F("resolution_bond", "u64", "quote the proposer of an outcome posts"),
+    F("dispute_bond", "u64", "quote a disputer posts"),
+    F("min_dispute_quorum", "u64", "the least total dispute stake that can overturn"),
     F("max_oracle_staleness_slots", "u64"),
-    F("insurance_balance", "u64"),
-    F("perp_pool", "u64", "the perps' counterparty liquidity"),
-    F("protocol_fees", "u64"),
+    F("max_open_staleness_slots", "u64", "opening needs a price at most this old"),
     F("proposal_approval_bps", "u16"),
     F("dispute_overturn_bps", "u16"),
+    F("dispute_quorum_bps", "u16", "quorum as a share of the market's collateral"),
+    F("vote_slash_bps", "u16", "share of a losing dispute voter's stake given to the winners"),
     F("trade_fee_bps", "u16"),
     F("max_oracle_conf_bps", "u16"),
-    F("paused", "bool", "stops new markets and trading; votes, resolution and payouts go on"),
+    F("council_len", "u8"),
+    F("council_threshold", "u8", "distinct council signatures a council instruction needs"),
+)
+
+CONFIG = Struct("Config", (
+    F("quote_mint", "publicKey"),
+    F("vault", "publicKey", "the quote token account owned by the vault authority"),
+    F("vault_authority", "publicKey", "PDA [\"vault\"] that signs transfers out of the vault"),
+    F("insurance_balance", "u64"),
+    F("perp_pool", "u64", "the perps' counterparty liquidity"),
+    F("perp_pool_reserved", "u64", "the part of perp_pool reserved for open positions' profit"),
+    F("protocol_fees", "u64"),
+    *CONFIG_PARAM_FIELDS,
+    F("paused", "bool", "stops new risk; closing, selling, payouts and keepers go on"),
     F("bump", "u8"),
     F("vault_bump", "u8"),
 ), "Protocol settings and the balances held in the vault outside markets and positions.")
@@ -189,19 +219,9 @@ POSITION = Struct("Position", (
 ), "One owner's collateral and position in one perp market.")
 
 # ---- argument types -------------------------------------------------------------------------
-CONFIG_PARAMS = Struct("ConfigParams", (
-    F("pyth_program", "publicKey"),
-    F("proposal_window_secs", "i64"),
-    F("proposal_approval_bps", "u16"),
-    F("proposal_min_votes", "u64"),
-    F("dispute_window_secs", "i64"),
-    F("dispute_vote_secs", "i64"),
-    F("dispute_overturn_bps", "u16"),
-    F("dispute_bond", "u64"),
-    F("trade_fee_bps", "u16"),
-    F("max_oracle_staleness_slots", "u64"),
-    F("max_oracle_conf_bps", "u16"),
-), "Settings the admin chooses at initialize and may change with update_config.")
+CONFIG_PARAMS = Struct("ConfigParams", CONFIG_PARAM_FIELDS,
+                       "Settings the council chooses at initialize and changes through the "
+                       "timelock.")
 
 PERP_MARKET_PARAMS = Struct("PerpMarketParams", (
     F("initial_margin_bps", "u16"),
@@ -453,6 +473,7 @@ _ERRORS = (
     ("PositionOpen", "The position must be flat for this"),
     ("PositionFlat", "The position has nothing open"),
     ("InsufficientLiquidity", "The perp pool cannot pay this profit"),
+    ("CouncilThresholdNotMet", "Fewer council members signed than the threshold"),
 )
 ERRORS = tuple(Error(6000 + i, name, msg) for i, (name, msg) in enumerate(_ERRORS))
 

@@ -20,6 +20,24 @@ u64 expect_authority(const SolAccountInfo *a, const SolPubkey *authority) {
     return pubkey_eq(a->key, authority) ? SUCCESS : ERR_UNAUTHORIZED;
 }
 
+u64 expect_council(const SolInput *in, const Config *config, const SolAccountInfo *a) {
+    TRY(expect_signer(a));
+    u8 signed_by = 0; /* bit i: council member i signed */
+    for (u64 i = 0; i < in->count; i++) {
+        const SolAccountInfo *s = &in->accounts[i];
+        if (!s->is_signer) continue;
+        for (u8 k = 0; k < config->council_len && k < COUNCIL_MAX; k++)
+            if (pubkey_eq(s->key, &config->council[k])) signed_by |= (u8)(1u << k);
+    }
+    bool a_is_member = false;
+    for (u8 k = 0; k < config->council_len && k < COUNCIL_MAX; k++)
+        a_is_member |= pubkey_eq(a->key, &config->council[k]);
+    if (!a_is_member) return ERR_UNAUTHORIZED;
+    u8 n = 0;
+    for (u8 bits = signed_by; bits; bits &= (u8)(bits - 1)) n++;
+    return n >= config->council_threshold ? SUCCESS : ERR_COUNCIL_THRESHOLD_NOT_MET;
+}
+
 u64 expect_program(const SolAccountInfo *a, const SolPubkey *id) {
     return pubkey_eq(a->key, id) && a->executable ? SUCCESS : ERR_INVALID_PROGRAM;
 }

@@ -9,6 +9,11 @@ u64 expect_signer(const SolAccountInfo *a);
 u64 expect_writable(const SolAccountInfo *a);
 /* `a` is the signer whose key is `authority` (the admin, a market's creator...). */
 u64 expect_authority(const SolAccountInfo *a, const SolPubkey *authority);
+/* At least config->council_threshold distinct council members signed the transaction: `a`
+ * (the council member who pays, a signer of the council) and any other account of the
+ * instruction, so that more members are passed as extra signer accounts. */
+#define COUNCIL_MAX (sizeof(((Config *)0)->council) / sizeof(SolPubkey))
+u64 expect_council(const SolInput *in, const Config *config, const SolAccountInfo *a);
 /* `a` is the program `id` (checked before every CPI). */
 u64 expect_program(const SolAccountInfo *a, const SolPubkey *id);
 

@@ -174,7 +174,7 @@ def set_field(w: World, address: Pubkey, struct: spec.Struct, name: str, value: 
     for f in struct.fields:
         if f.name == name:
             break
-        offset += spec.PRIMITIVE_SIZES[f.ty]
+        offset += f.size
     patch(w, address, offset, value.to_bytes(8, "little"))
 
 

@@ -18,7 +18,7 @@ from chain.localnet.seed import PositionSpec, Seeder
 from program.client import ConfigParams, PerpMarketParams
 from program.local import PYTH_PROGRAM
 
-WINDOW_S = 20  # the proposal window, dispute window and dispute vote
+WINDOW_S = 60  # the proposal window, dispute window and dispute vote (the least allowed)
 FUNDING_INTERVAL_S = 10
 START_PRICE = 100_000_000  # 100 quote per base unit
 QUOTE = 1_000_000  # one quote token in base units

@@ -22,54 +22,80 @@
 #define SIDE_SHORT 2
 
 #define DISC_CONFIG 0x82ccfa1ee0aa0c9bULL /* account:Config */
-#define CONFIG_SPACE 256
+#define CONFIG_SPACE 488
 /* Protocol settings and the balances held in the vault outside markets and positions. */
 typedef struct {
     u64 discriminator;
-    SolPubkey admin;
     SolPubkey quote_mint;
     SolPubkey vault; /* the quote token account owned by the vault authority */
     SolPubkey vault_authority; /* PDA ["vault"] that signs transfers out of the vault */
+    u64 insurance_balance;
+    u64 perp_pool; /* the perps' counterparty liquidity */
+    u64 perp_pool_reserved; /* the part of perp_pool reserved for open positions' profit */
+    u64 protocol_fees;
+    SolPubkey council[5]; /* the council's keys; the first council_len count */
     SolPubkey pyth_program; /* owner every oracle price account must have */
+    SolPubkey treasury; /* the quote token account fees, pool and insurance are paid to */
     i64 proposal_window_secs;
     i64 dispute_window_secs;
     i64 dispute_vote_secs;
-    u64 dispute_bond; /* quote units a disputer pays */
-    u64 proposal_min_votes;
+    i64 creator_resolve_secs; /* after trading ends, only the creator may propose */
+    i64 config_delay_secs; /* the timelock of a config change */
+    u64 creation_bond; /* quote a market's creator posts; back at activation */
+    u64 min_vote_stake; /* the least quote a vote locks */
+    u64 proposal_quorum; /* total proposal stake needed for approval */
+    u64 resolution_bond; /* quote the proposer of an outcome posts */
+    u64 dispute_bond; /* quote a disputer posts */
+    u64 min_dispute_quorum; /* the least total dispute stake that can overturn */
     u64 max_oracle_staleness_slots;
-    u64 insurance_balance;
-    u64 perp_pool; /* the perps' counterparty liquidity */
-    u64 protocol_fees;
+    u64 max_open_staleness_slots; /* opening needs a price at most this old */
     u16 proposal_approval_bps;
     u16 dispute_overturn_bps;
+    u16 dispute_quorum_bps; /* quorum as a share of the market's collateral */
+    u16 vote_slash_bps; /* share of a losing dispute voter's stake given to the winners */
     u16 trade_fee_bps;
     u16 max_oracle_conf_bps;
-    u8 paused; /* stops new markets and trading; votes, resolution and payouts go on */
+    u8 council_len;
+    u8 council_threshold; /* distinct council signatures a council instruction needs */
+    u8 paused; /* stops new risk; closing, selling, payouts and keepers go on */
     u8 bump;
     u8 vault_bump;
 } Config;
-_Static_assert(sizeof(Config) == 256, "Config size");
-_Static_assert(__builtin_offsetof(Config, admin) == 8, "Config.admin");
-_Static_assert(__builtin_offsetof(Config, quote_mint) == 40, "Config.quote_mint");
-_Static_assert(__builtin_offsetof(Config, vault) == 72, "Config.vault");
-_Static_assert(__builtin_offsetof(Config, vault_authority) == 104, "Config.vault_authority");
-_Static_assert(__builtin_offsetof(Config, pyth_program) == 136, "Config.pyth_program");
-_Static_assert(__builtin_offsetof(Config, proposal_window_secs) == 168, "Config.proposal_window_secs");
-_Static_assert(__builtin_offsetof(Config, dispute_window_secs) == 176, "Config.dispute_window_secs");
-_Static_assert(__builtin_offsetof(Config, dispute_vote_secs) == 184, "Config.dispute_vote_secs");
-_Static_assert(__builtin_offsetof(Config, dispute_bond) == 192, "Config.dispute_bond");
-_Static_assert(__builtin_offsetof(Config, proposal_min_votes) == 200, "Config.proposal_min_votes");
-_Static_assert(__builtin_offsetof(Config, max_oracle_staleness_slots) == 208, "Config.max_oracle_staleness_slots");
-_Static_assert(__builtin_offsetof(Config, insurance_balance) == 216, "Config.insurance_balance");
-_Static_assert(__builtin_offsetof(Config, perp_pool) == 224, "Config.perp_pool");
-_Static_assert(__builtin_offsetof(Config, protocol_fees) == 232, "Config.protocol_fees");
-_Static_assert(__builtin_offsetof(Config, proposal_approval_bps) == 240, "Config.proposal_approval_bps");
-_Static_assert(__builtin_offsetof(Config, dispute_overturn_bps) == 242, "Config.dispute_overturn_bps");
-_Static_assert(__builtin_offsetof(Config, trade_fee_bps) == 244, "Config.trade_fee_bps");
-_Static_assert(__builtin_offsetof(Config, max_oracle_conf_bps) == 246, "Config.max_oracle_conf_bps");
-_Static_assert(__builtin_offsetof(Config, paused) == 248, "Config.paused");
-_Static_assert(__builtin_offsetof(Config, bump) == 249, "Config.bump");
-_Static_assert(__builtin_offsetof(Config, vault_bump) == 250, "Config.vault_bump");
+_Static_assert(sizeof(Config) == 488, "Config size");
+_Static_assert(__builtin_offsetof(Config, quote_mint) == 8, "Config.quote_mint");
+_Static_assert(__builtin_offsetof(Config, vault) == 40, "Config.vault");
+_Static_assert(__builtin_offsetof(Config, vault_authority) == 72, "Config.vault_authority");
+_Static_assert(__builtin_offsetof(Config, insurance_balance) == 104, "Config.insurance_balance");
+_Static_assert(__builtin_offsetof(Config, perp_pool) == 112, "Config.perp_pool");
+_Static_assert(__builtin_offsetof(Config, perp_pool_reserved) == 120, "Config.perp_pool_reserved");
+_Static_assert(__builtin_offsetof(Config, protocol_fees) == 128, "Config.protocol_fees");
+_Static_assert(__builtin_offsetof(Config, council) == 136, "Config.council");
+_Static_assert(__builtin_offsetof(Config, pyth_program) == 296, "Config.pyth_program");
+_Static_assert(__builtin_offsetof(Config, treasury) == 328, "Config.treasury");
+_Static_assert(__builtin_offsetof(Config, proposal_window_secs) == 360, "Config.proposal_window_secs");
+_Static_assert(__builtin_offsetof(Config, dispute_window_secs) == 368, "Config.dispute_window_secs");
+_Static_assert(__builtin_offsetof(Config, dispute_vote_secs) == 376, "Config.dispute_vote_secs");
+_Static_assert(__builtin_offsetof(Config, creator_resolve_secs) == 384, "Config.creator_resolve_secs");
+_Static_assert(__builtin_offsetof(Config, config_delay_secs) == 392, "Config.config_delay_secs");
+_Static_assert(__builtin_offsetof(Config, creation_bond) == 400, "Config.creation_bond");
+_Static_assert(__builtin_offsetof(Config, min_vote_stake) == 408, "Config.min_vote_stake");
+_Static_assert(__builtin_offsetof(Config, proposal_quorum) == 416, "Config.proposal_quorum");
+_Static_assert(__builtin_offsetof(Config, resolution_bond) == 424, "Config.resolution_bond");
+_Static_assert(__builtin_offsetof(Config, dispute_bond) == 432, "Config.dispute_bond");
+_Static_assert(__builtin_offsetof(Config, min_dispute_quorum) == 440, "Config.min_dispute_quorum");
+_Static_assert(__builtin_offsetof(Config, max_oracle_staleness_slots) == 448, "Config.max_oracle_staleness_slots");
+_Static_assert(__builtin_offsetof(Config, max_open_staleness_slots) == 456, "Config.max_open_staleness_slots");
+_Static_assert(__builtin_offsetof(Config, proposal_approval_bps) == 464, "Config.proposal_approval_bps");
+_Static_assert(__builtin_offsetof(Config, dispute_overturn_bps) == 466, "Config.dispute_overturn_bps");
+_Static_assert(__builtin_offsetof(Config, dispute_quorum_bps) == 468, "Config.dispute_quorum_bps");
+_Static_assert(__builtin_offsetof(Config, vote_slash_bps) == 470, "Config.vote_slash_bps");
+_Static_assert(__builtin_offsetof(Config, trade_fee_bps) == 472, "Config.trade_fee_bps");
+_Static_assert(__builtin_offsetof(Config, max_oracle_conf_bps) == 474, "Config.max_oracle_conf_bps");
+_Static_assert(__builtin_offsetof(Config, council_len) == 476, "Config.council_len");
+_Static_assert(__builtin_offsetof(Config, council_threshold) == 477, "Config.council_threshold");
+_Static_assert(__builtin_offsetof(Config, paused) == 478, "Config.paused");
+_Static_assert(__builtin_offsetof(Config, bump) == 479, "Config.bump");
+_Static_assert(__builtin_offsetof(Config, vault_bump) == 480, "Config.vault_bump");
 
 #define DISC_MARKET 0x9ac6e30037d5bedbULL /* account:Market */
 #define MARKET_SPACE 392

@@ -3,32 +3,58 @@
 #pragma once
 #include "../sol/borsh.h"
 
-/* Settings the admin chooses at initialize and may change with update_config. */
+/* Settings the council chooses at initialize and changes through the timelock. */
 typedef struct {
+    SolPubkey council[5];
     SolPubkey pyth_program;
+    SolPubkey treasury;
     i64 proposal_window_secs;
-    u16 proposal_approval_bps;
-    u64 proposal_min_votes;
     i64 dispute_window_secs;
     i64 dispute_vote_secs;
-    u16 dispute_overturn_bps;
+    i64 creator_resolve_secs;
+    i64 config_delay_secs;
+    u64 creation_bond;
+    u64 min_vote_stake;
+    u64 proposal_quorum;
+    u64 resolution_bond;
     u64 dispute_bond;
-    u16 trade_fee_bps;
+    u64 min_dispute_quorum;
     u64 max_oracle_staleness_slots;
+    u64 max_open_staleness_slots;
+    u16 proposal_approval_bps;
+    u16 dispute_overturn_bps;
+    u16 dispute_quorum_bps;
+    u16 vote_slash_bps;
+    u16 trade_fee_bps;
     u16 max_oracle_conf_bps;
+    u8 council_len;
+    u8 council_threshold;
 } ConfigParams;
 static inline void config_params_read(BorshReader *r, ConfigParams *v) {
+    for (u32 i = 0; i < 5; i++) br_pubkey(r, &v->council[i]);
     br_pubkey(r, &v->pyth_program);
+    br_pubkey(r, &v->treasury);
     v->proposal_window_secs = br_i64(r);
-    v->proposal_approval_bps = br_u16(r);
-    v->proposal_min_votes = br_u64(r);
     v->dispute_window_secs = br_i64(r);
     v->dispute_vote_secs = br_i64(r);
-    v->dispute_overturn_bps = br_u16(r);
+    v->creator_resolve_secs = br_i64(r);
+    v->config_delay_secs = br_i64(r);
+    v->creation_bond = br_u64(r);
+    v->min_vote_stake = br_u64(r);
+    v->proposal_quorum = br_u64(r);
+    v->resolution_bond = br_u64(r);
     v->dispute_bond = br_u64(r);
-    v->trade_fee_bps = br_u16(r);
+    v->min_dispute_quorum = br_u64(r);
     v->max_oracle_staleness_slots = br_u64(r);
+    v->max_open_staleness_slots = br_u64(r);
+    v->proposal_approval_bps = br_u16(r);
+    v->dispute_overturn_bps = br_u16(r);
+    v->dispute_quorum_bps = br_u16(r);
+    v->vote_slash_bps = br_u16(r);
+    v->trade_fee_bps = br_u16(r);
     v->max_oracle_conf_bps = br_u16(r);
+    v->council_len = br_u8(r);
+    v->council_threshold = br_u8(r);
 }
 
 /* A perp market's risk settings. */

@@ -95,7 +95,7 @@ u64 ix_approve_market(const SolInput *in, const u8 *data, u64 len) {
     Config *config;
     Market *m;
     TRY(load_proposal(in, data, len, &config, &m));
-    if (!proposal_approved(m->likes, m->dislikes, config->proposal_min_votes,
+    if (!proposal_approved(m->likes, m->dislikes, config->proposal_quorum,
                            config->proposal_approval_bps))
         return ERR_THRESHOLD_NOT_MET;
     m->state = MARKET_STATE_APPROVED;
@@ -109,7 +109,7 @@ u64 ix_reject_market(const SolInput *in, const u8 *data, u64 len) {
     Market *m;
     TRY(load_proposal(in, data, len, &config, &m));
     if (clock_unix_timestamp() < m->proposal_ends_at) return ERR_TOO_EARLY;
-    if (proposal_approved(m->likes, m->dislikes, config->proposal_min_votes,
+    if (proposal_approved(m->likes, m->dislikes, config->proposal_quorum,
                           config->proposal_approval_bps))
         return ERR_APPROVAL_REACHED;
     m->state = MARKET_STATE_CANCELLED;

@@ -45,7 +45,7 @@ u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len) {
     const SolAccountInfo *oracle = &in->accounts[CREATE_PERP_MARKET_ORACLE];
     Config *config;
     TRY(load_config(in, &in->accounts[CREATE_PERP_MARKET_CONFIG], false, &config));
-    TRY(expect_authority(admin, &config->admin));
+    TRY(expect_council(in, config, admin));
     TRY(expect_program(&in->accounts[CREATE_PERP_MARKET_SYSTEM_PROGRAM], &SYSTEM_PROGRAM_ID));
     TRY(check_params(&args.params));
     SolClock clock;
@@ -95,7 +95,7 @@ static u64 fund(const SolInput *in, const u8 *data, u64 len, bool insurance) {
     const SolAccountInfo *vault = &in->accounts[FUND_POOL_VAULT];
     Config *config;
     TRY(load_config(in, &in->accounts[FUND_POOL_CONFIG], true, &config));
-    TRY(expect_authority(admin, &config->admin));
+    TRY(expect_council(in, config, admin));
     TRY(expect_quote_account(config, source, admin->key));
     TRY(expect_vault(config, vault, NULL));
     TRY(expect_program(&in->accounts[FUND_POOL_TOKEN_PROGRAM], &TOKEN_PROGRAM_ID));
