@@ -306,7 +306,8 @@ def error_log_h(interface: Interface) -> str:
     out += [f"    {json.dumps(line)}" for line in lines]
     out[-1] += ";"
     out.append(f"static const u16 ERROR_LOG_OFFSETS[{len(offsets)}] = {{")
-    out += [f"    {', '.join(str(o) for o in offsets[i:i + 12])}," for i in range(0, len(offsets), 12)]
+    out += [f"    {', '.join(str(o) for o in offsets[i:i + 12])},"
+            for i in range(0, len(offsets), 12)]
     out += ["};", "",
             "/* Logs the line of `error` when it is one of the program's custom errors. */",
             "static inline void log_custom_error(u64 error) {",
