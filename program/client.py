@@ -41,6 +41,7 @@ class IdlStruct:
 
 
 COUNCIL_MAX = 5
+NO_KEY = Pubkey.default()  # immutable: a safe dataclass default
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class ConfigParams(IdlStruct):
     pyth_program: Pubkey
     council: tuple[Pubkey, ...] = ()
     council_threshold: int = 1
-    treasury: Pubkey = Pubkey.default()
+    treasury: Pubkey = NO_KEY
     proposal_window_secs: int = 86_400
     dispute_window_secs: int = 172_800
     dispute_vote_secs: int = 259_200
