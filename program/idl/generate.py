@@ -290,6 +290,8 @@ def error_log_h(interface: Interface) -> str:
     """Every error's Anchor log line in one string, and where each starts: offsets, not a
     table of pointers, so the text needs no relocations."""
     lines = [anchor_error_line(e.code, e.name, e.msg) for e in interface.errors]
+    if not all(line.isascii() and '"' not in line and "\\" not in line for line in lines):
+        raise LayoutError("error names and messages must be plain ASCII without quotes")
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line.encode()))

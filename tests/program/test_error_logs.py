@@ -19,7 +19,7 @@ from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
 from program.idl import spec
-from program.idl.generate import anchor_error_line
+from program.idl.generate import anchor_error_line, error_log_h
 from tests.program.conftest import World
 
 # @coral-xyz/anchor's own pattern (ts/packages/anchor/src/error.ts, AnchorError.parse)
@@ -114,3 +114,18 @@ def test_anchor_ts_names_the_refusal(world: World) -> None:
     e = BY_NAME["Unauthorized"]
     assert json.loads(out.stdout) == {"code": e.name, "number": e.code, "message": e.msg,
                                       "program": str(world.d.program_id)}
+
+
+def test_the_generated_table_holds_every_errors_line() -> None:
+    """Read back from the C header the program is built from: the text at each error's
+    offsets is its Anchor line, for every error of the spec."""
+    header = error_log_h(spec.INTERFACE)
+    text_part, offsets_part = header.split("static const u16 ERROR_LOG_OFFSETS")
+    text = "".join(json.loads(line.strip().rstrip(";")) for line in text_part.splitlines()
+                   if line.startswith('    "'))
+    offsets = [int(n) for n in re.findall(r"\d+", offsets_part.split("{", 1)[1].split("}")[0])]
+    assert len(offsets) == len(spec.ERRORS) + 1
+    for i, e in enumerate(spec.ERRORS):
+        line = text[offsets[i]:offsets[i + 1]]
+        assert line == anchor_error_line(e.code, e.name, e.msg)
+        assert ANCHOR_TS_NO_INFO.match(f"Program log: {line}") is not None
