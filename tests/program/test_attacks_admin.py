@@ -392,13 +392,20 @@ def test_withdrawals_go_to_the_treasury_only() -> None:
                w.admin)
 
 
-def test_a_treasury_of_another_mint_or_the_vault_pays_nothing() -> None:
-    """The council names a token account of another mint (or the vault) as treasury: every
-    withdrawal to it is refused, so the vault's balances stay owed and whole."""
+def test_a_treasury_of_another_mint_pays_nothing_and_the_vault_cannot_be_named() -> None:
+    """The council names a token account of another mint as treasury: every withdrawal to it
+    is refused, so the vault's balances stay owed and whole; the vault itself cannot even be
+    proposed (or initialized) as treasury."""
     w = deploy_world()
     earned(w, "protocol_fees", FUNDS)
+    refuse(w, "InvalidArgument",
+           w.client.propose_config(w.admin.pubkey(), replace(w.params, treasury=w.d.vault)),
+           w.admin, watch=[w.d.pending_config])
     other_mint = w.chain.create_token_account(w.chain.create_mint(), w.admin.pubkey())
-    for dest, error in ((other_mint, "InvalidMint"), (w.d.vault, "InvalidAccount")):
-        reconfigure(w, replace(w.params, treasury=dest))
-        refuse(w, error, w.client.withdraw_fees(w.admin.pubkey(), dest, FUNDS), w.admin)
+    reconfigure(w, replace(w.params, treasury=other_mint))
+    refuse(w, "InvalidMint", w.client.withdraw_fees(w.admin.pubkey(), other_mint, FUNDS),
+           w.admin)
     assert w.config().protocol_fees == FUNDS
+    fresh = uninitialized()
+    refuse(fresh, "InvalidArgument", fresh.client.initialize(
+        fresh.admin.pubkey(), replace(fresh.params, treasury=fresh.d.vault)), fresh.admin)

@@ -135,6 +135,8 @@ u64 ix_initialize(const SolInput *in, const u8 *data, u64 len) {
         !pubkey_eq(&vault_authority, authority->key))
         return ERR_INVALID_PDA;
     TRY(check_vault(vault, mint->key, &vault_authority));
+    /* paid to itself, the vault would keep what a withdrawal takes, owed to nobody */
+    if (pubkey_eq(&args.params.treasury, vault->key)) return ERR_INVALID_ARGUMENT;
 
     PdaSeeds seeds = {.seed = {SEED("config")}, .n = 1};
     TRY(pda_create(in, admin, config, &seeds, CONFIG_SPACE));
@@ -172,6 +174,7 @@ u64 ix_propose_config(const SolInput *in, const u8 *data, u64 len) {
     TRY(expect_council(in, c, member));
     TRY(expect_program(&in->accounts[PROPOSE_CONFIG_SYSTEM_PROGRAM], &SYSTEM_PROGRAM_ID));
     TRY(check_params(&args.params));
+    if (pubkey_eq(&args.params.treasury, &c->vault)) return ERR_INVALID_ARGUMENT;
     i64 now = clock_unix_timestamp(), effective_at;
     if (!i64_add(now, c->config_delay_secs, &effective_at)) return ERR_MATH_OVERFLOW;
 
