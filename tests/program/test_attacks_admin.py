@@ -81,6 +81,15 @@ def test_stranger_front_running_initialize_is_refused() -> None:
     assert w.config().council[0] == w.admin.pubkey()
 
 
+def test_the_deployments_admin_is_the_upgrade_authority_not_the_payer() -> None:
+    """What the attacks above rest on: LocalProtocol (and the localnet) deploy with the admin
+    as upgrade authority, while another key pays for the deployment."""
+    w = uninitialized()
+    data = w.chain.raw(w.d.program_data)
+    assert data is not None and data[12] == 1
+    assert data[13:45] == bytes(w.admin.pubkey()) != bytes(w.chain.payer.pubkey())
+
+
 def test_upgrade_authority_named_but_not_signing_is_refused() -> None:
     """A stranger pays for initialize naming the real authority as admin, without its
     signature."""
