@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from solders.instruction import Instruction
@@ -30,6 +31,7 @@ from chain.pyth import price_account
 from program.client import PerpMarketParams
 from program.local import PYTH_PROGRAM, LocalProtocol
 from program.svm import TxResult
+from program.toolchain.deploy import BPF_LOADER_UPGRADEABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_PATH = ROOT / "program" / "compute_units.json"
@@ -76,8 +78,21 @@ def measure() -> dict[str, int]:
             creates: list[list[bytes]] | None = None) -> None:
         record(name, chain.send([ix], signers), creates or [])
 
-    record("initialize", p.initialize(), [[b"vault"], [b"config"]])
-    run("update_config", c.update_config(p.admin.pubkey(), p.params, False), p.admin)
+    # initialize also searches the ProgramData address (under the loader, not this program)
+    program_data_tries = 255 - Pubkey.find_program_address([bytes(pid)],
+                                                          BPF_LOADER_UPGRADEABLE)[1]
+    init = p.initialize()
+    record("initialize", replace(init, compute_units=init.compute_units
+                                 - CU_PER_BUMP_TRY * program_data_tries),
+           [[b"vault"], [b"config"]])
+    # the timelock: a proposal (the first creates PendingConfig), a cancel, one applied
+    run("propose_config", c.propose_config(p.admin.pubkey(), p.params), p.admin,
+        creates=[[b"pending_config"]])
+    run("cancel_config", c.cancel_config(p.admin.pubkey()), p.admin)
+    run("propose_config", c.propose_config(p.admin.pubkey(), p.params), p.admin)
+    chain.set_time(chain.now() + p.params.config_delay_secs)
+    run("apply_config", c.apply_config())
+    run("set_paused", c.set_paused(p.admin.pubkey(), False), p.admin)
 
     creator, alice, bob = p.user(), p.user(), p.user()
     ends = chain.now() + 7 * 86_400
@@ -159,6 +174,13 @@ def measure() -> dict[str, int]:
     set_price(125_000_000)  # the short's equity falls below maintenance, above the reward
     run("liquidate", c.liquidate(creator.key, perp, p.d.position(perp, bob.key), oracle,
                                  creator.token), creator.kp)
+
+    # ---- the treasury: what trading, the pool and insurance left, out to config.treasury
+    config = chain.fetch(p.d.config)
+    for name, amount in (("withdraw_fees", config.protocol_fees),
+                         ("withdraw_pool", config.perp_pool - config.perp_pool_reserved),
+                         ("withdraw_insurance", config.insurance_balance)):
+        run(name, getattr(c, name)(p.admin.pubkey(), p.params.treasury, amount), p.admin)
     return cu
 
 

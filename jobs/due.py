@@ -2,12 +2,14 @@
 
 `read_due(deps, role)` reads every account the role acts on (Market for governance,
 PerpMarket for funding) with one getProgramAccounts filtered by its discriminator, then the
-Config and the chain's clock in one getMultipleAccounts, and judges each account with the jobs'
-own pure planners, so that a job is due here exactly when the job itself would send:
+Config, the PendingConfig and the chain's clock in one getMultipleAccounts, and judges each
+account with the jobs' own pure planners, so that a job is due here exactly when the job
+itself would send:
 
     tally_votes(market)               tally_step says approve or reject
     finalize_market(market), state    finalize_step says finalize
     update_funding(perp), last_funding_ts    funding_plan.is_due
+    apply_config(pending_config), proposed_at   config_plan.apply_step says apply
 
 The stage is `jobs.stages.stage_of`, what `workers.job_ids` puts in the job's id.
 """
@@ -20,6 +22,7 @@ from typing import Any
 
 from solders.pubkey import Pubkey
 
+from jobs.config_plan import ConfigAction, PendingConfigView, apply_step
 from jobs.deps import JobDeps, MissingAccount
 from jobs.funding_plan import PerpMarketView, is_due
 from jobs.governance_plan import Action, ConfigView, MarketView, finalize_step, tally_step
@@ -49,6 +52,13 @@ def governance_due(markets: Iterable[tuple[Pubkey, MarketView]], config: ConfigV
     return due
 
 
+def config_due(address: Pubkey, pending: PendingConfigView | None, now: int) -> list[DueJob]:
+    """apply_config on the PendingConfig at `address`, when its change is due at `now`."""
+    if apply_step(pending, now) != ConfigAction.APPLY:
+        return []
+    return [DueJob("apply_config", address, stage_of("apply_config", pending))]
+
+
 def funding_due(perps: Iterable[tuple[Pubkey, PerpMarketView]], now: int) -> list[DueJob]:
     """The funding updates due at chain time `now` on `perps`."""
     return [DueJob("update_funding", address, stage_of("update_funding", perp))
@@ -65,9 +75,10 @@ async def read_due(deps: JobDeps, role: str) -> list[DueJob]:
     accounts: list[tuple[Pubkey, Any]] = await deps.rpc.program_accounts(deps.program, kind)
     # the clock is read after the accounts: a job judged due on a slightly later clock re-reads
     # the chain before it sends, so at worst it is `not_needed`
-    now, (config,) = await deps.snapshot(deps.client.d.config)
+    pending_address = deps.client.d.pending_config
+    now, (config, pending) = await deps.snapshot(deps.client.d.config, pending_address)
     if config is None:
         raise MissingAccount("the program's Config account is missing")
     if role == "governance":
-        return governance_due(accounts, config, now)
+        return governance_due(accounts, config, now) + config_due(pending_address, pending, now)
     return funding_due(accounts, now)

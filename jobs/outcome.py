@@ -33,6 +33,7 @@ REFUSAL_OUTCOMES: dict[str, Outcome] = {
     "NotLiquidatable": Outcome.NOT_NEEDED,  # the price moved back above maintenance
     "StaleOracle": Outcome.RETRY,  # the publisher will write a fresh price
     "OracleNotTrading": Outcome.RETRY,  # a halted feed resumes
+    "NoPendingConfig": Outcome.ALREADY_DONE,  # the config change was applied or cancelled
 }
 
 

@@ -11,6 +11,7 @@ STAGE_FIELDS: dict[str, str] = {
     "liquidate_position": "opened_at",
     "update_funding": "last_funding_ts",
     "finalize_market": "state",
+    "apply_config": "proposed_at",  # a new proposal is new work
 }
 
 

@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from anchorpy import Context, Program
-from solders.instruction import Instruction
+from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from spl.token.constants import TOKEN_PROGRAM_ID
@@ -18,12 +19,14 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 from program.svm import (
     config_pda,
     market_pda,
+    pending_config_pda,
     perp_market_pda,
     position_pda,
     shares_pda,
     vault_authority_pda,
     vote_pda,
 )
+from program.toolchain.deploy import program_data_address
 
 VOTE_PROPOSAL = 0
 VOTE_DISPUTE = 1
@@ -38,6 +41,7 @@ class IdlStruct:
 
 
 COUNCIL_MAX = 5
+NO_KEY = Pubkey.default()  # immutable: a safe dataclass default
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class ConfigParams(IdlStruct):
     pyth_program: Pubkey
     council: tuple[Pubkey, ...] = ()
     council_threshold: int = 1
-    treasury: Pubkey = Pubkey.default()
+    treasury: Pubkey = NO_KEY
     proposal_window_secs: int = 86_400
     dispute_window_secs: int = 172_800
     dispute_vote_secs: int = 259_200
@@ -109,6 +113,15 @@ class Deployment:
     def vault_authority(self) -> Pubkey:
         return vault_authority_pda(self.program_id)
 
+    @property
+    def pending_config(self) -> Pubkey:
+        return pending_config_pda(self.program_id)
+
+    @property
+    def program_data(self) -> Pubkey:
+        """The program's ProgramData account, which names its upgrade authority."""
+        return program_data_address(self.program_id)
+
     def market(self, market_id: int) -> Pubkey:
         return market_pda(self.program_id, market_id)
 
@@ -136,15 +149,60 @@ class Client:
         built: Instruction = self.program.instruction[name](*args, ctx=Context(accounts=accounts))
         return built
 
+    def _council_ix(self, name: str, *args: Any, council: Pubkey,
+                    co_signers: Sequence[Pubkey], **accounts: Pubkey) -> Instruction:
+        """A council instruction: `council` signs in its place, and each of `co_signers` (the
+        other members needed to reach the threshold) as an extra signer account after it."""
+        ix = self._ix(name, *args, council=council, **accounts)
+        extra = [AccountMeta(k, is_signer=True, is_writable=False) for k in co_signers]
+        return Instruction(ix.program_id, ix.data, [*ix.accounts, *extra])
+
     # ---- admin --------------------------------------------------------------------------------
     def initialize(self, admin: Pubkey, params: ConfigParams) -> Instruction:
+        """`admin` must be the program's upgrade authority (its ProgramData names it)."""
         return self._ix("initialize", params.to_idl(), admin=admin,
                         config=self.d.config, quote_mint=self.d.quote_mint, vault=self.d.vault,
-                        vault_authority=self.d.vault_authority, system_program=SYSTEM_PROGRAM_ID)
+                        vault_authority=self.d.vault_authority, system_program=SYSTEM_PROGRAM_ID,
+                        program_data=self.d.program_data)
 
-    def update_config(self, admin: Pubkey, params: ConfigParams, paused: bool) -> Instruction:
-        return self._ix("update_config", params.to_idl(), paused, admin=admin,
-                        config=self.d.config)
+    def propose_config(self, council: Pubkey, params: ConfigParams,
+                       co_signers: Sequence[Pubkey] = ()) -> Instruction:
+        return self._council_ix("propose_config", params.to_idl(), council=council,
+                                co_signers=co_signers, config=self.d.config,
+                                pending_config=self.d.pending_config,
+                                system_program=SYSTEM_PROGRAM_ID)
+
+    def apply_config(self) -> Instruction:
+        return self._ix("apply_config", config=self.d.config,
+                        pending_config=self.d.pending_config)
+
+    def cancel_config(self, council: Pubkey, co_signers: Sequence[Pubkey] = ()) -> Instruction:
+        return self._council_ix("cancel_config", council=council, co_signers=co_signers,
+                                config=self.d.config, pending_config=self.d.pending_config)
+
+    def set_paused(self, council: Pubkey, paused: bool,
+                   co_signers: Sequence[Pubkey] = ()) -> Instruction:
+        return self._council_ix("set_paused", paused, council=council, co_signers=co_signers,
+                                config=self.d.config)
+
+    def _withdrawal(self, name: str, council: Pubkey, treasury: Pubkey, amount: int,
+                    co_signers: Sequence[Pubkey]) -> Instruction:
+        return self._council_ix(name, amount, council=council, co_signers=co_signers,
+                                config=self.d.config, treasury=treasury, vault=self.d.vault,
+                                vault_authority=self.d.vault_authority,
+                                token_program=TOKEN_PROGRAM_ID)
+
+    def withdraw_fees(self, council: Pubkey, treasury: Pubkey, amount: int,
+                      co_signers: Sequence[Pubkey] = ()) -> Instruction:
+        return self._withdrawal("withdraw_fees", council, treasury, amount, co_signers)
+
+    def withdraw_pool(self, council: Pubkey, treasury: Pubkey, amount: int,
+                      co_signers: Sequence[Pubkey] = ()) -> Instruction:
+        return self._withdrawal("withdraw_pool", council, treasury, amount, co_signers)
+
+    def withdraw_insurance(self, council: Pubkey, treasury: Pubkey, amount: int,
+                           co_signers: Sequence[Pubkey] = ()) -> Instruction:
+        return self._withdrawal("withdraw_insurance", council, treasury, amount, co_signers)
 
     # ---- proposals ----------------------------------------------------------------------------
     def create_market(self, creator: Pubkey, market_id: int, question: str,

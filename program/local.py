@@ -53,8 +53,10 @@ class LocalProtocol:
                initialize: bool = True) -> LocalProtocol:
         """Deploy the program, create the quote mint and the vault, and initialize unless
         told not to."""
-        chain = ProgramSvm(so_path)
-        admin = chain.wallet()
+        # the admin deploys the program: the upgrade authority is the one key initialize takes
+        admin = Keypair()
+        chain = ProgramSvm(so_path, upgrade_authority=admin)
+        chain.svm.airdrop(admin.pubkey(), 10 * 10**9)
         mint = chain.create_mint()
         vault_authority = Deployment(chain.program_id, mint, Pubkey.default()).vault_authority
         d = Deployment(chain.program_id, mint, chain.create_token_account(mint, vault_authority))

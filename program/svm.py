@@ -37,7 +37,7 @@ from spl.token.instructions import (
 )
 
 from program.errors import describe
-from program.toolchain.deploy import deploy_upgradeable, new_svm
+from program.toolchain.deploy import deploy_upgradeable, new_svm, program_data_address
 
 PROGRAM_DIR = Path(__file__).resolve().parent
 SO_PATH = PROGRAM_DIR / "build" / "keepernet.so"
@@ -56,6 +56,10 @@ def load_idl() -> Idl:
 # ---- derived addresses ----------------------------------------------------------------------
 def config_pda(program_id: Pubkey) -> Pubkey:
     return Pubkey.find_program_address([b"config"], program_id)[0]
+
+
+def pending_config_pda(program_id: Pubkey) -> Pubkey:
+    return Pubkey.find_program_address([b"pending_config"], program_id)[0]
 
 
 def vault_authority_pda(program_id: Pubkey) -> Pubkey:
@@ -107,13 +111,16 @@ class TxResult:
 class ProgramSvm:
     """A LiteSVM with the program deployed, and the helpers to drive it."""
 
-    def __init__(self, so_path: Path = SO_PATH, *,
-                 program_keypair: Keypair | None = None) -> None:
+    def __init__(self, so_path: Path = SO_PATH, *, program_keypair: Keypair | None = None,
+                 upgrade_authority: Keypair | None = None) -> None:
+        """Deploy with `upgrade_authority` (the payer when None) as the program's upgrade
+        authority: the one key that may initialize it."""
         self.svm: LiteSVM = new_svm()
         self.payer = Keypair()
         self.svm.airdrop(self.payer.pubkey(), 1_000 * 10**9)
         self.program_id = deploy_upgradeable(self.svm, self.payer, so_path.read_bytes(),
-                                             program_keypair)
+                                             program_keypair, authority=upgrade_authority)
+        self.program_data = program_data_address(self.program_id)
         provider = Provider(_unused_connection(), Wallet(self.payer))
         self.program = Program(load_idl(), self.program_id, provider)
         self._events = EventParser(self.program_id, self.program.coder)

@@ -12,12 +12,14 @@ for is the very job a planner would queue, never a second one.
     update_funding      a PerpMarket             its last_funding_ts
     tally_votes         a Market                 none
     finalize_market     a Market                 its state
+    apply_config        the PendingConfig,       its proposed_at
+                        optional (the deployment's own when left out)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from anchorpy import Program
@@ -27,6 +29,7 @@ from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, anchor_program
 from jobs.stages import stage_of
+from program.svm import pending_config_pda
 from workers.job_ids import enqueue, job_id, role_of
 from workers.redis import apply_socket_options, redis_settings
 from workers.serializer import job_deserializer, job_serializer
@@ -35,10 +38,12 @@ from workers.settings import Settings
 
 @dataclass(frozen=True)
 class Target:
-    """The kind of account a job takes, and whether it may be left out."""
+    """The kind of account a job takes, whether it may be left out, and the deployment's own
+    account of that kind that stands in when it is (from the program id)."""
 
     kind: str
     optional: bool = False
+    default: Callable[[Pubkey], Pubkey] | None = None
 
 
 # job -> its target (None: the job takes no argument)
@@ -50,6 +55,7 @@ TARGETS: dict[str, Target | None] = {
     "update_funding": Target("PerpMarket"),
     "tally_votes": Target("Market"),
     "finalize_market": Target("Market"),
+    "apply_config": Target("PendingConfig", optional=True, default=pending_config_pda),
 }
 class Refused(ValueError):
     """The request is wrong: the message says what, and nothing is enqueued."""
@@ -162,6 +168,9 @@ async def run_enqueue(settings: Settings, request: Request) -> Enqueued:
     """Check the request's target on the settings' RPC, then enqueue it on their Redis.
     Refused, RpcUnavailable (no endpoint answered) and Redis's errors pass up; nothing is
     enqueued unless every check passed."""
+    target = TARGETS[request.job]
+    if request.target is None and target is not None and target.default is not None:
+        request = replace(request, target=target.default(settings.program_id))
     stage = None
     if request.target is not None:
         rpc = RpcClient(settings.rpc, timeout_s=settings.rpc_timeout_s,

@@ -1,6 +1,7 @@
-"""The governance role: `tally_votes(market)` and `finalize_market(market)`, each with the
-market's address as a base58 string, enqueued by the reconciler (workers/reconciler.py) when
-the chain says they are due; runs are recorded in job_runs, so the role has a database pool.
+"""The governance role: `tally_votes(market)`, `finalize_market(market)` and
+`apply_config(pending_config)`, each with its account's address as a base58 string, enqueued
+by the reconciler (workers/reconciler.py) when the chain says they are due; runs are recorded
+in job_runs, so the role has a database pool.
 
     arq workers.governance.WorkerSettings        # settings from the environment
     keepernet worker governance
@@ -8,6 +9,7 @@ the chain says they are due; runs are recorded in job_runs, so the role has a da
 
 from __future__ import annotations
 
+from jobs.config import apply_config
 from jobs.governance import finalize_market, tally_votes
 from workers.context import job_function, on_target
 from workers.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
@@ -22,6 +24,7 @@ def worker_settings(settings: Settings) -> type:
     functions = [
         job_function("tally_votes", on_target(tally_votes), settings, max_tries=MAX_TRIES),
         job_function("finalize_market", on_target(finalize_market), settings, max_tries=MAX_TRIES),
+        job_function("apply_config", on_target(apply_config), settings, max_tries=MAX_TRIES),
     ]
     reconciler = reconciler_cron(ROLE, functions, settings.timeouts.reconcile)
     return role_settings(ROLE, settings, functions, cron_jobs=[reconciler],

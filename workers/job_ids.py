@@ -10,6 +10,7 @@ the stage from the target account:
     update_funding      perp market, its `last_funding_ts` (the interval being applied)
     tally_votes         market (a proposal is decided once)
     finalize_market     market, its state (Resolving and Disputed finalize differently)
+    apply_config        the PendingConfig, its `proposed_at` (each proposal is new work)
     scan_positions      perp market, or none for every market
     index_events, snapshot_accounts   no target
 """
@@ -31,6 +32,7 @@ JOB_ROLES: dict[str, str] = {
     "update_funding": "funding",
     "tally_votes": "governance",
     "finalize_market": "governance",
+    "apply_config": "governance",
 }
 ROLES = tuple(dict.fromkeys(JOB_ROLES.values()))  # indexer, liquidator, funding, governance
 

@@ -63,7 +63,7 @@ ENV_PREFIX = "KEEPERNET_"
 CONFIG_ENV = "KEEPERNET_CONFIG"
 
 JOBS = ("index_events", "snapshot_accounts", "scan_positions", "liquidate_position",
-        "update_funding", "tally_votes", "finalize_market", "reconcile")
+        "update_funding", "tally_votes", "finalize_market", "apply_config", "reconcile")
 
 
 class SettingsError(ValueError):
@@ -143,6 +143,7 @@ class JobTimeouts:
     update_funding: float = 30.0
     tally_votes: float = 30.0
     finalize_market: float = 30.0
+    apply_config: float = 30.0
     reconcile: float = 30.0
 
     def of(self, job: str) -> float:

@@ -99,9 +99,10 @@ def _create(ledger: Ledger, payer: Keypair, new: Keypair, space: int, owner: Pub
 def bootstrap(keys_dir: Path, params: ConfigParams | None = None) -> Genesis:
     """Deploy and initialize the protocol and fund the wallets; see the module docstring."""
     keys = Keys(keys_dir)
-    chain = ProgramSvm(program_keypair=keys.get("program"))
-    ledger = Ledger(chain)
     faucet, admin = keys.get("faucet"), keys.get("admin")
+    # deployed with the admin as upgrade authority: the only key that can initialize it
+    chain = ProgramSvm(program_keypair=keys.get("program"), upgrade_authority=admin)
+    ledger = Ledger(chain)
     chain.svm.airdrop(faucet.pubkey(), FAUCET_LAMPORTS)
     ledger.track([faucet.pubkey()])
     owners = [admin] + [keys.get(f"keeper-{i}") for i in range(1, KEEPERS + 1)] \

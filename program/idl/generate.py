@@ -280,6 +280,47 @@ def errors_h(interface: Interface) -> str:
     return "\n".join(lines) + "\n"
 
 
+def anchor_error_line(code: int, name: str, msg: str) -> str:
+    """The line an Anchor program logs for a custom error (after "Program log: "), which
+    @coral-xyz/anchor's AnchorError.parse reads back into the error's name and number."""
+    return f"AnchorError occurred. Error Code: {name}. Error Number: {code}. Error Message: {msg}."
+
+
+def error_log_h(interface: Interface) -> str:
+    """Every error's Anchor log line in one string, and where each starts: offsets, not a
+    table of pointers, so the text needs no relocations."""
+    lines = [anchor_error_line(e.code, e.name, e.msg) for e in interface.errors]
+    if not all(line.isascii() and '"' not in line and "\\" not in line for line in lines):
+        raise LayoutError("error names and messages must be plain ASCII without quotes")
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line.encode()))
+    if offsets[-1] > 0xFFFF:
+        raise LayoutError("error log text longer than a u16 offset reaches")
+    first = interface.errors[0].code
+    if [e.code for e in interface.errors] != list(range(first, first + len(lines))):
+        raise LayoutError("error codes must be consecutive")
+    out = [HEADER, "#pragma once", '#include "../sol/log.h"', "",
+           "/* Anchor's \"AnchorError occurred\" log line of each custom error, so that Anchor "
+           "clients name it. */",
+           f"#define ERROR_FIRST {first}ULL", f"#define ERROR_COUNT {len(lines)}ULL",
+           "static const char ERROR_LOG_TEXT[] ="]
+    out += [f"    {json.dumps(line)}" for line in lines]
+    out[-1] += ";"
+    out.append(f"static const u16 ERROR_LOG_OFFSETS[{len(offsets)}] = {{")
+    out += [f"    {', '.join(str(o) for o in offsets[i:i + 12])},"
+            for i in range(0, len(offsets), 12)]
+    out += ["};", "",
+            "/* Logs the line of `error` when it is one of the program's custom errors. */",
+            "static inline void log_custom_error(u64 error) {",
+            "    if (error < ERROR_FIRST || error >= ERROR_FIRST + ERROR_COUNT) return;",
+            "    u64 i = error - ERROR_FIRST;",
+            "    sol_log_(ERROR_LOG_TEXT + ERROR_LOG_OFFSETS[i],",
+            "             (u64)(ERROR_LOG_OFFSETS[i + 1] - ERROR_LOG_OFFSETS[i]));",
+            "}", ""]
+    return "\n".join(out)
+
+
 _WRITERS = {"u8": "bw_u8", "bool": "bw_u8", "u16": "bw_u16", "u32": "bw_u32", "u64": "bw_u64",
             "i64": "bw_i64", "publicKey": "bw_pubkey"}
 
@@ -328,6 +369,7 @@ def outputs(interface: Interface = INTERFACE) -> dict[Path, str]:
         C_DIR / "accounts.h": accounts_h(interface),
         C_DIR / "instructions.h": instructions_h(interface),
         C_DIR / "errors.h": errors_h(interface),
+        C_DIR / "error_log.h": error_log_h(interface),
         C_DIR / "events.h": events_h(interface),
     }
 

@@ -218,6 +218,15 @@ POSITION = Struct("Position", (
     F("bump", "u8"),
 ), "One owner's collateral and position in one perp market.")
 
+PENDING_CONFIG = Struct("PendingConfig", (
+    F("proposer", "publicKey", "the council member who proposed the change"),
+    F("proposed_at", "i64"),
+    F("effective_at", "i64", "apply_config makes the change current from this time on"),
+    *CONFIG_PARAM_FIELDS,
+    F("pending", "bool", "a change waits; false once applied or cancelled"),
+    F("bump", "u8"),
+), "The council's timelocked config change (PDA [\"pending_config\"]), one at a time.")
+
 # ---- argument types -------------------------------------------------------------------------
 CONFIG_PARAMS = Struct("ConfigParams", CONFIG_PARAM_FIELDS,
                        "Settings the council chooses at initialize and changes through the "
@@ -245,10 +254,10 @@ INSTRUCTIONS = (
     Instruction("initialize", (
         Acc("admin", mut=True, signer=True), Acc("config", mut=True), Acc("quote_mint"),
         Acc("vault"), Acc("vault_authority"), SYSTEM,
-    ), (F("params", "ConfigParams"),), "Create the Config PDA over an existing quote vault."),
-    Instruction("update_config", (
-        Acc("admin", signer=True), Acc("config", mut=True),
-    ), (F("params", "ConfigParams"), F("paused", "bool")), "Change settings or pause."),
+        Acc("program_data", doc="the program's ProgramData account: its upgrade authority must "
+            "be the admin"),
+    ), (F("params", "ConfigParams"),),
+        "Create the Config PDA over an existing quote vault; only the upgrade authority may."),
     Instruction("create_market", (
         Acc("creator", mut=True, signer=True), Acc("config"), Acc("market", mut=True), SYSTEM,
     ), (F("market_id", "u64"), F("question", "string", max_len=QUESTION_MAX_LEN),
@@ -301,6 +310,34 @@ INSTRUCTIONS = (
         Acc("creator", signer=True), Acc("config"), Acc("market", mut=True),
         Acc("creator_token", mut=True), *_vault(), TOKEN,
     ), doc="Pay the pool's winning reserve to the creator, once."),
+)
+
+# The council's instructions (admin.c, treasury.c). A council instruction takes the signing
+# member in its first account and the other members' signatures as extra signer accounts
+# after the listed ones, until council_threshold distinct members have signed.
+def _treasury_withdrawal(name: str, what: str) -> Instruction:
+    return Instruction(name, (
+        Acc("council", signer=True), Acc("config", mut=True),
+        Acc("treasury", mut=True, doc="config.treasury, a quote token account"), *_vault(), TOKEN,
+    ), (F("amount", "u64"),), f"Pay {what} to the council's treasury.")
+
+
+ADMIN_INSTRUCTIONS = (
+    Instruction("propose_config", (
+        Acc("council", mut=True, signer=True), Acc("config"), Acc("pending_config", mut=True),
+        SYSTEM,
+    ), (F("params", "ConfigParams"),),
+        "Propose new settings; they take effect config_delay_secs later through apply_config."),
+    Instruction("apply_config", (Acc("config", mut=True), Acc("pending_config", mut=True)),
+                doc="Make the pending settings current once their timelock has passed."),
+    Instruction("cancel_config", (
+        Acc("council", signer=True), Acc("config"), Acc("pending_config", mut=True),
+    ), doc="Drop the pending settings."),
+    Instruction("set_paused", (Acc("council", signer=True), Acc("config", mut=True)),
+                (F("paused", "bool"),), "Stop or resume new risk, at once."),
+    _treasury_withdrawal("withdraw_fees", "protocol fees"),
+    _treasury_withdrawal("withdraw_pool", "free perp pool liquidity (pool less reserves)"),
+    _treasury_withdrawal("withdraw_insurance", "insurance balance"),
 )
 
 PERP_INSTRUCTIONS = (
@@ -427,6 +464,25 @@ EVENTS = (
         F("bad_debt", "u64", "covered by the insurance balance"),
         F("long_oi", "u64"), F("short_oi", "u64"),
     )),
+    Struct("ConfigProposed", (
+        F("proposer", "publicKey"), F("proposed_at", "i64"), F("effective_at", "i64"),
+        F("pyth_program", "publicKey"), F("treasury", "publicKey"),
+        F("config_delay_secs", "i64"), F("trade_fee_bps", "u16"),
+        F("council_len", "u8"), F("council_threshold", "u8"),
+    )),
+    Struct("ConfigApplied", (
+        F("proposer", "publicKey"), F("effective_at", "i64"), F("applied_at", "i64"),
+        F("council_len", "u8"), F("council_threshold", "u8"),
+    )),
+    Struct("ConfigCancelled", (
+        F("proposer", "publicKey"), F("cancelled_by", "publicKey"), F("effective_at", "i64"),
+    )),
+    Struct("PauseSet", (F("paused", "bool"), F("by", "publicKey"))),
+    Struct("TreasuryWithdrawn", (
+        F("kind", "u8", "0 protocol fees, 1 perp pool, 2 insurance"), F("amount", "u64"),
+        F("treasury", "publicKey"), F("remaining", "u64", "the balance left after"),
+        F("by", "publicKey"),
+    )),
     Struct("FundingUpdated", (
         F("perp_market", "publicKey"), F("rate_bps", "i64"), F("intervals", "u64"),
         F("price", "u64"), F("cumulative_funding", "i64"), F("last_funding_ts", "i64"),
@@ -474,14 +530,18 @@ _ERRORS = (
     ("PositionFlat", "The position has nothing open"),
     ("InsufficientLiquidity", "The perp pool cannot pay this profit"),
     ("CouncilThresholdNotMet", "Fewer council members signed than the threshold"),
+    ("InvalidProgramData", "The account is not this program's ProgramData"),
+    ("ConfigPending", "A config change is already pending: cancel it first"),
+    ("NoPendingConfig", "No config change is pending"),
+    ("InsufficientBalance", "The protocol balance is smaller than the amount to withdraw"),
 )
 ERRORS = tuple(Error(6000 + i, name, msg) for i, (name, msg) in enumerate(_ERRORS))
 
 INTERFACE = Interface(
     name="keepernet",
     version="0.1.0",
-    instructions=INSTRUCTIONS + PERP_INSTRUCTIONS,
-    accounts=(CONFIG, MARKET, SHARES, VOTE, PERP_MARKET, POSITION),
+    instructions=INSTRUCTIONS + ADMIN_INSTRUCTIONS + PERP_INSTRUCTIONS,
+    accounts=(CONFIG, MARKET, SHARES, VOTE, PERP_MARKET, POSITION, PENDING_CONFIG),
     types=(CONFIG_PARAMS, PERP_MARKET_PARAMS),
     events=EVENTS,
     errors=ERRORS,

@@ -1,10 +1,12 @@
-/* The program's entry point: parse the input, dispatch on the Anchor discriminator. */
+/* The program's entry point: parse the input, dispatch on the Anchor discriminator, and log
+ * a refusal as Anchor programs do. */
+#include "generated/error_log.h"
 #include "generated/instructions.h"
 #include "instructions/instructions.h"
 #include "sol/result.h"
 
 /* Instruction data starts 8-byte aligned in the input, so the discriminator is one load. */
-u64 entrypoint(const u8 *input) {
+static u64 dispatch(const u8 *input) {
     SolAccountInfo accounts[MAX_ACCOUNTS];
     SolInput in = {.accounts = accounts};
     if (!sol_input_parse(input, &in)) return ERR_INVALID_ACCOUNT;
@@ -13,7 +15,13 @@ u64 entrypoint(const u8 *input) {
     u64 len = in.data_len - 8;
     switch (*(const u64 *)in.data) {
     case IX_INITIALIZE: return ix_initialize(&in, data, len);
-    case IX_UPDATE_CONFIG: return ix_update_config(&in, data, len);
+    case IX_PROPOSE_CONFIG: return ix_propose_config(&in, data, len);
+    case IX_APPLY_CONFIG: return ix_apply_config(&in, data, len);
+    case IX_CANCEL_CONFIG: return ix_cancel_config(&in, data, len);
+    case IX_SET_PAUSED: return ix_set_paused(&in, data, len);
+    case IX_WITHDRAW_FEES: return ix_withdraw_fees(&in, data, len);
+    case IX_WITHDRAW_POOL: return ix_withdraw_pool(&in, data, len);
+    case IX_WITHDRAW_INSURANCE: return ix_withdraw_insurance(&in, data, len);
     case IX_CREATE_MARKET: return ix_create_market(&in, data, len);
     case IX_VOTE_PROPOSAL: return ix_vote_proposal(&in, data, len);
     case IX_APPROVE_MARKET: return ix_approve_market(&in, data, len);
@@ -38,4 +46,11 @@ u64 entrypoint(const u8 *input) {
     case IX_UPDATE_FUNDING: return ix_update_funding(&in, data, len);
     default: return ERR_INVALID_INSTRUCTION_DATA;
     }
+}
+
+/* Nothing is logged on success; a custom error logs its "AnchorError occurred" line. */
+u64 entrypoint(const u8 *input) {
+    u64 result = dispatch(input);
+    log_custom_error(result);
+    return result;
 }

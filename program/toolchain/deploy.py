@@ -53,10 +53,17 @@ def new_svm() -> LiteSVM:
     return LiteSVM().with_builtins(features)
 
 
+def program_data_address(program_id: Pubkey) -> Pubkey:
+    """The program's ProgramData account: PDA([program id], upgradeable loader)."""
+    return Pubkey.find_program_address([bytes(program_id)], BPF_LOADER_UPGRADEABLE)[0]
+
+
 def deploy_upgradeable(
-    svm: LiteSVM, payer: Keypair, so: bytes, program_keypair: Keypair | None = None
+    svm: LiteSVM, payer: Keypair, so: bytes, program_keypair: Keypair | None = None,
+    *, authority: Keypair | None = None,
 ) -> Pubkey:
-    """Deploy the program `so` with `payer` as payer and upgrade authority; return its id.
+    """Deploy the program `so` paid by `payer`, with `authority` (the payer when None) as
+    buffer and upgrade authority; return its id.
 
     The program can be invoked as soon as this returns: unlike a validator, LiteSVM
     does not delay a new program's visibility to the next slot. Raises `DeployError`
@@ -64,13 +71,16 @@ def deploy_upgradeable(
     runtime does not have.
     """
     program = program_keypair or Keypair()
+    authority = authority or payer
+    # the authority signs alongside the payer, unless it is the payer
+    co_signers = [] if authority.pubkey() == payer.pubkey() else [authority]
     buffer = Keypair()
-    _create_buffer(svm, payer, buffer, len(so))
-    chunk = _write_chunk_size(svm, payer, buffer.pubkey())
+    _create_buffer(svm, payer, buffer, len(so), authority.pubkey())
+    chunk = _write_chunk_size(svm, payer, buffer.pubkey(), co_signers)
     for offset in range(0, len(so), chunk):
-        _send(svm, payer, [_write(buffer.pubkey(), payer.pubkey(), offset,
-                                  so[offset:offset + chunk])], [], f"Write at {offset}")
-    _deploy(svm, payer, program, buffer.pubkey(), len(so))
+        _send(svm, payer, [_write(buffer.pubkey(), authority.pubkey(), offset,
+                                  so[offset:offset + chunk])], co_signers, f"Write at {offset}")
+    _deploy(svm, payer, program, buffer.pubkey(), len(so), authority, co_signers)
     return program.pubkey()
 
 
@@ -93,7 +103,8 @@ def _transaction(
     return Transaction([payer, *signers], message, blockhash)
 
 
-def _create_buffer(svm: LiteSVM, payer: Keypair, buffer: Keypair, program_size: int) -> None:
+def _create_buffer(svm: LiteSVM, payer: Keypair, buffer: Keypair, program_size: int,
+                   authority: Pubkey) -> None:
     space = _BUFFER_METADATA_SIZE + program_size
     _send(svm, payer, [
         create_account(CreateAccountParams(
@@ -102,7 +113,7 @@ def _create_buffer(svm: LiteSVM, payer: Keypair, buffer: Keypair, program_size: 
             owner=BPF_LOADER_UPGRADEABLE)),
         Instruction(BPF_LOADER_UPGRADEABLE, struct.pack("<I", _INITIALIZE_BUFFER), [
             AccountMeta(buffer.pubkey(), is_signer=False, is_writable=True),
-            AccountMeta(payer.pubkey(), is_signer=False, is_writable=False)]),
+            AccountMeta(authority, is_signer=False, is_writable=False)]),
     ], [buffer], "create and InitializeBuffer")
 
 
@@ -113,18 +124,20 @@ def _write(buffer: Pubkey, authority: Pubkey, offset: int, chunk: bytes) -> Inst
                         AccountMeta(authority, is_signer=True, is_writable=False)])
 
 
-def _write_chunk_size(svm: LiteSVM, payer: Keypair, buffer: Pubkey) -> int:
+def _write_chunk_size(svm: LiteSVM, payer: Keypair, buffer: Pubkey,
+                      co_signers: Sequence[Keypair]) -> int:
     """The most program bytes one Write transaction can carry."""
     probe = 256  # long enough that the data length takes its final two-byte encoding
-    tx = _transaction(svm, payer, [_write(buffer, payer.pubkey(), 0, bytes(probe))], [])
+    authority = co_signers[0].pubkey() if co_signers else payer.pubkey()
+    tx = _transaction(svm, payer, [_write(buffer, authority, 0, bytes(probe))], co_signers)
     return PACKET_DATA_SIZE - (len(bytes(tx)) - probe)
 
 
 def _deploy(
-    svm: LiteSVM, payer: Keypair, program: Keypair, buffer: Pubkey, program_size: int
+    svm: LiteSVM, payer: Keypair, program: Keypair, buffer: Pubkey, program_size: int,
+    authority: Keypair, co_signers: Sequence[Keypair],
 ) -> None:
-    programdata, _ = Pubkey.find_program_address([bytes(program.pubkey())],
-                                                 BPF_LOADER_UPGRADEABLE)
+    programdata = program_data_address(program.pubkey())
     _send(svm, payer, [
         create_account(CreateAccountParams(
             from_pubkey=payer.pubkey(), to_pubkey=program.pubkey(),
@@ -140,5 +153,5 @@ def _deploy(
             AccountMeta(RENT, is_signer=False, is_writable=False),
             AccountMeta(CLOCK, is_signer=False, is_writable=False),
             AccountMeta(SYSTEM_PROGRAM, is_signer=False, is_writable=False),
-            AccountMeta(payer.pubkey(), is_signer=True, is_writable=False)]),
-    ], [program], "DeployWithMaxDataLen")
+            AccountMeta(authority.pubkey(), is_signer=True, is_writable=False)]),
+    ], [program, *co_signers], "DeployWithMaxDataLen")

@@ -319,7 +319,7 @@ async def test_program_accounts_by_discriminator_decoded_with_the_idl(net: Local
 
         [(config_key, config)] = await rpc.program_accounts(program, "Config")
         assert config_key == net.deployment.config
-        assert config.admin == net.admin.pubkey() and config.vault == net.deployment.vault
+        assert config.council[0] == net.admin.pubkey() and config.vault == net.deployment.vault
         assert await rpc.program_accounts(program, "Position") == []
         with pytest.raises(ValueError, match="no account 'Nope'"):
             await rpc.program_accounts(program, "Nope")

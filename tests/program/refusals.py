@@ -13,7 +13,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain import pyth
-from program.client import PerpMarketParams
+from program.client import ConfigParams, PerpMarketParams
 from program.idl import spec
 from program.local import PYTH_PROGRAM, LocalProtocol
 from program.svm import TOKEN_AMOUNT_OFFSET, TxResult
@@ -28,7 +28,8 @@ U64_MAX = 2**64 - 1
 TOKEN_STATE_OFFSET, TOKEN_FROZEN = 108, 2
 
 # ---- reading and spoiling an instruction ----------------------------------------------------
-SPEC = {i.name: i for i in (*spec.INSTRUCTIONS, *spec.PERP_INSTRUCTIONS)}
+SPEC = {i.name: i for i in (*spec.INSTRUCTIONS, *spec.ADMIN_INSTRUCTIONS,
+                             *spec.PERP_INSTRUCTIONS)}
 _BY_DISCRIMINATOR = {hashlib.sha256(f"global:{n}".encode()).digest()[:8]: i
                      for n, i in SPEC.items()}
 
@@ -249,7 +250,50 @@ def uninitialized() -> Uninitialized:
 
 
 def pause(w: World, paused: bool = True) -> None:
-    w.ok(w.client.update_config(w.admin.pubkey(), w.params, paused), w.admin)
+    w.ok(w.client.set_paused(w.admin.pubkey(), paused), w.admin)
+
+
+# ConfigParams one past each bound (check_params in admin.c), and each bound itself.
+_YEAR = 365 * 86_400
+_WINDOWS = ("proposal_window_secs", "dispute_window_secs", "dispute_vote_secs",
+            "creator_resolve_secs", "config_delay_secs")
+_BONDS = ("creation_bond", "min_vote_stake", "resolution_bond", "dispute_bond")
+_QUORUMS = ("proposal_quorum", "min_dispute_quorum")
+MAX_BOND, MAX_QUORUM = 10**12, 10**15
+PARAMS_PAST_A_BOUND: list[dict[str, object]] = [
+    {"pyth_program": Pubkey.default()}, {"treasury": Pubkey.default()},
+    {"council_threshold": 0}, {"council_threshold": 2},
+    *[{w: v} for w in _WINDOWS for v in (59, _YEAR + 1)],
+    *[{b: v} for b in _BONDS for v in (0, MAX_BOND + 1)],
+    *[{q: v} for q in _QUORUMS for v in (0, MAX_QUORUM + 1)],
+    {"max_oracle_staleness_slots": 0}, {"max_oracle_staleness_slots": 1001},
+    {"max_open_staleness_slots": 0},
+    {"max_open_staleness_slots": 26, "max_oracle_staleness_slots": 25},
+    {"proposal_approval_bps": 5_000}, {"proposal_approval_bps": 10_001},
+    {"dispute_overturn_bps": 5_000}, {"dispute_overturn_bps": 10_001},
+    {"dispute_quorum_bps": 10_001}, {"vote_slash_bps": 10_001},
+    {"trade_fee_bps": 1_001}, {"max_oracle_conf_bps": 0}, {"max_oracle_conf_bps": 1_001},
+]
+PARAMS_AT_THE_BOUNDS: list[dict[str, object]] = [
+    {**{w: 60 for w in _WINDOWS}, **{b: 1 for b in _BONDS}, **{q: 1 for q in _QUORUMS},
+     "max_oracle_staleness_slots": 1, "max_open_staleness_slots": 1,
+     "proposal_approval_bps": 5_001, "dispute_overturn_bps": 5_001, "dispute_quorum_bps": 0,
+     "vote_slash_bps": 0, "trade_fee_bps": 0, "max_oracle_conf_bps": 1},
+    {**{w: _YEAR for w in _WINDOWS}, **{b: MAX_BOND for b in _BONDS},
+     **{q: MAX_QUORUM for q in _QUORUMS}, "max_oracle_staleness_slots": 1000,
+     "max_open_staleness_slots": 1000, "proposal_approval_bps": 10_000,
+     "dispute_overturn_bps": 10_000, "dispute_quorum_bps": 10_000, "vote_slash_bps": 10_000,
+     "trade_fee_bps": 1_000, "max_oracle_conf_bps": 1_000},
+]
+
+
+def reconfigure(w: World, params: ConfigParams) -> None:
+    """Make `params` current the only way there is: the council proposes them, the timelock
+    passes, anyone applies them."""
+    w.ok(w.client.propose_config(w.admin.pubkey(), params), w.admin)
+    w.chain.advance(w.config().config_delay_secs)
+    w.ok(w.client.apply_config())
+    w.params = params
 
 
 def new_market_id(w: World) -> tuple[int, Pubkey]:
@@ -307,8 +351,8 @@ def _initialize(w: World) -> Ready:
     return w.client.initialize(w.admin.pubkey(), w.params), (w.admin,)
 
 
-def _update_config(w: World) -> Ready:
-    return w.client.update_config(w.admin.pubkey(), w.params, True), (w.admin,)
+def _set_paused(w: World) -> Ready:
+    return w.client.set_paused(w.admin.pubkey(), True), (w.admin,)
 
 
 def _create_market(w: World) -> Ready:
@@ -389,7 +433,7 @@ def _withdraw_liquidity(w: World) -> Ready:
 
 READY: dict[str, Callable[[World], Ready]] = {
     "initialize": _initialize,
-    "update_config": _update_config,
+    "set_paused": _set_paused,
     "create_market": _create_market,
     "vote_proposal": _vote_proposal,
     "approve_market": _approve_market,
@@ -404,7 +448,7 @@ READY: dict[str, Callable[[World], Ready]] = {
     "redeem": _redeem,
     "withdraw_liquidity": _withdraw_liquidity,
 }
-MARKET_INSTRUCTIONS = [name for name in READY if name not in ("initialize", "update_config")]
+MARKET_INSTRUCTIONS = [name for name in READY if name not in ("initialize", "set_paused")]
 
 
 # ---- perps ----------------------------------------------------------------------------------

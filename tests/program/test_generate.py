@@ -14,7 +14,7 @@ from pyheck import snake as anchorpy_snake
 from program.idl import generate
 from program.idl.generate import LayoutError, account_layout, account_space, camel
 from program.idl.spec import CONFIG as CONFIG_ACCOUNT
-from program.idl.spec import INTERFACE, MARKET, SHARES, VOTE, F, Struct
+from program.idl.spec import INTERFACE, MARKET, PENDING_CONFIG, SHARES, VOTE, F, Struct
 
 
 def sha8(text: str) -> bytes:
@@ -119,7 +119,7 @@ def test_layout_offsets_follow_the_discriminator() -> None:
 
 
 @pytest.mark.parametrize(("struct", "space"), [
-    (CONFIG_ACCOUNT, 256), (MARKET, 392), (SHARES, 96), (VOTE, 80),
+    (CONFIG_ACCOUNT, 488), (MARKET, 392), (SHARES, 96), (VOTE, 80), (PENDING_CONFIG, 400),
 ])
 def test_account_space(struct: Struct, space: int) -> None:
     assert account_space(struct) == space

@@ -42,6 +42,9 @@ def dummy(ty: Any) -> Any:
     """A value of IDL type `ty` that anchorpy can encode."""
     if ty == "publicKey":
         return Keypair().pubkey()
+    if isinstance(ty, dict) and "array" in ty:
+        inner, count = ty["array"]
+        return [dummy(inner) for _ in range(count)]
     if isinstance(ty, dict):
         typedef = next(t for t in IDL["types"] if t["name"] == ty["defined"])
         return {snake(f["name"]): dummy(f["type"]) for f in typedef["type"]["fields"]}
@@ -129,9 +132,10 @@ def bump(program_id: Pubkey, *seeds: bytes) -> int:
 def test_config_decodes(world: World) -> None:
     pid = world.d.program_id
     assert decoded(world, world.d.config, "Config") == {
-        **world.params.to_idl(), "admin": world.admin.pubkey(), "quote_mint": world.d.quote_mint,
+        **world.params.to_idl(), "quote_mint": world.d.quote_mint,
         "vault": world.d.vault, "vault_authority": world.d.vault_authority,
-        "insurance_balance": 0, "perp_pool": 0, "protocol_fees": 0, "paused": False,
+        "insurance_balance": 0, "perp_pool": 0, "perp_pool_reserved": 0, "protocol_fees": 0,
+        "paused": False,
         "bump": bump(pid, b"config"), "vault_bump": bump(pid, b"vault"),
     }
 
@@ -230,7 +234,27 @@ def life() -> Life:
     world.ok(world.client.finalize_market(market, disputer.token))
     pay_out(world, creator, market, traders, held, NO)
     perp_life(world)
+    council_life(world)
     return Life(world, rejected, market, disputer)
+
+
+def council_life(world: World) -> None:
+    """A proposal cancelled, one applied, a pause, and the insurance and pool (funded by
+    perp_life) and the protocol fees taken out to the treasury."""
+    admin, treasury = world.admin, world.params.treasury
+    world.ok(world.client.propose_config(admin.pubkey(), world.params), admin)
+    world.ok(world.client.cancel_config(admin.pubkey()), admin)
+    world.ok(world.client.propose_config(admin.pubkey(), world.params), admin)
+    world.chain.advance(world.params.config_delay_secs)
+    world.ok(world.client.apply_config())
+    world.ok(world.client.set_paused(admin.pubkey(), True), admin)
+    config = world.config()
+    for call, amount in ((world.client.withdraw_fees, config.protocol_fees),
+                         (world.client.withdraw_insurance, config.insurance_balance),
+                         (world.client.withdraw_pool,
+                          config.perp_pool - config.perp_pool_reserved)):
+        if amount:
+            world.ok(call(admin.pubkey(), treasury, amount), admin)
 
 
 def perp_life(world: World) -> None:

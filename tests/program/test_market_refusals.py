@@ -69,7 +69,7 @@ def test_unknown_discriminator_is_refused(data: bytes) -> None:
     refused_then_ok("buy", "InvalidInstructionData", lambda w, ix: with_data(ix, data))
 
 
-@pytest.mark.parametrize("name", ["update_config", "vote_proposal", "vote_dispute"])
+@pytest.mark.parametrize("name", ["set_paused", "vote_proposal", "vote_dispute"])
 def test_bool_byte_of_2_is_refused(name: str) -> None:
     """Borsh booleans are 0 or 1; each of these calls ends with one."""
     refused_then_ok(name, "InvalidInstructionData",
@@ -78,7 +78,7 @@ def test_bool_byte_of_2_is_refused(name: str) -> None:
 
 # ---- who may call, and how often ------------------------------------------------------------
 @pytest.mark.parametrize("name, account", [
-    ("update_config", "admin"), ("activate_market", "creator"),
+    ("set_paused", "council"), ("activate_market", "creator"),
     ("propose_resolution", "creator"), ("withdraw_liquidity", "creator"),
 ])
 def test_only_the_authority_may_call(name: str, account: str) -> None:

@@ -1,5 +1,6 @@
-"""Refusals of initialize and update_config: the settings' ranges, the one-time config, the
-quote mint, the vault and the derived addresses a deployment starts from."""
+"""Refusals of initialize: the settings' ranges, the one-time config, the quote mint, the vault
+and the derived addresses a deployment starts from. (Who may initialize, and the council's
+instructions, are attacked in test_attacks_admin.py.)"""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 import pytest
 from solders.instruction import Instruction
 from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 
 from tests.program.conftest import World
 from tests.program.refusals import (
+    PARAMS_AT_THE_BOUNDS,
+    PARAMS_PAST_A_BOUND,
     Spoil,
     patch,
     refuse,
@@ -21,47 +23,29 @@ from tests.program.refusals import (
     uninitialized,
 )
 
-BAD_PARAMS: list[dict[str, Any]] = [
-    {"pyth_program": Pubkey.default()},
-    {"proposal_window_secs": 0}, {"proposal_window_secs": -1},
-    {"dispute_window_secs": 0}, {"dispute_vote_secs": 0},
-    {"proposal_min_votes": 0}, {"max_oracle_staleness_slots": 0},
-    {"proposal_approval_bps": 0}, {"proposal_approval_bps": 10_001},
-    {"dispute_overturn_bps": 0}, {"dispute_overturn_bps": 10_001},
-    {"trade_fee_bps": 10_000}, {"max_oracle_conf_bps": 10_001},
-]
-LIMITS = {"proposal_window_secs": 1, "dispute_window_secs": 1, "dispute_vote_secs": 1,
-          "proposal_min_votes": 1, "max_oracle_staleness_slots": 1,
-          "proposal_approval_bps": 10_000, "dispute_overturn_bps": 10_000,
-          "trade_fee_bps": 9_999, "max_oracle_conf_bps": 10_000, "dispute_bond": 0}
-
 
 def ids(params: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in params.items())
 
 
-@pytest.mark.parametrize("bad", BAD_PARAMS, ids=ids)
+@pytest.mark.parametrize("bad", PARAMS_PAST_A_BOUND, ids=ids)
 def test_initialize_refuses_a_param_out_of_range(bad: dict[str, Any]) -> None:
     refused_then_ok("initialize", "InvalidArgument", lambda w, ix: w.client.initialize(
         w.admin.pubkey(), replace(w.params, **bad)))
 
 
-@pytest.mark.parametrize("bad", BAD_PARAMS, ids=ids)
-def test_update_config_refuses_a_param_out_of_range(world: World, bad: dict[str, Any]) -> None:
-    ix = world.client.update_config(world.admin.pubkey(), replace(world.params, **bad), False)
-    refuse(world, "InvalidArgument", ix, world.admin)
-
-
-def test_update_config_accepts_every_limit(world: World) -> None:
-    params = replace(world.params, **LIMITS)
-    world.ok(world.client.update_config(world.admin.pubkey(), params, False), world.admin)
-    config = world.config()
-    assert {k: getattr(config, k) for k in LIMITS} == LIMITS
+@pytest.mark.parametrize("bounds", PARAMS_AT_THE_BOUNDS, ids=["least", "most"])
+def test_initialize_accepts_every_bound(bounds: dict[str, Any]) -> None:
+    w = uninitialized()
+    params = replace(w.params, **bounds)
+    w.ok(w.client.initialize(w.admin.pubkey(), params), w.admin)
+    config = w.config()
+    assert {k: getattr(config, k) for k in bounds} == bounds
 
 
 def test_initialize_twice_is_refused_even_for_another_admin(world: World) -> None:
     for admin in (world.admin, world.chain.wallet()):
-        refuse(world, "AlreadyInitialized",
+        refuse(world, "AlreadyInitialized" if admin == world.admin else "Unauthorized",
                world.client.initialize(admin.pubkey(), world.params), admin)
 
 

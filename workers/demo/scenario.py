@@ -2,19 +2,20 @@
 keepers act on, and two perp markets full of positions, some of them fragile enough that the
 publisher's crash sends them under maintenance.
 
-Windows are shortened with `update_config` (the demo must show the keepers acting within a
-minute), and the seeding moves the localnet's clock forward once, so that two markets reach
-their resolution before the fleet starts.
+Windows are shortened through the config timelock (the demo must show the keepers acting
+within a minute): proposed, the localnet's clock moved past the delay, applied. The seeding
+moves the clock forward once more, so that two markets reach their resolution before the fleet
+starts.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from solders.pubkey import Pubkey
 
-from chain.localnet.seed import PositionSpec, Seeder
+from chain.localnet.seed import PositionSpec, Seeder, SeedError
 from program.client import ConfigParams, PerpMarketParams
 from program.local import PYTH_PROGRAM
 
@@ -27,7 +28,8 @@ POOL = 10_000_000 * QUOTE
 YES = 1
 
 DEMO_PARAMS = ConfigParams(pyth_program=PYTH_PROGRAM, proposal_window_secs=WINDOW_S,
-                           dispute_window_secs=WINDOW_S, dispute_vote_secs=WINDOW_S)
+                           dispute_window_secs=WINDOW_S, dispute_vote_secs=WINDOW_S,
+                           creator_resolve_secs=WINDOW_S, config_delay_secs=WINDOW_S)
 PERP_PARAMS = PerpMarketParams(funding_interval_secs=FUNDING_INTERVAL_S)
 
 
@@ -100,12 +102,24 @@ async def seed_markets(s: Seeder) -> dict[str, Pubkey]:
             "finalize after the dispute vote": finalize_after_dispute}
 
 
+async def shorten_windows(s: Seeder) -> None:
+    """DEMO_PARAMS made current the way every change is: the admin (the genesis council of
+    one) proposes them, the clock passes the current delay, and they are applied."""
+    account = (await s.client.get_account_info(s.d.config)).value
+    if account is None:
+        raise SeedError("the localnet has no Config: was it initialized?")
+    config = s.program.program.coder.accounts.decode(bytes(account.data))
+    params = replace(DEMO_PARAMS, council=(s.admin.pubkey(),), treasury=config.treasury)
+    await s.send([s.program.propose_config(s.admin.pubkey(), params)], s.admin)
+    await s.travel(config.config_delay_secs)
+    await s.send([s.program.apply_config()], s.admin)
+
+
 async def seed(s: Seeder, oracles: list[Pubkey], positions_per_market: int,
                seed: int = 7) -> Seeded:
     """The whole scenario. A publisher must keep the oracles' prices fresh meanwhile: a
     position opens only at a fresh price, and seeding takes longer than a price stays fresh."""
-    admin = s.admin
-    await s.send([s.program.update_config(admin.pubkey(), DEMO_PARAMS, False)], admin)
+    await shorten_windows(s)
     markets = await seed_markets(s)
     perp_markets = []
     for i, oracle in enumerate(oracles, start=1):

@@ -243,3 +243,69 @@ _Static_assert(__builtin_offsetof(Position, funding_snapshot) == 96, "Position.f
 _Static_assert(__builtin_offsetof(Position, opened_at) == 104, "Position.opened_at");
 _Static_assert(__builtin_offsetof(Position, side) == 112, "Position.side");
 _Static_assert(__builtin_offsetof(Position, bump) == 113, "Position.bump");
+
+#define DISC_PENDING_CONFIG 0x461a437dbfb2306dULL /* account:PendingConfig */
+#define PENDING_CONFIG_SPACE 400
+/* The council's timelocked config change (PDA ["pending_config"]), one at a time. */
+typedef struct {
+    u64 discriminator;
+    SolPubkey proposer; /* the council member who proposed the change */
+    i64 proposed_at;
+    i64 effective_at; /* apply_config makes the change current from this time on */
+    SolPubkey council[5]; /* the council's keys; the first council_len count */
+    SolPubkey pyth_program; /* owner every oracle price account must have */
+    SolPubkey treasury; /* the quote token account fees, pool and insurance are paid to */
+    i64 proposal_window_secs;
+    i64 dispute_window_secs;
+    i64 dispute_vote_secs;
+    i64 creator_resolve_secs; /* after trading ends, only the creator may propose */
+    i64 config_delay_secs; /* the timelock of a config change */
+    u64 creation_bond; /* quote a market's creator posts; back at activation */
+    u64 min_vote_stake; /* the least quote a vote locks */
+    u64 proposal_quorum; /* total proposal stake needed for approval */
+    u64 resolution_bond; /* quote the proposer of an outcome posts */
+    u64 dispute_bond; /* quote a disputer posts */
+    u64 min_dispute_quorum; /* the least total dispute stake that can overturn */
+    u64 max_oracle_staleness_slots;
+    u64 max_open_staleness_slots; /* opening needs a price at most this old */
+    u16 proposal_approval_bps;
+    u16 dispute_overturn_bps;
+    u16 dispute_quorum_bps; /* quorum as a share of the market's collateral */
+    u16 vote_slash_bps; /* share of a losing dispute voter's stake given to the winners */
+    u16 trade_fee_bps;
+    u16 max_oracle_conf_bps;
+    u8 council_len;
+    u8 council_threshold; /* distinct council signatures a council instruction needs */
+    u8 pending; /* a change waits; false once applied or cancelled */
+    u8 bump;
+} PendingConfig;
+_Static_assert(sizeof(PendingConfig) == 400, "PendingConfig size");
+_Static_assert(__builtin_offsetof(PendingConfig, proposer) == 8, "PendingConfig.proposer");
+_Static_assert(__builtin_offsetof(PendingConfig, proposed_at) == 40, "PendingConfig.proposed_at");
+_Static_assert(__builtin_offsetof(PendingConfig, effective_at) == 48, "PendingConfig.effective_at");
+_Static_assert(__builtin_offsetof(PendingConfig, council) == 56, "PendingConfig.council");
+_Static_assert(__builtin_offsetof(PendingConfig, pyth_program) == 216, "PendingConfig.pyth_program");
+_Static_assert(__builtin_offsetof(PendingConfig, treasury) == 248, "PendingConfig.treasury");
+_Static_assert(__builtin_offsetof(PendingConfig, proposal_window_secs) == 280, "PendingConfig.proposal_window_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_window_secs) == 288, "PendingConfig.dispute_window_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_vote_secs) == 296, "PendingConfig.dispute_vote_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, creator_resolve_secs) == 304, "PendingConfig.creator_resolve_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, config_delay_secs) == 312, "PendingConfig.config_delay_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, creation_bond) == 320, "PendingConfig.creation_bond");
+_Static_assert(__builtin_offsetof(PendingConfig, min_vote_stake) == 328, "PendingConfig.min_vote_stake");
+_Static_assert(__builtin_offsetof(PendingConfig, proposal_quorum) == 336, "PendingConfig.proposal_quorum");
+_Static_assert(__builtin_offsetof(PendingConfig, resolution_bond) == 344, "PendingConfig.resolution_bond");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_bond) == 352, "PendingConfig.dispute_bond");
+_Static_assert(__builtin_offsetof(PendingConfig, min_dispute_quorum) == 360, "PendingConfig.min_dispute_quorum");
+_Static_assert(__builtin_offsetof(PendingConfig, max_oracle_staleness_slots) == 368, "PendingConfig.max_oracle_staleness_slots");
+_Static_assert(__builtin_offsetof(PendingConfig, max_open_staleness_slots) == 376, "PendingConfig.max_open_staleness_slots");
+_Static_assert(__builtin_offsetof(PendingConfig, proposal_approval_bps) == 384, "PendingConfig.proposal_approval_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_overturn_bps) == 386, "PendingConfig.dispute_overturn_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_quorum_bps) == 388, "PendingConfig.dispute_quorum_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, vote_slash_bps) == 390, "PendingConfig.vote_slash_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, trade_fee_bps) == 392, "PendingConfig.trade_fee_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, max_oracle_conf_bps) == 394, "PendingConfig.max_oracle_conf_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, council_len) == 396, "PendingConfig.council_len");
+_Static_assert(__builtin_offsetof(PendingConfig, council_threshold) == 397, "PendingConfig.council_threshold");
+_Static_assert(__builtin_offsetof(PendingConfig, pending) == 398, "PendingConfig.pending");
+_Static_assert(__builtin_offsetof(PendingConfig, bump) == 399, "PendingConfig.bump");

@@ -42,4 +42,8 @@ enum {
     ERR_POSITION_FLAT = 6035, /* The position has nothing open */
     ERR_INSUFFICIENT_LIQUIDITY = 6036, /* The perp pool cannot pay this profit */
     ERR_COUNCIL_THRESHOLD_NOT_MET = 6037, /* Fewer council members signed than the threshold */
+    ERR_INVALID_PROGRAM_DATA = 6038, /* The account is not this program's ProgramData */
+    ERR_CONFIG_PENDING = 6039, /* A config change is already pending: cancel it first */
+    ERR_NO_PENDING_CONFIG = 6040, /* No config change is pending */
+    ERR_INSUFFICIENT_BALANCE = 6041, /* The protocol balance is smaller than the amount to withdraw */
 };

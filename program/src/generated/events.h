@@ -419,6 +419,104 @@ static inline void emit_position_liquidated(const PositionLiquidated *e) {
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 
+#define EVENT_CONFIG_PROPOSED 0xc042a12d81172294ULL /* event:ConfigProposed */
+typedef struct {
+    SolPubkey proposer;
+    i64 proposed_at;
+    i64 effective_at;
+    SolPubkey pyth_program;
+    SolPubkey treasury;
+    i64 config_delay_secs;
+    u16 trade_fee_bps;
+    u8 council_len;
+    u8 council_threshold;
+} ConfigProposed;
+static inline void emit_config_proposed(const ConfigProposed *e) {
+    u8 buf[132];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_CONFIG_PROPOSED);
+    bw_pubkey(&w, &e->proposer);
+    bw_i64(&w, e->proposed_at);
+    bw_i64(&w, e->effective_at);
+    bw_pubkey(&w, &e->pyth_program);
+    bw_pubkey(&w, &e->treasury);
+    bw_i64(&w, e->config_delay_secs);
+    bw_u16(&w, e->trade_fee_bps);
+    bw_u8(&w, e->council_len);
+    bw_u8(&w, e->council_threshold);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_CONFIG_APPLIED 0x0db87d71cd5a65c1ULL /* event:ConfigApplied */
+typedef struct {
+    SolPubkey proposer;
+    i64 effective_at;
+    i64 applied_at;
+    u8 council_len;
+    u8 council_threshold;
+} ConfigApplied;
+static inline void emit_config_applied(const ConfigApplied *e) {
+    u8 buf[58];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_CONFIG_APPLIED);
+    bw_pubkey(&w, &e->proposer);
+    bw_i64(&w, e->effective_at);
+    bw_i64(&w, e->applied_at);
+    bw_u8(&w, e->council_len);
+    bw_u8(&w, e->council_threshold);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_CONFIG_CANCELLED 0xf4a8df9d4c07e6e6ULL /* event:ConfigCancelled */
+typedef struct {
+    SolPubkey proposer;
+    SolPubkey cancelled_by;
+    i64 effective_at;
+} ConfigCancelled;
+static inline void emit_config_cancelled(const ConfigCancelled *e) {
+    u8 buf[80];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_CONFIG_CANCELLED);
+    bw_pubkey(&w, &e->proposer);
+    bw_pubkey(&w, &e->cancelled_by);
+    bw_i64(&w, e->effective_at);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_PAUSE_SET 0x49cc42c088c639afULL /* event:PauseSet */
+typedef struct {
+    u8 paused;
+    SolPubkey by;
+} PauseSet;
+static inline void emit_pause_set(const PauseSet *e) {
+    u8 buf[41];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_PAUSE_SET);
+    bw_u8(&w, e->paused);
+    bw_pubkey(&w, &e->by);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_TREASURY_WITHDRAWN 0x2eaa9b57a99db58fULL /* event:TreasuryWithdrawn */
+typedef struct {
+    u8 kind;
+    u64 amount;
+    SolPubkey treasury;
+    u64 remaining;
+    SolPubkey by;
+} TreasuryWithdrawn;
+static inline void emit_treasury_withdrawn(const TreasuryWithdrawn *e) {
+    u8 buf[89];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_TREASURY_WITHDRAWN);
+    bw_u8(&w, e->kind);
+    bw_u64(&w, e->amount);
+    bw_pubkey(&w, &e->treasury);
+    bw_u64(&w, e->remaining);
+    bw_pubkey(&w, &e->by);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
 #define EVENT_FUNDING_UPDATED 0xe0ff257e51594cceULL /* event:FundingUpdated */
 typedef struct {
     SolPubkey perp_market;

@@ -76,13 +76,14 @@ static inline void perp_market_params_read(BorshReader *r, PerpMarketParams *v) 
 }
 
 #define IX_INITIALIZE 0xed9b980d1f6dafafULL /* global:initialize */
-/* initialize: Create the Config PDA over an existing quote vault.
+/* initialize: Create the Config PDA over an existing quote vault; only the upgrade authority may.
  *   0. admin (signer, writable)
  *   1. config (writable)
  *   2. quote_mint
  *   3. vault
  *   4. vault_authority
  *   5. system_program
+ *   6. program_data
  */
 enum {
     INITIALIZE_ADMIN,
@@ -91,6 +92,7 @@ enum {
     INITIALIZE_VAULT,
     INITIALIZE_VAULT_AUTHORITY,
     INITIALIZE_SYSTEM_PROGRAM,
+    INITIALIZE_PROGRAM_DATA,
     INITIALIZE_ACCOUNTS
 };
 typedef struct {
@@ -100,28 +102,6 @@ typedef struct {
 static inline bool initialize_args_parse(const u8 *data, u64 len, InitializeArgs *a) {
     BorshReader reader = br_new(data, len), *r = &reader;
     config_params_read(r, &a->params);
-    return br_done(r);
-}
-
-#define IX_UPDATE_CONFIG 0x63db530abffc9e1dULL /* global:update_config */
-/* update_config: Change settings or pause.
- *   0. admin (signer)
- *   1. config (writable)
- */
-enum {
-    UPDATE_CONFIG_ADMIN,
-    UPDATE_CONFIG_CONFIG,
-    UPDATE_CONFIG_ACCOUNTS
-};
-typedef struct {
-    ConfigParams params;
-    u8 paused;
-} UpdateConfigArgs;
-/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
-static inline bool update_config_args_parse(const u8 *data, u64 len, UpdateConfigArgs *a) {
-    BorshReader reader = br_new(data, len), *r = &reader;
-    config_params_read(r, &a->params);
-    a->paused = br_bool(r);
     return br_done(r);
 }
 
@@ -435,6 +415,160 @@ enum {
     WITHDRAW_LIQUIDITY_ACCOUNTS
 };
 static inline bool withdraw_liquidity_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
+
+#define IX_PROPOSE_CONFIG 0xa09981eca0eef7a3ULL /* global:propose_config */
+/* propose_config: Propose new settings; they take effect config_delay_secs later through apply_config.
+ *   0. council (signer, writable)
+ *   1. config
+ *   2. pending_config (writable)
+ *   3. system_program
+ */
+enum {
+    PROPOSE_CONFIG_COUNCIL,
+    PROPOSE_CONFIG_CONFIG,
+    PROPOSE_CONFIG_PENDING_CONFIG,
+    PROPOSE_CONFIG_SYSTEM_PROGRAM,
+    PROPOSE_CONFIG_ACCOUNTS
+};
+typedef struct {
+    ConfigParams params;
+} ProposeConfigArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool propose_config_args_parse(const u8 *data, u64 len, ProposeConfigArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    config_params_read(r, &a->params);
+    return br_done(r);
+}
+
+#define IX_APPLY_CONFIG 0xf969963308352a79ULL /* global:apply_config */
+/* apply_config: Make the pending settings current once their timelock has passed.
+ *   0. config (writable)
+ *   1. pending_config (writable)
+ */
+enum {
+    APPLY_CONFIG_CONFIG,
+    APPLY_CONFIG_PENDING_CONFIG,
+    APPLY_CONFIG_ACCOUNTS
+};
+static inline bool apply_config_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
+
+#define IX_CANCEL_CONFIG 0x0de36cb34bcf7c5bULL /* global:cancel_config */
+/* cancel_config: Drop the pending settings.
+ *   0. council (signer)
+ *   1. config
+ *   2. pending_config (writable)
+ */
+enum {
+    CANCEL_CONFIG_COUNCIL,
+    CANCEL_CONFIG_CONFIG,
+    CANCEL_CONFIG_PENDING_CONFIG,
+    CANCEL_CONFIG_ACCOUNTS
+};
+static inline bool cancel_config_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
+
+#define IX_SET_PAUSED 0xdaa6e1b0c07d3c5bULL /* global:set_paused */
+/* set_paused: Stop or resume new risk, at once.
+ *   0. council (signer)
+ *   1. config (writable)
+ */
+enum {
+    SET_PAUSED_COUNCIL,
+    SET_PAUSED_CONFIG,
+    SET_PAUSED_ACCOUNTS
+};
+typedef struct {
+    u8 paused;
+} SetPausedArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool set_paused_args_parse(const u8 *data, u64 len, SetPausedArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->paused = br_bool(r);
+    return br_done(r);
+}
+
+#define IX_WITHDRAW_FEES 0x59aed7906dabd4c6ULL /* global:withdraw_fees */
+/* withdraw_fees: Pay protocol fees to the council's treasury.
+ *   0. council (signer)
+ *   1. config (writable)
+ *   2. treasury (writable)
+ *   3. vault (writable)
+ *   4. vault_authority
+ *   5. token_program
+ */
+enum {
+    WITHDRAW_FEES_COUNCIL,
+    WITHDRAW_FEES_CONFIG,
+    WITHDRAW_FEES_TREASURY,
+    WITHDRAW_FEES_VAULT,
+    WITHDRAW_FEES_VAULT_AUTHORITY,
+    WITHDRAW_FEES_TOKEN_PROGRAM,
+    WITHDRAW_FEES_ACCOUNTS
+};
+typedef struct {
+    u64 amount;
+} WithdrawFeesArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool withdraw_fees_args_parse(const u8 *data, u64 len, WithdrawFeesArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->amount = br_u64(r);
+    return br_done(r);
+}
+
+#define IX_WITHDRAW_POOL 0x88d70544f8942bbeULL /* global:withdraw_pool */
+/* withdraw_pool: Pay free perp pool liquidity (pool less reserves) to the council's treasury.
+ *   0. council (signer)
+ *   1. config (writable)
+ *   2. treasury (writable)
+ *   3. vault (writable)
+ *   4. vault_authority
+ *   5. token_program
+ */
+enum {
+    WITHDRAW_POOL_COUNCIL,
+    WITHDRAW_POOL_CONFIG,
+    WITHDRAW_POOL_TREASURY,
+    WITHDRAW_POOL_VAULT,
+    WITHDRAW_POOL_VAULT_AUTHORITY,
+    WITHDRAW_POOL_TOKEN_PROGRAM,
+    WITHDRAW_POOL_ACCOUNTS
+};
+typedef struct {
+    u64 amount;
+} WithdrawPoolArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool withdraw_pool_args_parse(const u8 *data, u64 len, WithdrawPoolArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->amount = br_u64(r);
+    return br_done(r);
+}
+
+#define IX_WITHDRAW_INSURANCE 0xbd5a59eb769185c9ULL /* global:withdraw_insurance */
+/* withdraw_insurance: Pay insurance balance to the council's treasury.
+ *   0. council (signer)
+ *   1. config (writable)
+ *   2. treasury (writable)
+ *   3. vault (writable)
+ *   4. vault_authority
+ *   5. token_program
+ */
+enum {
+    WITHDRAW_INSURANCE_COUNCIL,
+    WITHDRAW_INSURANCE_CONFIG,
+    WITHDRAW_INSURANCE_TREASURY,
+    WITHDRAW_INSURANCE_VAULT,
+    WITHDRAW_INSURANCE_VAULT_AUTHORITY,
+    WITHDRAW_INSURANCE_TOKEN_PROGRAM,
+    WITHDRAW_INSURANCE_ACCOUNTS
+};
+typedef struct {
+    u64 amount;
+} WithdrawInsuranceArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool withdraw_insurance_args_parse(const u8 *data, u64 len, WithdrawInsuranceArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->amount = br_u64(r);
+    return br_done(r);
+}
 
 #define IX_CREATE_PERP_MARKET 0x9462bdb42d3bc176ULL /* global:create_perp_market */
 /* create_perp_market: Open a perp market on a Pyth price account.

@@ -1,10 +1,17 @@
-/* initialize, update_config: the admin's instructions. */
+/* initialize, propose_config, apply_config, cancel_config, set_paused: deploying and
+ * governing the protocol. initialize is signed by the program's upgrade authority; the rest
+ * by the council (expect_council), except apply_config, which anyone may send once a change's
+ * timelock has passed. */
 #include "../generated/instructions.h"
 #include "../math/units.h"
 #include "../sol/pubkey.h"
 #include "../sol/result.h"
+#include "../generated/events.h"
+#include "../math/checked.h"
+#include "../sol/clock.h"
 #include "../sol/token.h"
 #include "../state/pda.h"
+#include "../state/program_data.h"
 #include "../validate.h"
 #include "instructions.h"
 
@@ -56,32 +63,35 @@ static u64 check_params(const ConfigParams *p) {
     return ok ? SUCCESS : ERR_INVALID_ARGUMENT;
 }
 
-static void apply_params(Config *c, const ConfigParams *p) {
-    for (u8 i = 0; i < COUNCIL_MAX; i++) c->council[i] = p->council[i];
-    c->pyth_program = p->pyth_program;
-    c->treasury = p->treasury;
-    c->proposal_window_secs = p->proposal_window_secs;
-    c->dispute_window_secs = p->dispute_window_secs;
-    c->dispute_vote_secs = p->dispute_vote_secs;
-    c->creator_resolve_secs = p->creator_resolve_secs;
-    c->config_delay_secs = p->config_delay_secs;
-    c->creation_bond = p->creation_bond;
-    c->min_vote_stake = p->min_vote_stake;
-    c->proposal_quorum = p->proposal_quorum;
-    c->resolution_bond = p->resolution_bond;
-    c->dispute_bond = p->dispute_bond;
-    c->min_dispute_quorum = p->min_dispute_quorum;
-    c->max_oracle_staleness_slots = p->max_oracle_staleness_slots;
-    c->max_open_staleness_slots = p->max_open_staleness_slots;
-    c->proposal_approval_bps = p->proposal_approval_bps;
-    c->dispute_overturn_bps = p->dispute_overturn_bps;
-    c->dispute_quorum_bps = p->dispute_quorum_bps;
-    c->vote_slash_bps = p->vote_slash_bps;
-    c->trade_fee_bps = p->trade_fee_bps;
-    c->max_oracle_conf_bps = p->max_oracle_conf_bps;
-    c->council_len = p->council_len;
-    c->council_threshold = p->council_threshold;
-}
+/* Copies every ConfigParams field from `src` to `dst`: ConfigParams, PendingConfig and Config
+ * name them alike. */
+#define COPY_PARAMS(dst, src)                                                  \
+    do {                                                                       \
+        for (u8 i_ = 0; i_ < COUNCIL_MAX; i_++) (dst)->council[i_] = (src)->council[i_]; \
+        (dst)->pyth_program = (src)->pyth_program;                             \
+        (dst)->treasury = (src)->treasury;                                     \
+        (dst)->proposal_window_secs = (src)->proposal_window_secs;             \
+        (dst)->dispute_window_secs = (src)->dispute_window_secs;               \
+        (dst)->dispute_vote_secs = (src)->dispute_vote_secs;                   \
+        (dst)->creator_resolve_secs = (src)->creator_resolve_secs;             \
+        (dst)->config_delay_secs = (src)->config_delay_secs;                   \
+        (dst)->creation_bond = (src)->creation_bond;                           \
+        (dst)->min_vote_stake = (src)->min_vote_stake;                         \
+        (dst)->proposal_quorum = (src)->proposal_quorum;                       \
+        (dst)->resolution_bond = (src)->resolution_bond;                       \
+        (dst)->dispute_bond = (src)->dispute_bond;                             \
+        (dst)->min_dispute_quorum = (src)->min_dispute_quorum;                 \
+        (dst)->max_oracle_staleness_slots = (src)->max_oracle_staleness_slots; \
+        (dst)->max_open_staleness_slots = (src)->max_open_staleness_slots;     \
+        (dst)->proposal_approval_bps = (src)->proposal_approval_bps;           \
+        (dst)->dispute_overturn_bps = (src)->dispute_overturn_bps;             \
+        (dst)->dispute_quorum_bps = (src)->dispute_quorum_bps;                 \
+        (dst)->vote_slash_bps = (src)->vote_slash_bps;                         \
+        (dst)->trade_fee_bps = (src)->trade_fee_bps;                           \
+        (dst)->max_oracle_conf_bps = (src)->max_oracle_conf_bps;               \
+        (dst)->council_len = (src)->council_len;                               \
+        (dst)->council_threshold = (src)->council_threshold;                   \
+    } while (0)
 
 static u64 check_quote_mint(const SolAccountInfo *mint) {
     if (!pubkey_eq(mint->owner, &TOKEN_PROGRAM_ID) || mint->data_len != MINT_LEN ||
@@ -113,7 +123,7 @@ u64 ix_initialize(const SolInput *in, const u8 *data, u64 len) {
     const SolAccountInfo *mint = &in->accounts[INITIALIZE_QUOTE_MINT];
     const SolAccountInfo *vault = &in->accounts[INITIALIZE_VAULT];
     const SolAccountInfo *authority = &in->accounts[INITIALIZE_VAULT_AUTHORITY];
-    TRY(expect_signer(admin));
+    TRY(expect_upgrade_authority(in, &in->accounts[INITIALIZE_PROGRAM_DATA], admin));
     TRY(expect_program(&in->accounts[INITIALIZE_SYSTEM_PROGRAM], &SYSTEM_PROGRAM_ID));
     TRY(check_params(&args.params));
     TRY(check_quote_mint(mint));
@@ -125,6 +135,8 @@ u64 ix_initialize(const SolInput *in, const u8 *data, u64 len) {
         !pubkey_eq(&vault_authority, authority->key))
         return ERR_INVALID_PDA;
     TRY(check_vault(vault, mint->key, &vault_authority));
+    /* paid to itself, the vault would keep what a withdrawal takes, owed to nobody */
+    if (pubkey_eq(&args.params.treasury, vault->key)) return ERR_INVALID_ARGUMENT;
 
     PdaSeeds seeds = {.seed = {SEED("config")}, .n = 1};
     TRY(pda_create(in, admin, config, &seeds, CONFIG_SPACE));
@@ -135,19 +147,107 @@ u64 ix_initialize(const SolInput *in, const u8 *data, u64 len) {
     c->vault_authority = vault_authority;
     c->bump = seeds.bump;
     c->vault_bump = vault_bump;
-    apply_params(c, &args.params);
+    COPY_PARAMS(c, &args.params);
     return SUCCESS;
 }
 
-u64 ix_update_config(const SolInput *in, const u8 *data, u64 len) {
-    UpdateConfigArgs args;
-    if (!update_config_args_parse(data, len, &args)) return ERR_INVALID_INSTRUCTION_DATA;
-    TRY(expect_accounts(in, UPDATE_CONFIG_ACCOUNTS));
+
+/* The PendingConfig, writable. Only propose_config creates one, at its PDA, so one owned by
+ * this program with its discriminator is the one; before the first proposal there is none. */
+static u64 load_pending(const SolInput *in, const SolAccountInfo *a, PendingConfig **out) {
+    if (!pubkey_eq(a->owner, in->program_id)) return ERR_NO_PENDING_CONFIG;
+    if (a->data_len < PENDING_CONFIG_SPACE || *(const u64 *)a->data != DISC_PENDING_CONFIG)
+        return ERR_WRONG_ACCOUNT_TYPE;
+    TRY(expect_writable(a));
+    *out = (PendingConfig *)a->data;
+    return SUCCESS;
+}
+
+u64 ix_propose_config(const SolInput *in, const u8 *data, u64 len) {
+    ProposeConfigArgs args;
+    if (!propose_config_args_parse(data, len, &args)) return ERR_INVALID_INSTRUCTION_DATA;
+    TRY(expect_accounts(in, PROPOSE_CONFIG_ACCOUNTS));
+    const SolAccountInfo *member = &in->accounts[PROPOSE_CONFIG_COUNCIL];
+    const SolAccountInfo *pending_acc = &in->accounts[PROPOSE_CONFIG_PENDING_CONFIG];
     Config *c;
-    TRY(load_config(in, &in->accounts[UPDATE_CONFIG_CONFIG], true, &c));
-    TRY(expect_council(in, c, &in->accounts[UPDATE_CONFIG_ADMIN]));
+    TRY(load_config(in, &in->accounts[PROPOSE_CONFIG_CONFIG], false, &c));
+    TRY(expect_council(in, c, member));
+    TRY(expect_program(&in->accounts[PROPOSE_CONFIG_SYSTEM_PROGRAM], &SYSTEM_PROGRAM_ID));
     TRY(check_params(&args.params));
-    apply_params(c, &args.params);
+    if (pubkey_eq(&args.params.treasury, &c->vault)) return ERR_INVALID_ARGUMENT;
+    i64 now = clock_unix_timestamp(), effective_at;
+    if (!i64_add(now, c->config_delay_secs, &effective_at)) return ERR_MATH_OVERFLOW;
+
+    PendingConfig *p;
+    if (pubkey_eq(pending_acc->owner, in->program_id)) {
+        TRY(load_pending(in, pending_acc, &p));
+        if (p->pending) return ERR_CONFIG_PENDING; /* one change at a time: cancel first */
+    } else {
+        PdaSeeds seeds = {.seed = {SEED("pending_config")}, .n = 1};
+        TRY(pda_create(in, member, pending_acc, &seeds, PENDING_CONFIG_SPACE));
+        p = (PendingConfig *)pending_acc->data;
+        p->discriminator = DISC_PENDING_CONFIG;
+        p->bump = seeds.bump;
+    }
+    COPY_PARAMS(p, &args.params);
+    p->proposer = *member->key;
+    p->proposed_at = now;
+    p->effective_at = effective_at;
+    p->pending = 1;
+    emit_config_proposed(&(ConfigProposed){
+        .proposer = *member->key, .proposed_at = now, .effective_at = effective_at,
+        .pyth_program = p->pyth_program, .treasury = p->treasury,
+        .config_delay_secs = p->config_delay_secs, .trade_fee_bps = p->trade_fee_bps,
+        .council_len = p->council_len, .council_threshold = p->council_threshold});
+    return SUCCESS;
+}
+
+u64 ix_apply_config(const SolInput *in, const u8 *data, u64 len) {
+    if (!apply_config_args_parse(data, len)) return ERR_INVALID_INSTRUCTION_DATA;
+    TRY(expect_accounts(in, APPLY_CONFIG_ACCOUNTS));
+    Config *c;
+    TRY(load_config(in, &in->accounts[APPLY_CONFIG_CONFIG], true, &c));
+    PendingConfig *p;
+    TRY(load_pending(in, &in->accounts[APPLY_CONFIG_PENDING_CONFIG], &p));
+    if (!p->pending) return ERR_NO_PENDING_CONFIG;
+    i64 now = clock_unix_timestamp();
+    if (now < p->effective_at) return ERR_TOO_EARLY;
+
+    COPY_PARAMS(c, p);
+    p->pending = 0;
+    emit_config_applied(&(ConfigApplied){
+        .proposer = p->proposer, .effective_at = p->effective_at, .applied_at = now,
+        .council_len = c->council_len, .council_threshold = c->council_threshold});
+    return SUCCESS;
+}
+
+u64 ix_cancel_config(const SolInput *in, const u8 *data, u64 len) {
+    if (!cancel_config_args_parse(data, len)) return ERR_INVALID_INSTRUCTION_DATA;
+    TRY(expect_accounts(in, CANCEL_CONFIG_ACCOUNTS));
+    const SolAccountInfo *member = &in->accounts[CANCEL_CONFIG_COUNCIL];
+    Config *c;
+    TRY(load_config(in, &in->accounts[CANCEL_CONFIG_CONFIG], false, &c));
+    TRY(expect_council(in, c, member));
+    PendingConfig *p;
+    TRY(load_pending(in, &in->accounts[CANCEL_CONFIG_PENDING_CONFIG], &p));
+    if (!p->pending) return ERR_NO_PENDING_CONFIG;
+
+    p->pending = 0;
+    emit_config_cancelled(&(ConfigCancelled){
+        .proposer = p->proposer, .cancelled_by = *member->key, .effective_at = p->effective_at});
+    return SUCCESS;
+}
+
+u64 ix_set_paused(const SolInput *in, const u8 *data, u64 len) {
+    SetPausedArgs args;
+    if (!set_paused_args_parse(data, len, &args)) return ERR_INVALID_INSTRUCTION_DATA;
+    TRY(expect_accounts(in, SET_PAUSED_ACCOUNTS));
+    const SolAccountInfo *member = &in->accounts[SET_PAUSED_COUNCIL];
+    Config *c;
+    TRY(load_config(in, &in->accounts[SET_PAUSED_CONFIG], true, &c));
+    TRY(expect_council(in, c, member));
+
     c->paused = args.paused;
+    emit_pause_set(&(PauseSet){.paused = args.paused, .by = *member->key});
     return SUCCESS;
 }

@@ -1,5 +1,9 @@
 /* One handler per instruction, grouped by family in this folder:
- *   admin.c       initialize, update_config                       (admin)
+ *   admin.c       initialize (upgrade authority), propose_config,
+ *                 cancel_config, set_paused (council),
+ *                 apply_config                                    (anyone, keepers)
+ *   treasury.c    withdraw_fees, withdraw_pool,
+ *                 withdraw_insurance                              (council)
  *   governance.c  create_market, vote_proposal, approve_market,
  *                 reject_market                                   (anyone, keepers)
  *   trading.c     activate_market, buy, sell                      (creator, traders)
@@ -18,7 +22,13 @@
 #include "../sol/input.h"
 
 u64 ix_initialize(const SolInput *in, const u8 *data, u64 len);
-u64 ix_update_config(const SolInput *in, const u8 *data, u64 len);
+u64 ix_propose_config(const SolInput *in, const u8 *data, u64 len);
+u64 ix_apply_config(const SolInput *in, const u8 *data, u64 len);
+u64 ix_cancel_config(const SolInput *in, const u8 *data, u64 len);
+u64 ix_set_paused(const SolInput *in, const u8 *data, u64 len);
+u64 ix_withdraw_fees(const SolInput *in, const u8 *data, u64 len);
+u64 ix_withdraw_pool(const SolInput *in, const u8 *data, u64 len);
+u64 ix_withdraw_insurance(const SolInput *in, const u8 *data, u64 len);
 u64 ix_create_market(const SolInput *in, const u8 *data, u64 len);
 u64 ix_vote_proposal(const SolInput *in, const u8 *data, u64 len);
 u64 ix_approve_market(const SolInput *in, const u8 *data, u64 len);

@@ -1,0 +1,129 @@
+"""apply_config through the fleet's machinery, on the localnet, a real Redis and PostgreSQL: the
+reconciler enqueues it once the timelock has passed (once, under the planners' id), an
+operator's `keepernet enqueue apply_config` is that same job, and the governance worker runs
+it: the change lands once and the run is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from arq.connections import ArqRedis, create_pool
+
+from chain.client import Endpoint
+from chain.sender import FeePolicy
+from store.migrate import migrate
+from tests.jobs.chain_world import World, world
+from tests.keepers import keypair_file
+from tests.workers.test_workers import run_burst
+from workers import governance
+from workers.cli import main
+from workers.context import WorkerDeps
+from workers.job_ids import job_id, queue_name
+from workers.reconciler import reconcile
+from workers.redis import redis_settings
+from workers.serializer import job_deserializer, job_serializer
+from workers.settings import RedisSettings, Settings
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+LOST_AFTER_S = 40.0
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def w() -> AsyncIterator[World]:
+    async with world() as got:
+        yield got
+
+
+@pytest.fixture
+def settings(w: World, redis_url: str, pg_database: str, tmp_path: Path) -> Settings:
+    return Settings(metrics_port=0, rpc=(Endpoint("local", w.net.url, max_rps=10_000),),
+                    database_url=pg_database, program_id=w.net.program_id,
+                    keypair_path=keypair_file(w.net.keepers[0].kp, tmp_path),
+                    redis=RedisSettings(url=redis_url, retries=1),
+                    fees=FeePolicy(fixed_micro_lamports=0))
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def deps(w: World, settings: Settings) -> AsyncIterator[WorkerDeps]:
+    await migrate(settings.database_url)
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    yield WorkerDeps("governance", settings, w.rpcs[0], chain_deps=w.keepers[0], db_pool=pool)
+    await pool.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(redis_settings(settings), job_serializer=job_serializer,
+                             job_deserializer=job_deserializer)
+    yield pool
+    await pool.aclose()
+
+
+async def queued(redis: ArqRedis) -> set[str]:
+    return {m.decode() for m in await redis.zrange(queue_name("governance"), 0, -1)}
+
+
+async def propose(w: World, trade_fee_bps: int) -> int:
+    admin = w.net.protocol.admin
+    params = replace(w.net.protocol.params, trade_fee_bps=trade_fee_bps)
+    await w.send([w.net.client.propose_config(admin.pubkey(), params)], admin)
+    _, (pending,) = await w.keepers[0].snapshot(w.net.deployment.pending_config)
+    assert pending is not None
+    return int(pending.proposed_at)
+
+
+async def trade_fee_bps(w: World) -> int:
+    _, (config,) = await w.keepers[0].snapshot(w.net.deployment.config)
+    assert config is not None
+    return int(config.trade_fee_bps)
+
+
+async def test_the_reconciler_enqueues_a_due_change_once_and_the_worker_applies_it(
+        w: World, deps: WorkerDeps, redis: ArqRedis, settings: Settings,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    await redis.flushdb()
+    pending = w.net.deployment.pending_config
+    proposed_at = await propose(w, 77)
+    the_id = job_id("apply_config", pending, proposed_at)
+
+    # before the timelock: nothing due, and an operator's enqueue is that same (early) job
+    assert (await reconcile(redis, deps, "governance", LOST_AFTER_S))["due"] == 0
+    for var, value in {"KEEPERNET_RPC_URLS": w.net.url, "KEEPERNET_REDIS_URL":
+                       settings.redis.url, "KEEPERNET_PROGRAM_ID": str(w.net.program_id),
+                       "KEEPERNET_DATABASE_URL": settings.database_url}.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("KEEPERNET_CONFIG", raising=False)
+    monkeypatch.delenv("KEEPERNET_KEYPAIR", raising=False)
+    capsys.readouterr()  # the reconciler's log lines
+    for argv in (["apply_config"], ["apply_config", str(pending)]):
+        assert await asyncio.to_thread(main, ["enqueue", *argv]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [the_id, f"already queued: {the_id}"]
+    assert await asyncio.to_thread(main, ["enqueue", "apply_config",
+                                          str(w.net.deployment.config)]) == 2
+    assert "is a Config, not a PendingConfig" in capsys.readouterr().err
+    await redis.flushdb()
+
+    await w.travel(int((await w.keepers[0].snapshot(w.net.deployment.config))[1][0]
+                       .config_delay_secs))
+    first = await reconcile(redis, deps, "governance", LOST_AFTER_S)
+    assert (first["due"], first["enqueued"]) == (1, 1)
+    assert await queued(redis) == {the_id}
+    assert (await reconcile(redis, deps, "governance", LOST_AFTER_S))["enqueued"] == 0
+
+    worker = await run_burst(governance.worker_settings(settings))
+    assert worker.jobs_complete == 1 and worker.jobs_failed == 0
+    assert await trade_fee_bps(w) == 77
+    assert await w.calls(pending, w.net.client.apply_config()) == (1, 0)
+    rows = await deps.pool.fetch("SELECT job_id, outcome FROM job_runs WHERE job = $1",
+                                 "apply_config")
+    assert [(r["job_id"], r["outcome"]) for r in rows] == [(the_id, "success")]
+    # applied: nothing is due any more
+    assert (await reconcile(redis, deps, "governance", LOST_AFTER_S))["due"] == 0
