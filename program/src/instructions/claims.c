@@ -92,10 +92,10 @@ u64 ix_claim_bond(const SolInput *in, const u8 *data, u64 len) {
     TRY(expect_quote_account(config, dest, NULL));
     TRY(expect_vault(config, vault, authority));
     TRY(expect_program(&in->accounts[CLAIM_BOND_TOKEN_PROGRAM], &TOKEN_PROGRAM_ID));
+    if (m->state != MARKET_STATE_FINALIZED) return ERR_INVALID_STATE;
     bool is_proposer = pubkey_eq(claimant->key, &m->proposer);
     bool is_disputer = m->disputed && pubkey_eq(claimant->key, &m->disputer);
     if (!is_proposer && !is_disputer) return ERR_UNAUTHORIZED;
-    if (m->state != MARKET_STATE_FINALIZED) return ERR_INVALID_STATE;
     u64 amount = 0;
     if ((is_proposer && !u64_add(amount, m->proposer_bond, &amount)) ||
         (is_disputer && !u64_add(amount, m->disputer_bond, &amount)))
