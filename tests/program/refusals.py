@@ -108,13 +108,16 @@ def cut_or_extended(w: World, ix: Instruction) -> list[Instruction]:
 
 
 # ---- sending --------------------------------------------------------------------------------
-def refuse(w: World, error: str, ix: Instruction, *signers: Keypair,
+def refuse(w: World, error: str, ix: Instruction | Sequence[Instruction], *signers: Keypair,
            watch: Sequence[Pubkey] = ()) -> TxResult:
-    """`World.refused`, watching every account `ix` names as well; signers `ix` does not ask
-    for are left out (so a call and its unsigned variant take the same signers)."""
-    needed = {m.pubkey for m in ix.accounts if m.is_signer}
-    return w.refused(error, ix, *[s for s in signers if s.pubkey() in needed],
-                     watch=[*(m.pubkey for m in ix.accounts), *watch])
+    """`World.refused`, watching every account `ix` (one call, or several in one
+    transaction) names as well; signers no call asks for are left out (so a call and its
+    unsigned variant take the same signers)."""
+    ixs = [ix] if isinstance(ix, Instruction) else list(ix)
+    metas = [m for i in ixs for m in i.accounts]
+    needed = {m.pubkey for m in metas if m.is_signer}
+    return w.refused(error, ixs, *[s for s in signers if s.pubkey() in needed],
+                     watch=[*(m.pubkey for m in metas), *watch])
 
 
 def at_edge(w: World, error: str, edge: int, ix: Instruction, *signers: Keypair) -> None:

@@ -1,6 +1,7 @@
-/* Closing a program account: its lamports to `dest`, its data zeroed so that nothing later in
- * the same transaction can read it as the account it was (the runtime removes an account
- * left with no lamports at the end of the transaction). */
+/* Closing a program account as Anchor's `close` does: its lamports to `dest`, its data
+ * zeroed and shrunk to nothing, and the account given back to the System Program, so that
+ * neither a later instruction of the same transaction nor a later transaction can read it as
+ * the account it was (the runtime removes an account left with no lamports). */
 #pragma once
 #include "../generated/errors.h"
 #include "../math/checked.h"
@@ -14,5 +15,8 @@ static inline u64 account_reclaim(const SolAccountInfo *target, const SolAccount
     *dest->lamports = lamports;
     *target->lamports = 0;
     for (u64 i = 0; i < target->data_len; i++) target->data[i] = 0;
+    /* the serialized data length sits just before the data: the runtime reads it back */
+    *(u64 *)(target->data - 8) = 0;
+    for (u64 i = 0; i < sizeof(SolPubkey); i++) target->owner->x[i] = 0; /* System Program */
     return SUCCESS;
 }
