@@ -387,8 +387,8 @@ def test_config_change_does_not_reach_a_running_market(world: World, creator: Us
     market = world.propose(creator)
     before = world.market(market)
     p = world.params
-    harsher = replace(p, min_vote_stake=10 * p.min_vote_stake, proposal_quorum=100 * p.proposal_quorum,
-                      resolution_bond=2 * p.resolution_bond, dispute_window_secs=60,
+    harsher = replace(p, min_vote_stake=10 * p.min_vote_stake,
+                      proposal_quorum=100 * p.proposal_quorum, resolution_bond=2 * p.resolution_bond, dispute_window_secs=60,
                       trade_fee_bps=1_000, vote_slash_bps=10_000)
     world.ok(world.client.update_config(world.admin.pubkey(), harsher, False), world.admin)
     after = world.market(market)
@@ -434,8 +434,8 @@ def test_buy_sell_redeem_in_one_transaction_gains_nothing(world: World, creator:
     c = world.client
     m = world.market(market)
     fee_bps = world.params.trade_fee_bps
-    out, yes_r, no_r = model.buy(m.yes_reserve, m.no_reserve,
-                                 BUY_AMOUNT - model.fee(BUY_AMOUNT, fee_bps))
+    out, _, _ = model.buy(m.yes_reserve, m.no_reserve,
+                          BUY_AMOUNT - model.fee(BUY_AMOUNT, fee_bps))
     buy_ix = c.buy(trader.key, market, trader.token, YES, BUY_AMOUNT)
     sell_ix = c.sell(trader.key, market, trader.token, YES, out)
     redeem_ix = c.redeem(trader.key, market, trader.token)

@@ -232,11 +232,11 @@ def test_slashed_stakes_go_to_the_winning_voters(world: World, creator: User) ->
     world.ok(world.client.finalize_market(market))
     paid = claim_votes(world, market, 1, voters)
     slash_bps = world.params.vote_slash_bps
-    lost = [s - p for s, p in zip((q, q + 7), paid[2:])]
+    lost = [s - p for s, p in zip((q, q + 7), paid[2:], strict=True)]
     assert lost == [-(-s * slash_bps // 10_000) for s in (q, q + 7)]
     pool = (2 * q + 7) * slash_bps // 10_000
-    assert [p - s for s, p in zip((3 * q, q), paid[:2])] == [3 * q * pool // (4 * q),
-                                                            q * pool // (4 * q)]
+    bonus = [p - s for s, p in zip((3 * q, q), paid[:2], strict=True)]
+    assert bonus == [3 * q * pool // (4 * q), q * pool // (4 * q)]
     # the dust left by rounding goes to the protocol with the market's last claim
     fees = world.config().protocol_fees
     claim_votes(world, market, 0, world.proposal_voters[market])

@@ -3,8 +3,6 @@ and the thresholds of approve_market and reject_market."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
