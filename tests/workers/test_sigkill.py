@@ -98,7 +98,7 @@ async def rerun(job: Job) -> None:
 async def test_tally_votes_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
                                            pg_database: str) -> None:
     await migrate(pg_database)
-    market = await proposal(w, 1, likes=3)
+    market = await proposal(w, 1, likes=3, closed=True)
     job = await enqueue(queue, "tally_votes", str(market))
     assert job is not None
     await kill_mid_job(queue, job, "governance", env_for(w, redis_url, pg_database, "keeper-1"))
