@@ -289,7 +289,7 @@ INSTRUCTIONS = (
         TOKEN, SYSTEM,
     ), (F("approve", "bool"), F("stake", "u64")),
         "Like or dislike a proposed market with `stake` quote locked, once per wallet."),
-    Instruction("approve_market", (Acc("config", mut=True), Acc("market", mut=True)),
+    Instruction("approve_market", (Acc("config"), Acc("market", mut=True)),
                 doc="Approve a proposal whose window closed with quorum and approval."),
     Instruction("reject_market", (Acc("config", mut=True), Acc("market", mut=True)),
                 doc="Cancel a proposal whose window closed without approval (its creation "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -89,7 +90,7 @@ async def build_activity(chain: Chain) -> None:
     net, client, c, d = chain.net, chain.client, chain.net.client, chain.net.deployment
     creator, admin = net.users[0], net.admin
     voters = [*net.keepers, *net.users]
-    ends = 10**10
+    ends = int(time.time()) + 10**8  # within the program's ten years, past any time travel
     for market_id in (1, 2):
         await send(client, [c.create_market(creator.key, market_id, f"Question {market_id}?",
                                             ends, creator_token=creator.token)], creator.kp)
@@ -258,11 +259,12 @@ async def test_indexes_exactly_the_chains_events_with_projections(
              r["is_buy"], int(r["amount"]), int(r["shares"]), int(r["fee"])) for r in trades] == [
         (s, i, d["market"], d["trader"], d["outcome"], d["is_buy"], d["amount"], d["shares"],
          d["fee"]) for _, s, i, d in events("Traded")]
-    assert [(r["signature"], r["event_index"], r["market"], r["voter"], r["kind"], r["choice"])
-            for r in votes] == [
+    assert [(r["signature"], r["event_index"], r["market"], r["voter"], r["kind"], r["choice"],
+             r["stake"]) for r in votes] == [
         (s, i, d["market"], d["voter"], 0 if n == "ProposalVoted" else 1,
-         d["approve"] if n == "ProposalVoted" else d["agree"])
+         d["approve"] if n == "ProposalVoted" else d["agree"], d["stake"])
         for n, s, i, d in events("ProposalVoted", "DisputeVoted")]
+    assert {r["stake"] for r in votes} == {STAKE}
     assert [(r["perp_market"], r["rate_bps"], r["intervals"], r["price"],
              r["cumulative_funding"]) for r in funding] == [
         (d["perp_market"], d["rate_bps"], d["intervals"], Decimal(d["price"]),

@@ -388,7 +388,8 @@ def test_config_change_does_not_reach_a_running_market(world: World, creator: Us
     before = world.market(market)
     p = world.params
     harsher = replace(p, min_vote_stake=10 * p.min_vote_stake,
-                      proposal_quorum=100 * p.proposal_quorum, resolution_bond=2 * p.resolution_bond, dispute_window_secs=60,
+                      proposal_quorum=100 * p.proposal_quorum,
+                      resolution_bond=2 * p.resolution_bond, dispute_window_secs=60,
                       trade_fee_bps=1_000, vote_slash_bps=10_000)
     world.ok(world.client.update_config(world.admin.pubkey(), harsher, False), world.admin)
     after = world.market(market)

@@ -196,7 +196,7 @@ static inline bool vote_proposal_args_parse(const u8 *data, u64 len, VoteProposa
 
 #define IX_APPROVE_MARKET 0x0596ed96e04953c3ULL /* global:approve_market */
 /* approve_market: Approve a proposal whose window closed with quorum and approval.
- *   0. config (writable)
+ *   0. config
  *   1. market (writable)
  */
 enum {

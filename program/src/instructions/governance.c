@@ -119,13 +119,14 @@ _Static_assert(APPROVE_MARKET_CONFIG == REJECT_MARKET_CONFIG &&
                    APPROVE_MARKET_ACCOUNTS == REJECT_MARKET_ACCOUNTS,
                "approve_market and reject_market take the same accounts");
 
-/* Shared by approve and reject: the config and a writable market. */
-static u64 load_proposal(const SolInput *in, const u8 *data, u64 len, Config **config,
-                         Market **m) {
+/* Shared by approve and reject: the config (written by reject only: the forfeited bond) and
+ * a writable market. */
+static u64 load_proposal(const SolInput *in, const u8 *data, u64 len, bool config_writable,
+                         Config **config, Market **m) {
     if (len != 0) return ERR_INVALID_INSTRUCTION_DATA;
     (void)data;
     TRY(expect_accounts(in, APPROVE_MARKET_ACCOUNTS));
-    TRY(load_config(in, &in->accounts[APPROVE_MARKET_CONFIG], true, config));
+    TRY(load_config(in, &in->accounts[APPROVE_MARKET_CONFIG], config_writable, config));
     return load_market(in, &in->accounts[APPROVE_MARKET_MARKET], true, m);
 }
 
@@ -137,7 +138,7 @@ static bool approved(const Market *m) {
 u64 ix_approve_market(const SolInput *in, const u8 *data, u64 len) {
     Config *config;
     Market *m;
-    TRY(load_proposal(in, data, len, &config, &m));
+    TRY(load_proposal(in, data, len, false, &config, &m));
     if (m->state != MARKET_STATE_PROPOSED) return ERR_INVALID_STATE;
     /* decided only once the window has closed: no vote can come after the verdict */
     if (clock_unix_timestamp() < m->proposal_ends_at) return ERR_TOO_EARLY;
@@ -154,7 +155,7 @@ u64 ix_approve_market(const SolInput *in, const u8 *data, u64 len) {
 u64 ix_reject_market(const SolInput *in, const u8 *data, u64 len) {
     Config *config;
     Market *m;
-    TRY(load_proposal(in, data, len, &config, &m));
+    TRY(load_proposal(in, data, len, true, &config, &m));
     i64 now = clock_unix_timestamp();
     if (m->state == MARKET_STATE_PROPOSED) {
         if (now < m->proposal_ends_at) return ERR_TOO_EARLY;
