@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from program.client import VOTE_DISPUTE, VOTE_PROPOSAL
@@ -35,11 +36,12 @@ def holdings(w: World, *users: User) -> int:
     return sum(w.balance(u) for u in users)
 
 
-def vote_ix(w: World, market: Pubkey, voter: User, approve: bool, stake: int) -> object:
+def vote_ix(w: World, market: Pubkey, voter: User, approve: bool, stake: int) -> Instruction:
     return w.client.vote_proposal(voter.key, market, approve, stake=stake, voter_token=voter.token)
 
 
-def dispute_vote_ix(w: World, market: Pubkey, voter: User, agree: bool, stake: int) -> object:
+def dispute_vote_ix(w: World, market: Pubkey, voter: User, agree: bool,
+                    stake: int) -> Instruction:
     return w.client.vote_dispute(voter.key, market, agree, stake=stake, voter_token=voter.token)
 
 
@@ -470,6 +472,11 @@ def test_losing_shares_close_only_once_worthless(world: World, creator: User) ->
     refuse(world, "InsufficientShares", world.client.close_shares(holder.key, market),
            holder.kp, watch=[world.d.shares(market, holder.key)])
     world.ok(world.client.redeem(holder.key, market, holder.token), holder.kp)
-    lamports = world.chain.svm.get_account(holder.key).lamports
+    def lamports() -> int:
+        account = world.chain.svm.get_account(holder.key)
+        assert account is not None
+        return int(account.lamports)
+
+    before = lamports()
     world.ok(world.client.close_shares(holder.key, market), holder.kp)
-    assert world.chain.svm.get_account(holder.key).lamports > lamports
+    assert lamports() > before
