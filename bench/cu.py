@@ -1,8 +1,8 @@
 """Compute units of every instruction, measured on LiteSVM: `make bench-cu`.
 
 Runs each instruction through a prediction market's life and a perp market's (the costly
-path where there is one: a buy that creates the trader's Shares, a finalize that pays the bond
-back, a withdraw that checks the margin of an open position, a liquidation that pays its
+path where there is one: a buy that creates the trader's Shares, a claim of a winning dispute
+vote, a withdraw that checks the margin of an open position, a liquidation that pays its
 liquidator) and prints one table.
 
 An instruction that creates an account searches its canonical bump on chain, and every bump
@@ -96,27 +96,30 @@ def measure() -> dict[str, int]:
 
     creator, alice, bob = p.user(), p.user(), p.user()
     ends = chain.now() + 7 * 86_400
+    stake = p.params.proposal_quorum
 
     def vote_seeds(market: Pubkey, kind: int, voter: Pubkey) -> list[list[bytes]]:
         return [[b"vote", bytes(market), bytes([kind]), bytes(voter)]]
 
-    def proposal(market_id: int, approve: bool) -> None:
+    def proposal(market_id: int, approve: bool) -> list[Keypair]:
         # the longest question allowed: 200 bytes
         run("create_market", c.create_market(creator.key, market_id, "Will it happen? " * 12
-                                             + "Yes?", ends), creator.kp,
-            creates=[[b"market", market_id.to_bytes(8, "little")]])
-        market = p.d.market(market_id)
-        for _ in range(p.params.proposal_min_votes):
-            voter = chain.wallet()
-            run("vote_proposal", c.vote_proposal(voter.pubkey(), market, approve), voter,
-                creates=vote_seeds(market, 0, voter.pubkey()))
+                                             + "Yes?", ends, creator_token=creator.token),
+            creator.kp, creates=[[b"market", bytes(creator.key), market_id.to_bytes(8, "little")]])
+        market = p.d.market(creator.key, market_id)
+        voters = [p.user(stake) for _ in range(3)]
+        for voter in voters:
+            run("vote_proposal", c.vote_proposal(voter.key, market, approve, stake=stake,
+                                                 voter_token=voter.token), voter.kp,
+                creates=vote_seeds(market, 0, voter.key))
+        return [v.kp for v in voters]
 
     proposal(1, True)
-    market = p.d.market(1)
-    run("approve_market", c.approve_market(market))
+    market = p.d.market(creator.key, 1)
     proposal(2, False)
     chain.set_time(chain.now() + p.params.proposal_window_secs)
-    run("reject_market", c.reject_market(p.d.market(2)))
+    run("approve_market", c.approve_market(market))
+    run("reject_market", c.reject_market(p.d.market(creator.key, 2)))
 
     run("activate_market", c.activate_market(creator.key, market, creator.token, 10**9),
         creator.kp)
@@ -129,15 +132,22 @@ def measure() -> dict[str, int]:
     run("sell", c.sell(alice.key, market, alice.token, YES, shares.yes // 2), alice.kp)
 
     chain.set_time(ends)
-    run("propose_resolution", c.propose_resolution(creator.key, market, YES), creator.kp)
+    run("propose_resolution", c.propose_resolution(creator.key, market, YES,
+                                                   proposer_token=creator.token), creator.kp)
     run("dispute", c.dispute(bob.key, market, bob.token), bob.kp)
-    for _ in range(3):
-        voter = chain.wallet()
-        run("vote_dispute", c.vote_dispute(voter.pubkey(), market, False), voter,
-            creates=vote_seeds(market, 1, voter.pubkey()))
+    dispute_voters = [p.user(10**8) for _ in range(3)]
+    for voter in dispute_voters:
+        run("vote_dispute", c.vote_dispute(voter.key, market, False, stake=10**8,
+                                           voter_token=voter.token), voter.kp,
+            creates=vote_seeds(market, 1, voter.key))
     chain.set_time(ends + p.params.dispute_vote_secs)
-    run("finalize_market", c.finalize_market(market, bob.token))
+    run("finalize_market", c.finalize_market(market))
+    run("claim_bond", c.claim_bond(bob.key, market, bob.token), bob.kp)
+    # a winning dispute vote: the costliest claim (its share of the slashed pool)
+    voter = dispute_voters[0]
+    run("claim_vote", c.claim_vote(voter.key, market, 1, voter.token), voter.kp)
     run("redeem", c.redeem(alice.key, market, alice.token), alice.kp)
+    run("close_shares", c.close_shares(alice.key, market), alice.kp)
     run("withdraw_liquidity", c.withdraw_liquidity(creator.key, market, creator.token),
         creator.kp)
 

@@ -25,7 +25,7 @@ from solders.pubkey import Pubkey
 from jobs.config_plan import ConfigAction, PendingConfigView, apply_step
 from jobs.deps import JobDeps, MissingAccount
 from jobs.funding_plan import PerpMarketView, is_due
-from jobs.governance_plan import Action, ConfigView, MarketView, finalize_step, tally_step
+from jobs.governance_plan import Action, MarketView, finalize_step, tally_step
 from jobs.stages import stage_of
 
 ROLE_ACCOUNTS = {"governance": "Market", "funding": "PerpMarket"}
@@ -40,14 +40,14 @@ class DueJob:
     stage: int | None = None
 
 
-def governance_due(markets: Iterable[tuple[Pubkey, MarketView]], config: ConfigView,
-                   now: int) -> list[DueJob]:
-    """The tally and finalize jobs due at chain time `now` on `markets`."""
+def governance_due(markets: Iterable[tuple[Pubkey, MarketView]], now: int) -> list[DueJob]:
+    """The tally and finalize jobs due at chain time `now` on `markets` (each market carries
+    the rules it runs under)."""
     due = []
     for address, market in markets:
-        if tally_step(market, config, now) in (Action.APPROVE, Action.REJECT):
+        if tally_step(market, now) in (Action.APPROVE, Action.REJECT):
             due.append(DueJob("tally_votes", address))
-        elif finalize_step(market, config, now) == Action.FINALIZE:
+        elif finalize_step(market, now) == Action.FINALIZE:
             due.append(DueJob("finalize_market", address, stage_of("finalize_market", market)))
     return due
 
@@ -80,5 +80,5 @@ async def read_due(deps: JobDeps, role: str) -> list[DueJob]:
     if config is None:
         raise MissingAccount("the program's Config account is missing")
     if role == "governance":
-        return governance_due(accounts, config, now) + config_due(pending_address, pending, now)
+        return governance_due(accounts, now) + config_due(pending_address, pending, now)
     return funding_due(accounts, now)

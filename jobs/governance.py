@@ -11,26 +11,21 @@ from __future__ import annotations
 import structlog
 from solders.pubkey import Pubkey
 
-from jobs.deps import JobDeps, Step, quote_token_account, read_account, run_planned
-from jobs.governance_plan import (
-    Action,
-    MarketState,
-    finalize_step,
-    overturned,
-    tally_step,
-)
+from jobs.deps import JobDeps, Step, read_account, run_planned
+from jobs.governance_plan import Action, finalize_step, tally_step
 from jobs.outcome import Outcome
 
 log = structlog.get_logger(__name__)
 
 
 async def tally_votes(ctx: JobDeps, market: Pubkey) -> Outcome:
-    """Approve the proposal `market` when its votes reach approval, reject it once its window
-    closed without; `not_needed` while the window is open, `already_done` once decided."""
+    """Once the proposal window of `market` has closed, approve it when its stake reached the
+    quorum and approval, reject it otherwise; `not_needed` while the window is open,
+    `already_done` once decided."""
 
     async def planner() -> Step:
-        now, m, config = await read_account(ctx, market, "Market")
-        step = tally_step(m, config, now)
+        now, m, _ = await read_account(ctx, market, "Market")
+        step = tally_step(m, now)
         if step == Action.APPROVE:
             return [ctx.client.approve_market(market)]
         if step == Action.REJECT:
@@ -48,18 +43,14 @@ async def finalize_market(ctx: JobDeps, market: Pubkey) -> Outcome:
     over; `not_needed` before, `already_done` once Finalized."""
 
     async def planner() -> Step:
-        now, m, config = await read_account(ctx, market, "Market")
-        step = finalize_step(m, config, now)
+        now, m, _ = await read_account(ctx, market, "Market")
+        step = finalize_step(m, now)
         if step != Action.FINALIZE:
             assert isinstance(step, Outcome), step
             return step
-        # the bond goes back to a disputer who was right: their quote token account receives
-        # it; otherwise the account is not read and the vault stands in
-        refund = (m.state == MarketState.DISPUTED and m.bond_held > 0
-                  and overturned(m, config))
-        dest = (await quote_token_account(ctx, m.disputer, config.quote_mint) if refund
-                else None)
-        return [ctx.client.finalize_market(market, dest or ctx.client.d.vault)]
+        # finalizing touches no token account: the bonds are credited and claimed by their
+        # winners, so nobody's frozen or closed account can hold a market up
+        return [ctx.client.finalize_market(market)]
 
     outcome = await run_planned(ctx, planner)
     log.info("finalize_market", market=str(market), outcome=str(outcome))

@@ -1,12 +1,14 @@
 """What a governance keeper should do with a prediction market, apart from I/O.
 
 The same arithmetic as the program (`program/src/math/votes.h`,
-`program/src/instructions/governance.c` and `resolution.c`), on the chain's unix time:
+`program/src/instructions/governance.c` and `resolution.c`), on the chain's unix time and the
+rules each market copied at its creation (a later config change never reaches it):
 
-- **approve** a market in Proposed whose votes reach the threshold — at any time, the window
-  need not have closed (`approve_market` does not look at the clock);
-- **reject** a market in Proposed at or after `proposal_ends_at` whose votes do not
-  (`reject_market`: TooEarly before, ApprovalReached when they do);
+- **approve** a market in Proposed once its proposal window has closed (`now ≥
+  proposal_ends_at`) if its stake reached the quorum and approval: total = likes + dislikes ≥
+  proposal_quorum (and > 0) and likes·10⁴ ≥ proposal_approval_bps·total
+  (`approve_market`: TooEarly before the window closes, ThresholdNotMet without approval);
+- **reject** it at the same moment otherwise (`reject_market`: TooEarly, ApprovalReached);
 - **finalize** a market in Resolving at or after `resolution_proposed_at +
   dispute_window_secs`, or in Disputed at or after `dispute_ends_at` (`finalize_market`);
 - **wait** while one of those is not possible yet (`due_at` says until when);
@@ -47,12 +49,11 @@ class Action(StrEnum):
 
 
 class MarketView(Protocol):
-    """The fields of a decoded Market the plan reads (anchorpy's decoded account has them)."""
+    """The fields of a decoded Market the plan reads (anchorpy's decoded account has them):
+    its times, tallies (stake sums) and the rules it was created under."""
 
     @property
     def state(self) -> int: ...
-    @property
-    def created_at(self) -> int: ...
     @property
     def proposal_ends_at(self) -> int: ...
     @property
@@ -67,95 +68,108 @@ class MarketView(Protocol):
     def agree(self) -> int: ...
     @property
     def disagree(self) -> int: ...
-
-
-class ConfigView(Protocol):
-    """The fields of the decoded Config the plan reads."""
-
     @property
-    def proposal_min_votes(self) -> int: ...
+    def collateral(self) -> int: ...
+    @property
+    def proposal_quorum(self) -> int: ...
     @property
     def proposal_approval_bps(self) -> int: ...
     @property
     def dispute_window_secs(self) -> int: ...
     @property
     def dispute_overturn_bps(self) -> int: ...
+    @property
+    def dispute_quorum_bps(self) -> int: ...
+    @property
+    def min_dispute_quorum(self) -> int: ...
 
 
-def proposal_approved(likes: int, dislikes: int, min_votes: int, approval_bps: int) -> bool:
-    """likes / (likes + dislikes) ≥ approval_bps / 10⁴ with at least `min_votes` votes (and
-    at least one), in integers: likes·10⁴ ≥ approval_bps·(likes + dislikes)."""
+def share_reached(part: int, total: int, bps: int) -> bool:
+    """part / total ≥ bps / 10⁴, in integers: part·10⁴ ≥ bps·total."""
+    return part * BPS_DENOMINATOR >= total * bps
+
+
+def proposal_approved(likes: int, dislikes: int, quorum: int, approval_bps: int) -> bool:
+    """The total stake reached `quorum` (and is not 0) and likes reached approval_bps of it."""
     total = likes + dislikes
-    if total < min_votes or total == 0:
+    if total == 0 or total < quorum:
         return False
-    return likes * BPS_DENOMINATOR >= total * approval_bps
+    return share_reached(likes, total, approval_bps)
 
 
-def dispute_overturned(agree: int, disagree: int, overturn_bps: int) -> bool:
-    """disagree / (agree + disagree) ≥ overturn_bps / 10⁴, with at least one vote."""
+def dispute_quorum(collateral: int, quorum_bps: int, min_quorum: int) -> int:
+    """The dispute stake an overturn needs: max(min_quorum, ⌈collateral·quorum_bps/10⁴⌉)."""
+    return max(min_quorum, -(-collateral * quorum_bps // BPS_DENOMINATOR))
+
+
+def dispute_overturned(agree: int, disagree: int, quorum: int, overturn_bps: int) -> bool:
+    """The total dispute stake reached `quorum` (and is not 0) and disagree reached
+    overturn_bps of it; otherwise the proposed outcome stands."""
     total = agree + disagree
-    if total == 0:
+    if total == 0 or total < quorum:
         return False
-    return disagree * BPS_DENOMINATOR >= total * overturn_bps
+    return share_reached(disagree, total, overturn_bps)
 
 
-def approved(market: MarketView, config: ConfigView) -> bool:
-    return proposal_approved(market.likes, market.dislikes, config.proposal_min_votes,
-                             config.proposal_approval_bps)
+def approved(market: MarketView) -> bool:
+    """Whether the market's proposal stake approves it (asked once its window closed)."""
+    return proposal_approved(market.likes, market.dislikes, market.proposal_quorum,
+                             market.proposal_approval_bps)
 
 
-def overturned(market: MarketView, config: ConfigView) -> bool:
+def overturned(market: MarketView) -> bool:
     """Whether finalizing a Disputed market overturns its proposed outcome."""
-    return dispute_overturned(market.agree, market.disagree, config.dispute_overturn_bps)
+    quorum = dispute_quorum(market.collateral, market.dispute_quorum_bps,
+                            market.min_dispute_quorum)
+    return dispute_overturned(market.agree, market.disagree, quorum,
+                              market.dispute_overturn_bps)
 
 
-def dispute_deadline(market: MarketView, config: ConfigView) -> int:
+def dispute_deadline(market: MarketView) -> int:
     """When a market in Resolving can no longer be disputed (and can be finalized)."""
-    return market.resolution_proposed_at + config.dispute_window_secs
+    return market.resolution_proposed_at + market.dispute_window_secs
 
 
-def due_at(market: MarketView, config: ConfigView) -> int | None:
+def due_at(market: MarketView) -> int | None:
     """The unix time from which the market's next keeper action is possible (already past when
     it is possible now); None when no keeper action will ever be (Approved, Active, Finalized,
-    Cancelled). A market in Proposed that reached approval can be approved from its creation."""
+    Cancelled). A proposal is decided only once its window has closed."""
     state = market.state
     if state == MarketState.PROPOSED:
-        return market.created_at if approved(market, config) else market.proposal_ends_at
+        return market.proposal_ends_at
     if state == MarketState.RESOLVING:
-        return dispute_deadline(market, config)
+        return dispute_deadline(market)
     if state == MarketState.DISPUTED:
         return market.dispute_ends_at
     return None
 
 
-def plan(market: MarketView, config: ConfigView, now: int) -> Action:
+def plan(market: MarketView, now: int) -> Action:
     """What a keeper should do with `market` at chain time `now` (see the module docstring)."""
-    state = market.state
-    if state == MarketState.PROPOSED:
-        if approved(market, config):
-            return Action.APPROVE
-        return Action.REJECT if now >= market.proposal_ends_at else Action.WAIT
-    if state in (MarketState.RESOLVING, MarketState.DISPUTED):
-        due = due_at(market, config)
-        assert due is not None
-        return Action.FINALIZE if now >= due else Action.WAIT
-    return Action.NONE
+    due = due_at(market)
+    if due is None:
+        return Action.NONE
+    if now < due:
+        return Action.WAIT
+    if market.state == MarketState.PROPOSED:
+        return Action.APPROVE if approved(market) else Action.REJECT
+    return Action.FINALIZE
 
 
-def tally_step(market: MarketView, config: ConfigView, now: int) -> Action | Outcome:
-    """`tally_votes`: APPROVE or REJECT to send; `not_needed` while the proposal window is
-    open without approval; `already_done` once the market left Proposed."""
+def tally_step(market: MarketView, now: int) -> Action | Outcome:
+    """`tally_votes`: APPROVE or REJECT to send once the proposal window closed; `not_needed`
+    while it is open; `already_done` once the market left Proposed."""
     if market.state != MarketState.PROPOSED:
         return Outcome.ALREADY_DONE
-    action = plan(market, config, now)
+    action = plan(market, now)
     return Outcome.NOT_NEEDED if action == Action.WAIT else action
 
 
-def finalize_step(market: MarketView, config: ConfigView, now: int) -> Action | Outcome:
+def finalize_step(market: MarketView, now: int) -> Action | Outcome:
     """`finalize_market`: FINALIZE to send; `already_done` when it is Finalized;
     `not_needed` before its window closes, or in a state finalizing does not apply to yet
     (Proposed, Approved, Active) or ever (Cancelled)."""
     if market.state == MarketState.FINALIZED:
         return Outcome.ALREADY_DONE
-    action = plan(market, config, now)
+    action = plan(market, now)
     return Action.FINALIZE if action == Action.FINALIZE else Outcome.NOT_NEEDED

@@ -122,8 +122,8 @@ class Deployment:
         """The program's ProgramData account, which names its upgrade authority."""
         return program_data_address(self.program_id)
 
-    def market(self, market_id: int) -> Pubkey:
-        return market_pda(self.program_id, market_id)
+    def market(self, creator: Pubkey, market_id: int) -> Pubkey:
+        return market_pda(self.program_id, creator, market_id)
 
     def shares(self, market: Pubkey, owner: Pubkey) -> Pubkey:
         return shares_pda(self.program_id, market, owner)
@@ -206,15 +206,20 @@ class Client:
 
     # ---- proposals ----------------------------------------------------------------------------
     def create_market(self, creator: Pubkey, market_id: int, question: str,
-                      trading_ends_at: int) -> Instruction:
+                      trading_ends_at: int, *, creator_token: Pubkey) -> Instruction:
+        """`creator_token` (the creator's own quote account) pays the creation bond."""
         return self._ix("create_market", market_id, question, trading_ends_at, creator=creator,
-                        config=self.d.config, market=self.d.market(market_id),
-                        system_program=SYSTEM_PROGRAM_ID)
+                        config=self.d.config, market=self.d.market(creator, market_id),
+                        creator_token=creator_token, vault=self.d.vault,
+                        token_program=TOKEN_PROGRAM_ID, system_program=SYSTEM_PROGRAM_ID)
 
-    def vote_proposal(self, voter: Pubkey, market: Pubkey, approve: bool) -> Instruction:
-        return self._ix("vote_proposal", approve, voter=voter, config=self.d.config,
+    def vote_proposal(self, voter: Pubkey, market: Pubkey, approve: bool, *, stake: int,
+                      voter_token: Pubkey) -> Instruction:
+        """`stake` quote from `voter_token` (the voter's own) stays locked until claim_vote."""
+        return self._ix("vote_proposal", approve, stake, voter=voter, config=self.d.config,
                         market=market, vote=self.d.vote(market, VOTE_PROPOSAL, voter),
-                        system_program=SYSTEM_PROGRAM_ID)
+                        voter_token=voter_token, vault=self.d.vault,
+                        token_program=TOKEN_PROGRAM_ID, system_program=SYSTEM_PROGRAM_ID)
 
     def approve_market(self, market: Pubkey) -> Instruction:
         return self._ix("approve_market", config=self.d.config, market=market)
@@ -227,7 +232,7 @@ class Client:
                         liquidity: int) -> Instruction:
         return self._ix("activate_market", liquidity, creator=creator, config=self.d.config,
                         market=market, creator_token=creator_token, vault=self.d.vault,
-                        token_program=TOKEN_PROGRAM_ID)
+                        vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
 
     def buy(self, trader: Pubkey, market: Pubkey, trader_token: Pubkey, outcome: int,
             amount_in: int, min_shares_out: int = 0) -> Instruction:
@@ -246,26 +251,29 @@ class Client:
                         token_program=TOKEN_PROGRAM_ID)
 
     # ---- resolution ---------------------------------------------------------------------------
-    def propose_resolution(self, creator: Pubkey, market: Pubkey, outcome: int) -> Instruction:
-        return self._ix("propose_resolution", outcome, creator=creator, config=self.d.config,
-                        market=market)
+    def propose_resolution(self, proposer: Pubkey, market: Pubkey, outcome: int, *,
+                           proposer_token: Pubkey) -> Instruction:
+        """`proposer_token` (the proposer's own) pays the resolution bond."""
+        return self._ix("propose_resolution", outcome, proposer=proposer, config=self.d.config,
+                        market=market, proposer_token=proposer_token, vault=self.d.vault,
+                        token_program=TOKEN_PROGRAM_ID)
 
     def dispute(self, disputer: Pubkey, market: Pubkey, disputer_token: Pubkey) -> Instruction:
         return self._ix("dispute", disputer=disputer, config=self.d.config, market=market,
                         disputer_token=disputer_token, vault=self.d.vault,
                         token_program=TOKEN_PROGRAM_ID)
 
-    def vote_dispute(self, voter: Pubkey, market: Pubkey, agree: bool) -> Instruction:
-        return self._ix("vote_dispute", agree, voter=voter, market=market,
-                        vote=self.d.vote(market, VOTE_DISPUTE, voter),
-                        system_program=SYSTEM_PROGRAM_ID)
+    def vote_dispute(self, voter: Pubkey, market: Pubkey, agree: bool, *, stake: int,
+                     voter_token: Pubkey) -> Instruction:
+        """`stake` quote from `voter_token` (the voter's own) stays locked until claim_vote."""
+        return self._ix("vote_dispute", agree, stake, voter=voter, config=self.d.config,
+                        market=market, vote=self.d.vote(market, VOTE_DISPUTE, voter),
+                        voter_token=voter_token, vault=self.d.vault,
+                        token_program=TOKEN_PROGRAM_ID, system_program=SYSTEM_PROGRAM_ID)
 
-    def finalize_market(self, market: Pubkey, disputer_token: Pubkey) -> Instruction:
-        """`disputer_token` is read only when the bond goes back to the disputer; a market
-        without a dispute may pass any account (the vault, say)."""
-        return self._ix("finalize_market", config=self.d.config, market=market,
-                        disputer_token=disputer_token, vault=self.d.vault,
-                        vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
+    def finalize_market(self, market: Pubkey) -> Instruction:
+        """Touches no token account: the bonds are credited, claimed with claim_bond."""
+        return self._ix("finalize_market", config=self.d.config, market=market)
 
     # ---- payouts ------------------------------------------------------------------------------
     def redeem(self, holder: Pubkey, market: Pubkey, holder_token: Pubkey) -> Instruction:
@@ -279,6 +287,25 @@ class Client:
         return self._ix("withdraw_liquidity", creator=creator, config=self.d.config,
                         market=market, creator_token=creator_token, vault=self.d.vault,
                         vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
+
+    def claim_vote(self, voter: Pubkey, market: Pubkey, kind: int, voter_token: Pubkey, *,
+                   vote: Pubkey | None = None) -> Instruction:
+        """The voter's stake (± its dispute winnings) to `voter_token`; the Vote's rent to the
+        voter. `vote` defaults to the voter's Vote PDA of `kind`."""
+        return self._ix("claim_vote", voter=voter, config=self.d.config, market=market,
+                        vote=vote or self.d.vote(market, kind, voter), voter_token=voter_token,
+                        vault=self.d.vault, vault_authority=self.d.vault_authority,
+                        token_program=TOKEN_PROGRAM_ID)
+
+    def claim_bond(self, claimant: Pubkey, market: Pubkey,
+                   claimant_token: Pubkey) -> Instruction:
+        return self._ix("claim_bond", claimant=claimant, config=self.d.config, market=market,
+                        claimant_token=claimant_token, vault=self.d.vault,
+                        vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
+
+    def close_shares(self, owner: Pubkey, market: Pubkey) -> Instruction:
+        return self._ix("close_shares", owner=owner, market=market,
+                        shares=self.d.shares(market, owner))
 
     # ---- perps: admin -------------------------------------------------------------------------
     def create_perp_market(self, admin: Pubkey, perp_market_id: int, oracle: Pubkey,

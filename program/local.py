@@ -74,6 +74,21 @@ class LocalProtocol:
         return self.chain.send([self.client.initialize(self.admin.pubkey(), self.params)],
                                [self.admin])
 
+    def reconfigure(self, params: ConfigParams) -> None:
+        """Make `params` current the only way there is: the council (the admin) proposes them,
+        the clock passes the timelock, and they are applied."""
+        delay = self.chain.fetch(self.d.config).config_delay_secs
+        self._ok(self.chain.send([self.client.propose_config(self.admin.pubkey(), params)],
+                                 [self.admin]))
+        self.chain.advance(delay)
+        self._ok(self.chain.send([self.client.apply_config()], []))
+        self.params = params
+
+    @staticmethod
+    def _ok(result: TxResult) -> None:
+        if not result.ok:
+            raise RuntimeError(f"reconfigure failed: {result.error}\n" + "\n".join(result.logs))
+
     def user(self, quote: int = 10_000_000_000) -> Wallet:
         """A funded wallet with a quote token account holding `quote` units."""
         kp = self.chain.wallet()

@@ -66,9 +66,10 @@ def vault_authority_pda(program_id: Pubkey) -> Pubkey:
     return Pubkey.find_program_address([b"vault"], program_id)[0]
 
 
-def market_pda(program_id: Pubkey, market_id: int) -> Pubkey:
-    return Pubkey.find_program_address([b"market", market_id.to_bytes(8, "little")],
-                                       program_id)[0]
+def market_pda(program_id: Pubkey, creator: Pubkey, market_id: int) -> Pubkey:
+    """A market's address: its id is the creator's own, so nobody can take another's."""
+    return Pubkey.find_program_address(
+        [b"market", bytes(creator), market_id.to_bytes(8, "little")], program_id)[0]
 
 
 def shares_pda(program_id: Pubkey, market: Pubkey, owner: Pubkey) -> Pubkey:

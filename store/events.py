@@ -77,8 +77,8 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (signature, event_index) DO NOTHING"""
 
 _INSERT_VOTE = """
-INSERT INTO votes (signature, event_index, market, voter, kind, choice, slot)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO votes (signature, event_index, market, voter, kind, choice, stake, slot)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (signature, event_index) DO NOTHING"""
 
 _INSERT_FUNDING = """
@@ -103,12 +103,13 @@ def _trade(e: EventRow) -> tuple[Any, ...]:
 def _proposal_vote(e: EventRow) -> tuple[Any, ...]:
     d = e.data
     return (e.signature, e.event_index, d["market"], d["voter"], VOTE_PROPOSAL, d["approve"],
-            e.slot)
+            d["stake"], e.slot)
 
 
 def _dispute_vote(e: EventRow) -> tuple[Any, ...]:
     d = e.data
-    return (e.signature, e.event_index, d["market"], d["voter"], VOTE_DISPUTE, d["agree"], e.slot)
+    return (e.signature, e.event_index, d["market"], d["voter"], VOTE_DISPUTE, d["agree"],
+            d["stake"], e.slot)
 
 
 def _funding(e: EventRow) -> tuple[Any, ...]:

@@ -151,28 +151,53 @@ CONFIG = Struct("Config", (
 ), "Protocol settings and the balances held in the vault outside markets and positions.")
 
 MARKET = Struct("Market", (
-    F("id", "u64"),
+    F("id", "u64", "the creator's own number: the PDA is [\"market\", creator, id]"),
     F("creator", "publicKey"),
+    F("proposer", "publicKey", "who proposed the outcome and posted the resolution bond"),
+    F("disputer", "publicKey"),
     F("created_at", "i64"),
     F("proposal_ends_at", "i64"),
     F("trading_ends_at", "i64"),
-    F("likes", "u64"),
-    F("dislikes", "u64"),
+    F("resolution_proposed_at", "i64"),
+    F("dispute_ends_at", "i64"),
+    F("likes", "u64", "proposal stake approving"),
+    F("dislikes", "u64", "proposal stake rejecting"),
+    F("agree", "u64", "dispute stake agreeing with the proposed outcome"),
+    F("disagree", "u64", "dispute stake disagreeing"),
     F("yes_reserve", "u64", "the AMM pool's YES shares"),
     F("no_reserve", "u64", "the AMM pool's NO shares"),
     F("collateral", "u64", "quote backing every share: total YES = total NO = collateral"),
-    F("resolution_proposed_at", "i64"),
-    F("disputer", "publicKey"),
-    F("dispute_ends_at", "i64"),
-    F("agree", "u64"),
-    F("disagree", "u64"),
-    F("bond_held", "u64", "the dispute bond held in the vault until finalization"),
+    F("creation_bond_held", "u64", "the creator's bond until activation or rejection"),
+    F("proposer_bond", "u64", "held for the proposer: its bond, after finalization what "
+      "claim_bond pays it"),
+    F("disputer_bond", "u64", "held for the disputer: its bond, after finalization what "
+      "claim_bond pays it"),
+    F("stake_held", "u64", "vote stakes (both kinds) not yet claimed"),
+    F("votes_open", "u64", "Vote accounts not yet claimed"),
+    # the rules the market runs under, copied from Config at creation
+    F("proposal_window_secs", "i64"),
+    F("dispute_window_secs", "i64"),
+    F("dispute_vote_secs", "i64"),
+    F("creator_resolve_secs", "i64"),
+    F("creation_bond", "u64"),
+    F("min_vote_stake", "u64"),
+    F("proposal_quorum", "u64"),
+    F("resolution_bond", "u64"),
+    F("dispute_bond", "u64"),
+    F("min_dispute_quorum", "u64"),
+    F("proposal_approval_bps", "u16"),
+    F("dispute_overturn_bps", "u16"),
+    F("dispute_quorum_bps", "u16"),
+    F("vote_slash_bps", "u16"),
+    F("trade_fee_bps", "u16"),
     F("state", "u8", "MarketState"),
     F("proposed_outcome", "u8", "Outcome"),
     F("final_outcome", "u8", "Outcome"),
+    F("overturned", "bool", "the dispute vote overturned the proposed outcome"),
+    F("disputed", "bool", "a dispute was raised (its votes are decided at finalization)"),
     F("bump", "u8"),
     F("question", "string", max_len=QUESTION_MAX_LEN),
-), "A binary prediction market and its constant-product pool.")
+), "A binary prediction market, its constant-product pool, and the rules it runs under.")
 
 SHARES = Struct("Shares", (
     F("market", "publicKey"),
@@ -185,10 +210,11 @@ SHARES = Struct("Shares", (
 VOTE = Struct("Vote", (
     F("market", "publicKey"),
     F("voter", "publicKey"),
+    F("stake", "u64", "quote locked in the vault until claim_vote"),
     F("kind", "u8", "VoteKind"),
     F("choice", "u8", "1 approve/agree, 0 reject/disagree"),
     F("bump", "u8"),
-), "Proof that a wallet voted once on a market's proposal or dispute.")
+), "A wallet's one staked vote on a market's proposal or dispute.")
 
 PERP_MARKET = Struct("PerpMarket", (
     F("id", "u64"),
@@ -259,21 +285,30 @@ INSTRUCTIONS = (
     ), (F("params", "ConfigParams"),),
         "Create the Config PDA over an existing quote vault; only the upgrade authority may."),
     Instruction("create_market", (
-        Acc("creator", mut=True, signer=True), Acc("config"), Acc("market", mut=True), SYSTEM,
+        Acc("creator", mut=True, signer=True), Acc("config"), Acc("market", mut=True),
+        Acc("creator_token", mut=True, doc="pays the creation bond"), Acc("vault", mut=True),
+        TOKEN, SYSTEM,
     ), (F("market_id", "u64"), F("question", "string", max_len=QUESTION_MAX_LEN),
-        F("trading_ends_at", "i64")), "Propose a market; it opens for votes."),
+        F("trading_ends_at", "i64")),
+        "Propose a market under the current rules, posting the creation bond; it opens for "
+        "votes."),
     Instruction("vote_proposal", (
         Acc("voter", mut=True, signer=True), Acc("config"), Acc("market", mut=True),
-        Acc("vote", mut=True), SYSTEM,
-    ), (F("approve", "bool"),), "Like or dislike a proposed market, once per wallet."),
+        Acc("vote", mut=True), Acc("voter_token", mut=True), Acc("vault", mut=True),
+        TOKEN, SYSTEM,
+    ), (F("approve", "bool"), F("stake", "u64")),
+        "Like or dislike a proposed market with `stake` quote locked, once per wallet."),
     Instruction("approve_market", (Acc("config"), Acc("market", mut=True)),
-                doc="Approve a proposal whose votes reached the threshold."),
-    Instruction("reject_market", (Acc("config"), Acc("market", mut=True)),
-                doc="Cancel a proposal whose window closed without approval."),
+                doc="Approve a proposal whose window closed with quorum and approval."),
+    Instruction("reject_market", (Acc("config", mut=True), Acc("market", mut=True)),
+                doc="Cancel a proposal whose window closed without approval (its creation "
+                    "bond becomes protocol fees), or an approved market never activated "
+                    "before trading would have ended."),
     Instruction("activate_market", (
         Acc("creator", signer=True), Acc("config"), Acc("market", mut=True),
-        Acc("creator_token", mut=True), Acc("vault", mut=True), TOKEN,
-    ), (F("liquidity", "u64"),), "The creator funds the pool and trading opens."),
+        Acc("creator_token", mut=True), *_vault(), TOKEN,
+    ), (F("liquidity", "u64"),),
+        "The creator funds the pool, gets the creation bond back, and trading opens."),
     Instruction("buy", (
         Acc("trader", mut=True, signer=True), Acc("config", mut=True), Acc("market", mut=True),
         Acc("shares", mut=True), Acc("trader_token", mut=True), Acc("vault", mut=True),
@@ -286,22 +321,26 @@ INSTRUCTIONS = (
     ), (F("outcome", "u8"), F("shares_in", "u64"), F("min_amount_out", "u64")),
         "Sell outcome shares for quote."),
     Instruction("propose_resolution", (
-        Acc("creator", signer=True), Acc("config"), Acc("market", mut=True),
-    ), (F("outcome", "u8"),), "The creator proposes the outcome once trading has ended."),
+        Acc("proposer", signer=True), Acc("config"), Acc("market", mut=True),
+        Acc("proposer_token", mut=True, doc="pays the resolution bond"),
+        Acc("vault", mut=True), TOKEN,
+    ), (F("outcome", "u8"),),
+        "Propose the outcome once trading has ended, posting the resolution bond: the creator "
+        "during creator_resolve_secs, anyone after."),
     Instruction("dispute", (
         Acc("disputer", signer=True), Acc("config"), Acc("market", mut=True),
         Acc("disputer_token", mut=True), Acc("vault", mut=True), TOKEN,
-    ), doc="Challenge a proposed outcome by paying the bond."),
+    ), doc="Challenge a proposed outcome by posting the dispute bond."),
     Instruction("vote_dispute", (
-        Acc("voter", mut=True, signer=True), Acc("market", mut=True), Acc("vote", mut=True),
-        SYSTEM,
-    ), (F("agree", "bool"),), "Agree or disagree with the proposed outcome, once per wallet."),
-    Instruction("finalize_market", (
-        Acc("config", mut=True), Acc("market", mut=True),
-        Acc("disputer_token", mut=True, doc="the disputer's quote account; read only when the "
-            "bond is returned"),
-        *_vault(), TOKEN,
-    ), doc="Fix the outcome once the dispute window or vote has ended."),
+        Acc("voter", mut=True, signer=True), Acc("config"), Acc("market", mut=True),
+        Acc("vote", mut=True), Acc("voter_token", mut=True), Acc("vault", mut=True),
+        TOKEN, SYSTEM,
+    ), (F("agree", "bool"), F("stake", "u64")),
+        "Agree or disagree with the proposed outcome with `stake` quote locked, once per "
+        "wallet."),
+    Instruction("finalize_market", (Acc("config"), Acc("market", mut=True)),
+                doc="Fix the outcome once the dispute window or vote has ended; bonds are "
+                    "credited to their winners, who take them with claim_bond."),
     Instruction("redeem", (
         Acc("holder", signer=True), Acc("config"), Acc("market", mut=True),
         Acc("shares", mut=True), Acc("holder_token", mut=True), *_vault(), TOKEN,
@@ -310,6 +349,20 @@ INSTRUCTIONS = (
         Acc("creator", signer=True), Acc("config"), Acc("market", mut=True),
         Acc("creator_token", mut=True), *_vault(), TOKEN,
     ), doc="Pay the pool's winning reserve to the creator, once."),
+    Instruction("claim_vote", (
+        Acc("voter", mut=True, signer=True, doc="gets the stake and the Vote's rent"),
+        Acc("config", mut=True), Acc("market", mut=True), Acc("vote", mut=True),
+        Acc("voter_token", mut=True), *_vault(), TOKEN,
+    ), doc="Once the vote's question is decided: the stake back (plus winnings or minus the "
+           "slash of a dispute vote), and the Vote account closed."),
+    Instruction("claim_bond", (
+        Acc("claimant", signer=True), Acc("config"), Acc("market", mut=True),
+        Acc("claimant_token", mut=True), *_vault(), TOKEN,
+    ), doc="The proposer or disputer of a finalized market takes what it is owed."),
+    Instruction("close_shares", (
+        Acc("owner", mut=True, signer=True, doc="gets the rent"), Acc("market"),
+        Acc("shares", mut=True),
+    ), doc="Close a Shares account holding nothing of value and return its rent."),
 )
 
 # The council's instructions (admin.c, treasury.c). A council instruction takes the signing
@@ -388,16 +441,21 @@ EVENTS = (
     Struct("MarketCreated", (
         F("market", "publicKey"), F("id", "u64"), F("creator", "publicKey"),
         F("created_at", "i64"), F("proposal_ends_at", "i64"), F("trading_ends_at", "i64"),
+        F("creation_bond", "u64"),
         F("question", "string", max_len=QUESTION_MAX_LEN),
     )),
     Struct("ProposalVoted", (
         F("market", "publicKey"), F("voter", "publicKey"), F("approve", "bool"),
-        F("likes", "u64"), F("dislikes", "u64"),
+        F("stake", "u64"), F("likes", "u64"), F("dislikes", "u64"),
     )),
     Struct("MarketApproved", (F("market", "publicKey"), F("likes", "u64"), F("dislikes", "u64"))),
-    Struct("MarketRejected", (F("market", "publicKey"), F("likes", "u64"), F("dislikes", "u64"))),
+    Struct("MarketRejected", (
+        F("market", "publicKey"), F("likes", "u64"), F("dislikes", "u64"),
+        F("bond_forfeited", "u64", "the creation bond kept as protocol fees"),
+    )),
     Struct("MarketActivated", (
         F("market", "publicKey"), F("liquidity", "u64"), F("trading_ends_at", "i64"),
+        F("bond_returned", "u64"),
     )),
     Struct("Traded", (
         F("market", "publicKey"), F("trader", "publicKey"), F("outcome", "u8"),
@@ -406,8 +464,8 @@ EVENTS = (
         F("shares", "u64"), F("fee", "u64"), F("yes_reserve", "u64"), F("no_reserve", "u64"),
     )),
     Struct("ResolutionProposed", (
-        F("market", "publicKey"), F("outcome", "u8"), F("resolution_proposed_at", "i64"),
-        F("dispute_deadline", "i64"),
+        F("market", "publicKey"), F("proposer", "publicKey"), F("outcome", "u8"),
+        F("bond", "u64"), F("resolution_proposed_at", "i64"), F("dispute_deadline", "i64"),
     )),
     Struct("MarketDisputed", (
         F("market", "publicKey"), F("disputer", "publicKey"), F("bond", "u64"),
@@ -415,11 +473,14 @@ EVENTS = (
     )),
     Struct("DisputeVoted", (
         F("market", "publicKey"), F("voter", "publicKey"), F("agree", "bool"),
-        F("agree_total", "u64"), F("disagree_total", "u64"),
+        F("stake", "u64"), F("agree_total", "u64"), F("disagree_total", "u64"),
     )),
     Struct("MarketFinalized", (
         F("market", "publicKey"), F("outcome", "u8"), F("overturned", "bool"),
         F("agree", "u64"), F("disagree", "u64"),
+        F("quorum", "u64", "the dispute stake an overturn needed"),
+        F("proposer_bond", "u64", "credited to the proposer"),
+        F("disputer_bond", "u64", "credited to the disputer"),
     )),
     Struct("Redeemed", (
         F("market", "publicKey"), F("holder", "publicKey"), F("outcome", "u8"),
@@ -428,6 +489,15 @@ EVENTS = (
     Struct("LiquidityWithdrawn", (
         F("market", "publicKey"), F("creator", "publicKey"), F("amount", "u64"),
     )),
+    Struct("VoteClaimed", (
+        F("market", "publicKey"), F("voter", "publicKey"), F("kind", "u8"), F("choice", "u8"),
+        F("stake", "u64"), F("amount", "u64", "paid back: the stake, plus winnings or minus "
+                                             "the slash"),
+    )),
+    Struct("BondClaimed", (
+        F("market", "publicKey"), F("claimant", "publicKey"), F("amount", "u64"),
+    )),
+    Struct("SharesClosed", (F("market", "publicKey"), F("owner", "publicKey"))),
     Struct("PerpMarketCreated", (
         F("perp_market", "publicKey"), F("id", "u64"), F("oracle", "publicKey"),
         F("initial_margin_bps", "u16"), F("maintenance_margin_bps", "u16"),
@@ -534,6 +604,7 @@ _ERRORS = (
     ("ConfigPending", "A config change is already pending: cancel it first"),
     ("NoPendingConfig", "No config change is pending"),
     ("InsufficientBalance", "The protocol balance is smaller than the amount to withdraw"),
+    ("StakeTooSmall", "The stake is below the market's minimum vote stake"),
 )
 ERRORS = tuple(Error(6000 + i, name, msg) for i, (name, msg) in enumerate(_ERRORS))
 

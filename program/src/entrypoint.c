@@ -35,6 +35,9 @@ static u64 dispatch(const u8 *input) {
     case IX_FINALIZE_MARKET: return ix_finalize_market(&in, data, len);
     case IX_REDEEM: return ix_redeem(&in, data, len);
     case IX_WITHDRAW_LIQUIDITY: return ix_withdraw_liquidity(&in, data, len);
+    case IX_CLAIM_VOTE: return ix_claim_vote(&in, data, len);
+    case IX_CLAIM_BOND: return ix_claim_bond(&in, data, len);
+    case IX_CLOSE_SHARES: return ix_close_shares(&in, data, len);
     case IX_CREATE_PERP_MARKET: return ix_create_perp_market(&in, data, len);
     case IX_FUND_POOL: return ix_fund_pool(&in, data, len);
     case IX_FUND_INSURANCE: return ix_fund_insurance(&in, data, len);

@@ -290,7 +290,7 @@ async def test_program_accounts_by_discriminator_decoded_with_the_idl(net: Local
     direct = AsyncClient(net.url, commitment=Confirmed)
     user = net.users[0]
     for market_id in (1, 2, 3):
-        await send(direct, [create_market(net, user.key, market_id)], user.kp)
+        await send(direct, [create_market(net, user, market_id)], user.kp)
     await direct.close()
 
     async with rpc_over(Endpoint("a", a.url), Endpoint("b", b.url)) as rpc:
@@ -299,8 +299,8 @@ async def test_program_accounts_by_discriminator_decoded_with_the_idl(net: Local
         assert program.program_id == net.program_id
 
         markets = await asyncio.wait_for(rpc.program_accounts(program, "Market"), GUARD_S)
-        assert {key: m.id for key, m in markets} == {net.deployment.market(i): i
-                                                     for i in (1, 2, 3)}
+        assert {key: m.id for key, m in markets} == {net.deployment.market(user.key, i): i
+                                                      for i in (1, 2, 3)}
         assert all(m.state == 0 and m.question == f"Question {m.id}?" for _, m in markets)
         # the discriminator was the node's first filter
         asked = a.requests("getProgramAccounts")[0].request["params"]
@@ -312,8 +312,9 @@ async def test_program_accounts_by_discriminator_decoded_with_the_idl(net: Local
         # more filters: the market id (a u64 after the discriminator), and a data size
         second = await rpc.program_accounts(program, "Market", [MemcmpOpts(
             offset=8, bytes=base58.b58encode((2).to_bytes(8, "little")).decode())])
-        assert [(key, m.id) for key, m in second] == [(net.deployment.market(2), 2)]
-        size = len((await rpc.call("get_account_info", net.deployment.market(1))).value.data)
+        assert [(key, m.id) for key, m in second] == [(net.deployment.market(user.key, 2), 2)]
+        first = net.deployment.market(user.key, 1)
+        size = len((await rpc.call("get_account_info", first)).value.data)
         assert len(await rpc.program_accounts(program, "Market", [size])) == 3
         assert await rpc.program_accounts(program, "Market", [size + 1]) == []
 
@@ -330,5 +331,5 @@ async def test_program_accounts_by_discriminator_decoded_with_the_idl(net: Local
         assert b.count("getProgramAccounts") == 1
 
         # anchorpy's own namespace works over the primary endpoint
-        fetched = await program.account["Market"].fetch(net.deployment.market(3))
+        fetched = await program.account["Market"].fetch(net.deployment.market(user.key, 3))
         assert fetched.id == 3

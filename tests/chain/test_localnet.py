@@ -46,6 +46,7 @@ from spl.token.instructions import MintToParams, mint_to
 
 from chain.localnet import Localnet, run_localnet
 from program.errors import error_names, program_error
+from program.local import Wallet
 from program.svm import MINT_LEN
 from workers.demo.servers import free_port_pair
 
@@ -98,9 +99,11 @@ async def send(client: AsyncClient, ixs: list[Instruction], payer: Keypair,
     return sig
 
 
-def create_market(net: Localnet, creator: Pubkey, market_id: int) -> Instruction:
-    return net.client.create_market(creator, market_id, f"Question {market_id}?",
-                                    int(time.time()) + 10 * PROPOSAL_WINDOW)
+def create_market(net: Localnet, creator: Wallet, market_id: int) -> Instruction:
+    """A market of `creator` whose trading ends far beyond any time travel of the tests (and
+    within the program's ten years)."""
+    return net.client.create_market(creator.key, market_id, f"Question {market_id}?",
+                                    int(time.time()) + 10**8, creator_token=creator.token)
 
 
 # ---- accounts, balances, cluster ----------------------------------------------------------------
@@ -182,7 +185,7 @@ async def test_prioritization_fees_from_compute_budget_prices(net: Localnet,
 # ---- transactions -------------------------------------------------------------------------------
 async def test_program_transaction_round_trip(net: Localnet, client: AsyncClient) -> None:
     user = net.users[0]
-    sig = await send(client, [create_market(net, user.key, 1)], user.kp)
+    sig = await send(client, [create_market(net, user, 1)], user.kp)
     statuses = (await client.get_signature_statuses([sig, Signature.default()])).value
     assert statuses[0] is not None and statuses[0].err is None and statuses[1] is None
     assert statuses[0].confirmation_status == TransactionConfirmationStatus.Finalized
@@ -240,8 +243,8 @@ async def test_v0_and_base58_transactions(net: Localnet, client: AsyncClient) ->
 async def test_preflight_failure_simulation_and_skip_preflight(net: Localnet,
                                                               client: AsyncClient) -> None:
     user = net.users[0]
-    await send(client, [create_market(net, user.key, 7)], user.kp)
-    reject = net.client.reject_market(net.deployment.market(7))
+    await send(client, [create_market(net, user, 7)], user.kp)
+    reject = net.client.reject_market(net.deployment.market(user.key, 7))
     blockhash = (await client.get_latest_blockhash()).value.blockhash
     tx = Transaction([user.kp], Message.new_with_blockhash([reject], user.key, blockhash),
                      blockhash)
@@ -267,15 +270,16 @@ async def test_preflight_failure_simulation_and_skip_preflight(net: Localnet,
 
     # accounts requested from a simulation come back as they would be after it
     ok = Transaction([user.kp], Message.new_with_blockhash(
-        [create_market(net, user.key, 8)], user.key, blockhash), blockhash)
+        [create_market(net, user, 8)], user.key, blockhash), blockhash)
     result = await rpc(net, "simulateTransaction", base64.b64encode(bytes(ok)).decode(), {
         "encoding": "base64", "replaceRecentBlockhash": True,
-        "accounts": {"encoding": "base64", "addresses": [str(net.deployment.market(8))]}})
+        "accounts": {"encoding": "base64",
+                     "addresses": [str(net.deployment.market(user.key, 8))]}})
     value = result["value"]
     assert value["err"] is None and value["replacementBlockhash"] is not None
     data = base64.b64decode(value["accounts"][0]["data"][0])
     assert data[:8] == MARKET_DISCRIMINATOR
-    assert (await client.get_account_info(net.deployment.market(8))).value is None
+    assert (await client.get_account_info(net.deployment.market(user.key, 8))).value is None
 
 
 async def test_expired_blockhash_never_lands(net: Localnet, client: AsyncClient) -> None:
@@ -322,8 +326,8 @@ async def test_signatures_for_address_pages_newest_first(net: Localnet,
 async def test_program_accounts_filters_and_slices(net: Localnet, client: AsyncClient) -> None:
     user = net.users[0]
     for market_id in (1, 2, 3):
-        await send(client, [create_market(net, user.key, market_id)], user.kp)
-    markets = {net.deployment.market(i) for i in (1, 2, 3)}
+        await send(client, [create_market(net, user, market_id)], user.kp)
+    markets = {net.deployment.market(user.key, i) for i in (1, 2, 3)}
 
     everything = (await client.get_program_accounts(net.program_id)).value
     assert markets | {net.deployment.config} <= {a.pubkey for a in everything}
@@ -430,8 +434,8 @@ async def test_websocket_bad_requests(net: Localnet) -> None:
 async def test_time_travel_opens_a_time_gated_instruction(net: Localnet,
                                                           client: AsyncClient) -> None:
     user = net.users[0]
-    await send(client, [create_market(net, user.key, 3)], user.kp)
-    reject = net.client.reject_market(net.deployment.market(3))
+    await send(client, [create_market(net, user, 3)], user.kp)
+    reject = net.client.reject_market(net.deployment.market(user.key, 3))
     with pytest.raises(RPCException) as too_early:
         await send(client, [reject], user.kp)
     assert "custom program error" in too_early.value.args[0].message
@@ -449,7 +453,7 @@ async def test_time_travel_opens_a_time_gated_instruction(net: Localnet,
     assert after - before >= PROPOSAL_WINDOW + 1
 
     await send(client, [reject], user.kp)  # now it is late enough
-    market = net.protocol.chain.fetch(net.deployment.market(3))
+    market = net.protocol.chain.fetch(net.deployment.market(user.key, 3))
     assert market is not None
 
     by_slots = await rpc(net, "keepernet_timeTravel", {"slots": 10})

@@ -60,6 +60,10 @@ EXPIRE_SLOTS = 200  # past a blockhash's 150 slots
 
 
 # ---- the intent ---------------------------------------------------------------------------------
+LEAST_STAKE = 1_000_000  # the localnet's min_vote_stake
+PROPOSAL_WINDOW_S = 86_400  # the localnet's proposal window
+
+
 @dataclass
 class MarketApproved:
     """Make market `market` Approved: approve_market while it is Proposed, nothing after."""
@@ -96,14 +100,16 @@ class World:
                       **{"rebroadcast_s": REBROADCAST_S, **kwargs})
 
     async def proposed_market(self, market_id: int, likes: int) -> MarketApproved:
-        """A market in Proposed with `likes` approving votes (3 reach the threshold)."""
+        """A market in Proposed with `likes` approving votes of the least stake (3 reach the
+        quorum), its proposal window closed so that it can be decided."""
         net = self.net
         creator = net.users[0]
-        await send(self.direct, [create_market(net, creator.key, market_id)], creator.kp)
-        market = net.deployment.market(market_id)
+        await send(self.direct, [create_market(net, creator, market_id)], creator.kp)
+        market = net.deployment.market(creator.key, market_id)
         for voter in (net.users + net.keepers)[:likes]:
-            await send(self.direct, [net.client.vote_proposal(voter.key, market, True)],
-                       voter.kp)
+            await send(self.direct, [net.client.vote_proposal(
+                voter.key, market, True, stake=LEAST_STAKE, voter_token=voter.token)], voter.kp)
+        await node_rpc(self.net, "keepernet_timeTravel", {"seconds": PROPOSAL_WINDOW_S + 1})
         return MarketApproved(self.rpc, self.program, net, market)
 
     async def transaction(self, signature: Signature) -> Any:

@@ -45,7 +45,7 @@ async def test_the_fleet_works_through_the_endpoint_that_answers(
         w: World, redis_url: str, pg_database: str, tmp_path: Path) -> None:
     await migrate(pg_database)
     keypair = keypair_file(w.net.keepers[0].kp, tmp_path)
-    markets = [await proposal(w, 60 + i, likes=3) for i in range(MARKETS)]
+    markets = [await proposal(w, 60 + i, likes=3, closed=True) for i in range(MARKETS)]
     rpc = RpcClient([Endpoint("direct", w.net.url, max_rps=10_000)])
     fleet = Fleet()
     async with Chaos(w.net.url) as proxy:

@@ -30,16 +30,27 @@ async def w() -> AsyncIterator[World]:
         yield got
 
 
-async def proposal(w: World, market_id: int, likes: int, dislikes: int = 0) -> Pubkey:
+STAKE = 1_000_000  # the localnet's least vote stake; three of them make its quorum
+DISPUTE_STAKE = 5_000_000  # three of them pass the dispute quorum of a market of LIQUIDITY
+
+
+async def proposal(w: World, market_id: int, likes: int, dislikes: int = 0, *,
+                   closed: bool = False) -> Pubkey:
+    """A market with `likes` and `dislikes` votes of STAKE each, its window still open (or
+    `closed`: the clock moved past it, so that the tally can be decided)."""
     net = w.net
     creator = net.users[0]
     trading_ends_at = await w.now() + WINDOW + 100
     await w.send([net.client.create_market(creator.key, market_id, f"Q{market_id}?",
-                                           trading_ends_at)], creator.kp)
-    market = net.deployment.market(market_id)
+                                           trading_ends_at, creator_token=creator.token)],
+                 creator.kp)
+    market = net.deployment.market(creator.key, market_id)
     voters = net.users + net.keepers
     for i, voter in enumerate(voters[:likes + dislikes]):
-        await w.send([net.client.vote_proposal(voter.key, market, i < likes)], voter.kp)
+        await w.send([net.client.vote_proposal(voter.key, market, i < likes, stake=STAKE,
+                                               voter_token=voter.token)], voter.kp)
+    if closed:
+        await w.travel(WINDOW + 1)
     return market
 
 
@@ -49,9 +60,12 @@ async def state(w: World, market: Pubkey) -> int:
     return int(m.state)
 
 
-async def test_a_proposal_is_approved_once(w: World) -> None:
+async def test_a_proposal_is_approved_once_its_window_closed(w: World) -> None:
     market = await proposal(w, 1, likes=3)
     k = w.keepers[0]
+    # the stake is there at once, but the verdict waits for the window
+    assert await tally_votes(k, market) == Outcome.NOT_NEEDED
+    await w.travel(WINDOW + 1)
     assert await tally_votes(k, market) == Outcome.SUCCESS
     assert await state(w, market) == MarketState.APPROVED
     assert await tally_votes(k, market) == Outcome.ALREADY_DONE
@@ -60,6 +74,7 @@ async def test_a_proposal_is_approved_once(w: World) -> None:
 
 async def test_a_proposal_is_approved_once_by_two_keepers_at_once(w: World) -> None:
     market = await proposal(w, 2, likes=4, dislikes=1)
+    await w.travel(WINDOW + 1)
     got = await asyncio.gather(*(tally_votes(k, market) for k in w.keepers))
     assert sorted(got) == sorted([Outcome.SUCCESS, Outcome.ALREADY_DONE])
     assert await state(w, market) == MarketState.APPROVED
@@ -70,7 +85,7 @@ async def test_a_proposal_is_approved_once_by_two_keepers_at_once(w: World) -> N
 
 
 async def test_a_proposal_is_rejected_once_its_window_closed(w: World) -> None:
-    lone = await proposal(w, 3, likes=2, dislikes=1)
+    lone = await proposal(w, 3, likes=2, dislikes=1)  # under the quorum
     crowd = await proposal(w, 4, likes=3, dislikes=2)  # 60 % < 70 %
     for market in (lone, crowd):
         assert await tally_votes(w.keepers[0], market) == Outcome.NOT_NEEDED
@@ -89,12 +104,13 @@ async def test_a_proposal_is_rejected_once_its_window_closed(w: World) -> None:
 async def resolving(w: World, market_id: int) -> Pubkey:
     """A market past its trading end with its outcome proposed (Resolving)."""
     net, creator = w.net, w.net.users[0]
-    market = await proposal(w, market_id, likes=3)
+    market = await proposal(w, market_id, likes=3, closed=True)
     assert await tally_votes(w.keepers[0], market) == Outcome.SUCCESS
     await w.send([net.client.activate_market(creator.key, market, creator.token, LIQUIDITY)],
                  creator.kp)
-    await w.travel(WINDOW + 200)
-    await w.send([net.client.propose_resolution(creator.key, market, YES)], creator.kp)
+    await w.travel(200)
+    await w.send([net.client.propose_resolution(creator.key, market, YES,
+                                                proposer_token=creator.token)], creator.kp)
     assert await state(w, market) == MarketState.RESOLVING
     return market
 
@@ -111,30 +127,32 @@ async def test_a_market_is_finalized_after_its_dispute_window(w: World) -> None:
     assert sorted(got) == sorted([Outcome.SUCCESS, Outcome.ALREADY_DONE])
     for market in (a, b):
         assert await state(w, market) == MarketState.FINALIZED
-        ok, failed = await w.calls(market, w.net.client.finalize_market(
-            market, w.net.deployment.vault))
+        ok, failed = await w.calls(market, w.net.client.finalize_market(market))
         assert ok == 1 and failed <= 1
-    assert await w.calls(a, w.net.client.finalize_market(a, w.net.deployment.vault)) == (1, 0)
+    assert await w.calls(a, w.net.client.finalize_market(a)) == (1, 0)
 
 
-async def test_an_overturned_dispute_pays_the_bond_back_to_the_disputer(w: World) -> None:
+async def test_an_overturned_dispute_credits_both_bonds_to_the_disputer(w: World) -> None:
     net = w.net
     market = await resolving(w, 20)
     disputer = net.users[1]
     await w.send([net.client.dispute(disputer.key, market, disputer.token)], disputer.kp)
     for voter in (net.users[2], *net.keepers):
-        await w.send([net.client.vote_dispute(voter.key, market, False)], voter.kp)
+        await w.send([net.client.vote_dispute(voter.key, market, False, stake=DISPUTE_STAKE,
+                                              voter_token=voter.token)], voter.kp)
     assert await finalize_market(w.keepers[0], market) == Outcome.NOT_NEEDED
-    before = int((await w.direct.get_token_account_balance(disputer.token)).value.amount)
     await w.travel(DISPUTE_VOTE)
     assert await finalize_market(w.keepers[0], market) == Outcome.SUCCESS
     assert await finalize_market(w.keepers[0], market) == Outcome.ALREADY_DONE
+    assert await w.calls(market, net.client.finalize_market(market)) == (1, 0)
+    # the disputer takes the dispute bond back and the proposer's
+    before = int((await w.direct.get_token_account_balance(disputer.token)).value.amount)
+    await w.send([net.client.claim_bond(disputer.key, market, disputer.token)], disputer.kp)
     after = int((await w.direct.get_token_account_balance(disputer.token)).value.amount)
-    assert after - before == 100_000_000  # the localnet's dispute bond
-    assert await w.calls(market, net.client.finalize_market(market, disputer.token)) == (1, 0)
+    assert after - before == 100_000_000 + 10_000_000  # the localnet's two bonds
 
 
 async def test_a_missing_market_fails(w: World) -> None:
-    missing = w.net.deployment.market(999)
+    missing = w.net.deployment.market(w.net.users[0].key, 999)
     assert await tally_votes(w.keepers[0], missing) == Outcome.FAILED
     assert await finalize_market(w.keepers[0], missing) == Outcome.FAILED

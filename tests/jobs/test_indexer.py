@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -46,6 +47,7 @@ from tests.chain.test_localnet import free_port, raw, send
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PROPOSAL_WINDOW = 86_400
+STAKE = 1_000_000  # the localnet's least vote stake
 FUNDING_INTERVAL = 3_600
 PRICE = 100_000_000
 LONG, SHORT = 1, 2
@@ -65,7 +67,7 @@ class Chain:
 
     async def trade(self, market_id: int = 1) -> None:
         user = self.net.users[2]
-        market = self.net.deployment.market(market_id)
+        market = self.net.deployment.market(self.net.users[0].key, market_id)
         await send(self.client, [self.net.client.buy(user.key, market, user.token, YES,
                                                      5_000_000)], user.kp)
 
@@ -75,7 +77,8 @@ class Chain:
         blockhash = (await self.client.get_latest_blockhash()).value.blockhash
         user = net.users[0]
         tx = Transaction([user.kp], Message.new_with_blockhash(
-            [net.client.approve_market(net.deployment.market(1))], user.key, blockhash),
+            [net.client.approve_market(net.deployment.market(user.key, 1))], user.key,
+            blockhash),
             blockhash)
         sig = (await self.client.send_transaction(tx, opts=TxOpts(skip_preflight=True))).value
         status = (await self.client.get_signature_statuses([sig])).value[0]
@@ -87,15 +90,17 @@ async def build_activity(chain: Chain) -> None:
     net, client, c, d = chain.net, chain.client, chain.net.client, chain.net.deployment
     creator, admin = net.users[0], net.admin
     voters = [*net.keepers, *net.users]
-    ends = 10**10
+    ends = int(time.time()) + 10**8  # within the program's ten years, past any time travel
     for market_id in (1, 2):
         await send(client, [c.create_market(creator.key, market_id, f"Question {market_id}?",
-                                            ends)], creator.kp)
-    m1, m2 = d.market(1), d.market(2)
+                                            ends, creator_token=creator.token)], creator.kp)
+    m1, m2 = d.market(creator.key, 1), d.market(creator.key, 2)
     for v in voters:
-        await send(client, [c.vote_proposal(v.key, m1, True)], v.kp)
+        await send(client, [c.vote_proposal(v.key, m1, True, stake=STAKE,
+                                            voter_token=v.token)], v.kp)
     for v in voters[:3]:
-        await send(client, [c.vote_proposal(v.key, m2, False)], v.kp)
+        await send(client, [c.vote_proposal(v.key, m2, False, stake=STAKE,
+                                            voter_token=v.token)], v.kp)
     await chain.travel(PROPOSAL_WINDOW + 1)
     # two events in one transaction
     await send(client, [c.approve_market(m1), c.reject_market(m2)], admin)
@@ -254,11 +259,12 @@ async def test_indexes_exactly_the_chains_events_with_projections(
              r["is_buy"], int(r["amount"]), int(r["shares"]), int(r["fee"])) for r in trades] == [
         (s, i, d["market"], d["trader"], d["outcome"], d["is_buy"], d["amount"], d["shares"],
          d["fee"]) for _, s, i, d in events("Traded")]
-    assert [(r["signature"], r["event_index"], r["market"], r["voter"], r["kind"], r["choice"])
-            for r in votes] == [
+    assert [(r["signature"], r["event_index"], r["market"], r["voter"], r["kind"], r["choice"],
+             r["stake"]) for r in votes] == [
         (s, i, d["market"], d["voter"], 0 if n == "ProposalVoted" else 1,
-         d["approve"] if n == "ProposalVoted" else d["agree"])
+         d["approve"] if n == "ProposalVoted" else d["agree"], d["stake"])
         for n, s, i, d in events("ProposalVoted", "DisputeVoted")]
+    assert {r["stake"] for r in votes} == {STAKE}
     assert [(r["perp_market"], r["rate_bps"], r["intervals"], r["price"],
              r["cumulative_funding"]) for r in funding] == [
         (d["perp_market"], d["rate_bps"], d["intervals"], Decimal(d["price"]),

@@ -29,7 +29,7 @@ from store.accounts import write_snapshot
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
 from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import proposal
+from tests.jobs.test_governance import STAKE, proposal
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -139,17 +139,18 @@ async def test_the_tables_hold_exactly_the_chains_accounts(w: World,
 async def test_an_older_snapshot_never_overwrites_a_newer_one(w: World,
                                                               pool: asyncpg.Pool) -> None:
     k = w.keepers[0]
-    market = w.net.deployment.market(2)
+    market = w.net.deployment.market(w.net.users[0].key, 2)
     old = await read_kind(k.rpc, k.program, "Market")
     # a read at a slot shows that slot's end on a cluster, but the localnet's live state: the
     # vote goes into a later slot, so the two snapshots do not share one
     while (await w.direct.get_slot()).value <= old.slot:
         await asyncio.sleep(0.05)
-    await w.send([w.net.client.vote_proposal(w.net.users[0].key, market, True)],
-                 w.net.users[0].kp)
+    voter = w.net.users[0]
+    await w.send([w.net.client.vote_proposal(voter.key, market, True, stake=STAKE,
+                                             voter_token=voter.token)], voter.kp)
     assert await snapshot_accounts(k.rpc, pool, k.program) == Outcome.SUCCESS
     newer, newer_slots = await stored_rows(pool)
-    assert newer["markets"][str(market)]["likes"] == 1
+    assert newer["markets"][str(market)]["likes"] == STAKE
 
     async with pool.acquire() as conn:
         await write_snapshot(conn, [old])

@@ -36,6 +36,7 @@ class World(LocalProtocol):
     next_market_id: int = 1
     perp_markets: list[Pubkey] = field(default_factory=list)
     positions: list[Pubkey] = field(default_factory=list)
+    proposal_voters: dict[Pubkey, list[User]] = field(default_factory=dict)
 
     # ---- sending ------------------------------------------------------------------------------
     def send(self, ix: Instruction | Sequence[Instruction], *signers: Keypair) -> TxResult:
@@ -75,14 +76,16 @@ class World(LocalProtocol):
         return self.chain.token_balance(u.token if isinstance(u, User) else u)
 
     def check_invariant(self) -> None:
-        """The vault holds exactly what the protocol owes: every market's collateral and
-        held bond, every position's collateral, insurance, protocol fees and the perp pool."""
+        """The vault holds exactly what the protocol owes: every market's collateral, the
+        bonds it holds (creation, proposer's, disputer's) and its unclaimed vote stakes, every
+        position's collateral, insurance, protocol fees and the perp pool."""
         c = self.chain.fetch(self.d.config)
         owed = c.insurance_balance + c.protocol_fees + c.perp_pool
         for m in self.markets:
             market = self.chain.fetch(m)
             if market is not None:
-                owed += market.collateral + market.bond_held
+                owed += (market.collateral + market.creation_bond_held + market.proposer_bond
+                         + market.disputer_bond + market.stake_held)
         for p in self.positions:
             position = self.chain.fetch(p)
             if position is not None:
@@ -91,19 +94,40 @@ class World(LocalProtocol):
 
     # ---- market life, step by step ------------------------------------------------------------
     def propose(self, creator: User, *, trading_secs: int = 7 * 86_400) -> Pubkey:
+        """A new market of `creator` in Proposed (the creation bond paid)."""
         market_id = self.next_market_id
         self.next_market_id += 1
-        market = self.d.market(market_id)
+        market = self.d.market(creator.key, market_id)
         self.markets.append(market)
         self.ok(self.client.create_market(creator.key, market_id, QUESTION,
-                                          self.chain.now() + trading_secs), creator.kp)
+                                          self.chain.now() + trading_secs,
+                                          creator_token=creator.token), creator.kp)
         return market
 
+    def vote(self, market: Pubkey, voter: User, approve: bool, stake: int) -> TxResult:
+        """`voter` stakes `stake` on the proposal of `market`."""
+        return self.ok(self.client.vote_proposal(voter.key, market, approve, stake=stake,
+                                                 voter_token=voter.token), voter.kp)
+
+    def vote_dispute(self, market: Pubkey, voter: User, agree: bool, stake: int) -> TxResult:
+        """`voter` stakes `stake` on the dispute of `market`."""
+        return self.ok(self.client.vote_dispute(voter.key, market, agree, stake=stake,
+                                                voter_token=voter.token), voter.kp)
+
+    def close_window(self, market: Pubkey) -> None:
+        """Move the clock to the end of the market's proposal window."""
+        self.chain.set_time(max(self.chain.now(), self.market(market).proposal_ends_at))
+
     def approved(self, creator: User, voters: int | None = None) -> Pubkey:
+        """A market approved by `voters` wallets (3 by default) whose stakes just make the
+        quorum, decided once its window closed."""
         market = self.propose(creator)
-        for _ in range(voters or self.params.proposal_min_votes):
-            voter = self.chain.wallet()
-            self.ok(self.client.vote_proposal(voter.pubkey(), market, True), voter)
+        n = voters or 3
+        stake = max(self.params.min_vote_stake, -(-self.params.proposal_quorum // n))
+        self.proposal_voters[market] = [self.user(stake) for _ in range(n)]
+        for voter in self.proposal_voters[market]:
+            self.vote(market, voter, True, stake)
+        self.close_window(market)
         self.ok(self.client.approve_market(market))
         return market
 
@@ -115,9 +139,25 @@ class World(LocalProtocol):
 
     def resolving(self, creator: User, outcome: int, market: Pubkey | None = None) -> Pubkey:
         market = market or self.active(creator)
-        self.chain.set_time(self.market(market).trading_ends_at)
-        self.ok(self.client.propose_resolution(creator.key, market, outcome), creator.kp)
+        self.chain.set_time(max(self.chain.now(), self.market(market).trading_ends_at))
+        self.ok(self.client.propose_resolution(creator.key, market, outcome,
+                                               proposer_token=creator.token), creator.kp)
         return market
+
+    def disputed(self, creator: User, outcome: int, disputer: User,
+                 market: Pubkey | None = None) -> Pubkey:
+        """A market resolved to `outcome` by its creator and disputed by `disputer`."""
+        market = self.resolving(creator, outcome, market)
+        self.ok(self.client.dispute(disputer.key, market, disputer.token), disputer.kp)
+        return market
+
+    def finalized(self, market: Pubkey) -> TxResult:
+        """Move past the market's dispute window or vote and finalize it."""
+        m = self.market(market)
+        end = m.dispute_ends_at if m.state == 4 else (m.resolution_proposed_at
+                                                       + m.dispute_window_secs)
+        self.chain.set_time(max(self.chain.now(), end))
+        return self.ok(self.client.finalize_market(market))
 
 
 def deploy_world(params: ConfigParams | None = None) -> World:

@@ -109,13 +109,16 @@ def cut_or_extended(w: World, ix: Instruction) -> list[Instruction]:
 
 
 # ---- sending --------------------------------------------------------------------------------
-def refuse(w: World, error: str, ix: Instruction, *signers: Keypair,
+def refuse(w: World, error: str, ix: Instruction | Sequence[Instruction], *signers: Keypair,
            watch: Sequence[Pubkey] = ()) -> TxResult:
-    """`World.refused`, watching every account `ix` names as well; signers `ix` does not ask
-    for are left out (so a call and its unsigned variant take the same signers)."""
-    needed = {m.pubkey for m in ix.accounts if m.is_signer}
-    return w.refused(error, ix, *[s for s in signers if s.pubkey() in needed],
-                     watch=[*(m.pubkey for m in ix.accounts), *watch])
+    """`World.refused`, watching every account `ix` (one call, or several in one
+    transaction) names as well; signers no call asks for are left out (so a call and its
+    unsigned variant take the same signers)."""
+    ixs = [ix] if isinstance(ix, Instruction) else list(ix)
+    metas = [m for i in ixs for m in i.accounts]
+    needed = {m.pubkey for m in metas if m.is_signer}
+    return w.refused(error, ixs, *[s for s in signers if s.pubkey() in needed],
+                     watch=[*(m.pubkey for m in metas), *watch])
 
 
 def at_edge(w: World, error: str, edge: int, ix: Instruction, *signers: Keypair) -> None:
@@ -290,18 +293,16 @@ PARAMS_AT_THE_BOUNDS: list[dict[str, object]] = [
 def reconfigure(w: World, params: ConfigParams) -> None:
     """Make `params` current the only way there is: the council proposes them, the timelock
     passes, anyone applies them."""
-    w.ok(w.client.propose_config(w.admin.pubkey(), params), w.admin)
-    w.chain.advance(w.config().config_delay_secs)
-    w.ok(w.client.apply_config())
-    w.params = params
+    w.reconfigure(params)
+    w.check_invariant()
 
 
-def new_market_id(w: World) -> tuple[int, Pubkey]:
-    """An id for a market a test is about to create, its address watched by `refused`."""
+def new_market_id(w: World, creator: User) -> tuple[int, Pubkey]:
+    """An id for a market `creator` is about to create, its address watched by `refused`."""
     market_id = w.next_market_id
     w.next_market_id += 1
-    w.markets.append(w.d.market(market_id))
-    return market_id, w.d.market(market_id)
+    w.markets.append(w.d.market(creator.key, market_id))
+    return market_id, w.d.market(creator.key, market_id)
 
 
 def buy(w: World, market: Pubkey, outcome: int = YES, amount: int = BUY_AMOUNT) -> User:
@@ -312,25 +313,37 @@ def buy(w: World, market: Pubkey, outcome: int = YES, amount: int = BUY_AMOUNT) 
 
 
 def with_votes(w: World, likes: int, dislikes: int = 0) -> tuple[Pubkey, User]:
-    """A proposed market with these votes, and its creator."""
+    """A proposed market with these stakes for and against (one voter each, none for 0), and
+    its creator."""
     creator = w.user()
     market = w.propose(creator)
-    for choice in [True] * likes + [False] * dislikes:
-        voter = w.chain.wallet()
-        w.ok(w.client.vote_proposal(voter.pubkey(), market, choice), voter)
+    for choice, stake in ((True, likes), (False, dislikes)):
+        if stake:
+            w.vote(market, w.user(stake), choice, stake)
     return market, creator
 
 
-def disputed(w: World, creator: User, disagree: int = 0) -> tuple[Pubkey, User]:
-    """A market resolved YES, disputed, with `disagree` votes against; returns it and the
-    disputer."""
-    market = w.resolving(creator, YES)
+def quorum_votes(w: World) -> tuple[Pubkey, User]:
+    """A proposed market whose likes just reach the quorum."""
+    return with_votes(w, likes=w.params.proposal_quorum)
+
+
+def disputed(w: World, creator: User, disagree: int = 0,
+             market: Pubkey | None = None) -> tuple[Pubkey, User]:
+    """A market (`market`, else a new active one) resolved YES, disputed, with `disagree` stake
+    against (one voter); returns it and the disputer."""
+    market = w.resolving(creator, YES, market)
     disputer = w.user()
     w.ok(w.client.dispute(disputer.key, market, disputer.token), disputer.kp)
-    for _ in range(disagree):
-        voter = w.chain.wallet()
-        w.ok(w.client.vote_dispute(voter.pubkey(), market, False), voter)
+    if disagree:
+        w.vote_dispute(market, w.user(disagree), False, disagree)
     return market, disputer
+
+
+def overturn_stake(w: World, market: Pubkey) -> int:
+    """The dispute stake that reaches the market's quorum."""
+    m = w.market(market)
+    return max(m.min_dispute_quorum, -(-m.collateral * m.dispute_quorum_bps // 10_000))
 
 
 def finalized(w: World, creator: User) -> tuple[Pubkey, User]:
@@ -338,8 +351,7 @@ def finalized(w: World, creator: User) -> tuple[Pubkey, User]:
     market = w.active(creator)
     holder = buy(w, market)
     w.resolving(creator, YES, market)
-    w.chain.advance(w.params.dispute_window_secs)
-    w.ok(w.client.finalize_market(market, w.d.vault))
+    w.finalized(market)
     return market, holder
 
 
@@ -357,18 +369,20 @@ def _set_paused(w: World) -> Ready:
 
 def _create_market(w: World) -> Ready:
     creator = w.user()
-    market_id, _ = new_market_id(w)
-    return w.client.create_market(creator.key, market_id, QUESTION,
-                                  w.chain.now() + 7 * 86_400), (creator.kp,)
+    market_id, _ = new_market_id(w, creator)
+    return w.client.create_market(creator.key, market_id, QUESTION, w.chain.now() + 7 * 86_400,
+                                  creator_token=creator.token), (creator.kp,)
 
 
 def _vote_proposal(w: World) -> Ready:
-    market, voter = w.propose(w.user()), w.chain.wallet()
-    return w.client.vote_proposal(voter.pubkey(), market, True), (voter,)
+    market, voter = w.propose(w.user()), w.user()
+    return w.client.vote_proposal(voter.key, market, True, stake=w.params.min_vote_stake,
+                                  voter_token=voter.token), (voter.kp,)
 
 
 def _approve_market(w: World) -> Ready:
-    market, _ = with_votes(w, likes=w.params.proposal_min_votes)
+    market, _ = quorum_votes(w)
+    w.close_window(market)
     return w.client.approve_market(market), ()
 
 
@@ -400,7 +414,8 @@ def _propose_resolution(w: World) -> Ready:
     creator = w.user()
     market = w.active(creator)
     w.chain.set_time(w.market(market).trading_ends_at)
-    return w.client.propose_resolution(creator.key, market, YES), (creator.kp,)
+    return w.client.propose_resolution(creator.key, market, YES,
+                                       proposer_token=creator.token), (creator.kp,)
 
 
 def _dispute(w: World) -> Ready:
@@ -409,15 +424,18 @@ def _dispute(w: World) -> Ready:
 
 
 def _vote_dispute(w: World) -> Ready:
-    (market, _), voter = disputed(w, w.user()), w.chain.wallet()
-    return w.client.vote_dispute(voter.pubkey(), market, False), (voter,)
+    (market, _), voter = disputed(w, w.user()), w.user()
+    return w.client.vote_dispute(voter.key, market, False, stake=w.params.min_vote_stake,
+                                 voter_token=voter.token), (voter.kp,)
 
 
 def _finalize_market(w: World) -> Ready:
-    """Overturned, so that the bond goes back to the disputer's token account."""
-    market, disputer = disputed(w, w.user(), disagree=1)
+    """Overturned: the bonds are credited to the disputer."""
+    creator = w.user()
+    market = w.active(creator)
+    market, _ = disputed(w, creator, overturn_stake(w, market), market)
     w.chain.set_time(w.market(market).dispute_ends_at)
-    return w.client.finalize_market(market, disputer.token), ()
+    return w.client.finalize_market(market), ()
 
 
 def _redeem(w: World) -> Ready:
@@ -429,6 +447,30 @@ def _withdraw_liquidity(w: World) -> Ready:
     creator = w.user()
     market, _ = finalized(w, creator)
     return w.client.withdraw_liquidity(creator.key, market, creator.token), (creator.kp,)
+
+
+def _claim_vote(w: World) -> Ready:
+    """A dispute vote on the winning side of a finalized market."""
+    creator = w.user()
+    market = w.active(creator)
+    stake = overturn_stake(w, market)
+    disputed(w, creator, market=market)
+    voter = w.user(stake)
+    w.vote_dispute(market, voter, False, stake)
+    w.finalized(market)
+    return w.client.claim_vote(voter.key, market, 1, voter.token), (voter.kp,)
+
+
+def _claim_bond(w: World) -> Ready:
+    creator = w.user()
+    market, _ = finalized(w, creator)
+    return w.client.claim_bond(creator.key, market, creator.token), (creator.kp,)
+
+
+def _close_shares(w: World) -> Ready:
+    market, holder = finalized(w, w.user())
+    w.ok(w.client.redeem(holder.key, market, holder.token), holder.kp)
+    return w.client.close_shares(holder.key, market), (holder.kp,)
 
 
 READY: dict[str, Callable[[World], Ready]] = {
@@ -447,6 +489,9 @@ READY: dict[str, Callable[[World], Ready]] = {
     "finalize_market": _finalize_market,
     "redeem": _redeem,
     "withdraw_liquidity": _withdraw_liquidity,
+    "claim_vote": _claim_vote,
+    "claim_bond": _claim_bond,
+    "close_shares": _close_shares,
 }
 MARKET_INSTRUCTIONS = [name for name in READY if name not in ("initialize", "set_paused")]
 

@@ -115,11 +115,11 @@ def test_layout_refuses_nested_struct() -> None:
 def test_layout_offsets_follow_the_discriminator() -> None:
     offsets = {f.name: off for f, off in account_layout(SHARES)}
     assert offsets == {"market": 8, "owner": 40, "yes": 72, "no": 80, "bump": 88}
-    assert dict((f.name, off) for f, off in account_layout(MARKET))["question"] == 188
+    assert dict((f.name, off) for f, off in account_layout(MARKET))["question"] == 344
 
 
 @pytest.mark.parametrize(("struct", "space"), [
-    (CONFIG_ACCOUNT, 488), (MARKET, 392), (SHARES, 96), (VOTE, 80), (PENDING_CONFIG, 400),
+    (CONFIG_ACCOUNT, 488), (MARKET, 552), (SHARES, 96), (VOTE, 88), (PENDING_CONFIG, 400),
 ])
 def test_account_space(struct: Struct, space: int) -> None:
     assert account_space(struct) == space

@@ -28,6 +28,7 @@ from tests.program.test_market_lifecycle import dispute_and_vote, pay_out
 IDL = json.loads(IDL_PATH.read_text())
 IX_NAMES = [snake(ix["name"]) for ix in IDL["instructions"]]
 NO, YES = 0, 1
+DISPUTE_STAKE = 10_000_000  # five of them reach the default dispute quorum
 
 
 def test_generated_files_are_up_to_date() -> None:
@@ -144,17 +145,18 @@ def test_market_shares_and_vote_decode(world: World, creator: User) -> None:
     pid, p = world.d.program_id, world.params
     created_at = world.chain.now()
     market = world.propose(creator, trading_secs=10 * 86_400)
-    voter = world.chain.wallet()
-    world.ok(world.client.vote_proposal(voter.pubkey(), market, False), voter)
-    vote = world.d.vote(market, VOTE_PROPOSAL, voter.pubkey())
+    voter = world.user()
+    stake = p.min_vote_stake
+    world.vote(market, voter, False, stake)
+    vote = world.d.vote(market, VOTE_PROPOSAL, voter.key)
     assert decoded(world, vote, "Vote") == {
-        "market": market, "voter": voter.pubkey(), "kind": VOTE_PROPOSAL, "choice": 0,
-        "bump": bump(pid, b"vote", bytes(market), bytes([VOTE_PROPOSAL]), bytes(voter.pubkey())),
+        "market": market, "voter": voter.key, "stake": stake, "kind": VOTE_PROPOSAL,
+        "choice": 0,
+        "bump": bump(pid, b"vote", bytes(market), bytes([VOTE_PROPOSAL]), bytes(voter.key)),
     }
-    likes = p.proposal_min_votes  # 3 of 4 = 75% >= 70%
-    for _ in range(likes):
-        other = world.chain.wallet()
-        world.ok(world.client.vote_proposal(other.pubkey(), market, True), other)
+    likes = p.proposal_quorum  # 3 of 4 = 75% >= 70%
+    world.vote(market, world.user(likes), True, likes)
+    world.close_window(market)
     world.ok(world.client.approve_market(market))
     liquidity, amount = 5_000_000, 1_000_000
     world.ok(world.client.activate_market(creator.key, market, creator.token, liquidity),
@@ -168,15 +170,24 @@ def test_market_shares_and_vote_decode(world: World, creator: User) -> None:
         "market": market, "owner": trader.key, "yes": shares, "no": 0,
         "bump": bump(pid, b"shares", bytes(market), bytes(trader.key)),
     }
+    rules = {name: getattr(p, name) for name in (
+        "proposal_window_secs", "dispute_window_secs", "dispute_vote_secs",
+        "creator_resolve_secs", "creation_bond", "min_vote_stake", "proposal_quorum",
+        "resolution_bond", "dispute_bond", "min_dispute_quorum", "proposal_approval_bps",
+        "dispute_overturn_bps", "dispute_quorum_bps", "vote_slash_bps", "trade_fee_bps")}
     assert decoded(world, market, "Market") == {
         "id": 1, "creator": creator.key, "created_at": created_at,
         "proposal_ends_at": created_at + p.proposal_window_secs,
-        "trading_ends_at": created_at + 10 * 86_400, "likes": likes, "dislikes": 1,
+        "trading_ends_at": created_at + 10 * 86_400, "likes": likes, "dislikes": stake,
         "yes_reserve": yes_r, "no_reserve": no_r,
         "collateral": liquidity + amount - fee, "resolution_proposed_at": 0,
-        "disputer": Pubkey.default(), "dispute_ends_at": 0, "agree": 0, "disagree": 0,
-        "bond_held": 0, "state": 2, "proposed_outcome": 0, "final_outcome": 0,
-        "bump": bump(pid, b"market", (1).to_bytes(8, "little")), "question": QUESTION,
+        "proposer": Pubkey.default(), "disputer": Pubkey.default(), "dispute_ends_at": 0,
+        "agree": 0, "disagree": 0, "creation_bond_held": 0, "proposer_bond": 0,
+        "disputer_bond": 0, "stake_held": likes + stake, "votes_open": 2, **rules,
+        "state": 2, "proposed_outcome": 0, "final_outcome": 0, "overturned": False,
+        "disputed": False,
+        "bump": bump(pid, b"market", bytes(creator.key), (1).to_bytes(8, "little")),
+        "question": QUESTION,
     }
     assert decoded(world, world.d.config, "Config")["protocol_fees"] == fee
 
@@ -224,15 +235,22 @@ def life() -> Life:
     world = RecordingWorld(**{f.name: getattr(base, f.name) for f in fields(World)})
     creator = world.user()
     rejected = world.propose(creator)
+    stake = world.params.min_vote_stake
     for approve in (True, False, False):
-        voter = world.chain.wallet()
-        world.ok(world.client.vote_proposal(voter.pubkey(), rejected, approve), voter)
+        world.vote(rejected, world.user(stake), approve, stake)
     world.chain.set_time(world.market(rejected).proposal_ends_at)
     world.ok(world.client.reject_market(rejected))
 
-    market, disputer, traders, held = dispute_and_vote(world, creator, agree=2, disagree=3)
-    world.ok(world.client.finalize_market(market, disputer.token))
+    q = DISPUTE_STAKE
+    market, disputer, traders, held, voters = dispute_and_vote(world, creator, agree=[q, q],
+                                                               disagree=[q, q, q])
+    world.ok(world.client.finalize_market(market))
+    world.ok(world.client.claim_bond(disputer.key, market, disputer.token), disputer.kp)
+    for v in voters:
+        world.ok(world.client.claim_vote(v.key, market, VOTE_DISPUTE, v.token), v.kp)
     pay_out(world, creator, market, traders, held, NO)
+    alice = traders["alice"]
+    world.ok(world.client.close_shares(alice.key, market), alice.kp)
     perp_life(world)
     council_life(world)
     return Life(world, rejected, market, disputer)
@@ -293,16 +311,23 @@ def test_dispute_event_fields(life: Life) -> None:
     assert disputed.dispute_ends_at - p.dispute_vote_secs >= proposed.resolution_proposed_at
     finalized = life.first("MarketFinalized")
     assert (finalized.market, finalized.outcome, finalized.overturned,
-            finalized.agree, finalized.disagree) == (life.market, NO, True, 2, 3)
+            finalized.agree, finalized.disagree) == (life.market, NO, True, 2 * DISPUTE_STAKE,
+                                                     3 * DISPUTE_STAKE)
+    assert (finalized.proposer_bond, finalized.disputer_bond) == (
+        0, p.dispute_bond + p.resolution_bond)
     voted = [e.data for e in life.events() if e.name == "DisputeVoted"]
-    assert [(v.agree_total, v.disagree_total) for v in voted] == [
-        (1, 0), (2, 0), (2, 1), (2, 2), (2, 3)]
+    assert [(v.agree_total // DISPUTE_STAKE, v.disagree_total // DISPUTE_STAKE)
+            for v in voted] == [(1, 0), (2, 0), (2, 1), (2, 2), (2, 3)]
 
 
-def test_dispute_vote_decodes(life: Life) -> None:
-    voter = next(e.data.voter for e in life.events() if e.name == "DisputeVoted")
-    vote = life.world.d.vote(life.market, VOTE_DISPUTE, voter)
-    assert decoded(life.world, vote, "Vote")["kind"] == VOTE_DISPUTE
+def test_dispute_votes_are_claimed_and_closed(life: Life) -> None:
+    claimed = [e.data for e in life.events() if e.name == "VoteClaimed"]
+    assert [c.kind for c in claimed] == [VOTE_DISPUTE] * 5
+    for c in claimed:
+        assert life.world.chain.fetch(life.world.d.vote(life.market, c.kind, c.voter)) is None
+    # the agree side lost: each of its two voters gave up the slash
+    slash = -(-DISPUTE_STAKE * life.world.params.vote_slash_bps // 10_000)
+    assert [c.amount for c in claimed if c.choice == 1] == [DISPUTE_STAKE - slash] * 2
 
 
 # ---- errors ---------------------------------------------------------------------------------

@@ -51,7 +51,9 @@ class Trading(RuleBasedStateMachine):
     @initialize(liquidity=LIQUIDITY, resolves_to=OUTCOME)
     def open_market(self, liquidity: int, resolves_to: int) -> None:
         w = self.world
-        self.creator = w.user(quote=liquidity)
+        # the creation and resolution bonds besides the liquidity
+        self.creator = w.user(quote=liquidity + w.params.creation_bond
+                              + w.params.resolution_bond)
         self.market = w.active(self.creator, liquidity)
         self.resolves_to = resolves_to
         self.traders = [w.user(TRADER_QUOTE) for _ in range(TRADERS)]
@@ -155,8 +157,11 @@ class Trading(RuleBasedStateMachine):
         if self.market is None or w.market(self.market).state != ACTIVE:
             return
         w.resolving(self.creator, self.resolves_to, self.market)
-        w.chain.advance(w.params.dispute_window_secs)
-        w.ok(w.client.finalize_market(self.market, w.d.vault))
+        w.finalized(self.market)
+        w.ok(w.client.claim_bond(self.creator.key, self.market, self.creator.token),
+             self.creator.kp)
+        for v in w.proposal_voters.pop(self.market):
+            w.ok(w.client.claim_vote(v.key, self.market, 0, v.token), v.kp)
         holders = {str(i): t for i, t in enumerate(self.traders)}
         held = {who: {"yes": s.yes, "no": s.no} for who, t in holders.items()
                 if (s := w.chain.fetch(self.shares_account(t)))}

@@ -94,4 +94,5 @@ def test_uninitialized_program_refuses_market_calls() -> None:
     w = uninitialized()
     creator = w.user()
     refuse(w, "InvalidOwner", w.client.create_market(creator.key, 1, "too soon?",
-                                                     w.chain.now() + 10**6), creator.kp)
+                                                     w.chain.now() + 10**6,
+                                                     creator_token=creator.token), creator.kp)

@@ -12,24 +12,27 @@ from tests.program.refusals import U64_MAX, YES, at_edge, disputed, refuse, set_
 
 def test_proposal_vote_does_not_block_a_dispute_vote(world: World, creator: User) -> None:
     """The two votes live at different addresses (kind 0 and 1)."""
-    market = world.propose(creator)
-    voters = [world.chain.wallet() for _ in range(world.params.proposal_min_votes)]
-    for voter in voters:
-        world.ok(world.client.vote_proposal(voter.pubkey(), market, True), voter)
-    world.ok(world.client.approve_market(market))
+    market = world.approved(creator)
     world.ok(world.client.activate_market(creator.key, market, creator.token, 10**9), creator.kp)
     world.resolving(creator, YES, market)
     disputer = world.user()
     world.ok(world.client.dispute(disputer.key, market, disputer.token), disputer.kp)
-    world.ok(world.client.vote_dispute(voters[0].pubkey(), market, False), voters[0])
+    voter = world.proposal_voters[market][0]
+    world.chain.mint_to(world.d.quote_mint, voter.token, world.params.min_vote_stake)
+    world.vote_dispute(market, voter, False, world.params.min_vote_stake)
 
 
 def test_dispute_tally_at_its_limit_is_refused(world: World, creator: User) -> None:
     market, _ = disputed(world, creator)
+    set_field(world, market, spec.MARKET, "agree", 10**18)
+    voter = world.user()
+    refuse(world, "MathOverflow", world.client.vote_dispute(
+        voter.key, market, False, stake=world.params.min_vote_stake, voter_token=voter.token),
+        voter.kp)
     set_field(world, market, spec.MARKET, "agree", U64_MAX)
-    voter = world.chain.wallet()
-    refuse(world, "MathOverflow", world.client.vote_dispute(voter.pubkey(), market, False),
-           voter)
+    refuse(world, "MathOverflow", world.client.vote_dispute(
+        voter.key, market, True, stake=world.params.min_vote_stake, voter_token=voter.token),
+        voter.kp)
 
 
 def test_undisputed_market_is_final_only_once_the_window_closes(world: World,
@@ -37,5 +40,4 @@ def test_undisputed_market_is_final_only_once_the_window_closes(world: World,
     market = world.resolving(creator, YES)
     m = world.market(market)
     at_edge(world, "TooEarly", m.resolution_proposed_at + world.params.dispute_window_secs,
-            world.client.finalize_market(market, world.d.vault))
-
+            world.client.finalize_market(market))

@@ -36,7 +36,8 @@ from tests.program.refusals import (
     ("set_paused", "config"), ("create_market", "config"), ("vote_proposal", "market"),
     ("approve_market", "market"), ("buy", "config"), ("buy", "market"), ("sell", "shares"),
     ("vote_dispute", "market"), ("finalize_market", "config"), ("redeem", "shares"),
-    ("withdraw_liquidity", "market"),
+    ("withdraw_liquidity", "market"), ("claim_vote", "vote"), ("claim_vote", "market"),
+    ("claim_bond", "market"), ("close_shares", "shares"),
 ])
 def test_copy_owned_by_another_program_is_refused(name: str, account: str) -> None:
     refused_then_ok(name, "InvalidOwner",
@@ -46,6 +47,7 @@ def test_copy_owned_by_another_program_is_refused(name: str, account: str) -> No
 @pytest.mark.parametrize("name, account, other", [
     ("sell", "shares", "market"), ("sell", "market", "shares"), ("redeem", "shares", "market"),
     ("buy", "config", "market"), ("approve_market", "market", "config"),
+    ("claim_vote", "vote", "market"), ("close_shares", "shares", "market"),
 ])
 def test_account_of_another_type_is_refused(name: str, account: str, other: str) -> None:
     refused_then_ok(name, "WrongAccountType", lambda w, ix: swap(ix, account, key(ix, other)))
@@ -63,8 +65,7 @@ def test_redeem_with_another_holders_shares_is_refused(world: World, creator: Us
     market = world.active(creator)
     alice, bob = buy(world, market), buy(world, market)
     world.resolving(creator, YES, market)
-    world.chain.advance(world.params.dispute_window_secs)
-    world.ok(world.client.finalize_market(market, world.d.vault))
+    world.finalized(market)
     ix = world.client.redeem(bob.key, market, bob.token)
     refuse(world, "InvalidAccount", swap(ix, "shares", world.d.shares(market, alice.key)), bob.kp)
     world.ok(ix, bob.kp)
@@ -91,7 +92,9 @@ def vote_of(kind: int, voter: str = "voter") -> Spoil:
 
 WRONG_ADDRESS: dict[str, tuple[str, Spoil]] = {
     "market of the next id": ("create_market", lambda w, ix: swap(
-        ix, "market", w.d.market(w.next_market_id))),
+        ix, "market", w.d.market(key(ix, "creator"), w.next_market_id))),
+    "another creator's market of that id": ("create_market", lambda w, ix: swap(
+        ix, "market", w.d.market(Keypair().pubkey(), w.next_market_id - 1))),
     "market at a random address": ("create_market", lambda w, ix: swap(
         ix, "market", Keypair().pubkey())),
     "another voter's proposal vote": ("vote_proposal", vote_of(0, "other")),
@@ -135,8 +138,9 @@ def test_token_account_not_as_it_must_be_is_refused(name: str, account: str, for
 
 @pytest.mark.parametrize("name, account", [
     ("activate_market", "creator_token"), ("buy", "trader_token"),
-    ("dispute", "disputer_token"),
-    ("finalize_market", "disputer_token"),  # the bond goes back to the disputer only
+    ("dispute", "disputer_token"), ("create_market", "creator_token"),
+    ("vote_proposal", "voter_token"), ("vote_dispute", "voter_token"),
+    ("propose_resolution", "proposer_token"),
 ])
 def test_token_account_of_another_owner_is_refused(name: str, account: str) -> None:
     refused_then_ok(name, "Unauthorized", of_another_owner(account))

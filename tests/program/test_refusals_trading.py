@@ -84,7 +84,9 @@ def test_selling_more_shares_than_held_is_refused(world: World, creator: User) -
 
 
 PAYER = {"activate_market": ("creator", "creator_token"), "buy": ("trader", "trader_token"),
-         "dispute": ("disputer", "disputer_token")}
+         "dispute": ("disputer", "disputer_token"), "create_market": ("creator", "creator_token"),
+         "propose_resolution": ("proposer", "proposer_token"),
+         "vote_proposal": ("voter", "voter_token"), "vote_dispute": ("voter", "voter_token")}
 
 
 @pytest.mark.parametrize("name", list(PAYER))
@@ -94,13 +96,20 @@ def test_paying_more_than_the_balance_is_refused(name: str) -> None:
     owner, token = PAYER[name]
 
     def short_by_one(w: World, ix: Instruction) -> Instruction:
-        amount = {"activate_market": LIQUIDITY, "buy": BUY_AMOUNT,
-                  "dispute": w.params.dispute_bond}[name]
+        p = w.params
+        # activation nets the creation bond coming back against the liquidity going in
+        amount = {"activate_market": LIQUIDITY - p.creation_bond, "buy": BUY_AMOUNT,
+                  "dispute": p.dispute_bond, "create_market": p.creation_bond,
+                  "propose_resolution": p.resolution_bond, "vote_proposal": p.min_vote_stake,
+                  "vote_dispute": p.min_vote_stake}[name]
         account = w.chain.create_token_account(w.d.quote_mint, key(ix, owner))
         w.chain.mint_to(w.d.quote_mint, account, amount - 1)
         return swap(ix, token, account)
 
     refused_then_ok(name, "InsufficientFunds", short_by_one)
+
+
+MAX_COLLATERAL = 10**18  # MAX_MARKET_COLLATERAL, program/src/math/amm.h
 
 
 def whale(world: World, balance: int) -> User:
@@ -116,13 +125,17 @@ def test_buy_that_would_overflow_the_vault_is_refused(world: World, creator: Use
            world.client.buy(rich.key, market, rich.token, YES, U64_MAX), rich.kp)
 
 
-def test_activation_that_would_overflow_the_vault_is_refused(world: World,
-                                                             creator: User) -> None:
+def test_activation_beyond_the_collateral_bound_is_refused(world: World,
+                                                           creator: User) -> None:
+    """A pool past MAX_MARKET_COLLATERAL (10^12 quote) could be bought into but not sold."""
     world.active(creator)  # the vault holds its liquidity
-    rich = whale(world, U64_MAX)
+    rich = whale(world, U64_MAX // 2)
     market = world.approved(rich)
-    refuse(world, "MathOverflow",
-           world.client.activate_market(rich.key, market, rich.token, U64_MAX), rich.kp)
+    for liquidity in (U64_MAX, MAX_COLLATERAL + 1):
+        refuse(world, "InvalidArgument",
+               world.client.activate_market(rich.key, market, rich.token, liquidity), rich.kp)
+    world.ok(world.client.activate_market(rich.key, market, rich.token, MAX_COLLATERAL),
+             rich.kp)
 
 
 def test_payout_that_would_overflow_the_payee_is_refused(world: World, creator: User) -> None:
@@ -133,15 +146,22 @@ def test_payout_that_would_overflow_the_payee_is_refused(world: World, creator: 
            world.client.sell(trader.key, market, trader.token, YES, 10**6), trader.kp)
 
 
-def test_buying_with_the_whole_supply_does_not_overflow(world: World, creator: User) -> None:
-    """Without forged balances the largest possible buy fits: every sum the program keeps is
-    bounded by the vault's balance, and that by the mint's supply."""
+def test_buying_up_to_the_collateral_bound_can_be_sold_back(world: World,
+                                                             creator: User) -> None:
+    """The largest buy the bound allows fits, a unit more is refused, and every share bought
+    can be sold again (a pool whose reserves summed past 2^64 once could not)."""
     market = world.active(creator)
-    supply = int.from_bytes(world.chain.raw(world.d.quote_mint)[36:44], "little")  # u64 at 36
-    amount = U64_MAX - supply
-    rich = world.user(quote=amount)
+    room = MAX_COLLATERAL - world.market(market).collateral
+    fee_bps = world.params.trade_fee_bps
+    amount = room * 10_000 // (10_000 - fee_bps)
+    while amount - model.fee(amount, fee_bps) > room:
+        amount -= 1
+    rich = world.user(quote=2 * amount)
+    refuse(world, "MathOverflow",
+           world.client.buy(rich.key, market, rich.token, YES, amount + 2), rich.kp)
     m = world.market(market)
-    out, _, _ = model.buy(m.yes_reserve, m.no_reserve,
-                          amount - model.fee(amount, world.params.trade_fee_bps))
+    out, _, _ = model.buy(m.yes_reserve, m.no_reserve, amount - model.fee(amount, fee_bps))
     world.ok(world.client.buy(rich.key, market, rich.token, YES, amount, out), rich.kp)
+    assert world.market(market).collateral <= MAX_COLLATERAL
     assert world.chain.fetch(world.d.shares(market, rich.key)).yes == out
+    world.ok(world.client.sell(rich.key, market, rich.token, YES, out), rich.kp)

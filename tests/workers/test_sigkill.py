@@ -98,7 +98,7 @@ async def rerun(job: Job) -> None:
 async def test_tally_votes_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,
                                            pg_database: str) -> None:
     await migrate(pg_database)
-    market = await proposal(w, 1, likes=3)
+    market = await proposal(w, 1, likes=3, closed=True)
     job = await enqueue(queue, "tally_votes", str(market))
     assert job is not None
     await kill_mid_job(queue, job, "governance", env_for(w, redis_url, pg_database, "keeper-1"))
@@ -116,8 +116,7 @@ async def test_finalize_market_after_a_sigkill(w: World, queue: ArqRedis, redis_
     assert job is not None
     await kill_mid_job(queue, job, "governance", env_for(w, redis_url, pg_database, "keeper-2"))
     assert await state(w, market) == MarketState.FINALIZED
-    assert await w.calls(market, w.net.client.finalize_market(market, w.net.deployment.vault)) \
-        == (1, 0)
+    assert await w.calls(market, w.net.client.finalize_market(market)) == (1, 0)
 
 
 async def test_update_funding_after_a_sigkill(w: World, queue: ArqRedis, redis_url: str,

@@ -90,7 +90,7 @@ async def result(job: Job | None) -> Any:
 @on_the_module_loop
 async def test_tally_votes_through_the_governance_worker(w: World, settings: Settings,
                                                          queue: ArqRedis) -> None:
-    market = await proposal(w, 1, likes=3)
+    market = await proposal(w, 1, likes=3, closed=True)
     job = await enqueue(queue, "tally_votes", str(market))
     worker = await run_burst(governance.worker_settings(settings))
     assert await result(job) == "success"
@@ -150,7 +150,7 @@ async def test_finalize_market_through_the_governance_worker(w: World, settings:
 @on_the_module_loop
 async def test_the_same_job_id_is_queued_once(w: World, settings: Settings,
                                               queue: ArqRedis) -> None:
-    market = await proposal(w, 3, likes=3)
+    market = await proposal(w, 3, likes=3, closed=True)
     job_id = f"tally_votes:{market}"
     first = await enqueue(queue, "tally_votes", str(market))
     second = await enqueue(queue, "tally_votes", str(market))
@@ -226,7 +226,7 @@ def test_the_worker_settings_come_from_the_environment(
 @on_the_module_loop
 async def test_a_worker_survives_a_redis_restart(w: World, settings: Settings,
                                                  redis_instance: Any) -> None:
-    market = await proposal(w, 5, likes=3)
+    market = await proposal(w, 5, likes=3, closed=True)
     patient = dataclasses.replace(settings, redis=RedisSettings(
         url=settings.redis.url, retries=20, retry_delay_s=0.1, socket_timeout_s=2.0))
     worker = create_worker(governance.worker_settings(patient), handle_signals=False,

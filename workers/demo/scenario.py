@@ -2,10 +2,11 @@
 keepers act on, and two perp markets full of positions, some of them fragile enough that the
 publisher's crash sends them under maintenance.
 
-Windows are shortened through the config timelock (the demo must show the keepers acting
-within a minute): proposed, the localnet's clock moved past the delay, applied. The seeding
-moves the clock forward once more, so that two markets reach their resolution before the fleet
-starts.
+Windows are shortened through the config timelock to the least allowed (a minute): proposed,
+the localnet's clock moved past the delay, applied. The seeding then moves the clock forward
+three times: past the proposals' window, so that they can be decided, to the end of the first
+markets' trading, so that two can be resolved, and past their dispute window and vote, so that
+the keepers have every kind of governance work to do as soon as the fleet starts.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 from dataclasses import dataclass, replace
 
 from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
 
 from chain.localnet.seed import PositionSpec, Seeder, SeedError
 from program.client import ConfigParams, PerpMarketParams
@@ -26,6 +28,10 @@ QUOTE = 1_000_000  # one quote token in base units
 LIQUIDITY = 1_000 * QUOTE
 POOL = 10_000_000 * QUOTE
 YES = 1
+
+TRADING_S = WINDOW_S + 60  # the first markets' trading, from their proposal
+CREATOR_LAMPORTS = 100_000_000
+DISPUTE_STAKE = 10 * QUOTE  # four of them pass the dispute quorum of the demo's markets
 
 DEMO_PARAMS = ConfigParams(pyth_program=PYTH_PROGRAM, proposal_window_secs=WINDOW_S,
                            dispute_window_secs=WINDOW_S, dispute_vote_secs=WINDOW_S,
@@ -59,44 +65,58 @@ def position_specs(count: int, seed: int) -> list[PositionSpec]:
 
 async def seed_markets(s: Seeder) -> dict[str, Pubkey]:
     """Markets that the governance keepers will approve, reject and finalize (after the
-    dispute window, and after a dispute vote), and one open market with trades."""
+    dispute window, and after a dispute vote), and one open market with trades. Votes stake
+    quote, and a proposal is decided only once its window has closed."""
     c, d = s.program, s.d
     people = await s.traders(8, 10_000 * QUOTE)
     creator, disputer, voters = people[0], people[1], people[2:]
+    # the rent of five Market accounts is more than a trader's SOL
+    await s.send([transfer(TransferParams(from_pubkey=s.admin.pubkey(), to_pubkey=creator.key,
+                                          lamports=CREATOR_LAMPORTS))], s.admin)
+    stake = DEMO_PARAMS.min_vote_stake
     now = await s.now()
 
     async def propose(market_id: int, likes: int, dislikes: int, trading_s: int) -> Pubkey:
         await s.send([c.create_market(creator.key, market_id, f"Demo question {market_id}?",
-                                      now + trading_s)], creator.kp)
-        market = d.market(market_id)
+                                      now + trading_s, creator_token=creator.token)],
+                     creator.kp)
+        market = d.market(creator.key, market_id)
         for i, voter in enumerate(voters[:likes + dislikes]):
-            await s.send([c.vote_proposal(voter.key, market, i < likes)], voter.kp)
+            await s.send([c.vote_proposal(voter.key, market, i < likes, stake=stake,
+                                          voter_token=voter.token)], voter.kp)
         return market
 
-    async def trading(market_id: int, trading_s: int) -> Pubkey:
-        market = await propose(market_id, 3, 0, trading_s)
+    async def trading(market: Pubkey) -> None:
         await s.send([c.approve_market(market),
                       c.activate_market(creator.key, market, creator.token, LIQUIDITY)],
                      creator.kp)
         for i, trader in enumerate(voters[:4]):
             await s.send([c.buy(trader.key, market, trader.token, i % 2, 50 * QUOTE)],
                          trader.kp)
-        return market
 
-    # two markets whose trading ends now, resolved: one left alone, one disputed
-    finalize_after_window = await trading(1, WINDOW_S + 5)
-    finalize_after_dispute = await trading(2, WINDOW_S + 5)
-    await s.travel(WINDOW_S + 10)
-    now = await s.now()
-    for market in (finalize_after_window, finalize_after_dispute):
-        await s.send([c.propose_resolution(creator.key, market, YES)], creator.kp)
-    await s.send([c.dispute(disputer.key, finalize_after_dispute, disputer.token)], disputer.kp)
-    for i, voter in enumerate(voters[:4]):
-        await s.send([c.vote_dispute(voter.key, finalize_after_dispute, i < 3)], voter.kp)
-    # proposals the keepers tally: enough likes at once, or too few when the window closes
+    # every proposal first: the clock then moves past their window once. The seeder approves
+    # three and trades in them: two whose trading ends soon, resolved (one left alone, one
+    # disputed), and one open for long; the keepers tally the other two, enough stake for
+    # and too little
+    finalize_after_window = await propose(1, 3, 0, TRADING_S)
+    finalize_after_dispute = await propose(2, 3, 0, TRADING_S)
+    open_market = await propose(5, 3, 0, 100 * WINDOW_S)
     approve = await propose(3, 3, 0, 10 * WINDOW_S)
     reject = await propose(4, 1, 2, 10 * WINDOW_S)
-    open_market = await trading(5, 100 * WINDOW_S)
+    await s.travel(WINDOW_S + 1)
+    for market in (finalize_after_window, finalize_after_dispute, open_market):
+        await trading(market)
+    await s.travel(TRADING_S - WINDOW_S)
+    for market in (finalize_after_window, finalize_after_dispute):
+        await s.send([c.propose_resolution(creator.key, market, YES,
+                                           proposer_token=creator.token)], creator.kp)
+    await s.send([c.dispute(disputer.key, finalize_after_dispute, disputer.token)], disputer.kp)
+    # enough stake for the dispute quorum; three of four agree, so the outcome stands
+    for i, voter in enumerate(voters[:4]):
+        await s.send([c.vote_dispute(voter.key, finalize_after_dispute, i < 3,
+                                     stake=DISPUTE_STAKE, voter_token=voter.token)], voter.kp)
+    # past the dispute window and the dispute vote: both due when the fleet starts
+    await s.travel(WINDOW_S + 1)
     return {"approve": approve, "reject": reject, "open": open_market,
             "finalize after the dispute window": finalize_after_window,
             "finalize after the dispute vote": finalize_after_dispute}

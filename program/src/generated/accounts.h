@@ -98,55 +98,99 @@ _Static_assert(__builtin_offsetof(Config, bump) == 479, "Config.bump");
 _Static_assert(__builtin_offsetof(Config, vault_bump) == 480, "Config.vault_bump");
 
 #define DISC_MARKET 0x9ac6e30037d5bedbULL /* account:Market */
-#define MARKET_SPACE 392
-/* A binary prediction market and its constant-product pool. */
+#define MARKET_SPACE 552
+/* A binary prediction market, its constant-product pool, and the rules it runs under. */
 typedef struct {
     u64 discriminator;
-    u64 id;
+    u64 id; /* the creator's own number: the PDA is ["market", creator, id] */
     SolPubkey creator;
+    SolPubkey proposer; /* who proposed the outcome and posted the resolution bond */
+    SolPubkey disputer;
     i64 created_at;
     i64 proposal_ends_at;
     i64 trading_ends_at;
-    u64 likes;
-    u64 dislikes;
+    i64 resolution_proposed_at;
+    i64 dispute_ends_at;
+    u64 likes; /* proposal stake approving */
+    u64 dislikes; /* proposal stake rejecting */
+    u64 agree; /* dispute stake agreeing with the proposed outcome */
+    u64 disagree; /* dispute stake disagreeing */
     u64 yes_reserve; /* the AMM pool's YES shares */
     u64 no_reserve; /* the AMM pool's NO shares */
     u64 collateral; /* quote backing every share: total YES = total NO = collateral */
-    i64 resolution_proposed_at;
-    SolPubkey disputer;
-    i64 dispute_ends_at;
-    u64 agree;
-    u64 disagree;
-    u64 bond_held; /* the dispute bond held in the vault until finalization */
+    u64 creation_bond_held; /* the creator's bond until activation or rejection */
+    u64 proposer_bond; /* held for the proposer: its bond, after finalization what claim_bond pays it */
+    u64 disputer_bond; /* held for the disputer: its bond, after finalization what claim_bond pays it */
+    u64 stake_held; /* vote stakes (both kinds) not yet claimed */
+    u64 votes_open; /* Vote accounts not yet claimed */
+    i64 proposal_window_secs;
+    i64 dispute_window_secs;
+    i64 dispute_vote_secs;
+    i64 creator_resolve_secs;
+    u64 creation_bond;
+    u64 min_vote_stake;
+    u64 proposal_quorum;
+    u64 resolution_bond;
+    u64 dispute_bond;
+    u64 min_dispute_quorum;
+    u16 proposal_approval_bps;
+    u16 dispute_overturn_bps;
+    u16 dispute_quorum_bps;
+    u16 vote_slash_bps;
+    u16 trade_fee_bps;
     u8 state; /* MarketState */
     u8 proposed_outcome; /* Outcome */
     u8 final_outcome; /* Outcome */
+    u8 overturned; /* the dispute vote overturned the proposed outcome */
+    u8 disputed; /* a dispute was raised (its votes are decided at finalization) */
     u8 bump;
     u32 question_len;
     u8 question[200];
 } Market;
-_Static_assert(sizeof(Market) == 392, "Market size");
+_Static_assert(sizeof(Market) == 552, "Market size");
 _Static_assert(__builtin_offsetof(Market, id) == 8, "Market.id");
 _Static_assert(__builtin_offsetof(Market, creator) == 16, "Market.creator");
-_Static_assert(__builtin_offsetof(Market, created_at) == 48, "Market.created_at");
-_Static_assert(__builtin_offsetof(Market, proposal_ends_at) == 56, "Market.proposal_ends_at");
-_Static_assert(__builtin_offsetof(Market, trading_ends_at) == 64, "Market.trading_ends_at");
-_Static_assert(__builtin_offsetof(Market, likes) == 72, "Market.likes");
-_Static_assert(__builtin_offsetof(Market, dislikes) == 80, "Market.dislikes");
-_Static_assert(__builtin_offsetof(Market, yes_reserve) == 88, "Market.yes_reserve");
-_Static_assert(__builtin_offsetof(Market, no_reserve) == 96, "Market.no_reserve");
-_Static_assert(__builtin_offsetof(Market, collateral) == 104, "Market.collateral");
-_Static_assert(__builtin_offsetof(Market, resolution_proposed_at) == 112, "Market.resolution_proposed_at");
-_Static_assert(__builtin_offsetof(Market, disputer) == 120, "Market.disputer");
-_Static_assert(__builtin_offsetof(Market, dispute_ends_at) == 152, "Market.dispute_ends_at");
-_Static_assert(__builtin_offsetof(Market, agree) == 160, "Market.agree");
-_Static_assert(__builtin_offsetof(Market, disagree) == 168, "Market.disagree");
-_Static_assert(__builtin_offsetof(Market, bond_held) == 176, "Market.bond_held");
-_Static_assert(__builtin_offsetof(Market, state) == 184, "Market.state");
-_Static_assert(__builtin_offsetof(Market, proposed_outcome) == 185, "Market.proposed_outcome");
-_Static_assert(__builtin_offsetof(Market, final_outcome) == 186, "Market.final_outcome");
-_Static_assert(__builtin_offsetof(Market, bump) == 187, "Market.bump");
-_Static_assert(__builtin_offsetof(Market, question_len) == 188, "Market.question");
+_Static_assert(__builtin_offsetof(Market, proposer) == 48, "Market.proposer");
+_Static_assert(__builtin_offsetof(Market, disputer) == 80, "Market.disputer");
+_Static_assert(__builtin_offsetof(Market, created_at) == 112, "Market.created_at");
+_Static_assert(__builtin_offsetof(Market, proposal_ends_at) == 120, "Market.proposal_ends_at");
+_Static_assert(__builtin_offsetof(Market, trading_ends_at) == 128, "Market.trading_ends_at");
+_Static_assert(__builtin_offsetof(Market, resolution_proposed_at) == 136, "Market.resolution_proposed_at");
+_Static_assert(__builtin_offsetof(Market, dispute_ends_at) == 144, "Market.dispute_ends_at");
+_Static_assert(__builtin_offsetof(Market, likes) == 152, "Market.likes");
+_Static_assert(__builtin_offsetof(Market, dislikes) == 160, "Market.dislikes");
+_Static_assert(__builtin_offsetof(Market, agree) == 168, "Market.agree");
+_Static_assert(__builtin_offsetof(Market, disagree) == 176, "Market.disagree");
+_Static_assert(__builtin_offsetof(Market, yes_reserve) == 184, "Market.yes_reserve");
+_Static_assert(__builtin_offsetof(Market, no_reserve) == 192, "Market.no_reserve");
+_Static_assert(__builtin_offsetof(Market, collateral) == 200, "Market.collateral");
+_Static_assert(__builtin_offsetof(Market, creation_bond_held) == 208, "Market.creation_bond_held");
+_Static_assert(__builtin_offsetof(Market, proposer_bond) == 216, "Market.proposer_bond");
+_Static_assert(__builtin_offsetof(Market, disputer_bond) == 224, "Market.disputer_bond");
+_Static_assert(__builtin_offsetof(Market, stake_held) == 232, "Market.stake_held");
+_Static_assert(__builtin_offsetof(Market, votes_open) == 240, "Market.votes_open");
+_Static_assert(__builtin_offsetof(Market, proposal_window_secs) == 248, "Market.proposal_window_secs");
+_Static_assert(__builtin_offsetof(Market, dispute_window_secs) == 256, "Market.dispute_window_secs");
+_Static_assert(__builtin_offsetof(Market, dispute_vote_secs) == 264, "Market.dispute_vote_secs");
+_Static_assert(__builtin_offsetof(Market, creator_resolve_secs) == 272, "Market.creator_resolve_secs");
+_Static_assert(__builtin_offsetof(Market, creation_bond) == 280, "Market.creation_bond");
+_Static_assert(__builtin_offsetof(Market, min_vote_stake) == 288, "Market.min_vote_stake");
+_Static_assert(__builtin_offsetof(Market, proposal_quorum) == 296, "Market.proposal_quorum");
+_Static_assert(__builtin_offsetof(Market, resolution_bond) == 304, "Market.resolution_bond");
+_Static_assert(__builtin_offsetof(Market, dispute_bond) == 312, "Market.dispute_bond");
+_Static_assert(__builtin_offsetof(Market, min_dispute_quorum) == 320, "Market.min_dispute_quorum");
+_Static_assert(__builtin_offsetof(Market, proposal_approval_bps) == 328, "Market.proposal_approval_bps");
+_Static_assert(__builtin_offsetof(Market, dispute_overturn_bps) == 330, "Market.dispute_overturn_bps");
+_Static_assert(__builtin_offsetof(Market, dispute_quorum_bps) == 332, "Market.dispute_quorum_bps");
+_Static_assert(__builtin_offsetof(Market, vote_slash_bps) == 334, "Market.vote_slash_bps");
+_Static_assert(__builtin_offsetof(Market, trade_fee_bps) == 336, "Market.trade_fee_bps");
+_Static_assert(__builtin_offsetof(Market, state) == 338, "Market.state");
+_Static_assert(__builtin_offsetof(Market, proposed_outcome) == 339, "Market.proposed_outcome");
+_Static_assert(__builtin_offsetof(Market, final_outcome) == 340, "Market.final_outcome");
+_Static_assert(__builtin_offsetof(Market, overturned) == 341, "Market.overturned");
+_Static_assert(__builtin_offsetof(Market, disputed) == 342, "Market.disputed");
+_Static_assert(__builtin_offsetof(Market, bump) == 343, "Market.bump");
+_Static_assert(__builtin_offsetof(Market, question_len) == 344, "Market.question");
 
 #define DISC_SHARES 0x1a0c9e42550539edULL /* account:Shares */
 #define SHARES_SPACE 96
@@ -167,22 +211,24 @@ _Static_assert(__builtin_offsetof(Shares, no) == 80, "Shares.no");
 _Static_assert(__builtin_offsetof(Shares, bump) == 88, "Shares.bump");
 
 #define DISC_VOTE 0x9bac239139685b60ULL /* account:Vote */
-#define VOTE_SPACE 80
-/* Proof that a wallet voted once on a market's proposal or dispute. */
+#define VOTE_SPACE 88
+/* A wallet's one staked vote on a market's proposal or dispute. */
 typedef struct {
     u64 discriminator;
     SolPubkey market;
     SolPubkey voter;
+    u64 stake; /* quote locked in the vault until claim_vote */
     u8 kind; /* VoteKind */
     u8 choice; /* 1 approve/agree, 0 reject/disagree */
     u8 bump;
 } Vote;
-_Static_assert(sizeof(Vote) == 80, "Vote size");
+_Static_assert(sizeof(Vote) == 88, "Vote size");
 _Static_assert(__builtin_offsetof(Vote, market) == 8, "Vote.market");
 _Static_assert(__builtin_offsetof(Vote, voter) == 40, "Vote.voter");
-_Static_assert(__builtin_offsetof(Vote, kind) == 72, "Vote.kind");
-_Static_assert(__builtin_offsetof(Vote, choice) == 73, "Vote.choice");
-_Static_assert(__builtin_offsetof(Vote, bump) == 74, "Vote.bump");
+_Static_assert(__builtin_offsetof(Vote, stake) == 72, "Vote.stake");
+_Static_assert(__builtin_offsetof(Vote, kind) == 80, "Vote.kind");
+_Static_assert(__builtin_offsetof(Vote, choice) == 81, "Vote.choice");
+_Static_assert(__builtin_offsetof(Vote, bump) == 82, "Vote.bump");
 
 #define DISC_PERP_MARKET 0xf737f56b2c0cdf0aULL /* account:PerpMarket */
 #define PERP_MARKET_SPACE 104

@@ -46,4 +46,5 @@ enum {
     ERR_CONFIG_PENDING = 6039, /* A config change is already pending: cancel it first */
     ERR_NO_PENDING_CONFIG = 6040, /* No config change is pending */
     ERR_INSUFFICIENT_BALANCE = 6041, /* The protocol balance is smaller than the amount to withdraw */
+    ERR_STAKE_TOO_SMALL = 6042, /* The stake is below the market's minimum vote stake */
 };

@@ -14,11 +14,12 @@ typedef struct {
     i64 created_at;
     i64 proposal_ends_at;
     i64 trading_ends_at;
+    u64 creation_bond;
     const u8 *question;
     u32 question_len;
 } MarketCreated;
 static inline void emit_market_created(const MarketCreated *e) {
-    u8 buf[308];
+    u8 buf[316];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_MARKET_CREATED);
     bw_pubkey(&w, &e->market);
@@ -27,6 +28,7 @@ static inline void emit_market_created(const MarketCreated *e) {
     bw_i64(&w, e->created_at);
     bw_i64(&w, e->proposal_ends_at);
     bw_i64(&w, e->trading_ends_at);
+    bw_u64(&w, e->creation_bond);
     bw_string(&w, e->question, e->question_len, 200);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
@@ -36,16 +38,18 @@ typedef struct {
     SolPubkey market;
     SolPubkey voter;
     u8 approve;
+    u64 stake;
     u64 likes;
     u64 dislikes;
 } ProposalVoted;
 static inline void emit_proposal_voted(const ProposalVoted *e) {
-    u8 buf[89];
+    u8 buf[97];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_PROPOSAL_VOTED);
     bw_pubkey(&w, &e->market);
     bw_pubkey(&w, &e->voter);
     bw_u8(&w, e->approve);
+    bw_u64(&w, e->stake);
     bw_u64(&w, e->likes);
     bw_u64(&w, e->dislikes);
     sol_log_bytes(buf, bw_len(&w, buf));
@@ -72,14 +76,16 @@ typedef struct {
     SolPubkey market;
     u64 likes;
     u64 dislikes;
+    u64 bond_forfeited;
 } MarketRejected;
 static inline void emit_market_rejected(const MarketRejected *e) {
-    u8 buf[56];
+    u8 buf[64];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_MARKET_REJECTED);
     bw_pubkey(&w, &e->market);
     bw_u64(&w, e->likes);
     bw_u64(&w, e->dislikes);
+    bw_u64(&w, e->bond_forfeited);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 
@@ -88,14 +94,16 @@ typedef struct {
     SolPubkey market;
     u64 liquidity;
     i64 trading_ends_at;
+    u64 bond_returned;
 } MarketActivated;
 static inline void emit_market_activated(const MarketActivated *e) {
-    u8 buf[56];
+    u8 buf[64];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_MARKET_ACTIVATED);
     bw_pubkey(&w, &e->market);
     bw_u64(&w, e->liquidity);
     bw_i64(&w, e->trading_ends_at);
+    bw_u64(&w, e->bond_returned);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 
@@ -130,16 +138,20 @@ static inline void emit_traded(const Traded *e) {
 #define EVENT_RESOLUTION_PROPOSED 0x6c83eadac1c115d1ULL /* event:ResolutionProposed */
 typedef struct {
     SolPubkey market;
+    SolPubkey proposer;
     u8 outcome;
+    u64 bond;
     i64 resolution_proposed_at;
     i64 dispute_deadline;
 } ResolutionProposed;
 static inline void emit_resolution_proposed(const ResolutionProposed *e) {
-    u8 buf[57];
+    u8 buf[97];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_RESOLUTION_PROPOSED);
     bw_pubkey(&w, &e->market);
+    bw_pubkey(&w, &e->proposer);
     bw_u8(&w, e->outcome);
+    bw_u64(&w, e->bond);
     bw_i64(&w, e->resolution_proposed_at);
     bw_i64(&w, e->dispute_deadline);
     sol_log_bytes(buf, bw_len(&w, buf));
@@ -168,16 +180,18 @@ typedef struct {
     SolPubkey market;
     SolPubkey voter;
     u8 agree;
+    u64 stake;
     u64 agree_total;
     u64 disagree_total;
 } DisputeVoted;
 static inline void emit_dispute_voted(const DisputeVoted *e) {
-    u8 buf[89];
+    u8 buf[97];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_DISPUTE_VOTED);
     bw_pubkey(&w, &e->market);
     bw_pubkey(&w, &e->voter);
     bw_u8(&w, e->agree);
+    bw_u64(&w, e->stake);
     bw_u64(&w, e->agree_total);
     bw_u64(&w, e->disagree_total);
     sol_log_bytes(buf, bw_len(&w, buf));
@@ -190,9 +204,12 @@ typedef struct {
     u8 overturned;
     u64 agree;
     u64 disagree;
+    u64 quorum;
+    u64 proposer_bond;
+    u64 disputer_bond;
 } MarketFinalized;
 static inline void emit_market_finalized(const MarketFinalized *e) {
-    u8 buf[58];
+    u8 buf[82];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_MARKET_FINALIZED);
     bw_pubkey(&w, &e->market);
@@ -200,6 +217,9 @@ static inline void emit_market_finalized(const MarketFinalized *e) {
     bw_u8(&w, e->overturned);
     bw_u64(&w, e->agree);
     bw_u64(&w, e->disagree);
+    bw_u64(&w, e->quorum);
+    bw_u64(&w, e->proposer_bond);
+    bw_u64(&w, e->disputer_bond);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 
@@ -236,6 +256,58 @@ static inline void emit_liquidity_withdrawn(const LiquidityWithdrawn *e) {
     bw_pubkey(&w, &e->market);
     bw_pubkey(&w, &e->creator);
     bw_u64(&w, e->amount);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_VOTE_CLAIMED 0xf523618cefdeb6caULL /* event:VoteClaimed */
+typedef struct {
+    SolPubkey market;
+    SolPubkey voter;
+    u8 kind;
+    u8 choice;
+    u64 stake;
+    u64 amount;
+} VoteClaimed;
+static inline void emit_vote_claimed(const VoteClaimed *e) {
+    u8 buf[90];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_VOTE_CLAIMED);
+    bw_pubkey(&w, &e->market);
+    bw_pubkey(&w, &e->voter);
+    bw_u8(&w, e->kind);
+    bw_u8(&w, e->choice);
+    bw_u64(&w, e->stake);
+    bw_u64(&w, e->amount);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_BOND_CLAIMED 0x65ee4e70fd309704ULL /* event:BondClaimed */
+typedef struct {
+    SolPubkey market;
+    SolPubkey claimant;
+    u64 amount;
+} BondClaimed;
+static inline void emit_bond_claimed(const BondClaimed *e) {
+    u8 buf[80];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_BOND_CLAIMED);
+    bw_pubkey(&w, &e->market);
+    bw_pubkey(&w, &e->claimant);
+    bw_u64(&w, e->amount);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_SHARES_CLOSED 0xfa591b1a22966101ULL /* event:SharesClosed */
+typedef struct {
+    SolPubkey market;
+    SolPubkey owner;
+} SharesClosed;
+static inline void emit_shares_closed(const SharesClosed *e) {
+    u8 buf[72];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_SHARES_CLOSED);
+    bw_pubkey(&w, &e->market);
+    bw_pubkey(&w, &e->owner);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 

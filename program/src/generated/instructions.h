@@ -106,16 +106,22 @@ static inline bool initialize_args_parse(const u8 *data, u64 len, InitializeArgs
 }
 
 #define IX_CREATE_MARKET 0xfefbbcc8eb61e267ULL /* global:create_market */
-/* create_market: Propose a market; it opens for votes.
+/* create_market: Propose a market under the current rules, posting the creation bond; it opens for votes.
  *   0. creator (signer, writable)
  *   1. config
  *   2. market (writable)
- *   3. system_program
+ *   3. creator_token (writable)
+ *   4. vault (writable)
+ *   5. token_program
+ *   6. system_program
  */
 enum {
     CREATE_MARKET_CREATOR,
     CREATE_MARKET_CONFIG,
     CREATE_MARKET_MARKET,
+    CREATE_MARKET_CREATOR_TOKEN,
+    CREATE_MARKET_VAULT,
+    CREATE_MARKET_TOKEN_PROGRAM,
     CREATE_MARKET_SYSTEM_PROGRAM,
     CREATE_MARKET_ACCOUNTS
 };
@@ -135,33 +141,41 @@ static inline bool create_market_args_parse(const u8 *data, u64 len, CreateMarke
 }
 
 #define IX_VOTE_PROPOSAL 0x24c829edf07268f7ULL /* global:vote_proposal */
-/* vote_proposal: Like or dislike a proposed market, once per wallet.
+/* vote_proposal: Like or dislike a proposed market with `stake` quote locked, once per wallet.
  *   0. voter (signer, writable)
  *   1. config
  *   2. market (writable)
  *   3. vote (writable)
- *   4. system_program
+ *   4. voter_token (writable)
+ *   5. vault (writable)
+ *   6. token_program
+ *   7. system_program
  */
 enum {
     VOTE_PROPOSAL_VOTER,
     VOTE_PROPOSAL_CONFIG,
     VOTE_PROPOSAL_MARKET,
     VOTE_PROPOSAL_VOTE,
+    VOTE_PROPOSAL_VOTER_TOKEN,
+    VOTE_PROPOSAL_VAULT,
+    VOTE_PROPOSAL_TOKEN_PROGRAM,
     VOTE_PROPOSAL_SYSTEM_PROGRAM,
     VOTE_PROPOSAL_ACCOUNTS
 };
 typedef struct {
     u8 approve;
+    u64 stake;
 } VoteProposalArgs;
 /* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
 static inline bool vote_proposal_args_parse(const u8 *data, u64 len, VoteProposalArgs *a) {
     BorshReader reader = br_new(data, len), *r = &reader;
     a->approve = br_bool(r);
+    a->stake = br_u64(r);
     return br_done(r);
 }
 
 #define IX_APPROVE_MARKET 0x0596ed96e04953c3ULL /* global:approve_market */
-/* approve_market: Approve a proposal whose votes reached the threshold.
+/* approve_market: Approve a proposal whose window closed with quorum and approval.
  *   0. config
  *   1. market (writable)
  */
@@ -173,8 +187,8 @@ enum {
 static inline bool approve_market_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
 
 #define IX_REJECT_MARKET 0x2b3d3e7ae3ba6cd6ULL /* global:reject_market */
-/* reject_market: Cancel a proposal whose window closed without approval.
- *   0. config
+/* reject_market: Cancel a proposal whose window closed without approval (its creation bond becomes protocol fees), or an approved market never activated before trading would have ended.
+ *   0. config (writable)
  *   1. market (writable)
  */
 enum {
@@ -185,13 +199,14 @@ enum {
 static inline bool reject_market_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
 
 #define IX_ACTIVATE_MARKET 0x5948637174c51a0aULL /* global:activate_market */
-/* activate_market: The creator funds the pool and trading opens.
+/* activate_market: The creator funds the pool, gets the creation bond back, and trading opens.
  *   0. creator (signer)
  *   1. config
  *   2. market (writable)
  *   3. creator_token (writable)
  *   4. vault (writable)
- *   5. token_program
+ *   5. vault_authority
+ *   6. token_program
  */
 enum {
     ACTIVATE_MARKET_CREATOR,
@@ -199,6 +214,7 @@ enum {
     ACTIVATE_MARKET_MARKET,
     ACTIVATE_MARKET_CREATOR_TOKEN,
     ACTIVATE_MARKET_VAULT,
+    ACTIVATE_MARKET_VAULT_AUTHORITY,
     ACTIVATE_MARKET_TOKEN_PROGRAM,
     ACTIVATE_MARKET_ACCOUNTS
 };
@@ -285,15 +301,21 @@ static inline bool sell_args_parse(const u8 *data, u64 len, SellArgs *a) {
 }
 
 #define IX_PROPOSE_RESOLUTION 0xfc9892c217b54413ULL /* global:propose_resolution */
-/* propose_resolution: The creator proposes the outcome once trading has ended.
- *   0. creator (signer)
+/* propose_resolution: Propose the outcome once trading has ended, posting the resolution bond: the creator during creator_resolve_secs, anyone after.
+ *   0. proposer (signer)
  *   1. config
  *   2. market (writable)
+ *   3. proposer_token (writable)
+ *   4. vault (writable)
+ *   5. token_program
  */
 enum {
-    PROPOSE_RESOLUTION_CREATOR,
+    PROPOSE_RESOLUTION_PROPOSER,
     PROPOSE_RESOLUTION_CONFIG,
     PROPOSE_RESOLUTION_MARKET,
+    PROPOSE_RESOLUTION_PROPOSER_TOKEN,
+    PROPOSE_RESOLUTION_VAULT,
+    PROPOSE_RESOLUTION_TOKEN_PROGRAM,
     PROPOSE_RESOLUTION_ACCOUNTS
 };
 typedef struct {
@@ -307,7 +329,7 @@ static inline bool propose_resolution_args_parse(const u8 *data, u64 len, Propos
 }
 
 #define IX_DISPUTE 0x498755ca92805cd8ULL /* global:dispute */
-/* dispute: Challenge a proposed outcome by paying the bond.
+/* dispute: Challenge a proposed outcome by posting the dispute bond.
  *   0. disputer (signer)
  *   1. config
  *   2. market (writable)
@@ -327,45 +349,47 @@ enum {
 static inline bool dispute_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
 
 #define IX_VOTE_DISPUTE 0xf304df41aad3be17ULL /* global:vote_dispute */
-/* vote_dispute: Agree or disagree with the proposed outcome, once per wallet.
+/* vote_dispute: Agree or disagree with the proposed outcome with `stake` quote locked, once per wallet.
  *   0. voter (signer, writable)
- *   1. market (writable)
- *   2. vote (writable)
- *   3. system_program
+ *   1. config
+ *   2. market (writable)
+ *   3. vote (writable)
+ *   4. voter_token (writable)
+ *   5. vault (writable)
+ *   6. token_program
+ *   7. system_program
  */
 enum {
     VOTE_DISPUTE_VOTER,
+    VOTE_DISPUTE_CONFIG,
     VOTE_DISPUTE_MARKET,
     VOTE_DISPUTE_VOTE,
+    VOTE_DISPUTE_VOTER_TOKEN,
+    VOTE_DISPUTE_VAULT,
+    VOTE_DISPUTE_TOKEN_PROGRAM,
     VOTE_DISPUTE_SYSTEM_PROGRAM,
     VOTE_DISPUTE_ACCOUNTS
 };
 typedef struct {
     u8 agree;
+    u64 stake;
 } VoteDisputeArgs;
 /* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
 static inline bool vote_dispute_args_parse(const u8 *data, u64 len, VoteDisputeArgs *a) {
     BorshReader reader = br_new(data, len), *r = &reader;
     a->agree = br_bool(r);
+    a->stake = br_u64(r);
     return br_done(r);
 }
 
 #define IX_FINALIZE_MARKET 0xf701d9d51c26e110ULL /* global:finalize_market */
-/* finalize_market: Fix the outcome once the dispute window or vote has ended.
- *   0. config (writable)
+/* finalize_market: Fix the outcome once the dispute window or vote has ended; bonds are credited to their winners, who take them with claim_bond.
+ *   0. config
  *   1. market (writable)
- *   2. disputer_token (writable)
- *   3. vault (writable)
- *   4. vault_authority
- *   5. token_program
  */
 enum {
     FINALIZE_MARKET_CONFIG,
     FINALIZE_MARKET_MARKET,
-    FINALIZE_MARKET_DISPUTER_TOKEN,
-    FINALIZE_MARKET_VAULT,
-    FINALIZE_MARKET_VAULT_AUTHORITY,
-    FINALIZE_MARKET_TOKEN_PROGRAM,
     FINALIZE_MARKET_ACCOUNTS
 };
 static inline bool finalize_market_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
@@ -415,6 +439,66 @@ enum {
     WITHDRAW_LIQUIDITY_ACCOUNTS
 };
 static inline bool withdraw_liquidity_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
+
+#define IX_CLAIM_VOTE 0x5979f693add3528eULL /* global:claim_vote */
+/* claim_vote: Once the vote's question is decided: the stake back (plus winnings or minus the slash of a dispute vote), and the Vote account closed.
+ *   0. voter (signer, writable)
+ *   1. config (writable)
+ *   2. market (writable)
+ *   3. vote (writable)
+ *   4. voter_token (writable)
+ *   5. vault (writable)
+ *   6. vault_authority
+ *   7. token_program
+ */
+enum {
+    CLAIM_VOTE_VOTER,
+    CLAIM_VOTE_CONFIG,
+    CLAIM_VOTE_MARKET,
+    CLAIM_VOTE_VOTE,
+    CLAIM_VOTE_VOTER_TOKEN,
+    CLAIM_VOTE_VAULT,
+    CLAIM_VOTE_VAULT_AUTHORITY,
+    CLAIM_VOTE_TOKEN_PROGRAM,
+    CLAIM_VOTE_ACCOUNTS
+};
+static inline bool claim_vote_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
+
+#define IX_CLAIM_BOND 0x0bf6782d3d9d22adULL /* global:claim_bond */
+/* claim_bond: The proposer or disputer of a finalized market takes what it is owed.
+ *   0. claimant (signer)
+ *   1. config
+ *   2. market (writable)
+ *   3. claimant_token (writable)
+ *   4. vault (writable)
+ *   5. vault_authority
+ *   6. token_program
+ */
+enum {
+    CLAIM_BOND_CLAIMANT,
+    CLAIM_BOND_CONFIG,
+    CLAIM_BOND_MARKET,
+    CLAIM_BOND_CLAIMANT_TOKEN,
+    CLAIM_BOND_VAULT,
+    CLAIM_BOND_VAULT_AUTHORITY,
+    CLAIM_BOND_TOKEN_PROGRAM,
+    CLAIM_BOND_ACCOUNTS
+};
+static inline bool claim_bond_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
+
+#define IX_CLOSE_SHARES 0x888004252898ab27ULL /* global:close_shares */
+/* close_shares: Close a Shares account holding nothing of value and return its rent.
+ *   0. owner (signer, writable)
+ *   1. market
+ *   2. shares (writable)
+ */
+enum {
+    CLOSE_SHARES_OWNER,
+    CLOSE_SHARES_MARKET,
+    CLOSE_SHARES_SHARES,
+    CLOSE_SHARES_ACCOUNTS
+};
+static inline bool close_shares_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
 
 #define IX_PROPOSE_CONFIG 0xa09981eca0eef7a3ULL /* global:propose_config */
 /* propose_config: Propose new settings; they take effect config_delay_secs later through apply_config.

@@ -10,6 +10,7 @@
  *   resolution.c  propose_resolution, dispute, vote_dispute,
  *                 finalize_market                                 (creator, voters, keepers)
  *   payout.c      redeem, withdraw_liquidity                      (holders, creator)
+ *   claims.c      claim_vote, claim_bond, close_shares            (voters, bonders, holders)
  *   perp_admin.c  create_perp_market, fund_pool, fund_insurance   (admin)
  *   collateral.c  deposit, withdraw                               (position owners)
  *   positions.c   open_position, close_position                   (position owners)
@@ -42,6 +43,9 @@ u64 ix_vote_dispute(const SolInput *in, const u8 *data, u64 len);
 u64 ix_finalize_market(const SolInput *in, const u8 *data, u64 len);
 u64 ix_redeem(const SolInput *in, const u8 *data, u64 len);
 u64 ix_withdraw_liquidity(const SolInput *in, const u8 *data, u64 len);
+u64 ix_claim_vote(const SolInput *in, const u8 *data, u64 len);
+u64 ix_claim_bond(const SolInput *in, const u8 *data, u64 len);
+u64 ix_close_shares(const SolInput *in, const u8 *data, u64 len);
 u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len);
 u64 ix_fund_pool(const SolInput *in, const u8 *data, u64 len);
 u64 ix_fund_insurance(const SolInput *in, const u8 *data, u64 len);

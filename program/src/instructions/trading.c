@@ -17,27 +17,36 @@ u64 ix_activate_market(const SolInput *in, const u8 *data, u64 len) {
     if (!activate_market_args_parse(data, len, &args)) return ERR_INVALID_INSTRUCTION_DATA;
     TRY(expect_accounts(in, ACTIVATE_MARKET_ACCOUNTS));
     const SolAccountInfo *creator = &in->accounts[ACTIVATE_MARKET_CREATOR];
-    const SolAccountInfo *source = &in->accounts[ACTIVATE_MARKET_CREATOR_TOKEN];
+    const SolAccountInfo *account = &in->accounts[ACTIVATE_MARKET_CREATOR_TOKEN];
     const SolAccountInfo *vault = &in->accounts[ACTIVATE_MARKET_VAULT];
+    const SolAccountInfo *authority = &in->accounts[ACTIVATE_MARKET_VAULT_AUTHORITY];
     Config *config;
     TRY(load_config(in, &in->accounts[ACTIVATE_MARKET_CONFIG], false, &config));
     Market *m;
     TRY(load_market(in, &in->accounts[ACTIVATE_MARKET_MARKET], true, &m));
     TRY(expect_authority(creator, &m->creator));
-    TRY(expect_quote_account(config, source, creator->key));
-    TRY(expect_vault(config, vault, NULL));
+    TRY(expect_quote_account(config, account, creator->key));
+    TRY(expect_vault(config, vault, authority));
     TRY(expect_program(&in->accounts[ACTIVATE_MARKET_TOKEN_PROGRAM], &TOKEN_PROGRAM_ID));
-    if (config->paused) return ERR_PAUSED;
     if (m->state != MARKET_STATE_APPROVED) return ERR_INVALID_STATE;
     if (clock_unix_timestamp() >= m->trading_ends_at) return ERR_TOO_LATE;
     if (args.liquidity == 0) return ERR_ZERO_AMOUNT;
+    if (args.liquidity > MAX_MARKET_COLLATERAL) return ERR_INVALID_ARGUMENT;
 
-    TRY(vault_receive(in, &(TokenTransfer){source, vault, creator}, args.liquidity));
+    /* the liquidity in and the creation bond back, netted into one transfer */
+    u64 bond = m->creation_bond_held;
+    if (args.liquidity > bond)
+        TRY(vault_receive(in, &(TokenTransfer){account, vault, creator}, args.liquidity - bond));
+    else if (bond > args.liquidity)
+        TRY(vault_pay(in, config, &(TokenTransfer){vault, account, authority},
+                      bond - args.liquidity));
+    m->creation_bond_held = 0;
     m->yes_reserve = m->no_reserve = m->collateral = args.liquidity;
     m->state = MARKET_STATE_ACTIVE;
     emit_market_activated(&(MarketActivated){.market = *in->accounts[ACTIVATE_MARKET_MARKET].key,
                                              .liquidity = args.liquidity,
-                                             .trading_ends_at = m->trading_ends_at});
+                                             .trading_ends_at = m->trading_ends_at,
+                                             .bond_returned = bond});
     return SUCCESS;
 }
 
@@ -47,14 +56,14 @@ static void reserves(Market *m, u8 outcome, u64 **traded, u64 **other) {
     *other = outcome == OUTCOME_YES ? &m->no_reserve : &m->yes_reserve;
 }
 
-/* The checks buy and sell share: config, an Active market still trading, the vault. */
+/* The checks buy and sell share: config, an Active market still trading, the vault. Pause is
+ * buy's own check: selling always works. */
 static u64 load_trade(const SolInput *in, u64 config_i, u64 market_i, u64 vault_i,
                       u64 token_program_i, Config **config, Market **m) {
     TRY(load_config(in, &in->accounts[config_i], true, config));
     TRY(load_market(in, &in->accounts[market_i], true, m));
     TRY(expect_vault(*config, &in->accounts[vault_i], NULL));
     TRY(expect_program(&in->accounts[token_program_i], &TOKEN_PROGRAM_ID));
-    if ((*config)->paused) return ERR_PAUSED;
     if ((*m)->state != MARKET_STATE_ACTIVE) return ERR_INVALID_STATE;
     if (clock_unix_timestamp() >= (*m)->trading_ends_at) return ERR_TOO_LATE;
     return SUCCESS;
@@ -91,18 +100,19 @@ u64 ix_buy(const SolInput *in, const u8 *data, u64 len) {
     TRY(load_trade(in, BUY_CONFIG, BUY_MARKET, BUY_VAULT, BUY_TOKEN_PROGRAM, &config, &m));
     TRY(expect_quote_account(config, source, trader->key));
     TRY(expect_program(&in->accounts[BUY_SYSTEM_PROGRAM], &SYSTEM_PROGRAM_ID));
+    if (config->paused) return ERR_PAUSED;
     if (args.outcome > OUTCOME_YES) return ERR_INVALID_ARGUMENT;
     if (args.amount_in == 0) return ERR_ZERO_AMOUNT;
 
     u64 fee, net, shares_out, collateral, fees;
-    if (!fee_ceil(args.amount_in, config->trade_fee_bps, &fee)) return ERR_MATH_OVERFLOW;
+    if (!fee_ceil(args.amount_in, m->trade_fee_bps, &fee)) return ERR_MATH_OVERFLOW;
     net = args.amount_in - fee;
     u64 *traded, *other;
     reserves(m, args.outcome, &traded, &other);
     u64 new_traded = *traded, new_other = *other;
     if (!amm_buy(&new_traded, &new_other, net, &shares_out) ||
         !u64_add(m->collateral, net, &collateral) ||
-        !u64_add(config->protocol_fees, fee, &fees))
+        !u64_add(config->protocol_fees, fee, &fees) || collateral > MAX_MARKET_COLLATERAL)
         return ERR_MATH_OVERFLOW;
     if (shares_out == 0) return ERR_ZERO_AMOUNT;
     if (shares_out < args.min_shares_out) return ERR_SLIPPAGE_EXCEEDED;
@@ -149,7 +159,7 @@ u64 ix_sell(const SolInput *in, const u8 *data, u64 len) {
     reserves(m, args.outcome, &traded, &other);
     u64 new_traded = *traded, new_other = *other;
     if (!amm_sell(&new_traded, &new_other, args.shares_in, &gross) ||
-        !fee_ceil(gross, config->trade_fee_bps, &fee) ||
+        !fee_ceil(gross, m->trade_fee_bps, &fee) ||
         !u64_add(config->protocol_fees, fee, &fees) || gross > m->collateral)
         return ERR_MATH_OVERFLOW;
     u64 paid = gross - fee;

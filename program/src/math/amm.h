@@ -6,6 +6,13 @@
 #pragma once
 #include "checked.h"
 
+/* A market's collateral (and so each reserve, and each holder's shares) is at most this, set
+ * where quote enters (activate_market, buy): every sum and product below then fits, and a
+ * pool that could be bought into can always be sold from and redeemed. */
+#define MAX_MARKET_COLLATERAL 1000000000000000000ULL /* 10^12 quote */
+/* The longest a market may trade, from its creation (ten years): its later deadlines fit. */
+#define MAX_MARKET_SECS (10LL * 365 * 86400)
+
 /* Buying with `amount` net quote: both reserves grow by `amount`, then the trader takes
  * `*out` shares of the bought side, leaving bought' = ceil(k / other'). `bought` and `other`
  * are the pool's reserves of the chosen and the opposite outcome; updated in place. */

@@ -1,7 +1,8 @@
 /* The program's derived addresses and creating accounts at them.
  *
  *   config  ["config"]                    vault authority ["vault"]
- *   Market  ["market", id u64 LE]         Shares ["shares", market, owner]
+ *   Market  ["market", creator, id u64 LE] (an id is the creator's own: nobody takes another's)
+ *   Shares  ["shares", market, owner]
  *   Vote    ["vote", market, kind u8, voter]
  *
  * Accounts are only ever created at the canonical address (the bump found by
