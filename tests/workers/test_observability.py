@@ -138,7 +138,7 @@ async def eventually(http: aiohttp.ClientSession, url: str, promql: str,
 @on_the_module_loop
 async def test_prometheus_scrapes_what_a_job_did(w: World, settings: Settings,
                                                  tmp_path: Path) -> None:
-    await proposal(w, 21, likes=3)
+    await proposal(w, 21, likes=3, closed=True)
     ports = {"a": free_port(), "b": free_port()}
     async with contextlib.AsyncExitStack() as stack:
         for port in ports.values():
