@@ -42,4 +42,5 @@ enum {
     ERR_POSITION_FLAT = 6035, /* The position has nothing open */
     ERR_INSUFFICIENT_LIQUIDITY = 6036, /* The perp pool cannot pay this profit */
     ERR_COUNCIL_THRESHOLD_NOT_MET = 6037, /* Fewer council members signed than the threshold */
+    ERR_OPEN_INTEREST_LIMIT = 6038, /* The market's open interest cap is reached */
 };
