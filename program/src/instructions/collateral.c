@@ -137,9 +137,13 @@ u64 ix_close_position_account(const SolInput *in, const u8 *data, u64 len) {
     if (!u64_add(*owner->lamports, lamports, &after)) return ERR_MATH_OVERFLOW;
     *owner->lamports = after;
     *position_acc->lamports = 0;
-    /* zeroed data: the account can never be read as a Position again, even within this
-     * transaction (a later deposit creates it anew) */
+    /* handed back to the system program, empty and zeroed, as Anchor's close does: the account
+     * can never be read as a Position again, even within this transaction, and a later
+     * deposit creates it anew */
     for (u64 i = 0; i < position_acc->data_len; i++) position_acc->data[i] = 0;
+    /* the serialized data length sits just before the data (the loader reads it back) */
+    *(u64 *)(position_acc->data - sizeof(u64)) = 0;
+    *position_acc->owner = SYSTEM_PROGRAM_ID;
     emit_position_account_closed(&(PositionAccountClosed){
         .position = *position_acc->key, .owner = *owner->key, .perp_market = *market_acc->key,
         .lamports = lamports});
