@@ -3,7 +3,8 @@ to check the program's figures to the unit.
 
 Rounding as DESIGN and `math/perp.h`'s comments state it: requirements, fees, penalties and
 what a trader owes round up, what a trader earns rounds down, the funding rate (ppm) truncates
-toward zero, the long index accrues rounding up and the short index rounding down. Python's `//` floors, so `ceil(a / b)` is `-(-a // b)`.
+toward zero, the long index accrues rounding up and the short index rounding down. Python's
+`//` floors, so `ceil(a / b)` is `-(-a // b)`.
 """
 
 from __future__ import annotations

@@ -57,9 +57,8 @@ def test_rate_follows_the_open_interest(world: World, long_oi: int, short_oi: in
     assert (e.long_oi, e.short_oi) == (long_oi, short_oi)
 
 
-def test_a_small_imbalance_still_pays(world: World) -> None:
+def test_a_small_imbalance_still_pays() -> None:
     """10 % imbalance with a 5 bps cap: 0.5 bps is 50 ppm, not a truncated 0."""
-    perp = open_perp(world, price=PRICE)
     assert m.funding_rate(1_100_000, 900_000, 5) == 50
     assert m.funding_rate(1_100_000, 900_000, 10) == 100
 

@@ -10,7 +10,7 @@ import pytest
 from program.client import PerpMarketParams
 from tests.program import perp_model as m
 from tests.program.conftest import TxResult, World
-from tests.program.perps import LONG, PRICE, SHORT, Perp, open_perp
+from tests.program.perps import LONG, PRICE, SHORT, open_perp
 
 SIZE = 1_000_000  # one whole base unit: a price unit moves PnL by exactly one quote unit
 
@@ -130,7 +130,7 @@ def test_penalty_beyond_the_equity_left_still_pays_the_liquidator(world: World) 
     equity = m.position_equity(pos, price, 0)
     assert 0 < equity == penalty(price) - 1
     perp.set_price(price)
-    v, b, paid, ins_share = m.liquidation(pos, price, 0, 0, prm.liquidation_fee_bps,
+    _, b, paid, ins_share = m.liquidation(pos, price, 0, 0, prm.liquidation_fee_bps,
                                           prm.liquidator_share_bps, book_of(world, pos))
     assert paid == penalty(price) * prm.liquidator_share_bps // m.BPS
     assert (b.collateral, ins_share) == (0, equity - paid)
@@ -149,8 +149,8 @@ def test_bad_debt_is_paid_by_insurance_and_the_liquidator_too(world: World) -> N
     price = 70_000_000  # -30 quote on a position holding 19.9
     perp.set_price(price)
     c0 = world.config()
-    v, b, paid, ins_share = m.liquidation(pos, price, 0, 0, prm.liquidation_fee_bps,
-                                          prm.liquidator_share_bps, book_of(world, pos))
+    v, b, paid, _ = m.liquidation(pos, price, 0, 0, prm.liquidation_fee_bps,
+                                  prm.liquidator_share_bps, book_of(world, pos))
     assert v.equity == pos.collateral - 30_000_000 < 0
     assert b.bad_debt == 30_000_000 - pos.collateral
     assert paid == m.ceil_div(70_000_000 * prm.liquidation_fee_bps, m.BPS) // 2 > 0
@@ -186,7 +186,7 @@ def test_bad_debt_beyond_insurance_and_pool_is_socialized(world: World) -> None:
     pos = m.pos_of(perp.position(owner))
     price = 100 * PRICE  # the short loses 9,900 quote a unit on 100 units
     perp.set_price(price)
-    v, b, paid, _ = m.liquidation(pos, price, 0, 0, perp.params.liquidation_fee_bps,
+    _, b, paid, _ = m.liquidation(pos, price, 0, 0, perp.params.liquidation_fee_bps,
                                   perp.params.liquidator_share_bps, book_of(world, pos))
     assert b.bad_debt > c0.insurance_balance > 0 and b.socialized > 0
     e = only_event(world.ok(perp.liquidate_ix(liquidator, owner), liquidator.kp),

@@ -367,7 +367,8 @@ class PerpTrading(RuleBasedStateMachine):
         if pos.side != FLAT or error is not None:
             return
         w, s = self.world, self.p.state()
-        w.chain.set_time(max(w.chain.now(), s.last_funding_ts + (wait + 1) * s.funding_interval_secs))
+        late = s.last_funding_ts + (wait + 1) * s.funding_interval_secs
+        w.chain.set_time(max(w.chain.now(), late))
         before = pos.collateral
         t = self.traders[who]
         close = w.client.close_position(t.key, self.p.market, self.p.oracle,
@@ -378,7 +379,7 @@ class PerpTrading(RuleBasedStateMachine):
             assert result.error == "InsufficientCollateral", result.error
             return
         self.accrue_exact()
-        closed = [e.data for e in result.events if e.name == "PositionClosed"][0]
+        closed = next(e.data for e in result.events if e.name == "PositionClosed")
         assert closed.funding == 0
         assert self.position(who).collateral <= before - fee
         self.ledgers[who].collateral += self.position(who).collateral - before
@@ -397,7 +398,8 @@ class PerpTrading(RuleBasedStateMachine):
         c = self.world.config()
         reserves = 2 * (m.notional(size, m.fill(self.price, self.conf, True))
                         * self.params.max_profit_bps // m.BPS)
-        if c.perp_pool_reserved + reserves > c.perp_pool or 2 * size > self.params.max_open_interest:
+        if (c.perp_pool_reserved + reserves > c.perp_pool
+                or 2 * size > self.params.max_open_interest):
             return
         self.send(None, [self.open_ix(0, LONG, size), self.open_ix(1, SHORT, size)],
                   self.traders[0].kp, self.traders[1].kp)
@@ -460,9 +462,9 @@ class PerpTrading(RuleBasedStateMachine):
         loss_index = s.loss_index_long if p.side == LONG else s.loss_index_short
         book = m.Book(p.collateral, c.perp_pool, c.perp_pool_reserved - p.reserve,
                       c.insurance_balance)
-        v, b, paid, ins_share = m.liquidation(p, self.price, self.conf, index,
-                                              prm.liquidation_fee_bps, prm.liquidator_share_bps,
-                                              book, loss_index)
+        v, b, paid, _ = m.liquidation(p, self.price, self.conf, index,
+                                      prm.liquidation_fee_bps, prm.liquidator_share_bps,
+                                      book, loss_index)
         maintenance = m.margin(v.notional, prm.maintenance_margin_bps)
         note(f"liquidate {who}: equity {v.equity}, maintenance {maintenance}")
         error = "NotLiquidatable" if v.equity >= maintenance else None
