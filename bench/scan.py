@@ -48,6 +48,7 @@ MAINTENANCE_BPS = 500
 INDEX = 1_000_000
 
 
+PYTH_PROGRAM = Pubkey.from_bytes(bytes(31) + b"\x01")  # any owner: the scan reads none
 NOW = 1_700_003_600  # an hour after the markets last accrued: funding to accrue first
 CONF_E6 = 50_000
 
@@ -65,7 +66,7 @@ class PerpMarket:
     max_funding_bps: int = 10
     long_oi: int = 2_000_000
     short_oi: int = 1_000_000
-    pyth_program: Pubkey = Pubkey.default()
+    pyth_program: Pubkey = PYTH_PROGRAM
     max_oracle_staleness_slots: int = 25
     max_oracle_conf_bps: int = 200
 

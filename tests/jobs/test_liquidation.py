@@ -14,11 +14,11 @@ import pytest_asyncio
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from chain.localnet.seed import Seeder
+from chain.prices import OracleLimits, Quote
 from chain.publisher import SET_PRICE_METHOD
 from chain.pyth import PriceStatus, price_account
 from jobs.liquidation import liquidate_position, read_prices, scan_positions
-from chain.localnet.seed import Seeder
-from chain.prices import OracleLimits, Quote
 from jobs.liquidation_plan import Funding, is_liquidatable
 from jobs.outcome import Outcome
 from metrics.definitions import registry
