@@ -132,7 +132,7 @@ def measure() -> dict[str, int]:
 def measure_perps(p: LocalProtocol) -> dict[str, int]:
     """The perp instructions' compute units: a long and a short, funding, a withdraw with the
     position open, a close, a liquidation (and one of bad debt, whose reward insurance pays),
-    and a Position account closed."""
+    a Position account closed, and pool and insurance paid to the treasury."""
     chain, c, pid = p.chain, p.client, p.d.program_id
     cu: dict[str, int] = {}
 
@@ -183,6 +183,9 @@ def measure_perps(p: LocalProtocol) -> dict[str, int]:
     run("liquidate", c.liquidate(keeper.key, perp, p.d.position(perp, carol.key), oracle,
                                  keeper.token), keeper.kp)
     run("close_position_account", c.close_position_account(carol.key, perp), carol.kp)
+    run("withdraw_pool", c.withdraw_pool(p.admin.pubkey(), p.params.treasury, 10**6), p.admin)
+    run("withdraw_insurance", c.withdraw_insurance(p.admin.pubkey(), p.params.treasury, 10**6),
+        p.admin)
     return cu
 
 

@@ -242,6 +242,18 @@ class Client:
                         admin_token=admin_token, vault=self.d.vault,
                         token_program=TOKEN_PROGRAM_ID)
 
+    def withdraw_pool(self, admin: Pubkey, treasury: Pubkey, amount: int) -> Instruction:
+        """Pay `amount` of the pool's free liquidity to the treasury (council)."""
+        return self._ix("withdraw_pool", amount, admin=admin, config=self.d.config,
+                        treasury=treasury, vault=self.d.vault,
+                        vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
+
+    def withdraw_insurance(self, admin: Pubkey, treasury: Pubkey, amount: int) -> Instruction:
+        """Pay `amount` of insurance to the treasury (council)."""
+        return self._ix("withdraw_insurance", amount, admin=admin, config=self.d.config,
+                        treasury=treasury, vault=self.d.vault,
+                        vault_authority=self.d.vault_authority, token_program=TOKEN_PROGRAM_ID)
+
     # ---- perps: positions ---------------------------------------------------------------------
     def deposit(self, owner: Pubkey, perp_market: Pubkey, owner_token: Pubkey,
                 amount: int) -> Instruction:

@@ -363,6 +363,14 @@ PERP_INSTRUCTIONS = (
     Instruction("update_funding", (
         Acc("config"), Acc("perp_market", mut=True), Acc("oracle"),
     ), doc="Accrue funding to now and report it, once per interval."),
+    Instruction("withdraw_pool", (
+        Acc("admin", signer=True), Acc("config", mut=True), Acc("treasury", mut=True),
+        *_vault(), TOKEN,
+    ), (F("amount", "u64"),), "Pay free pool liquidity (never what is reserved) to the treasury."),
+    Instruction("withdraw_insurance", (
+        Acc("admin", signer=True), Acc("config", mut=True), Acc("treasury", mut=True),
+        *_vault(), TOKEN,
+    ), (F("amount", "u64"),), "Pay insurance to the treasury."),
     Instruction("close_position_account", (
         Acc("owner", mut=True, signer=True), Acc("perp_market"), Acc("position", mut=True),
     ), doc="Close a flat Position with no collateral and return its rent to the owner."),
@@ -475,6 +483,11 @@ EVENTS = (
         F("price", "u64"), F("cumulative_funding", "i64"),
         F("cumulative_funding_short", "i64"), F("last_funding_ts", "i64"),
         F("long_oi", "u64"), F("short_oi", "u64"),
+    )),
+    Struct("PerpFundsWithdrawn", (
+        F("treasury", "publicKey"), F("amount", "u64"),
+        F("insurance", "bool", "from insurance (else from the pool)"),
+        F("perp_pool", "u64"), F("perp_pool_reserved", "u64"), F("insurance_balance", "u64"),
     )),
     Struct("PositionAccountClosed", (
         F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),

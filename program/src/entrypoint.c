@@ -36,6 +36,8 @@ u64 entrypoint(const u8 *input) {
     case IX_CLOSE_POSITION: return ix_close_position(&in, data, len);
     case IX_LIQUIDATE: return ix_liquidate(&in, data, len);
     case IX_UPDATE_FUNDING: return ix_update_funding(&in, data, len);
+    case IX_WITHDRAW_POOL: return ix_withdraw_pool(&in, data, len);
+    case IX_WITHDRAW_INSURANCE: return ix_withdraw_insurance(&in, data, len);
     case IX_CLOSE_POSITION_ACCOUNT: return ix_close_position_account(&in, data, len);
     default: return ERR_INVALID_INSTRUCTION_DATA;
     }

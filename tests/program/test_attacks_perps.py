@@ -348,3 +348,35 @@ def test_closing_accounts_cannot_take_what_is_not_empty(world: World) -> None:
     world.ok(ix, owner.kp)
     assert world.chain.svm.get_balance(owner.key) == lamports + rent  # the payer pays fees
     assert world.chain.fetch(perp.position_of(owner)) is None
+
+
+def test_only_free_pool_liquidity_leaves_and_only_to_the_treasury(world: World) -> None:
+    """The council cannot withdraw the pool's reserved part, nor pay anywhere but its treasury;
+    a stranger cannot withdraw at all; free liquidity and insurance do leave."""
+    perp = open_perp(world)
+    trader = perp.trader(2 * 10**11)
+    perp.open(trader, LONG, POOL * 10**6 // PRICE // 2)  # reserves half the pool
+    c = world.config()
+    free = c.perp_pool - c.perp_pool_reserved
+    admin, treasury = world.admin, world.params.treasury
+    w_pool = world.client.withdraw_pool
+    world.refused("InsufficientLiquidity", w_pool(admin.pubkey(), treasury, free + 1), admin,
+                  watch=[treasury])
+    world.refused("InvalidAccount", w_pool(admin.pubkey(), perp.admin_token, 1), admin,
+                  watch=[perp.admin_token])
+    stranger = world.user()
+    world.refused("Unauthorized", w_pool(stranger.key, treasury, 1), stranger.kp,
+                  watch=[treasury])
+    before = world.balance(treasury)
+    world.ok(w_pool(admin.pubkey(), treasury, free), admin)
+    world.ok(world.client.withdraw_insurance(admin.pubkey(), treasury, c.insurance_balance),
+             admin)
+    assert world.balance(treasury) - before == free + c.insurance_balance
+    after = world.config()
+    assert (after.perp_pool, after.insurance_balance) == (c.perp_pool_reserved, 0)
+    world.refused("InsufficientLiquidity", world.client.withdraw_insurance(
+        admin.pubkey(), treasury, 1), admin, watch=[treasury])
+    # the position's profit is still paid in full from what was reserved
+    perp.set_price(2 * PRICE)
+    world.ok(close_ix(perp, trader, LONG), trader.kp)
+    assert world.config().perp_pool == 0

@@ -487,6 +487,28 @@ static inline void emit_funding_updated(const FundingUpdated *e) {
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 
+#define EVENT_PERP_FUNDS_WITHDRAWN 0x9a5695b3c0b2e242ULL /* event:PerpFundsWithdrawn */
+typedef struct {
+    SolPubkey treasury;
+    u64 amount;
+    u8 insurance;
+    u64 perp_pool;
+    u64 perp_pool_reserved;
+    u64 insurance_balance;
+} PerpFundsWithdrawn;
+static inline void emit_perp_funds_withdrawn(const PerpFundsWithdrawn *e) {
+    u8 buf[73];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_PERP_FUNDS_WITHDRAWN);
+    bw_pubkey(&w, &e->treasury);
+    bw_u64(&w, e->amount);
+    bw_u8(&w, e->insurance);
+    bw_u64(&w, e->perp_pool);
+    bw_u64(&w, e->perp_pool_reserved);
+    bw_u64(&w, e->insurance_balance);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
 #define EVENT_POSITION_ACCOUNT_CLOSED 0x9cbcefd36c439381ULL /* event:PositionAccountClosed */
 typedef struct {
     SolPubkey position;

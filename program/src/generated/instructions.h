@@ -684,6 +684,62 @@ enum {
 };
 static inline bool update_funding_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
 
+#define IX_WITHDRAW_POOL 0x88d70544f8942bbeULL /* global:withdraw_pool */
+/* withdraw_pool: Pay free pool liquidity (never what is reserved) to the treasury.
+ *   0. admin (signer)
+ *   1. config (writable)
+ *   2. treasury (writable)
+ *   3. vault (writable)
+ *   4. vault_authority
+ *   5. token_program
+ */
+enum {
+    WITHDRAW_POOL_ADMIN,
+    WITHDRAW_POOL_CONFIG,
+    WITHDRAW_POOL_TREASURY,
+    WITHDRAW_POOL_VAULT,
+    WITHDRAW_POOL_VAULT_AUTHORITY,
+    WITHDRAW_POOL_TOKEN_PROGRAM,
+    WITHDRAW_POOL_ACCOUNTS
+};
+typedef struct {
+    u64 amount;
+} WithdrawPoolArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool withdraw_pool_args_parse(const u8 *data, u64 len, WithdrawPoolArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->amount = br_u64(r);
+    return br_done(r);
+}
+
+#define IX_WITHDRAW_INSURANCE 0xbd5a59eb769185c9ULL /* global:withdraw_insurance */
+/* withdraw_insurance: Pay insurance to the treasury.
+ *   0. admin (signer)
+ *   1. config (writable)
+ *   2. treasury (writable)
+ *   3. vault (writable)
+ *   4. vault_authority
+ *   5. token_program
+ */
+enum {
+    WITHDRAW_INSURANCE_ADMIN,
+    WITHDRAW_INSURANCE_CONFIG,
+    WITHDRAW_INSURANCE_TREASURY,
+    WITHDRAW_INSURANCE_VAULT,
+    WITHDRAW_INSURANCE_VAULT_AUTHORITY,
+    WITHDRAW_INSURANCE_TOKEN_PROGRAM,
+    WITHDRAW_INSURANCE_ACCOUNTS
+};
+typedef struct {
+    u64 amount;
+} WithdrawInsuranceArgs;
+/* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
+static inline bool withdraw_insurance_args_parse(const u8 *data, u64 len, WithdrawInsuranceArgs *a) {
+    BorshReader reader = br_new(data, len), *r = &reader;
+    a->amount = br_u64(r);
+    return br_done(r);
+}
+
 #define IX_CLOSE_POSITION_ACCOUNT 0x13b67ec488553fa2ULL /* global:close_position_account */
 /* close_position_account: Close a flat Position with no collateral and return its rent to the owner.
  *   0. owner (signer, writable)

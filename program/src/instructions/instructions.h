@@ -6,7 +6,8 @@
  *   resolution.c  propose_resolution, dispute, vote_dispute,
  *                 finalize_market                                 (creator, voters, keepers)
  *   payout.c      redeem, withdraw_liquidity                      (holders, creator)
- *   perp_admin.c  create_perp_market, fund_pool, fund_insurance   (admin)
+ *   perp_admin.c  create_perp_market, fund_pool, fund_insurance,
+ *                 withdraw_pool, withdraw_insurance               (council)
  *   collateral.c  deposit, withdraw, close_position_account       (position owners)
  *   positions.c   open_position, close_position                   (position owners)
  *   keeper.c      liquidate, update_funding                       (anyone, keepers)
@@ -41,4 +42,6 @@ u64 ix_open_position(const SolInput *in, const u8 *data, u64 len);
 u64 ix_close_position(const SolInput *in, const u8 *data, u64 len);
 u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len);
 u64 ix_update_funding(const SolInput *in, const u8 *data, u64 len);
+u64 ix_withdraw_pool(const SolInput *in, const u8 *data, u64 len);
+u64 ix_withdraw_insurance(const SolInput *in, const u8 *data, u64 len);
 u64 ix_close_position_account(const SolInput *in, const u8 *data, u64 len);

@@ -1,4 +1,5 @@
-/* create_perp_market, fund_pool, fund_insurance: the admin's perp instructions. */
+/* create_perp_market, fund_pool, fund_insurance, withdraw_pool, withdraw_insurance: the
+ * council's perp instructions. */
 #include "../generated/events.h"
 #include "../generated/instructions.h"
 #include "../math/checked.h"
@@ -141,4 +142,56 @@ u64 ix_fund_pool(const SolInput *in, const u8 *data, u64 len) { return fund(in, 
 
 u64 ix_fund_insurance(const SolInput *in, const u8 *data, u64 len) {
     return fund(in, data, len, true);
+}
+
+/* withdraw_pool and withdraw_insurance take the same accounts and pay one of the config's
+ * balances to the council's treasury. */
+_Static_assert(WITHDRAW_POOL_ADMIN == WITHDRAW_INSURANCE_ADMIN &&
+                   WITHDRAW_POOL_CONFIG == WITHDRAW_INSURANCE_CONFIG &&
+                   WITHDRAW_POOL_TREASURY == WITHDRAW_INSURANCE_TREASURY &&
+                   WITHDRAW_POOL_VAULT == WITHDRAW_INSURANCE_VAULT &&
+                   WITHDRAW_POOL_VAULT_AUTHORITY == WITHDRAW_INSURANCE_VAULT_AUTHORITY &&
+                   WITHDRAW_POOL_TOKEN_PROGRAM == WITHDRAW_INSURANCE_TOKEN_PROGRAM &&
+                   WITHDRAW_POOL_ACCOUNTS == WITHDRAW_INSURANCE_ACCOUNTS,
+               "withdraw_pool and withdraw_insurance take the same accounts");
+
+static u64 withdraw_funds(const SolInput *in, const u8 *data, u64 len, bool insurance) {
+    WithdrawPoolArgs args;
+    if (!withdraw_pool_args_parse(data, len, &args)) return ERR_INVALID_INSTRUCTION_DATA;
+    TRY(expect_accounts(in, WITHDRAW_POOL_ACCOUNTS));
+    const SolAccountInfo *admin = &in->accounts[WITHDRAW_POOL_ADMIN];
+    const SolAccountInfo *treasury = &in->accounts[WITHDRAW_POOL_TREASURY];
+    Config *config;
+    TRY(load_config(in, &in->accounts[WITHDRAW_POOL_CONFIG], true, &config));
+    TRY(expect_council(in, config, admin));
+    if (!pubkey_eq(treasury->key, &config->treasury)) return ERR_INVALID_ACCOUNT;
+    TRY(expect_quote_account(config, treasury, NULL));
+    TRY(expect_vault(config, &in->accounts[WITHDRAW_POOL_VAULT],
+                     &in->accounts[WITHDRAW_POOL_VAULT_AUTHORITY]));
+    TRY(expect_program(&in->accounts[WITHDRAW_POOL_TOKEN_PROGRAM], &TOKEN_PROGRAM_ID));
+    if (args.amount == 0) return ERR_ZERO_AMOUNT;
+    /* the pool's reserved part backs open positions' profit: only free liquidity leaves */
+    u64 available = insurance ? config->insurance_balance
+                              : config->perp_pool - config->perp_pool_reserved;
+    if (args.amount > available) return ERR_INSUFFICIENT_LIQUIDITY;
+    TokenTransfer payout = {&in->accounts[WITHDRAW_POOL_VAULT], treasury,
+                            &in->accounts[WITHDRAW_POOL_VAULT_AUTHORITY]};
+    TRY(vault_pay(in, config, &payout, args.amount));
+    if (insurance)
+        config->insurance_balance -= args.amount;
+    else
+        config->perp_pool -= args.amount;
+    emit_perp_funds_withdrawn(&(PerpFundsWithdrawn){
+        .treasury = *treasury->key, .amount = args.amount, .insurance = insurance,
+        .perp_pool = config->perp_pool, .perp_pool_reserved = config->perp_pool_reserved,
+        .insurance_balance = config->insurance_balance});
+    return SUCCESS;
+}
+
+u64 ix_withdraw_pool(const SolInput *in, const u8 *data, u64 len) {
+    return withdraw_funds(in, data, len, false);
+}
+
+u64 ix_withdraw_insurance(const SolInput *in, const u8 *data, u64 len) {
+    return withdraw_funds(in, data, len, true);
 }
