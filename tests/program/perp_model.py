@@ -164,21 +164,21 @@ def settle(b: Book, gain: int, loss_share: int) -> Book:
                    insurance_paid=ins, pool_paid=absorbed, socialized=rest - absorbed)
 
 
-def penalize(b: Book, penalty: int, reward: int) -> tuple[Book, int, int]:
-    """Take the liquidation penalty from what is left; pay the liquidator `reward` (from the
-    penalty, then insurance, then the pool's free liquidity). Returns (book, paid,
-    insurance_share)."""
+def penalize(b: Book, penalty: int, reward: int, fee_: int) -> tuple[Book, int, int]:
+    """Take the liquidation penalty from what is left: insurance first gets the taker fee a
+    close would pay (or all, when less was taken), the liquidator up to `reward` of the rest,
+    insurance the remainder. With nothing left to take (equity gone), insurance and then the
+    pool's free liquidity pay the full reward. Returns (book, paid, insurance_share)."""
     taken = min(penalty, b.collateral)
     b = replace(b, collateral=b.collateral - taken)
-    if taken >= reward:
-        return replace(b, insurance=b.insurance + taken - reward), reward, taken - reward
-    missing = reward - taken
-    ins = min(missing, b.insurance)
-    missing -= ins
-    pool_part = min(missing, max(b.pool - b.reserved, 0))
+    if taken > 0:
+        paid = min(reward, taken - min(fee_, taken))
+        return replace(b, insurance=b.insurance + taken - paid), paid, taken - paid
+    ins = min(reward, b.insurance)
+    pool_part = min(reward - ins, max(b.pool - b.reserved, 0))
     b = replace(b, insurance=b.insurance - ins, insurance_paid=b.insurance_paid + ins,
                 pool=b.pool - pool_part, pool_paid=b.pool_paid + pool_part)
-    return b, taken + ins + pool_part, 0
+    return b, ins + pool_part, 0
 
 
 def loss_share(size: int, index: int, snapshot: int) -> int:
@@ -210,14 +210,15 @@ def liquidatable(p: Pos, price: int, index: int, maintenance_bps: int, conf: int
 
 
 def liquidation(p: Pos, price: int, conf: int, index: int, liquidation_fee_bps: int,
-                share_bps: int, book: Book, loss_index: int = 0) -> tuple[Value, Book, int, int]:
+                share_bps: int, book: Book, loss_index: int = 0, *,
+                taker_fee_bps: int) -> tuple[Value, Book, int, int]:
     """liquidate (the caller checks `liquidatable`): settle, then the penalty. Returns
     (value, book, paid to the liquidator, insurance share)."""
     v = value(p, mark(p.side, price, conf), index)
     penalty = ceil_div(v.notional * liquidation_fee_bps, BPS)
     reward = penalty * share_bps // BPS
     b = settle(book, v.gain, loss_share(p.size, loss_index, p.loss_snapshot))
-    b, paid, ins_share = penalize(b, penalty, reward)
+    b, paid, ins_share = penalize(b, penalty, reward, fee(v.notional, taker_fee_bps))
     return v, b, paid, ins_share
 
 

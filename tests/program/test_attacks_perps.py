@@ -380,3 +380,29 @@ def test_only_free_pool_liquidity_leaves_and_only_to_the_treasury(world: World) 
     perp.set_price(2 * PRICE)
     world.ok(close_ix(perp, trader, LONG), trader.kp)
     assert world.config().perp_pool == 0
+
+
+def test_self_liquidation_after_a_gap_pays_no_more_than_closing() -> None:
+    """A price gap leaves a long with equity between the closing fee and the liquidator's
+    reward: liquidating itself (the reward beyond its equity would come from insurance) leaves
+    the owner exactly what closing would, never more."""
+    params = PerpMarketParams(liquidator_share_bps=9_000, liquidation_fee_bps=100,
+                              taker_fee_bps=10)
+    kept = []
+    for liquidate in (False, True):
+        w = deploy_world()
+        perp = open_perp(w, params)
+        owner = perp.trader(10_500_000)
+        perp.open(owner, LONG, SIZE)
+        insurance = w.config().insurance_balance
+        # equity ~0.4 quote: above the 0.09 fee, below the 0.9 reward
+        perp.set_price(PRICE - 10_000_000)
+        before = w.balance(owner)
+        if liquidate:
+            e = event(w.ok(perp.liquidate_ix(owner, owner), owner.kp), "PositionLiquidated")
+            assert 0 < e.equity < e.penalty * params.liquidator_share_bps // 10_000
+            assert w.config().insurance_balance >= insurance  # insurance paid nothing
+        else:
+            w.ok(close_ix(perp, owner, LONG), owner.kp)
+        kept.append(perp.position(owner).collateral + w.balance(owner) - before)
+    assert kept[1] <= kept[0]

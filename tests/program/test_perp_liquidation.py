@@ -64,7 +64,8 @@ def test_liquidation_boundary_to_the_unit(world: World, side: int) -> None:
     perp.set_price_conf(price, conf)
     c0 = world.config()
     v, b, paid, ins_share = m.liquidation(pos, price, conf, index, prm.liquidation_fee_bps,
-                                          prm.liquidator_share_bps, book_of(world, pos))
+                                          prm.liquidator_share_bps, book_of(world, pos),
+                                          taker_fee_bps=prm.taker_fee_bps)
     assert b.bad_debt == 0 and paid > 0 and ins_share >= paid
     r = world.ok(ix, liquidator.kp)
 
@@ -131,7 +132,8 @@ def test_penalty_beyond_the_equity_left_still_pays_the_liquidator(world: World) 
     assert 0 < equity == penalty(price) - 1
     perp.set_price(price)
     _, b, paid, ins_share = m.liquidation(pos, price, 0, 0, prm.liquidation_fee_bps,
-                                          prm.liquidator_share_bps, book_of(world, pos))
+                                          prm.liquidator_share_bps, book_of(world, pos),
+                                          taker_fee_bps=prm.taker_fee_bps)
     assert paid == penalty(price) * prm.liquidator_share_bps // m.BPS
     assert (b.collateral, ins_share) == (0, equity - paid)
     e = only_event(world.ok(perp.liquidate_ix(liquidator, owner), liquidator.kp),
@@ -150,7 +152,8 @@ def test_bad_debt_is_paid_by_insurance_and_the_liquidator_too(world: World) -> N
     perp.set_price(price)
     c0 = world.config()
     v, b, paid, _ = m.liquidation(pos, price, 0, 0, prm.liquidation_fee_bps,
-                                  prm.liquidator_share_bps, book_of(world, pos))
+                                  prm.liquidator_share_bps, book_of(world, pos),
+                                          taker_fee_bps=prm.taker_fee_bps)
     assert v.equity == pos.collateral - 30_000_000 < 0
     assert b.bad_debt == 30_000_000 - pos.collateral
     assert paid == m.ceil_div(70_000_000 * prm.liquidation_fee_bps, m.BPS) // 2 > 0
@@ -187,7 +190,8 @@ def test_bad_debt_beyond_insurance_and_pool_is_socialized(world: World) -> None:
     price = 100 * PRICE  # the short loses 9,900 quote a unit on 100 units
     perp.set_price(price)
     _, b, paid, _ = m.liquidation(pos, price, 0, 0, perp.params.liquidation_fee_bps,
-                                  perp.params.liquidator_share_bps, book_of(world, pos))
+                                  perp.params.liquidator_share_bps, book_of(world, pos),
+                                  taker_fee_bps=perp.params.taker_fee_bps)
     assert b.bad_debt > c0.insurance_balance > 0 and b.socialized > 0
     e = only_event(world.ok(perp.liquidate_ix(liquidator, owner), liquidator.kp),
                    "PositionLiquidated")

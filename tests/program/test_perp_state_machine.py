@@ -464,7 +464,7 @@ class PerpTrading(RuleBasedStateMachine):
                       c.insurance_balance)
         v, b, paid, _ = m.liquidation(p, self.price, self.conf, index,
                                       prm.liquidation_fee_bps, prm.liquidator_share_bps,
-                                      book, loss_index)
+                                      book, loss_index, taker_fee_bps=prm.taker_fee_bps)
         maintenance = m.margin(v.notional, prm.maintenance_margin_bps)
         note(f"liquidate {who}: equity {v.equity}, maintenance {maintenance}")
         error = "NotLiquidatable" if v.equity >= maintenance else None

@@ -55,11 +55,12 @@ u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
     perp_accrue(m, q.price, clock.unix_timestamp);
     u64 mark = perp_fill(&q, p->side == SIDE_SHORT);
     PerpValue v;
-    u64 maintenance, penalty, reward;
+    u64 maintenance, penalty, reward, fee;
     if (!perp_value(p, mark, perp_side_index(m, p->side), &v) ||
         !perp_bps_ceil(v.notional, m->maintenance_margin_bps, &maintenance) ||
         !perp_bps_ceil(v.notional, m->liquidation_fee_bps, &penalty) ||
-        !perp_bps_floor(penalty, m->liquidator_share_bps, &reward))
+        !perp_bps_floor(penalty, m->liquidator_share_bps, &reward) ||
+        !perp_bps_ceil(v.notional, m->taker_fee_bps, &fee))
         return ERR_MATH_OVERFLOW;
     if (v.equity >= 0 && (u64)v.equity >= maintenance) return ERR_NOT_LIQUIDATABLE;
     PerpBook b = {.collateral = p->collateral, .pool = config->perp_pool,
@@ -68,7 +69,7 @@ u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
     u64 share = perp_loss_share(p->size, perp_side_loss_index(m, p->side), p->loss_snapshot);
     if (!perp_settle(&b, v.gain, share)) return ERR_MATH_OVERFLOW;
     u64 insurance_share;
-    u64 paid = perp_penalize(&b, penalty, reward, &insurance_share);
+    u64 paid = perp_penalize(&b, penalty, reward, fee, &insurance_share);
     *perp_side_oi(m, p->side) -= p->size;
     socialize(m, p->side, &b);
 

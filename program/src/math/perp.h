@@ -167,29 +167,34 @@ static inline bool perp_settle(PerpBook *b, i64 gain, u64 loss_share) {
     return true;
 }
 
-/* The liquidation penalty `penalty` is taken from what is left of the collateral; the
- * liquidator gets `reward` of it, and insurance the rest. When the collateral cannot pay the
- * reward, insurance and then the pool's free liquidity pay the difference. Returns what the
- * liquidator is paid. */
-static inline u64 perp_penalize(PerpBook *b, u64 penalty, u64 reward, u64 *insurance_share) {
+/* The liquidation penalty `penalty` is taken from what is left of the collateral. Insurance
+ * first gets `fee` of it (the taker fee a close would have paid, or all that was taken when
+ * less), the liquidator up to `reward` of the rest, insurance the remainder: so the owner and
+ * its liquidator together never keep more than a close would leave (the owner may liquidate
+ * itself). When the position's equity is gone (nothing was left to take), insurance and then
+ * the pool's free liquidity pay the liquidator its full reward. Returns what the liquidator is
+ * paid. */
+static inline u64 perp_penalize(PerpBook *b, u64 penalty, u64 reward, u64 fee,
+                                u64 *insurance_share) {
     u64 taken = penalty < b->collateral ? penalty : b->collateral;
     b->collateral -= taken;
-    if (taken >= reward) {
-        *insurance_share = taken - reward;
+    if (taken > 0) {
+        u64 first = fee < taken ? fee : taken;
+        u64 paid = reward < taken - first ? reward : taken - first;
+        *insurance_share = taken - paid;
         b->insurance += *insurance_share; /* part of the vault: cannot pass U64_MAX */
-        return reward;
+        return paid;
     }
     *insurance_share = 0;
-    u64 missing = reward - taken;
-    u64 from_insurance = missing < b->insurance ? missing : b->insurance;
+    u64 from_insurance = reward < b->insurance ? reward : b->insurance;
     b->insurance -= from_insurance;
     b->insurance_paid += from_insurance;
-    missing -= from_insurance;
+    u64 missing = reward - from_insurance;
     u64 free = b->pool > b->reserved ? b->pool - b->reserved : 0;
     u64 from_pool = missing < free ? missing : free;
     b->pool -= from_pool;
     b->pool_paid += from_pool;
-    return taken + from_insurance + from_pool;
+    return from_insurance + from_pool;
 }
 
 /* The per-unit loss index increase that charges `socialized` to `oi` of the other side,
