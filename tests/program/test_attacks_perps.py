@@ -406,3 +406,24 @@ def test_self_liquidation_after_a_gap_pays_no_more_than_closing() -> None:
             w.ok(close_ix(perp, owner, LONG), owner.kp)
         kept.append(perp.position(owner).collateral + w.balance(owner) - before)
     assert kept[1] <= kept[0]
+
+
+def test_aliased_and_foreign_accounts_are_refused(world: World) -> None:
+    """An attacker closes another trader's position, withdraws into the vault itself, has the
+    reward paid into the vault, or passes its Position as the market: each is refused."""
+    perp = open_perp(world)
+    victim, attacker = perp.trader(), perp.trader()
+    perp.open(victim, LONG, SIZE)
+    foreign = swap(close_ix(perp, attacker, LONG), "position", perp.position_of(victim))
+    world.refused("InvalidAccount", foreign, attacker.kp)
+    c = world.client
+    into_vault = c.withdraw(attacker.key, perp.market, perp.oracle, world.d.vault, 1)
+    world.refused("InvalidAccount", into_vault, attacker.kp)
+    perp.set_price(PRICE // 2)
+    reward_to_vault = c.liquidate(attacker.key, perp.market, perp.position_of(victim),
+                                  perp.oracle, world.d.vault)
+    world.refused("InvalidAccount", reward_to_vault, attacker.kp)
+    as_market = swap(c.withdraw(attacker.key, perp.market, perp.oracle, attacker.token, 1),
+                     "perp_market", perp.position_of(attacker))
+    world.refused("WrongAccountType", as_market, attacker.kp)
+
