@@ -57,7 +57,8 @@ def test_the_rule_is_the_models_and_a_bound_is_not_liquidatable(
         assert got == model.liquidatable(p, price, index, maintenance_bps, conf)
 
 
-@given(side, st.integers(1, 10**12), st.integers(1, 10**12), st.integers(1, 10**12),
+@given(side, st.integers(1, 10**12), st.integers(1, MAX_PRICE),
+       st.integers(1, MAX_PRICE - 10**6),  # price + conf within the bound
        st.integers(0, 10**6), st.integers(-(10**12), 10**12), st.integers(-(10**12), 10**12),
        bps)
 def test_the_boundary_is_strictly_below_maintenance(
