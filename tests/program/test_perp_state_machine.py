@@ -579,8 +579,11 @@ def test_random_perp_trading_keeps_every_invariant(world: World) -> None:
         lambda: PerpTrading(world, ids, seen),
         settings=settings(max_examples=80, stateful_step_count=30, deadline=None))
     for outcome in ("liquidate:ok", "liquidate:NotLiquidatable", "open_position:ok",
-                    "open_position:InsufficientCollateral", "close_position:ok",
-                    "withdraw:ok", "withdraw:InsufficientCollateral", "update_funding:ok",
-                    "update_funding:TooEarly", "open+crank+close:ok",
+                    "close_position:ok", "withdraw:ok", "withdraw:InsufficientCollateral",
+                    "update_funding:ok", "update_funding:TooEarly", "open+crank+close:ok",
                     "open_position+open_position:ok"):
         assert seen[outcome], (outcome, sorted(seen.items()))
+    # an open one unit too large meets whichever limit binds first
+    assert sum(seen[f"open_position:{e}"] for e in (
+        "InsufficientCollateral", "InsufficientLiquidity", "OpenInterestLimit")), sorted(
+        seen.items())
