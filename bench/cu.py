@@ -43,7 +43,6 @@ TARGET_CU: dict[str, int] = {
     "open_position": 12_000,
     "close_position": 12_000,
     "liquidate": 10_000,
-    "update_funding": 5_000,
 }
 # What sol_try_find_program_address charges for each bump it tries.
 CU_PER_BUMP_TRY = 1_500
@@ -151,7 +150,26 @@ def measure() -> dict[str, int]:
     run("withdraw_liquidity", c.withdraw_liquidity(creator.key, market, creator.token),
         creator.kp)
 
-    # ---- a perp market: a long and a short, funding, a close and a liquidation
+    cu.update(measure_perps(p))
+    return cu
+
+
+def measure_perps(p: LocalProtocol) -> dict[str, int]:
+    """The perp instructions' compute units: a long and a short, funding, a withdraw with the
+    position open, a close, a liquidation (and one of bad debt, whose reward insurance pays),
+    a Position account closed, and pool and insurance paid to the treasury."""
+    chain, c, pid = p.chain, p.client, p.d.program_id
+    cu: dict[str, int] = {}
+
+    def run(name: str, ix: Instruction, *signers: Keypair,
+            creates: list[list[bytes]] | None = None) -> None:
+        result = chain.send([ix], signers)
+        if not result.ok:
+            raise RuntimeError(f"{name} failed: {result.error}\n" + "\n".join(result.logs))
+        extra = sum(extra_bump_tries(seeds, pid) for seeds in creates or [])
+        cu[name] = max(cu.get(name, 0), result.compute_units - CU_PER_BUMP_TRY * extra)
+
+    alice, bob, carol, keeper = p.user(), p.user(), p.user(), p.user()
     admin_token = chain.create_token_account(p.d.quote_mint, p.admin.pubkey())
     chain.mint_to(p.d.quote_mint, admin_token, 2 * 10**12)
     oracle = Keypair().pubkey()
@@ -167,7 +185,7 @@ def measure() -> dict[str, int]:
     perp = p.d.perp_market(1)
     run("fund_pool", c.fund_pool(p.admin.pubkey(), admin_token, 10**12), p.admin)
     run("fund_insurance", c.fund_insurance(p.admin.pubkey(), admin_token, 10**11), p.admin)
-    for trader in (alice, bob):
+    for trader in (alice, bob, carol):
         run("deposit (first, creates Position)", c.deposit(trader.key, perp, trader.token,
                                                            20_000_000), trader.kp,
             creates=[[b"position", bytes(perp), bytes(trader.key)]])
@@ -175,15 +193,21 @@ def measure() -> dict[str, int]:
     run("open_position", c.open_position(alice.key, perp, oracle, LONG, 2_000_000, 2**64 - 1),
         alice.kp)
     run("open_position", c.open_position(bob.key, perp, oracle, SHORT, 1_000_000, 0), bob.kp)
+    run("open_position", c.open_position(carol.key, perp, oracle, SHORT, 1_000_000, 0),
+        carol.kp)
     chain.set_time(chain.fetch(perp).last_funding_ts + params.funding_interval_secs)
     run("update_funding", c.update_funding(perp, oracle))
     # with the position open, so that the margin check at the oracle price runs
     run("withdraw", c.withdraw(alice.key, perp, oracle, alice.token, 1_000_000), alice.kp)
     set_price(120_000_000)
     run("close_position", c.close_position(alice.key, perp, oracle, 0), alice.kp)
-    set_price(125_000_000)  # the short's equity falls below maintenance, above the reward
-    run("liquidate", c.liquidate(creator.key, perp, p.d.position(perp, bob.key), oracle,
-                                 creator.token), creator.kp)
+    set_price(125_000_000)  # the short's equity falls below maintenance, above the penalty
+    run("liquidate", c.liquidate(keeper.key, perp, p.d.position(perp, bob.key), oracle,
+                                 keeper.token), keeper.kp)
+    set_price(200_000_000)  # bad debt: insurance pays it and the liquidator's reward
+    run("liquidate", c.liquidate(keeper.key, perp, p.d.position(perp, carol.key), oracle,
+                                 keeper.token), keeper.kp)
+    run("close_position_account", c.close_position_account(carol.key, perp), carol.kp)
 
     # ---- the treasury: what trading, the pool and insurance left, out to config.treasury
     config = chain.fetch(p.d.config)

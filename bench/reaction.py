@@ -201,8 +201,12 @@ async def crash(rpc_url: str, market: Market) -> float:
 
 async def seed_market(seeder: Seeder, perp_market_id: int, oracle: Pubkey, level: Level,
                       count: int, crossing_count: int) -> Market:
-    address = await seeder.perp_market(perp_market_id, oracle, PerpMarketParams(), POOL)
     specs, crossing = position_specs(count, crossing_count, perp_market_id)
+    # the pool reserves every position's profit cap (its notional at the default
+    # max_profit_bps): enough free liquidity for all of them
+    reserves = sum(s.size * START_PRICE // 1_000_000 for s in specs)
+    address = await seeder.perp_market(perp_market_id, oracle, PerpMarketParams(),
+                                       POOL + reserves)
     # written straight into the localnet, not one transaction each: 100,000 take seconds
     positions = await seeder.positions_written(address, specs, START_PRICE)
     return Market(address, oracle, level, positions[:crossing], positions[crossing:])

@@ -11,7 +11,8 @@ Positions judged per second from prices already in memory, at several book sizes
 
 The book: two perp markets on two oracles, half the positions each; sizes of 0.1-10 base
 units, entry prices around 100, collateral 9-50 % of the notional, funding snapshots around
-the index, so that a fall to 92 puts about 6 % of the positions under maintenance. Both
+the index, an hour of funding to accrue, a confidence of 0.05 quote, so that a fall to 92 puts
+a few percent of the positions under maintenance. Both
 sides judge the same book at the same prices and must find the same positions (checked: a
 benchmark of a wrong answer is worth nothing). Building the book (decoding accounts into
 arrays) is not timed: it happens when the book is loaded, not at every price. Each timing is
@@ -35,7 +36,8 @@ from typing import Any
 from solders.pubkey import Pubkey
 
 from bench.report import BenchResult, Figure, conclude
-from jobs.liquidation_plan import LONG, SHORT, PositionBook, is_liquidatable
+from chain.prices import Quote
+from jobs.liquidation_plan import LONG, SHORT, Funding, PositionBook, is_liquidatable
 
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
@@ -46,6 +48,11 @@ MAINTENANCE_BPS = 500
 INDEX = 1_000_000
 
 
+PYTH_PROGRAM = Pubkey.from_bytes(bytes(31) + b"\x01")  # any owner: the scan reads none
+NOW = 1_700_003_600  # an hour after the markets last accrued: funding to accrue first
+CONF_E6 = 50_000
+
+
 @dataclass(frozen=True, slots=True)
 class PerpMarket:
     """The fields of a decoded PerpMarket account that the judgement reads."""
@@ -53,6 +60,15 @@ class PerpMarket:
     oracle: Pubkey
     cumulative_funding: int
     maintenance_margin_bps: int
+    cumulative_funding_short: int = 0
+    last_accrual_ts: int = NOW - 3_600
+    funding_interval_secs: int = 3_600
+    max_funding_bps: int = 10
+    long_oi: int = 2_000_000
+    short_oi: int = 1_000_000
+    pyth_program: Pubkey = PYTH_PROGRAM
+    max_oracle_staleness_slots: int = 25
+    max_oracle_conf_bps: int = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +82,8 @@ class Position:
     collateral: int
     funding_snapshot: int
     opened_at: int
+    reserve: int = 2**63
+    loss_snapshot: int = 0
 
 
 def _key(n: int, tag: int) -> Pubkey:
@@ -74,11 +92,12 @@ def _key(n: int, tag: int) -> Pubkey:
 
 def make_book(count: int, seed: int = 7) -> tuple[dict[Pubkey, PerpMarket],
                                                    list[tuple[Pubkey, Position]],
-                                                   dict[Pubkey, int]]:
+                                                   dict[Pubkey, Quote]]:
     """(markets by address, (address, position) pairs, prices by oracle) of `count`
     positions split over two markets (see the module's docstring)."""
     rng = random.Random(seed)
-    markets = {_key(m, 1): PerpMarket(_key(m, 2), INDEX * (m + 1), MAINTENANCE_BPS)
+    markets = {_key(m, 1): PerpMarket(_key(m, 2), INDEX * (m + 1), MAINTENANCE_BPS,
+                                      INDEX * (m + 1) - 1)
                for m in range(2)}
     addresses = list(markets)
     positions = []
@@ -88,24 +107,33 @@ def make_book(count: int, seed: int = 7) -> tuple[dict[Pubkey, PerpMarket],
         entry = ENTRY_E6 + rng.randint(-5_000_000, 5_000_000)
         notional = size * entry // 1_000_000
         collateral = int(notional * rng.uniform(0.09, 0.50))
-        snapshot = markets[address].cumulative_funding - rng.randint(-500_000, 500_000)
-        positions.append((_key(n, 3), Position(address, LONG if n % 3 else SHORT, size, entry,
-                                               collateral, snapshot, n)))
-    prices = {m.oracle: PRICE_E6 for m in markets.values()}
+        side = LONG if n % 3 else SHORT
+        index = (markets[address].cumulative_funding if side == LONG
+                 else markets[address].cumulative_funding_short)
+        snapshot = index - rng.randint(-500_000_000, 500_000_000)
+        positions.append((_key(n, 3), Position(address, side, size, entry, collateral,
+                                               snapshot, n, notional)))
+    prices = {m.oracle: Quote(PRICE_E6, CONF_E6) for m in markets.values()}
     return markets, positions, prices
 
 
 def naive_scan(markets: dict[Pubkey, PerpMarket], positions: Sequence[tuple[Pubkey, Position]],
-               prices: dict[Pubkey, int]) -> list[Pubkey]:
-    """The baseline: each position judged alone by the exact rule, in a Python loop."""
+               prices: dict[Pubkey, Quote]) -> list[Pubkey]:
+    """The baseline: each position judged alone by the exact rule, in a Python loop (the
+    market's accrual computed once per market, as any keeper would)."""
     found = []
+    indexes = {a: Funding.of(m).indexes(prices[m.oracle].price, NOW)
+               for a, m in markets.items() if m.oracle in prices}
     for key, p in positions:
         m = markets[p.perp_market]
-        price = prices.get(m.oracle)
-        if price is not None and is_liquidatable(p.side, p.size, p.entry_price, p.collateral,
-                                                 p.funding_snapshot, price,
-                                                 m.cumulative_funding,
-                                                 m.maintenance_margin_bps):
+        quote = prices.get(m.oracle)
+        if quote is None:
+            continue
+        long_index, short_index = indexes[p.perp_market]
+        if is_liquidatable(p.side, p.size, p.entry_price, p.collateral, p.funding_snapshot,
+                           p.reserve, quote=quote,
+                           index=long_index if p.side == LONG else short_index,
+                           maintenance_bps=m.maintenance_margin_bps):
             found.append(key)
     return found
 
@@ -136,7 +164,7 @@ class Scale:
 def measure(n: int, repeats: int) -> Scale:
     markets, positions, prices = make_book(n)
     book = PositionBook.from_accounts(markets, positions)
-    fast_s, fast = best_of(repeats, lambda: book.liquidatable(prices))
+    fast_s, fast = best_of(repeats, lambda: book.liquidatable(prices, now=NOW))
     # the baseline at 1M takes seconds a run: fewer repeats do
     naive_s, naive = best_of(max(1, repeats if n <= 100_000 else 1),
                              lambda: naive_scan(markets, positions, prices))

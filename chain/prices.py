@@ -33,6 +33,25 @@ class OracleLimits:
         """From a Config account as anchorpy decodes it."""
         return cls(config.max_oracle_staleness_slots, config.max_oracle_conf_bps)
 
+    @classmethod
+    def from_market(cls, market: Any) -> OracleLimits:
+        """From a PerpMarket (as anchorpy decodes it): the limits it copied at creation, which
+        the program applies to its oracle."""
+        return cls(market.max_oracle_staleness_slots, market.max_oracle_conf_bps)
+
+
+# The program's bound on a perp price: price + conf at most 10^6 quote per base unit.
+PERP_MAX_PRICE = 10**12
+
+
+@dataclass(frozen=True)
+class Quote:
+    """An oracle's price and confidence as the perps read them (6 decimals; the confidence
+    rounded up when scaled down)."""
+
+    price: int
+    conf: int
+
 
 class OracleRefused(Exception):
     """The program would refuse this price; `error` is its IDL error name."""
@@ -68,6 +87,19 @@ def judge(data: bytes, limits: OracleLimits, slot: int) -> int:
         raise OracleRefused("OracleTooUncertain",
                             f"confidence {agg.confidence} of price {agg.price}")
     return price_e6
+
+
+def judge_quote(data: bytes, limits: OracleLimits, slot: int) -> Quote:
+    """The price and confidence the perp instructions would read at `slot` (`perp_quote` in
+    the program); raises OracleRefused as they would refuse it."""
+    price = judge(data, limits, slot)
+    agg = read_aggregate(data)
+    shift = agg.exponent + PRICE_DECIMALS
+    scale: int = 10 ** abs(shift)
+    conf = agg.confidence * scale if shift >= 0 else -(-agg.confidence // scale)
+    if price > PERP_MAX_PRICE or conf > PERP_MAX_PRICE - price:
+        raise OracleRefused("InvalidOracle", f"price {price} + conf {conf} beyond the bound")
+    return Quote(price, conf)
 
 
 async def read_price(rpc: RpcClient, oracle: Pubkey, limits: OracleLimits) -> int:

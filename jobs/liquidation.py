@@ -11,7 +11,7 @@ position is flat (`already_done`), healthy (`not_needed`) or its oracle refused 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +21,18 @@ from solana.rpc.types import MemcmpOpts
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from chain.prices import OracleLimits, OracleRefused, judge
+from chain.prices import OracleLimits, OracleRefused, Quote, judge_quote
 from chain.pyth import read_aggregate
 from jobs.deps import JobDeps, MissingAccount, Step, quote_token_account, run_planned
-from jobs.liquidation_plan import FLAT, LONG, SHORT, Candidate, PositionBook, is_liquidatable
+from jobs.liquidation_plan import (
+    FLAT,
+    LONG,
+    SHORT,
+    Candidate,
+    Funding,
+    PositionBook,
+    is_liquidatable,
+)
 from jobs.outcome import Outcome
 from metrics import definitions as metric
 from program import layouts
@@ -94,39 +102,50 @@ async def load_book(deps: JobDeps, perp_market: Pubkey | None = None) -> Positio
     return PositionBook.from_records(markets, keys, records)
 
 
-def judge_oracle(account: Account | None, config: Any, slot: int) -> int:
-    """The oracle's price as `load_oracle_price` reads it at `slot`; OracleRefused as it
-    refuses (the caller has checked the oracle is the market's)."""
-    if account is None or account.owner != config.pyth_program:
+def judge_oracle(account: Account | None, market: Any, slot: int) -> Quote:
+    """The oracle's quote as `perp_quote` reads it for `market` at `slot` (the market's own
+    oracle program and limits); OracleRefused as it refuses (the caller has checked the oracle
+    is the market's)."""
+    if account is None or account.owner != market.pyth_program:
         raise OracleRefused("InvalidOracle", "not a price account of the Pyth program")
-    return judge(bytes(account.data), OracleLimits.from_config(config), slot)
+    return judge_quote(bytes(account.data), OracleLimits.from_market(market), slot)
 
 
-async def read_prices(deps: JobDeps, oracles: Iterable[Pubkey]
-                      ) -> tuple[dict[Pubkey, int], dict[Pubkey, str]]:
-    """The oracles' prices as the program would take them now (with the Config's limits at the
-    chain's slot, all of one getMultipleAccounts), and the error names of those it would
-    refuse."""
-    oracles = list(oracles)
-    clock, (config_account, *accounts) = await deps.raw_snapshot(deps.client.d.config,
-                                                                 *oracles)
-    config = _expect(deps.decode(config_account), "Config", deps.client.d.config)
-    prices: dict[Pubkey, int] = {}
+@dataclass(frozen=True)
+class Prices:
+    """Quotes as the program would take them now, the oracles it would refuse (oracle → its
+    error name), and the chain's unix time they were read at (funding accrues to it)."""
+
+    quotes: dict[Pubkey, Quote]
+    refused: dict[Pubkey, str]
+    now: int
+
+
+async def read_prices(deps: JobDeps, limits: Mapping[Pubkey, OracleLimits],
+                      pyth_program: Mapping[Pubkey, Pubkey]) -> Prices:
+    """The oracles' quotes as the program would take them now (each with its markets'
+    limits at the chain's slot, all of one getMultipleAccounts), and the error names of those
+    it would refuse."""
+    oracles = list(limits)
+    clock, accounts = await deps.raw_snapshot(*oracles)
+    quotes: dict[Pubkey, Quote] = {}
     refused: dict[Pubkey, str] = {}
     for oracle, account in zip(oracles, accounts, strict=True):
         try:
-            prices[oracle] = judge_oracle(account, config, clock.slot)
+            if account is None or account.owner != pyth_program[oracle]:
+                raise OracleRefused("InvalidOracle", "not a price account of the Pyth program")
+            quotes[oracle] = judge_quote(bytes(account.data), limits[oracle], clock.slot)
         except OracleRefused as e:
             refused[oracle] = e.error
             metric.oracle_rejections.labels(e.error).inc()
     # the age of the price accounts only: an account that is no price (refused by name) has
     # no age, and counting it as published at slot 0 would report it as stale instead
-    slots = [publish_slot(a) for a in accounts
-             if a is not None and a.owner == config.pyth_program]
+    slots = [publish_slot(a) for o, a in zip(oracles, accounts, strict=True)
+             if a is not None and a.owner == pyth_program[o]]
     ages = [clock.slot - s for s in slots if s is not None]
     if ages:
         metric.oracle_age.set(max(ages))
-    return prices, refused
+    return Prices(quotes, refused, clock.unix_timestamp)
 
 
 def publish_slot(account: Account) -> int | None:
@@ -143,9 +162,11 @@ async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
     """The positions to liquidate now (of `perp_market`, or all; with `instances` and `me`,
     this instance's share)."""
     book = await load_book(deps, perp_market)
-    prices, refused = await read_prices(deps, book.oracles)
-    result = ScanResult(book.liquidatable(prices, instances=instances, me=me),
-                        book.priced(prices), refused)
+    prices = await read_prices(deps, book.limits, book.pyth_programs)
+    refused = prices.refused
+    result = ScanResult(book.liquidatable(prices.quotes, now=prices.now, instances=instances,
+                                          me=me),
+                        book.priced(prices.quotes), refused)
     metric.positions_at_risk.set(len(result.candidates))
     log.info("scan_positions", positions=len(book), judged=result.judged,
              candidates=len(result.candidates), refused={str(k): v for k, v in refused.items()})
@@ -189,13 +210,16 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         if p.side == FLAT:
             return Outcome.ALREADY_DONE
         try:
-            price = judge_oracle(accounts[3], config, clock.slot)
+            quote = judge_oracle(accounts[3], m, clock.slot)
         except OracleRefused as e:
             log.info("liquidate_position oracle refused", position=str(position),
                      oracle=str(oracle), error=e.error, reason=e.reason)
             return Outcome.RETRY
+        long_index, short_index = Funding.of(m).indexes(quote.price, clock.unix_timestamp)
         if not is_liquidatable(p.side, p.size, p.entry_price, p.collateral, p.funding_snapshot,
-                               price, m.cumulative_funding, m.maintenance_margin_bps):
+                               p.reserve, quote=quote,
+                               index=long_index if p.side == LONG else short_index,
+                               maintenance_bps=m.maintenance_margin_bps):
             return Outcome.NOT_NEEDED
         token = await _keeper_token(deps, config.quote_mint)
         return [deps.client.liquidate(deps.sender.payer.pubkey(), perp_market, position,

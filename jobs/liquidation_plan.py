@@ -1,12 +1,16 @@
-"""Which positions the program would liquidate at given prices: pure, no I/O.
+"""Which positions the program would liquidate at given quotes and time: pure, no I/O.
 
-`is_liquidatable` is the program's rule (`ix_liquidate`, `math/perp.h`) in exact integers,
-overflow included: where the program's checked arithmetic overflows it refuses
-(MathOverflow), so such a position is not liquidatable. `PositionBook` judges a whole book at
+`is_liquidatable` is the program's rule (`ix_liquidate`, `math/perp.h`) in exact integers:
+the market's funding accrued to `now` at the open interest in force (ppm rate, the long index
+rounding up and the short index down), the position valued at the price closing it would
+trade at (a long sells at price - conf, a short buys at price + conf), its profit capped at its
+pool reserve, equity below the maintenance margin of the notional at that price. Where the
+program refuses for a bound (a price beyond PERP_MAX_PRICE, collateral beyond
+PERP_MAX_COLLATERAL) the position is not liquidatable. `PositionBook` judges a whole book at
 once: numpy arrays per market, a float64 pass with a margin far wider than float64's error
-and the integer roundings, and the exact rule for the few positions that the float pass
-cannot decide (near the boundary, or values large enough to come near 64-bit overflow). So
-its answer is exactly the exact rule's, at numpy's speed.
+and the integer roundings, and the exact rule for the few positions the float pass cannot
+decide (near the boundary, or values large enough to come near 64-bit limits). So its answer is
+exactly the exact rule's, at numpy's speed.
 
 `owner_of` shards positions over keeper instances by rendezvous hashing: each instance
 liquidates its own share, and when one dies only its share moves.
@@ -23,16 +27,21 @@ import numpy as np
 import numpy.typing as npt
 from solders.pubkey import Pubkey
 
+from chain.prices import PERP_MAX_PRICE, OracleLimits, Quote
 from program import layouts
 
 FLAT, LONG, SHORT = 0, 1, 2  # the IDL's Side
 PRICE_PRECISION = 10**6
+FUNDING_PRECISION = 10**9  # size (10^6) x funding index scale (10^3)
+PPM = 10**6
 BPS = 10_000
-I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 U64_MAX = 2**64 - 1
+MAX_COLLATERAL = 2**61
+CLAMP = 2**61
+MAX_ELAPSED_SECS = 2**40
 
-# Below this every intermediate of the rule stays under 2^62 in magnitude, far from i64/u64
-# overflow, so the float pass may decide; above it the exact rule does.
+# Below this every intermediate of the rule stays under 2^62 in magnitude, so the float pass
+# may decide; above it (or with a wrapped funding difference) the exact rule does.
 _SAFE_MAGNITUDE = float(2**61)
 # The float pass decides only when equity - maintenance is further from 0 than this: the
 # integer roundings (floor pnl, ceil funding, floor notional then ceil margin: under 10
@@ -54,47 +63,91 @@ class Candidate:
     opened_at: int
 
 
-def _i64(v: int) -> bool:
-    return I64_MIN <= v <= I64_MAX
+@dataclass(frozen=True)
+class Funding:
+    """What a market's funding accrual needs (PerpMarket fields)."""
+
+    cumulative_funding: int
+    cumulative_funding_short: int
+    last_accrual_ts: int
+    funding_interval_secs: int
+    max_funding_bps: int
+    long_oi: int
+    short_oi: int
+
+    @classmethod
+    def of(cls, market: Any) -> Funding:
+        """From an anchorpy-decoded PerpMarket."""
+        return cls(int(market.cumulative_funding), int(market.cumulative_funding_short),
+                   int(market.last_accrual_ts), int(market.funding_interval_secs),
+                   int(market.max_funding_bps), int(market.long_oi), int(market.short_oi))
+
+    def indexes(self, price: int, now: int) -> tuple[int, int]:
+        """The (long, short) funding indexes once accrued to `now` at `price`."""
+        return accrued_indexes(self, price, now)
 
 
-def _mul_div(a: int, b: int, c: int, *, ceil: bool) -> int:
-    """a * b / c rounded down (or up), exactly."""
-    return -(-a * b // c) if ceil else a * b // c
+def _wrap_i64(x: int) -> int:
+    x %= 2**64
+    return x - 2**64 if x >= 2**63 else x
+
+
+def funding_rate_ppm(long_oi: int, short_oi: int, max_bps: int) -> int:
+    """max_bps * 100 * (long - short) / (long + short), truncated toward zero."""
+    total = long_oi + short_oi
+    if total == 0:
+        return 0
+    magnitude = abs(long_oi - short_oi) * max_bps * 100 // total
+    return magnitude if long_oi >= short_oi else -magnitude
+
+
+def accrued_indexes(f: Funding, price: int, now: int) -> tuple[int, int]:
+    """`perp_accrue`: the long index moves by rate * price * elapsed * 10^3 / (interval *
+    10^6) rounded up, the short index rounded down, both wrapping as i64."""
+    elapsed = now - f.last_accrual_ts
+    if elapsed <= 0:
+        return f.cumulative_funding, f.cumulative_funding_short
+    rate = funding_rate_ppm(f.long_oi, f.short_oi, f.max_funding_bps)
+    num = rate * price * min(elapsed, MAX_ELAPSED_SECS) * 1000
+    den = f.funding_interval_secs * PPM
+    return (_wrap_i64(f.cumulative_funding - (-num // den)),
+            _wrap_i64(f.cumulative_funding_short + num // den))
+
+
+def mark_price(side: int, quote: Quote) -> int:
+    """Where closing trades: a long sells at price - conf (not below 0), a short buys at
+    price + conf."""
+    if side == LONG:
+        return max(quote.price - quote.conf, 0)
+    return quote.price + quote.conf
+
+
+def funding_owed(side: int, size: int, index: int, snapshot: int) -> int:
+    """`perp_funding_owed`: rounded up, the wrapped difference, clamped to +-2^61."""
+    delta = _wrap_i64(index - snapshot if side == LONG else snapshot - index)
+    return max(-CLAMP, min(CLAMP, -(-delta * size // FUNDING_PRECISION)))
 
 
 def is_liquidatable(side: int, size: int, entry_price: int, collateral: int,
-                    funding_snapshot: int, price: int, index: int, maintenance_bps: int) -> bool:
-    """Whether `ix_liquidate` would liquidate this position at `price` with the market's
-    funding `index`: equity (collateral + pnl - funding owed) below the maintenance margin.
-    Flat positions, and any the program's checked arithmetic overflows on, are not."""
-    if side == FLAT:
+                    funding_snapshot: int, reserve: int, *, quote: Quote, index: int,
+                    maintenance_bps: int) -> bool:
+    """Whether `ix_liquidate` would liquidate this position at `quote` with the side's funding
+    `index` (accrued to now): equity (collateral + min(pnl - funding owed, reserve)) at the
+    mark below the maintenance margin. Flat positions, and any the program refuses for a
+    bound, are not."""
+    if side == FLAT or quote.price > PERP_MAX_PRICE or quote.conf > PERP_MAX_PRICE - quote.price:
         return False
-    if entry_price > I64_MAX or price > I64_MAX:  # perp_pnl
+    mark = mark_price(side, quote)
+    if entry_price > PERP_MAX_PRICE or collateral > MAX_COLLATERAL:
         return False
-    diff = price - entry_price if side == LONG else entry_price - price
-    pnl = _mul_div(diff, size, PRICE_PRECISION, ceil=False)
-    delta = index - funding_snapshot
-    if not _i64(pnl) or not _i64(delta):
+    diff = mark - entry_price if side == LONG else entry_price - mark
+    pnl = diff * size // PRICE_PRECISION
+    gain = min(pnl - funding_owed(side, size, index, funding_snapshot), reserve)
+    notional = size * mark // PRICE_PRECISION
+    if notional > U64_MAX:
         return False
-    if side != LONG:  # the program negates for any side but long
-        delta = -delta
-        if not _i64(delta):
-            return False
-    owed = _mul_div(delta, size, PRICE_PRECISION, ceil=True)
-    if not _i64(owed):
-        return False
-    gain = pnl - owed
-    if not _i64(gain) or collateral > I64_MAX:
-        return False
-    equity = collateral + gain
-    notional = size * price // PRICE_PRECISION
-    if not _i64(equity) or notional > U64_MAX:
-        return False
-    maintenance = _mul_div(notional, maintenance_bps, BPS, ceil=True)
-    if maintenance > U64_MAX:
-        return False
-    return equity < 0 or equity < maintenance
+    maintenance = -(-notional * maintenance_bps // BPS)
+    return collateral + gain < maintenance
 
 
 def _weight(instance: str, position: Pubkey) -> int:
@@ -118,7 +171,9 @@ class _Market:
         """`market` an anchorpy-decoded PerpMarket; `records` its positions' accounts as
         program.layouts.POSITION records, in the order of `keys`."""
         self.oracle: Pubkey = market.oracle
-        self.index = int(market.cumulative_funding)
+        self.limits = OracleLimits.from_market(market)
+        self.pyth_program: Pubkey = market.pyth_program
+        self.funding = Funding.of(market)
         self.bps = int(market.maintenance_margin_bps)
         self.keys = keys
         self.opened_at = records["opened_at"].tolist()
@@ -127,29 +182,41 @@ class _Market:
         self.entry = records["entry_price"].astype(np.uint64)
         self.collateral = records["collateral"].astype(np.uint64)
         self.snapshot = records["funding_snapshot"].astype(np.int64)
-        self.sign = np.where(self.side == LONG, 1.0, -1.0)
+        self.reserve = records["reserve"].astype(np.uint64)
+        self.long = self.side == LONG
+        self.sign = np.where(self.long, 1.0, -1.0)
         self.size_f = self.size.astype(np.float64)
         self.entry_f = self.entry.astype(np.float64)
         self.collateral_f = self.collateral.astype(np.float64)
         self.snapshot_f = self.snapshot.astype(np.float64)
+        self.reserve_f = self.reserve.astype(np.float64)
 
-    def exact(self, i: int, price: int) -> bool:
-        return is_liquidatable(int(self.side[i]), int(self.size[i]), int(self.entry[i]),
-                               int(self.collateral[i]), int(self.snapshot[i]), price,
-                               self.index, self.bps)
+    def exact(self, i: int, quote: Quote, indexes: tuple[int, int]) -> bool:
+        side = int(self.side[i])
+        return is_liquidatable(side, int(self.size[i]), int(self.entry[i]),
+                               int(self.collateral[i]), int(self.snapshot[i]),
+                               int(self.reserve[i]), quote=quote,
+                               index=indexes[0] if side == LONG else indexes[1],
+                               maintenance_bps=self.bps)
 
-    def judge(self, price: int) -> tuple[Bools, Bools]:
-        """(surely liquidatable, to confirm exactly) per position at `price`."""
-        p, index, bps = float(price), float(self.index), self.bps / BPS
+    def judge(self, quote: Quote, indexes: tuple[int, int]) -> tuple[Bools, Bools]:
+        """(surely liquidatable, to confirm exactly) per position at `quote`."""
+        bps = self.bps / BPS
+        mark = np.where(self.long, float(mark_price(LONG, quote)),
+                        float(mark_price(SHORT, quote)))
+        index = np.where(self.long, float(indexes[0]), float(indexes[1]))
         size = self.size_f / PRICE_PRECISION
-        pnl = self.sign * size * (p - self.entry_f)
-        owed = self.sign * size * (index - self.snapshot_f)
-        maintenance = size * p * bps
-        margin = self.collateral_f + pnl - owed - maintenance
-        magnitude = (self.collateral_f + size * (p + self.entry_f + abs(index)
-                                                 + np.abs(self.snapshot_f)) * (1.0 + bps)
-                     + self.entry_f + np.abs(self.snapshot_f) + (p + abs(index)))
-        unsafe = magnitude > _SAFE_MAGNITUDE
+        pnl = self.sign * size * (mark - self.entry_f)
+        # a long owes the index's rise, a short its fall (index units are 10^-3 quote)
+        owed = self.sign * size * (index - self.snapshot_f) / 1000.0
+        gain = np.minimum(pnl - owed, self.reserve_f)
+        margin = self.collateral_f + gain - size * mark * bps
+        magnitude = (self.collateral_f + self.reserve_f
+                     + size * (mark + self.entry_f) * (1.0 + bps)
+                     + size * (np.abs(index) + np.abs(self.snapshot_f)) / 1000.0
+                     + self.entry_f + mark + np.abs(index) + np.abs(self.snapshot_f))
+        unsafe = ((magnitude > _SAFE_MAGNITUDE) | (self.collateral_f > MAX_COLLATERAL)
+                  | (self.entry_f > PERP_MAX_PRICE))
         tolerance = _ROUND_UNITS + _REL_ERROR * magnitude
         sure = (margin < -tolerance) & ~unsafe
         return sure, unsafe | (np.abs(margin) <= tolerance)
@@ -168,8 +235,8 @@ class PositionBook:
         """From anchorpy-decoded PerpMarket accounts by address and (address, Position)
         pairs; flat positions and those of a market not given are left out."""
         records = np.zeros(len(positions), dtype=layouts.POSITION)
-        for field in ("size", "entry_price", "collateral", "funding_snapshot", "opened_at",
-                      "side"):
+        for field in ("size", "entry_price", "collateral", "reserve", "funding_snapshot",
+                      "loss_snapshot", "opened_at", "side"):
             records[field] = [getattr(p, field) for _, p in positions]
         records["perp_market"] = [np.void(bytes(p.perp_market)) for _, p in positions]
         return cls.from_records(markets, [k for k, _ in positions], records)
@@ -195,10 +262,26 @@ class PositionBook:
         """The oracles of the markets in the book."""
         return frozenset(m.oracle for m in self._markets.values())
 
+    @property
+    def pyth_programs(self) -> dict[Pubkey, Pubkey]:
+        """Each oracle's owner as its market copied it."""
+        return {m.oracle: m.pyth_program for m in self._markets.values()}
+
+    @property
+    def limits(self) -> dict[Pubkey, OracleLimits]:
+        """Each oracle's limits as its markets copied them (the strictest where two markets
+        share an oracle)."""
+        out: dict[Pubkey, OracleLimits] = {}
+        for m in self._markets.values():
+            had = out.get(m.oracle, m.limits)
+            out[m.oracle] = OracleLimits(min(had.max_staleness_slots, m.limits.max_staleness_slots),
+                                         min(had.max_conf_bps, m.limits.max_conf_bps))
+        return out
+
     def __len__(self) -> int:
         return sum(len(m.keys) for m in self._markets.values())
 
-    def priced(self, prices: Mapping[Pubkey, int]) -> int:
+    def priced(self, prices: Mapping[Pubkey, Quote]) -> int:
         """How many of the book's positions `prices` has a price for (those `liquidatable`
         judges)."""
         return sum(len(m.keys) for m in self._markets.values() if m.oracle in prices)
@@ -211,25 +294,28 @@ class PositionBook:
                 for address, m in self._markets.items()}
         return self._shards[key]
 
-    def liquidatable(self, prices: Mapping[Pubkey, int], *,
+    def liquidatable(self, prices: Mapping[Pubkey, Quote], *, now: int,
                      instances: Sequence[str] | None = None,
                      me: str | None = None) -> list[Candidate]:
-        """The positions the program would liquidate at `prices` (by oracle address; markets
-        whose oracle has none are skipped); with `instances` and `me`, only those
-        `owner_of` gives to `me`."""
+        """The positions the program would liquidate at `prices` (quotes by oracle address;
+        markets whose oracle has none are skipped) with funding accrued to `now` (the chain's
+        unix time); with `instances` and `me`, only those `owner_of` gives to `me`."""
         if (instances is None) != (me is None):
             raise ValueError("give both instances and me, or neither")
         shard = None if instances is None or me is None else self._shard(instances, me)
         found: list[Candidate] = []
         for address, m in self._markets.items():
-            price = prices.get(m.oracle)
-            if price is None:
+            quote = prices.get(m.oracle)
+            if quote is None or quote.price > PERP_MAX_PRICE or (
+                    quote.conf > PERP_MAX_PRICE - quote.price):  # the program refuses it
                 continue
-            sure, unsure = m.judge(price)
+            indexes = m.funding.indexes(quote.price, now)
+            sure, unsure = m.judge(quote, indexes)
             if shard is not None:
                 sure &= shard[address]
                 unsure &= shard[address]
-            confirmed = [i for i in np.flatnonzero(unsure).tolist() if m.exact(i, price)]
+            confirmed = [i for i in np.flatnonzero(unsure).tolist()
+                         if m.exact(i, quote, indexes)]
             keys, opened_at = m.keys, m.opened_at
             found.extend(Candidate(keys[i], address, opened_at[i])
                          for i in sorted(np.flatnonzero(sure).tolist() + confirmed))

@@ -95,6 +95,9 @@ class PerpMarketParams(IdlStruct):
     taker_fee_bps: int = 10
     funding_interval_secs: int = 3_600
     max_funding_bps: int = 10
+    max_profit_bps: int = 10_000
+    liquidator_share_bps: int = 5_000
+    max_open_interest: int = 10**12
 
 
 @dataclass(frozen=True)
@@ -362,3 +365,8 @@ class Client:
     def update_funding(self, perp_market: Pubkey, oracle: Pubkey) -> Instruction:
         return self._ix("update_funding", config=self.d.config, perp_market=perp_market,
                         oracle=oracle)
+
+    def close_position_account(self, owner: Pubkey, perp_market: Pubkey) -> Instruction:
+        """Close the owner's flat, empty Position and return its rent to the owner."""
+        return self._ix("close_position_account", owner=owner, perp_market=perp_market,
+                        position=self.d.position(perp_market, owner))

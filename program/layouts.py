@@ -39,6 +39,7 @@ def offset(layout: np.dtype, field: str) -> int:
 
 POSITION = record(spec.POSITION)
 PERP_MARKET = record(spec.PERP_MARKET)
+CONFIG = record(spec.CONFIG)
 
 
 def positions(data: bytes) -> np.ndarray:

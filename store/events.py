@@ -82,7 +82,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (signature, event_index) DO NOTHING"""
 
 _INSERT_FUNDING = """
-INSERT INTO funding_updates (signature, event_index, perp_market, rate_bps, intervals, price,
+INSERT INTO funding_updates (signature, event_index, perp_market, rate_ppm, intervals, price,
                              cumulative_funding, slot)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (signature, event_index) DO NOTHING"""
@@ -114,7 +114,7 @@ def _dispute_vote(e: EventRow) -> tuple[Any, ...]:
 
 def _funding(e: EventRow) -> tuple[Any, ...]:
     d = e.data
-    return (e.signature, e.event_index, d["perp_market"], d["rate_bps"], d["intervals"],
+    return (e.signature, e.event_index, d["perp_market"], d["rate_ppm"], d["intervals"],
             d["price"], d["cumulative_funding"], e.slot)
 
 

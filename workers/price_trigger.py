@@ -5,8 +5,9 @@ waiting for a queue hop or a fresh read of every position.
 
 Each liquidator instance runs one `PriceTrigger` beside its arq worker:
 - it watches the perp markets' oracles through `accountSubscribe` (`chain.watch`) and judges
-  each new price exactly as the program would (`chain.prices.judge`, at the notification's
-  slot); a refused price (stale, halted, too uncertain) triggers nothing;
+  each new price and confidence exactly as the program would (`chain.prices.judge_quote`,
+  with the limits each market copied at creation, at the notification's slot), with funding
+  accrued to now; a refused price (stale, halted, too uncertain) triggers nothing;
 - it keeps the open positions in a `PositionBook`, re-read every `book_refresh_s`, or less
   often for a large book (`refresh_period_s`; a position opened since is caught at the next
   refresh, and by the cron scan);
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -33,9 +35,9 @@ from typing import Any
 import structlog
 from solders.pubkey import Pubkey
 
-from chain.prices import OracleLimits, OracleRefused, judge
+from chain.prices import OracleRefused, Quote, judge_quote
 from chain.watch import watch_accounts
-from jobs.deps import JobDeps, MissingAccount
+from jobs.deps import JobDeps
 from jobs.liquidation import load_book, read_prices
 from jobs.liquidation_plan import Candidate, PositionBook
 from workers.fleet import Fleet
@@ -46,14 +48,6 @@ REFRESH_S_PER_POSITION = 0.0002  # 10,000 positions: every 2 s; 100,000: every 2
 
 Callable0 = Callable[[], Awaitable[object]]
 Liquidate = Callable[[list[Candidate]], Awaitable[int]]
-
-
-async def read_config(chain: JobDeps) -> Any:
-    """The program's Config account, decoded."""
-    _now, (config,) = await chain.snapshot(chain.client.d.config)
-    if config is None:
-        raise MissingAccount("the program's Config account is missing")
-    return config
 
 
 @dataclass
@@ -67,7 +61,6 @@ class PriceTrigger:
     book_refresh_s: float = 2.0
     beat_s: float = 1.0
     book: PositionBook = field(default_factory=lambda: PositionBook.from_accounts({}, []))
-    limits: OracleLimits | None = None
     refused: dict[Pubkey, str] = field(default_factory=dict)  # oracle -> the program's error
 
     async def run(self) -> None:
@@ -106,33 +99,35 @@ class PriceTrigger:
         return max(self.book_refresh_s, len(self.book) * REFRESH_S_PER_POSITION)
 
     async def refresh(self) -> None:
-        """Re-read the open positions, the perp markets and the oracle limits."""
-        config = await read_config(self.chain)
-        self.limits = OracleLimits.from_config(config)
+        """Re-read the open positions and the perp markets (with the oracle limits each
+        copied at creation)."""
         self.book = await load_book(self.chain)
 
     async def on_price(self, oracle: Pubkey, data: bytes, slot: int) -> None:
         """A new version of `oracle`: judge it, and enqueue this instance's positions on it
         that are under maintenance at that price."""
-        if self.limits is None:
+        limits = self.book.limits.get(oracle)
+        if limits is None:
             return
         try:
-            price = judge(data, self.limits, slot)
+            quote = judge_quote(data, limits, slot)
         except OracleRefused as e:
             self._refuse(oracle, e.error)
             return
         self.refused.pop(oracle, None)
-        await self._enqueue({oracle: price})
+        # the notification carries a slot, not the chain's time: the chain's clock follows
+        # wall time, and liquidate_position re-checks at the chain's own time before it sends
+        await self._enqueue({oracle: quote}, int(time.time()))
 
     async def rescan(self) -> None:
         """This instance's share at prices read now (after a (re)connection)."""
-        prices, refused = await read_prices(self.chain, self.book.oracles)
-        for oracle, error in refused.items():
+        prices = await read_prices(self.chain, self.book.limits, self.book.pyth_programs)
+        for oracle, error in prices.refused.items():
             self._refuse(oracle, error)
-        await self._enqueue(prices)
+        await self._enqueue(prices.quotes, prices.now)
 
-    async def _enqueue(self, prices: Mapping[Pubkey, int]) -> None:
-        candidates = self.book.liquidatable(prices, instances=self.fleet.members,
+    async def _enqueue(self, prices: Mapping[Pubkey, Quote], now: int) -> None:
+        candidates = self.book.liquidatable(prices, now=now, instances=self.fleet.members,
                                             me=self.fleet.instance)
         if candidates:
             queued = await self.liquidate(candidates)

@@ -63,6 +63,29 @@ class PositionSpec:
     collateral: int
 
 
+def _wrap_i64(x: int) -> int:
+    x %= 2**64
+    return x - 2**64 if x >= 2**63 else x
+
+
+def _accrue(m: np.ndarray, price: int, now: int) -> None:
+    """`perp_accrue` on a PerpMarket record: funding from last_accrual_ts to `now` at `price`
+    and the open interest in force (ppm rate; the long index rounding up, the short down)."""
+    elapsed = now - int(m["last_accrual_ts"][0])
+    if elapsed <= 0:
+        return
+    long_oi, short_oi = int(m["long_oi"][0]), int(m["short_oi"][0])
+    total = long_oi + short_oi
+    magnitude = abs(long_oi - short_oi) * int(m["max_funding_bps"][0]) * 100 // total \
+        if total else 0
+    rate = magnitude if long_oi >= short_oi else -magnitude
+    num = rate * price * min(elapsed, 2**40) * 1000
+    den = int(m["funding_interval_secs"][0]) * 10**6
+    m["cumulative_funding"] = _wrap_i64(int(m["cumulative_funding"][0]) - (-num // den))
+    m["cumulative_funding_short"] = _wrap_i64(int(m["cumulative_funding_short"][0]) + num // den)
+    m["last_accrual_ts"] = now
+
+
 @dataclass
 class Seeder:
     """Seeds one localnet; see the module's docstring."""
@@ -187,26 +210,47 @@ class Seeder:
     async def positions_written(self, perp_market: Pubkey, specs: Sequence[PositionSpec],
                                 entry_price: int) -> list[Pubkey]:
         """Open one position per spec without a transaction: each Position account is written
-        as `open_position` at `entry_price` would leave it (its fee aside), for an owner with
-        no wallet, through the localnet's `keepernet_setAccounts`; the market's open interest
-        is raised to match and the collateral minted into the vault. The program cannot tell
-        them from opened ones, so 100,000 positions take seconds instead of 33,000
-        transactions. Their addresses, in the specs' order."""
+        as `open_position` filling at `entry_price` would leave it (its fee aside), for an owner
+        with no wallet, through the localnet's `keepernet_setAccounts`: its pool reserve
+        (notional * max_profit_bps), funding and loss snapshots of its side. The market is first
+        accrued to now at `entry_price` (as an instruction at that price would), its open
+        interest raised to match, the Config's reserved pool raised by the reserves (refused
+        when the pool's free liquidity cannot cover them, as open_position is), and the
+        collateral minted into the vault. The program cannot tell them from opened ones, so
+        100,000 positions take seconds instead of 33,000 transactions. Their addresses, in the
+        specs' order."""
         program_id = self.d.program_id
-        market = (await self.client.get_account_info(perp_market)).value
-        if market is None:
-            raise SeedError(f"no PerpMarket at {perp_market}")
+        market, config = (await self.client.get_multiple_accounts(
+            [perp_market, self.d.config])).value
+        if market is None or config is None:
+            raise SeedError(f"no PerpMarket at {perp_market} or no Config")
         m = np.frombuffer(bytes(market.data), dtype=layouts.PERP_MARKET).copy()
+        c = np.frombuffer(bytes(config.data), dtype=layouts.CONFIG).copy()
         now = await self.now()
+        _accrue(m, entry_price, now)
         records = np.zeros(len(specs), dtype=layouts.POSITION)
         records["discriminator"] = np.void(layouts.discriminator("Position"))
         records["perp_market"] = np.void(bytes(perp_market))
         records["size"] = [s.size for s in specs]
         records["entry_price"] = entry_price
         records["collateral"] = [s.collateral for s in specs]
-        records["funding_snapshot"] = m["cumulative_funding"][0]
+        reserves = [s.size * entry_price // 10**6 * int(m["max_profit_bps"][0]) // 10_000
+                    for s in specs]
+        records["reserve"] = reserves
+        long_ = np.array([s.side == 1 for s in specs], dtype=bool)
+        records["funding_snapshot"] = np.where(long_, m["cumulative_funding"][0],
+                                               m["cumulative_funding_short"][0])
+        records["loss_snapshot"] = np.where(long_, m["loss_index_long"][0],
+                                            m["loss_index_short"][0])
         records["opened_at"] = now
         records["side"] = [s.side for s in specs]
+        reserved = int(c["perp_pool_reserved"][0]) + sum(reserves)
+        if reserved > int(c["perp_pool"][0]):
+            raise SeedError(f"the pool's free liquidity cannot reserve {sum(reserves)}")
+        long_oi = int(m["long_oi"][0]) + sum(s.size for s in specs if s.side == 1)
+        short_oi = int(m["short_oi"][0]) + sum(s.size for s in specs if s.side == 2)
+        if max(long_oi, short_oi) > int(m["max_open_interest"][0]):
+            raise SeedError("the positions exceed the market's open interest cap")
         addresses: list[Pubkey] = []
         for record in records:
             owner = Keypair().pubkey()
@@ -219,10 +263,11 @@ class Seeder:
         for start in range(0, len(entries), SET_ACCOUNTS_PER_REQUEST):
             await self.rpc.request("keepernet_setAccounts",
                                    [entries[start:start + SET_ACCOUNTS_PER_REQUEST]])
-        m["long_oi"] += sum(s.size for s in specs if s.side == 1)
-        m["short_oi"] += sum(s.size for s in specs if s.side == 2)
-        await self.rpc.request("keepernet_setAccounts", [[[
-            str(perp_market), base64.b64encode(m.tobytes()).decode(), str(program_id)]]])
+        m["long_oi"], m["short_oi"] = long_oi, short_oi
+        c["perp_pool_reserved"] = reserved
+        await self.rpc.request("keepernet_setAccounts", [[
+            [str(perp_market), base64.b64encode(m.tobytes()).decode(), str(program_id)],
+            [str(self.d.config), base64.b64encode(c.tobytes()).decode(), str(program_id)]]])
         collateral = sum(s.collateral for s in specs)
         if collateral:
             await self.send([mint_to(MintToParams(

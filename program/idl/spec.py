@@ -219,16 +219,30 @@ VOTE = Struct("Vote", (
 PERP_MARKET = Struct("PerpMarket", (
     F("id", "u64"),
     F("oracle", "publicKey", "the Pyth price account this market trades at"),
+    F("pyth_program", "publicKey", "the oracle's owner, copied from Config at creation"),
     F("funding_interval_secs", "i64"),
     F("long_oi", "u64", "open interest of longs, base units with 6 decimals"),
     F("short_oi", "u64", "open interest of shorts, base units with 6 decimals"),
-    F("cumulative_funding", "i64", "funding index: quote per whole base unit, 6 decimals"),
-    F("last_funding_ts", "i64", "the end of the last interval funding was applied for"),
+    F("max_open_interest", "u64", "cap on each side's open interest"),
+    F("cumulative_funding", "i64", "what a long has owed per whole base unit since creation: "
+      "quote units x 10^3, accrued rounding up, wrapping (only differences count)"),
+    F("cumulative_funding_short", "i64", "what a short has received per whole base unit: "
+      "quote units x 10^3, accrued rounding down, wrapping"),
+    F("loss_index_long", "u64", "unpaid bad debt of shorts charged to longs' profits, per whole "
+      "base unit, quote units x 10^3 (saturating)"),
+    F("loss_index_short", "u64", "unpaid bad debt of longs charged to shorts' profits"),
+    F("last_accrual_ts", "i64", "funding is accrued up to this time"),
+    F("last_funding_ts", "i64", "the end of the last interval update_funding reported"),
+    F("max_oracle_staleness_slots", "u64", "copied from Config at creation"),
+    F("max_open_staleness_slots", "u64", "copied from Config at creation"),
     F("initial_margin_bps", "u16"),
     F("maintenance_margin_bps", "u16"),
-    F("liquidation_fee_bps", "u16"),
+    F("liquidation_fee_bps", "u16", "the liquidation penalty, of notional"),
     F("taker_fee_bps", "u16"),
     F("max_funding_bps", "u16", "cap on the funding rate per interval"),
+    F("max_profit_bps", "u16", "a position's profit cap (and pool reserve), of notional"),
+    F("liquidator_share_bps", "u16", "the liquidator's share of the penalty"),
+    F("max_oracle_conf_bps", "u16", "copied from Config at creation"),
     F("bump", "u8"),
 ), "A perpetual-futures market priced by one oracle; the protocol's pool is the counterparty.")
 
@@ -236,9 +250,11 @@ POSITION = Struct("Position", (
     F("perp_market", "publicKey"),
     F("owner", "publicKey"),
     F("size", "u64", "base units with 6 decimals; 0 when flat"),
-    F("entry_price", "u64", "quote per whole base unit, 6 decimals"),
+    F("entry_price", "u64", "the fill price: quote per whole base unit, 6 decimals"),
     F("collateral", "u64"),
-    F("funding_snapshot", "i64", "the market's cumulative_funding when the position opened"),
+    F("reserve", "u64", "pool liquidity reserved for this position: its profit cap"),
+    F("funding_snapshot", "i64", "the side's funding index when the position opened"),
+    F("loss_snapshot", "u64", "the side's loss index when the position opened"),
     F("opened_at", "i64"),
     F("side", "u8", "Side"),
     F("bump", "u8"),
@@ -264,7 +280,10 @@ PERP_MARKET_PARAMS = Struct("PerpMarketParams", (
     F("liquidation_fee_bps", "u16"),
     F("taker_fee_bps", "u16"),
     F("funding_interval_secs", "i64"),
-    F("max_funding_bps", "u16"),
+    F("max_funding_bps", "u16", "cap on the funding rate per interval (kept in ppm inside)"),
+    F("max_profit_bps", "u16", "profit cap and pool reserve, of notional: 1..=10,000"),
+    F("liquidator_share_bps", "u16", "the liquidator's share of the liquidation penalty"),
+    F("max_open_interest", "u64", "cap on each side's open interest (base units)"),
 ), "A perp market's risk settings.")
 
 # ---- instructions ---------------------------------------------------------------------------
@@ -413,7 +432,7 @@ PERP_INSTRUCTIONS = (
         TOKEN, SYSTEM,
     ), (F("amount", "u64"),), "Add collateral; the Position is created on the first deposit."),
     Instruction("withdraw", (
-        Acc("owner", signer=True), Acc("config"), Acc("perp_market"),
+        Acc("owner", signer=True), Acc("config"), Acc("perp_market", mut=True),
         Acc("position", mut=True), Acc("oracle"), Acc("owner_token", mut=True), *_vault(),
         TOKEN,
     ), (F("amount", "u64"),), "Take collateral out, keeping initial margin while open."),
@@ -433,7 +452,10 @@ PERP_INSTRUCTIONS = (
     ), doc="Close a position below maintenance margin; the liquidator earns the fee."),
     Instruction("update_funding", (
         Acc("config"), Acc("perp_market", mut=True), Acc("oracle"),
-    ), doc="Apply every funding interval that has ended since the last update."),
+    ), doc="Accrue funding to now and report it, once per interval."),
+    Instruction("close_position_account", (
+        Acc("owner", mut=True, signer=True), Acc("perp_market"), Acc("position", mut=True),
+    ), doc="Close a flat Position with no collateral and return its rent to the owner."),
 )
 
 # ---- events ---------------------------------------------------------------------------------
@@ -503,6 +525,10 @@ EVENTS = (
         F("initial_margin_bps", "u16"), F("maintenance_margin_bps", "u16"),
         F("liquidation_fee_bps", "u16"), F("taker_fee_bps", "u16"),
         F("funding_interval_secs", "i64"), F("max_funding_bps", "u16"),
+        F("max_profit_bps", "u16"), F("liquidator_share_bps", "u16"),
+        F("max_open_interest", "u64"), F("pyth_program", "publicKey"),
+        F("max_oracle_staleness_slots", "u64"), F("max_open_staleness_slots", "u64"),
+        F("max_oracle_conf_bps", "u16"),
     )),
     Struct("Deposited", (
         F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
@@ -514,24 +540,39 @@ EVENTS = (
     )),
     Struct("PositionOpened", (
         F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
-        F("side", "u8"), F("size", "u64"), F("entry_price", "u64"), F("collateral", "u64"),
-        F("fee", "u64"), F("funding_snapshot", "i64"),
-        F("long_oi", "u64"), F("short_oi", "u64"),
+        F("side", "u8"), F("size", "u64"),
+        F("entry_price", "u64", "the fill: oracle price + conf to buy, - conf to sell"),
+        F("oracle_price", "u64"), F("conf", "u64"), F("collateral", "u64"),
+        F("fee", "u64"), F("reserve", "u64", "pool liquidity reserved: the profit cap"),
+        F("funding_snapshot", "i64"), F("long_oi", "u64"), F("short_oi", "u64"),
+        F("pool_reserved", "u64"),
     )),
     Struct("PositionClosed", (
         F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
-        F("side", "u8"), F("size", "u64"), F("entry_price", "u64"), F("exit_price", "u64"),
+        F("side", "u8"), F("size", "u64"), F("entry_price", "u64"),
+        F("exit_price", "u64", "the fill: oracle price - conf to sell, + conf to buy"),
         F("pnl", "i64"), F("funding", "i64", "funding paid (positive) or received"),
-        F("fee", "u64"), F("collateral", "u64"),
+        F("settled", "i64", "what the collateral gained (after the profit cap and the "
+          "socialized loss) or lost"),
+        F("socialized_loss", "u64", "taken from this profit for the other side's bad debt"),
+        F("fee", "u64"), F("collateral", "u64"), F("reserve", "u64", "released"),
         F("long_oi", "u64"), F("short_oi", "u64"),
     )),
     Struct("PositionLiquidated", (
         F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
         F("liquidator", "publicKey"), F("side", "u8"), F("size", "u64"),
-        F("entry_price", "u64"), F("price", "u64"), F("pnl", "i64"), F("funding", "i64"),
-        F("equity", "i64"), F("maintenance", "u64"), F("reward", "u64"),
+        F("entry_price", "u64"), F("price", "u64", "the conservative mark it closed at"),
+        F("pnl", "i64"), F("funding", "i64"),
+        F("equity", "i64", "collateral + capped gain at the mark"), F("maintenance", "u64"),
+        F("penalty", "u64", "liquidation_fee_bps of notional, taken from what is left"),
+        F("reward", "u64", "paid to the liquidator"),
+        F("insurance_share", "u64", "the penalty's part credited to insurance"),
         F("collateral", "u64", "what stays with the owner"),
-        F("bad_debt", "u64", "covered by the insurance balance"),
+        F("bad_debt", "u64", "the loss beyond the collateral"),
+        F("insurance_paid", "u64", "bad debt and reward paid by insurance"),
+        F("pool_paid", "u64", "bad debt absorbed and reward paid by the pool's free liquidity"),
+        F("socialized_loss", "u64", "bad debt left to the other side's profits"),
+        F("reserve", "u64", "released"),
         F("long_oi", "u64"), F("short_oi", "u64"),
     )),
     Struct("ConfigProposed", (
@@ -554,9 +595,16 @@ EVENTS = (
         F("by", "publicKey"),
     )),
     Struct("FundingUpdated", (
-        F("perp_market", "publicKey"), F("rate_bps", "i64"), F("intervals", "u64"),
-        F("price", "u64"), F("cumulative_funding", "i64"), F("last_funding_ts", "i64"),
+        F("perp_market", "publicKey"),
+        F("rate_ppm", "i64", "per interval, parts per million; positive: longs pay"),
+        F("intervals", "u64", "intervals reported (whole intervals since the last report)"),
+        F("price", "u64"), F("cumulative_funding", "i64"),
+        F("cumulative_funding_short", "i64"), F("last_funding_ts", "i64"),
         F("long_oi", "u64"), F("short_oi", "u64"),
+    )),
+    Struct("PositionAccountClosed", (
+        F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
+        F("lamports", "u64"),
     )),
 )
 
@@ -605,6 +653,7 @@ _ERRORS = (
     ("NoPendingConfig", "No config change is pending"),
     ("InsufficientBalance", "The protocol balance is smaller than the amount to withdraw"),
     ("StakeTooSmall", "The stake is below the market's minimum vote stake"),
+    ("OpenInterestLimit", "The market's open interest cap is reached"),
 )
 ERRORS = tuple(Error(6000 + i, name, msg) for i, (name, msg) in enumerate(_ERRORS))
 

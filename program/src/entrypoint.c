@@ -47,6 +47,7 @@ static u64 dispatch(const u8 *input) {
     case IX_CLOSE_POSITION: return ix_close_position(&in, data, len);
     case IX_LIQUIDATE: return ix_liquidate(&in, data, len);
     case IX_UPDATE_FUNDING: return ix_update_funding(&in, data, len);
+    case IX_CLOSE_POSITION_ACCOUNT: return ix_close_position_account(&in, data, len);
     default: return ERR_INVALID_INSTRUCTION_DATA;
     }
 }

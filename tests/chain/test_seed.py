@@ -45,20 +45,27 @@ async def test_positions_are_opened_as_specified() -> None:
 
 
 async def test_written_positions_are_the_programs_own() -> None:
-    """Positions written without transactions decode as opened ones, raise the market's open
-    interest, and the program liquidates one like any other (the vault holds its collateral)."""
+    """Positions written without transactions decode as opened ones (their reserve, their
+    side's funding snapshot), raise the market's open interest and the pool's reserved part,
+    and the program liquidates one like any other (the vault holds its collateral)."""
     async with perp_world([PositionSpec(1, SIZE, SOLID)], market_id=8, pool=10**12,
                           publish_every_s=None) as world:
         net, seeder, market, opened = world.net, world.seeder, world.market, world.positions
         specs = [PositionSpec(1 + i % 2, 1_000_000 + i, 15_000_000) for i in range(12)]
+        reserved = net.protocol.chain.fetch(net.protocol.d.config).perp_pool_reserved
         written = await seeder.positions_written(market, specs, PRICE)
         m = net.protocol.chain.fetch(market)
+        reserves = [s.size * PRICE // 10**6 for s in specs]  # max_profit_bps 10,000
+        assert net.protocol.chain.fetch(net.protocol.d.config).perp_pool_reserved == (
+            reserved + sum(reserves))
         assert m.long_oi == 1_000_000 + sum(s.size for s in specs if s.side == 1)
         assert m.short_oi == sum(s.size for s in specs if s.side == 2)
-        for address, spec in zip(written, specs, strict=True):
+        for address, spec, reserve in zip(written, specs, reserves, strict=True):
             p = net.protocol.chain.fetch(address)
-            assert (p.side, p.size, p.collateral, p.entry_price, p.perp_market) == (
-                spec.side, spec.size, spec.collateral, PRICE, market)
+            assert (p.side, p.size, p.collateral, p.entry_price, p.perp_market, p.reserve) == (
+                spec.side, spec.size, spec.collateral, PRICE, market, reserve)
+            assert p.funding_snapshot == (m.cumulative_funding if spec.side == 1
+                                          else m.cumulative_funding_short)
         found = await seeder.rpc.program_accounts(seeder.program.program, "Position")
         assert {a for a, _ in found} == {*opened, *written}
 

@@ -265,9 +265,9 @@ async def test_indexes_exactly_the_chains_events_with_projections(
          d["approve"] if n == "ProposalVoted" else d["agree"], d["stake"])
         for n, s, i, d in events("ProposalVoted", "DisputeVoted")]
     assert {r["stake"] for r in votes} == {STAKE}
-    assert [(r["perp_market"], r["rate_bps"], r["intervals"], r["price"],
+    assert [(r["perp_market"], r["rate_ppm"], r["intervals"], r["price"],
              r["cumulative_funding"]) for r in funding] == [
-        (d["perp_market"], d["rate_bps"], d["intervals"], Decimal(d["price"]),
+        (d["perp_market"], d["rate_ppm"], d["intervals"], Decimal(d["price"]),
          Decimal(d["cumulative_funding"])) for _, _, _, d in events("FundingUpdated")]
     assert [(r["position"], r["owner"], r["liquidator"], r["price"], r["equity"], r["reward"],
              r["bad_debt"]) for r in liquidations] == [

@@ -112,9 +112,9 @@ def invoke(program: Pubkey, *inner: str, depth: int = 1) -> list[str]:
 MARKET, TRADER = Keypair().pubkey(), Keypair().pubkey()
 TRADED = {"market": MARKET, "trader": TRADER, "outcome": 1, "is_buy": True, "amount": U64_MAX,
           "shares": 12345, "fee": 0, "yes_reserve": 2**63, "no_reserve": 1}
-FUNDING = {"perp_market": MARKET, "rate_bps": -7, "intervals": 2, "price": 100_000_000,
-           "cumulative_funding": I64_MIN, "last_funding_ts": 1_700_000_000, "long_oi": 0,
-           "short_oi": U64_MAX}
+FUNDING = {"perp_market": MARKET, "rate_ppm": -7, "intervals": 2, "price": 100_000_000,
+           "cumulative_funding": I64_MIN, "cumulative_funding_short": -1,
+           "last_funding_ts": 1_700_000_000, "long_oi": 0, "short_oi": U64_MAX}
 
 
 def as_json(fields: dict[str, Any]) -> dict[str, Any]:

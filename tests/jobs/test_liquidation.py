@@ -14,10 +14,12 @@ import pytest_asyncio
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from chain.localnet.seed import Seeder
+from chain.prices import OracleLimits, Quote
 from chain.publisher import SET_PRICE_METHOD
 from chain.pyth import PriceStatus, price_account
 from jobs.liquidation import liquidate_position, read_prices, scan_positions
-from jobs.liquidation_plan import is_liquidatable
+from jobs.liquidation_plan import Funding, is_liquidatable
 from jobs.outcome import Outcome
 from metrics.definitions import registry
 from program.client import PerpMarketParams
@@ -31,6 +33,7 @@ PRICE = 100_000_000
 LONG, SHORT = 1, 2
 SIZE = 1_000_000  # one base unit: 100 quote of notional at PRICE
 THIN, THICK = 12_000_000, 50_000_000  # collateral: ~8x and 2x leverage
+CONF_BPS = 10  # price_account's default confidence: fills and health move by it
 
 
 @dataclass
@@ -80,9 +83,15 @@ async def perps() -> AsyncIterator[Perps]:
         book = [[(u1, LONG, THIN), (u2, SHORT, THIN), (u3, LONG, THICK)],
                 [(u1, SHORT, THIN), (u2, LONG, THIN), (u3, SHORT, THICK)],
                 [(u1, LONG, THIN)]]
+        seeder = await Seeder.connect(net.url, net.keys_dir)
+        try:  # the pool reserves each position's profit cap at open
+            admin = await seeder.admin_wallet(10**12)
+        finally:
+            await seeder.close()
         for i, rows in enumerate(book):
             await w.send([c.create_perp_market(net.admin.pubkey(), i + 1, p.oracles[i],
-                                               PerpMarketParams())], net.admin)
+                                               PerpMarketParams()),
+                          c.fund_pool(admin.key, admin.token, 10**11)], net.admin)
             for u, side, collateral in rows:
                 await w.send([c.deposit(u.key, p.markets[i], u.token, collateral),
                               c.open_position(u.key, p.markets[i], p.oracles[i], side, SIZE,
@@ -94,15 +103,19 @@ async def liquidatable_now(p: Perps) -> set[Pubkey]:
     """The rule over every position account as it is on chain."""
     k = p.w.keepers[0]
     positions = [p.position(i, u) for i in range(3) for u in p.w.net.users]
-    _, accounts = await k.snapshot(*positions, *p.markets)
+    now, accounts = await k.snapshot(*positions, *p.markets)
     by_market = dict(zip(p.markets, accounts[len(positions):], strict=True))
     found = set()
     for address, a in zip(positions, accounts[:len(positions)], strict=True):
         if a is None:
             continue
         m = by_market[a.perp_market]
+        quote = Quote(p.prices[m.oracle], p.prices[m.oracle] * CONF_BPS // 10_000)
+        long_index, short_index = Funding.of(m).indexes(quote.price, now)
         if is_liquidatable(a.side, a.size, a.entry_price, a.collateral, a.funding_snapshot,
-                           p.prices[m.oracle], m.cumulative_funding, m.maintenance_margin_bps):
+                           a.reserve, quote=quote,
+                           index=long_index if a.side == LONG else short_index,
+                           maintenance_bps=m.maintenance_margin_bps):
             found.add(address)
     return found
 
@@ -185,7 +198,12 @@ async def test_an_account_that_is_no_price_is_refused_and_has_no_age(perps: Perp
     await rpc(perps.w.net, "keepernet_timeTravel", {"slots": 30})  # a slot past any fresh age
     await perps.refresh(perps.oracles[0])
     not_a_price = perps.markets[0]  # the program's account, not the Pyth program's
-    prices, refused = await read_prices(k, [perps.oracles[0], not_a_price])
-    assert refused == {not_a_price: "InvalidOracle"} and list(prices) == [perps.oracles[0]]
+    _, (market,) = await k.snapshot(perps.markets[0])
+    limits = OracleLimits.from_market(market)
+    prices = await read_prices(k, {perps.oracles[0]: limits, not_a_price: limits},
+                               {perps.oracles[0]: market.pyth_program,
+                                not_a_price: market.pyth_program})
+    assert prices.refused == {not_a_price: "InvalidOracle"}
+    assert list(prices.quotes) == [perps.oracles[0]]
     # the fresh oracle's age, not the chain's slot as if the other were published at slot 0
     assert registry.get_sample_value("keepernet_oracle_age_slots") < 25

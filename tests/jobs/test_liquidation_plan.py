@@ -9,98 +9,130 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
+from chain.prices import Quote
 from jobs.liquidation_plan import (
     FLAT,
-    I64_MAX,
-    I64_MIN,
     LONG,
     SHORT,
     U64_MAX,
     Candidate,
+    Funding,
     PositionBook,
     is_liquidatable,
     owner_of,
 )
 from tests.program import perp_model as model
 
+I64_MIN, I64_MAX = -(2**63), 2**63 - 1
+MAX_PRICE = model.MAX_PRICE
 u64 = st.one_of(st.integers(0, 10**13), st.integers(0, U64_MAX),
                 st.sampled_from([0, 1, I64_MAX, I64_MAX + 1, U64_MAX]))
 i64 = st.one_of(st.integers(-(10**12), 10**12), st.integers(I64_MIN, I64_MAX),
                 st.sampled_from([I64_MIN, -1, 0, 1, I64_MAX]))
-bps = st.integers(0, 2**16 - 1)
+bps = st.integers(0, 10_000)
 side = st.sampled_from([LONG, SHORT])
+price_st = st.one_of(st.integers(1, 10**12), st.sampled_from([MAX_PRICE, MAX_PRICE + 1]))
+conf_st = st.one_of(st.just(0), st.integers(0, 10**7))
 
 
-def fits_i64(*values: int) -> bool:
-    return all(I64_MIN <= v <= I64_MAX for v in values)
-
-
-def model_overflows(p: model.Pos, price: int, index: int, maintenance_bps: int) -> bool:
-    """Whether the program's checked arithmetic would overflow on this position."""
-    if p.entry > I64_MAX or price > I64_MAX or p.collateral > I64_MAX:
-        return True
-    delta = index - p.snapshot
-    pnl = model.pnl(p.side, p.size, p.entry, price)
-    owed = model.funding_owed(p.side, p.size, index, p.snapshot)
-    notional = model.notional(p.size, price)
-    return (not fits_i64(delta, -delta, pnl, owed, pnl - owed, p.collateral + pnl - owed)
-            or notional > U64_MAX or model.margin(notional, maintenance_bps) > U64_MAX)
+def out_of_bounds(p: model.Pos, price: int, conf: int) -> bool:
+    """Where the program refuses instead of judging (a bound, InvalidOracle or MathOverflow)."""
+    return (price + conf > MAX_PRICE or p.entry > MAX_PRICE
+            or p.collateral > model.MAX_COLLATERAL)
 
 
 @settings(max_examples=2000)
-@given(side, u64, u64, u64, i64, u64, i64, bps)
-def test_the_rule_is_the_models_and_overflow_is_not_liquidatable(
-        s: int, size: int, entry: int, collateral: int, snapshot: int, price: int, index: int,
-        maintenance_bps: int) -> None:
-    p = model.Pos(s, size, entry, collateral, snapshot)
-    got = is_liquidatable(s, size, entry, collateral, snapshot, price, index, maintenance_bps)
-    if model_overflows(p, price, index, maintenance_bps):
+@given(side, st.integers(0, model.MAX_OPEN_INTEREST), st.integers(0, MAX_PRICE + 1), u64, i64,
+       u64, price_st, conf_st, i64, bps)
+def test_the_rule_is_the_models_and_a_bound_is_not_liquidatable(
+        s: int, size: int, entry: int, collateral: int, snapshot: int, reserve: int,
+        price: int, conf: int, index: int, maintenance_bps: int) -> None:
+    p = model.Pos(s, size, entry, collateral, snapshot, reserve)
+    got = is_liquidatable(s, size, entry, collateral, snapshot, reserve,
+                          quote=Quote(price, conf), index=index,
+                          maintenance_bps=maintenance_bps)
+    if out_of_bounds(p, price, conf):
         assert not got
     else:
-        assert got == model.liquidatable(p, price, index, maintenance_bps)
+        assert got == model.liquidatable(p, price, index, maintenance_bps, conf)
 
 
-@given(side, st.integers(1, 10**12), st.integers(1, 10**12), st.integers(1, 10**12),
-       st.integers(-(10**12), 10**12), st.integers(-(10**12), 10**12), bps)
+@given(side, st.integers(1, 10**12), st.integers(1, MAX_PRICE),
+       st.integers(1, MAX_PRICE - 10**6),  # price + conf within the bound
+       st.integers(0, 10**6), st.integers(-(10**12), 10**12), st.integers(-(10**12), 10**12),
+       bps)
 def test_the_boundary_is_strictly_below_maintenance(
-        s: int, size: int, entry: int, price: int, snapshot: int, index: int,
+        s: int, size: int, entry: int, price: int, conf: int, snapshot: int, index: int,
         maintenance_bps: int) -> None:
     probe = model.Pos(s, size, entry, 0, snapshot)
+    quote = Quote(price, conf)
     # the collateral at which equity equals maintenance exactly
-    at = model.maintenance(probe, price, maintenance_bps) - model.position_equity(
-        probe, price, index)
+    at = model.maintenance(probe, price, maintenance_bps, conf) - model.position_equity(
+        probe, price, index, conf)
     if at >= 1:
-        assert is_liquidatable(s, size, entry, at - 1, snapshot, price, index, maintenance_bps)
+        assert is_liquidatable(s, size, entry, at - 1, snapshot, U64_MAX, quote=quote,
+                               index=index, maintenance_bps=maintenance_bps)
     if at >= 0:
-        assert not is_liquidatable(s, size, entry, at, snapshot, price, index, maintenance_bps)
+        assert not is_liquidatable(s, size, entry, at, snapshot, U64_MAX, quote=quote,
+                                   index=index, maintenance_bps=maintenance_bps)
 
 
 def test_a_flat_position_is_never_liquidatable() -> None:
-    assert not is_liquidatable(FLAT, 10**6, 10**8, 0, 0, 1, 0, 500)
-    assert is_liquidatable(LONG, 10**6, 10**8, 0, 0, 1, 0, 500)
+    assert not is_liquidatable(FLAT, 10**6, 10**8, 0, 0, 0, quote=Quote(1, 0), index=0,
+                               maintenance_bps=500)
+    assert is_liquidatable(LONG, 10**6, 10**8, 0, 0, 0, quote=Quote(1, 0), index=0,
+                           maintenance_bps=500)
+
+
+def test_profit_counts_only_up_to_the_reserve() -> None:
+    """A long up 10 quote with 1 quote of collateral: healthy with an uncapped profit, under
+    maintenance (5 % of 110) with its profit capped at a 3 quote reserve."""
+    quote = Quote(110_000_000, 0)
+    assert not is_liquidatable(LONG, 10**6, 10**8, 10**6, 0, 10**7, quote=quote, index=0,
+                               maintenance_bps=500)
+    assert is_liquidatable(LONG, 10**6, 10**8, 10**6, 0, 3 * 10**6, quote=quote, index=0,
+                           maintenance_bps=500)
+
+
+def test_funding_accrues_to_now_like_the_model() -> None:
+    f = Funding(cumulative_funding=5, cumulative_funding_short=4, last_accrual_ts=1_000,
+                funding_interval_secs=3_600, max_funding_bps=10, long_oi=3, short_oi=1)
+    rate = model.funding_rate(3, 1, 10)
+    up, down = model.accrual(rate, 123_456_789, 1_777, 3_600)
+    assert f.indexes(123_456_789, 2_777) == (5 + up, 4 + down)
+    assert f.indexes(123_456_789, 999) == (5, 4)  # nothing before the last accrual
 
 
 def key(n: int) -> Pubkey:
     return Pubkey.from_bytes(n.to_bytes(32, "little"))
 
 
-def market(oracle: Pubkey, index: int, maintenance_bps: int) -> SimpleNamespace:
+def market(oracle: Pubkey, index: int, maintenance_bps: int,
+           last_accrual_ts: int = 0) -> SimpleNamespace:
     return SimpleNamespace(oracle=oracle, cumulative_funding=index,
-                           maintenance_margin_bps=maintenance_bps)
+                           cumulative_funding_short=index - 1, last_accrual_ts=last_accrual_ts,
+                           funding_interval_secs=3_600, max_funding_bps=100, long_oi=7,
+                           short_oi=3, maintenance_margin_bps=maintenance_bps,
+                           pyth_program=key(9), max_oracle_staleness_slots=25,
+                           max_oracle_conf_bps=200)
 
 
 def position(perp_market: Pubkey, s: int, size: int, entry: int, collateral: int,
-             snapshot: int, opened_at: int = 0) -> SimpleNamespace:
+             snapshot: int, opened_at: int = 0, reserve: int = U64_MAX) -> SimpleNamespace:
     return SimpleNamespace(perp_market=perp_market, side=s, size=size, entry_price=entry,
-                           collateral=collateral, funding_snapshot=snapshot, opened_at=opened_at)
+                           collateral=collateral, funding_snapshot=snapshot, opened_at=opened_at,
+                           reserve=reserve, loss_snapshot=0)
 
 
 # positions whose collateral sits near the boundary (within a few units or further off),
 # realistic ones and huge ones that only the exact rule may judge
 near = st.tuples(st.sampled_from([FLAT, LONG, SHORT, LONG, SHORT]),
-                 st.one_of(st.integers(1, 10**13), u64), st.one_of(st.integers(1, 10**12), u64),
+                 st.one_of(st.integers(1, 10**13), st.integers(1, model.MAX_OPEN_INTEREST)),
+                 st.one_of(st.integers(1, 10**12), st.integers(1, MAX_PRICE + 1)),
                  st.one_of(st.integers(-40, 40), st.integers(-(10**7), 10**7)),
-                 st.one_of(st.integers(-(10**9), 10**9), i64))
+                 st.one_of(st.integers(-(10**9), 10**9), i64),
+                 st.one_of(st.just(U64_MAX), st.integers(0, 10**9)))
+NOW = 7_200
 
 
 @settings(max_examples=300, deadline=None)
@@ -108,33 +140,45 @@ near = st.tuples(st.sampled_from([FLAT, LONG, SHORT, LONG, SHORT]),
        markets=st.lists(st.tuples(st.integers(0, 2), st.one_of(st.integers(-(10**9), 10**9), i64),
                                   bps), min_size=4, max_size=4),
        rows=st.lists(st.tuples(st.integers(0, 3), near), max_size=40),
-       prices=st.lists(st.one_of(st.none(), st.integers(1, 10**12), u64), min_size=3,
+       prices=st.lists(st.one_of(st.none(), st.tuples(price_st, conf_st)), min_size=3,
                        max_size=3))
-def test_the_book_is_the_exact_rule(n_markets: int, markets: list[tuple[int, int, int]],
-                                    rows: list[tuple[int, tuple[int, int, int, int, int]]],
-                                    prices: list[int | None]) -> None:
+def test_the_book_is_the_exact_rule(
+        n_markets: int, markets: list[tuple[int, int, int]],
+        rows: list[tuple[int, tuple[int, int, int, int, int, int]]],
+        prices: list[tuple[int, int] | None]) -> None:
     # markets may share an oracle; oracles without a price leave their markets out
     ms = {key(1000 + i): market(key(2000 + o), index, b)
           for i, (o, index, b) in enumerate(markets[:n_markets])}
-    oracle_prices = {key(2000 + o): p for o, p in enumerate(prices) if p is not None}
+    quotes = {key(2000 + o): Quote(*p) for o, p in enumerate(prices) if p is not None}
+
+    def index_of(mk: SimpleNamespace, s: int, price: int) -> int:
+        long_index, short_index = Funding.of(mk).indexes(price, NOW)
+        return long_index if s == LONG else short_index
+
     positions = []
-    for n, (m, (s, size, entry, offset, snapshot)) in enumerate(rows):
+    for n, (m, (s, size, entry, offset, snapshot, reserve)) in enumerate(rows):
         address = key(1000 + m)  # a market not in the book when m >= n_markets
         mk = ms.get(address, market(key(0), 0, 0))
-        price = oracle_prices.get(mk.oracle, entry)
-        probe = model.Pos(s if s != FLAT else LONG, size, entry, 0, snapshot)
-        at = (model.maintenance(probe, price, mk.maintenance_margin_bps)
-              - model.position_equity(probe, price, mk.cumulative_funding))
+        quote = quotes.get(mk.oracle, Quote(min(entry, MAX_PRICE), 0))
+        probe = model.Pos(s if s != FLAT else LONG, size, entry, 0, snapshot, reserve)
+        index = index_of(mk, s, quote.price)
+        at = (model.maintenance(probe, quote.price, mk.maintenance_margin_bps, quote.conf)
+              - model.position_equity(probe, quote.price, index, quote.conf))
         collateral = min(max(at + offset, 0), U64_MAX)
-        positions.append((key(n), position(address, s, size, entry, collateral, snapshot, n)))
+        positions.append((key(n), position(address, s, size, entry, collateral, snapshot, n,
+                                           reserve)))
     book = PositionBook.from_accounts(ms, positions)
-    expected = [Candidate(k, p.perp_market, p.opened_at) for k, p in positions
-                if p.perp_market in ms and ms[p.perp_market].oracle in oracle_prices
-                and is_liquidatable(p.side, p.size, p.entry_price, p.collateral,
-                                    p.funding_snapshot, oracle_prices[ms[p.perp_market].oracle],
-                                    ms[p.perp_market].cumulative_funding,
-                                    ms[p.perp_market].maintenance_margin_bps)]
-    got = book.liquidatable(oracle_prices)
+    expected = []
+    for k, p in positions:
+        mk = ms.get(p.perp_market)
+        if mk is None or mk.oracle not in quotes:
+            continue
+        quote = quotes[mk.oracle]
+        if is_liquidatable(p.side, p.size, p.entry_price, p.collateral, p.funding_snapshot,
+                           p.reserve, quote=quote, index=index_of(mk, p.side, quote.price),
+                           maintenance_bps=mk.maintenance_margin_bps):
+            expected.append(Candidate(k, p.perp_market, p.opened_at))
+    got = book.liquidatable(quotes, now=NOW)
     assert sorted(got, key=str) == sorted(expected, key=str)
     assert len(book) == sum(p.side != FLAT and p.perp_market in ms for _, p in positions)
     assert book.oracles == {m.oracle for m in ms.values()
@@ -142,7 +186,7 @@ def test_the_book_is_the_exact_rule(n_markets: int, markets: list[tuple[int, int
                                    and p.side != FLAT for _, p in positions)}
     # shards over instances partition the set exactly
     instances = ["a", "b", "c"]
-    shards = [book.liquidatable(oracle_prices, instances=instances, me=i) for i in instances]
+    shards = [book.liquidatable(quotes, now=NOW, instances=instances, me=i) for i in instances]
     assert sorted((c for s in shards for c in s), key=str) == sorted(got, key=str)
     for i, shard in zip(instances, shards, strict=True):
         assert all(owner_of(c.position, instances) == i for c in shard)
@@ -172,9 +216,9 @@ def test_removing_an_instance_moves_only_its_positions() -> None:
 
 def test_a_shard_needs_both_instances_and_me() -> None:
     book = PositionBook.from_accounts({}, [])
-    assert book.liquidatable({}) == [] and len(book) == 0
+    assert book.liquidatable({}, now=0) == [] and len(book) == 0
     try:
-        book.liquidatable({}, me="a")
+        book.liquidatable({}, now=0, me="a")
     except ValueError:
         return
     raise AssertionError("me without instances was taken")

@@ -1,15 +1,16 @@
 """An independent model of the perps' arithmetic in Python integers, from DESIGN.md's formulas,
 to check the program's figures to the unit.
 
-Rounding as DESIGN and `math/perp.h`'s comments state it: requirements and what a trader owes
-round up, what a trader earns rounds down, the funding rate truncates toward zero and the index
-delta rounds down (toward -inf). Python's `//` floors, so `ceil(a / b)` is `-(-a // b)`.
+Rounding as DESIGN and `math/perp.h`'s comments state it: requirements, fees, penalties and
+what a trader owes round up, what a trader earns rounds down, the funding rate (ppm) truncates
+toward zero, the long index accrues rounding up and the short index rounding down. Python's
+`//` floors, so `ceil(a / b)` is `-(-a // b)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 PRICE_PRECISION = 10**6
@@ -42,13 +43,26 @@ def pnl(side: int, size: int, entry: int, price: int) -> int:
     return diff * size // PRICE_PRECISION
 
 
+FUNDING_PRECISION = 10**9  # size (10^6) x index scale (10^3)
+PPM = 10**6
+CLAMP = 2**61
+MAX_PRICE = 10**12
+MAX_COLLATERAL = 2**61
+MAX_OPEN_INTEREST = MAX_COLLATERAL // (MAX_PRICE // PRICE_PRECISION)
+
+
+def wrap_i64(x: int) -> int:
+    """x as the program's wrapping i64 index holds it."""
+    x %= 2**64
+    return x - 2**64 if x >= 2**63 else x
+
+
 def funding_owed(side: int, size: int, index: int, snapshot: int) -> int:
-    """Funding a position owes (negative: receives): longs pay the index's rise, shorts
-    receive it; rounded up (toward +inf)."""
-    delta = index - snapshot
-    if side == SHORT:
-        delta = -delta
-    return ceil_div(delta * size, PRICE_PRECISION)
+    """Funding a position owes (negative: receives), rounded up (toward +inf): a long owes the
+    rise of the long index, a short the fall of the short index; indexes wrap mod 2^64 and the
+    result is clamped to +-2^61."""
+    delta = wrap_i64(index - snapshot if side == LONG else snapshot - index)
+    return max(-CLAMP, min(CLAMP, ceil_div(delta * size, FUNDING_PRECISION)))
 
 
 def equity(collateral: int, pnl_: int, owed: int) -> int:
@@ -56,45 +70,26 @@ def equity(collateral: int, pnl_: int, owed: int) -> int:
 
 
 def funding_rate(long_oi: int, short_oi: int, max_bps: int) -> int:
-    """max_bps * (long - short) / (long + short), truncated toward zero; 0 without OI."""
+    """The rate per interval in ppm: max_bps * 100 * (long - short) / (long + short),
+    truncated toward zero; 0 without OI."""
     total = long_oi + short_oi
     if total == 0:
         return 0
-    magnitude = abs(long_oi - short_oi) * max_bps // total
+    magnitude = abs(long_oi - short_oi) * max_bps * 100 // total
     return magnitude if long_oi >= short_oi else -magnitude
 
 
-def funding_delta(intervals: int, rate_bps: int, price: int) -> int:
-    """How far the index moves: intervals * rate * price / 10^4, rounded down (toward -inf)."""
-    return intervals * rate_bps * price // BPS
+def accrual(rate_ppm: int, price: int, elapsed: int, interval: int) -> tuple[int, int]:
+    """How far `elapsed` seconds move the (long, short) funding indexes: rate * price *
+    elapsed * 10^3 / (interval * 10^6), the long index rounded up, the short one down."""
+    num = rate_ppm * price * min(elapsed, 2**40) * 1000
+    den = interval * PPM
+    return ceil_div(num, den), num // den
 
 
-@dataclass(frozen=True)
-class Settlement:
-    collateral: int
-    pool: int
-    insurance: int
-    bad_debt: int
-
-
-def settle(collateral: int, pool: int, insurance: int, gain: int) -> Settlement | None:
-    """Realize `gain` against the pool; a loss beyond the collateral is bad debt the insurance
-    covers while it can. None when the pool cannot pay a profit."""
-    if gain >= 0:
-        if gain > pool:
-            return None
-        return Settlement(collateral + gain, pool - gain, insurance, 0)
-    loss = -gain
-    if loss <= collateral:
-        return Settlement(collateral - loss, pool + loss, insurance, 0)
-    bad_debt = loss - collateral
-    covered = min(bad_debt, insurance)
-    return Settlement(0, pool + collateral + covered, insurance - covered, bad_debt)
-
-
-def liquidation_reward(notional_: int, fee_bps: int, remaining: int) -> int:
-    """notional * fee / 10^4 rounded down, capped by what is left after settlement."""
-    return min(notional_ * fee_bps // BPS, remaining)
+def fill(price: int, conf: int, buying: bool) -> int:
+    """A trade's price: buying at price + conf, selling at price - conf (not below 0)."""
+    return price + conf if buying else max(price - conf, 0)
 
 
 @dataclass(frozen=True)
@@ -106,67 +101,131 @@ class Pos:
     entry: int
     collateral: int
     snapshot: int = 0
-
-
-def position_equity(p: Pos, price: int, index: int) -> int:
-    return equity(p.collateral, pnl(p.side, p.size, p.entry, price),
-                  funding_owed(p.side, p.size, index, p.snapshot))
+    reserve: int = 2**64 - 1  # the profit cap; unlimited unless given
+    loss_snapshot: int = 0
 
 
 @dataclass(frozen=True)
-class Close:
-    """The outcome of closing a position (by its owner or a liquidator)."""
-
+class Value:
     pnl: int
-    funding: int
+    owed: int
+    gain: int  # pnl - owed, capped at the reserve when positive
     equity: int
-    fee: int  # the taker fee on a close; the liquidator's reward on a liquidation
-    collateral: int  # what stays with the owner
+    notional: int
+
+
+def value(p: Pos, mark: int, index: int) -> Value:
+    """A position valued at `mark` (the price closing it would trade at)."""
+    pnl_ = pnl(p.side, p.size, p.entry, mark)
+    owed = funding_owed(p.side, p.size, index, p.snapshot)
+    gain = min(pnl_ - owed, p.reserve)
+    return Value(pnl_, owed, gain, p.collateral + gain, notional(p.size, mark))
+
+
+def mark(side: int, price: int, conf: int) -> int:
+    """The price closing a position of `side` trades at."""
+    return fill(price, conf, side == SHORT)
+
+
+def position_equity(p: Pos, price: int, index: int, conf: int = 0) -> int:
+    return value(p, mark(p.side, price, conf), index).equity
+
+
+@dataclass(frozen=True)
+class Book:
+    """Balances a settlement moves and what it reports."""
+
+    collateral: int
     pool: int
+    reserved: int  # after the position's reserve is released
     insurance: int
-    bad_debt: int
+    bad_debt: int = 0
+    insurance_paid: int = 0
+    pool_paid: int = 0
+    socialized: int = 0
+    haircut: int = 0
 
 
-def close(p: Pos, price: int, index: int, taker_fee_bps: int, pool: int,
-          insurance: int) -> Close | None:
-    """close_position at `price`; None when the pool cannot pay the profit. The caller checks
-    equity against the fee (the program refuses a close below it)."""
-    pnl_ = pnl(p.side, p.size, p.entry, price)
-    owed = funding_owed(p.side, p.size, index, p.snapshot)
-    s = settle(p.collateral, pool, insurance, pnl_ - owed)
-    if s is None:
-        return None
-    f = fee(notional(p.size, price), taker_fee_bps)
-    return Close(pnl_, owed, equity(p.collateral, pnl_, owed), f, s.collateral - f, s.pool,
-                 s.insurance, s.bad_debt)
+def settle(b: Book, gain: int, loss_share: int) -> Book:
+    """Realize `gain` (capped) against the pool; see math/perp.h perp_settle."""
+    if gain >= 0:
+        haircut = min(gain, loss_share)
+        return replace(b, collateral=b.collateral + gain - haircut,
+                       pool=b.pool - (gain - haircut), haircut=haircut)
+    loss = -gain
+    if loss <= b.collateral:
+        return replace(b, collateral=b.collateral - loss, pool=b.pool + loss)
+    bad = loss - b.collateral
+    ins = min(bad, b.insurance)
+    pool = b.pool + b.collateral + ins
+    rest = bad - ins
+    absorbed = min(rest, max(pool - b.reserved, 0))
+    return replace(b, collateral=0, pool=pool, insurance=b.insurance - ins, bad_debt=bad,
+                   insurance_paid=ins, pool_paid=absorbed, socialized=rest - absorbed)
 
 
-def maintenance(p: Pos, price: int, maintenance_bps: int) -> int:
-    return margin(notional(p.size, price), maintenance_bps)
+def penalize(b: Book, penalty: int, reward: int, fee_: int) -> tuple[Book, int, int]:
+    """Take the liquidation penalty from what is left: insurance first gets the taker fee a
+    close would pay (or all, when less was taken), the liquidator up to `reward` of the rest,
+    insurance the remainder. With nothing left to take (equity gone), insurance and then the
+    pool's free liquidity pay the full reward. Returns (book, paid, insurance_share)."""
+    taken = min(penalty, b.collateral)
+    b = replace(b, collateral=b.collateral - taken)
+    if taken > 0:
+        paid = min(reward, taken - min(fee_, taken))
+        return replace(b, insurance=b.insurance + taken - paid), paid, taken - paid
+    ins = min(reward, b.insurance)
+    pool_part = min(reward - ins, max(b.pool - b.reserved, 0))
+    b = replace(b, insurance=b.insurance - ins, insurance_paid=b.insurance_paid + ins,
+                pool=b.pool - pool_part, pool_paid=b.pool_paid + pool_part)
+    return b, ins + pool_part, 0
 
 
-def liquidatable(p: Pos, price: int, index: int, maintenance_bps: int) -> bool:
-    """Strictly below maintenance margin."""
-    return position_equity(p, price, index) < maintenance(p, price, maintenance_bps)
+def loss_share(size: int, index: int, snapshot: int) -> int:
+    return min(ceil_div(size * (index - snapshot), FUNDING_PRECISION), 2**64 - 1)
 
 
-def liquidate(p: Pos, price: int, index: int, liquidation_fee_bps: int, pool: int,
-              insurance: int) -> Close | None:
-    """liquidate at `price` (the caller checks `liquidatable`): settlement, then the reward out
-    of what is left."""
-    pnl_ = pnl(p.side, p.size, p.entry, price)
-    owed = funding_owed(p.side, p.size, index, p.snapshot)
-    s = settle(p.collateral, pool, insurance, pnl_ - owed)
-    if s is None:
-        return None
-    reward = liquidation_reward(notional(p.size, price), liquidation_fee_bps, s.collateral)
-    return Close(pnl_, owed, equity(p.collateral, pnl_, owed), reward, s.collateral - reward,
-                 s.pool, s.insurance, s.bad_debt)
+def loss_index_add(index: int, socialized: int, oi: int) -> int:
+    return min(index + ceil_div(socialized * FUNDING_PRECISION, oi), 2**64 - 1)
+
+
+def close(p: Pos, price: int, conf: int, index: int, taker_fee_bps: int, book: Book,
+          loss_index: int = 0) -> tuple[Value, Book, int]:
+    """close_position (the caller checks equity >= fee): settle at the mark, then the fee.
+    Returns (value, book with the fee taken from the collateral, fee)."""
+    v = value(p, mark(p.side, price, conf), index)
+    f = fee(v.notional, taker_fee_bps)
+    b = settle(book, v.gain, loss_share(p.size, loss_index, p.loss_snapshot))
+    return v, replace(b, collateral=b.collateral - f), f
+
+
+def maintenance(p: Pos, price: int, maintenance_bps: int, conf: int = 0) -> int:
+    return margin(notional(p.size, mark(p.side, price, conf)), maintenance_bps)
+
+
+def liquidatable(p: Pos, price: int, index: int, maintenance_bps: int, conf: int = 0) -> bool:
+    """Strictly below maintenance margin at the conservative mark."""
+    v = value(p, mark(p.side, price, conf), index)
+    return v.equity < margin(v.notional, maintenance_bps)
+
+
+def liquidation(p: Pos, price: int, conf: int, index: int, liquidation_fee_bps: int,
+                share_bps: int, book: Book, loss_index: int = 0, *,
+                taker_fee_bps: int) -> tuple[Value, Book, int, int]:
+    """liquidate (the caller checks `liquidatable`): settle, then the penalty. Returns
+    (value, book, paid to the liquidator, insurance share)."""
+    v = value(p, mark(p.side, price, conf), index)
+    penalty = ceil_div(v.notional * liquidation_fee_bps, BPS)
+    reward = penalty * share_bps // BPS
+    b = settle(book, v.gain, loss_share(p.size, loss_index, p.loss_snapshot))
+    b, paid, ins_share = penalize(b, penalty, reward, fee(v.notional, taker_fee_bps))
+    return v, b, paid, ins_share
 
 
 def pos_of(a: Any) -> Pos:
     """The model's view of a decoded Position account."""
-    return Pos(a.side, a.size, a.entry_price, a.collateral, a.funding_snapshot)
+    return Pos(a.side, a.size, a.entry_price, a.collateral, a.funding_snapshot, a.reserve,
+               a.loss_snapshot)
 
 
 def first(pred: Callable[[int], bool], lo: int, hi: int) -> int:

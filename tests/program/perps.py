@@ -3,7 +3,7 @@ and insurance, and traders with collateral."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -38,6 +38,13 @@ class Perp:
         data = price_account(price_e6, conf_bps=conf_bps, status=status,
                              slot=current if slot is None else slot).encode()
         self.w.chain.set_account(self.oracle, data, PYTH_PROGRAM)
+
+    def set_price_conf(self, price_e6: int, conf_e6: int) -> None:
+        """Publish a price with a confidence of exactly `conf_e6` (6 decimals)."""
+        current = self.w.chain.svm.get_clock().slot
+        acct = replace(price_account(price_e6, conf_bps=0, slot=current),
+                       confidence=conf_e6 * 100)  # the default exponent -8: raw = e6 * 100
+        self.w.chain.set_account(self.oracle, acct.encode(), PYTH_PROGRAM)
 
     def warp_slots(self, slots: int) -> None:
         clock = self.w.chain.svm.get_clock()

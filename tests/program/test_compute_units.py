@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.cu import README_PATH, TARGET_CU, load_budget, measure, readme_with_table, target_cu
+from bench.cu import (
+    README_PATH,
+    TARGET_CU,
+    load_budget,
+    measure,
+    measure_perps,
+    readme_with_table,
+    target_cu,
+)
+from program.local import LocalProtocol
 
 # A change may move an instruction's cost this much before the budget must be re-recorded
 # (`python -m bench.cu --write`), in either direction so that the file stays true.
@@ -40,3 +49,12 @@ def test_every_specific_target_names_a_measured_instruction(measured: dict[str, 
 def test_readme_shows_the_recorded_budget() -> None:
     readme = README_PATH.read_text()
     assert readme_with_table(readme, load_budget()) == readme, "run `python -m bench.cu --write`"
+
+
+def test_perp_instructions_are_within_budget_and_target() -> None:
+    """The perp instructions measured on their own (a fresh deployment), so that their budget
+    holds whatever the rest of the measured life does."""
+    budget = load_budget()
+    for name, units in measure_perps(LocalProtocol.deploy()).items():
+        assert abs(units - budget[name]) <= TOLERANCE * budget[name], (name, units)
+        assert units <= target_cu(name), (name, units)

@@ -287,6 +287,11 @@ def perp_life(world: World) -> None:
     perp.open(trader, LONG, 50_000_000)
     perp.set_price(PRICE * 4 // 5)
     world.ok(perp.liquidate_ix(liquidator, trader), liquidator.kp)
+    left = world.chain.fetch(world.d.position(perp.market, trader.key)).collateral
+    if left:
+        world.ok(world.client.withdraw(trader.key, perp.market, perp.oracle, trader.token, left),
+                 trader.kp)
+    world.ok(world.client.close_position_account(trader.key, perp.market), trader.kp)
 
 
 def test_every_event_is_emitted(life: Life) -> None:

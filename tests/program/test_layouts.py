@@ -30,20 +30,23 @@ def space(name: str) -> int:
 def test_the_sizes_are_the_headers() -> None:
     assert layouts.POSITION.itemsize == space("POSITION")
     assert layouts.PERP_MARKET.itemsize == space("PERP_MARKET")
+    assert layouts.CONFIG.itemsize == space("CONFIG")
 
 
-@given(market=keys, owner=keys, size=u64, entry=u64, collateral=u64, snapshot=i64,
-       opened_at=i64, side=st.integers(0, 2), bump=st.integers(0, 255))
+@given(market=keys, owner=keys, size=u64, entry=u64, collateral=u64, reserve=u64,
+       snapshot=i64, loss=u64, opened_at=i64, side=st.integers(0, 2), bump=st.integers(0, 255))
 def test_a_position_record_decodes_as_written(market: bytes, owner: bytes, size: int,
-                                              entry: int, collateral: int, snapshot: int,
-                                              opened_at: int, side: int, bump: int) -> None:
+                                              entry: int, collateral: int, reserve: int,
+                                              snapshot: int, loss: int, opened_at: int,
+                                              side: int, bump: int) -> None:
     record = np.zeros(1, dtype=layouts.POSITION)
     record[0] = (layouts.discriminator("Position"), market, owner, size, entry, collateral,
-                 snapshot, opened_at, side, bump)
+                 reserve, snapshot, loss, opened_at, side, bump)
     p = CODER.decode(record.tobytes())
     assert (p.perp_market, p.owner) == (Pubkey(market), Pubkey(owner))
-    assert (p.size, p.entry_price, p.collateral, p.funding_snapshot, p.opened_at, p.side,
-            p.bump) == (size, entry, collateral, snapshot, opened_at, side, bump)
+    assert (p.size, p.entry_price, p.collateral, p.reserve, p.funding_snapshot,
+            p.loss_snapshot, p.opened_at, p.side, p.bump) == (
+        size, entry, collateral, reserve, snapshot, loss, opened_at, side, bump)
     back = layouts.positions(record.tobytes())[0]
     assert (int(back["size"]), int(back["opened_at"])) == (size, opened_at)
 

@@ -1,5 +1,6 @@
-"""Funding on the real SVM: the rate from the open-interest imbalance, clamped, on schedule,
-missed intervals applied at once, and what longs and shorts pay and receive when they close."""
+"""Funding on the real SVM: the rate (ppm) from the open-interest imbalance, clamped; accrued
+continuously at every position instruction; update_funding reporting once per interval; and
+what longs and shorts pay and receive when they close."""
 
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ def open_oi(perp: Perp, long_oi: int, short_oi: int) -> None:
 
 
 @pytest.mark.parametrize(("long_oi", "short_oi", "rate"), [
-    (5_000_000, 2_000_000, 4),  # long-heavy: 10 * 3/7 = 4.29, longs pay
-    (3_000_000, 4_000_000, -1),  # short-heavy: -10 * 1/7 = -1.43 truncates to -1, shorts pay
+    (5_000_000, 2_000_000, 428),  # long-heavy: 1000 ppm * 3/7 = 428.6, longs pay
+    (3_000_000, 4_000_000, -142),  # short-heavy: -1000 * 1/7 = -142.9 truncates to -142
     (2_000_000, 2_000_000, 0),  # balanced
-    (1_000_000, 0, 10),  # longs only: the cap, max_funding_bps
-    (0, 1_000_000, -10),  # shorts only: the cap on the other side
+    (1_000_000, 0, 1_000),  # longs only: the cap, max_funding_bps in ppm
+    (0, 1_000_000, -1_000),  # shorts only: the cap on the other side
     (0, 0, 0),  # nobody open
 ], ids=["long-heavy", "short-heavy", "balanced", "longs-only", "shorts-only", "no-oi"])
 def test_rate_follows_the_open_interest(world: World, long_oi: int, short_oi: int,
@@ -43,15 +44,23 @@ def test_rate_follows_the_open_interest(world: World, long_oi: int, short_oi: in
     world.chain.set_time(start + HOUR)
     r = world.ok(perp.update_funding_ix())
 
-    delta = m.funding_delta(1, rate, PRICE)
-    # the index delta rounds down: toward -inf for a negative rate
-    assert delta == {4: 49_382, -1: -12_346, 0: 0, 10: 123_456, -10: -123_457}[rate]
+    up, down = m.accrual(rate, PRICE, HOUR, HOUR)
+    # the long index rounds up, the short index down: both toward the protocol
+    assert up - down == (0 if rate * PRICE * 1000 % 10**6 == 0 else 1)
     s = perp.state()
-    assert (s.cumulative_funding, s.last_funding_ts) == (delta, start + HOUR)
+    assert (s.cumulative_funding, s.cumulative_funding_short) == (up, down)
+    assert (s.last_funding_ts, s.last_accrual_ts) == (start + HOUR, start + HOUR)
     e = only_event(r, "FundingUpdated")
-    assert (e.perp_market, e.rate_bps, e.intervals, e.price) == (perp.market, rate, 1, PRICE)
-    assert (e.cumulative_funding, e.last_funding_ts) == (delta, start + HOUR)
+    assert (e.perp_market, e.rate_ppm, e.intervals, e.price) == (perp.market, rate, 1, PRICE)
+    assert (e.cumulative_funding, e.cumulative_funding_short, e.last_funding_ts) == (
+        up, down, start + HOUR)
     assert (e.long_oi, e.short_oi) == (long_oi, short_oi)
+
+
+def test_a_small_imbalance_still_pays() -> None:
+    """10 % imbalance with a 5 bps cap: 0.5 bps is 50 ppm, not a truncated 0."""
+    assert m.funding_rate(1_100_000, 900_000, 5) == 50
+    assert m.funding_rate(1_100_000, 900_000, 10) == 100
 
 
 def test_too_early_until_the_interval_ends(world: World) -> None:
@@ -64,31 +73,31 @@ def test_too_early_until_the_interval_ends(world: World) -> None:
     world.chain.set_time(start + HOUR)
     world.ok(perp.update_funding_ix())
     assert perp.state().last_funding_ts == start + HOUR
-    # applied: the next one is due an interval later, not now
+    # reported: the next report is due an interval later, not now
     world.refused("TooEarly", perp.update_funding_ix())
     world.chain.set_time(start + 2 * HOUR - 1)
     world.refused("TooEarly", perp.update_funding_ix())
 
 
-def test_missed_intervals_are_applied_at_once(world: World) -> None:
+def test_a_late_keeper_changes_nothing(world: World) -> None:
+    """Accrual is continuous: one update after 4 h - 1 s gives the index of the elapsed time,
+    and the report stays on its grid."""
     perp = open_perp(world, price=PRICE)
     open_oi(perp, 5_000_000, 2_000_000)
-    rate = 4
+    rate = 428
     start = perp.state().last_funding_ts
-    # the keeper comes back in the last second of the fourth interval
     world.chain.set_time(start + 4 * HOUR - 1)
-    r = world.ok(perp.update_funding_ix())
-    e = only_event(r, "FundingUpdated")
-    delta = m.funding_delta(3, rate, PRICE)
-    assert delta == 148_148 != 3 * m.funding_delta(1, rate, PRICE)  # one rounding, not three
-    assert (e.rate_bps, e.intervals, e.cumulative_funding) == (rate, 3, delta)
-    # the schedule stays on its grid: the fourth interval is still running
+    e = only_event(world.ok(perp.update_funding_ix()), "FundingUpdated")
+    up, down = m.accrual(rate, PRICE, 4 * HOUR - 1, HOUR)
+    assert (e.rate_ppm, e.intervals, e.cumulative_funding, e.cumulative_funding_short) == (
+        rate, 3, up, down)
     assert e.last_funding_ts == perp.state().last_funding_ts == start + 3 * HOUR
     world.refused("TooEarly", perp.update_funding_ix())
     world.chain.set_time(start + 4 * HOUR)
     e = only_event(world.ok(perp.update_funding_ix()), "FundingUpdated")
+    u1, d1 = m.accrual(rate, PRICE, 1, HOUR)
     assert (e.intervals, e.last_funding_ts) == (1, start + 4 * HOUR)
-    assert e.cumulative_funding == delta + m.funding_delta(1, rate, PRICE)
+    assert (e.cumulative_funding, e.cumulative_funding_short) == (up + u1, down + d1)
 
 
 @pytest.mark.parametrize(("long_size", "short_size"), [
@@ -101,28 +110,33 @@ def test_funding_paid_and_received_on_close(world: World, long_size: int,
     long_, short = perp.trader(), perp.trader()
     perp.open(long_, LONG, long_size)
     perp.open(short, SHORT, short_size)
-    start = perp.state().last_funding_ts
+    start = perp.state().last_accrual_ts
 
     rate = m.funding_rate(long_size, short_size, prm.max_funding_bps)
-    assert rate == (4 if long_size > short_size else -4)
+    assert rate == (459 if long_size > short_size else -459)
     world.chain.set_time(start + HOUR)
     world.ok(perp.update_funding_ix())
-    index1 = m.funding_delta(1, rate, PRICE)
-    assert perp.state().cumulative_funding == index1
+    long1, short1 = m.accrual(rate, PRICE, HOUR, HOUR)
+    assert (perp.state().cumulative_funding, perp.state().cumulative_funding_short) == (
+        long1, short1)
 
     # a late long starts from the index at its opening: it owes only what follows
     late = perp.trader()
     late_size = 777_777
+    world.chain.set_time(start + HOUR + 17)
     perp.open(late, LONG, late_size)
-    assert perp.position(late).funding_snapshot == index1
+    long2, short2 = m.accrual(rate, PRICE, 17, HOUR)
+    assert perp.position(late).funding_snapshot == long1 + long2
 
     price2 = 130_000_001
     perp.set_price(price2)
     world.chain.set_time(start + 3 * HOUR + 5)
     rate2 = m.funding_rate(long_size + late_size, short_size, prm.max_funding_bps)
     e = only_event(world.ok(perp.update_funding_ix()), "FundingUpdated")
-    index = index1 + m.funding_delta(2, rate2, price2)
-    assert (e.rate_bps, e.intervals, e.cumulative_funding) == (rate2, 2, index)
+    long3, short3 = m.accrual(rate2, price2, 2 * HOUR - 12, HOUR)
+    index = {LONG: long1 + long2 + long3, SHORT: short1 + short2 + short3}
+    assert (e.rate_ppm, e.intervals) == (rate2, 2)
+    assert (e.cumulative_funding, e.cumulative_funding_short) == (index[LONG], index[SHORT])
 
     close_price = 127_000_003
     perp.set_price(close_price)
@@ -130,22 +144,20 @@ def test_funding_paid_and_received_on_close(world: World, long_size: int,
                           (late, LONG, late_size)):
         pos = m.pos_of(perp.position(u))
         c0 = world.config()
-        want = m.close(pos, close_price, index, prm.taker_fee_bps, c0.perp_pool,
-                       c0.insurance_balance)
-        assert want is not None
+        book = m.Book(pos.collateral, c0.perp_pool, c0.perp_pool_reserved - pos.reserve,
+                      c0.insurance_balance)
+        v, b, fee = m.close(pos, close_price, 0, index[side], prm.taker_fee_bps, book)
         paying = (side == LONG) == (rate > 0)
-        assert (want.funding > 0) == paying and want.funding != 0
+        assert (v.owed > 0) == paying and v.owed != 0
         s0 = perp.state()
         e = only_event(perp.close(u), "PositionClosed")
         c = world.config()
-        assert perp.position(u).collateral == want.collateral == e.collateral
-        assert want.collateral == pos.collateral + want.pnl - want.funding - want.fee
-        assert c.perp_pool - c0.perp_pool == want.funding - want.pnl
-        assert c.protocol_fees - c0.protocol_fees == want.fee
+        assert perp.position(u).collateral == b.collateral == e.collateral
+        assert b.collateral == pos.collateral + v.pnl - v.owed - fee
+        assert c.perp_pool - c0.perp_pool == v.owed - v.pnl
+        assert c.perp_pool_reserved == c0.perp_pool_reserved - pos.reserve
+        assert c.protocol_fees - c0.protocol_fees == fee
         assert (e.side, e.size, e.entry_price, e.exit_price) == (side, size, PRICE, close_price)
-        assert (e.pnl, e.funding, e.fee) == (want.pnl, want.funding, want.fee)
+        assert (e.pnl, e.funding, e.fee, e.reserve) == (v.pnl, v.owed, fee, pos.reserve)
         oi = (s0.long_oi - size, s0.short_oi) if side == LONG else (s0.long_oi, s0.short_oi - size)
         assert (e.long_oi, e.short_oi) == oi == (perp.state().long_oi, perp.state().short_oi)
-    # every funding amount above had a remainder to round: up for what a position owes, down
-    # for what it receives
-    assert all((size * index) % 10**6 for size in (long_size, short_size))

@@ -1,13 +1,16 @@
-"""Liquidation on the real SVM: the maintenance boundary to the unit, the reward and every
-balance exact against the model, a second liquidation refused, bad debt paid by insurance."""
+"""Liquidation on the real SVM: the maintenance boundary to the unit at the conservative mark,
+the penalty split between liquidator and insurance, every balance exact against the model, a
+second liquidation refused, bad debt paid by insurance, then the pool, then socialized, and a
+liquidator always paid."""
 
 from __future__ import annotations
 
 import pytest
 
+from program.client import PerpMarketParams
 from tests.program import perp_model as m
 from tests.program.conftest import TxResult, World
-from tests.program.perps import LONG, PRICE, SHORT, Perp, open_perp
+from tests.program.perps import LONG, PRICE, SHORT, open_perp
 
 SIZE = 1_000_000  # one whole base unit: a price unit moves PnL by exactly one quote unit
 
@@ -17,10 +20,10 @@ def only_event(result: TxResult, name: str) -> object:
     return result.events[0].data
 
 
-def fund_once(world: World, perp: Perp) -> None:
-    """One funding interval at the current OI and price."""
-    world.chain.set_time(perp.state().last_funding_ts + perp.params.funding_interval_secs)
-    world.ok(perp.update_funding_ix())
+def book_of(world: World, pos: m.Pos) -> m.Book:
+    c = world.config()
+    return m.Book(pos.collateral, c.perp_pool, c.perp_pool_reserved - pos.reserve,
+                  c.insurance_balance)
 
 
 @pytest.mark.parametrize("side", [LONG, SHORT], ids=["long", "short"])
@@ -29,69 +32,71 @@ def test_liquidation_boundary_to_the_unit(world: World, side: int) -> None:
     prm = perp.params
     owner, liquidator = perp.trader(20_000_000), world.user(0)
     perp.open(owner, side, SIZE)
-    # alone in the market, the position pays the capped rate for one interval
-    fund_once(world, perp)
-    index = perp.state().cumulative_funding
-    assert index == (1 if side == LONG else -1) * m.funding_delta(1, prm.max_funding_bps, PRICE)
     pos = m.pos_of(perp.position(owner))
-    assert pos == m.Pos(side, SIZE, PRICE,
-                        20_000_000 - m.fee(m.notional(SIZE, PRICE), prm.taker_fee_bps))
-    assert m.funding_owed(side, SIZE, index, 0) == 100_000
+    # alone in the market, the position pays the capped rate for an hour
+    hour = prm.funding_interval_secs
+    world.chain.set_time(perp.state().last_accrual_ts + hour)
+    world.ok(perp.update_funding_ix())
+    s = perp.state()
+    index = s.cumulative_funding if side == LONG else s.cumulative_funding_short
+    assert m.funding_owed(side, SIZE, index, pos.snapshot) == 100_000
+    conf = 12_345  # the mark is price -/+ conf: the side closing would trade at
 
     def excess(price: int) -> int:
-        """equity - maintenance: steps of 0 or 1 per price unit."""
-        return (m.position_equity(pos, price, index)
-                - m.maintenance(pos, price, prm.maintenance_margin_bps))
+        """equity - maintenance at the mark: steps of 0 or 1 per price unit."""
+        v = m.value(pos, m.mark(side, price, conf), index)
+        return v.equity - m.margin(v.notional, prm.maintenance_margin_bps)
 
     def price_at(target: int) -> int:
         if side == LONG:  # excess grows with the price
-            return m.first(lambda p: excess(p) >= target, 1, PRICE)
+            return m.first(lambda p: excess(p) >= target, conf + 1, PRICE)
         return m.first(lambda p: excess(p) <= target, PRICE, 2 * PRICE)
 
     ix = perp.liquidate_ix(liquidator, owner)
     for target in (1, 0):  # above and exactly at maintenance: strictly below is required
         price = price_at(target)
-        assert excess(price) == target
-        assert not m.liquidatable(pos, price, index, prm.maintenance_margin_bps)
-        perp.set_price(price)
+        assert not m.liquidatable(pos, price, index, prm.maintenance_margin_bps, conf)
+        perp.set_price_conf(price, conf)
         world.refused("NotLiquidatable", ix, liquidator.kp, watch=[liquidator.token])
 
     price = price_at(-1)
-    assert excess(price) == -1 and m.liquidatable(pos, price, index, prm.maintenance_margin_bps)
-    perp.set_price(price)
+    assert m.liquidatable(pos, price, index, prm.maintenance_margin_bps, conf)
+    perp.set_price_conf(price, conf)
     c0 = world.config()
-    want = m.liquidate(pos, price, index, prm.liquidation_fee_bps, c0.perp_pool,
-                       c0.insurance_balance)
-    assert want is not None and want.bad_debt == 0
-    # the reward is the full fee here: the equity left covers it
-    assert want.fee == m.notional(SIZE, price) * prm.liquidation_fee_bps // m.BPS > 0
+    v, b, paid, ins_share = m.liquidation(pos, price, conf, index, prm.liquidation_fee_bps,
+                                          prm.liquidator_share_bps, book_of(world, pos),
+                                          taker_fee_bps=prm.taker_fee_bps)
+    assert b.bad_debt == 0 and paid > 0 and ins_share >= paid
     r = world.ok(ix, liquidator.kp)
 
     c = world.config()
-    assert world.balance(liquidator) == want.fee
-    assert (c.perp_pool, c.insurance_balance) == (want.pool, want.insurance)
-    assert c.perp_pool - c0.perp_pool == -(want.pnl - want.funding)
+    assert world.balance(liquidator) == paid
+    assert (c.perp_pool, c.insurance_balance) == (b.pool, b.insurance)
+    assert c.perp_pool - c0.perp_pool == -v.gain
+    assert c.insurance_balance - c0.insurance_balance == ins_share
     assert c.protocol_fees == c0.protocol_fees
+    assert c.perp_pool_reserved == 0
     a = perp.position(owner)
-    assert (a.side, a.size, a.entry_price, a.funding_snapshot) == (0, 0, 0, 0)
-    assert a.collateral == want.collateral == want.equity - want.fee
+    assert (a.side, a.size, a.entry_price, a.funding_snapshot, a.reserve) == (0, 0, 0, 0, 0)
+    assert a.collateral == b.collateral == v.equity - paid - ins_share
     s = perp.state()
     assert (s.long_oi, s.short_oi) == (0, 0)
 
     e = only_event(r, "PositionLiquidated")
+    mark = m.mark(side, price, conf)
     assert (e.position, e.owner, e.perp_market, e.liquidator) == (
         perp.position_of(owner), owner.key, perp.market, liquidator.key)
-    assert (e.side, e.size, e.entry_price, e.price) == (side, SIZE, PRICE, price)
-    assert (e.pnl, e.funding, e.equity) == (want.pnl, want.funding, want.equity)
-    assert e.maintenance == m.maintenance(pos, price, prm.maintenance_margin_bps) == e.equity + 1
-    assert (e.reward, e.collateral, e.bad_debt) == (want.fee, want.collateral, 0)
-    assert (e.long_oi, e.short_oi) == (0, 0)
+    assert (e.side, e.size, e.entry_price, e.price) == (side, SIZE, PRICE, mark)
+    assert (e.pnl, e.funding, e.equity) == (v.pnl, v.owed, v.equity)
+    assert e.maintenance == m.margin(v.notional, prm.maintenance_margin_bps) == e.equity + 1
+    assert (e.penalty, e.reward, e.insurance_share) == (paid + ins_share, paid, ins_share)
+    assert (e.collateral, e.bad_debt, e.socialized_loss) == (b.collateral, 0, 0)
 
     # what is left is the owner's, free to withdraw now that the position is flat
     before = world.balance(owner)
     world.ok(world.client.withdraw(owner.key, perp.market, perp.oracle, owner.token,
-                                   want.collateral), owner.kp)
-    assert world.balance(owner) - before == want.collateral
+                                   b.collateral), owner.kp)
+    assert world.balance(owner) - before == b.collateral
     assert perp.position(owner).collateral == 0
 
 
@@ -110,35 +115,34 @@ def test_second_liquidation_is_refused_and_changes_nothing(world: World) -> None
                   watch=[liquidator.token])
 
 
-def test_reward_is_capped_by_the_equity_left(world: World) -> None:
+def test_penalty_beyond_the_equity_left_still_pays_the_liquidator(world: World) -> None:
+    """The equity one unit short of the penalty: the penalty takes all of it, the liquidator
+    gets its full share and insurance the rest."""
     perp = open_perp(world)
     prm = perp.params
     owner, liquidator = perp.trader(20_000_000), world.user(0)
     perp.open(owner, LONG, SIZE)
     pos = m.pos_of(perp.position(owner))
 
-    def full(price: int) -> int:
-        return m.notional(SIZE, price) * prm.liquidation_fee_bps // m.BPS
+    def penalty(price: int) -> int:
+        return m.ceil_div(m.notional(SIZE, price) * prm.liquidation_fee_bps, m.BPS)
 
-    # the equity one unit short of the full reward
-    price = m.first(lambda p: m.position_equity(pos, p, 0) >= full(p) - 1, 1, PRICE)
+    price = m.first(lambda p: m.position_equity(pos, p, 0) >= penalty(p) - 1, 1, PRICE)
     equity = m.position_equity(pos, price, 0)
-    assert 0 < equity == full(price) - 1
+    assert 0 < equity == penalty(price) - 1
     perp.set_price(price)
-    c0 = world.config()
-    want = m.liquidate(pos, price, 0, prm.liquidation_fee_bps, c0.perp_pool,
-                       c0.insurance_balance)
-    assert want is not None and (want.fee, want.collateral, want.bad_debt) == (equity, 0, 0)
+    _, b, paid, ins_share = m.liquidation(pos, price, 0, 0, prm.liquidation_fee_bps,
+                                          prm.liquidator_share_bps, book_of(world, pos),
+                                          taker_fee_bps=prm.taker_fee_bps)
+    assert paid == penalty(price) * prm.liquidator_share_bps // m.BPS
+    assert (b.collateral, ins_share) == (0, equity - paid)
     e = only_event(world.ok(perp.liquidate_ix(liquidator, owner), liquidator.kp),
                    "PositionLiquidated")
-    assert (e.equity, e.reward, e.collateral, e.bad_debt) == (equity, equity, 0, 0)
-    assert world.balance(liquidator) == equity
-    assert perp.position(owner).collateral == 0
-    c = world.config()
-    assert (c.perp_pool, c.insurance_balance) == (want.pool, c0.insurance_balance)
+    assert (e.equity, e.reward, e.insurance_share, e.collateral) == (equity, paid, ins_share, 0)
+    assert world.balance(liquidator) == paid
 
 
-def test_bad_debt_is_paid_by_insurance(world: World) -> None:
+def test_bad_debt_is_paid_by_insurance_and_the_liquidator_too(world: World) -> None:
     perp = open_perp(world)
     prm = perp.params
     owner, liquidator = perp.trader(20_000_000), world.user(0)
@@ -147,41 +151,56 @@ def test_bad_debt_is_paid_by_insurance(world: World) -> None:
     price = 70_000_000  # -30 quote on a position holding 19.9
     perp.set_price(price)
     c0 = world.config()
-    want = m.liquidate(pos, price, 0, prm.liquidation_fee_bps, c0.perp_pool,
-                       c0.insurance_balance)
-    assert want is not None
-    assert want.equity == pos.collateral - 30_000_000 < 0
-    assert want.bad_debt == 30_000_000 - pos.collateral
+    v, b, paid, _ = m.liquidation(pos, price, 0, 0, prm.liquidation_fee_bps,
+                                  prm.liquidator_share_bps, book_of(world, pos),
+                                          taker_fee_bps=prm.taker_fee_bps)
+    assert v.equity == pos.collateral - 30_000_000 < 0
+    assert b.bad_debt == 30_000_000 - pos.collateral
+    assert paid == m.ceil_div(70_000_000 * prm.liquidation_fee_bps, m.BPS) // 2 > 0
     r = world.ok(perp.liquidate_ix(liquidator, owner), liquidator.kp)
 
     c = world.config()
-    assert world.balance(liquidator) == 0
-    assert c.insurance_balance == c0.insurance_balance - want.bad_debt
+    # a keeper never loses money liquidating bad debt: insurance pays the reward
+    assert world.balance(liquidator) == paid
+    assert c.insurance_balance == c0.insurance_balance - b.bad_debt - paid == b.insurance
     # the pool receives the whole loss: the collateral and the insurance's share
-    assert c.perp_pool == c0.perp_pool + 30_000_000 == want.pool
+    assert c.perp_pool == c0.perp_pool + 30_000_000 == b.pool
     assert perp.position(owner).collateral == 0
     e = only_event(r, "PositionLiquidated")
-    assert (e.reward, e.collateral, e.bad_debt) == (0, 0, want.bad_debt)
-    assert (e.pnl, e.funding, e.equity) == (-30_000_000, 0, want.equity)
+    assert (e.reward, e.collateral, e.bad_debt, e.insurance_paid) == (
+        paid, 0, b.bad_debt, b.bad_debt + paid)
+    assert (e.pnl, e.funding, e.equity, e.socialized_loss) == (-30_000_000, 0, v.equity, 0)
 
 
-def test_bad_debt_beyond_insurance_empties_it(world: World) -> None:
-    perp = open_perp(world)
-    prm = perp.params
+def test_bad_debt_beyond_insurance_and_pool_is_socialized(world: World) -> None:
+    """Insurance empty, the pool's free liquidity all reserved: the bad debt is charged to the
+    other side's profits, pro rata, as they close."""
+    perp = open_perp(world, PerpMarketParams(max_profit_bps=10_000))
     size = 100 * SIZE
-    owner, liquidator = perp.trader(2_000_000_000), world.user(0)
+    owner, winner, liquidator = perp.trader(2_000_000_000), perp.trader(10**11), world.user(0)
     perp.open(owner, SHORT, size)
-    pos = m.pos_of(perp.position(owner))
-    price = 20 * PRICE  # the short loses 1,900 quote a unit on 100 units
-    perp.set_price(price)
-    c0 = world.config()
-    want = m.liquidate(pos, price, 0, prm.liquidation_fee_bps, c0.perp_pool,
-                       c0.insurance_balance)
-    assert want is not None and want.bad_debt > c0.insurance_balance > 0
-    world.ok(perp.liquidate_ix(liquidator, owner), liquidator.kp)  # the invariant holds
-
     c = world.config()
-    assert c.insurance_balance == 0 == want.insurance
-    assert c.perp_pool == c0.perp_pool + pos.collateral + c0.insurance_balance == want.pool
-    assert world.balance(liquidator) == 0
-    assert perp.position(owner).collateral == 0
+    # the winner's long reserves all the pool's remaining free liquidity
+    free = c.perp_pool - c.perp_pool_reserved
+    long_size = free * 10**6 // PRICE
+    perp.open(winner, LONG, long_size)
+    c0 = world.config()
+    assert c0.perp_pool - c0.perp_pool_reserved < PRICE
+    pos = m.pos_of(perp.position(owner))
+    price = 100 * PRICE  # the short loses 9,900 quote a unit on 100 units
+    perp.set_price(price)
+    _, b, paid, _ = m.liquidation(pos, price, 0, 0, perp.params.liquidation_fee_bps,
+                                  perp.params.liquidator_share_bps, book_of(world, pos),
+                                  taker_fee_bps=perp.params.taker_fee_bps)
+    assert b.bad_debt > c0.insurance_balance > 0 and b.socialized > 0
+    e = only_event(world.ok(perp.liquidate_ix(liquidator, owner), liquidator.kp),
+                   "PositionLiquidated")
+    assert (e.bad_debt, e.socialized_loss, e.reward) == (b.bad_debt, b.socialized, paid)
+    s = perp.state()
+    assert s.loss_index_long == m.loss_index_add(0, b.socialized, long_size)
+    # the winning long pays its share out of its profit
+    w = m.pos_of(perp.position(winner))
+    share = m.loss_share(long_size, s.loss_index_long, w.loss_snapshot)
+    assert share >= b.socialized  # alone on its side, it carries all of it (rounded up)
+    e = only_event(perp.close(winner), "PositionClosed")
+    assert e.socialized_loss == min(share, e.pnl)

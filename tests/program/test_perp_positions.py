@@ -182,29 +182,34 @@ def test_close_realizes_pnl(world: World, side: int, exit_price: int) -> None:
     u, pos = opened(perp, 50_000_000, side, size)
     perp.set_price(exit_price)
     c0 = world.config()
-    want = m.close(pos, exit_price, 0, prm.taker_fee_bps, c0.perp_pool, c0.insurance_balance)
-    assert want is not None and want.funding == 0 and want.pnl != 0
-    assert (want.pnl > 0) == ((exit_price > PRICE) == (side == LONG))
+    book = m.Book(pos.collateral, c0.perp_pool, c0.perp_pool_reserved - pos.reserve,
+                  c0.insurance_balance)
+    v, b, fee = m.close(pos, exit_price, 0, 0, prm.taker_fee_bps, book)
+    assert v.owed == 0 and v.pnl != 0 and v.gain == v.pnl
+    assert (v.pnl > 0) == ((exit_price > PRICE) == (side == LONG))
     # size * price difference has a remainder: PnL rounds down, a loss up
     assert (size * (exit_price - PRICE)) % 10**6
-    assert want.pnl == (exit_price - PRICE) * size * (1 if side == LONG else -1) // 10**6
+    assert v.pnl == (exit_price - PRICE) * size * (1 if side == LONG else -1) // 10**6
     e = only_event(perp.close(u), "PositionClosed")
 
     c = world.config()
-    assert perp.position(u).collateral == want.collateral == pos.collateral + want.pnl - want.fee
-    assert c.perp_pool - c0.perp_pool == -want.pnl
-    assert c.protocol_fees - c0.protocol_fees == want.fee
+    assert perp.position(u).collateral == b.collateral == pos.collateral + v.pnl - fee
+    assert c.perp_pool - c0.perp_pool == -v.pnl
+    assert c.perp_pool_reserved == c0.perp_pool_reserved - pos.reserve == 0
+    assert c.protocol_fees - c0.protocol_fees == fee
     assert c.insurance_balance == c0.insurance_balance
     p, s = perp.position(u), perp.state()
-    assert (p.side, p.size, p.entry_price, p.funding_snapshot) == (0, 0, 0, 0)
+    assert (p.side, p.size, p.entry_price, p.funding_snapshot, p.reserve) == (0, 0, 0, 0, 0)
     assert (s.long_oi, s.short_oi) == (0, 0) == (e.long_oi, e.short_oi)
     assert (e.position, e.owner, e.perp_market) == (perp.position_of(u), u.key, perp.market)
     assert (e.side, e.size, e.entry_price, e.exit_price) == (side, size, PRICE, exit_price)
-    assert (e.pnl, e.funding, e.fee, e.collateral) == (want.pnl, 0, want.fee, want.collateral)
+    assert (e.pnl, e.funding, e.fee, e.collateral) == (v.pnl, 0, fee, b.collateral)
+    assert (e.settled, e.socialized_loss, e.reserve) == (v.pnl, 0, pos.reserve)
+    want_collateral = b.collateral
 
     before = world.balance(u)
-    world.ok(withdraw(world, perp, u, want.collateral), u.kp)
-    assert world.balance(u) - before == want.collateral
+    world.ok(withdraw(world, perp, u, want_collateral), u.kp)
+    assert world.balance(u) - before == want_collateral
     # closed: nothing left to close
     world.refused("PositionFlat", world.client.close_position(
         u.key, perp.market, perp.oracle, exit_price), u.kp)
@@ -236,31 +241,44 @@ def test_close_with_equity_below_the_fee_is_refused(world: World) -> None:
     assert world.config().perp_pool - c0.perp_pool == pos.collateral - fee
 
 
-def test_profit_beyond_the_pool_is_refused(world: World) -> None:
-    perp = open_perp(world)
-    prm = perp.params
+def test_profit_is_capped_at_the_reserve(world: World) -> None:
+    """The pool reserves notional * max_profit_bps at open; a close pays at most that, so the
+    pool can always pay it."""
+    perp = open_perp(world, PerpMarketParams(max_profit_bps=2_500))
     size = 1_000_000
     u, pos = opened(perp, 20_000_000, LONG, size)
-    assert world.config().perp_pool == POOL
-    # one price unit is one quote unit of PnL: a profit of the whole pool plus one
-    perp.set_price(PRICE + POOL + 1)
-    ix = world.client.close_position(u.key, perp.market, perp.oracle, 0)
-    world.refused("InsufficientLiquidity", ix, u.kp)
-    # the whole pool, exactly, it can pay
-    perp.set_price(PRICE + POOL)
-    want = m.close(pos, PRICE + POOL, 0, prm.taker_fee_bps, POOL, world.config().insurance_balance)
-    assert want is not None and want.pnl == POOL
-    e = only_event(world.ok(ix, u.kp), "PositionClosed")
-    assert world.config().perp_pool == 0 == want.pool
-    assert perp.position(u).collateral == want.collateral == e.collateral
-    assert want.collateral == pos.collateral + POOL - want.fee
-    # ... and then not one unit of anybody else's profit
-    perp.set_price(PRICE)
+    assert pos.reserve == m.notional(size, PRICE) * 2_500 // 10_000 == 25_000_000
+    assert world.config().perp_pool_reserved == pos.reserve
+    perp.set_price(2 * PRICE)  # +100 quote of PnL, four times the cap
+    c0 = world.config()
+    e = only_event(perp.close(u), "PositionClosed")
+    fee = m.fee(m.notional(size, 2 * PRICE), perp.params.taker_fee_bps)
+    assert (e.pnl, e.settled) == (100_000_000, pos.reserve)
+    assert perp.position(u).collateral == pos.collateral + pos.reserve - fee
+    c = world.config()
+    assert c0.perp_pool - c.perp_pool == pos.reserve
+    assert c.perp_pool_reserved == 0
+
+
+def test_open_beyond_free_liquidity_is_refused(world: World) -> None:
+    """What the pool has reserved is not free: an open whose reserve exceeds the rest is
+    refused, and one that fits exactly goes through."""
+    perp = open_perp(world)
+    free = POOL  # max_profit_bps 10,000: the reserve is the whole notional
+    whale = perp.trader(2 * 10**11)
+    size = free * 10**6 // PRICE  # notional == free
+    assert m.notional(size, PRICE) == free
+    ix = world.client.open_position(whale.key, perp.market, perp.oracle, LONG, size + 1, U64_MAX)
+    world.refused("InsufficientLiquidity", ix, whale.kp)
+    perp.open(whale, LONG, size)
+    assert world.config().perp_pool_reserved == world.config().perp_pool == POOL
     other = perp.trader()
-    perp.open(other, SHORT, size)
-    perp.set_price(PRICE - 1)
-    world.refused("InsufficientLiquidity", world.client.close_position(
-        other.key, perp.market, perp.oracle, U64_MAX), other.kp)
+    world.refused("InsufficientLiquidity", world.client.open_position(
+        other.key, perp.market, perp.oracle, SHORT, 1_000_000, 0), other.kp)
+    # a close is never refused for lack of pool cash: the profit was reserved
+    perp.set_price(PRICE + PRICE // 2)
+    perp.close(whale)
+    assert world.config().perp_pool_reserved == 0
 
 
 def test_dust_position_is_refused(world: World) -> None:

@@ -136,6 +136,10 @@ def max_staleness(o: Oracle) -> int:
     return o.w.params.max_oracle_staleness_slots
 
 
+def max_open_staleness(o: Oracle) -> int:
+    return o.w.params.max_open_staleness_slots
+
+
 def conf_limit(o: Oracle) -> int:
     """The widest confidence the config allows: conf * 10^4 <= max_conf_bps * price."""
     return o.w.params.max_oracle_conf_bps * o.account.price // pyth.BPS
@@ -163,6 +167,9 @@ ORACLE_CASES: dict[str, tuple[str, list[Edit], Edit]] = {
 def test_unusable_oracle_is_refused_to_the_edge(case: str, name: str) -> None:
     w, ix, signers = ready(name)
     error, refused, accepted = ORACLE_CASES[case]
+    if case == "stale" and name == "open_position":  # opening needs a fresher price
+        refused, accepted = [behind(lambda o: max_open_staleness(o) + 1)], behind(
+            max_open_staleness)
     o = oracle_of(w, ix)
     assert conf_limit(o) * pyth.BPS == w.params.max_oracle_conf_bps * o.account.price  # exact
     for edit in refused:
@@ -352,17 +359,30 @@ def test_paying_more_than_the_token_account_holds_is_refused(name: str, account:
         w, ix, w.balance(key(ix, account)) + 1))
 
 
+MAX_OI = 2**61 // 10**6  # PERP_MAX_OPEN_INTEREST
 BAD_PARAMS: list[dict[str, int]] = [
     {"maintenance_margin_bps": 1_000}, {"maintenance_margin_bps": 1_001},  # >= initial
-    {"maintenance_margin_bps": 0, "liquidation_fee_bps": 0},
+    {"maintenance_margin_bps": 0, "liquidation_fee_bps": 0, "taker_fee_bps": 0},
     {"initial_margin_bps": 10_001},
     {"liquidation_fee_bps": 501},  # > maintenance
-    {"taker_fee_bps": 10_000}, {"max_funding_bps": 10_001},
+    {"taker_fee_bps": 101},  # > the liquidation penalty
+    {"taker_fee_bps": 1_001, "liquidation_fee_bps": 1_001, "maintenance_margin_bps": 1_001,
+     "initial_margin_bps": 2_000, "liquidator_share_bps": 0},  # a taker fee above 10 %
+    {"liquidator_share_bps": 9_001},  # the insurance part below the taker fee
+    {"liquidator_share_bps": 10_001, "taker_fee_bps": 0},
+    {"max_funding_bps": 10_001},
+    {"funding_interval_secs": 59}, {"funding_interval_secs": 31_536_001},
     {"funding_interval_secs": 0}, {"funding_interval_secs": -1},
+    {"max_profit_bps": 0}, {"max_profit_bps": 10_001},
+    {"max_open_interest": 0}, {"max_open_interest": MAX_OI + 1},
 ]
 LIMITS = {"initial_margin_bps": 10_000, "maintenance_margin_bps": 9_999,
-          "liquidation_fee_bps": 9_999, "taker_fee_bps": 9_999, "max_funding_bps": 10_000,
-          "funding_interval_secs": 1}
+          "liquidation_fee_bps": 9_999, "taker_fee_bps": 1_000, "max_funding_bps": 10_000,
+          "funding_interval_secs": 31_536_000, "max_profit_bps": 10_000,
+          "liquidator_share_bps": 0, "max_open_interest": MAX_OI}
+LOW_LIMITS = {"initial_margin_bps": 2, "maintenance_margin_bps": 1, "liquidation_fee_bps": 0,
+              "taker_fee_bps": 0, "max_funding_bps": 0, "funding_interval_secs": 60,
+              "max_profit_bps": 1, "liquidator_share_bps": 10_000, "max_open_interest": 1}
 
 
 def with_params(**changes: int) -> Spoil:
@@ -375,11 +395,12 @@ def test_create_perp_market_refuses_a_param_out_of_range(bad: dict[str, int]) ->
     refused_then_ok("create_perp_market", "InvalidArgument", with_params(**bad))
 
 
-def test_create_perp_market_accepts_every_limit() -> None:
+@pytest.mark.parametrize("limits", [LIMITS, LOW_LIMITS], ids=["high", "low"])
+def test_create_perp_market_accepts_every_limit(limits: dict[str, int]) -> None:
     w, ix, signers = ready("create_perp_market")
-    w.ok(with_params(**LIMITS)(w, ix), *signers)
+    w.ok(with_params(**limits)(w, ix), *signers)
     market = w.chain.fetch(key(ix, "perp_market"))
-    assert {k: getattr(market, k) for k in LIMITS} == LIMITS
+    assert {k: getattr(market, k) for k in limits} == limits
 
 
 def test_open_while_open_is_refused() -> None:
@@ -482,24 +503,29 @@ def test_liquidate_above_maintenance_is_refused() -> None:
     w.ok(ix, *signers)
 
 
-def test_close_with_a_profit_beyond_the_pool_is_refused(world: World) -> None:
-    """The pool is the counterparty: a profit it cannot pay waits until it can."""
+def test_close_with_a_profit_beyond_the_pools_free_cash_goes_through(world: World) -> None:
+    """The pool is the counterparty with reserves: a position as large as the pool's free
+    liquidity reserves all of it, and its close pays the capped profit however far the price
+    went."""
     perp = open_perp(world)
     pool = world.config().perp_pool
     size = pool * 10**6 // PRICE  # a notional as large as the pool
     owner = perp.trader(pool // 5)
     perp.open(owner, LONG, size)
+    assert world.config().perp_pool_reserved == pool
     perp.set_price(PRICE * 5 // 2)
-    ix = world.client.close_position(owner.key, perp.market, perp.oracle, 0)
-    refuse(world, "InsufficientLiquidity", ix, owner.kp)
-    world.chain.mint_to(world.d.quote_mint, perp.admin_token, pool)
-    world.ok(world.client.fund_pool(world.admin.pubkey(), perp.admin_token, pool), world.admin)
-    world.ok(ix, owner.kp)
+    before = perp.position(owner).collateral
+    world.ok(world.client.close_position(owner.key, perp.market, perp.oracle, 0), owner.kp)
+    c = world.config()
+    assert (c.perp_pool, c.perp_pool_reserved) == (0, 0)
+    fee = (size * (PRICE * 5 // 2) // 10**6) * perp.params.taker_fee_bps // 10_000
+    assert perp.position(owner).collateral == before + pool - fee
 
 
 # ---- pausing --------------------------------------------------------------------------------
 def test_pause_stops_opening_only(world: World) -> None:
-    """Paused, nobody opens a position; closing, collateral, liquidation and funding go on."""
+    """Paused, nobody opens a position or deposits; closing, withdrawing, liquidation and
+    funding go on."""
     perp = open_perp(world)
     c = world.client
     opener, closer, holder, loser = (perp.trader() for _ in range(4))
@@ -512,7 +538,7 @@ def test_pause_stops_opening_only(world: World) -> None:
     open_ix = c.open_position(opener.key, perp.market, perp.oracle, LONG, SIZE, U64_MAX)
     refuse(world, "Paused", open_ix, opener.kp)
     perp.close(closer)
-    world.ok(c.deposit(holder.key, perp.market, holder.token, FUNDS), holder.kp)
+    refuse(world, "Paused", c.deposit(holder.key, perp.market, holder.token, FUNDS), holder.kp)
     world.ok(c.withdraw(holder.key, perp.market, perp.oracle, holder.token, FUNDS), holder.kp)
     liquidator = world.user(0)
     world.ok(perp.liquidate_ix(liquidator, loser), liquidator.kp)

@@ -22,7 +22,7 @@ from program.client import ConfigParams, PerpMarketParams
 from program.local import PYTH_PROGRAM
 
 WINDOW_S = 60  # the proposal window, dispute window and dispute vote (the least allowed)
-FUNDING_INTERVAL_S = 10
+FUNDING_INTERVAL_S = 60  # the least a perp market allows
 START_PRICE = 100_000_000  # 100 quote per base unit
 QUOTE = 1_000_000  # one quote token in base units
 LIQUIDITY = 1_000 * QUOTE
@@ -146,4 +146,7 @@ async def seed(s: Seeder, oracles: list[Pubkey], positions_per_market: int,
         perp = await s.perp_market(i, oracle, PERP_PARAMS, POOL)
         await s.positions(perp, oracle, position_specs(positions_per_market, seed + i))
         perp_markets.append(perp)
+    # the first funding report due at once (the interval is at least a minute); the positions
+    # accrue that minute's funding, at the open interest they opened with
+    await s.travel(FUNDING_INTERVAL_S)
     return Seeded(markets, oracles, perp_markets, positions_per_market * len(oracles))

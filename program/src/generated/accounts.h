@@ -231,64 +231,90 @@ _Static_assert(__builtin_offsetof(Vote, choice) == 81, "Vote.choice");
 _Static_assert(__builtin_offsetof(Vote, bump) == 82, "Vote.bump");
 
 #define DISC_PERP_MARKET 0xf737f56b2c0cdf0aULL /* account:PerpMarket */
-#define PERP_MARKET_SPACE 104
+#define PERP_MARKET_SPACE 200
 /* A perpetual-futures market priced by one oracle; the protocol's pool is the counterparty. */
 typedef struct {
     u64 discriminator;
     u64 id;
     SolPubkey oracle; /* the Pyth price account this market trades at */
+    SolPubkey pyth_program; /* the oracle's owner, copied from Config at creation */
     i64 funding_interval_secs;
     u64 long_oi; /* open interest of longs, base units with 6 decimals */
     u64 short_oi; /* open interest of shorts, base units with 6 decimals */
-    i64 cumulative_funding; /* funding index: quote per whole base unit, 6 decimals */
-    i64 last_funding_ts; /* the end of the last interval funding was applied for */
+    u64 max_open_interest; /* cap on each side's open interest */
+    i64 cumulative_funding; /* what a long has owed per whole base unit since creation: quote units x 10^3, accrued rounding up, wrapping (only differences count) */
+    i64 cumulative_funding_short; /* what a short has received per whole base unit: quote units x 10^3, accrued rounding down, wrapping */
+    u64 loss_index_long; /* unpaid bad debt of shorts charged to longs' profits, per whole base unit, quote units x 10^3 (saturating) */
+    u64 loss_index_short; /* unpaid bad debt of longs charged to shorts' profits */
+    i64 last_accrual_ts; /* funding is accrued up to this time */
+    i64 last_funding_ts; /* the end of the last interval update_funding reported */
+    u64 max_oracle_staleness_slots; /* copied from Config at creation */
+    u64 max_open_staleness_slots; /* copied from Config at creation */
     u16 initial_margin_bps;
     u16 maintenance_margin_bps;
-    u16 liquidation_fee_bps;
+    u16 liquidation_fee_bps; /* the liquidation penalty, of notional */
     u16 taker_fee_bps;
     u16 max_funding_bps; /* cap on the funding rate per interval */
+    u16 max_profit_bps; /* a position's profit cap (and pool reserve), of notional */
+    u16 liquidator_share_bps; /* the liquidator's share of the penalty */
+    u16 max_oracle_conf_bps; /* copied from Config at creation */
     u8 bump;
 } PerpMarket;
-_Static_assert(sizeof(PerpMarket) == 104, "PerpMarket size");
+_Static_assert(sizeof(PerpMarket) == 200, "PerpMarket size");
 _Static_assert(__builtin_offsetof(PerpMarket, id) == 8, "PerpMarket.id");
 _Static_assert(__builtin_offsetof(PerpMarket, oracle) == 16, "PerpMarket.oracle");
-_Static_assert(__builtin_offsetof(PerpMarket, funding_interval_secs) == 48, "PerpMarket.funding_interval_secs");
-_Static_assert(__builtin_offsetof(PerpMarket, long_oi) == 56, "PerpMarket.long_oi");
-_Static_assert(__builtin_offsetof(PerpMarket, short_oi) == 64, "PerpMarket.short_oi");
-_Static_assert(__builtin_offsetof(PerpMarket, cumulative_funding) == 72, "PerpMarket.cumulative_funding");
-_Static_assert(__builtin_offsetof(PerpMarket, last_funding_ts) == 80, "PerpMarket.last_funding_ts");
-_Static_assert(__builtin_offsetof(PerpMarket, initial_margin_bps) == 88, "PerpMarket.initial_margin_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, maintenance_margin_bps) == 90, "PerpMarket.maintenance_margin_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, liquidation_fee_bps) == 92, "PerpMarket.liquidation_fee_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, taker_fee_bps) == 94, "PerpMarket.taker_fee_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, max_funding_bps) == 96, "PerpMarket.max_funding_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, bump) == 98, "PerpMarket.bump");
+_Static_assert(__builtin_offsetof(PerpMarket, pyth_program) == 48, "PerpMarket.pyth_program");
+_Static_assert(__builtin_offsetof(PerpMarket, funding_interval_secs) == 80, "PerpMarket.funding_interval_secs");
+_Static_assert(__builtin_offsetof(PerpMarket, long_oi) == 88, "PerpMarket.long_oi");
+_Static_assert(__builtin_offsetof(PerpMarket, short_oi) == 96, "PerpMarket.short_oi");
+_Static_assert(__builtin_offsetof(PerpMarket, max_open_interest) == 104, "PerpMarket.max_open_interest");
+_Static_assert(__builtin_offsetof(PerpMarket, cumulative_funding) == 112, "PerpMarket.cumulative_funding");
+_Static_assert(__builtin_offsetof(PerpMarket, cumulative_funding_short) == 120, "PerpMarket.cumulative_funding_short");
+_Static_assert(__builtin_offsetof(PerpMarket, loss_index_long) == 128, "PerpMarket.loss_index_long");
+_Static_assert(__builtin_offsetof(PerpMarket, loss_index_short) == 136, "PerpMarket.loss_index_short");
+_Static_assert(__builtin_offsetof(PerpMarket, last_accrual_ts) == 144, "PerpMarket.last_accrual_ts");
+_Static_assert(__builtin_offsetof(PerpMarket, last_funding_ts) == 152, "PerpMarket.last_funding_ts");
+_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_staleness_slots) == 160, "PerpMarket.max_oracle_staleness_slots");
+_Static_assert(__builtin_offsetof(PerpMarket, max_open_staleness_slots) == 168, "PerpMarket.max_open_staleness_slots");
+_Static_assert(__builtin_offsetof(PerpMarket, initial_margin_bps) == 176, "PerpMarket.initial_margin_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, maintenance_margin_bps) == 178, "PerpMarket.maintenance_margin_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, liquidation_fee_bps) == 180, "PerpMarket.liquidation_fee_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, taker_fee_bps) == 182, "PerpMarket.taker_fee_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, max_funding_bps) == 184, "PerpMarket.max_funding_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, max_profit_bps) == 186, "PerpMarket.max_profit_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, liquidator_share_bps) == 188, "PerpMarket.liquidator_share_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_conf_bps) == 190, "PerpMarket.max_oracle_conf_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, bump) == 192, "PerpMarket.bump");
 
 #define DISC_POSITION 0xd0f7407ae48fbcaaULL /* account:Position */
-#define POSITION_SPACE 120
+#define POSITION_SPACE 136
 /* One owner's collateral and position in one perp market. */
 typedef struct {
     u64 discriminator;
     SolPubkey perp_market;
     SolPubkey owner;
     u64 size; /* base units with 6 decimals; 0 when flat */
-    u64 entry_price; /* quote per whole base unit, 6 decimals */
+    u64 entry_price; /* the fill price: quote per whole base unit, 6 decimals */
     u64 collateral;
-    i64 funding_snapshot; /* the market's cumulative_funding when the position opened */
+    u64 reserve; /* pool liquidity reserved for this position: its profit cap */
+    i64 funding_snapshot; /* the side's funding index when the position opened */
+    u64 loss_snapshot; /* the side's loss index when the position opened */
     i64 opened_at;
     u8 side; /* Side */
     u8 bump;
 } Position;
-_Static_assert(sizeof(Position) == 120, "Position size");
+_Static_assert(sizeof(Position) == 136, "Position size");
 _Static_assert(__builtin_offsetof(Position, perp_market) == 8, "Position.perp_market");
 _Static_assert(__builtin_offsetof(Position, owner) == 40, "Position.owner");
 _Static_assert(__builtin_offsetof(Position, size) == 72, "Position.size");
 _Static_assert(__builtin_offsetof(Position, entry_price) == 80, "Position.entry_price");
 _Static_assert(__builtin_offsetof(Position, collateral) == 88, "Position.collateral");
-_Static_assert(__builtin_offsetof(Position, funding_snapshot) == 96, "Position.funding_snapshot");
-_Static_assert(__builtin_offsetof(Position, opened_at) == 104, "Position.opened_at");
-_Static_assert(__builtin_offsetof(Position, side) == 112, "Position.side");
-_Static_assert(__builtin_offsetof(Position, bump) == 113, "Position.bump");
+_Static_assert(__builtin_offsetof(Position, reserve) == 96, "Position.reserve");
+_Static_assert(__builtin_offsetof(Position, funding_snapshot) == 104, "Position.funding_snapshot");
+_Static_assert(__builtin_offsetof(Position, loss_snapshot) == 112, "Position.loss_snapshot");
+_Static_assert(__builtin_offsetof(Position, opened_at) == 120, "Position.opened_at");
+_Static_assert(__builtin_offsetof(Position, side) == 128, "Position.side");
+_Static_assert(__builtin_offsetof(Position, bump) == 129, "Position.bump");
 
 #define DISC_PENDING_CONFIG 0x461a437dbfb2306dULL /* account:PendingConfig */
 #define PENDING_CONFIG_SPACE 400

@@ -47,4 +47,5 @@ enum {
     ERR_NO_PENDING_CONFIG = 6040, /* No config change is pending */
     ERR_INSUFFICIENT_BALANCE = 6041, /* The protocol balance is smaller than the amount to withdraw */
     ERR_STAKE_TOO_SMALL = 6042, /* The stake is below the market's minimum vote stake */
+    ERR_OPEN_INTEREST_LIMIT = 6043, /* The market's open interest cap is reached */
 };

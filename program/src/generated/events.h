@@ -322,9 +322,16 @@ typedef struct {
     u16 taker_fee_bps;
     i64 funding_interval_secs;
     u16 max_funding_bps;
+    u16 max_profit_bps;
+    u16 liquidator_share_bps;
+    u64 max_open_interest;
+    SolPubkey pyth_program;
+    u64 max_oracle_staleness_slots;
+    u64 max_open_staleness_slots;
+    u16 max_oracle_conf_bps;
 } PerpMarketCreated;
 static inline void emit_perp_market_created(const PerpMarketCreated *e) {
-    u8 buf[98];
+    u8 buf[160];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_PERP_MARKET_CREATED);
     bw_pubkey(&w, &e->perp_market);
@@ -336,6 +343,13 @@ static inline void emit_perp_market_created(const PerpMarketCreated *e) {
     bw_u16(&w, e->taker_fee_bps);
     bw_i64(&w, e->funding_interval_secs);
     bw_u16(&w, e->max_funding_bps);
+    bw_u16(&w, e->max_profit_bps);
+    bw_u16(&w, e->liquidator_share_bps);
+    bw_u64(&w, e->max_open_interest);
+    bw_pubkey(&w, &e->pyth_program);
+    bw_u64(&w, e->max_oracle_staleness_slots);
+    bw_u64(&w, e->max_open_staleness_slots);
+    bw_u16(&w, e->max_oracle_conf_bps);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 
@@ -387,14 +401,18 @@ typedef struct {
     u8 side;
     u64 size;
     u64 entry_price;
+    u64 oracle_price;
+    u64 conf;
     u64 collateral;
     u64 fee;
+    u64 reserve;
     i64 funding_snapshot;
     u64 long_oi;
     u64 short_oi;
+    u64 pool_reserved;
 } PositionOpened;
 static inline void emit_position_opened(const PositionOpened *e) {
-    u8 buf[161];
+    u8 buf[193];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_POSITION_OPENED);
     bw_pubkey(&w, &e->position);
@@ -403,11 +421,15 @@ static inline void emit_position_opened(const PositionOpened *e) {
     bw_u8(&w, e->side);
     bw_u64(&w, e->size);
     bw_u64(&w, e->entry_price);
+    bw_u64(&w, e->oracle_price);
+    bw_u64(&w, e->conf);
     bw_u64(&w, e->collateral);
     bw_u64(&w, e->fee);
+    bw_u64(&w, e->reserve);
     bw_i64(&w, e->funding_snapshot);
     bw_u64(&w, e->long_oi);
     bw_u64(&w, e->short_oi);
+    bw_u64(&w, e->pool_reserved);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 
@@ -422,13 +444,16 @@ typedef struct {
     u64 exit_price;
     i64 pnl;
     i64 funding;
+    i64 settled;
+    u64 socialized_loss;
     u64 fee;
     u64 collateral;
+    u64 reserve;
     u64 long_oi;
     u64 short_oi;
 } PositionClosed;
 static inline void emit_position_closed(const PositionClosed *e) {
-    u8 buf[177];
+    u8 buf[201];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_POSITION_CLOSED);
     bw_pubkey(&w, &e->position);
@@ -440,8 +465,11 @@ static inline void emit_position_closed(const PositionClosed *e) {
     bw_u64(&w, e->exit_price);
     bw_i64(&w, e->pnl);
     bw_i64(&w, e->funding);
+    bw_i64(&w, e->settled);
+    bw_u64(&w, e->socialized_loss);
     bw_u64(&w, e->fee);
     bw_u64(&w, e->collateral);
+    bw_u64(&w, e->reserve);
     bw_u64(&w, e->long_oi);
     bw_u64(&w, e->short_oi);
     sol_log_bytes(buf, bw_len(&w, buf));
@@ -461,14 +489,20 @@ typedef struct {
     i64 funding;
     i64 equity;
     u64 maintenance;
+    u64 penalty;
     u64 reward;
+    u64 insurance_share;
     u64 collateral;
     u64 bad_debt;
+    u64 insurance_paid;
+    u64 pool_paid;
+    u64 socialized_loss;
+    u64 reserve;
     u64 long_oi;
     u64 short_oi;
 } PositionLiquidated;
 static inline void emit_position_liquidated(const PositionLiquidated *e) {
-    u8 buf[233];
+    u8 buf[281];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_POSITION_LIQUIDATED);
     bw_pubkey(&w, &e->position);
@@ -483,9 +517,15 @@ static inline void emit_position_liquidated(const PositionLiquidated *e) {
     bw_i64(&w, e->funding);
     bw_i64(&w, e->equity);
     bw_u64(&w, e->maintenance);
+    bw_u64(&w, e->penalty);
     bw_u64(&w, e->reward);
+    bw_u64(&w, e->insurance_share);
     bw_u64(&w, e->collateral);
     bw_u64(&w, e->bad_debt);
+    bw_u64(&w, e->insurance_paid);
+    bw_u64(&w, e->pool_paid);
+    bw_u64(&w, e->socialized_loss);
+    bw_u64(&w, e->reserve);
     bw_u64(&w, e->long_oi);
     bw_u64(&w, e->short_oi);
     sol_log_bytes(buf, bw_len(&w, buf));
@@ -592,25 +632,45 @@ static inline void emit_treasury_withdrawn(const TreasuryWithdrawn *e) {
 #define EVENT_FUNDING_UPDATED 0xe0ff257e51594cceULL /* event:FundingUpdated */
 typedef struct {
     SolPubkey perp_market;
-    i64 rate_bps;
+    i64 rate_ppm;
     u64 intervals;
     u64 price;
     i64 cumulative_funding;
+    i64 cumulative_funding_short;
     i64 last_funding_ts;
     u64 long_oi;
     u64 short_oi;
 } FundingUpdated;
 static inline void emit_funding_updated(const FundingUpdated *e) {
-    u8 buf[96];
+    u8 buf[104];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_FUNDING_UPDATED);
     bw_pubkey(&w, &e->perp_market);
-    bw_i64(&w, e->rate_bps);
+    bw_i64(&w, e->rate_ppm);
     bw_u64(&w, e->intervals);
     bw_u64(&w, e->price);
     bw_i64(&w, e->cumulative_funding);
+    bw_i64(&w, e->cumulative_funding_short);
     bw_i64(&w, e->last_funding_ts);
     bw_u64(&w, e->long_oi);
     bw_u64(&w, e->short_oi);
+    sol_log_bytes(buf, bw_len(&w, buf));
+}
+
+#define EVENT_POSITION_ACCOUNT_CLOSED 0x9cbcefd36c439381ULL /* event:PositionAccountClosed */
+typedef struct {
+    SolPubkey position;
+    SolPubkey owner;
+    SolPubkey perp_market;
+    u64 lamports;
+} PositionAccountClosed;
+static inline void emit_position_account_closed(const PositionAccountClosed *e) {
+    u8 buf[112];
+    BorshWriter w = bw_new(buf);
+    bw_u64(&w, EVENT_POSITION_ACCOUNT_CLOSED);
+    bw_pubkey(&w, &e->position);
+    bw_pubkey(&w, &e->owner);
+    bw_pubkey(&w, &e->perp_market);
+    bw_u64(&w, e->lamports);
     sol_log_bytes(buf, bw_len(&w, buf));
 }

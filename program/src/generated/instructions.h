@@ -65,6 +65,9 @@ typedef struct {
     u16 taker_fee_bps;
     i64 funding_interval_secs;
     u16 max_funding_bps;
+    u16 max_profit_bps;
+    u16 liquidator_share_bps;
+    u64 max_open_interest;
 } PerpMarketParams;
 static inline void perp_market_params_read(BorshReader *r, PerpMarketParams *v) {
     v->initial_margin_bps = br_u16(r);
@@ -73,6 +76,9 @@ static inline void perp_market_params_read(BorshReader *r, PerpMarketParams *v) 
     v->taker_fee_bps = br_u16(r);
     v->funding_interval_secs = br_i64(r);
     v->max_funding_bps = br_u16(r);
+    v->max_profit_bps = br_u16(r);
+    v->liquidator_share_bps = br_u16(r);
+    v->max_open_interest = br_u64(r);
 }
 
 #define IX_INITIALIZE 0xed9b980d1f6dafafULL /* global:initialize */
@@ -770,7 +776,7 @@ static inline bool deposit_args_parse(const u8 *data, u64 len, DepositArgs *a) {
 /* withdraw: Take collateral out, keeping initial margin while open.
  *   0. owner (signer)
  *   1. config
- *   2. perp_market
+ *   2. perp_market (writable)
  *   3. position (writable)
  *   4. oracle
  *   5. owner_token (writable)
@@ -883,7 +889,7 @@ enum {
 static inline bool liquidate_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
 
 #define IX_UPDATE_FUNDING 0x585e514b460942e0ULL /* global:update_funding */
-/* update_funding: Apply every funding interval that has ended since the last update.
+/* update_funding: Accrue funding to now and report it, once per interval.
  *   0. config
  *   1. perp_market (writable)
  *   2. oracle
@@ -895,3 +901,17 @@ enum {
     UPDATE_FUNDING_ACCOUNTS
 };
 static inline bool update_funding_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
+
+#define IX_CLOSE_POSITION_ACCOUNT 0x13b67ec488553fa2ULL /* global:close_position_account */
+/* close_position_account: Close a flat Position with no collateral and return its rent to the owner.
+ *   0. owner (signer, writable)
+ *   1. perp_market
+ *   2. position (writable)
+ */
+enum {
+    CLOSE_POSITION_ACCOUNT_OWNER,
+    CLOSE_POSITION_ACCOUNT_PERP_MARKET,
+    CLOSE_POSITION_ACCOUNT_POSITION,
+    CLOSE_POSITION_ACCOUNT_ACCOUNTS
+};
+static inline bool close_position_account_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }

@@ -1,4 +1,4 @@
-/* deposit, withdraw: a position's collateral. */
+/* deposit, withdraw, close_position_account: a position's collateral and its account. */
 #include "../generated/events.h"
 #include "../generated/instructions.h"
 #include "../math/perp.h"
@@ -9,6 +9,7 @@
 #include "../state/vault.h"
 #include "../validate.h"
 #include "instructions.h"
+#include "perp_common.h"
 
 /* The owner's Position in the market, created on their first deposit. */
 static u64 load_or_create_position(const SolInput *in, const SolAccountInfo *owner,
@@ -46,11 +47,16 @@ u64 ix_deposit(const SolInput *in, const u8 *data, u64 len) {
     TRY(expect_vault(config, vault, NULL));
     TRY(expect_program(&in->accounts[DEPOSIT_TOKEN_PROGRAM], &TOKEN_PROGRAM_ID));
     TRY(expect_program(&in->accounts[DEPOSIT_SYSTEM_PROGRAM], &SYSTEM_PROGRAM_ID));
+    if (config->paused) return ERR_PAUSED;
     if (args.amount == 0) return ERR_ZERO_AMOUNT;
     Position *p;
     TRY(load_or_create_position(in, owner, market_acc, position_acc, &p));
+    /* bounded where it enters, so that no later valuation of the position can overflow;
+     * deposit reads no funding (it moves neither the index nor the open interest), so it
+     * needs no oracle and accrues nothing */
     u64 collateral;
-    if (!u64_add(p->collateral, args.amount, &collateral)) return ERR_MATH_OVERFLOW;
+    if (!u64_add(p->collateral, args.amount, &collateral) || collateral > PERP_MAX_COLLATERAL)
+        return ERR_MATH_OVERFLOW;
     TRY(vault_receive(in, &(TokenTransfer){source, vault, owner}, args.amount));
     p->collateral = collateral;
     emit_deposited(&(Deposited){.position = *position_acc->key, .owner = *owner->key,
@@ -59,22 +65,23 @@ u64 ix_deposit(const SolInput *in, const u8 *data, u64 len) {
     return SUCCESS;
 }
 
-/* While a position is open, what stays must cover initial margin at the oracle price. */
-static u64 check_margin_after(const Config *config, const PerpMarket *market, const Position *p,
+/* While a position is open, what stays must cover initial margin at the price closing would
+ * trade at, counting unrealized PnL only when it is a loss, and funding only when owed. */
+static u64 check_margin_after(PerpMarket *market, const Position *p,
                               const SolAccountInfo *oracle, u64 amount) {
     SolClock clock;
     clock_now(&clock);
-    u64 price, notional, required;
-    TRY(load_oracle_price(config, market, oracle, clock.slot, &price));
-    i64 pnl, owed, equity;
-    if (!perp_pnl(p->side, p->size, p->entry_price, price, &pnl) ||
-        !perp_funding_owed(p->side, p->size, market->cumulative_funding, p->funding_snapshot,
-                           &owed) ||
-        !perp_equity(p->collateral - amount, pnl, owed, &equity) ||
-        !perp_notional(p->size, price, &notional) ||
-        !perp_margin(notional, market->initial_margin_bps, &required))
+    OracleQuote q;
+    TRY(perp_quote(market, oracle, clock.slot, false, &q));
+    perp_accrue(market, q.price, clock.unix_timestamp);
+    PerpValue v;
+    u64 required;
+    if (!perp_value(p, perp_fill(&q, p->side == SIDE_SHORT),
+                    perp_side_index(market, p->side), &v) ||
+        !perp_bps_ceil(v.notional, market->initial_margin_bps, &required))
         return ERR_MATH_OVERFLOW;
-    return equity >= 0 && (u64)equity >= required ? SUCCESS : ERR_INSUFFICIENT_COLLATERAL;
+    i64 left = (i64)(p->collateral - amount) + (v.pnl < 0 ? v.pnl : 0) - (v.owed > 0 ? v.owed : 0);
+    return left >= 0 && (u64)left >= required ? SUCCESS : ERR_INSUFFICIENT_COLLATERAL;
 }
 
 u64 ix_withdraw(const SolInput *in, const u8 *data, u64 len) {
@@ -90,7 +97,7 @@ u64 ix_withdraw(const SolInput *in, const u8 *data, u64 len) {
     Config *config;
     TRY(load_config(in, &in->accounts[WITHDRAW_CONFIG], false, &config));
     PerpMarket *market;
-    TRY(load_perp_market(in, market_acc, false, &market));
+    TRY(load_perp_market(in, market_acc, true, &market));
     Position *p;
     TRY(load_position(in, position_acc, market_acc->key, owner->key, &p));
     TRY(expect_quote_account(config, dest, NULL));
@@ -100,7 +107,7 @@ u64 ix_withdraw(const SolInput *in, const u8 *data, u64 len) {
     if (!pubkey_eq(oracle->key, &market->oracle)) return ERR_ORACLE_MISMATCH;
     if (args.amount == 0) return ERR_ZERO_AMOUNT;
     if (args.amount > p->collateral) return ERR_INSUFFICIENT_COLLATERAL;
-    if (p->side != SIDE_FLAT) TRY(check_margin_after(config, market, p, oracle, args.amount));
+    if (p->side != SIDE_FLAT) TRY(check_margin_after(market, p, oracle, args.amount));
 
     TokenTransfer payout = {&in->accounts[WITHDRAW_VAULT], dest,
                             &in->accounts[WITHDRAW_VAULT_AUTHORITY]};
@@ -109,5 +116,36 @@ u64 ix_withdraw(const SolInput *in, const u8 *data, u64 len) {
     emit_withdrawn(&(Withdrawn){.position = *position_acc->key, .owner = *owner->key,
                                 .perp_market = *market_acc->key, .amount = args.amount,
                                 .collateral = p->collateral});
+    return SUCCESS;
+}
+
+u64 ix_close_position_account(const SolInput *in, const u8 *data, u64 len) {
+    if (!close_position_account_args_parse(data, len)) return ERR_INVALID_INSTRUCTION_DATA;
+    TRY(expect_accounts(in, CLOSE_POSITION_ACCOUNT_ACCOUNTS));
+    const SolAccountInfo *owner = &in->accounts[CLOSE_POSITION_ACCOUNT_OWNER];
+    const SolAccountInfo *market_acc = &in->accounts[CLOSE_POSITION_ACCOUNT_PERP_MARKET];
+    const SolAccountInfo *position_acc = &in->accounts[CLOSE_POSITION_ACCOUNT_POSITION];
+    TRY(expect_signer(owner));
+    TRY(expect_writable(owner));
+    PerpMarket *market;
+    TRY(load_perp_market(in, market_acc, false, &market));
+    Position *p;
+    TRY(load_position(in, position_acc, market_acc->key, owner->key, &p));
+    if (p->side != SIDE_FLAT) return ERR_POSITION_OPEN;
+    if (p->collateral != 0) return ERR_INSUFFICIENT_COLLATERAL;
+    u64 lamports = *position_acc->lamports, after;
+    if (!u64_add(*owner->lamports, lamports, &after)) return ERR_MATH_OVERFLOW;
+    *owner->lamports = after;
+    *position_acc->lamports = 0;
+    /* handed back to the system program, empty and zeroed, as Anchor's close does: the account
+     * can never be read as a Position again, even within this transaction, and a later
+     * deposit creates it anew */
+    for (u64 i = 0; i < position_acc->data_len; i++) position_acc->data[i] = 0;
+    /* the serialized data length sits just before the data (the loader reads it back) */
+    *(u64 *)(position_acc->data - sizeof(u64)) = 0;
+    *position_acc->owner = SYSTEM_PROGRAM_ID;
+    emit_position_account_closed(&(PositionAccountClosed){
+        .position = *position_acc->key, .owner = *owner->key, .perp_market = *market_acc->key,
+        .lamports = lamports});
     return SUCCESS;
 }

@@ -11,8 +11,8 @@
  *                 finalize_market                                 (creator, voters, keepers)
  *   payout.c      redeem, withdraw_liquidity                      (holders, creator)
  *   claims.c      claim_vote, claim_bond, close_shares            (voters, bonders, holders)
- *   perp_admin.c  create_perp_market, fund_pool, fund_insurance   (admin)
- *   collateral.c  deposit, withdraw                               (position owners)
+ *   perp_admin.c  create_perp_market, fund_pool, fund_insurance   (council)
+ *   collateral.c  deposit, withdraw, close_position_account       (position owners)
  *   positions.c   open_position, close_position                   (position owners)
  *   keeper.c      liquidate, update_funding                       (anyone, keepers)
  *
@@ -55,3 +55,4 @@ u64 ix_open_position(const SolInput *in, const u8 *data, u64 len);
 u64 ix_close_position(const SolInput *in, const u8 *data, u64 len);
 u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len);
 u64 ix_update_funding(const SolInput *in, const u8 *data, u64 len);
+u64 ix_close_position_account(const SolInput *in, const u8 *data, u64 len);

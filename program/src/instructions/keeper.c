@@ -8,6 +8,23 @@
 #include "../state/vault.h"
 #include "../validate.h"
 #include "instructions.h"
+#include "perp_common.h"
+
+/* Bad debt neither insurance nor the pool's free liquidity covered is charged to the profits
+ * of the other side's open positions, pro rata to size; with no position on the other side,
+ * the pool takes it (its cash is unaffected: it only receives less). */
+static void socialize(PerpMarket *m, u8 side, PerpBook *b) {
+    if (b->socialized == 0) return;
+    u8 other = side == SIDE_LONG ? SIDE_SHORT : SIDE_LONG;
+    u64 oi = *perp_side_oi(m, other);
+    if (oi == 0) {
+        b->pool_paid += b->socialized;
+        b->socialized = 0;
+        return;
+    }
+    u64 *index = other == SIDE_LONG ? &m->loss_index_long : &m->loss_index_short;
+    *index = perp_loss_index_add(*index, b->socialized, oi);
+}
 
 u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
     if (!liquidate_args_parse(data, len)) return ERR_INVALID_INSTRUCTION_DATA;
@@ -30,42 +47,52 @@ u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
     if (p->side == SIDE_FLAT) return ERR_POSITION_FLAT;
     SolClock clock;
     clock_now(&clock);
-    u64 price;
-    TRY(load_oracle_price(config, m, &in->accounts[LIQUIDATE_ORACLE], clock.slot, &price));
+    OracleQuote q;
+    TRY(perp_quote(m, &in->accounts[LIQUIDATE_ORACLE], clock.slot, false, &q));
 
-    i64 pnl, owed, equity, gain;
-    u64 notional, maintenance, reward;
-    if (!perp_pnl(p->side, p->size, p->entry_price, price, &pnl) ||
-        !perp_funding_owed(p->side, p->size, m->cumulative_funding, p->funding_snapshot,
-                           &owed) ||
-        !i64_sub(pnl, owed, &gain) || !perp_equity(p->collateral, pnl, owed, &equity) ||
-        !perp_notional(p->size, price, &notional) ||
-        !perp_margin(notional, m->maintenance_margin_bps, &maintenance))
+    /* valued where closing would trade: a long sells at price - conf, a short buys at
+     * price + conf; funding accrued to now; profit capped at the reserve */
+    perp_accrue(m, q.price, clock.unix_timestamp);
+    u64 mark = perp_fill(&q, p->side == SIDE_SHORT);
+    PerpValue v;
+    u64 maintenance, penalty, reward, fee;
+    if (!perp_value(p, mark, perp_side_index(m, p->side), &v) ||
+        !perp_bps_ceil(v.notional, m->maintenance_margin_bps, &maintenance) ||
+        !perp_bps_ceil(v.notional, m->liquidation_fee_bps, &penalty) ||
+        !perp_bps_floor(penalty, m->liquidator_share_bps, &reward) ||
+        !perp_bps_ceil(v.notional, m->taker_fee_bps, &fee))
         return ERR_MATH_OVERFLOW;
-    if (equity >= 0 && (u64)equity >= maintenance) return ERR_NOT_LIQUIDATABLE;
-    Settlement s = {p->collateral, config->perp_pool, config->insurance_balance, 0};
-    if (!perp_settle(&s, gain)) return ERR_INSUFFICIENT_LIQUIDITY;
-    if (!perp_liquidation_reward(notional, m->liquidation_fee_bps, s.collateral, &reward))
-        return ERR_MATH_OVERFLOW;
+    if (v.equity >= 0 && (u64)v.equity >= maintenance) return ERR_NOT_LIQUIDATABLE;
+    PerpBook b = {.collateral = p->collateral, .pool = config->perp_pool,
+                  .reserved = config->perp_pool_reserved - p->reserve,
+                  .insurance = config->insurance_balance};
+    u64 share = perp_loss_share(p->size, perp_side_loss_index(m, p->side), p->loss_snapshot);
+    if (!perp_settle(&b, v.gain, share)) return ERR_MATH_OVERFLOW;
+    u64 insurance_share;
+    u64 paid = perp_penalize(&b, penalty, reward, fee, &insurance_share);
+    *perp_side_oi(m, p->side) -= p->size;
+    socialize(m, p->side, &b);
 
-    if (reward) {
+    if (paid) {
         TokenTransfer payout = {&in->accounts[LIQUIDATE_VAULT], dest,
                                 &in->accounts[LIQUIDATE_VAULT_AUTHORITY]};
-        TRY(vault_pay(in, config, &payout, reward));
+        TRY(vault_pay(in, config, &payout, paid));
     }
-    *(p->side == SIDE_LONG ? &m->long_oi : &m->short_oi) -= p->size;
-    config->perp_pool = s.pool;
-    config->insurance_balance = s.insurance;
-    p->collateral = s.collateral - reward;
+    config->perp_pool = b.pool;
+    config->perp_pool_reserved = b.reserved;
+    config->insurance_balance = b.insurance;
+    p->collateral = b.collateral;
     emit_position_liquidated(&(PositionLiquidated){
         .position = *position_acc->key, .owner = p->owner, .perp_market = *market_acc->key,
         .liquidator = *liquidator->key, .side = p->side, .size = p->size,
-        .entry_price = p->entry_price, .price = price, .pnl = pnl, .funding = owed,
-        .equity = equity, .maintenance = maintenance, .reward = reward,
-        .collateral = p->collateral, .bad_debt = s.bad_debt, .long_oi = m->long_oi,
+        .entry_price = p->entry_price, .price = mark, .pnl = v.pnl, .funding = v.owed,
+        .equity = v.equity, .maintenance = maintenance, .penalty = penalty, .reward = paid,
+        .insurance_share = insurance_share, .collateral = p->collateral,
+        .bad_debt = b.bad_debt, .insurance_paid = b.insurance_paid, .pool_paid = b.pool_paid,
+        .socialized_loss = b.socialized, .reserve = p->reserve, .long_oi = m->long_oi,
         .short_oi = m->short_oi});
     p->side = SIDE_FLAT;
-    p->size = p->entry_price = 0;
+    p->size = p->entry_price = p->reserve = p->loss_snapshot = 0;
     p->funding_snapshot = 0;
     return SUCCESS;
 }
@@ -80,27 +107,23 @@ u64 ix_update_funding(const SolInput *in, const u8 *data, u64 len) {
     TRY(load_perp_market(in, market_acc, true, &m));
     SolClock clock;
     clock_now(&clock);
-    i64 due;
-    if (!i64_add(m->last_funding_ts, m->funding_interval_secs, &due)) return ERR_MATH_OVERFLOW;
-    if (clock.unix_timestamp < due) return ERR_TOO_EARLY;
-    u64 price;
-    TRY(load_oracle_price(config, m, &in->accounts[UPDATE_FUNDING_ORACLE], clock.slot, &price));
+    /* last_funding_ts + interval cannot overflow: both are bounded (a year at most, and
+     * last_funding_ts <= now) */
+    if (clock.unix_timestamp - m->last_funding_ts < m->funding_interval_secs) return ERR_TOO_EARLY;
+    OracleQuote q;
+    TRY(perp_quote(m, &in->accounts[UPDATE_FUNDING_ORACLE], clock.slot, false, &q));
 
-    /* every interval that ended since the last update, so a late keeper loses nobody's
-     * funding; the schedule stays on its grid */
-    u64 intervals = (u64)(clock.unix_timestamp - m->last_funding_ts) / (u64)m->funding_interval_secs;
-    i64 rate, delta, index, elapsed, last;
-    if (!perp_funding_rate(m->long_oi, m->short_oi, m->max_funding_bps, &rate) ||
-        !perp_funding_delta(intervals, rate, price, &delta) ||
-        !i64_add(m->cumulative_funding, delta, &index) ||
-        !i64_mul((i64)intervals, m->funding_interval_secs, &elapsed) ||
-        !i64_add(m->last_funding_ts, elapsed, &last))
-        return ERR_MATH_OVERFLOW;
-    m->cumulative_funding = index;
-    m->last_funding_ts = last;
+    /* funding accrues continuously (every position instruction accrues first); the crank
+     * accrues too, and reports once per interval on the interval grid */
+    i64 rate = perp_funding_rate_ppm(m->long_oi, m->short_oi, m->max_funding_bps);
+    perp_accrue(m, q.price, clock.unix_timestamp);
+    u64 intervals =
+        (u64)(clock.unix_timestamp - m->last_funding_ts) / (u64)m->funding_interval_secs;
+    m->last_funding_ts += (i64)intervals * m->funding_interval_secs;
     emit_funding_updated(&(FundingUpdated){
-        .perp_market = *market_acc->key, .rate_bps = rate, .intervals = intervals,
-        .price = price, .cumulative_funding = index, .last_funding_ts = last,
-        .long_oi = m->long_oi, .short_oi = m->short_oi});
+        .perp_market = *market_acc->key, .rate_ppm = rate, .intervals = intervals,
+        .price = q.price, .cumulative_funding = m->cumulative_funding,
+        .cumulative_funding_short = m->cumulative_funding_short,
+        .last_funding_ts = m->last_funding_ts, .long_oi = m->long_oi, .short_oi = m->short_oi});
     return SUCCESS;
 }

@@ -1,7 +1,9 @@
-/* create_perp_market, fund_pool, fund_insurance: the admin's perp instructions. */
+/* create_perp_market, fund_pool, fund_insurance: the
+ * council's perp instructions. */
 #include "../generated/events.h"
 #include "../generated/instructions.h"
 #include "../math/checked.h"
+#include "../math/perp.h"
 #include "../math/units.h"
 #include "../sol/clock.h"
 #include "../sol/pubkey.h"
@@ -12,15 +14,31 @@
 #include "../validate.h"
 #include "instructions.h"
 
-/* Maintenance below initial margin, and a liquidation fee within maintenance, so that a
- * liquidated position can always pay its liquidator. */
+#define MIN_FUNDING_INTERVAL_SECS 60
+#define MAX_FUNDING_INTERVAL_SECS 31536000
+#define MAX_TAKER_FEE_BPS 1000
+
+/* Every setting bounded: margins 0 < maintenance < initial <= 100 %; taker fee <= 10 %;
+ * taker fee <= liquidation penalty <= maintenance (a liquidation at maintenance can pay it);
+ * the penalty's insurance part (penalty * (1 - liquidator share)) >= the taker fee, so that
+ * liquidating your own position is never cheaper than closing it; funding cap <= 100 % per
+ * interval; interval between a minute and a year; profit cap in (0, 100 %] of notional; open
+ * interest in (0, PERP_MAX_OPEN_INTEREST]. */
 static u64 check_params(const PerpMarketParams *p) {
     bool ok = p->maintenance_margin_bps > 0 &&
               p->maintenance_margin_bps < p->initial_margin_bps &&
               p->initial_margin_bps <= BPS_DENOMINATOR &&
+              p->taker_fee_bps <= MAX_TAKER_FEE_BPS &&
+              p->liquidation_fee_bps >= p->taker_fee_bps &&
               p->liquidation_fee_bps <= p->maintenance_margin_bps &&
-              p->taker_fee_bps < BPS_DENOMINATOR && p->max_funding_bps <= BPS_DENOMINATOR &&
-              p->funding_interval_secs > 0;
+              p->liquidator_share_bps <= BPS_DENOMINATOR &&
+              (u64)p->liquidation_fee_bps * (BPS_DENOMINATOR - p->liquidator_share_bps) >=
+                  (u64)p->taker_fee_bps * BPS_DENOMINATOR &&
+              p->max_funding_bps <= BPS_DENOMINATOR &&
+              p->funding_interval_secs >= MIN_FUNDING_INTERVAL_SECS &&
+              p->funding_interval_secs <= MAX_FUNDING_INTERVAL_SECS &&
+              p->max_profit_bps > 0 && p->max_profit_bps <= BPS_DENOMINATOR &&
+              p->max_open_interest > 0 && p->max_open_interest <= PERP_MAX_OPEN_INTEREST;
     return ok ? SUCCESS : ERR_INVALID_ARGUMENT;
 }
 
@@ -59,13 +77,20 @@ u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len) {
     m->discriminator = DISC_PERP_MARKET;
     m->id = args.perp_market_id;
     m->oracle = *oracle->key;
+    m->pyth_program = config->pyth_program;
+    m->max_oracle_staleness_slots = config->max_oracle_staleness_slots;
+    m->max_open_staleness_slots = config->max_open_staleness_slots;
+    m->max_oracle_conf_bps = config->max_oracle_conf_bps;
     m->initial_margin_bps = p->initial_margin_bps;
     m->maintenance_margin_bps = p->maintenance_margin_bps;
     m->liquidation_fee_bps = p->liquidation_fee_bps;
     m->taker_fee_bps = p->taker_fee_bps;
     m->funding_interval_secs = p->funding_interval_secs;
     m->max_funding_bps = p->max_funding_bps;
-    m->last_funding_ts = clock.unix_timestamp;
+    m->max_profit_bps = p->max_profit_bps;
+    m->liquidator_share_bps = p->liquidator_share_bps;
+    m->max_open_interest = p->max_open_interest;
+    m->last_funding_ts = m->last_accrual_ts = clock.unix_timestamp;
     m->bump = seeds.bump;
     emit_perp_market_created(&(PerpMarketCreated){
         .perp_market = *market_acc->key, .id = m->id, .oracle = m->oracle,
@@ -73,7 +98,12 @@ u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len) {
         .maintenance_margin_bps = p->maintenance_margin_bps,
         .liquidation_fee_bps = p->liquidation_fee_bps, .taker_fee_bps = p->taker_fee_bps,
         .funding_interval_secs = p->funding_interval_secs,
-        .max_funding_bps = p->max_funding_bps});
+        .max_funding_bps = p->max_funding_bps, .max_profit_bps = p->max_profit_bps,
+        .liquidator_share_bps = p->liquidator_share_bps,
+        .max_open_interest = p->max_open_interest, .pyth_program = m->pyth_program,
+        .max_oracle_staleness_slots = m->max_oracle_staleness_slots,
+        .max_open_staleness_slots = m->max_open_staleness_slots,
+        .max_oracle_conf_bps = m->max_oracle_conf_bps});
     return SUCCESS;
 }
 

@@ -1,112 +1,215 @@
-/* Perpetual futures, pure: margin, PnL, funding, settlement and liquidation.
+/* Perpetual futures, pure: bounds, margin, PnL, continuous funding, settlement against the
+ * pool with reserves, and the liquidation penalty.
  *
  * Units: sizes in base units with 6 decimals, prices in quote per whole base unit with 6
- * decimals (PRICE_PRECISION), amounts in quote units, rates in basis points. Every rounding
- * favours the protocol: requirements and what a trader owes round up, what a trader earns
- * rounds down. */
+ * decimals (PRICE_PRECISION), amounts in quote units, rates per interval in parts per million.
+ * Funding and loss indexes are quote units x 10^3 per whole base unit, so what a position owes
+ * is size * index delta / 10^9 (FUNDING_PRECISION).
+ *
+ * Bounds, enforced where values enter (so nothing later overflows): prices (and price + conf)
+ * <= PERP_MAX_PRICE, each side's open interest <= max_open_interest <= PERP_MAX_OPEN_INTEREST,
+ * collateral of an open position <= PERP_MAX_COLLATERAL. Then every notional and PnL is below
+ * 2^61, and collateral + PnL - funding fits an i64. Funding owed is clamped to +-2^61 (only a
+ * position left unliquidated for a very long time can reach it).
+ *
+ * Every rounding favours the protocol: requirements, fees, penalties and what a trader owes
+ * round up; what a trader earns rounds down. */
 #pragma once
 #include "../generated/accounts.h"
 #include "checked.h"
 #include "units.h"
+
+#define PPM 1000000ULL
+#define FUNDING_PRECISION 1000000000ULL /* size (10^6) x index scale (10^3) */
+#define PERP_MAX_PRICE 1000000000000ULL /* 10^6 quote per whole base unit */
+#define PERP_MAX_COLLATERAL (1ULL << 61)
+#define PERP_MAX_OPEN_INTEREST (PERP_MAX_COLLATERAL / (PERP_MAX_PRICE / PRICE_PRECISION))
+#define PERP_AMOUNT_CLAMP ((i64)(1ULL << 61))
+#define PERP_MAX_ELAPSED_SECS (1LL << 40) /* one accrual covers at most ~35,000 years */
 
 /* size * price / 10^6, rounded down. */
 static inline bool perp_notional(u64 size, u64 price, u64 *out) {
     return u64_mul_div_floor(size, price, PRICE_PRECISION, out);
 }
 
-/* A margin requirement: notional * bps / 10^4, rounded up. */
-static inline bool perp_margin(u64 notional, u16 bps, u64 *out) {
-    return u64_mul_div_ceil(notional, bps, BPS_DENOMINATOR, out);
+/* A requirement, fee or penalty: amount * bps / 10^4, rounded up. */
+static inline bool perp_bps_ceil(u64 amount, u16 bps, u64 *out) {
+    return u64_mul_div_ceil(amount, bps, BPS_DENOMINATOR, out);
+}
+
+/* What a trader earns of a rate: amount * bps / 10^4, rounded down. */
+static inline bool perp_bps_floor(u64 amount, u16 bps, u64 *out) {
+    return u64_mul_div_floor(amount, bps, BPS_DENOMINATOR, out);
 }
 
 /* Unrealized PnL at `price`: size * (price - entry) / 10^6 for a long, the opposite for a
- * short, rounded down. */
+ * short, rounded down. Both prices are <= PERP_MAX_PRICE. */
 static inline bool perp_pnl(u8 side, u64 size, u64 entry, u64 price, i64 *out) {
-    if (entry > (u64)I64_MAX || price > (u64)I64_MAX) return false;
+    if (entry > PERP_MAX_PRICE || price > PERP_MAX_PRICE) return false;
     i64 diff = side == SIDE_LONG ? (i64)price - (i64)entry : (i64)entry - (i64)price;
     return i64_mul_div_floor(diff, size, PRICE_PRECISION, out);
 }
 
-/* Funding a position owes since it opened (negative: it receives). Longs pay the index's rise
- * and shorts receive it: size * (index - snapshot) / 10^6, signed by side, rounded up. */
-static inline bool perp_funding_owed(u8 side, u64 size, i64 index, i64 snapshot, i64 *out) {
-    i64 delta;
-    if (!i64_sub(index, snapshot, &delta)) return false;
-    if (side != SIDE_LONG && !i64_neg(delta, &delta)) return false;
-    return i64_mul_div_ceil(delta, size, PRICE_PRECISION, out);
+/* x clamped to +-PERP_AMOUNT_CLAMP */
+static inline i64 perp_clamp(i64 x) {
+    return x > PERP_AMOUNT_CLAMP ? PERP_AMOUNT_CLAMP : x < -PERP_AMOUNT_CLAMP ? -PERP_AMOUNT_CLAMP : x;
 }
 
-/* collateral + pnl - funding owed. */
-static inline bool perp_equity(u64 collateral, i64 pnl, i64 funding_owed, i64 *out) {
-    i64 gain;
-    if (collateral > (u64)I64_MAX || !i64_sub(pnl, funding_owed, &gain)) return false;
-    return i64_add((i64)collateral, gain, out);
+/* Funding a position owes since it opened (negative: it receives), rounded up. A long owes
+ * the rise of the long index, a short owes the fall of the short index. The indexes wrap, so
+ * the difference is taken modulo 2^64; the result is clamped to +-2^61. */
+static inline i64 perp_funding_owed(u8 side, u64 size, i64 index, i64 snapshot) {
+    u64 wrapped = side == SIDE_LONG ? (u64)index - (u64)snapshot : (u64)snapshot - (u64)index;
+    i64 delta = (i64)wrapped, owed;
+    if (!i64_mul_div_ceil(delta, size, FUNDING_PRECISION, &owed))
+        return delta < 0 ? -PERP_AMOUNT_CLAMP : PERP_AMOUNT_CLAMP;
+    return perp_clamp(owed);
 }
 
-/* The funding rate of one interval: max_bps * (long_oi - short_oi) / (long_oi + short_oi),
- * rounded toward zero so that neither side is favoured; 0 with no open interest. Positive:
- * longs pay. */
-static inline bool perp_funding_rate(u64 long_oi, u64 short_oi, u16 max_bps, i64 *out) {
-    u64 total, diff, magnitude;
-    if (!u64_add(long_oi, short_oi, &total)) return false;
-    if (total == 0) {
-        *out = 0;
-        return true;
-    }
+/* The funding rate of one interval in ppm: max_bps * 100 * (long_oi - short_oi) /
+ * (long_oi + short_oi), truncated toward zero; 0 without open interest. Positive: longs pay.
+ * Open interest is below 2^62 per side, so the sum is exact. */
+static inline i64 perp_funding_rate_ppm(u64 long_oi, u64 short_oi, u16 max_bps) {
+    u64 total = long_oi + short_oi, diff, magnitude;
+    if (total == 0) return 0;
     diff = long_oi >= short_oi ? long_oi - short_oi : short_oi - long_oi;
-    /* diff <= total, so the magnitude is at most max_bps */
-    if (!u64_mul_div_floor(diff, max_bps, total, &magnitude)) return false;
-    *out = long_oi >= short_oi ? (i64)magnitude : -(i64)magnitude;
+    /* diff <= total, so the magnitude is at most max_bps * 100 <= 10^6 */
+    if (!u64_mul_div_floor(diff, (u64)max_bps * 100, total, &magnitude)) return 0;
+    return long_oi >= short_oi ? (i64)magnitude : -(i64)magnitude;
+}
+
+/* How far `elapsed` seconds at `rate_ppm` per interval move the funding indexes at `price`:
+ * rate * price * elapsed * 10^3 / (interval * 10^6), as *long_delta rounded up and
+ * *short_delta rounded down (both modulo 2^64, as the indexes wrap). */
+static inline void perp_accrual(i64 rate_ppm, u64 price, i64 elapsed, i64 interval,
+                                u64 *long_delta, u64 *short_delta) {
+    if (elapsed > PERP_MAX_ELAPSED_SECS) elapsed = PERP_MAX_ELAPSED_SECS;
+    u64 magnitude = (u64)(rate_ppm < 0 ? -rate_ppm : rate_ppm);
+    u128 num, den, q, r;
+    /* rate * price <= 10^18 and elapsed * 10^3 < 2^50: the product is below 2^110 */
+    u128_mul64(magnitude * price, (u64)elapsed * 1000, &num);
+    u128_mul64((u64)interval, PPM, &den);
+    u128_divmod(num, den, &q, &r);
+    u64 down = (u64)q, up = down + (r != 0);
+    if (rate_ppm >= 0) {
+        *long_delta = up;
+        *short_delta = down;
+    } else { /* negative: the long index falls by the floor, the short index by the ceiling */
+        *long_delta = (u64)0 - down;
+        *short_delta = (u64)0 - up;
+    }
+}
+
+/* A position valued at the price closing it would trade at. */
+typedef struct {
+    i64 pnl;       /* at the mark, rounded down */
+    i64 owed;      /* funding owed (negative: earned), rounded up */
+    i64 gain;      /* pnl - owed, capped at the position's reserve when positive */
+    i64 equity;    /* collateral + gain */
+    u64 notional;  /* size * mark */
+} PerpValue;
+
+/* Values `p` at `mark` with the side's funding `index`; false only on a bound violation. */
+static inline bool perp_value(const Position *p, u64 mark, i64 index, PerpValue *v) {
+    if (!perp_pnl(p->side, p->size, p->entry_price, mark, &v->pnl) ||
+        !perp_notional(p->size, mark, &v->notional) || p->collateral > PERP_MAX_COLLATERAL)
+        return false;
+    v->owed = perp_funding_owed(p->side, p->size, index, p->funding_snapshot);
+    v->gain = v->pnl - v->owed; /* both within +-2^61 */
+    if (v->gain > 0 && (u64)v->gain > p->reserve) v->gain = (i64)p->reserve;
+    v->equity = (i64)p->collateral + v->gain;
     return true;
 }
 
-/* How far `intervals` intervals at rate_bps move the funding index at `price`:
- * intervals * rate_bps * price / 10^4, rounded down. */
-static inline bool perp_funding_delta(u64 intervals, i64 rate_bps, u64 price, i64 *out) {
-    i64 rate_total;
-    if (intervals > (u64)I64_MAX || !i64_mul((i64)intervals, rate_bps, &rate_total))
-        return false;
-    return i64_mul_div_floor(rate_total, price, BPS_DENOMINATOR, out);
-}
-
-/* Balances a settlement moves: the position's collateral, the perps' pool (the counterparty)
- * and the insurance balance. */
+/* The balances a settlement moves, and what it reports. */
 typedef struct {
     u64 collateral;
     u64 pool;
+    u64 reserved;  /* the pool's reserved part, after this position's reserve is released */
     u64 insurance;
-    u64 bad_debt; /* the loss beyond the collateral; insurance covers what it can */
-} Settlement;
+    u64 bad_debt;       /* the loss beyond the collateral */
+    u64 insurance_paid; /* bad debt (and on liquidation the reward) paid by insurance */
+    u64 pool_paid;      /* bad debt absorbed (and reward paid) from the pool's free liquidity */
+    u64 socialized;     /* bad debt left to the other side's profits */
+    u64 haircut;        /* taken from this position's profit for the other side's bad debt */
+} PerpBook;
 
-/* Realizes `gain` (pnl - funding owed) against the pool. A loss beyond the collateral is bad
- * debt: the pool takes all the collateral and the insurance pays the rest while it can. False
- * when the pool cannot pay a profit. The sum collateral + pool + insurance never changes. */
-static inline bool perp_settle(Settlement *s, i64 gain) {
+/* Realizes `gain` against the pool. A profit (at most the released reserve, so the pool can
+ * always pay it) first pays `loss_share` of the other side's socialized bad debt. A loss
+ * beyond the collateral is bad debt: insurance pays what it can into the pool, the pool's free
+ * liquidity absorbs what it can, and the rest is left to socialize. The sum collateral + pool
+ * + insurance never changes; false only if a balance would pass U64_MAX (it cannot: all are
+ * parts of the vault's balance). */
+static inline bool perp_settle(PerpBook *b, i64 gain, u64 loss_share) {
     if (gain >= 0) {
-        if ((u64)gain > s->pool) return false;
-        s->pool -= (u64)gain;
-        return u64_add(s->collateral, (u64)gain, &s->collateral);
+        b->haircut = (u64)gain < loss_share ? (u64)gain : loss_share;
+        u64 paid = (u64)gain - b->haircut;
+        if (paid > b->pool) return false;
+        b->pool -= paid;
+        return u64_add(b->collateral, paid, &b->collateral);
     }
-    u64 loss = (u64)0 - (u64)gain; /* |gain|, also for I64_MIN */
-    if (loss <= s->collateral) {
-        s->collateral -= loss;
-        s->bad_debt = 0;
-        return u64_add(s->pool, loss, &s->pool);
+    u64 loss = (u64)(-gain); /* gain > -2^63 */
+    if (loss <= b->collateral) {
+        b->collateral -= loss;
+        return u64_add(b->pool, loss, &b->pool);
     }
-    s->bad_debt = loss - s->collateral;
-    u64 covered = s->bad_debt < s->insurance ? s->bad_debt : s->insurance;
-    s->insurance -= covered;
-    u64 received = s->collateral + covered; /* both came out of the vault's balance */
-    s->collateral = 0;
-    return u64_add(s->pool, received, &s->pool);
+    b->bad_debt = loss - b->collateral;
+    b->insurance_paid = b->bad_debt < b->insurance ? b->bad_debt : b->insurance;
+    b->insurance -= b->insurance_paid;
+    if (!u64_add(b->pool, b->collateral, &b->pool) ||
+        !u64_add(b->pool, b->insurance_paid, &b->pool))
+        return false;
+    b->collateral = 0;
+    u64 rest = b->bad_debt - b->insurance_paid;
+    u64 free = b->pool > b->reserved ? b->pool - b->reserved : 0;
+    b->pool_paid = rest < free ? rest : free;
+    b->socialized = rest - b->pool_paid;
+    return true;
 }
 
-/* The liquidator's reward: notional * liquidation_fee_bps / 10^4 rounded down, capped by the
- * equity left after settlement (never negative). */
-static inline bool perp_liquidation_reward(u64 notional, u16 fee_bps, u64 remaining_collateral,
-                                           u64 *out) {
-    u64 reward;
-    if (!u64_mul_div_floor(notional, fee_bps, BPS_DENOMINATOR, &reward)) return false;
-    *out = reward < remaining_collateral ? reward : remaining_collateral;
-    return true;
+/* The liquidation penalty `penalty` is taken from what is left of the collateral. Insurance
+ * first gets `fee` of it (the taker fee a close would have paid, or all that was taken when
+ * less), the liquidator up to `reward` of the rest, insurance the remainder: so the owner and
+ * its liquidator together never keep more than a close would leave (the owner may liquidate
+ * itself). When the position's equity is gone (nothing was left to take), insurance and then
+ * the pool's free liquidity pay the liquidator its full reward. Returns what the liquidator is
+ * paid. */
+static inline u64 perp_penalize(PerpBook *b, u64 penalty, u64 reward, u64 fee,
+                                u64 *insurance_share) {
+    u64 taken = penalty < b->collateral ? penalty : b->collateral;
+    b->collateral -= taken;
+    if (taken > 0) {
+        u64 first = fee < taken ? fee : taken;
+        u64 paid = reward < taken - first ? reward : taken - first;
+        *insurance_share = taken - paid;
+        b->insurance += *insurance_share; /* part of the vault: cannot pass U64_MAX */
+        return paid;
+    }
+    *insurance_share = 0;
+    u64 from_insurance = reward < b->insurance ? reward : b->insurance;
+    b->insurance -= from_insurance;
+    b->insurance_paid += from_insurance;
+    u64 missing = reward - from_insurance;
+    u64 free = b->pool > b->reserved ? b->pool - b->reserved : 0;
+    u64 from_pool = missing < free ? missing : free;
+    b->pool -= from_pool;
+    b->pool_paid += from_pool;
+    return from_insurance + from_pool;
+}
+
+/* The per-unit loss index increase that charges `socialized` to `oi` of the other side,
+ * rounded up; saturates at U64_MAX. */
+static inline u64 perp_loss_index_add(u64 index, u64 socialized, u64 oi) {
+    u64 delta, out;
+    if (!u64_mul_div_ceil(socialized, FUNDING_PRECISION, oi, &delta) ||
+        !u64_add(index, delta, &out))
+        return U64_MAX;
+    return out;
+}
+
+/* A position's share of its side's socialized losses since it opened, rounded up. */
+static inline u64 perp_loss_share(u64 size, u64 index, u64 snapshot) {
+    u64 share;
+    if (!u64_mul_div_ceil(size, index - snapshot, FUNDING_PRECISION, &share)) return U64_MAX;
+    return share;
 }

@@ -112,3 +112,26 @@ static inline u64 oracle_price_e6(const u8 *data, u64 len, const OracleLimits *l
     *price_e6 = scaled;
     return SUCCESS;
 }
+
+/* A price and its confidence, both at 6 decimals, and the slot it was published at. */
+typedef struct {
+    u64 price;
+    u64 conf; /* rounded up when scaled down: the uncertainty is never understated */
+    u64 publish_slot;
+} OracleQuote;
+
+/* oracle_price_e6's checks, and the confidence scaled like the price. */
+static inline u64 oracle_quote_e6(const u8 *data, u64 len, const OracleLimits *limits, u64 slot,
+                                  OracleQuote *q) {
+    TRY(oracle_price_e6(data, len, limits, slot, &q->price));
+    const PythPriceHead *h = (const PythPriceHead *)data;
+    i32 k = h->exponent + 6;
+    if (k >= 0) {
+        if (!u64_mul(h->conf, ORACLE_POW10[k], &q->conf)) return ERR_INVALID_ORACLE;
+    } else {
+        u64 d = ORACLE_POW10[-k];
+        q->conf = h->conf / d + (h->conf % d != 0);
+    }
+    q->publish_slot = h->publish_slot;
+    return SUCCESS;
+}
