@@ -44,6 +44,17 @@ class PerpWorld:
     positions: list[Pubkey]  # in the order of their specs
 
 
+async def funded_perp_market(net: Localnet, market_id: int, oracle: Pubkey, *,
+                             params: PerpMarketParams | None = None, pool: int = 10**13) -> Pubkey:
+    """A perp market on `oracle` with `pool` in the counterparty pool its positions reserve
+    their payout from (the council, the localnet's admin, funds it)."""
+    seeder = await Seeder.connect(net.url, net.keys_dir)
+    try:
+        return await seeder.perp_market(market_id, oracle, params or PerpMarketParams(), pool)
+    finally:
+        await seeder.close()
+
+
 @contextlib.asynccontextmanager
 async def perp_market_on(net: Localnet, specs: Sequence[PositionSpec] = (), *,
                          market_id: int = 1, params: PerpMarketParams | None = None,
@@ -51,29 +62,32 @@ async def perp_market_on(net: Localnet, specs: Sequence[PositionSpec] = (), *,
                          publish_every_s: float | None = 0.2) -> AsyncIterator[PerpWorld]:
     """A perp market (`market_id`, `params`, `pool` in its counterparty pool) on a new oracle
     at PRICE, and a position per spec. The publisher writes the price every `publish_every_s`
-    until the end; with None it writes it once, before the market, and then only when the test
-    calls `publisher.publish`."""
+    until the end; with None it writes it only while seeding (a position opens only at a price
+    at most max_open_staleness_slots old) and then only when the test calls
+    `publisher.publish`."""
     seeder = await Seeder.connect(net.url, net.keys_dir)
     oracle = Keypair().pubkey()
     price = Settable(PRICE)
     publisher = Publisher(net.url, [Feed(oracle, price)])
-    fresh: asyncio.Task[None] | None = None
+    fresh = asyncio.create_task(publisher.run(publish_every_s or 0.2))
     try:
-        if publish_every_s is None:
-            await publisher.publish(0)
-        else:
-            fresh = asyncio.create_task(publisher.run(publish_every_s))
-            await asyncio.sleep(0.3)  # a first price written
+        await asyncio.sleep(0.3)  # a first price written
         market = await seeder.perp_market(market_id, oracle, params or PerpMarketParams(), pool)
         positions = await seeder.positions(market, oracle, specs) if specs else []
+        if publish_every_s is None:
+            await stop(fresh)
         yield PerpWorld(net, seeder, price, oracle, publisher, market, positions)
     finally:
-        if fresh is not None:
-            fresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await fresh
+        await stop(fresh)
         await publisher.close()
         await seeder.close()
+
+
+async def stop(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for it to end (once or again)."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @contextlib.asynccontextmanager

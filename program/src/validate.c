@@ -3,7 +3,6 @@
 #include "sol/pubkey.h"
 #include "sol/result.h"
 #include "sol/token.h"
-#include "state/oracle.h"
 
 u64 expect_accounts(const SolInput *in, u64 needed) {
     return in->count < needed ? ERR_NOT_ENOUGH_ACCOUNTS : SUCCESS;
@@ -78,14 +77,6 @@ u64 load_position(const SolInput *in, const SolAccountInfo *a, const SolPubkey *
     const Position *p = *out;
     if (!pubkey_eq(&p->perp_market, perp_market)) return ERR_INVALID_ACCOUNT;
     return !owner || pubkey_eq(&p->owner, owner) ? SUCCESS : ERR_INVALID_ACCOUNT;
-}
-
-u64 load_oracle_price(const Config *config, const PerpMarket *market,
-                      const SolAccountInfo *oracle, u64 slot, u64 *price_e6) {
-    if (!pubkey_eq(oracle->key, &market->oracle)) return ERR_ORACLE_MISMATCH;
-    if (!pubkey_eq(oracle->owner, &config->pyth_program)) return ERR_INVALID_ORACLE;
-    OracleLimits limits = {config->max_oracle_staleness_slots, config->max_oracle_conf_bps};
-    return oracle_price_e6(oracle->data, oracle->data_len, &limits, slot, price_e6);
 }
 
 u64 expect_vault(const Config *config, const SolAccountInfo *vault,

@@ -30,11 +30,6 @@ u64 load_perp_market(const SolInput *in, const SolAccountInfo *a, bool writable,
 /* A writable Position in the perp market at `perp_market`, of `owner` when not NULL. */
 u64 load_position(const SolInput *in, const SolAccountInfo *a, const SolPubkey *perp_market,
                   const SolPubkey *owner, Position **out);
-/* The price of the market's oracle (6 decimals), fresh and certain enough by the config's
- * limits at `slot`. */
-u64 load_oracle_price(const Config *config, const PerpMarket *market,
-                      const SolAccountInfo *oracle, u64 slot, u64 *price_e6);
-
 /* The protocol's vault token account (writable), and its authority when not NULL. */
 u64 expect_vault(const Config *config, const SolAccountInfo *vault,
                  const SolAccountInfo *authority);

@@ -13,12 +13,12 @@ from solders.keypair import Keypair
 
 from chain.client import Endpoint, RpcClient
 from chain.localnet import Localnet, run_localnet
-from chain.prices import OracleLimits, OracleRefused, read_price
+from chain.prices import OracleLimits, OracleRefused, judge_quote, read_price
 from chain.publisher import Feed, Publisher, PublishError
 from chain.pyth import decode
 from chain.scenarios import Crash
-from program.client import PerpMarketParams
 from tests.chain.test_localnet import free_port, raw, send
+from tests.perp_world import funded_perp_market
 
 START = 100_000_000
 
@@ -36,10 +36,9 @@ async def test_the_program_trades_at_the_published_price(net: Localnet) -> None:
     client = AsyncClient(net.url, commitment=Confirmed)
     try:
         assert await publisher.publish(0) == {oracle: START}
-        c, d, admin, user = net.client, net.deployment, net.admin, net.users[0]
+        c, d, user = net.client, net.deployment, net.users[0]
         perp = d.perp_market(1)
-        await send(client, [c.create_perp_market(admin.pubkey(), 1, oracle,
-                                                 PerpMarketParams())], admin)
+        await funded_perp_market(net, 1, oracle)
         await send(client, [c.deposit(user.key, perp, user.token, 10**9)], user.kp)
         await publisher.publish(15)  # the bottom of the crash
         await send(client, [c.open_position(user.key, perp, oracle, 1, 1_000_000, 2**64 - 1)],
@@ -47,10 +46,14 @@ async def test_the_program_trades_at_the_published_price(net: Localnet) -> None:
         info = (await client.get_account_info(d.position(perp, user.key))).value
         assert info is not None
         position = net.protocol.chain.program.coder.accounts.decode(bytes(info.data))
-        assert position.entry_price == START * 80 // 100
         published = (await client.get_account_info(oracle)).value
         assert published is not None
-        assert decode(bytes(published.data)).publish_slot <= (await client.get_slot()).value
+        slot = (await client.get_slot()).value
+        assert decode(bytes(published.data)).publish_slot <= slot
+        # a long buys at the price moved against it by the confidence
+        quote = judge_quote(bytes(published.data), OracleLimits(25, 200), slot)
+        assert quote.price == START * 80 // 100
+        assert position.entry_price == quote.price + quote.conf
     finally:
         await publisher.close()
         await client.close()

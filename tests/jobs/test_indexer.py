@@ -39,10 +39,10 @@ from chain.publisher import Feed, Publisher
 from chain.scenarios import Crash
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
-from program.client import PerpMarketParams
 from store.events import Cursor, CursorMoved, EventRow, read_cursor, write_batch
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port, raw, send
+from tests.perp_world import funded_perp_market
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -116,8 +116,7 @@ async def build_activity(chain: Chain) -> None:
     # a perp market: positions, a funding interval, a crash and a liquidation
     await chain.publisher.publish(0)
     perp = d.perp_market(1)
-    await send(client, [c.create_perp_market(admin.pubkey(), 1, chain.oracle,
-                                             PerpMarketParams())], admin)
+    await funded_perp_market(net, 1, chain.oracle)
     long_, short = net.users[1], net.users[2]
     await send(client, [c.deposit(long_.key, perp, long_.token, 20_000_000),
                         c.deposit(short.key, perp, short.token, 500_000_000)], long_.kp,

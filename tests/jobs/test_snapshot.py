@@ -24,12 +24,12 @@ from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
 from jobs.outcome import Outcome
 from jobs.snapshot import read_kind, snapshot_accounts
-from program.client import PerpMarketParams
 from store.accounts import write_snapshot
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import STAKE, proposal
+from tests.perp_world import funded_perp_market
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -46,8 +46,7 @@ async def open_positions(w: World, perp_id: int = 1) -> tuple[Pubkey, list[Pubke
     try:
         await publisher.publish(0)
         perp = net.deployment.perp_market(perp_id)
-        await w.send([c.create_perp_market(net.admin.pubkey(), perp_id, oracle,
-                                           PerpMarketParams())], net.admin)
+        await funded_perp_market(net, perp_id, oracle)
         long_, short = net.users[1], net.users[2]
         await w.send([c.deposit(long_.key, perp, long_.token, 20_000_000),
                       c.deposit(short.key, perp, short.token, 50_000_000)], long_.kp, short.kp)

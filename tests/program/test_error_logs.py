@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from anchorpy.error import ProgramError
@@ -21,6 +22,9 @@ from solders.transaction_metadata import FailedTransactionMetadata
 from program.idl import spec
 from program.idl.generate import anchor_error_line, error_log_h
 from tests.program.conftest import World
+
+# where scripts/setup installs @coral-xyz/anchor
+ANCHOR_TS = Path(__file__).resolve().parents[2] / ".venv" / "anchor-ts" / "node_modules"
 
 # @coral-xyz/anchor's own pattern (ts/packages/anchor/src/error.ts, AnchorError.parse)
 ANCHOR_TS_NO_INFO = re.compile(r"^Program log: AnchorError occurred\. Error Code: (.*)\. "
@@ -92,15 +96,22 @@ console.log(JSON.stringify(e && {code: e.error.errorCode.code, number: e.error.e
 """
 
 
+def node_env() -> dict[str, str]:
+    """The environment with scripts/setup's @coral-xyz/anchor on node's path (and any
+    NODE_PATH already set)."""
+    env = os.environ.copy()
+    env["NODE_PATH"] = os.pathsep.join(p for p in (str(ANCHOR_TS), env.get("NODE_PATH")) if p)
+    return env
+
+
 def _anchor_ts_available() -> str | None:
     """Why @coral-xyz/anchor cannot run here, or None when it can."""
     if shutil.which("node") is None:
         return "node is not installed"
     found = subprocess.run(["node", "-e", "require.resolve('@coral-xyz/anchor')"],
-                           capture_output=True, check=False)
+                           capture_output=True, check=False, env=node_env())
     if found.returncode != 0:
-        return ("@coral-xyz/anchor is not installed (`npm install @coral-xyz/anchor` and point "
-                "NODE_PATH at its node_modules)")
+        return f"@coral-xyz/anchor is not installed in {ANCHOR_TS} (scripts/setup installs it)"
     return None
 
 
@@ -110,7 +121,7 @@ def test_anchor_ts_names_the_refusal(world: World) -> None:
     """@coral-xyz/anchor's own AnchorError.parse, run by node on the refusal's logs."""
     _, logs = failed(world, "Unauthorized")
     out = subprocess.run(["node", "-e", NODE_PARSE], input=json.dumps(logs), text=True,
-                         capture_output=True, check=True, env=os.environ.copy())
+                         capture_output=True, check=True, env=node_env())
     e = BY_NAME["Unauthorized"]
     assert json.loads(out.stdout) == {"code": e.name, "number": e.code, "message": e.msg,
                                       "program": str(world.d.program_id)}
