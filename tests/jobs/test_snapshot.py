@@ -26,7 +26,7 @@ from jobs.outcome import Outcome
 from jobs.snapshot import read_kind, snapshot_accounts
 from store.accounts import write_snapshot
 from store.migrate import migrate
-from tests.chain.test_localnet import free_port
+from tests.chain.test_localnet import create_market, free_port
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import STAKE, proposal
 from tests.perp_world import funded_perp_market
@@ -157,6 +157,30 @@ async def test_an_older_snapshot_never_overwrites_a_newer_one(w: World,
     assert after == newer == await chain_rows(w)
     assert after_slots == newer_slots
     assert old.slot < after_slots[str(market)]
+
+
+async def test_creators_sharing_a_market_id_are_both_stored(w: World,
+                                                            pool: asyncpg.Pool) -> None:
+    """A market's address is ["market", creator, id]: two creators may both use an id (users[0]
+    has a market 1 already), and an id may be any u64."""
+    net, k = w.net, w.keepers[0]
+    for creator in net.users[1:3]:
+        await w.send([create_market(net, creator, 1), create_market(net, creator, 2**64 - 1)],
+                     creator.kp)
+    assert await snapshot_accounts(k.rpc, pool, k.program) == Outcome.SUCCESS
+    stored, _ = await stored_rows(pool)
+    assert stored == await chain_rows(w)
+    ids = sorted((m["creator"], m["id"]) for m in stored["markets"].values())
+    assert [i for _, i in ids].count(1) == 3 and [i for _, i in ids].count(2**64 - 1) == 2
+    for creator in net.users[1:3]:
+        for market_id in (1, 2**64 - 1):
+            market = str(net.deployment.market(creator.key, market_id))
+            assert stored["markets"][market]["id"] == market_id
+            assert stored["markets"][market]["creator"] == str(creator.key)
+
+    # the next run upserts the same rows again
+    assert await snapshot_accounts(k.rpc, pool, k.program) == Outcome.SUCCESS
+    assert (await stored_rows(pool))[0] == stored
 
 
 async def test_an_unreachable_database_is_a_retry(w: World) -> None:
