@@ -140,6 +140,25 @@ async def test_the_columns_the_jobs_rely_on(pg_database: str) -> None:
         await conn.close()
 
 
+async def test_funding_rates_indexed_in_bps_become_ppm(pg_database: str,
+                                                       tmp_path: Path) -> None:
+    # a database of v1: migrated up to 0003, with a FundingUpdated of 25 bps indexed
+    for m in available():
+        if m.version <= 3:
+            (tmp_path / m.path.name).write_text(m.sql())
+    assert await migrate(pg_database, tmp_path) == [m.name for m in available()[:3]]
+    conn = await asyncpg.connect(pg_database)
+    try:
+        await conn.execute("INSERT INTO funding_updates (signature, event_index, rate_bps) "
+                           "VALUES ('s', 0, 25), ('s', 1, -3)")
+    finally:
+        await conn.close()
+    assert await migrate(pg_database) == _names()[3:]
+    rows = await _fetch(pg_database,
+                        "SELECT rate_ppm FROM funding_updates ORDER BY event_index")
+    assert [r["rate_ppm"] for r in rows] == [2_500, -300]
+
+
 async def test_a_failing_migration_leaves_nothing(pg_database: str, tmp_path: Path) -> None:
     (tmp_path / "0001_first.sql").write_text("CREATE TABLE first (x int);")
     (tmp_path / "0002_broken.sql").write_text("CREATE TABLE half (x int); SELECT nonsense;")
