@@ -20,8 +20,9 @@ log = structlog.get_logger(__name__)
 
 async def tally_votes(ctx: JobDeps, market: Pubkey) -> Outcome:
     """Once the proposal window of `market` has closed, approve it when its stake reached the
-    quorum and approval, reject it otherwise; `not_needed` while the window is open,
-    `already_done` once decided."""
+    quorum and approval, reject it otherwise; reject an approved market its creator never
+    activated once its trading end has passed (its creation bond goes to protocol fees);
+    `not_needed` while the window is open, `already_done` once decided and nothing is due."""
 
     async def planner() -> Step:
         now, m, _ = await read_account(ctx, market, "Market")

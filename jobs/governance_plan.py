@@ -9,11 +9,14 @@ rules each market copied at its creation (a later config change never reaches it
   proposal_quorum (and > 0) and likes·10⁴ ≥ proposal_approval_bps·total
   (`approve_market`: TooEarly before the window closes, ThresholdNotMet without approval);
 - **reject** it at the same moment otherwise (`reject_market`: TooEarly, ApprovalReached);
+- **reject** a market in Approved its creator never activated, once its trading would have
+  ended (`now ≥ trading_ends_at`): `reject_market` cancels it and keeps its creation bond as
+  protocol fees (TooEarly before);
 - **finalize** a market in Resolving at or after `resolution_proposed_at +
   dispute_window_secs`, or in Disputed at or after `dispute_ends_at` (`finalize_market`);
 - **wait** while one of those is not possible yet (`due_at` says until when);
-- **none** in the states no keeper acts on (Approved, Active: their creator moves them on;
-  Finalized, Cancelled: over).
+- **none** in the states no keeper acts on (Active: its creator, or anyone after the creator's
+  window, proposes the outcome; Finalized, Cancelled: over).
 
 `tally_step` and `finalize_step` are what the two jobs make of a plan: the action to send,
 or the outcome to report without sending (`not_needed` while it is too early or when the
@@ -56,6 +59,8 @@ class MarketView(Protocol):
     def state(self) -> int: ...
     @property
     def proposal_ends_at(self) -> int: ...
+    @property
+    def trading_ends_at(self) -> int: ...
     @property
     def likes(self) -> int: ...
     @property
@@ -132,11 +137,14 @@ def dispute_deadline(market: MarketView) -> int:
 
 def due_at(market: MarketView) -> int | None:
     """The unix time from which the market's next keeper action is possible (already past when
-    it is possible now); None when no keeper action will ever be (Approved, Active, Finalized,
-    Cancelled). A proposal is decided only once its window has closed."""
+    it is possible now); None when no keeper action will ever be (Active, Finalized,
+    Cancelled). A proposal is decided only once its window has closed; an Approved market
+    that was never activated is rejected once its trading would have ended."""
     state = market.state
     if state == MarketState.PROPOSED:
         return market.proposal_ends_at
+    if state == MarketState.APPROVED:
+        return market.trading_ends_at
     if state == MarketState.RESOLVING:
         return dispute_deadline(market)
     if state == MarketState.DISPUTED:
@@ -153,16 +161,22 @@ def plan(market: MarketView, now: int) -> Action:
         return Action.WAIT
     if market.state == MarketState.PROPOSED:
         return Action.APPROVE if approved(market) else Action.REJECT
+    if market.state == MarketState.APPROVED:
+        return Action.REJECT
     return Action.FINALIZE
 
 
 def tally_step(market: MarketView, now: int) -> Action | Outcome:
-    """`tally_votes`: APPROVE or REJECT to send once the proposal window closed; `not_needed`
-    while it is open; `already_done` once the market left Proposed."""
-    if market.state != MarketState.PROPOSED:
-        return Outcome.ALREADY_DONE
+    """`tally_votes`: APPROVE or REJECT to send once the proposal window closed, REJECT for an
+    Approved market never activated once its trading end has passed; `not_needed` while the
+    proposal window is open; `already_done` once the vote is decided and nothing is due
+    (Approved before its trading end, or any later state)."""
     action = plan(market, now)
-    return Outcome.NOT_NEEDED if action == Action.WAIT else action
+    if market.state == MarketState.PROPOSED:
+        return Outcome.NOT_NEEDED if action == Action.WAIT else action
+    if market.state == MarketState.APPROVED and action == Action.REJECT:
+        return action
+    return Outcome.ALREADY_DONE
 
 
 def finalize_step(market: MarketView, now: int) -> Action | Outcome:

@@ -10,6 +10,7 @@ import pytest
 import pytest_asyncio
 from solders.pubkey import Pubkey
 
+from jobs.due import DueJob, read_due
 from jobs.governance import finalize_market, tally_votes
 from jobs.governance_plan import MarketState
 from jobs.outcome import Outcome
@@ -99,6 +100,37 @@ async def test_a_proposal_is_rejected_once_its_window_closed(w: World) -> None:
         ok, failed = await w.calls(market, w.net.client.reject_market(market))
         assert ok == 1 and failed <= 1
     assert await w.calls(lone, w.net.client.reject_market(lone)) == (1, 0)
+
+
+async def test_an_approved_market_never_activated_is_rejected_at_its_trading_end(
+        w: World) -> None:
+    k, config = w.keepers[0], w.net.deployment.config
+    market = await proposal(w, 5, likes=3, closed=True)
+    assert await tally_votes(k, market) == Outcome.SUCCESS
+    now, (m, c) = await k.snapshot(market, config)
+    assert m is not None and c is not None and m.state == MarketState.APPROVED
+    bond, fees = m.creation_bond_held, c.protocol_fees
+    assert bond > 0
+
+    # its creator never activates it; until trading would have ended nothing is due
+    await w.travel(m.trading_ends_at - now - 10)
+    assert DueJob("tally_votes", market) not in await read_due(k, "governance")
+    assert await tally_votes(k, market) == Outcome.ALREADY_DONE
+    assert await state(w, market) == MarketState.APPROVED
+    assert await w.calls(market, w.net.client.reject_market(market)) == (0, 0)
+
+    await w.travel(11)
+    assert DueJob("tally_votes", market) in await read_due(k, "governance")
+    got = await asyncio.gather(*(tally_votes(k, market) for k in w.keepers))
+    assert sorted(got) == sorted([Outcome.SUCCESS, Outcome.ALREADY_DONE])
+    assert await tally_votes(k, market) == Outcome.ALREADY_DONE
+    assert DueJob("tally_votes", market) not in await read_due(k, "governance")
+    _, (m, c) = await k.snapshot(market, config)
+    assert m is not None and c is not None and m.state == MarketState.CANCELLED
+    # the creation bond is forfeited to the protocol
+    assert (m.creation_bond_held, c.protocol_fees) == (0, fees + bond)
+    ok, failed = await w.calls(market, w.net.client.reject_market(market))
+    assert ok == 1 and failed <= 1
 
 
 async def resolving(w: World, market_id: int) -> Pubkey:

@@ -36,6 +36,7 @@ QUORUM = 3_000_000
 class Market:
     state: int = MarketState.PROPOSED
     proposal_ends_at: int = T0 + WINDOW
+    trading_ends_at: int = T0 + 2 * WINDOW
     likes: int = 0
     dislikes: int = 0
     resolution_proposed_at: int = 0
@@ -126,8 +127,22 @@ def test_disputed_finalizes_at_dispute_ends_at() -> None:
     assert finalize_step(m, T0 + 1000) == Action.FINALIZE
 
 
-@pytest.mark.parametrize("state", [MarketState.APPROVED, MarketState.ACTIVE,
-                                   MarketState.FINALIZED, MarketState.CANCELLED])
+def test_approved_but_never_activated_is_rejected_at_its_trading_end() -> None:
+    m = Market(state=MarketState.APPROVED, likes=10 * QUORUM)
+    end = T0 + 2 * WINDOW
+    assert due_at(m) == end
+    for now in (T0 + WINDOW, end - 1):
+        assert plan(m, now) == Action.WAIT
+        assert tally_step(m, now) == Outcome.ALREADY_DONE  # the vote is decided
+        assert finalize_step(m, now) == Outcome.NOT_NEEDED
+    for now in (end, end + 10**9):
+        assert plan(m, now) == Action.REJECT
+        assert tally_step(m, now) == Action.REJECT
+        assert finalize_step(m, now) == Outcome.NOT_NEEDED
+
+
+@pytest.mark.parametrize("state", [MarketState.ACTIVE, MarketState.FINALIZED,
+                                   MarketState.CANCELLED])
 def test_states_no_keeper_acts_on(state: MarketState) -> None:
     m = replace(Market(likes=10 * QUORUM), state=state)
     assert plan(m, T0 + 10**9) == Action.NONE
@@ -210,6 +225,26 @@ def test_tally_plan_agrees_with_the_program(stakes: list[tuple[bool, int]], appr
     expected = "ThresholdNotMet" if other == Action.APPROVE else "ApprovalReached"
     assert p.chain.send([calls[other]]).error == expected
     assert p.chain.send([calls[verdict]]).ok
+
+
+def test_approved_expiry_agrees_with_the_program() -> None:
+    """An approved market its creator never activates: the program refuses reject_market
+    (TooEarly) until trading_ends_at, when the plan says reject, and accepts it from then."""
+    p = protocol()
+    configure(p, proposal_quorum=1, proposal_approval_bps=10_000)
+    market = new_market(p, p.user(), 7)
+    voted(p, market, [(True, p.params.min_vote_stake)], dispute=False)
+    c, chain = p.client, p.chain
+    chain.set_time(chain.fetch(market).proposal_ends_at)
+    assert chain.send([c.approve_market(market)]).ok
+    m = chain.fetch(market)
+    chain.set_time(m.trading_ends_at - 1)
+    assert tally_step(m, chain.now()) == Outcome.ALREADY_DONE
+    assert chain.send([c.reject_market(market)]).error == "TooEarly"
+    chain.set_time(m.trading_ends_at)
+    assert tally_step(m, chain.now()) == Action.REJECT
+    assert chain.send([c.reject_market(market)]).ok
+    assert chain.fetch(market).state == MarketState.CANCELLED
 
 
 @settings(max_examples=10, deadline=None)
