@@ -39,6 +39,20 @@ class ChainClock:
     unix_timestamp: int
 
 
+async def read_raw_snapshot(rpc: RpcClient,
+                            *addresses: Pubkey) -> tuple[ChainClock, list[Account | None]]:
+    """The chain's clock and the raw accounts at `addresses` (None where there is no account),
+    read in one getMultipleAccounts so that they are of one slot."""
+    resp = await rpc.call("get_multiple_accounts", [CLOCK, *addresses])
+    clock, *accounts = resp.value
+    if clock is None:
+        raise ValueError("the node has no Clock sysvar")
+    data = bytes(clock.data)
+    (slot,) = _CLOCK_SLOT.unpack_from(data, 0)
+    (now,) = _CLOCK_UNIX_TIMESTAMP.unpack_from(data, _CLOCK_UNIX_TIMESTAMP_OFFSET)
+    return ChainClock(int(slot), int(now)), list(accounts)
+
+
 @dataclass(frozen=True)
 class JobDeps:
     """The context of a chain job: the RPC endpoints, the keeper's Sender, the anchorpy
@@ -50,16 +64,8 @@ class JobDeps:
     client: Client
 
     async def raw_snapshot(self, *addresses: Pubkey) -> tuple[ChainClock, list[Account | None]]:
-        """The chain's clock and the raw accounts at `addresses` (None where there is no
-        account), read in one getMultipleAccounts so that they are of one slot."""
-        resp = await self.rpc.call("get_multiple_accounts", [CLOCK, *addresses])
-        clock, *accounts = resp.value
-        if clock is None:
-            raise ValueError("the node has no Clock sysvar")
-        data = bytes(clock.data)
-        (slot,) = _CLOCK_SLOT.unpack_from(data, 0)
-        (now,) = _CLOCK_UNIX_TIMESTAMP.unpack_from(data, _CLOCK_UNIX_TIMESTAMP_OFFSET)
-        return ChainClock(int(slot), int(now)), list(accounts)
+        """The chain's clock and the raw accounts at `addresses` (see `read_raw_snapshot`)."""
+        return await read_raw_snapshot(self.rpc, *addresses)
 
     def decode(self, account: Account | None) -> Any | None:
         """An account decoded with the IDL; None for no account."""

@@ -1,6 +1,9 @@
 """An operator's enqueue (`keepernet enqueue JOB [ADDRESS]`), checked before anything is queued:
-the job's name, the number of arguments, the address (base58), and that the chain holds an
-account of the job's kind there. The job is then enqueued under the same id the planners use
+the job's name, the number of arguments, the address (base58), that the chain holds an
+account of the job's kind there and, for apply_config, that a change is pending and its
+timelock has passed (a run that could only end `not_needed` would keep its result under the
+planners' id for KEEP_RESULT_S and hold the reconciler's enqueue of the change back that
+long). The job is then enqueued under the same id the planners use
 (`workers.job_ids`), its stage computed from the account just read, so a job an operator asks
 for is the very job a planner would queue, never a second one.
 
@@ -20,7 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 from anchorpy import Program
 from arq.connections import ArqRedis, create_pool
@@ -28,6 +33,8 @@ from arq.constants import in_progress_key_prefix, result_key_prefix
 from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, anchor_program
+from jobs.config_plan import ConfigAction, PendingConfigView, apply_step
+from jobs.deps import read_raw_snapshot
 from jobs.stages import stage_of
 from program.svm import pending_config_pda
 from workers.job_ids import enqueue, job_id, role_of
@@ -57,6 +64,26 @@ TARGETS: dict[str, Target | None] = {
     "finalize_market": Target("Market"),
     "apply_config": Target("PendingConfig", optional=True, default=pending_config_pda),
 }
+
+
+def _utc(unix_s: int) -> str:
+    return datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def config_not_due(pending: PendingConfigView, now: int) -> str | None:
+    """Why apply_config on `pending` would not apply it at chain time `now` (None: it would)."""
+    if apply_step(pending, now) == ConfigAction.APPLY:
+        return None
+    if not pending.pending:
+        return "no config change is pending"
+    return (f"the timelock runs until {_utc(pending.effective_at)} "
+            f"({pending.effective_at - now} s from the chain's clock)")
+
+
+# job -> why its target account, decoded, at chain time `now`, makes the job pointless now
+NOT_DUE: dict[str, Callable[[Any, int], str | None]] = {"apply_config": config_not_due}
+
+
 class Refused(ValueError):
     """The request is wrong: the message says what, and nothing is enqueued."""
 
@@ -104,11 +131,12 @@ def account_kind(program: Program, data: bytes) -> str | None:
 
 async def checked_stage(rpc: RpcClient, program: Program, request: Request) -> int | None:
     """Read the request's target and return the job's stage; Refused when there is no account
-    there, it is not the program's, or it is not the job's kind. RpcUnavailable passes up."""
+    there, it is not the program's, it is not the job's kind, or the job has nothing to do
+    (`NOT_DUE`). RpcUnavailable passes up."""
     target = TARGETS[request.job]
     if request.target is None or target is None:
         return None
-    account = (await rpc.call("get_account_info", request.target)).value
+    clock, (account,) = await read_raw_snapshot(rpc, request.target)
     if account is None:
         raise Refused(f"{request.job}: no account at {request.target}: expected a {target.kind}")
     if account.owner != program.program_id:
@@ -119,7 +147,12 @@ async def checked_stage(rpc: RpcClient, program: Program, request: Request) -> i
     if kind != target.kind:
         found = "an account of no kind the IDL knows" if kind is None else f"a {kind}"
         raise Refused(f"{request.job}: {request.target} is {found}, not a {target.kind}")
-    return stage_of(request.job, program.coder.accounts.decode(data))
+    decoded = program.coder.accounts.decode(data)
+    not_due = NOT_DUE.get(request.job)
+    why = None if not_due is None else not_due(decoded, clock.unix_timestamp)
+    if why is not None:
+        raise Refused(f"{request.job}: {why}")
+    return stage_of(request.job, decoded)
 
 
 class Fate(StrEnum):

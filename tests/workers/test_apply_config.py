@@ -1,13 +1,15 @@
 """apply_config through the fleet's machinery, on the localnet, a real Redis and PostgreSQL: the
 reconciler enqueues it once the timelock has passed (once, under the planners' id), an
-operator's `keepernet enqueue apply_config` is that same job, and the governance worker runs
-it: the change lands once and the run is recorded."""
+operator's `keepernet enqueue apply_config` is that same job (and is refused, exit 2, while
+the timelock runs or with nothing pending), and the governance worker runs it: the change
+lands once and the run is recorded."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -85,31 +87,52 @@ async def trade_fee_bps(w: World) -> int:
     return int(config.trade_fee_bps)
 
 
-async def test_the_reconciler_enqueues_a_due_change_once_and_the_worker_applies_it(
-        w: World, deps: WorkerDeps, redis: ArqRedis, settings: Settings,
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    await redis.flushdb()
-    pending = w.net.deployment.pending_config
-    proposed_at = await propose(w, 77)
-    the_id = job_id("apply_config", pending, proposed_at)
+async def enqueue_by_hand(capsys: pytest.CaptureFixture[str],
+                          *argv: str) -> tuple[int, str, str]:
+    """`keepernet enqueue ARGV`: its exit status, stdout and stderr."""
+    capsys.readouterr()  # anything logged before
+    status = await asyncio.to_thread(main, ["enqueue", *argv])
+    out, err = capsys.readouterr()
+    return status, out.strip(), err.strip()
 
-    # before the timelock: nothing due, and an operator's enqueue is that same (early) job
-    assert (await reconcile(redis, deps, "governance", LOST_AFTER_S))["due"] == 0
+
+@pytest.fixture
+def cli_env(w: World, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's settings in the environment, as `settings`."""
     for var, value in {"KEEPERNET_RPC_URLS": w.net.url, "KEEPERNET_REDIS_URL":
                        settings.redis.url, "KEEPERNET_PROGRAM_ID": str(w.net.program_id),
                        "KEEPERNET_DATABASE_URL": settings.database_url}.items():
         monkeypatch.setenv(var, value)
     monkeypatch.delenv("KEEPERNET_CONFIG", raising=False)
     monkeypatch.delenv("KEEPERNET_KEYPAIR", raising=False)
-    capsys.readouterr()  # the reconciler's log lines
+
+
+async def test_the_reconciler_enqueues_a_due_change_once_and_the_worker_applies_it(
+        w: World, deps: WorkerDeps, redis: ArqRedis, cli_env: None,
+        settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    pending = w.net.deployment.pending_config
+    # nothing ever proposed: there is no PendingConfig account yet
+    status, out, err = await enqueue_by_hand(capsys, "apply_config")
+    assert (status, out) == (2, "")
+    assert f"no account at {pending}: expected a PendingConfig" in err
+
+    proposed_at = await propose(w, 77)
+    the_id = job_id("apply_config", pending, proposed_at)
+    _, (change,) = await w.keepers[0].snapshot(pending)
+    assert change is not None
+    until = datetime.fromtimestamp(change.effective_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    # before the timelock: nothing due, and an operator's enqueue is refused (a run now could
+    # only end not_needed, and its kept result would hold the reconciler's enqueue back)
+    assert (await reconcile(redis, deps, "governance", LOST_AFTER_S))["due"] == 0
     for argv in (["apply_config"], ["apply_config", str(pending)]):
-        assert await asyncio.to_thread(main, ["enqueue", *argv]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out == [the_id, f"already queued: {the_id}"]
-    assert await asyncio.to_thread(main, ["enqueue", "apply_config",
-                                          str(w.net.deployment.config)]) == 2
-    assert "is a Config, not a PendingConfig" in capsys.readouterr().err
-    await redis.flushdb()
+        status, out, err = await enqueue_by_hand(capsys, *argv)
+        assert (status, out) == (2, "")
+        assert f"keepernet enqueue: apply_config: the timelock runs until {until}" in err
+    status, _, err = await enqueue_by_hand(capsys, "apply_config",
+                                           str(w.net.deployment.config))
+    assert status == 2 and "is a Config, not a PendingConfig" in err
+    assert await redis.keys("*") == []
 
     await w.travel(int((await w.keepers[0].snapshot(w.net.deployment.config))[1][0]
                        .config_delay_secs))
@@ -117,6 +140,9 @@ async def test_the_reconciler_enqueues_a_due_change_once_and_the_worker_applies_
     assert (first["due"], first["enqueued"]) == (1, 1)
     assert await queued(redis) == {the_id}
     assert (await reconcile(redis, deps, "governance", LOST_AFTER_S))["enqueued"] == 0
+    # once due, an operator's enqueue is that same job
+    for argv in (["apply_config"], ["apply_config", str(pending)]):
+        assert await enqueue_by_hand(capsys, *argv) == (0, f"already queued: {the_id}", "")
 
     worker = await run_burst(governance.worker_settings(settings))
     assert worker.jobs_complete == 1 and worker.jobs_failed == 0
@@ -125,5 +151,9 @@ async def test_the_reconciler_enqueues_a_due_change_once_and_the_worker_applies_
     rows = await deps.pool.fetch("SELECT job_id, outcome FROM job_runs WHERE job = $1",
                                  "apply_config")
     assert [(r["job_id"], r["outcome"]) for r in rows] == [(the_id, "success")]
-    # applied: nothing is due any more
+    # applied: nothing is due any more, and an operator is told so
     assert (await reconcile(redis, deps, "governance", LOST_AFTER_S))["due"] == 0
+    status, out, err = await enqueue_by_hand(capsys, "apply_config")
+    assert (status, out) == (2, "")
+    assert "keepernet enqueue: apply_config: no config change is pending" in err
+    assert await queued(redis) == set()
