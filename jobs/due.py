@@ -11,7 +11,9 @@ itself would send:
     update_funding(perp), last_funding_ts    funding_plan.is_due
     apply_config(pending_config), proposed_at   config_plan.apply_step says apply
 
-The stage is `jobs.stages.stage_of`, what `workers.job_ids` puts in the job's id.
+The stage is `jobs.stages.stage_of`, what `workers.job_ids` puts in the job's id. The
+governance read also sets `keepernet_config_pending_effective_timestamp_seconds` from the
+PendingConfig it read (the ConfigProposed alert watches it).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from jobs.deps import JobDeps, MissingAccount
 from jobs.funding_plan import PerpMarketView, is_due
 from jobs.governance_plan import Action, MarketView, finalize_step, tally_step
 from jobs.stages import stage_of
+from metrics import definitions as metric
 
 ROLE_ACCOUNTS = {"governance": "Market", "funding": "PerpMarket"}
 
@@ -59,6 +62,11 @@ def config_due(address: Pubkey, pending: PendingConfigView | None, now: int) -> 
     return [DueJob("apply_config", address, stage_of("apply_config", pending))]
 
 
+def pending_effective_at(pending: PendingConfigView | None) -> int:
+    """The effective_at of the pending config change; 0 when none is pending."""
+    return pending.effective_at if pending is not None and pending.pending else 0
+
+
 def funding_due(perps: Iterable[tuple[Pubkey, PerpMarketView]], now: int) -> list[DueJob]:
     """The funding updates due at chain time `now` on `perps`."""
     return [DueJob("update_funding", address, stage_of("update_funding", perp))
@@ -80,5 +88,6 @@ async def read_due(deps: JobDeps, role: str) -> list[DueJob]:
     if config is None:
         raise MissingAccount("the program's Config account is missing")
     if role == "governance":
+        metric.config_pending_effective.set(pending_effective_at(pending))
         return governance_due(accounts, now) + config_due(pending_address, pending, now)
     return funding_due(accounts, now)

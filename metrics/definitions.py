@@ -107,6 +107,11 @@ oracle_rejections = Counter(
 # ---- funding and governance ------------------------------------------------------------------
 funding_updates = Counter(
     "keepernet_funding_updates_total", "Funding rate updates landed", registry=registry)
+config_pending_effective = Gauge(
+    "keepernet_config_pending_effective_timestamp_seconds",
+    "Chain unix time from which the council's pending config change can be applied (its "
+    "effective_at); 0 when no change is pending. Set by the governance reconciler each run",
+    registry=registry)
 markets_resolved = Counter(
     "keepernet_markets_total", "Prediction markets moved on, by result (approved, rejected, "
     "finalized)", ["result"], registry=registry)

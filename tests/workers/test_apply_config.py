@@ -19,6 +19,7 @@ from arq.connections import ArqRedis, create_pool
 
 from chain.client import Endpoint
 from chain.sender import FeePolicy
+from metrics import definitions as metric
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
 from tests.keepers import keypair_file
@@ -87,6 +88,11 @@ async def trade_fee_bps(w: World) -> int:
     return int(config.trade_fee_bps)
 
 
+def pending_effective_s() -> float | None:
+    return metric.registry.get_sample_value(
+        "keepernet_config_pending_effective_timestamp_seconds")
+
+
 async def enqueue_by_hand(capsys: pytest.CaptureFixture[str],
                           *argv: str) -> tuple[int, str, str]:
     """`keepernet enqueue ARGV`: its exit status, stdout and stderr."""
@@ -125,6 +131,7 @@ async def test_the_reconciler_enqueues_a_due_change_once_and_the_worker_applies_
     # before the timelock: nothing due, and an operator's enqueue is refused (a run now could
     # only end not_needed, and its kept result would hold the reconciler's enqueue back)
     assert (await reconcile(redis, deps, "governance", LOST_AFTER_S))["due"] == 0
+    assert pending_effective_s() == change.effective_at  # the ConfigProposed alert's gauge
     for argv in (["apply_config"], ["apply_config", str(pending)]):
         status, out, err = await enqueue_by_hand(capsys, *argv)
         assert (status, out) == (2, "")
@@ -153,6 +160,7 @@ async def test_the_reconciler_enqueues_a_due_change_once_and_the_worker_applies_
     assert [(r["job_id"], r["outcome"]) for r in rows] == [(the_id, "success")]
     # applied: nothing is due any more, and an operator is told so
     assert (await reconcile(redis, deps, "governance", LOST_AFTER_S))["due"] == 0
+    assert pending_effective_s() == 0
     status, out, err = await enqueue_by_hand(capsys, "apply_config")
     assert (status, out) == (2, "")
     assert "keepernet enqueue: apply_config: no config change is pending" in err
