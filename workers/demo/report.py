@@ -27,6 +27,7 @@ SUMMARY = (
     ("markets finalized", "MarketFinalized"),
     ("funding updates", "FundingUpdated"),
     ("liquidations", "PositionLiquidated"),
+    ("config changes applied", "ConfigApplied"),
 )
 PAGE = 1000
 FETCH_AT_ONCE = 64

@@ -3,10 +3,12 @@ keepers act on, and two perp markets full of positions, some of them fragile eno
 publisher's crash sends them under maintenance.
 
 Windows are shortened through the config timelock to the least allowed (a minute): proposed,
-the localnet's clock moved past the delay, applied. The seeding then moves the clock forward
-three times: past the proposals' window, so that they can be decided, to the end of the first
-markets' trading, so that two can be resolved, and past their dispute window and vote, so that
-the keepers have every kind of governance work to do as soon as the fleet starts.
+the localnet's clock moved past the delay, applied. The same parameters are then proposed
+again, a change that changes nothing, left for the governance keepers to apply. The seeding
+then moves the clock forward three times: past the proposals' window, so that they can be
+decided, to the end of the first markets' trading, so that two can be resolved, and past
+their dispute window and vote (and the second change's timelock), so that the keepers have
+every kind of governance work to do as soon as the fleet starts.
 """
 
 from __future__ import annotations
@@ -124,7 +126,9 @@ async def seed_markets(s: Seeder) -> dict[str, Pubkey]:
 
 async def shorten_windows(s: Seeder) -> None:
     """DEMO_PARAMS made current the way every change is: the admin (the genesis council of
-    one) proposes them, the clock passes the current delay, and they are applied."""
+    one) proposes them, the clock passes the current delay, and they are applied. Then the
+    same parameters again, proposed and left pending: harmless, and the governance keepers'
+    apply_config to do once the seeding's time travel has passed the (now shortened) delay."""
     account = (await s.client.get_account_info(s.d.config)).value
     if account is None:
         raise SeedError("the localnet has no Config: was it initialized?")
@@ -133,6 +137,7 @@ async def shorten_windows(s: Seeder) -> None:
     await s.send([s.program.propose_config(s.admin.pubkey(), params)], s.admin)
     await s.travel(config.config_delay_secs)
     await s.send([s.program.apply_config()], s.admin)
+    await s.send([s.program.propose_config(s.admin.pubkey(), params)], s.admin)
 
 
 async def seed(s: Seeder, oracles: list[Pubkey], positions_per_market: int,
