@@ -110,16 +110,20 @@ class Value:
     pnl: int
     owed: int
     gain: int  # pnl - owed, capped at the reserve when positive
-    equity: int
+    equity: int  # collateral + gain - haircut
     notional: int
+    haircut: int = 0  # what of a positive gain pays the side's socialized losses
 
 
-def value(p: Pos, mark: int, index: int) -> Value:
-    """A position valued at `mark` (the price closing it would trade at)."""
+def value(p: Pos, mark: int, index: int, loss_share: int = 0) -> Value:
+    """A position valued at `mark` (the price closing it would trade at), its profit first
+    paying `loss_share` of the other side's socialized losses."""
     pnl_ = pnl(p.side, p.size, p.entry, mark)
     owed = funding_owed(p.side, p.size, index, p.snapshot)
     gain = min(pnl_ - owed, p.reserve)
-    return Value(pnl_, owed, gain, p.collateral + gain, notional(p.size, mark))
+    haircut = min(max(gain, 0), loss_share)
+    return Value(pnl_, owed, gain, p.collateral + gain - haircut, notional(p.size, mark),
+                 haircut)
 
 
 def mark(side: int, price: int, conf: int) -> int:
@@ -191,11 +195,13 @@ def loss_index_add(index: int, socialized: int, oi: int) -> int:
 
 def close(p: Pos, price: int, conf: int, index: int, taker_fee_bps: int, book: Book,
           loss_index: int = 0) -> tuple[Value, Book, int]:
-    """close_position (the caller checks equity >= fee): settle at the mark, then the fee.
+    """close_position (the caller checks equity >= fee, the equity after the haircut): settle
+    at the mark, then the fee.
     Returns (value, book with the fee taken from the collateral, fee)."""
-    v = value(p, mark(p.side, price, conf), index)
+    share = loss_share(p.size, loss_index, p.loss_snapshot)
+    v = value(p, mark(p.side, price, conf), index, share)
     f = fee(v.notional, taker_fee_bps)
-    b = settle(book, v.gain, loss_share(p.size, loss_index, p.loss_snapshot))
+    b = settle(book, v.gain, share)
     return v, replace(b, collateral=b.collateral - f), f
 
 
@@ -214,10 +220,11 @@ def liquidation(p: Pos, price: int, conf: int, index: int, liquidation_fee_bps: 
                 taker_fee_bps: int) -> tuple[Value, Book, int, int]:
     """liquidate (the caller checks `liquidatable`): settle, then the penalty. Returns
     (value, book, paid to the liquidator, insurance share)."""
-    v = value(p, mark(p.side, price, conf), index)
+    share = loss_share(p.size, loss_index, p.loss_snapshot)
+    v = value(p, mark(p.side, price, conf), index, share)
     penalty = ceil_div(v.notional * liquidation_fee_bps, BPS)
     reward = penalty * share_bps // BPS
-    b = settle(book, v.gain, loss_share(p.size, loss_index, p.loss_snapshot))
+    b = settle(book, v.gain, share)
     b, paid, ins_share = penalize(b, penalty, reward, fee(v.notional, taker_fee_bps))
     return v, b, paid, ins_share
 

@@ -427,3 +427,39 @@ def test_aliased_and_foreign_accounts_are_refused(world: World) -> None:
                      "perp_market", perp.position_of(attacker))
     world.refused("WrongAccountType", as_market, attacker.kp)
 
+
+
+def drain_free_pool_and_insurance(world: World) -> None:
+    """The council takes the pool's free liquidity and the insurance: bad debt is then
+    socialized."""
+    c, admin, treasury = world.config(), world.admin, world.params.treasury
+    world.ok(world.client.withdraw_pool(admin.pubkey(), treasury,
+                                        c.perp_pool - c.perp_pool_reserved), admin)
+    world.ok(world.client.withdraw_insurance(admin.pubkey(), treasury, c.insurance_balance),
+             admin)
+
+
+def test_a_haircut_profit_below_the_fee_cannot_wrap_collateral(world: World) -> None:
+    """A long in profit whose collateral is below the closing fee (2 bps initial margin, the
+    price tripled) has its whole profit haircut by a short's socialized bad debt: closing is
+    refused (what is left cannot pay the fee) instead of wrapping collateral to ~2^64, the
+    position is liquidatable, and nothing beyond what is owed can be withdrawn."""
+    perp = open_perp(world, PerpMarketParams(initial_margin_bps=2, maintenance_margin_bps=1,
+                                             liquidation_fee_bps=1, taker_fee_bps=1,
+                                             liquidator_share_bps=0))
+    long_, short = perp.trader(30_000), perp.trader(60_000)
+    perp.open(long_, LONG, SIZE)
+    perp.open(short, SHORT, 2 * SIZE)
+    assert perp.position(long_).collateral == 20_000
+    perp.set_price(3 * PRICE)  # the closing fee is now 30_000
+    drain_free_pool_and_insurance(world)
+    keeper = world.user(0)
+    e = event(world.ok(perp.liquidate_ix(keeper, short), keeper.kp), "PositionLiquidated")
+    assert e.socialized_loss > 100 * SIZE  # more than the long's whole (capped) profit
+    world.refused("InsufficientCollateral", close_ix(perp, long_, LONG), long_.kp)
+    e = event(world.ok(perp.liquidate_ix(keeper, long_), keeper.kp), "PositionLiquidated")
+    assert e.equity == 20_000 < e.maintenance
+    assert perp.position(long_).collateral == 0
+    world.refused("InsufficientCollateral", world.client.withdraw(
+        long_.key, perp.market, perp.oracle, long_.token, 1), long_.kp, watch=[long_.token])
+    world.check_invariant()

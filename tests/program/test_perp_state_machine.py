@@ -434,8 +434,10 @@ class PerpTrading(RuleBasedStateMachine):
         self.try_liquidation(self.someone_open(pick), by_owner)
 
     def excess(self, who: int, price: int) -> int:
-        p = m.pos_of(self.position(who))
-        v = m.value(p, m.mark(p.side, price, self.conf), self.index_now(p.side))
+        p, s = m.pos_of(self.position(who)), self.p.state()
+        loss_index = s.loss_index_long if p.side == LONG else s.loss_index_short
+        v = m.value(p, m.mark(p.side, price, self.conf), self.index_now(p.side),
+                    m.loss_share(p.size, loss_index, p.loss_snapshot))
         return v.equity - m.margin(v.notional, self.params.maintenance_margin_bps)
 
     @precondition(anyone_open)

@@ -77,7 +77,7 @@ static u64 check_margin_after(PerpMarket *market, const Position *p,
     PerpValue v;
     u64 required;
     if (!perp_value(p, perp_fill(&q, p->side == SIDE_SHORT),
-                    perp_side_index(market, p->side), &v) ||
+                    perp_side_index(market, p->side), 0, &v) ||
         !perp_bps_ceil(v.notional, market->initial_margin_bps, &required))
         return ERR_MATH_OVERFLOW;
     i64 left = (i64)(p->collateral - amount) + (v.pnl < 0 ? v.pnl : 0) - (v.owed > 0 ? v.owed : 0);

@@ -54,9 +54,11 @@ u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
      * price + conf; funding accrued to now; profit capped at the reserve */
     perp_accrue(m, q.price, clock.unix_timestamp);
     u64 mark = perp_fill(&q, p->side == SIDE_SHORT);
+    /* health is judged after the profit pays the side's socialized losses */
+    u64 share = perp_loss_share(p->size, perp_side_loss_index(m, p->side), p->loss_snapshot);
     PerpValue v;
     u64 maintenance, penalty, reward, fee;
-    if (!perp_value(p, mark, perp_side_index(m, p->side), &v) ||
+    if (!perp_value(p, mark, perp_side_index(m, p->side), share, &v) ||
         !perp_bps_ceil(v.notional, m->maintenance_margin_bps, &maintenance) ||
         !perp_bps_ceil(v.notional, m->liquidation_fee_bps, &penalty) ||
         !perp_bps_floor(penalty, m->liquidator_share_bps, &reward) ||
@@ -66,7 +68,6 @@ u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
     PerpBook b = {.collateral = p->collateral, .pool = config->perp_pool,
                   .reserved = config->perp_pool_reserved - p->reserve,
                   .insurance = config->insurance_balance};
-    u64 share = perp_loss_share(p->size, perp_side_loss_index(m, p->side), p->loss_snapshot);
     if (!perp_settle(&b, v.gain, share)) return ERR_MATH_OVERFLOW;
     u64 insurance_share;
     u64 paid = perp_penalize(&b, penalty, reward, fee, &insurance_share);

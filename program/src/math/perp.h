@@ -105,19 +105,24 @@ typedef struct {
     i64 pnl;       /* at the mark, rounded down */
     i64 owed;      /* funding owed (negative: earned), rounded up */
     i64 gain;      /* pnl - owed, capped at the position's reserve when positive */
-    i64 equity;    /* collateral + gain */
+    u64 haircut;   /* what of a positive gain goes to the side's socialized losses */
+    i64 equity;    /* collateral + gain - haircut: what settling would leave */
     u64 notional;  /* size * mark */
 } PerpValue;
 
-/* Values `p` at `mark` with the side's funding `index`; false only on a bound violation. */
-static inline bool perp_value(const Position *p, u64 mark, i64 index, PerpValue *v) {
+/* Values `p` at `mark` with the side's funding `index`, its profit first paying `loss_share`
+ * of the other side's socialized bad debt (as perp_settle will); false only on a bound
+ * violation. */
+static inline bool perp_value(const Position *p, u64 mark, i64 index, u64 loss_share,
+                              PerpValue *v) {
     if (!perp_pnl(p->side, p->size, p->entry_price, mark, &v->pnl) ||
         !perp_notional(p->size, mark, &v->notional) || p->collateral > PERP_MAX_COLLATERAL)
         return false;
     v->owed = perp_funding_owed(p->side, p->size, index, p->funding_snapshot);
     v->gain = v->pnl - v->owed; /* both within +-2^61 */
     if (v->gain > 0 && (u64)v->gain > p->reserve) v->gain = (i64)p->reserve;
-    v->equity = (i64)p->collateral + v->gain;
+    v->haircut = v->gain <= 0 ? 0 : (u64)v->gain < loss_share ? (u64)v->gain : loss_share;
+    v->equity = (i64)p->collateral + v->gain - (i64)v->haircut;
     return true;
 }
 
