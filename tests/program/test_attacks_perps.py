@@ -463,3 +463,21 @@ def test_a_haircut_profit_below_the_fee_cannot_wrap_collateral(world: World) -> 
     world.refused("InsufficientCollateral", world.client.withdraw(
         long_.key, perp.market, perp.oracle, long_.token, 1), long_.kp, watch=[long_.token])
     world.check_invariant()
+
+
+def test_withdrawing_against_a_stale_price_is_refused(world: World) -> None:
+    """A long withdraws down to initial margin against a price 24 slots old (within the
+    general staleness, beyond the opening one), a better price than the market's now: refused
+    as StaleOracle, like opening; with the position flat, or at a fresh price, it withdraws."""
+    perp = open_perp(world)
+    owner = perp.trader(30_000_000)
+    perp.open(owner, LONG, SIZE)
+    perp.set_price(2 * PRICE)  # stale by the time it is used
+    perp.warp_slots(24)
+    ix = world.client.withdraw(owner.key, perp.market, perp.oracle, owner.token, 1)
+    world.refused("StaleOracle", ix, owner.kp, watch=[owner.token])
+    perp.set_price(2 * PRICE)
+    world.ok(ix, owner.kp)
+    perp.warp_slots(24)
+    world.ok(close_ix(perp, owner, LONG), owner.kp)  # closing at it still works
+    world.ok(ix, owner.kp)  # flat: no price read

@@ -66,13 +66,14 @@ u64 ix_deposit(const SolInput *in, const u8 *data, u64 len) {
 }
 
 /* While a position is open, what stays must cover initial margin at the price closing would
- * trade at, counting unrealized PnL only when it is a loss, and funding only when owed. */
+ * trade at, counting unrealized PnL only when it is a loss, and funding only when owed. It adds
+ * risk as opening does, so the price must be as fresh as opening needs. */
 static u64 check_margin_after(PerpMarket *market, const Position *p,
                               const SolAccountInfo *oracle, u64 amount) {
     SolClock clock;
     clock_now(&clock);
     OracleQuote q;
-    TRY(perp_quote(market, oracle, clock.slot, false, &q));
+    TRY(perp_quote(market, oracle, clock.slot, true, &q));
     perp_accrue(market, q.price, clock.unix_timestamp);
     PerpValue v;
     u64 required;
