@@ -229,7 +229,7 @@ PERP_MARKET = Struct("PerpMarket", (
     F("cumulative_funding_short", "i64", "what a short has received per whole base unit: "
       "quote units x 10^3, accrued rounding down, wrapping"),
     F("loss_index_long", "u64", "unpaid bad debt of shorts charged to longs' profits, per whole "
-      "base unit, quote units x 10^3 (saturating)"),
+      "base unit, quote units x 10^3 (each rise capped at 10^15; never saturates)"),
     F("loss_index_short", "u64", "unpaid bad debt of longs charged to shorts' profits"),
     F("last_accrual_ts", "i64", "funding is accrued up to this time"),
     F("last_funding_ts", "i64", "the end of the last interval update_funding reported"),

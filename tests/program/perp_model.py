@@ -189,8 +189,17 @@ def loss_share(size: int, index: int, snapshot: int) -> int:
     return min(ceil_div(size * (index - snapshot), FUNDING_PRECISION), 2**64 - 1)
 
 
-def loss_index_add(index: int, socialized: int, oi: int) -> int:
-    return min(index + ceil_div(socialized * FUNDING_PRECISION, oi), 2**64 - 1)
+MAX_LOSS_DELTA = 10**12 * 1_000  # a whole base unit's largest profit, in index units
+
+
+def loss_index_add(index: int, socialized: int, oi: int) -> tuple[int, int]:
+    """(the new loss index, what the side is charged); see math/perp.h."""
+    delta, charged = ceil_div(socialized * FUNDING_PRECISION, oi), socialized
+    if delta > MAX_LOSS_DELTA:
+        delta, charged = MAX_LOSS_DELTA, oi * (MAX_LOSS_DELTA // FUNDING_PRECISION)
+    if index + delta > 2**64 - 1:
+        return index, 0
+    return index + delta, charged
 
 
 def close(p: Pos, price: int, conf: int, index: int, taker_fee_bps: int, book: Book,

@@ -433,10 +433,12 @@ def drain_free_pool_and_insurance(world: World) -> None:
     """The council takes the pool's free liquidity and the insurance: bad debt is then
     socialized."""
     c, admin, treasury = world.config(), world.admin, world.params.treasury
-    world.ok(world.client.withdraw_pool(admin.pubkey(), treasury,
-                                        c.perp_pool - c.perp_pool_reserved), admin)
-    world.ok(world.client.withdraw_insurance(admin.pubkey(), treasury, c.insurance_balance),
-             admin)
+    if c.perp_pool > c.perp_pool_reserved:
+        world.ok(world.client.withdraw_pool(admin.pubkey(), treasury,
+                                            c.perp_pool - c.perp_pool_reserved), admin)
+    if c.insurance_balance:
+        world.ok(world.client.withdraw_insurance(admin.pubkey(), treasury,
+                                                 c.insurance_balance), admin)
 
 
 def test_a_haircut_profit_below_the_fee_cannot_wrap_collateral(world: World) -> None:
@@ -481,3 +483,37 @@ def test_withdrawing_against_a_stale_price_is_refused(world: World) -> None:
     perp.warp_slots(24)
     world.ok(close_ix(perp, owner, LONG), owner.kp)  # closing at it still works
     world.ok(ix, owner.kp)  # flat: no price read
+
+
+def test_a_dust_position_alone_on_its_side_cannot_saturate_the_loss_index(
+        world: World) -> None:
+    """A dust short (one base unit) is alone on its side when a long's bad debt is socialized:
+    the short side is charged at most what it could ever pay (the rest is the pool's, as with
+    no open interest), its loss index does not saturate, and a short opened afterwards still
+    pays its share of the next socialized loss."""
+    perp = open_perp(world, PerpMarketParams(max_profit_bps=100))
+    dust, big_short = perp.trader(1_000), perp.trader(2 * 10**10)
+    longs = [perp.trader(12 * 10**9) for _ in range(2)]
+    perp.open(dust, SHORT, 1)
+    for u in longs:
+        perp.open(u, LONG, 1_000 * SIZE)
+    drain_free_pool_and_insurance(world)
+    perp.set_price(PRICE // 4)  # ~5 * 10^10 socialized onto one base unit
+    keeper = world.user(0)
+    e = event(world.ok(perp.liquidate_ix(keeper, longs[0]), keeper.kp), "PositionLiquidated")
+    # the pool also paid the keeper's reward
+    assert e.bad_debt + e.reward == e.insurance_paid + e.pool_paid + e.socialized_loss
+    assert e.socialized_loss <= 10**6  # a base unit never gains more than 10^6 quote units
+    assert e.pool_paid > 4 * 10**10  # the rest is the pool's
+    s = perp.state()
+    assert 0 < s.loss_index_short <= 10**15
+    # a short opened now snapshots the index, and pays its share of the next loss
+    perp.open(big_short, SHORT, 1_000 * SIZE)
+    drain_free_pool_and_insurance(world)
+    perp.set_price(PRICE // 8)
+    e = event(world.ok(perp.liquidate_ix(keeper, longs[1]), keeper.kp), "PositionLiquidated")
+    assert e.socialized_loss > 0
+    assert perp.state().loss_index_short > s.loss_index_short
+    closed = event(perp.close(big_short), "PositionClosed")
+    assert closed.socialized_loss > 0
+    world.check_invariant()

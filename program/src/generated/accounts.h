@@ -244,7 +244,7 @@ typedef struct {
     u64 max_open_interest; /* cap on each side's open interest */
     i64 cumulative_funding; /* what a long has owed per whole base unit since creation: quote units x 10^3, accrued rounding up, wrapping (only differences count) */
     i64 cumulative_funding_short; /* what a short has received per whole base unit: quote units x 10^3, accrued rounding down, wrapping */
-    u64 loss_index_long; /* unpaid bad debt of shorts charged to longs' profits, per whole base unit, quote units x 10^3 (saturating) */
+    u64 loss_index_long; /* unpaid bad debt of shorts charged to longs' profits, per whole base unit, quote units x 10^3 (each rise capped at 10^15; never saturates) */
     u64 loss_index_short; /* unpaid bad debt of longs charged to shorts' profits */
     i64 last_accrual_ts; /* funding is accrued up to this time */
     i64 last_funding_ts; /* the end of the last interval update_funding reported */

@@ -11,8 +11,9 @@
 #include "perp_common.h"
 
 /* Bad debt neither insurance nor the pool's free liquidity covered is charged to the profits
- * of the other side's open positions, pro rata to size; with no position on the other side,
- * the pool takes it (its cash is unaffected: it only receives less). */
+ * of the other side's open positions, pro rata to size; what that side cannot be charged (all
+ * of it with no position on the other side, the excess over what a dust open interest could
+ * ever pay) the pool takes (its cash is unaffected: it only receives less). */
 static void socialize(PerpMarket *m, u8 side, PerpBook *b) {
     if (b->socialized == 0) return;
     u8 other = side == SIDE_LONG ? SIDE_SHORT : SIDE_LONG;
@@ -23,7 +24,9 @@ static void socialize(PerpMarket *m, u8 side, PerpBook *b) {
         return;
     }
     u64 *index = other == SIDE_LONG ? &m->loss_index_long : &m->loss_index_short;
-    *index = perp_loss_index_add(*index, b->socialized, oi);
+    u64 charged = perp_loss_index_add(index, b->socialized, oi);
+    b->pool_paid += b->socialized - charged; /* both parts of the bad debt */
+    b->socialized = charged;
 }
 
 u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {

@@ -202,14 +202,27 @@ static inline u64 perp_penalize(PerpBook *b, u64 penalty, u64 reward, u64 fee,
     return from_insurance + from_pool;
 }
 
-/* The per-unit loss index increase that charges `socialized` to `oi` of the other side,
- * rounded up; saturates at U64_MAX. */
-static inline u64 perp_loss_index_add(u64 index, u64 socialized, u64 oi) {
-    u64 delta, out;
+/* The largest loss index increase worth recording: a whole base unit's largest possible
+ * profit (its notional at PERP_MAX_PRICE), in index units. A larger one would only take profit
+ * no position can have. */
+#define PERP_MAX_LOSS_DELTA (PERP_MAX_PRICE * 1000ULL)
+
+/* Charges `socialized` to `oi` (> 0, <= PERP_MAX_OPEN_INTEREST) of the other side: the loss
+ * index rises by ceil(socialized * 10^9 / oi), capped at PERP_MAX_LOSS_DELTA, so that the side
+ * is never charged more than was socialized nor more than it could ever pay. Returns what the
+ * side is charged: all of `socialized`, oi * PERP_MAX_LOSS_DELTA / 10^9 when capped (a dust
+ * open interest), 0 when the index cannot rise that far any more; the rest is left to the
+ * pool. The index never saturates, so positions opened later are charged as usual. */
+static inline u64 perp_loss_index_add(u64 *index, u64 socialized, u64 oi) {
+    u64 delta, charged = socialized;
     if (!u64_mul_div_ceil(socialized, FUNDING_PRECISION, oi, &delta) ||
-        !u64_add(index, delta, &out))
-        return U64_MAX;
-    return out;
+        delta > PERP_MAX_LOSS_DELTA) {
+        delta = PERP_MAX_LOSS_DELTA;
+        charged = oi * (PERP_MAX_LOSS_DELTA / FUNDING_PRECISION); /* < socialized, < 2^62 */
+    }
+    if (*index > U64_MAX - delta) return 0;
+    *index += delta;
+    return charged;
 }
 
 /* A position's share of its side's socialized losses since it opened, rounded up. */
