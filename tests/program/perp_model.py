@@ -168,21 +168,24 @@ def settle(b: Book, gain: int, loss_share: int) -> Book:
                    insurance_paid=ins, pool_paid=absorbed, socialized=rest - absorbed)
 
 
+def reward(notional_: int, liquidation_fee_bps: int, share_bps: int) -> int:
+    """A liquidator's reward: the penalty's share, a function of the notional only."""
+    return ceil_div(notional_ * liquidation_fee_bps, BPS) * share_bps // BPS
+
+
 def penalize(b: Book, penalty: int, reward: int, fee_: int) -> tuple[Book, int, int]:
     """Take the liquidation penalty from what is left: insurance first gets the taker fee a
     close would pay (or all, when less was taken), the liquidator up to `reward` of the rest,
-    insurance the remainder. With nothing left to take (equity gone), insurance and then the
-    pool's free liquidity pay the full reward. Returns (book, paid, insurance_share)."""
+    insurance the remainder; insurance and then the pool's free liquidity make up what the
+    reward was left short. Returns (book, paid, insurance_share)."""
     taken = min(penalty, b.collateral)
-    b = replace(b, collateral=b.collateral - taken)
-    if taken > 0:
-        paid = min(reward, taken - min(fee_, taken))
-        return replace(b, insurance=b.insurance + taken - paid), paid, taken - paid
-    ins = min(reward, b.insurance)
-    pool_part = min(reward - ins, max(b.pool - b.reserved, 0))
+    paid = min(reward, taken - min(fee_, taken))
+    b = replace(b, collateral=b.collateral - taken, insurance=b.insurance + taken - paid)
+    ins = min(reward - paid, b.insurance)
+    pool_part = min(reward - paid - ins, max(b.pool - b.reserved, 0))
     b = replace(b, insurance=b.insurance - ins, insurance_paid=b.insurance_paid + ins,
                 pool=b.pool - pool_part, pool_paid=b.pool_paid + pool_part)
-    return b, ins + pool_part, 0
+    return b, paid + ins + pool_part, taken - paid
 
 
 def loss_share(size: int, index: int, snapshot: int) -> int:

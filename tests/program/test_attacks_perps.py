@@ -383,29 +383,16 @@ def test_only_free_pool_liquidity_leaves_and_only_to_the_treasury(world: World) 
 
 
 def test_self_liquidation_after_a_gap_pays_no_more_than_closing() -> None:
-    """A price gap leaves a long with equity between the closing fee and the liquidator's
-    reward: liquidating itself (the reward beyond its equity would come from insurance) leaves
-    the owner exactly what closing would, never more."""
-    params = PerpMarketParams(liquidator_share_bps=9_000, liquidation_fee_bps=100,
-                              taker_fee_bps=10)
-    kept = []
-    for liquidate in (False, True):
-        w = deploy_world()
-        perp = open_perp(w, params)
-        owner = perp.trader(10_500_000)
-        perp.open(owner, LONG, SIZE)
-        insurance = w.config().insurance_balance
-        # equity ~0.4 quote: above the 0.09 fee, below the 0.9 reward
-        perp.set_price(PRICE - 10_000_000)
-        before = w.balance(owner)
-        if liquidate:
-            e = event(w.ok(perp.liquidate_ix(owner, owner), owner.kp), "PositionLiquidated")
-            assert 0 < e.equity < e.penalty * params.liquidator_share_bps // 10_000
-            assert w.config().insurance_balance >= insurance  # insurance paid nothing
-        else:
-            w.ok(close_ix(perp, owner, LONG), owner.kp)
-        kept.append(perp.position(owner).collateral + w.balance(owner) - before)
-    assert kept[1] <= kept[0]
+    """A price gap leaves a long with equity between the closing fee and fee + reward: closing
+    is refused (the reward would beat it), and liquidating itself pays the owner the reward
+    (its equity going to insurance), never more than closing at maintenance would have."""
+    w, perp, owner = gap_world(PRICE - 10_000_000)  # equity 0.4 quote, fee 0.09, reward 0.81
+    w.refused("InsufficientCollateral", close_ix(perp, owner, LONG), owner.kp)
+    before = w.balance(owner)
+    e = event(w.ok(perp.liquidate_ix(owner, owner), owner.kp), "PositionLiquidated")
+    assert 0 < e.equity < e.reward
+    kept = perp.position(owner).collateral + w.balance(owner) - before
+    assert kept == e.reward <= e.maintenance - m.fee(e.maintenance * 20, GAP.taker_fee_bps)
 
 
 def test_aliased_and_foreign_accounts_are_refused(world: World) -> None:
@@ -517,3 +504,55 @@ def test_a_dust_position_alone_on_its_side_cannot_saturate_the_loss_index(
     closed = event(perp.close(big_short), "PositionClosed")
     assert closed.socialized_loss > 0
     world.check_invariant()
+
+
+GAP = PerpMarketParams(liquidator_share_bps=9_000, liquidation_fee_bps=100, taker_fee_bps=10)
+# a long of one unit at 100 quote with 10.4 quote of collateral, at prices leaving it equity
+# below 0, between 0 and the closing fee (~0.09), between the fee and fee + reward (~0.9), and
+# above the penalty but below maintenance
+GAP_PRICES = [PRICE - 11_000_000, PRICE - 10_350_000, PRICE - 10_000_000, PRICE - 6_500_000]
+
+
+def gap_world(price: int) -> tuple[World, Perp, User]:
+    w = deploy_world()
+    perp = open_perp(w, GAP)
+    owner = perp.trader(10_500_000)
+    perp.open(owner, LONG, SIZE)
+    perp.set_price(price)
+    return w, perp, owner
+
+
+def test_a_liquidator_is_paid_the_same_reward_whatever_equity_is_left() -> None:
+    """A keeper liquidating a position with equity below 0, between 0 and the fee, between
+    the fee and fee + reward, or above the penalty is paid the same reward (of the notional):
+    the shortfall comes from insurance, so waiting for bad debt never pays better."""
+    for price in GAP_PRICES:
+        w, perp, owner = gap_world(price)
+        keeper = w.user(0)
+        e = event(w.ok(perp.liquidate_ix(keeper, owner), keeper.kp), "PositionLiquidated")
+        reward = m.ceil_div(m.notional(SIZE, price) * GAP.liquidation_fee_bps,
+                            m.BPS) * GAP.liquidator_share_bps // m.BPS
+        assert (e.reward, w.balance(keeper)) == (reward, reward), (price, e.equity)
+
+
+def test_self_liquidation_from_a_second_wallet_never_beats_closing() -> None:
+    """The owner liquidates its unhealthy position from a second wallet, at every kind of
+    equity left: it ends with no more than closing at the same price gives (where closing is
+    allowed), and no more than closing at the last healthy price would have."""
+    mm = GAP.maintenance_margin_bps
+
+    def equity(price: int) -> int:
+        return 10_400_000 + price - PRICE
+
+    healthy = m.first(lambda p: equity(p) >= m.margin(p, mm), 1, PRICE)
+    best_close = equity(healthy) - m.fee(healthy, GAP.taker_fee_bps)
+    for price in GAP_PRICES:
+        w, perp, owner = gap_world(price)
+        second = w.user(0)
+        w.ok(perp.liquidate_ix(second, owner), second.kp)
+        kept = perp.position(owner).collateral + w.balance(second)
+        assert kept <= best_close, price
+        w, perp, owner = gap_world(price)
+        closed = w.send(close_ix(perp, owner, LONG), owner.kp)
+        if closed.ok:
+            assert kept <= perp.position(owner).collateral, price

@@ -331,7 +331,9 @@ class PerpTrading(RuleBasedStateMachine):
                       c.insurance_balance)
         v, b, fee = m.close(p, self.price, self.conf, self.index_now(p.side),
                             self.params.taker_fee_bps, book, loss_index)
-        return ("InsufficientCollateral" if v.equity < fee else None), v, b, fee
+        prm = self.params
+        floor = fee + m.reward(v.notional, prm.liquidation_fee_bps, prm.liquidator_share_bps)
+        return ("InsufficientCollateral" if v.equity < floor else None), v, b, fee
 
     def settled(self, who: int, v: m.Value, gain: int, fee: int) -> None:
         """A close or liquidation settled `gain` for the trader: never more than the fair PnL
@@ -483,7 +485,8 @@ class PerpTrading(RuleBasedStateMachine):
         if by_owner:
             # liquidating your own position is never cheaper than closing it
             _, vc, bc, fee = self.close_outcome_at(p, index, loss_index, book)
-            if vc.equity >= fee:
+            if vc.equity >= fee + m.reward(vc.notional, prm.liquidation_fee_bps,
+                                           prm.liquidator_share_bps):
                 assert b.collateral + paid <= bc.collateral
         else:
             self.rewards += paid

@@ -63,8 +63,8 @@ u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
     u64 maintenance, penalty, reward, fee;
     if (!perp_value(p, mark, perp_side_index(m, p->side), share, &v) ||
         !perp_bps_ceil(v.notional, m->maintenance_margin_bps, &maintenance) ||
-        !perp_bps_ceil(v.notional, m->liquidation_fee_bps, &penalty) ||
-        !perp_bps_floor(penalty, m->liquidator_share_bps, &reward) ||
+        !perp_liquidation_reward(v.notional, m->liquidation_fee_bps, m->liquidator_share_bps,
+                                 &penalty, &reward) ||
         !perp_bps_ceil(v.notional, m->taker_fee_bps, &fee))
         return ERR_MATH_OVERFLOW;
     if (v.equity >= 0 && (u64)v.equity >= maintenance) return ERR_NOT_LIQUIDATABLE;

@@ -124,13 +124,18 @@ u64 ix_close_position(const SolInput *in, const u8 *data, u64 len) {
      * judged on what is left */
     u64 share = perp_loss_share(p->size, perp_side_loss_index(m, p->side), p->loss_snapshot);
     PerpValue v;
-    u64 fee, fees;
+    u64 fee, fees, penalty, reward, floor;
     if (!perp_value(p, fill, perp_side_index(m, p->side), share, &v) ||
         !perp_bps_ceil(v.notional, m->taker_fee_bps, &fee) ||
-        !u64_add(config->protocol_fees, fee, &fees))
+        !u64_add(config->protocol_fees, fee, &fees) ||
+        !perp_liquidation_reward(v.notional, m->liquidation_fee_bps, m->liquidator_share_bps,
+                                 &penalty, &reward) ||
+        !u64_add(fee, reward, &floor))
         return ERR_MATH_OVERFLOW;
-    /* an owner cannot walk away from a loss: below the fee, the position is for liquidators */
-    if (v.equity < 0 || (u64)v.equity < fee) return ERR_INSUFFICIENT_COLLATERAL;
+    /* an owner cannot walk away from a loss: below fee + reward (where a liquidator's reward
+     * would be more than closing leaves, so liquidating itself would beat closing) the
+     * position is for liquidators */
+    if (v.equity < 0 || (u64)v.equity < floor) return ERR_INSUFFICIENT_COLLATERAL;
     PerpBook b = {.collateral = p->collateral, .pool = config->perp_pool,
                   .reserved = config->perp_pool_reserved - p->reserve,
                   .insurance = config->insurance_balance};

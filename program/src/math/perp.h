@@ -172,34 +172,39 @@ static inline bool perp_settle(PerpBook *b, i64 gain, u64 loss_share) {
     return true;
 }
 
+/* A liquidation's penalty, ceil(notional * liquidation_fee_bps / 10^4), and its liquidator's
+ * reward, floor(penalty * liquidator_share_bps / 10^4): a function of the notional only. */
+static inline bool perp_liquidation_reward(u64 notional, u16 fee_bps, u16 share_bps,
+                                           u64 *penalty, u64 *reward) {
+    return perp_bps_ceil(notional, fee_bps, penalty) && perp_bps_floor(*penalty, share_bps, reward);
+}
+
 /* The liquidation penalty `penalty` is taken from what is left of the collateral. Insurance
  * first gets `fee` of it (the taker fee a close would have paid, or all that was taken when
- * less), the liquidator up to `reward` of the rest, insurance the remainder: so the owner and
- * its liquidator together never keep more than a close would leave (the owner may liquidate
- * itself). When the position's equity is gone (nothing was left to take), insurance and then
- * the pool's free liquidity pay the liquidator its full reward. Returns what the liquidator is
- * paid. */
+ * less), the liquidator up to `reward` of the rest, insurance the remainder. Whatever of the
+ * reward that left short (all of it when the equity is gone) insurance and then the pool's
+ * free liquidity make up: a liquidator is paid the same reward whatever equity is left, so
+ * waiting for bad debt never pays better. The owner, liquidating itself, cannot gain by it:
+ * closing is refused below fee + reward, and above it the collateral pays the whole reward.
+ * Returns what the liquidator is paid. */
 static inline u64 perp_penalize(PerpBook *b, u64 penalty, u64 reward, u64 fee,
                                 u64 *insurance_share) {
     u64 taken = penalty < b->collateral ? penalty : b->collateral;
     b->collateral -= taken;
-    if (taken > 0) {
-        u64 first = fee < taken ? fee : taken;
-        u64 paid = reward < taken - first ? reward : taken - first;
-        *insurance_share = taken - paid;
-        b->insurance += *insurance_share; /* part of the vault: cannot pass U64_MAX */
-        return paid;
-    }
-    *insurance_share = 0;
-    u64 from_insurance = reward < b->insurance ? reward : b->insurance;
+    u64 first = fee < taken ? fee : taken;
+    u64 paid = reward < taken - first ? reward : taken - first;
+    *insurance_share = taken - paid;
+    b->insurance += *insurance_share; /* part of the vault: cannot pass U64_MAX */
+    u64 missing = reward - paid;
+    u64 from_insurance = missing < b->insurance ? missing : b->insurance;
     b->insurance -= from_insurance;
     b->insurance_paid += from_insurance;
-    u64 missing = reward - from_insurance;
+    missing -= from_insurance;
     u64 free = b->pool > b->reserved ? b->pool - b->reserved : 0;
     u64 from_pool = missing < free ? missing : free;
     b->pool -= from_pool;
     b->pool_paid += from_pool;
-    return from_insurance + from_pool;
+    return paid + from_insurance + from_pool;
 }
 
 /* The largest loss index increase worth recording: a whole base unit's largest possible
