@@ -79,12 +79,23 @@ def funding_rate(long_oi: int, short_oi: int, max_bps: int) -> int:
     return magnitude if long_oi >= short_oi else -magnitude
 
 
-def accrual(rate_ppm: int, price: int, elapsed: int, interval: int) -> tuple[int, int]:
-    """How far `elapsed` seconds move the (long, short) funding indexes: rate * price *
-    elapsed * 10^3 / (interval * 10^6), the long index rounded up, the short one down."""
+def accrual(rate_ppm: int, price: int, elapsed: int, interval: int,
+            remainder: int = 0) -> tuple[int, int]:
+    """How far `elapsed` seconds move the (long, short) funding indexes: the exact index moves
+    by rate * price * elapsed * 10^3 / (interval * 10^6); the short index is its floor, the
+    long its ceiling, `remainder` the exact index's carried fraction above the floor."""
+    up, down, _ = accrue(rate_ppm, price, elapsed, interval, remainder)
+    return up, down
+
+
+def accrue(rate_ppm: int, price: int, elapsed: int, interval: int,
+           remainder: int) -> tuple[int, int, int]:
+    """`perp_accrual`: (long delta, short delta, the new remainder)."""
     num = rate_ppm * price * min(elapsed, 2**40) * 1000
     den = interval * PPM
-    return ceil_div(num, den), num // den
+    total = remainder + num
+    down, after = total // den, total % den
+    return down + (after > 0) - (remainder > 0), down, after
 
 
 def fill(price: int, conf: int, buying: bool) -> int:

@@ -556,3 +556,30 @@ def test_self_liquidation_from_a_second_wallet_never_beats_closing() -> None:
         closed = w.send(close_ix(perp, owner, LONG), owner.kp)
         if closed.ok:
             assert kept <= perp.position(owner).collateral, price
+
+
+def test_accruing_every_second_moves_funding_exactly_as_accruing_once() -> None:
+    """At a low price and rate (under one index unit a second), a trader forces an accrual
+    every second with withdraw(1) for a minute: longs pay and shorts earn exactly, to the
+    unit, what a single accrual over the minute gives (no per-accrual rounding)."""
+    funding = []
+    for every_second in (True, False):
+        w = deploy_world()
+        perp = open_perp(w, PerpMarketParams(max_funding_bps=1, liquidation_fee_bps=100),
+                         price=100_000)  # 0.1 quote a unit
+        long_, short = perp.trader(), perp.trader()
+        perp.open(long_, LONG, 2_000 * SIZE)
+        perp.open(short, SHORT, 1_000 * SIZE)
+        start = perp.state().last_accrual_ts
+        if every_second:
+            withdraw = w.client.withdraw(long_.key, perp.market, perp.oracle, long_.token, 1)
+            for t in range(1, 61):
+                w.chain.set_time(start + t)
+                w.ok(withdraw, long_.kp)
+        w.chain.set_time(start + 60)
+        r = w.ok([close_ix(perp, long_, LONG), close_ix(perp, short, SHORT)], long_.kp,
+                 short.kp)
+        closed = [e.data for e in r.events if e.name == "PositionClosed"]
+        funding.append([c.funding for c in closed])
+    assert funding[0] == funding[1]
+    assert funding[1][1] < 0  # the shorts earn

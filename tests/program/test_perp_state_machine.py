@@ -153,7 +153,7 @@ class PerpTrading(RuleBasedStateMachine):
         s, now = self.p.state(), self.world.chain.now()
         up, down = m.accrual(m.funding_rate(s.long_oi, s.short_oi, s.max_funding_bps),
                              self.price, max(0, now - s.last_accrual_ts),
-                             s.funding_interval_secs)
+                             s.funding_interval_secs, s.funding_remainder)
         if side == LONG:
             return m.wrap_i64(s.cumulative_funding + up)
         return m.wrap_i64(s.cumulative_funding_short + down)

@@ -4,7 +4,8 @@
  * Units: sizes in base units with 6 decimals, prices in quote per whole base unit with 6
  * decimals (PRICE_PRECISION), amounts in quote units, rates per interval in parts per million.
  * Funding and loss indexes are quote units x 10^3 per whole base unit, so what a position owes
- * is size * index delta / 10^9 (FUNDING_PRECISION).
+ * is size * index delta / 10^9 (FUNDING_PRECISION). The funding indexes are the ceiling (long)
+ * and floor (short) of an exact index whose fraction the market carries.
  *
  * Bounds, enforced where values enter (so nothing later overflows): prices (and price + conf)
  * <= PERP_MAX_PRICE, each side's open interest <= max_open_interest <= PERP_MAX_OPEN_INTEREST,
@@ -78,26 +79,38 @@ static inline i64 perp_funding_rate_ppm(u64 long_oi, u64 short_oi, u16 max_bps) 
     return long_oi >= short_oi ? (i64)magnitude : -(i64)magnitude;
 }
 
-/* How far `elapsed` seconds at `rate_ppm` per interval move the funding indexes at `price`:
- * rate * price * elapsed * 10^3 / (interval * 10^6), as *long_delta rounded up and
- * *short_delta rounded down (both modulo 2^64, as the indexes wrap). */
+/* How far `elapsed` seconds at `rate_ppm` per interval move the funding indexes at `price`.
+ * The exact index moves by rate * price * elapsed * 10^3 / (interval * 10^6); the short index
+ * is its floor and the long index its ceiling, and `*remainder` (in [0, interval * 10^6)) the
+ * exact index's fraction above the floor, carried from one accrual to the next: so the indexes
+ * depend only on the total accrued, never on how often accrual happens. Sets *long_delta and
+ * *short_delta (modulo 2^64, as the indexes wrap) and updates *remainder. */
 static inline void perp_accrual(i64 rate_ppm, u64 price, i64 elapsed, i64 interval,
-                                u64 *long_delta, u64 *short_delta) {
+                                u64 *remainder, u64 *long_delta, u64 *short_delta) {
     if (elapsed > PERP_MAX_ELAPSED_SECS) elapsed = PERP_MAX_ELAPSED_SECS;
     u64 magnitude = (u64)(rate_ppm < 0 ? -rate_ppm : rate_ppm);
     u128 num, den, q, r;
     /* rate * price <= 10^18 and elapsed * 10^3 < 2^50: the product is below 2^110 */
     u128_mul64(magnitude * price, (u64)elapsed * 1000, &num);
-    u128_mul64((u64)interval, PPM, &den);
-    u128_divmod(num, den, &q, &r);
-    u64 down = (u64)q, up = down + (r != 0);
-    if (rate_ppm >= 0) {
-        *long_delta = up;
-        *short_delta = down;
-    } else { /* negative: the long index falls by the floor, the short index by the ceiling */
-        *long_delta = (u64)0 - down;
-        *short_delta = (u64)0 - up;
+    u128_mul64((u64)interval, PPM, &den); /* below 2^45 */
+    u64 before = *remainder, after, floor_delta;
+    if (rate_ppm >= 0) { /* the remainder (< den) joins the numerator: below 2^111 */
+        u128_divmod(num + before, den, &q, &r);
+        floor_delta = (u64)q;
+        after = (u64)r;
+    } else { /* floor((remainder - num) / den) */
+        u128_divmod(num, den, &q, &r);
+        floor_delta = (u64)0 - (u64)q;
+        if (before >= (u64)r) {
+            after = before - (u64)r;
+        } else {
+            after = before + (u64)den - (u64)r;
+            floor_delta -= 1;
+        }
     }
+    *remainder = after;
+    *short_delta = floor_delta;
+    *long_delta = floor_delta + (after != 0) - (before != 0);
 }
 
 /* A position valued at the price closing it would trade at. */
