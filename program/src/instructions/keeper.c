@@ -69,12 +69,14 @@ u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
         return ERR_MATH_OVERFLOW;
     if (v.equity >= 0 && (u64)v.equity >= maintenance) return ERR_NOT_LIQUIDATABLE;
     PerpBook b = {.collateral = p->collateral, .pool = config->perp_pool,
-                  .reserved = config->perp_pool_reserved - p->reserve,
                   .insurance = config->insurance_balance};
-    if (!perp_settle(&b, v.gain, share)) return ERR_MATH_OVERFLOW;
+    u64 *side_oi = perp_side_oi(m, p->side), oi;
+    if (!u64_sub(config->perp_pool_reserved, p->reserve, &b.reserved) ||
+        !u64_sub(*side_oi, p->size, &oi) || !perp_settle(&b, v.gain, share))
+        return ERR_MATH_OVERFLOW;
     u64 insurance_share;
     u64 paid = perp_penalize(&b, penalty, reward, fee, &insurance_share);
-    *perp_side_oi(m, p->side) -= p->size;
+    *side_oi = oi;
     socialize(m, p->side, &b);
 
     if (paid) {

@@ -137,15 +137,17 @@ u64 ix_close_position(const SolInput *in, const u8 *data, u64 len) {
      * position is for liquidators */
     if (v.equity < 0 || (u64)v.equity < floor) return ERR_INSUFFICIENT_COLLATERAL;
     PerpBook b = {.collateral = p->collateral, .pool = config->perp_pool,
-                  .reserved = config->perp_pool_reserved - p->reserve,
                   .insurance = config->insurance_balance};
+    u64 *side_oi = perp_side_oi(m, p->side), oi;
     /* equity >= fee >= 0: no bad debt, a profit is at most the reserve, and what settling
-     * leaves (the equity) covers the fee */
+     * leaves (the equity) covers the fee; every balance that decreases is checked */
     u64 collateral;
-    if (!perp_settle(&b, v.gain, share) || !u64_sub(b.collateral, fee, &collateral))
+    if (!u64_sub(config->perp_pool_reserved, p->reserve, &b.reserved) ||
+        !u64_sub(*side_oi, p->size, &oi) || !perp_settle(&b, v.gain, share) ||
+        !u64_sub(b.collateral, fee, &collateral))
         return ERR_MATH_OVERFLOW;
 
-    *perp_side_oi(m, p->side) -= p->size;
+    *side_oi = oi;
     config->perp_pool = b.pool;
     config->perp_pool_reserved = b.reserved;
     config->protocol_fees = fees;
