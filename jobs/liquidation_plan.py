@@ -74,13 +74,15 @@ class Funding:
     max_funding_bps: int
     long_oi: int
     short_oi: int
+    funding_remainder: int = 0
 
     @classmethod
     def of(cls, market: Any) -> Funding:
         """From an anchorpy-decoded PerpMarket."""
         return cls(int(market.cumulative_funding), int(market.cumulative_funding_short),
                    int(market.last_accrual_ts), int(market.funding_interval_secs),
-                   int(market.max_funding_bps), int(market.long_oi), int(market.short_oi))
+                   int(market.max_funding_bps), int(market.long_oi), int(market.short_oi),
+                   int(market.funding_remainder))
 
     def indexes(self, price: int, now: int) -> tuple[int, int]:
         """The (long, short) funding indexes once accrued to `now` at `price`."""
@@ -102,16 +104,20 @@ def funding_rate_ppm(long_oi: int, short_oi: int, max_bps: int) -> int:
 
 
 def accrued_indexes(f: Funding, price: int, now: int) -> tuple[int, int]:
-    """`perp_accrue`: the long index moves by rate * price * elapsed * 10^3 / (interval *
-    10^6) rounded up, the short index rounded down, both wrapping as i64."""
+    """`perp_accrue`: the exact index moves by rate * price * elapsed * 10^3 / (interval *
+    10^6), its fraction carried in funding_remainder; the short index is its floor, the long
+    index its ceiling, both wrapping as i64."""
     elapsed = now - f.last_accrual_ts
     if elapsed <= 0:
         return f.cumulative_funding, f.cumulative_funding_short
     rate = funding_rate_ppm(f.long_oi, f.short_oi, f.max_funding_bps)
     num = rate * price * min(elapsed, MAX_ELAPSED_SECS) * 1000
     den = f.funding_interval_secs * PPM
-    return (_wrap_i64(f.cumulative_funding - (-num // den)),
-            _wrap_i64(f.cumulative_funding_short + num // den))
+    if rate == 0:
+        return f.cumulative_funding, f.cumulative_funding_short
+    down, after = divmod(f.funding_remainder + num, den)
+    up = down + (after > 0) - (f.funding_remainder > 0)
+    return (_wrap_i64(f.cumulative_funding + up), _wrap_i64(f.cumulative_funding_short + down))
 
 
 def mark_price(side: int, quote: Quote) -> int:

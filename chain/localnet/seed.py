@@ -81,8 +81,13 @@ def _accrue(m: np.ndarray, price: int, now: int) -> None:
     rate = magnitude if long_oi >= short_oi else -magnitude
     num = rate * price * min(elapsed, 2**40) * 1000
     den = int(m["funding_interval_secs"][0]) * 10**6
-    m["cumulative_funding"] = _wrap_i64(int(m["cumulative_funding"][0]) - (-num // den))
-    m["cumulative_funding_short"] = _wrap_i64(int(m["cumulative_funding_short"][0]) + num // den)
+    if rate:  # the exact index's fraction is carried: floor (short) and ceiling (long)
+        before = int(m["funding_remainder"][0])
+        down, after = divmod(before + num, den)
+        up = down + (after > 0) - (before > 0)
+        m["cumulative_funding"] = _wrap_i64(int(m["cumulative_funding"][0]) + up)
+        m["cumulative_funding_short"] = _wrap_i64(int(m["cumulative_funding_short"][0]) + down)
+        m["funding_remainder"] = after
     m["last_accrual_ts"] = now
 
 

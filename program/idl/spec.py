@@ -225,11 +225,14 @@ PERP_MARKET = Struct("PerpMarket", (
     F("short_oi", "u64", "open interest of shorts, base units with 6 decimals"),
     F("max_open_interest", "u64", "cap on each side's open interest"),
     F("cumulative_funding", "i64", "what a long has owed per whole base unit since creation: "
-      "quote units x 10^3, accrued rounding up, wrapping (only differences count)"),
+      "quote units x 10^3, the exact index rounded up, wrapping (only differences count)"),
     F("cumulative_funding_short", "i64", "what a short has received per whole base unit: "
-      "quote units x 10^3, accrued rounding down, wrapping"),
+      "quote units x 10^3, the exact index rounded down, wrapping"),
+    F("funding_remainder", "u64", "the exact funding index's fraction below the short index, "
+      "in 1 / (funding_interval_secs x 10^6) index units: carried, so accruing often or "
+      "rarely ends at the same indexes"),
     F("loss_index_long", "u64", "unpaid bad debt of shorts charged to longs' profits, per whole "
-      "base unit, quote units x 10^3 (saturating)"),
+      "base unit, quote units x 10^3 (each rise capped at 10^15; never saturates)"),
     F("loss_index_short", "u64", "unpaid bad debt of longs charged to shorts' profits"),
     F("last_accrual_ts", "i64", "funding is accrued up to this time"),
     F("last_funding_ts", "i64", "the end of the last interval update_funding reported"),

@@ -110,7 +110,8 @@ def key(n: int) -> Pubkey:
 def market(oracle: Pubkey, index: int, maintenance_bps: int,
            last_accrual_ts: int = 0) -> SimpleNamespace:
     return SimpleNamespace(oracle=oracle, cumulative_funding=index,
-                           cumulative_funding_short=index - 1, last_accrual_ts=last_accrual_ts,
+                           cumulative_funding_short=index - 1, funding_remainder=0,
+                           last_accrual_ts=last_accrual_ts,
                            funding_interval_secs=3_600, max_funding_bps=100, long_oi=7,
                            short_oi=3, maintenance_margin_bps=maintenance_bps,
                            pyth_program=key(9), max_oracle_staleness_slots=25,

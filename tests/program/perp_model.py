@@ -79,12 +79,23 @@ def funding_rate(long_oi: int, short_oi: int, max_bps: int) -> int:
     return magnitude if long_oi >= short_oi else -magnitude
 
 
-def accrual(rate_ppm: int, price: int, elapsed: int, interval: int) -> tuple[int, int]:
-    """How far `elapsed` seconds move the (long, short) funding indexes: rate * price *
-    elapsed * 10^3 / (interval * 10^6), the long index rounded up, the short one down."""
+def accrual(rate_ppm: int, price: int, elapsed: int, interval: int,
+            remainder: int = 0) -> tuple[int, int]:
+    """How far `elapsed` seconds move the (long, short) funding indexes: the exact index moves
+    by rate * price * elapsed * 10^3 / (interval * 10^6); the short index is its floor, the
+    long its ceiling, `remainder` the exact index's carried fraction above the floor."""
+    up, down, _ = accrue(rate_ppm, price, elapsed, interval, remainder)
+    return up, down
+
+
+def accrue(rate_ppm: int, price: int, elapsed: int, interval: int,
+           remainder: int) -> tuple[int, int, int]:
+    """`perp_accrual`: (long delta, short delta, the new remainder)."""
     num = rate_ppm * price * min(elapsed, 2**40) * 1000
     den = interval * PPM
-    return ceil_div(num, den), num // den
+    total = remainder + num
+    down, after = total // den, total % den
+    return down + (after > 0) - (remainder > 0), down, after
 
 
 def fill(price: int, conf: int, buying: bool) -> int:
@@ -110,16 +121,20 @@ class Value:
     pnl: int
     owed: int
     gain: int  # pnl - owed, capped at the reserve when positive
-    equity: int
+    equity: int  # collateral + gain - haircut
     notional: int
+    haircut: int = 0  # what of a positive gain pays the side's socialized losses
 
 
-def value(p: Pos, mark: int, index: int) -> Value:
-    """A position valued at `mark` (the price closing it would trade at)."""
+def value(p: Pos, mark: int, index: int, loss_share: int = 0) -> Value:
+    """A position valued at `mark` (the price closing it would trade at), its profit first
+    paying `loss_share` of the other side's socialized losses."""
     pnl_ = pnl(p.side, p.size, p.entry, mark)
     owed = funding_owed(p.side, p.size, index, p.snapshot)
     gain = min(pnl_ - owed, p.reserve)
-    return Value(pnl_, owed, gain, p.collateral + gain, notional(p.size, mark))
+    haircut = min(max(gain, 0), loss_share)
+    return Value(pnl_, owed, gain, p.collateral + gain - haircut, notional(p.size, mark),
+                 haircut)
 
 
 def mark(side: int, price: int, conf: int) -> int:
@@ -164,38 +179,52 @@ def settle(b: Book, gain: int, loss_share: int) -> Book:
                    insurance_paid=ins, pool_paid=absorbed, socialized=rest - absorbed)
 
 
+def reward(notional_: int, liquidation_fee_bps: int, share_bps: int) -> int:
+    """A liquidator's reward: the penalty's share, a function of the notional only."""
+    return ceil_div(notional_ * liquidation_fee_bps, BPS) * share_bps // BPS
+
+
 def penalize(b: Book, penalty: int, reward: int, fee_: int) -> tuple[Book, int, int]:
     """Take the liquidation penalty from what is left: insurance first gets the taker fee a
     close would pay (or all, when less was taken), the liquidator up to `reward` of the rest,
-    insurance the remainder. With nothing left to take (equity gone), insurance and then the
-    pool's free liquidity pay the full reward. Returns (book, paid, insurance_share)."""
+    insurance the remainder; insurance and then the pool's free liquidity make up what the
+    reward was left short. Returns (book, paid, insurance_share)."""
     taken = min(penalty, b.collateral)
-    b = replace(b, collateral=b.collateral - taken)
-    if taken > 0:
-        paid = min(reward, taken - min(fee_, taken))
-        return replace(b, insurance=b.insurance + taken - paid), paid, taken - paid
-    ins = min(reward, b.insurance)
-    pool_part = min(reward - ins, max(b.pool - b.reserved, 0))
+    paid = min(reward, taken - min(fee_, taken))
+    b = replace(b, collateral=b.collateral - taken, insurance=b.insurance + taken - paid)
+    ins = min(reward - paid, b.insurance)
+    pool_part = min(reward - paid - ins, max(b.pool - b.reserved, 0))
     b = replace(b, insurance=b.insurance - ins, insurance_paid=b.insurance_paid + ins,
                 pool=b.pool - pool_part, pool_paid=b.pool_paid + pool_part)
-    return b, ins + pool_part, 0
+    return b, paid + ins + pool_part, taken - paid
 
 
 def loss_share(size: int, index: int, snapshot: int) -> int:
     return min(ceil_div(size * (index - snapshot), FUNDING_PRECISION), 2**64 - 1)
 
 
-def loss_index_add(index: int, socialized: int, oi: int) -> int:
-    return min(index + ceil_div(socialized * FUNDING_PRECISION, oi), 2**64 - 1)
+MAX_LOSS_DELTA = 10**12 * 1_000  # a whole base unit's largest profit, in index units
+
+
+def loss_index_add(index: int, socialized: int, oi: int) -> tuple[int, int]:
+    """(the new loss index, what the side is charged); see math/perp.h."""
+    delta, charged = ceil_div(socialized * FUNDING_PRECISION, oi), socialized
+    if delta > MAX_LOSS_DELTA:
+        delta, charged = MAX_LOSS_DELTA, oi * (MAX_LOSS_DELTA // FUNDING_PRECISION)
+    if index + delta > 2**64 - 1:
+        return index, 0
+    return index + delta, charged
 
 
 def close(p: Pos, price: int, conf: int, index: int, taker_fee_bps: int, book: Book,
           loss_index: int = 0) -> tuple[Value, Book, int]:
-    """close_position (the caller checks equity >= fee): settle at the mark, then the fee.
+    """close_position (the caller checks equity >= fee, the equity after the haircut): settle
+    at the mark, then the fee.
     Returns (value, book with the fee taken from the collateral, fee)."""
-    v = value(p, mark(p.side, price, conf), index)
+    share = loss_share(p.size, loss_index, p.loss_snapshot)
+    v = value(p, mark(p.side, price, conf), index, share)
     f = fee(v.notional, taker_fee_bps)
-    b = settle(book, v.gain, loss_share(p.size, loss_index, p.loss_snapshot))
+    b = settle(book, v.gain, share)
     return v, replace(b, collateral=b.collateral - f), f
 
 
@@ -214,10 +243,11 @@ def liquidation(p: Pos, price: int, conf: int, index: int, liquidation_fee_bps: 
                 taker_fee_bps: int) -> tuple[Value, Book, int, int]:
     """liquidate (the caller checks `liquidatable`): settle, then the penalty. Returns
     (value, book, paid to the liquidator, insurance share)."""
-    v = value(p, mark(p.side, price, conf), index)
+    share = loss_share(p.size, loss_index, p.loss_snapshot)
+    v = value(p, mark(p.side, price, conf), index, share)
     penalty = ceil_div(v.notional * liquidation_fee_bps, BPS)
     reward = penalty * share_bps // BPS
-    b = settle(book, v.gain, loss_share(p.size, loss_index, p.loss_snapshot))
+    b = settle(book, v.gain, share)
     b, paid, ins_share = penalize(b, penalty, reward, fee(v.notional, taker_fee_bps))
     return v, b, paid, ins_share
 

@@ -383,29 +383,16 @@ def test_only_free_pool_liquidity_leaves_and_only_to_the_treasury(world: World) 
 
 
 def test_self_liquidation_after_a_gap_pays_no_more_than_closing() -> None:
-    """A price gap leaves a long with equity between the closing fee and the liquidator's
-    reward: liquidating itself (the reward beyond its equity would come from insurance) leaves
-    the owner exactly what closing would, never more."""
-    params = PerpMarketParams(liquidator_share_bps=9_000, liquidation_fee_bps=100,
-                              taker_fee_bps=10)
-    kept = []
-    for liquidate in (False, True):
-        w = deploy_world()
-        perp = open_perp(w, params)
-        owner = perp.trader(10_500_000)
-        perp.open(owner, LONG, SIZE)
-        insurance = w.config().insurance_balance
-        # equity ~0.4 quote: above the 0.09 fee, below the 0.9 reward
-        perp.set_price(PRICE - 10_000_000)
-        before = w.balance(owner)
-        if liquidate:
-            e = event(w.ok(perp.liquidate_ix(owner, owner), owner.kp), "PositionLiquidated")
-            assert 0 < e.equity < e.penalty * params.liquidator_share_bps // 10_000
-            assert w.config().insurance_balance >= insurance  # insurance paid nothing
-        else:
-            w.ok(close_ix(perp, owner, LONG), owner.kp)
-        kept.append(perp.position(owner).collateral + w.balance(owner) - before)
-    assert kept[1] <= kept[0]
+    """A price gap leaves a long with equity between the closing fee and fee + reward: closing
+    is refused (the reward would beat it), and liquidating itself pays the owner the reward
+    (its equity going to insurance), never more than closing at maintenance would have."""
+    w, perp, owner = gap_world(PRICE - 10_000_000)  # equity 0.4 quote, fee 0.09, reward 0.81
+    w.refused("InsufficientCollateral", close_ix(perp, owner, LONG), owner.kp)
+    before = w.balance(owner)
+    e = event(w.ok(perp.liquidate_ix(owner, owner), owner.kp), "PositionLiquidated")
+    assert 0 < e.equity < e.reward
+    kept = perp.position(owner).collateral + w.balance(owner) - before
+    assert kept == e.reward <= e.maintenance - m.fee(e.maintenance * 20, GAP.taker_fee_bps)
 
 
 def test_aliased_and_foreign_accounts_are_refused(world: World) -> None:
@@ -427,3 +414,172 @@ def test_aliased_and_foreign_accounts_are_refused(world: World) -> None:
                      "perp_market", perp.position_of(attacker))
     world.refused("WrongAccountType", as_market, attacker.kp)
 
+
+
+def drain_free_pool_and_insurance(world: World) -> None:
+    """The council takes the pool's free liquidity and the insurance: bad debt is then
+    socialized."""
+    c, admin, treasury = world.config(), world.admin, world.params.treasury
+    if c.perp_pool > c.perp_pool_reserved:
+        world.ok(world.client.withdraw_pool(admin.pubkey(), treasury,
+                                            c.perp_pool - c.perp_pool_reserved), admin)
+    if c.insurance_balance:
+        world.ok(world.client.withdraw_insurance(admin.pubkey(), treasury,
+                                                 c.insurance_balance), admin)
+
+
+def test_a_haircut_profit_below_the_fee_cannot_wrap_collateral(world: World) -> None:
+    """A long in profit whose collateral is below the closing fee (2 bps initial margin, the
+    price tripled) has its whole profit haircut by a short's socialized bad debt: closing is
+    refused (what is left cannot pay the fee) instead of wrapping collateral to ~2^64, the
+    position is liquidatable, and nothing beyond what is owed can be withdrawn."""
+    perp = open_perp(world, PerpMarketParams(initial_margin_bps=2, maintenance_margin_bps=1,
+                                             liquidation_fee_bps=1, taker_fee_bps=1,
+                                             liquidator_share_bps=0))
+    long_, short = perp.trader(30_000), perp.trader(60_000)
+    perp.open(long_, LONG, SIZE)
+    perp.open(short, SHORT, 2 * SIZE)
+    assert perp.position(long_).collateral == 20_000
+    perp.set_price(3 * PRICE)  # the closing fee is now 30_000
+    drain_free_pool_and_insurance(world)
+    keeper = world.user(0)
+    e = event(world.ok(perp.liquidate_ix(keeper, short), keeper.kp), "PositionLiquidated")
+    assert e.socialized_loss > 100 * SIZE  # more than the long's whole (capped) profit
+    world.refused("InsufficientCollateral", close_ix(perp, long_, LONG), long_.kp)
+    e = event(world.ok(perp.liquidate_ix(keeper, long_), keeper.kp), "PositionLiquidated")
+    assert e.equity == 20_000 < e.maintenance
+    assert perp.position(long_).collateral == 0
+    world.refused("InsufficientCollateral", world.client.withdraw(
+        long_.key, perp.market, perp.oracle, long_.token, 1), long_.kp, watch=[long_.token])
+    world.check_invariant()
+
+
+def test_withdrawing_against_a_stale_price_is_refused(world: World) -> None:
+    """A long withdraws down to initial margin against a price 24 slots old (within the
+    general staleness, beyond the opening one), a better price than the market's now: refused
+    as StaleOracle, like opening; with the position flat, or at a fresh price, it withdraws."""
+    perp = open_perp(world)
+    owner = perp.trader(30_000_000)
+    perp.open(owner, LONG, SIZE)
+    perp.set_price(2 * PRICE)  # stale by the time it is used
+    perp.warp_slots(24)
+    ix = world.client.withdraw(owner.key, perp.market, perp.oracle, owner.token, 1)
+    world.refused("StaleOracle", ix, owner.kp, watch=[owner.token])
+    perp.set_price(2 * PRICE)
+    world.ok(ix, owner.kp)
+    perp.warp_slots(24)
+    world.ok(close_ix(perp, owner, LONG), owner.kp)  # closing at it still works
+    world.ok(ix, owner.kp)  # flat: no price read
+
+
+def test_a_dust_position_alone_on_its_side_cannot_saturate_the_loss_index(
+        world: World) -> None:
+    """A dust short (one base unit) is alone on its side when a long's bad debt is socialized:
+    the short side is charged at most what it could ever pay (the rest is the pool's, as with
+    no open interest), its loss index does not saturate, and a short opened afterwards still
+    pays its share of the next socialized loss."""
+    perp = open_perp(world, PerpMarketParams(max_profit_bps=100))
+    dust, big_short = perp.trader(1_000), perp.trader(2 * 10**10)
+    longs = [perp.trader(12 * 10**9) for _ in range(2)]
+    perp.open(dust, SHORT, 1)
+    for u in longs:
+        perp.open(u, LONG, 1_000 * SIZE)
+    drain_free_pool_and_insurance(world)
+    perp.set_price(PRICE // 4)  # ~5 * 10^10 socialized onto one base unit
+    keeper = world.user(0)
+    e = event(world.ok(perp.liquidate_ix(keeper, longs[0]), keeper.kp), "PositionLiquidated")
+    # the pool also paid the keeper's reward
+    assert e.bad_debt + e.reward == e.insurance_paid + e.pool_paid + e.socialized_loss
+    assert e.socialized_loss <= 10**6  # a base unit never gains more than 10^6 quote units
+    assert e.pool_paid > 4 * 10**10  # the rest is the pool's
+    s = perp.state()
+    assert 0 < s.loss_index_short <= 10**15
+    # a short opened now snapshots the index, and pays its share of the next loss
+    perp.open(big_short, SHORT, 1_000 * SIZE)
+    drain_free_pool_and_insurance(world)
+    perp.set_price(PRICE // 8)
+    e = event(world.ok(perp.liquidate_ix(keeper, longs[1]), keeper.kp), "PositionLiquidated")
+    assert e.socialized_loss > 0
+    assert perp.state().loss_index_short > s.loss_index_short
+    closed = event(perp.close(big_short), "PositionClosed")
+    assert closed.socialized_loss > 0
+    world.check_invariant()
+
+
+GAP = PerpMarketParams(liquidator_share_bps=9_000, liquidation_fee_bps=100, taker_fee_bps=10)
+# a long of one unit at 100 quote with 10.4 quote of collateral, at prices leaving it equity
+# below 0, between 0 and the closing fee (~0.09), between the fee and fee + reward (~0.9), and
+# above the penalty but below maintenance
+GAP_PRICES = [PRICE - 11_000_000, PRICE - 10_350_000, PRICE - 10_000_000, PRICE - 6_500_000]
+
+
+def gap_world(price: int) -> tuple[World, Perp, User]:
+    w = deploy_world()
+    perp = open_perp(w, GAP)
+    owner = perp.trader(10_500_000)
+    perp.open(owner, LONG, SIZE)
+    perp.set_price(price)
+    return w, perp, owner
+
+
+def test_a_liquidator_is_paid_the_same_reward_whatever_equity_is_left() -> None:
+    """A keeper liquidating a position with equity below 0, between 0 and the fee, between
+    the fee and fee + reward, or above the penalty is paid the same reward (of the notional):
+    the shortfall comes from insurance, so waiting for bad debt never pays better."""
+    for price in GAP_PRICES:
+        w, perp, owner = gap_world(price)
+        keeper = w.user(0)
+        e = event(w.ok(perp.liquidate_ix(keeper, owner), keeper.kp), "PositionLiquidated")
+        reward = m.ceil_div(m.notional(SIZE, price) * GAP.liquidation_fee_bps,
+                            m.BPS) * GAP.liquidator_share_bps // m.BPS
+        assert (e.reward, w.balance(keeper)) == (reward, reward), (price, e.equity)
+
+
+def test_self_liquidation_from_a_second_wallet_never_beats_closing() -> None:
+    """The owner liquidates its unhealthy position from a second wallet, at every kind of
+    equity left: it ends with no more than closing at the same price gives (where closing is
+    allowed), and no more than closing at the last healthy price would have."""
+    mm = GAP.maintenance_margin_bps
+
+    def equity(price: int) -> int:
+        return 10_400_000 + price - PRICE
+
+    healthy = m.first(lambda p: equity(p) >= m.margin(p, mm), 1, PRICE)
+    best_close = equity(healthy) - m.fee(healthy, GAP.taker_fee_bps)
+    for price in GAP_PRICES:
+        w, perp, owner = gap_world(price)
+        second = w.user(0)
+        w.ok(perp.liquidate_ix(second, owner), second.kp)
+        kept = perp.position(owner).collateral + w.balance(second)
+        assert kept <= best_close, price
+        w, perp, owner = gap_world(price)
+        closed = w.send(close_ix(perp, owner, LONG), owner.kp)
+        if closed.ok:
+            assert kept <= perp.position(owner).collateral, price
+
+
+def test_accruing_every_second_moves_funding_exactly_as_accruing_once() -> None:
+    """At a low price and rate (under one index unit a second), a trader forces an accrual
+    every second with withdraw(1) for a minute: longs pay and shorts earn exactly, to the
+    unit, what a single accrual over the minute gives (no per-accrual rounding)."""
+    funding = []
+    for every_second in (True, False):
+        w = deploy_world()
+        perp = open_perp(w, PerpMarketParams(max_funding_bps=1, liquidation_fee_bps=100),
+                         price=100_000)  # 0.1 quote a unit
+        long_, short = perp.trader(), perp.trader()
+        perp.open(long_, LONG, 2_000 * SIZE)
+        perp.open(short, SHORT, 1_000 * SIZE)
+        start = perp.state().last_accrual_ts
+        if every_second:
+            withdraw = w.client.withdraw(long_.key, perp.market, perp.oracle, long_.token, 1)
+            for t in range(1, 61):
+                w.chain.set_time(start + t)
+                w.ok(withdraw, long_.kp)
+        w.chain.set_time(start + 60)
+        r = w.ok([close_ix(perp, long_, LONG), close_ix(perp, short, SHORT)], long_.kp,
+                 short.kp)
+        closed = [e.data for e in r.events if e.name == "PositionClosed"]
+        funding.append([c.funding for c in closed])
+    assert funding[0] == funding[1]
+    assert funding[1][1] < 0  # the shorts earn

@@ -95,9 +95,10 @@ def test_a_late_keeper_changes_nothing(world: World) -> None:
     world.refused("TooEarly", perp.update_funding_ix())
     world.chain.set_time(start + 4 * HOUR)
     e = only_event(world.ok(perp.update_funding_ix()), "FundingUpdated")
-    u1, d1 = m.accrual(rate, PRICE, 1, HOUR)
     assert (e.intervals, e.last_funding_ts) == (1, start + 4 * HOUR)
-    assert (e.cumulative_funding, e.cumulative_funding_short) == (up + u1, down + d1)
+    # the fraction is carried: two accruals end where one over the whole span would
+    assert (e.cumulative_funding, e.cumulative_funding_short) == m.accrual(
+        rate, PRICE, 4 * HOUR, HOUR)
 
 
 @pytest.mark.parametrize(("long_size", "short_size"), [
@@ -125,7 +126,9 @@ def test_funding_paid_and_received_on_close(world: World, long_size: int,
     late_size = 777_777
     world.chain.set_time(start + HOUR + 17)
     perp.open(late, LONG, late_size)
-    long2, short2 = m.accrual(rate, PRICE, 17, HOUR)
+    # the exact index's fraction is carried from one accrual to the next
+    _, _, rem1 = m.accrue(rate, PRICE, HOUR, HOUR, 0)
+    long2, short2, rem2 = m.accrue(rate, PRICE, 17, HOUR, rem1)
     assert perp.position(late).funding_snapshot == long1 + long2
 
     price2 = 130_000_001
@@ -133,7 +136,7 @@ def test_funding_paid_and_received_on_close(world: World, long_size: int,
     world.chain.set_time(start + 3 * HOUR + 5)
     rate2 = m.funding_rate(long_size + late_size, short_size, prm.max_funding_bps)
     e = only_event(world.ok(perp.update_funding_ix()), "FundingUpdated")
-    long3, short3 = m.accrual(rate2, price2, 2 * HOUR - 12, HOUR)
+    long3, short3 = m.accrual(rate2, price2, 2 * HOUR - 12, HOUR, rem2)
     index = {LONG: long1 + long2 + long3, SHORT: short1 + short2 + short3}
     assert (e.rate_ppm, e.intervals) == (rate2, 2)
     assert (e.cumulative_funding, e.cumulative_funding_short) == (index[LONG], index[SHORT])

@@ -215,30 +215,37 @@ def test_close_realizes_pnl(world: World, side: int, exit_price: int) -> None:
         u.key, perp.market, perp.oracle, exit_price), u.kp)
 
 
-def test_close_with_equity_below_the_fee_is_refused(world: World) -> None:
+def test_close_with_equity_below_fee_and_reward_is_refused(world: World) -> None:
+    """Below the fee plus a liquidator's reward, closing is refused: the position is for
+    liquidators (liquidating itself would otherwise beat closing)."""
     perp = open_perp(world)
     prm = perp.params
     size = 1_000_000
     u, pos = opened(perp, 20_000_000, LONG, size)
 
-    def short_of_fee(price: int) -> int:
-        """equity - the close's fee."""
-        return (m.position_equity(pos, price, 0)
-                - m.fee(m.notional(size, price), prm.taker_fee_bps))
+    def floor(price: int) -> int:
+        notional = m.notional(size, price)
+        return m.fee(notional, prm.taker_fee_bps) + m.reward(
+            notional, prm.liquidation_fee_bps, prm.liquidator_share_bps)
 
-    price = m.first(lambda p: short_of_fee(p) >= 0, 1, PRICE)
-    assert short_of_fee(price) == 0 and short_of_fee(price - 1) == -1
+    def short_of_floor(price: int) -> int:
+        """equity - (the close's fee + the liquidator's reward)."""
+        return m.position_equity(pos, price, 0) - floor(price)
+
+    price = m.first(lambda p: short_of_floor(p) >= 0, 1, PRICE)
+    assert short_of_floor(price) >= 0 > short_of_floor(price - 1)
     perp.set_price(price - 1)
     ix = world.client.close_position(u.key, perp.market, perp.oracle, 0)
     world.refused("InsufficientCollateral", ix, u.kp)
-    # equity exactly the fee: the close goes through and leaves nothing
+    # at the floor: the close goes through and leaves the reward's worth
     perp.set_price(price)
     c0 = world.config()
     e = only_event(world.ok(ix, u.kp), "PositionClosed")
     fee = m.fee(m.notional(size, price), prm.taker_fee_bps)
-    assert (e.fee, e.collateral) == (fee, 0) and perp.position(u).collateral == 0
+    left = m.position_equity(pos, price, 0) - fee
+    assert (e.fee, e.collateral) == (fee, left) and perp.position(u).collateral == left
     assert world.config().protocol_fees - c0.protocol_fees == fee
-    assert world.config().perp_pool - c0.perp_pool == pos.collateral - fee
+    assert world.config().perp_pool - c0.perp_pool == pos.collateral - fee - left
 
 
 def test_profit_is_capped_at_the_reserve(world: World) -> None:

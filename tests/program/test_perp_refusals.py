@@ -167,7 +167,7 @@ ORACLE_CASES: dict[str, tuple[str, list[Edit], Edit]] = {
 def test_unusable_oracle_is_refused_to_the_edge(case: str, name: str) -> None:
     w, ix, signers = ready(name)
     error, refused, accepted = ORACLE_CASES[case]
-    if case == "stale" and name == "open_position":  # opening needs a fresher price
+    if case == "stale" and name in ("open_position", "withdraw"):  # adding risk: fresher
         refused, accepted = [behind(lambda o: max_open_staleness(o) + 1)], behind(
             max_open_staleness)
     o = oracle_of(w, ix)

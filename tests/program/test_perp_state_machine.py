@@ -153,7 +153,7 @@ class PerpTrading(RuleBasedStateMachine):
         s, now = self.p.state(), self.world.chain.now()
         up, down = m.accrual(m.funding_rate(s.long_oi, s.short_oi, s.max_funding_bps),
                              self.price, max(0, now - s.last_accrual_ts),
-                             s.funding_interval_secs)
+                             s.funding_interval_secs, s.funding_remainder)
         if side == LONG:
             return m.wrap_i64(s.cumulative_funding + up)
         return m.wrap_i64(s.cumulative_funding_short + down)
@@ -331,7 +331,9 @@ class PerpTrading(RuleBasedStateMachine):
                       c.insurance_balance)
         v, b, fee = m.close(p, self.price, self.conf, self.index_now(p.side),
                             self.params.taker_fee_bps, book, loss_index)
-        return ("InsufficientCollateral" if v.equity < fee else None), v, b, fee
+        prm = self.params
+        floor = fee + m.reward(v.notional, prm.liquidation_fee_bps, prm.liquidator_share_bps)
+        return ("InsufficientCollateral" if v.equity < floor else None), v, b, fee
 
     def settled(self, who: int, v: m.Value, gain: int, fee: int) -> None:
         """A close or liquidation settled `gain` for the trader: never more than the fair PnL
@@ -434,8 +436,10 @@ class PerpTrading(RuleBasedStateMachine):
         self.try_liquidation(self.someone_open(pick), by_owner)
 
     def excess(self, who: int, price: int) -> int:
-        p = m.pos_of(self.position(who))
-        v = m.value(p, m.mark(p.side, price, self.conf), self.index_now(p.side))
+        p, s = m.pos_of(self.position(who)), self.p.state()
+        loss_index = s.loss_index_long if p.side == LONG else s.loss_index_short
+        v = m.value(p, m.mark(p.side, price, self.conf), self.index_now(p.side),
+                    m.loss_share(p.size, loss_index, p.loss_snapshot))
         return v.equity - m.margin(v.notional, self.params.maintenance_margin_bps)
 
     @precondition(anyone_open)
@@ -481,7 +485,8 @@ class PerpTrading(RuleBasedStateMachine):
         if by_owner:
             # liquidating your own position is never cheaper than closing it
             _, vc, bc, fee = self.close_outcome_at(p, index, loss_index, book)
-            if vc.equity >= fee:
+            if vc.equity >= fee + m.reward(vc.notional, prm.liquidation_fee_bps,
+                                           prm.liquidator_share_bps):
                 assert b.collateral + paid <= bc.collateral
         else:
             self.rewards += paid

@@ -20,6 +20,7 @@ def book(n: int) -> PositionBook:
     return PositionBook.from_records(
         {market: SimpleNamespace(oracle=Keypair().pubkey(), pyth_program=Keypair().pubkey(),
                                  cumulative_funding=0, cumulative_funding_short=0,
+                                 funding_remainder=0,
                                  last_accrual_ts=0, funding_interval_secs=3_600,
                                  max_funding_bps=10, long_oi=n, short_oi=0,
                                  maintenance_margin_bps=500, max_oracle_staleness_slots=25,

@@ -231,7 +231,7 @@ _Static_assert(__builtin_offsetof(Vote, choice) == 81, "Vote.choice");
 _Static_assert(__builtin_offsetof(Vote, bump) == 82, "Vote.bump");
 
 #define DISC_PERP_MARKET 0xf737f56b2c0cdf0aULL /* account:PerpMarket */
-#define PERP_MARKET_SPACE 200
+#define PERP_MARKET_SPACE 208
 /* A perpetual-futures market priced by one oracle; the protocol's pool is the counterparty. */
 typedef struct {
     u64 discriminator;
@@ -242,9 +242,10 @@ typedef struct {
     u64 long_oi; /* open interest of longs, base units with 6 decimals */
     u64 short_oi; /* open interest of shorts, base units with 6 decimals */
     u64 max_open_interest; /* cap on each side's open interest */
-    i64 cumulative_funding; /* what a long has owed per whole base unit since creation: quote units x 10^3, accrued rounding up, wrapping (only differences count) */
-    i64 cumulative_funding_short; /* what a short has received per whole base unit: quote units x 10^3, accrued rounding down, wrapping */
-    u64 loss_index_long; /* unpaid bad debt of shorts charged to longs' profits, per whole base unit, quote units x 10^3 (saturating) */
+    i64 cumulative_funding; /* what a long has owed per whole base unit since creation: quote units x 10^3, the exact index rounded up, wrapping (only differences count) */
+    i64 cumulative_funding_short; /* what a short has received per whole base unit: quote units x 10^3, the exact index rounded down, wrapping */
+    u64 funding_remainder; /* the exact funding index's fraction below the short index, in 1 / (funding_interval_secs x 10^6) index units: carried, so accruing often or rarely ends at the same indexes */
+    u64 loss_index_long; /* unpaid bad debt of shorts charged to longs' profits, per whole base unit, quote units x 10^3 (each rise capped at 10^15; never saturates) */
     u64 loss_index_short; /* unpaid bad debt of longs charged to shorts' profits */
     i64 last_accrual_ts; /* funding is accrued up to this time */
     i64 last_funding_ts; /* the end of the last interval update_funding reported */
@@ -260,7 +261,7 @@ typedef struct {
     u16 max_oracle_conf_bps; /* copied from Config at creation */
     u8 bump;
 } PerpMarket;
-_Static_assert(sizeof(PerpMarket) == 200, "PerpMarket size");
+_Static_assert(sizeof(PerpMarket) == 208, "PerpMarket size");
 _Static_assert(__builtin_offsetof(PerpMarket, id) == 8, "PerpMarket.id");
 _Static_assert(__builtin_offsetof(PerpMarket, oracle) == 16, "PerpMarket.oracle");
 _Static_assert(__builtin_offsetof(PerpMarket, pyth_program) == 48, "PerpMarket.pyth_program");
@@ -270,21 +271,22 @@ _Static_assert(__builtin_offsetof(PerpMarket, short_oi) == 96, "PerpMarket.short
 _Static_assert(__builtin_offsetof(PerpMarket, max_open_interest) == 104, "PerpMarket.max_open_interest");
 _Static_assert(__builtin_offsetof(PerpMarket, cumulative_funding) == 112, "PerpMarket.cumulative_funding");
 _Static_assert(__builtin_offsetof(PerpMarket, cumulative_funding_short) == 120, "PerpMarket.cumulative_funding_short");
-_Static_assert(__builtin_offsetof(PerpMarket, loss_index_long) == 128, "PerpMarket.loss_index_long");
-_Static_assert(__builtin_offsetof(PerpMarket, loss_index_short) == 136, "PerpMarket.loss_index_short");
-_Static_assert(__builtin_offsetof(PerpMarket, last_accrual_ts) == 144, "PerpMarket.last_accrual_ts");
-_Static_assert(__builtin_offsetof(PerpMarket, last_funding_ts) == 152, "PerpMarket.last_funding_ts");
-_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_staleness_slots) == 160, "PerpMarket.max_oracle_staleness_slots");
-_Static_assert(__builtin_offsetof(PerpMarket, max_open_staleness_slots) == 168, "PerpMarket.max_open_staleness_slots");
-_Static_assert(__builtin_offsetof(PerpMarket, initial_margin_bps) == 176, "PerpMarket.initial_margin_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, maintenance_margin_bps) == 178, "PerpMarket.maintenance_margin_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, liquidation_fee_bps) == 180, "PerpMarket.liquidation_fee_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, taker_fee_bps) == 182, "PerpMarket.taker_fee_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, max_funding_bps) == 184, "PerpMarket.max_funding_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, max_profit_bps) == 186, "PerpMarket.max_profit_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, liquidator_share_bps) == 188, "PerpMarket.liquidator_share_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_conf_bps) == 190, "PerpMarket.max_oracle_conf_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, bump) == 192, "PerpMarket.bump");
+_Static_assert(__builtin_offsetof(PerpMarket, funding_remainder) == 128, "PerpMarket.funding_remainder");
+_Static_assert(__builtin_offsetof(PerpMarket, loss_index_long) == 136, "PerpMarket.loss_index_long");
+_Static_assert(__builtin_offsetof(PerpMarket, loss_index_short) == 144, "PerpMarket.loss_index_short");
+_Static_assert(__builtin_offsetof(PerpMarket, last_accrual_ts) == 152, "PerpMarket.last_accrual_ts");
+_Static_assert(__builtin_offsetof(PerpMarket, last_funding_ts) == 160, "PerpMarket.last_funding_ts");
+_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_staleness_slots) == 168, "PerpMarket.max_oracle_staleness_slots");
+_Static_assert(__builtin_offsetof(PerpMarket, max_open_staleness_slots) == 176, "PerpMarket.max_open_staleness_slots");
+_Static_assert(__builtin_offsetof(PerpMarket, initial_margin_bps) == 184, "PerpMarket.initial_margin_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, maintenance_margin_bps) == 186, "PerpMarket.maintenance_margin_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, liquidation_fee_bps) == 188, "PerpMarket.liquidation_fee_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, taker_fee_bps) == 190, "PerpMarket.taker_fee_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, max_funding_bps) == 192, "PerpMarket.max_funding_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, max_profit_bps) == 194, "PerpMarket.max_profit_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, liquidator_share_bps) == 196, "PerpMarket.liquidator_share_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_conf_bps) == 198, "PerpMarket.max_oracle_conf_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, bump) == 200, "PerpMarket.bump");
 
 #define DISC_POSITION 0xd0f7407ae48fbcaaULL /* account:Position */
 #define POSITION_SPACE 136

@@ -66,18 +66,19 @@ u64 ix_deposit(const SolInput *in, const u8 *data, u64 len) {
 }
 
 /* While a position is open, what stays must cover initial margin at the price closing would
- * trade at, counting unrealized PnL only when it is a loss, and funding only when owed. */
+ * trade at, counting unrealized PnL only when it is a loss, and funding only when owed. It adds
+ * risk as opening does, so the price must be as fresh as opening needs. */
 static u64 check_margin_after(PerpMarket *market, const Position *p,
                               const SolAccountInfo *oracle, u64 amount) {
     SolClock clock;
     clock_now(&clock);
     OracleQuote q;
-    TRY(perp_quote(market, oracle, clock.slot, false, &q));
+    TRY(perp_quote(market, oracle, clock.slot, true, &q));
     perp_accrue(market, q.price, clock.unix_timestamp);
     PerpValue v;
     u64 required;
     if (!perp_value(p, perp_fill(&q, p->side == SIDE_SHORT),
-                    perp_side_index(market, p->side), &v) ||
+                    perp_side_index(market, p->side), 0, &v) ||
         !perp_bps_ceil(v.notional, market->initial_margin_bps, &required))
         return ERR_MATH_OVERFLOW;
     i64 left = (i64)(p->collateral - amount) + (v.pnl < 0 ? v.pnl : 0) - (v.owed > 0 ? v.owed : 0);

@@ -11,8 +11,9 @@
 #include "perp_common.h"
 
 /* Bad debt neither insurance nor the pool's free liquidity covered is charged to the profits
- * of the other side's open positions, pro rata to size; with no position on the other side,
- * the pool takes it (its cash is unaffected: it only receives less). */
+ * of the other side's open positions, pro rata to size; what that side cannot be charged (all
+ * of it with no position on the other side, the excess over what a dust open interest could
+ * ever pay) the pool takes (its cash is unaffected: it only receives less). */
 static void socialize(PerpMarket *m, u8 side, PerpBook *b) {
     if (b->socialized == 0) return;
     u8 other = side == SIDE_LONG ? SIDE_SHORT : SIDE_LONG;
@@ -23,7 +24,9 @@ static void socialize(PerpMarket *m, u8 side, PerpBook *b) {
         return;
     }
     u64 *index = other == SIDE_LONG ? &m->loss_index_long : &m->loss_index_short;
-    *index = perp_loss_index_add(*index, b->socialized, oi);
+    u64 charged = perp_loss_index_add(index, b->socialized, oi);
+    b->pool_paid += b->socialized - charged; /* both parts of the bad debt */
+    b->socialized = charged;
 }
 
 u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
@@ -54,23 +57,26 @@ u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
      * price + conf; funding accrued to now; profit capped at the reserve */
     perp_accrue(m, q.price, clock.unix_timestamp);
     u64 mark = perp_fill(&q, p->side == SIDE_SHORT);
+    /* health is judged after the profit pays the side's socialized losses */
+    u64 share = perp_loss_share(p->size, perp_side_loss_index(m, p->side), p->loss_snapshot);
     PerpValue v;
     u64 maintenance, penalty, reward, fee;
-    if (!perp_value(p, mark, perp_side_index(m, p->side), &v) ||
+    if (!perp_value(p, mark, perp_side_index(m, p->side), share, &v) ||
         !perp_bps_ceil(v.notional, m->maintenance_margin_bps, &maintenance) ||
-        !perp_bps_ceil(v.notional, m->liquidation_fee_bps, &penalty) ||
-        !perp_bps_floor(penalty, m->liquidator_share_bps, &reward) ||
+        !perp_liquidation_reward(v.notional, m->liquidation_fee_bps, m->liquidator_share_bps,
+                                 &penalty, &reward) ||
         !perp_bps_ceil(v.notional, m->taker_fee_bps, &fee))
         return ERR_MATH_OVERFLOW;
     if (v.equity >= 0 && (u64)v.equity >= maintenance) return ERR_NOT_LIQUIDATABLE;
     PerpBook b = {.collateral = p->collateral, .pool = config->perp_pool,
-                  .reserved = config->perp_pool_reserved - p->reserve,
                   .insurance = config->insurance_balance};
-    u64 share = perp_loss_share(p->size, perp_side_loss_index(m, p->side), p->loss_snapshot);
-    if (!perp_settle(&b, v.gain, share)) return ERR_MATH_OVERFLOW;
+    u64 *side_oi = perp_side_oi(m, p->side), oi;
+    if (!u64_sub(config->perp_pool_reserved, p->reserve, &b.reserved) ||
+        !u64_sub(*side_oi, p->size, &oi) || !perp_settle(&b, v.gain, share))
+        return ERR_MATH_OVERFLOW;
     u64 insurance_share;
     u64 paid = perp_penalize(&b, penalty, reward, fee, &insurance_share);
-    *perp_side_oi(m, p->side) -= p->size;
+    *side_oi = oi;
     socialize(m, p->side, &b);
 
     if (paid) {

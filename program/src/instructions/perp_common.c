@@ -27,7 +27,8 @@ void perp_accrue(PerpMarket *m, u64 price, i64 now) {
     i64 rate = perp_funding_rate_ppm(m->long_oi, m->short_oi, m->max_funding_bps);
     if (rate != 0) {
         u64 up, down;
-        perp_accrual(rate, price, now - m->last_accrual_ts, m->funding_interval_secs, &up, &down);
+        perp_accrual(rate, price, now - m->last_accrual_ts, m->funding_interval_secs,
+                     &m->funding_remainder, &up, &down);
         m->cumulative_funding = (i64)((u64)m->cumulative_funding + up);
         m->cumulative_funding_short = (i64)((u64)m->cumulative_funding_short + down);
     }

@@ -6,8 +6,9 @@
 #include "../state/oracle.h"
 
 /* The market's oracle price and confidence, checked against the rules the market copied at
- * creation (oracle owner, staleness, confidence); when `opening`, the price must also be no
- * older than max_open_staleness_slots. Price + conf must stay within PERP_MAX_PRICE. */
+ * creation (oracle owner, staleness, confidence); when `opening` (opening, or withdrawing
+ * from an open position: both add risk), the price must also be no older than
+ * max_open_staleness_slots. Price + conf must stay within PERP_MAX_PRICE. */
 u64 perp_quote(const PerpMarket *m, const SolAccountInfo *oracle, u64 slot, bool opening,
                OracleQuote *q);
 

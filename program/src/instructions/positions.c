@@ -120,26 +120,38 @@ u64 ix_close_position(const SolInput *in, const u8 *data, u64 len) {
         return ERR_SLIPPAGE_EXCEEDED;
 
     perp_accrue(m, t.quote.price, t.now);
-    PerpValue v;
-    u64 fee, fees;
-    if (!perp_value(p, fill, perp_side_index(m, p->side), &v) ||
-        !perp_bps_ceil(v.notional, m->taker_fee_bps, &fee) ||
-        !u64_add(config->protocol_fees, fee, &fees))
-        return ERR_MATH_OVERFLOW;
-    /* an owner cannot walk away from a loss: below the fee, the position is for liquidators */
-    if (v.equity < 0 || (u64)v.equity < fee) return ERR_INSUFFICIENT_COLLATERAL;
-    PerpBook b = {.collateral = p->collateral, .pool = config->perp_pool,
-                  .reserved = config->perp_pool_reserved - p->reserve,
-                  .insurance = config->insurance_balance};
+    /* the profit pays the side's socialized losses first: the fee and the refusal below are
+     * judged on what is left */
     u64 share = perp_loss_share(p->size, perp_side_loss_index(m, p->side), p->loss_snapshot);
-    /* equity >= fee >= 0: no bad debt, and a profit is at most the reserve */
-    if (!perp_settle(&b, v.gain, share)) return ERR_MATH_OVERFLOW;
+    PerpValue v;
+    u64 fee, fees, penalty, reward, floor;
+    if (!perp_value(p, fill, perp_side_index(m, p->side), share, &v) ||
+        !perp_bps_ceil(v.notional, m->taker_fee_bps, &fee) ||
+        !u64_add(config->protocol_fees, fee, &fees) ||
+        !perp_liquidation_reward(v.notional, m->liquidation_fee_bps, m->liquidator_share_bps,
+                                 &penalty, &reward) ||
+        !u64_add(fee, reward, &floor))
+        return ERR_MATH_OVERFLOW;
+    /* an owner cannot walk away from a loss: below fee + reward (where a liquidator's reward
+     * would be more than closing leaves, so liquidating itself would beat closing) the
+     * position is for liquidators */
+    if (v.equity < 0 || (u64)v.equity < floor) return ERR_INSUFFICIENT_COLLATERAL;
+    PerpBook b = {.collateral = p->collateral, .pool = config->perp_pool,
+                  .insurance = config->insurance_balance};
+    u64 *side_oi = perp_side_oi(m, p->side), oi;
+    /* equity >= fee >= 0: no bad debt, a profit is at most the reserve, and what settling
+     * leaves (the equity) covers the fee; every balance that decreases is checked */
+    u64 collateral;
+    if (!u64_sub(config->perp_pool_reserved, p->reserve, &b.reserved) ||
+        !u64_sub(*side_oi, p->size, &oi) || !perp_settle(&b, v.gain, share) ||
+        !u64_sub(b.collateral, fee, &collateral))
+        return ERR_MATH_OVERFLOW;
 
-    *perp_side_oi(m, p->side) -= p->size;
+    *side_oi = oi;
     config->perp_pool = b.pool;
     config->perp_pool_reserved = b.reserved;
     config->protocol_fees = fees;
-    p->collateral = b.collateral - fee;
+    p->collateral = collateral;
     emit_position_closed(&(PositionClosed){
         .position = *t.position_key, .owner = p->owner, .perp_market = *t.market_key,
         .side = p->side, .size = p->size, .entry_price = p->entry_price, .exit_price = fill,

@@ -4,7 +4,8 @@
  * Units: sizes in base units with 6 decimals, prices in quote per whole base unit with 6
  * decimals (PRICE_PRECISION), amounts in quote units, rates per interval in parts per million.
  * Funding and loss indexes are quote units x 10^3 per whole base unit, so what a position owes
- * is size * index delta / 10^9 (FUNDING_PRECISION).
+ * is size * index delta / 10^9 (FUNDING_PRECISION). The funding indexes are the ceiling (long)
+ * and floor (short) of an exact index whose fraction the market carries.
  *
  * Bounds, enforced where values enter (so nothing later overflows): prices (and price + conf)
  * <= PERP_MAX_PRICE, each side's open interest <= max_open_interest <= PERP_MAX_OPEN_INTEREST,
@@ -78,26 +79,38 @@ static inline i64 perp_funding_rate_ppm(u64 long_oi, u64 short_oi, u16 max_bps) 
     return long_oi >= short_oi ? (i64)magnitude : -(i64)magnitude;
 }
 
-/* How far `elapsed` seconds at `rate_ppm` per interval move the funding indexes at `price`:
- * rate * price * elapsed * 10^3 / (interval * 10^6), as *long_delta rounded up and
- * *short_delta rounded down (both modulo 2^64, as the indexes wrap). */
+/* How far `elapsed` seconds at `rate_ppm` per interval move the funding indexes at `price`.
+ * The exact index moves by rate * price * elapsed * 10^3 / (interval * 10^6); the short index
+ * is its floor and the long index its ceiling, and `*remainder` (in [0, interval * 10^6)) the
+ * exact index's fraction above the floor, carried from one accrual to the next: so the indexes
+ * depend only on the total accrued, never on how often accrual happens. Sets *long_delta and
+ * *short_delta (modulo 2^64, as the indexes wrap) and updates *remainder. */
 static inline void perp_accrual(i64 rate_ppm, u64 price, i64 elapsed, i64 interval,
-                                u64 *long_delta, u64 *short_delta) {
+                                u64 *remainder, u64 *long_delta, u64 *short_delta) {
     if (elapsed > PERP_MAX_ELAPSED_SECS) elapsed = PERP_MAX_ELAPSED_SECS;
     u64 magnitude = (u64)(rate_ppm < 0 ? -rate_ppm : rate_ppm);
     u128 num, den, q, r;
     /* rate * price <= 10^18 and elapsed * 10^3 < 2^50: the product is below 2^110 */
     u128_mul64(magnitude * price, (u64)elapsed * 1000, &num);
-    u128_mul64((u64)interval, PPM, &den);
-    u128_divmod(num, den, &q, &r);
-    u64 down = (u64)q, up = down + (r != 0);
-    if (rate_ppm >= 0) {
-        *long_delta = up;
-        *short_delta = down;
-    } else { /* negative: the long index falls by the floor, the short index by the ceiling */
-        *long_delta = (u64)0 - down;
-        *short_delta = (u64)0 - up;
+    u128_mul64((u64)interval, PPM, &den); /* below 2^45 */
+    u64 before = *remainder, after, floor_delta;
+    if (rate_ppm >= 0) { /* the remainder (< den) joins the numerator: below 2^111 */
+        u128_divmod(num + before, den, &q, &r);
+        floor_delta = (u64)q;
+        after = (u64)r;
+    } else { /* floor((remainder - num) / den) */
+        u128_divmod(num, den, &q, &r);
+        floor_delta = (u64)0 - (u64)q;
+        if (before >= (u64)r) {
+            after = before - (u64)r;
+        } else {
+            after = before + (u64)den - (u64)r;
+            floor_delta -= 1;
+        }
     }
+    *remainder = after;
+    *short_delta = floor_delta;
+    *long_delta = floor_delta + (after != 0) - (before != 0);
 }
 
 /* A position valued at the price closing it would trade at. */
@@ -105,19 +118,24 @@ typedef struct {
     i64 pnl;       /* at the mark, rounded down */
     i64 owed;      /* funding owed (negative: earned), rounded up */
     i64 gain;      /* pnl - owed, capped at the position's reserve when positive */
-    i64 equity;    /* collateral + gain */
+    u64 haircut;   /* what of a positive gain goes to the side's socialized losses */
+    i64 equity;    /* collateral + gain - haircut: what settling would leave */
     u64 notional;  /* size * mark */
 } PerpValue;
 
-/* Values `p` at `mark` with the side's funding `index`; false only on a bound violation. */
-static inline bool perp_value(const Position *p, u64 mark, i64 index, PerpValue *v) {
+/* Values `p` at `mark` with the side's funding `index`, its profit first paying `loss_share`
+ * of the other side's socialized bad debt (as perp_settle will); false only on a bound
+ * violation. */
+static inline bool perp_value(const Position *p, u64 mark, i64 index, u64 loss_share,
+                              PerpValue *v) {
     if (!perp_pnl(p->side, p->size, p->entry_price, mark, &v->pnl) ||
         !perp_notional(p->size, mark, &v->notional) || p->collateral > PERP_MAX_COLLATERAL)
         return false;
     v->owed = perp_funding_owed(p->side, p->size, index, p->funding_snapshot);
     v->gain = v->pnl - v->owed; /* both within +-2^61 */
     if (v->gain > 0 && (u64)v->gain > p->reserve) v->gain = (i64)p->reserve;
-    v->equity = (i64)p->collateral + v->gain;
+    v->haircut = v->gain <= 0 ? 0 : (u64)v->gain < loss_share ? (u64)v->gain : loss_share;
+    v->equity = (i64)p->collateral + v->gain - (i64)v->haircut;
     return true;
 }
 
@@ -167,44 +185,62 @@ static inline bool perp_settle(PerpBook *b, i64 gain, u64 loss_share) {
     return true;
 }
 
+/* A liquidation's penalty, ceil(notional * liquidation_fee_bps / 10^4), and its liquidator's
+ * reward, floor(penalty * liquidator_share_bps / 10^4): a function of the notional only. */
+static inline bool perp_liquidation_reward(u64 notional, u16 fee_bps, u16 share_bps,
+                                           u64 *penalty, u64 *reward) {
+    return perp_bps_ceil(notional, fee_bps, penalty) && perp_bps_floor(*penalty, share_bps, reward);
+}
+
 /* The liquidation penalty `penalty` is taken from what is left of the collateral. Insurance
  * first gets `fee` of it (the taker fee a close would have paid, or all that was taken when
- * less), the liquidator up to `reward` of the rest, insurance the remainder: so the owner and
- * its liquidator together never keep more than a close would leave (the owner may liquidate
- * itself). When the position's equity is gone (nothing was left to take), insurance and then
- * the pool's free liquidity pay the liquidator its full reward. Returns what the liquidator is
- * paid. */
+ * less), the liquidator up to `reward` of the rest, insurance the remainder. Whatever of the
+ * reward that left short (all of it when the equity is gone) insurance and then the pool's
+ * free liquidity make up: a liquidator is paid the same reward whatever equity is left, so
+ * waiting for bad debt never pays better. The owner, liquidating itself, cannot gain by it:
+ * closing is refused below fee + reward, and above it the collateral pays the whole reward.
+ * Returns what the liquidator is paid. */
 static inline u64 perp_penalize(PerpBook *b, u64 penalty, u64 reward, u64 fee,
                                 u64 *insurance_share) {
     u64 taken = penalty < b->collateral ? penalty : b->collateral;
     b->collateral -= taken;
-    if (taken > 0) {
-        u64 first = fee < taken ? fee : taken;
-        u64 paid = reward < taken - first ? reward : taken - first;
-        *insurance_share = taken - paid;
-        b->insurance += *insurance_share; /* part of the vault: cannot pass U64_MAX */
-        return paid;
-    }
-    *insurance_share = 0;
-    u64 from_insurance = reward < b->insurance ? reward : b->insurance;
+    u64 first = fee < taken ? fee : taken;
+    u64 paid = reward < taken - first ? reward : taken - first;
+    *insurance_share = taken - paid;
+    b->insurance += *insurance_share; /* part of the vault: cannot pass U64_MAX */
+    u64 missing = reward - paid;
+    u64 from_insurance = missing < b->insurance ? missing : b->insurance;
     b->insurance -= from_insurance;
     b->insurance_paid += from_insurance;
-    u64 missing = reward - from_insurance;
+    missing -= from_insurance;
     u64 free = b->pool > b->reserved ? b->pool - b->reserved : 0;
     u64 from_pool = missing < free ? missing : free;
     b->pool -= from_pool;
     b->pool_paid += from_pool;
-    return from_insurance + from_pool;
+    return paid + from_insurance + from_pool;
 }
 
-/* The per-unit loss index increase that charges `socialized` to `oi` of the other side,
- * rounded up; saturates at U64_MAX. */
-static inline u64 perp_loss_index_add(u64 index, u64 socialized, u64 oi) {
-    u64 delta, out;
+/* The largest loss index increase worth recording: a whole base unit's largest possible
+ * profit (its notional at PERP_MAX_PRICE), in index units. A larger one would only take profit
+ * no position can have. */
+#define PERP_MAX_LOSS_DELTA (PERP_MAX_PRICE * 1000ULL)
+
+/* Charges `socialized` to `oi` (> 0, <= PERP_MAX_OPEN_INTEREST) of the other side: the loss
+ * index rises by ceil(socialized * 10^9 / oi), capped at PERP_MAX_LOSS_DELTA, so that the side
+ * is never charged more than was socialized nor more than it could ever pay. Returns what the
+ * side is charged: all of `socialized`, oi * PERP_MAX_LOSS_DELTA / 10^9 when capped (a dust
+ * open interest), 0 when the index cannot rise that far any more; the rest is left to the
+ * pool. The index never saturates, so positions opened later are charged as usual. */
+static inline u64 perp_loss_index_add(u64 *index, u64 socialized, u64 oi) {
+    u64 delta, charged = socialized;
     if (!u64_mul_div_ceil(socialized, FUNDING_PRECISION, oi, &delta) ||
-        !u64_add(index, delta, &out))
-        return U64_MAX;
-    return out;
+        delta > PERP_MAX_LOSS_DELTA) {
+        delta = PERP_MAX_LOSS_DELTA;
+        charged = oi * (PERP_MAX_LOSS_DELTA / FUNDING_PRECISION); /* < socialized, < 2^62 */
+    }
+    if (*index > U64_MAX - delta) return 0;
+    *index += delta;
+    return charged;
 }
 
 /* A position's share of its side's socialized losses since it opened, rounded up. */
