@@ -1,16 +1,26 @@
-"""The price trigger's refresh period, from its book alone (no servers)."""
+"""The price trigger's refresh period, from its book alone (no servers); the chain's time it
+accrues funding to, as a pure function and on a localnet whose clock has travelled."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from solders.keypair import Keypair
 
-from jobs.liquidation_plan import LONG, PositionBook
+from chain.client import Endpoint, RpcClient, anchor_program
+from chain.localnet.seed import PositionSpec
+from chain.sender import FeePolicy, Sender
+from jobs.deps import JobDeps
+from jobs.liquidation_plan import LONG, Candidate, PositionBook
 from program import layouts
-from workers.price_trigger import PriceTrigger
+from program.client import PerpMarketParams
+from tests.perp_world import SIZE, SOLID, perp_world
+from workers.price_trigger import ChainTime, PriceTrigger
+
+DAY_S = 86_400
 
 
 def book(n: int) -> PositionBook:
@@ -36,3 +46,52 @@ def test_a_large_book_is_refreshed_less_often() -> None:
     trigger.book = book(100_000)
     assert len(trigger.book) == 100_000
     assert trigger.refresh_period_s() == 20.0
+
+
+def test_the_chains_time_moves_on_by_the_whole_seconds_elapsed() -> None:
+    read = ChainTime(unix_timestamp=1_000, monotonic_s=50.0)
+    assert read.at(50.0) == 1_000
+    assert read.at(50.999) == 1_000
+    assert read.at(51.0) == 1_001
+    assert read.at(50.0 + DAY_S + 0.5) == 1_000 + DAY_S
+    assert read.at(49.0) == 1_000  # never before the time read
+
+
+async def test_funding_accrues_to_the_chains_time_not_the_wall_clock() -> None:
+    """Longs alone pay 100 % of the price an hour: a day on the chain's clock (travelled, the
+    wall clock did not move) puts a solid long under maintenance at an unchanged price."""
+    params = PerpMarketParams(max_funding_bps=10_000)
+    async with perp_world([PositionSpec(LONG, SIZE, SOLID)], params=params,
+                          publish_every_s=None) as world:
+        rpc = RpcClient([Endpoint("local", world.net.url, max_rps=10_000)])
+        keeper = world.net.keepers[0].kp
+        deps = JobDeps(rpc=rpc, sender=Sender(rpc, keeper, fees=FeePolicy(fixed_micro_lamports=0)),
+                       program=anchor_program(rpc, world.net.program_id),
+                       client=world.net.client)
+        found: list[Candidate] = []
+
+        async def liquidate(candidates: list[Candidate]) -> int:
+            found.extend(candidates)
+            return len(candidates)
+
+        fleet: Any = SimpleNamespace(instance="a", members=("a",))
+        trigger = PriceTrigger(chain=deps, liquidate=liquidate, fleet=fleet, ws_url="")
+
+        async def a_fresh_price() -> None:
+            await world.publisher.publish(0)
+            clock, (oracle,) = await deps.raw_snapshot(world.oracle)
+            assert oracle is not None
+            await trigger.on_price(world.oracle, bytes(oracle.data), clock.slot)
+
+        try:
+            await trigger.refresh()
+            await a_fresh_price()
+            assert found == []
+            await world.seeder.travel(DAY_S)
+            await trigger.refresh()
+            assert trigger.chain_time is not None
+            assert trigger.chain_time.unix_timestamp > time.time() + DAY_S - 60
+            await a_fresh_price()
+            assert [c.position for c in found] == world.positions
+        finally:
+            await rpc.close()
