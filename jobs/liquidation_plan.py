@@ -64,6 +64,21 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class OracleRule:
+    """How `perp_quote` reads a perp market's oracle: the oracle, the program that must own
+    it and the limits the market copied at creation (markets sharing an oracle may differ)."""
+
+    oracle: Pubkey
+    pyth_program: Pubkey
+    limits: OracleLimits
+
+    @classmethod
+    def of(cls, market: Any) -> OracleRule:
+        """From an anchorpy-decoded PerpMarket."""
+        return cls(market.oracle, market.pyth_program, OracleLimits.from_market(market))
+
+
+@dataclass(frozen=True)
 class Funding:
     """What a market's funding accrual needs (PerpMarket fields)."""
 
@@ -170,9 +185,8 @@ class _Market:
     def __init__(self, market: Any, keys: list[Pubkey], records: np.ndarray) -> None:
         """`market` an anchorpy-decoded PerpMarket; `records` its positions' accounts as
         program.layouts.POSITION records, in the order of `keys`."""
+        self.rule = OracleRule.of(market)
         self.oracle: Pubkey = market.oracle
-        self.limits = OracleLimits.from_market(market)
-        self.pyth_program: Pubkey = market.pyth_program
         self.funding = Funding.of(market)
         self.bps = int(market.maintenance_margin_bps)
         self.keys = keys
@@ -263,28 +277,17 @@ class PositionBook:
         return frozenset(m.oracle for m in self._markets.values())
 
     @property
-    def pyth_programs(self) -> dict[Pubkey, Pubkey]:
-        """Each oracle's owner as its market copied it."""
-        return {m.oracle: m.pyth_program for m in self._markets.values()}
-
-    @property
-    def limits(self) -> dict[Pubkey, OracleLimits]:
-        """Each oracle's limits as its markets copied them (the strictest where two markets
-        share an oracle)."""
-        out: dict[Pubkey, OracleLimits] = {}
-        for m in self._markets.values():
-            had = out.get(m.oracle, m.limits)
-            out[m.oracle] = OracleLimits(min(had.max_staleness_slots, m.limits.max_staleness_slots),
-                                         min(had.max_conf_bps, m.limits.max_conf_bps))
-        return out
+    def rules(self) -> dict[Pubkey, OracleRule]:
+        """How the program reads each market's oracle (perp market → its rule)."""
+        return {address: m.rule for address, m in self._markets.items()}
 
     def __len__(self) -> int:
         return sum(len(m.keys) for m in self._markets.values())
 
-    def priced(self, prices: Mapping[Pubkey, Quote]) -> int:
-        """How many of the book's positions `prices` has a price for (those `liquidatable`
+    def priced(self, quotes: Mapping[Pubkey, Quote]) -> int:
+        """How many of the book's positions `quotes` has a quote for (those `liquidatable`
         judges)."""
-        return sum(len(m.keys) for m in self._markets.values() if m.oracle in prices)
+        return sum(len(m.keys) for a, m in self._markets.items() if a in quotes)
 
     def _shard(self, instances: Sequence[str], me: str) -> dict[Pubkey, Bools]:
         key = (tuple(instances), me)
@@ -294,18 +297,19 @@ class PositionBook:
                 for address, m in self._markets.items()}
         return self._shards[key]
 
-    def liquidatable(self, prices: Mapping[Pubkey, Quote], *, now: int,
+    def liquidatable(self, quotes: Mapping[Pubkey, Quote], *, now: int,
                      instances: Sequence[str] | None = None,
                      me: str | None = None) -> list[Candidate]:
-        """The positions the program would liquidate at `prices` (quotes by oracle address;
-        markets whose oracle has none are skipped) with funding accrued to `now` (the chain's
-        unix time); with `instances` and `me`, only those `owner_of` gives to `me`."""
+        """The positions the program would liquidate at `quotes` (by perp market, each its
+        oracle's quote as the program takes it for that market; markets without one are
+        skipped) with funding accrued to `now` (the chain's unix time); with `instances` and
+        `me`, only those `owner_of` gives to `me`."""
         if (instances is None) != (me is None):
             raise ValueError("give both instances and me, or neither")
         shard = None if instances is None or me is None else self._shard(instances, me)
         found: list[Candidate] = []
         for address, m in self._markets.items():
-            quote = prices.get(m.oracle)
+            quote = quotes.get(address)
             if quote is None or quote.price > PERP_MAX_PRICE or (
                     quote.conf > PERP_MAX_PRICE - quote.price):  # the program refuses it
                 continue

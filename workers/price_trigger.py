@@ -77,7 +77,7 @@ class PriceTrigger:
     book_refresh_s: float = 2.0
     beat_s: float = 1.0
     book: PositionBook = field(default_factory=lambda: PositionBook.from_accounts({}, []))
-    refused: dict[Pubkey, str] = field(default_factory=dict)  # oracle -> the program's error
+    refused: dict[Pubkey, str] = field(default_factory=dict)  # market -> the program's error
     chain_time: ChainTime | None = None  # as of the last refresh or rescan
 
     async def run(self) -> None:
@@ -123,28 +123,31 @@ class PriceTrigger:
         self.chain_time = ChainTime(clock.unix_timestamp, time.monotonic())
 
     async def on_price(self, oracle: Pubkey, data: bytes, slot: int) -> None:
-        """A new version of `oracle`: judge it, and enqueue this instance's positions on it
+        """A new version of `oracle`: judge it for each market on it (with the limits that
+        market copied), and enqueue this instance's positions of those markets
         that are under maintenance at that price."""
-        limits = self.book.limits.get(oracle)
-        if limits is None or self.chain_time is None:
+        rules = {market: r for market, r in self.book.rules.items() if r.oracle == oracle}
+        if not rules or self.chain_time is None:
             return
-        try:
-            quote = judge_quote(data, limits, slot)
-        except OracleRefused as e:
-            self._refuse(oracle, e.error)
-            return
-        self.refused.pop(oracle, None)
+        quotes: dict[Pubkey, Quote] = {}
+        for market, rule in rules.items():
+            try:
+                quotes[market] = judge_quote(data, rule.limits, slot)
+            except OracleRefused as e:
+                self._refuse(market, e.error)
+            else:
+                self.refused.pop(market, None)
         # the notification carries a slot, not the chain's time: the time last read, moved on
         # by the seconds elapsed here (liquidate_position re-checks at the chain's own time
         # before it sends)
-        await self._enqueue({oracle: quote}, self.chain_time.at(time.monotonic()))
+        await self._enqueue(quotes, self.chain_time.at(time.monotonic()))
 
     async def rescan(self) -> None:
         """This instance's share at prices read now (after a (re)connection)."""
-        prices = await read_prices(self.chain, self.book.limits, self.book.pyth_programs)
+        prices = await read_prices(self.chain, self.book.rules)
         self.chain_time = ChainTime(prices.now, time.monotonic())
-        for oracle, error in prices.refused.items():
-            self._refuse(oracle, error)
+        for market, error in prices.refused.items():
+            self._refuse(market, error)
         await self._enqueue(prices.quotes, prices.now)
 
     async def _enqueue(self, prices: Mapping[Pubkey, Quote], now: int) -> None:
@@ -154,11 +157,11 @@ class PriceTrigger:
             queued = await self.liquidate(candidates)
             log.info("liquidations found", found=len(candidates), queued=queued)
 
-    def _refuse(self, oracle: Pubkey, error: str) -> None:
-        if self.refused.get(oracle) != error:
-            log.warning("oracle price refused: no liquidation on it", oracle=str(oracle),
-                        error=error)
-        self.refused[oracle] = error
+    def _refuse(self, market: Pubkey, error: str) -> None:
+        if self.refused.get(market) != error:
+            log.warning("oracle price refused: no liquidation in its market",
+                        perp_market=str(market), error=error)
+        self.refused[market] = error
 
     async def _every(self, period_s: float, action: Callable0) -> None:
         while True:

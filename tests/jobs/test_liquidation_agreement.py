@@ -172,7 +172,7 @@ def test_the_plan_says_liquidatable_iff_the_program_liquidates(
         positions = [perp.position(o) for o, _ in owners]
         book = PositionBook.from_accounts({perp.market: market}, list(zip(keys, positions,
                                                                           strict=True)))
-        by_book = {c.position for c in book.liquidatable({perp.oracle: quote}, now=now)}
+        by_book = {c.position for c in book.liquidatable({perp.market: quote}, now=now)}
         keeper = w.user(0)
         verdicts = []
         for (owner, _), key, p in zip(owners, keys, positions, strict=True):

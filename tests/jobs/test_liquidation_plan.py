@@ -178,7 +178,8 @@ def test_the_book_is_the_exact_rule(
                            p.reserve, quote=quote, index=index_of(mk, p.side, quote.price),
                            maintenance_bps=mk.maintenance_margin_bps):
             expected.append(Candidate(k, p.perp_market, p.opened_at))
-    got = book.liquidatable(quotes, now=NOW)
+    by_market = {a: quotes[m.oracle] for a, m in ms.items() if m.oracle in quotes}
+    got = book.liquidatable(by_market, now=NOW)
     assert sorted(got, key=str) == sorted(expected, key=str)
     assert len(book) == sum(p.side != FLAT and p.perp_market in ms for _, p in positions)
     assert book.oracles == {m.oracle for m in ms.values()
@@ -186,7 +187,8 @@ def test_the_book_is_the_exact_rule(
                                    and p.side != FLAT for _, p in positions)}
     # shards over instances partition the set exactly
     instances = ["a", "b", "c"]
-    shards = [book.liquidatable(quotes, now=NOW, instances=instances, me=i) for i in instances]
+    shards = [book.liquidatable(by_market, now=NOW, instances=instances, me=i)
+              for i in instances]
     assert sorted((c for s in shards for c in s), key=str) == sorted(got, key=str)
     for i, shard in zip(instances, shards, strict=True):
         assert all(owner_of(c.position, instances) == i for c in shard)

@@ -4,37 +4,48 @@ accrues funding to, as a pure function and on a localnet whose clock has travell
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.localnet.seed import PositionSpec
+from chain.pyth import price_account
 from chain.sender import FeePolicy, Sender
 from jobs.deps import JobDeps
 from jobs.liquidation_plan import LONG, Candidate, PositionBook
 from program import layouts
 from program.client import PerpMarketParams
-from tests.perp_world import SIZE, SOLID, perp_world
+from program.local import PYTH_PROGRAM
+from tests.perp_world import PRICE, SIZE, SOLID, perp_world
 from workers.price_trigger import ChainTime, PriceTrigger
 
 DAY_S = 86_400
 
 
-def book(n: int) -> PositionBook:
-    market = Keypair().pubkey()
-    records = np.zeros(n, dtype=layouts.POSITION)
-    records["perp_market"], records["side"], records["size"] = np.void(bytes(market)), LONG, 1
+def book(n: int, *, oracle: Pubkey | None = None, staleness: Sequence[int] = (25,),
+         collateral: int = 0) -> PositionBook:
+    """`n` longs of one base unit entered at 100 with `collateral` in each of one market per
+    `staleness` limit, all on `oracle`."""
+    oracle = oracle or Keypair().pubkey()
+    markets = [Keypair().pubkey() for _ in staleness]
+    records = np.zeros(n * len(markets), dtype=layouts.POSITION)
+    records["perp_market"] = [np.void(bytes(m)) for m in markets for _ in range(n)]
+    records["side"], records["size"], records["entry_price"] = LONG, SIZE, PRICE
+    records["collateral"] = collateral
     return PositionBook.from_records(
-        {market: SimpleNamespace(oracle=Keypair().pubkey(), pyth_program=Keypair().pubkey(),
-                                 cumulative_funding=0, cumulative_funding_short=0,
-                                 last_accrual_ts=0, funding_interval_secs=3_600,
-                                 max_funding_bps=10, long_oi=n, short_oi=0,
-                                 maintenance_margin_bps=500, max_oracle_staleness_slots=25,
-                                 max_oracle_conf_bps=200)},
-        [Keypair().pubkey() for _ in range(n)], records)
+        {m: SimpleNamespace(oracle=oracle, pyth_program=PYTH_PROGRAM,
+                            cumulative_funding=0, cumulative_funding_short=0,
+                            last_accrual_ts=0, funding_interval_secs=3_600,
+                            max_funding_bps=10, long_oi=n * SIZE, short_oi=0,
+                            maintenance_margin_bps=500, max_oracle_staleness_slots=slots,
+                            max_oracle_conf_bps=200)
+         for m, slots in zip(markets, staleness, strict=True)},
+        [Keypair().pubkey() for _ in range(len(records))], records)
 
 
 def test_a_large_book_is_refreshed_less_often() -> None:
@@ -46,6 +57,25 @@ def test_a_large_book_is_refreshed_less_often() -> None:
     trigger.book = book(100_000)
     assert len(trigger.book) == 100_000
     assert trigger.refresh_period_s() == 20.0
+
+
+async def test_each_market_judges_a_shared_oracle_with_its_own_limits() -> None:
+    oracle = Keypair().pubkey()
+    found: list[Candidate] = []
+
+    async def liquidate(candidates: list[Candidate]) -> int:
+        found.extend(candidates)
+        return len(candidates)
+
+    fleet: Any = SimpleNamespace(instance="a", members=("a",))
+    trigger = PriceTrigger(chain=cast(Any, None), liquidate=liquidate, fleet=fleet, ws_url="",
+                           book=book(1, oracle=oracle, staleness=(25, 100)),
+                           chain_time=ChainTime(0, time.monotonic()))
+    strict, lenient = trigger.book.rules
+    # 50 slots old: stale for the market that allows 25, fresh for the one that allows 100
+    await trigger.on_price(oracle, price_account(PRICE, slot=1_000).encode(), 1_050)
+    assert trigger.refused == {strict: "StaleOracle"}
+    assert [c.perp_market for c in found] == [lenient]
 
 
 def test_the_chains_time_moves_on_by_the_whole_seconds_elapsed() -> None:
