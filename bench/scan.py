@@ -36,8 +36,9 @@ from typing import Any
 from solders.pubkey import Pubkey
 
 from bench.report import BenchResult, Figure, conclude
+from chain.funding import Funding
 from chain.prices import Quote
-from jobs.liquidation_plan import LONG, SHORT, Funding, PositionBook, is_liquidatable
+from jobs.liquidation_plan import LONG, SHORT, PositionBook, is_liquidatable
 
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)

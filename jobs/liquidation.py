@@ -21,6 +21,7 @@ from solana.rpc.types import MemcmpOpts
 from solders.account import Account
 from solders.pubkey import Pubkey
 
+from chain.funding import Funding
 from chain.prices import OracleRefused, Quote, judge_quote
 from chain.pyth import read_aggregate
 from jobs.deps import JobDeps, MissingAccount, Step, quote_token_account, run_planned
@@ -29,7 +30,6 @@ from jobs.liquidation_plan import (
     LONG,
     SHORT,
     Candidate,
-    Funding,
     OracleRule,
     PositionBook,
     is_liquidatable,

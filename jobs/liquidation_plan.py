@@ -27,18 +27,17 @@ import numpy as np
 import numpy.typing as npt
 from solders.pubkey import Pubkey
 
+from chain.funding import Funding, wrap_i64
 from chain.prices import PERP_MAX_PRICE, OracleLimits, Quote
 from program import layouts
 
 FLAT, LONG, SHORT = 0, 1, 2  # the IDL's Side
 PRICE_PRECISION = 10**6
 FUNDING_PRECISION = 10**9  # size (10^6) x funding index scale (10^3)
-PPM = 10**6
 BPS = 10_000
 U64_MAX = 2**64 - 1
 MAX_COLLATERAL = 2**61
 CLAMP = 2**61
-MAX_ELAPSED_SECS = 2**40
 
 # Below this every intermediate of the rule stays under 2^62 in magnitude, so the float pass
 # may decide; above it (or with a wrapped funding difference) the exact rule does.
@@ -78,57 +77,6 @@ class OracleRule:
         return cls(market.oracle, market.pyth_program, OracleLimits.from_market(market))
 
 
-@dataclass(frozen=True)
-class Funding:
-    """What a market's funding accrual needs (PerpMarket fields)."""
-
-    cumulative_funding: int
-    cumulative_funding_short: int
-    last_accrual_ts: int
-    funding_interval_secs: int
-    max_funding_bps: int
-    long_oi: int
-    short_oi: int
-
-    @classmethod
-    def of(cls, market: Any) -> Funding:
-        """From an anchorpy-decoded PerpMarket."""
-        return cls(int(market.cumulative_funding), int(market.cumulative_funding_short),
-                   int(market.last_accrual_ts), int(market.funding_interval_secs),
-                   int(market.max_funding_bps), int(market.long_oi), int(market.short_oi))
-
-    def indexes(self, price: int, now: int) -> tuple[int, int]:
-        """The (long, short) funding indexes once accrued to `now` at `price`."""
-        return accrued_indexes(self, price, now)
-
-
-def _wrap_i64(x: int) -> int:
-    x %= 2**64
-    return x - 2**64 if x >= 2**63 else x
-
-
-def funding_rate_ppm(long_oi: int, short_oi: int, max_bps: int) -> int:
-    """max_bps * 100 * (long - short) / (long + short), truncated toward zero."""
-    total = long_oi + short_oi
-    if total == 0:
-        return 0
-    magnitude = abs(long_oi - short_oi) * max_bps * 100 // total
-    return magnitude if long_oi >= short_oi else -magnitude
-
-
-def accrued_indexes(f: Funding, price: int, now: int) -> tuple[int, int]:
-    """`perp_accrue`: the long index moves by rate * price * elapsed * 10^3 / (interval *
-    10^6) rounded up, the short index rounded down, both wrapping as i64."""
-    elapsed = now - f.last_accrual_ts
-    if elapsed <= 0:
-        return f.cumulative_funding, f.cumulative_funding_short
-    rate = funding_rate_ppm(f.long_oi, f.short_oi, f.max_funding_bps)
-    num = rate * price * min(elapsed, MAX_ELAPSED_SECS) * 1000
-    den = f.funding_interval_secs * PPM
-    return (_wrap_i64(f.cumulative_funding - (-num // den)),
-            _wrap_i64(f.cumulative_funding_short + num // den))
-
-
 def mark_price(side: int, quote: Quote) -> int:
     """Where closing trades: a long sells at price - conf (not below 0), a short buys at
     price + conf."""
@@ -139,7 +87,7 @@ def mark_price(side: int, quote: Quote) -> int:
 
 def funding_owed(side: int, size: int, index: int, snapshot: int) -> int:
     """`perp_funding_owed`: rounded up, the wrapped difference, clamped to +-2^61."""
-    delta = _wrap_i64(index - snapshot if side == LONG else snapshot - index)
+    delta = wrap_i64(index - snapshot if side == LONG else snapshot - index)
     return max(-CLAMP, min(CLAMP, -(-delta * size // FUNDING_PRECISION)))
 
 

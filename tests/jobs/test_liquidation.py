@@ -18,20 +18,20 @@ from solders.account import Account
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from chain.localnet.seed import Seeder
+from chain.funding import Funding
 from chain.prices import Quote
 from chain.publisher import SET_PRICE_METHOD
 from chain.pyth import PriceStatus, price_account
 from jobs.deps import ChainClock
 from jobs.liquidation import liquidate_position, read_prices, scan_positions
-from jobs.liquidation_plan import Funding, OracleRule, PositionBook, is_liquidatable
+from jobs.liquidation_plan import OracleRule, PositionBook, is_liquidatable
 from jobs.outcome import Outcome
 from metrics.definitions import registry
 from program import layouts
-from program.client import PerpMarketParams
 from program.local import PYTH_PROGRAM, Wallet
 from tests.chain.test_localnet import rpc
 from tests.jobs.chain_world import World, world
+from tests.perp_world import funded_perp_market
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -89,15 +89,8 @@ async def perps() -> AsyncIterator[Perps]:
         book = [[(u1, LONG, THIN), (u2, SHORT, THIN), (u3, LONG, THICK)],
                 [(u1, SHORT, THIN), (u2, LONG, THIN), (u3, SHORT, THICK)],
                 [(u1, LONG, THIN)]]
-        seeder = await Seeder.connect(net.url, net.keys_dir)
-        try:  # the pool reserves each position's profit cap at open
-            admin = await seeder.admin_wallet(10**12)
-        finally:
-            await seeder.close()
-        for i, rows in enumerate(book):
-            await w.send([c.create_perp_market(net.admin.pubkey(), i + 1, p.oracles[i],
-                                               PerpMarketParams()),
-                          c.fund_pool(admin.key, admin.token, 10**11)], net.admin)
+        for i, rows in enumerate(book):  # the pool reserves each position's profit cap at open
+            await funded_perp_market(net, i + 1, p.oracles[i], pool=10**11)
             for u, side, collateral in rows:
                 await w.send([c.deposit(u.key, p.markets[i], u.token, collateral),
                               c.open_position(u.key, p.markets[i], p.oracles[i], side, SIZE,

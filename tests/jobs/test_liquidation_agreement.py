@@ -16,12 +16,12 @@ from typing import Any
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from chain.funding import Funding
 from chain.prices import PERP_MAX_PRICE, Quote
 from jobs.liquidation_plan import (
     LONG,
     MAX_COLLATERAL,
     SHORT,
-    Funding,
     PositionBook,
     funding_owed,
     is_liquidatable,

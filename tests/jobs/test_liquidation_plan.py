@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
+from chain.funding import Funding
 from chain.prices import Quote
 from jobs.liquidation_plan import (
     FLAT,
@@ -16,7 +17,6 @@ from jobs.liquidation_plan import (
     SHORT,
     U64_MAX,
     Candidate,
-    Funding,
     PositionBook,
     is_liquidatable,
     owner_of,
