@@ -94,15 +94,6 @@ def test_profit_counts_only_up_to_the_reserve() -> None:
                            maintenance_bps=500)
 
 
-def test_funding_accrues_to_now_like_the_model() -> None:
-    f = Funding(cumulative_funding=5, cumulative_funding_short=4, last_accrual_ts=1_000,
-                funding_interval_secs=3_600, max_funding_bps=10, long_oi=3, short_oi=1)
-    rate = model.funding_rate(3, 1, 10)
-    up, down = model.accrual(rate, 123_456_789, 1_777, 3_600)
-    assert f.indexes(123_456_789, 2_777) == (5 + up, 4 + down)
-    assert f.indexes(123_456_789, 999) == (5, 4)  # nothing before the last accrual
-
-
 def key(n: int) -> Pubkey:
     return Pubkey.from_bytes(n.to_bytes(32, "little"))
 
