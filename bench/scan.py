@@ -3,7 +3,7 @@
 Positions judged per second from prices already in memory, at several book sizes (10k, 100k,
 1M by default; `--quick` 10k and 100k):
 
-- real path: `PositionBook.liquidatable(prices)` (jobs/liquidation_plan.py), what the
+- real path: `PositionBook.liquidatable(quotes)` (jobs/liquidation_plan.py), what the
   liquidator's scan and price trigger call: numpy over the whole book, the exact integer rule
   for the few positions near the boundary;
 - baseline: a plain Python loop calling `is_liquidatable` once per position, as common keepers
@@ -36,8 +36,9 @@ from typing import Any
 from solders.pubkey import Pubkey
 
 from bench.report import BenchResult, Figure, conclude
+from chain.funding import Funding
 from chain.prices import Quote
-from jobs.liquidation_plan import LONG, SHORT, Funding, PositionBook, is_liquidatable
+from jobs.liquidation_plan import LONG, SHORT, PositionBook, is_liquidatable
 
 SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
@@ -164,7 +165,8 @@ class Scale:
 def measure(n: int, repeats: int) -> Scale:
     markets, positions, prices = make_book(n)
     book = PositionBook.from_accounts(markets, positions)
-    fast_s, fast = best_of(repeats, lambda: book.liquidatable(prices, now=NOW))
+    quotes = {a: prices[m.oracle] for a, m in markets.items()}  # as each market takes them
+    fast_s, fast = best_of(repeats, lambda: book.liquidatable(quotes, now=NOW))
     # the baseline at 1M takes seconds a run: fewer repeats do
     naive_s, naive = best_of(max(1, repeats if n <= 100_000 else 1),
                              lambda: naive_scan(markets, positions, prices))

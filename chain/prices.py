@@ -23,15 +23,10 @@ U64_MAX = 2**64 - 1
 
 @dataclass(frozen=True)
 class OracleLimits:
-    """The config's oracle settings."""
+    """The oracle limits a perp market copied from the config at creation."""
 
     max_staleness_slots: int
     max_conf_bps: int
-
-    @classmethod
-    def from_config(cls, config: Any) -> OracleLimits:
-        """From a Config account as anchorpy decodes it."""
-        return cls(config.max_oracle_staleness_slots, config.max_oracle_conf_bps)
 
     @classmethod
     def from_market(cls, market: Any) -> OracleLimits:

@@ -21,7 +21,8 @@ from solana.rpc.types import MemcmpOpts
 from solders.account import Account
 from solders.pubkey import Pubkey
 
-from chain.prices import OracleLimits, OracleRefused, Quote, judge_quote
+from chain.funding import Funding
+from chain.prices import OracleRefused, Quote, judge_quote
 from chain.pyth import read_aggregate
 from jobs.deps import JobDeps, MissingAccount, Step, quote_token_account, run_planned
 from jobs.liquidation_plan import (
@@ -29,7 +30,7 @@ from jobs.liquidation_plan import (
     LONG,
     SHORT,
     Candidate,
-    Funding,
+    OracleRule,
     PositionBook,
     is_liquidatable,
 )
@@ -55,7 +56,8 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class ScanResult:
     """What a scan found: the positions to liquidate, how many positions had a price to be
-    judged at, and the oracles the program would refuse now (oracle → its error name)."""
+    judged at, and the markets whose oracle the program would refuse now (perp market → its
+    error name)."""
 
     candidates: list[Candidate]
     judged: int
@@ -102,47 +104,46 @@ async def load_book(deps: JobDeps, perp_market: Pubkey | None = None) -> Positio
     return PositionBook.from_records(markets, keys, records)
 
 
-def judge_oracle(account: Account | None, market: Any, slot: int) -> Quote:
-    """The oracle's quote as `perp_quote` reads it for `market` at `slot` (the market's own
-    oracle program and limits); OracleRefused as it refuses (the caller has checked the oracle
-    is the market's)."""
-    if account is None or account.owner != market.pyth_program:
+def judge_oracle(account: Account | None, rule: OracleRule, slot: int) -> Quote:
+    """The oracle's quote as `perp_quote` reads it for a market with `rule` at `slot` (the
+    market's own oracle program and limits); OracleRefused as it refuses (the caller has
+    checked the oracle is the market's)."""
+    if account is None or account.owner != rule.pyth_program:
         raise OracleRefused("InvalidOracle", "not a price account of the Pyth program")
-    return judge_quote(bytes(account.data), OracleLimits.from_market(market), slot)
+    return judge_quote(bytes(account.data), rule.limits, slot)
 
 
 @dataclass(frozen=True)
 class Prices:
-    """Quotes as the program would take them now, the oracles it would refuse (oracle → its
-    error name), and the chain's unix time they were read at (funding accrues to it)."""
+    """Quotes as the program would take them now for each perp market (market → quote), the
+    markets whose oracle it would refuse (market → its error name), and the chain's unix time
+    they were read at (funding accrues to it)."""
 
     quotes: dict[Pubkey, Quote]
     refused: dict[Pubkey, str]
     now: int
 
 
-async def read_prices(deps: JobDeps, limits: Mapping[Pubkey, OracleLimits],
-                      pyth_program: Mapping[Pubkey, Pubkey]) -> Prices:
-    """The oracles' quotes as the program would take them now (each with its markets'
-    limits at the chain's slot, all of one getMultipleAccounts), and the error names of those
-    it would refuse."""
-    oracles = list(limits)
+async def read_prices(deps: JobDeps, rules: Mapping[Pubkey, OracleRule]) -> Prices:
+    """Each perp market's quote as the program would take it now (its oracle judged with the
+    owner and limits that market copied, at the chain's slot; every oracle read once, all in
+    one getMultipleAccounts), and the error names of those it would refuse."""
+    oracles = sorted({r.oracle for r in rules.values()}, key=bytes)
     clock, accounts = await deps.raw_snapshot(*oracles)
+    by_oracle = dict(zip(oracles, accounts, strict=True))
     quotes: dict[Pubkey, Quote] = {}
     refused: dict[Pubkey, str] = {}
-    for oracle, account in zip(oracles, accounts, strict=True):
+    for market, rule in rules.items():
         try:
-            if account is None or account.owner != pyth_program[oracle]:
-                raise OracleRefused("InvalidOracle", "not a price account of the Pyth program")
-            quotes[oracle] = judge_quote(bytes(account.data), limits[oracle], clock.slot)
+            quotes[market] = judge_oracle(by_oracle[rule.oracle], rule, clock.slot)
         except OracleRefused as e:
-            refused[oracle] = e.error
+            refused[market] = e.error
             metric.oracle_rejections.labels(e.error).inc()
     # the age of the price accounts only: an account that is no price (refused by name) has
     # no age, and counting it as published at slot 0 would report it as stale instead
-    slots = [publish_slot(a) for o, a in zip(oracles, accounts, strict=True)
-             if a is not None and a.owner == pyth_program[o]]
-    ages = [clock.slot - s for s in slots if s is not None]
+    priced = {r.oracle: a for r in rules.values()
+              if (a := by_oracle[r.oracle]) is not None and a.owner == r.pyth_program}
+    ages = [clock.slot - s for s in map(publish_slot, priced.values()) if s is not None]
     if ages:
         metric.oracle_age.set(max(ages))
     return Prices(quotes, refused, clock.unix_timestamp)
@@ -162,7 +163,7 @@ async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
     """The positions to liquidate now (of `perp_market`, or all; with `instances` and `me`,
     this instance's share)."""
     book = await load_book(deps, perp_market)
-    prices = await read_prices(deps, book.limits, book.pyth_programs)
+    prices = await read_prices(deps, book.rules)
     refused = prices.refused
     result = ScanResult(book.liquidatable(prices.quotes, now=prices.now, instances=instances,
                                           me=me),
@@ -210,7 +211,7 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         if p.side == FLAT:
             return Outcome.ALREADY_DONE
         try:
-            quote = judge_oracle(accounts[3], m, clock.slot)
+            quote = judge_oracle(accounts[3], OracleRule.of(m), clock.slot)
         except OracleRefused as e:
             log.info("liquidate_position oracle refused", position=str(position),
                      oracle=str(oracle), error=e.error, reason=e.reason)

@@ -27,18 +27,17 @@ import numpy as np
 import numpy.typing as npt
 from solders.pubkey import Pubkey
 
+from chain.funding import Funding, wrap_i64
 from chain.prices import PERP_MAX_PRICE, OracleLimits, Quote
 from program import layouts
 
 FLAT, LONG, SHORT = 0, 1, 2  # the IDL's Side
 PRICE_PRECISION = 10**6
 FUNDING_PRECISION = 10**9  # size (10^6) x funding index scale (10^3)
-PPM = 10**6
 BPS = 10_000
 U64_MAX = 2**64 - 1
 MAX_COLLATERAL = 2**61
 CLAMP = 2**61
-MAX_ELAPSED_SECS = 2**40
 
 # Below this every intermediate of the rule stays under 2^62 in magnitude, so the float pass
 # may decide; above it (or with a wrapped funding difference) the exact rule does.
@@ -64,60 +63,18 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Funding:
-    """What a market's funding accrual needs (PerpMarket fields)."""
+class OracleRule:
+    """How `perp_quote` reads a perp market's oracle: the oracle, the program that must own
+    it and the limits the market copied at creation (markets sharing an oracle may differ)."""
 
-    cumulative_funding: int
-    cumulative_funding_short: int
-    last_accrual_ts: int
-    funding_interval_secs: int
-    max_funding_bps: int
-    long_oi: int
-    short_oi: int
-    funding_remainder: int = 0
+    oracle: Pubkey
+    pyth_program: Pubkey
+    limits: OracleLimits
 
     @classmethod
-    def of(cls, market: Any) -> Funding:
+    def of(cls, market: Any) -> OracleRule:
         """From an anchorpy-decoded PerpMarket."""
-        return cls(int(market.cumulative_funding), int(market.cumulative_funding_short),
-                   int(market.last_accrual_ts), int(market.funding_interval_secs),
-                   int(market.max_funding_bps), int(market.long_oi), int(market.short_oi),
-                   int(market.funding_remainder))
-
-    def indexes(self, price: int, now: int) -> tuple[int, int]:
-        """The (long, short) funding indexes once accrued to `now` at `price`."""
-        return accrued_indexes(self, price, now)
-
-
-def _wrap_i64(x: int) -> int:
-    x %= 2**64
-    return x - 2**64 if x >= 2**63 else x
-
-
-def funding_rate_ppm(long_oi: int, short_oi: int, max_bps: int) -> int:
-    """max_bps * 100 * (long - short) / (long + short), truncated toward zero."""
-    total = long_oi + short_oi
-    if total == 0:
-        return 0
-    magnitude = abs(long_oi - short_oi) * max_bps * 100 // total
-    return magnitude if long_oi >= short_oi else -magnitude
-
-
-def accrued_indexes(f: Funding, price: int, now: int) -> tuple[int, int]:
-    """`perp_accrue`: the exact index moves by rate * price * elapsed * 10^3 / (interval *
-    10^6), its fraction carried in funding_remainder; the short index is its floor, the long
-    index its ceiling, both wrapping as i64."""
-    elapsed = now - f.last_accrual_ts
-    if elapsed <= 0:
-        return f.cumulative_funding, f.cumulative_funding_short
-    rate = funding_rate_ppm(f.long_oi, f.short_oi, f.max_funding_bps)
-    num = rate * price * min(elapsed, MAX_ELAPSED_SECS) * 1000
-    den = f.funding_interval_secs * PPM
-    if rate == 0:
-        return f.cumulative_funding, f.cumulative_funding_short
-    down, after = divmod(f.funding_remainder + num, den)
-    up = down + (after > 0) - (f.funding_remainder > 0)
-    return (_wrap_i64(f.cumulative_funding + up), _wrap_i64(f.cumulative_funding_short + down))
+        return cls(market.oracle, market.pyth_program, OracleLimits.from_market(market))
 
 
 def mark_price(side: int, quote: Quote) -> int:
@@ -130,17 +87,25 @@ def mark_price(side: int, quote: Quote) -> int:
 
 def funding_owed(side: int, size: int, index: int, snapshot: int) -> int:
     """`perp_funding_owed`: rounded up, the wrapped difference, clamped to +-2^61."""
-    delta = _wrap_i64(index - snapshot if side == LONG else snapshot - index)
+    delta = wrap_i64(index - snapshot if side == LONG else snapshot - index)
     return max(-CLAMP, min(CLAMP, -(-delta * size // FUNDING_PRECISION)))
+
+
+def loss_share(size: int, loss_index: int, loss_snapshot: int) -> int:
+    """`perp_loss_share`: what of the other side's socialized bad debt a position's profit
+    pays since it opened, size * (index - snapshot) / 10^9 rounded up (U64_MAX past it)."""
+    share = -(-size * ((loss_index - loss_snapshot) % 2**64) // FUNDING_PRECISION)
+    return min(share, U64_MAX)
 
 
 def is_liquidatable(side: int, size: int, entry_price: int, collateral: int,
                     funding_snapshot: int, reserve: int, *, quote: Quote, index: int,
-                    maintenance_bps: int) -> bool:
+                    maintenance_bps: int, loss: int = 0) -> bool:
     """Whether `ix_liquidate` would liquidate this position at `quote` with the side's funding
-    `index` (accrued to now): equity (collateral + min(pnl - funding owed, reserve)) at the
-    mark below the maintenance margin. Flat positions, and any the program refuses for a
-    bound, are not."""
+    `index` (accrued to now) and its profit first paying `loss` (its `loss_share`): equity
+    (collateral + min(pnl - funding owed, reserve), less min(that gain, loss) when positive)
+    at the mark below the maintenance margin. Flat positions, and any the program refuses for
+    a bound, are not."""
     if side == FLAT or quote.price > PERP_MAX_PRICE or quote.conf > PERP_MAX_PRICE - quote.price:
         return False
     mark = mark_price(side, quote)
@@ -149,11 +114,12 @@ def is_liquidatable(side: int, size: int, entry_price: int, collateral: int,
     diff = mark - entry_price if side == LONG else entry_price - mark
     pnl = diff * size // PRICE_PRECISION
     gain = min(pnl - funding_owed(side, size, index, funding_snapshot), reserve)
+    haircut = min(gain, loss) if gain > 0 else 0
     notional = size * mark // PRICE_PRECISION
     if notional > U64_MAX:
         return False
     maintenance = -(-notional * maintenance_bps // BPS)
-    return collateral + gain < maintenance
+    return collateral + gain - haircut < maintenance
 
 
 def _weight(instance: str, position: Pubkey) -> int:
@@ -176,9 +142,8 @@ class _Market:
     def __init__(self, market: Any, keys: list[Pubkey], records: np.ndarray) -> None:
         """`market` an anchorpy-decoded PerpMarket; `records` its positions' accounts as
         program.layouts.POSITION records, in the order of `keys`."""
+        self.rule = OracleRule.of(market)
         self.oracle: Pubkey = market.oracle
-        self.limits = OracleLimits.from_market(market)
-        self.pyth_program: Pubkey = market.pyth_program
         self.funding = Funding.of(market)
         self.bps = int(market.maintenance_margin_bps)
         self.keys = keys
@@ -189,6 +154,8 @@ class _Market:
         self.collateral = records["collateral"].astype(np.uint64)
         self.snapshot = records["funding_snapshot"].astype(np.int64)
         self.reserve = records["reserve"].astype(np.uint64)
+        self.loss_snapshot = records["loss_snapshot"].astype(np.uint64)
+        self.loss_index = (int(market.loss_index_long), int(market.loss_index_short))
         self.long = self.side == LONG
         self.sign = np.where(self.long, 1.0, -1.0)
         self.size_f = self.size.astype(np.float64)
@@ -196,6 +163,10 @@ class _Market:
         self.collateral_f = self.collateral.astype(np.float64)
         self.snapshot_f = self.snapshot.astype(np.float64)
         self.reserve_f = self.reserve.astype(np.float64)
+        # the loss index only rises, so index - snapshot is never negative
+        self.loss_f = self.size_f * (
+            np.where(self.long, float(self.loss_index[0]), float(self.loss_index[1]))
+            - self.loss_snapshot.astype(np.float64)) / FUNDING_PRECISION
 
     def exact(self, i: int, quote: Quote, indexes: tuple[int, int]) -> bool:
         side = int(self.side[i])
@@ -203,7 +174,10 @@ class _Market:
                                int(self.collateral[i]), int(self.snapshot[i]),
                                int(self.reserve[i]), quote=quote,
                                index=indexes[0] if side == LONG else indexes[1],
-                               maintenance_bps=self.bps)
+                               maintenance_bps=self.bps,
+                               loss=loss_share(int(self.size[i]),
+                                               self.loss_index[0 if side == LONG else 1],
+                                               int(self.loss_snapshot[i])))
 
     def judge(self, quote: Quote, indexes: tuple[int, int]) -> tuple[Bools, Bools]:
         """(surely liquidatable, to confirm exactly) per position at `quote`."""
@@ -216,8 +190,9 @@ class _Market:
         # a long owes the index's rise, a short its fall (index units are 10^-3 quote)
         owed = self.sign * size * (index - self.snapshot_f) / 1000.0
         gain = np.minimum(pnl - owed, self.reserve_f)
-        margin = self.collateral_f + gain - size * mark * bps
-        magnitude = (self.collateral_f + self.reserve_f
+        haircut = np.where(gain > 0, np.minimum(gain, self.loss_f), 0.0)
+        margin = self.collateral_f + gain - haircut - size * mark * bps
+        magnitude = (self.collateral_f + self.reserve_f + self.loss_f
                      + size * (mark + self.entry_f) * (1.0 + bps)
                      + size * (np.abs(index) + np.abs(self.snapshot_f)) / 1000.0
                      + self.entry_f + mark + np.abs(index) + np.abs(self.snapshot_f))
@@ -269,28 +244,17 @@ class PositionBook:
         return frozenset(m.oracle for m in self._markets.values())
 
     @property
-    def pyth_programs(self) -> dict[Pubkey, Pubkey]:
-        """Each oracle's owner as its market copied it."""
-        return {m.oracle: m.pyth_program for m in self._markets.values()}
-
-    @property
-    def limits(self) -> dict[Pubkey, OracleLimits]:
-        """Each oracle's limits as its markets copied them (the strictest where two markets
-        share an oracle)."""
-        out: dict[Pubkey, OracleLimits] = {}
-        for m in self._markets.values():
-            had = out.get(m.oracle, m.limits)
-            out[m.oracle] = OracleLimits(min(had.max_staleness_slots, m.limits.max_staleness_slots),
-                                         min(had.max_conf_bps, m.limits.max_conf_bps))
-        return out
+    def rules(self) -> dict[Pubkey, OracleRule]:
+        """How the program reads each market's oracle (perp market → its rule)."""
+        return {address: m.rule for address, m in self._markets.items()}
 
     def __len__(self) -> int:
         return sum(len(m.keys) for m in self._markets.values())
 
-    def priced(self, prices: Mapping[Pubkey, Quote]) -> int:
-        """How many of the book's positions `prices` has a price for (those `liquidatable`
+    def priced(self, quotes: Mapping[Pubkey, Quote]) -> int:
+        """How many of the book's positions `quotes` has a quote for (those `liquidatable`
         judges)."""
-        return sum(len(m.keys) for m in self._markets.values() if m.oracle in prices)
+        return sum(len(m.keys) for a, m in self._markets.items() if a in quotes)
 
     def _shard(self, instances: Sequence[str], me: str) -> dict[Pubkey, Bools]:
         key = (tuple(instances), me)
@@ -300,18 +264,19 @@ class PositionBook:
                 for address, m in self._markets.items()}
         return self._shards[key]
 
-    def liquidatable(self, prices: Mapping[Pubkey, Quote], *, now: int,
+    def liquidatable(self, quotes: Mapping[Pubkey, Quote], *, now: int,
                      instances: Sequence[str] | None = None,
                      me: str | None = None) -> list[Candidate]:
-        """The positions the program would liquidate at `prices` (quotes by oracle address;
-        markets whose oracle has none are skipped) with funding accrued to `now` (the chain's
-        unix time); with `instances` and `me`, only those `owner_of` gives to `me`."""
+        """The positions the program would liquidate at `quotes` (by perp market, each its
+        oracle's quote as the program takes it for that market; markets without one are
+        skipped) with funding accrued to `now` (the chain's unix time); with `instances` and
+        `me`, only those `owner_of` gives to `me`."""
         if (instances is None) != (me is None):
             raise ValueError("give both instances and me, or neither")
         shard = None if instances is None or me is None else self._shard(instances, me)
         found: list[Candidate] = []
         for address, m in self._markets.items():
-            quote = prices.get(m.oracle)
+            quote = quotes.get(address)
             if quote is None or quote.price > PERP_MAX_PRICE or (
                     quote.conf > PERP_MAX_PRICE - quote.price):  # the program refuses it
                 continue

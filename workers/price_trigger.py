@@ -7,7 +7,9 @@ Each liquidator instance runs one `PriceTrigger` beside its arq worker:
 - it watches the perp markets' oracles through `accountSubscribe` (`chain.watch`) and judges
   each new price and confidence exactly as the program would (`chain.prices.judge_quote`,
   with the limits each market copied at creation, at the notification's slot), with funding
-  accrued to now; a refused price (stale, halted, too uncertain) triggers nothing;
+  accrued to the chain's time (`ChainTime`: the chain's clock as last read, plus the seconds
+  elapsed since on this host's monotonic clock; a cluster's clock drifts from wall time);
+  a refused price (stale, halted, too uncertain) triggers nothing;
 - it keeps the open positions in a `PositionBook`, re-read every `book_refresh_s`, or less
   often for a large book (`refresh_period_s`; a position opened since is caught at the next
   refresh, and by the cron scan);
@@ -50,6 +52,20 @@ Callable0 = Callable[[], Awaitable[object]]
 Liquidate = Callable[[list[Candidate]], Awaitable[int]]
 
 
+@dataclass(frozen=True)
+class ChainTime:
+    """The chain's unix time `unix_timestamp`, read when this host's `time.monotonic()` was
+    `monotonic_s`."""
+
+    unix_timestamp: int
+    monotonic_s: float
+
+    def at(self, monotonic_s: float) -> int:
+        """The chain's unix time when the monotonic clock reads `monotonic_s`: the time read
+        plus the whole seconds elapsed since (never earlier than the time read)."""
+        return self.unix_timestamp + max(0, int(monotonic_s - self.monotonic_s))
+
+
 @dataclass
 class PriceTrigger:
     """See the module's docstring. `run()` until cancelled."""
@@ -61,7 +77,8 @@ class PriceTrigger:
     book_refresh_s: float = 2.0
     beat_s: float = 1.0
     book: PositionBook = field(default_factory=lambda: PositionBook.from_accounts({}, []))
-    refused: dict[Pubkey, str] = field(default_factory=dict)  # oracle -> the program's error
+    refused: dict[Pubkey, str] = field(default_factory=dict)  # market -> the program's error
+    chain_time: ChainTime | None = None  # as of the last refresh or rescan
 
     async def run(self) -> None:
         await self._quietly(self.fleet.beat)
@@ -100,30 +117,37 @@ class PriceTrigger:
 
     async def refresh(self) -> None:
         """Re-read the open positions and the perp markets (with the oracle limits each
-        copied at creation)."""
+        copied at creation), and the chain's time."""
         self.book = await load_book(self.chain)
+        clock, _ = await self.chain.raw_snapshot()
+        self.chain_time = ChainTime(clock.unix_timestamp, time.monotonic())
 
     async def on_price(self, oracle: Pubkey, data: bytes, slot: int) -> None:
-        """A new version of `oracle`: judge it, and enqueue this instance's positions on it
+        """A new version of `oracle`: judge it for each market on it (with the limits that
+        market copied), and enqueue this instance's positions of those markets
         that are under maintenance at that price."""
-        limits = self.book.limits.get(oracle)
-        if limits is None:
+        rules = {market: r for market, r in self.book.rules.items() if r.oracle == oracle}
+        if not rules or self.chain_time is None:
             return
-        try:
-            quote = judge_quote(data, limits, slot)
-        except OracleRefused as e:
-            self._refuse(oracle, e.error)
-            return
-        self.refused.pop(oracle, None)
-        # the notification carries a slot, not the chain's time: the chain's clock follows
-        # wall time, and liquidate_position re-checks at the chain's own time before it sends
-        await self._enqueue({oracle: quote}, int(time.time()))
+        quotes: dict[Pubkey, Quote] = {}
+        for market, rule in rules.items():
+            try:
+                quotes[market] = judge_quote(data, rule.limits, slot)
+            except OracleRefused as e:
+                self._refuse(market, e.error)
+            else:
+                self.refused.pop(market, None)
+        # the notification carries a slot, not the chain's time: the time last read, moved on
+        # by the seconds elapsed here (liquidate_position re-checks at the chain's own time
+        # before it sends)
+        await self._enqueue(quotes, self.chain_time.at(time.monotonic()))
 
     async def rescan(self) -> None:
         """This instance's share at prices read now (after a (re)connection)."""
-        prices = await read_prices(self.chain, self.book.limits, self.book.pyth_programs)
-        for oracle, error in prices.refused.items():
-            self._refuse(oracle, error)
+        prices = await read_prices(self.chain, self.book.rules)
+        self.chain_time = ChainTime(prices.now, time.monotonic())
+        for market, error in prices.refused.items():
+            self._refuse(market, error)
         await self._enqueue(prices.quotes, prices.now)
 
     async def _enqueue(self, prices: Mapping[Pubkey, Quote], now: int) -> None:
@@ -133,11 +157,11 @@ class PriceTrigger:
             queued = await self.liquidate(candidates)
             log.info("liquidations found", found=len(candidates), queued=queued)
 
-    def _refuse(self, oracle: Pubkey, error: str) -> None:
-        if self.refused.get(oracle) != error:
-            log.warning("oracle price refused: no liquidation on it", oracle=str(oracle),
-                        error=error)
-        self.refused[oracle] = error
+    def _refuse(self, market: Pubkey, error: str) -> None:
+        if self.refused.get(market) != error:
+            log.warning("oracle price refused: no liquidation in its market",
+                        perp_market=str(market), error=error)
+        self.refused[market] = error
 
     async def _every(self, period_s: float, action: Callable0) -> None:
         while True:

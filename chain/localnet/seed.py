@@ -36,6 +36,7 @@ from spl.token.instructions import (
 )
 
 from chain.client import Endpoint, RpcClient, anchor_program
+from chain.funding import Funding, accrue
 from chain.keys import load_keypair
 from program import layouts
 from program.client import Client, Deployment, PerpMarketParams
@@ -63,31 +64,17 @@ class PositionSpec:
     collateral: int
 
 
-def _wrap_i64(x: int) -> int:
-    x %= 2**64
-    return x - 2**64 if x >= 2**63 else x
-
-
 def _accrue(m: np.ndarray, price: int, now: int) -> None:
     """`perp_accrue` on a PerpMarket record: funding from last_accrual_ts to `now` at `price`
-    and the open interest in force (ppm rate; the long index rounding up, the short down)."""
-    elapsed = now - int(m["last_accrual_ts"][0])
-    if elapsed <= 0:
+    and the open interest in force."""
+    f = Funding(*(int(m[field][0]) for field in (
+        "cumulative_funding", "cumulative_funding_short", "last_accrual_ts",
+        "funding_interval_secs", "max_funding_bps", "long_oi", "short_oi",
+        "funding_remainder")))
+    if now <= f.last_accrual_ts:
         return
-    long_oi, short_oi = int(m["long_oi"][0]), int(m["short_oi"][0])
-    total = long_oi + short_oi
-    magnitude = abs(long_oi - short_oi) * int(m["max_funding_bps"][0]) * 100 // total \
-        if total else 0
-    rate = magnitude if long_oi >= short_oi else -magnitude
-    num = rate * price * min(elapsed, 2**40) * 1000
-    den = int(m["funding_interval_secs"][0]) * 10**6
-    if rate:  # the exact index's fraction is carried: floor (short) and ceiling (long)
-        before = int(m["funding_remainder"][0])
-        down, after = divmod(before + num, den)
-        up = down + (after > 0) - (before > 0)
-        m["cumulative_funding"] = _wrap_i64(int(m["cumulative_funding"][0]) + up)
-        m["cumulative_funding_short"] = _wrap_i64(int(m["cumulative_funding_short"][0]) + down)
-        m["funding_remainder"] = after
+    (m["cumulative_funding"], m["cumulative_funding_short"],
+     m["funding_remainder"]) = accrue(f, price, now)
     m["last_accrual_ts"] = now
 
 
@@ -171,6 +158,13 @@ class Seeder:
 
     async def admin_wallet(self, quote: int) -> Wallet:
         """The admin with an associated quote token account holding `quote` more."""
+        wallet, ixs = await self._admin_minting(quote)
+        await self.send(ixs, self.admin)
+        return wallet
+
+    async def _admin_minting(self, quote: int) -> tuple[Wallet, list[Instruction]]:
+        """The admin's wallet and the instructions giving its associated quote token account
+        (created if missing) `quote` more."""
         admin = self.admin.pubkey()
         ata = get_associated_token_address(admin, self.d.quote_mint)
         ixs = []
@@ -178,15 +172,17 @@ class Seeder:
             ixs.append(create_associated_token_account(admin, admin, self.d.quote_mint))
         ixs.append(mint_to(MintToParams(program_id=TOKEN_PROGRAM_ID, mint=self.d.quote_mint,
                                         dest=ata, mint_authority=admin, amount=quote)))
-        await self.send(ixs, self.admin)
-        return Wallet(self.admin, ata)
+        return Wallet(self.admin, ata), ixs
 
     # ---- perps ------------------------------------------------------------------------------
     async def perp_market(self, perp_market_id: int, oracle: Pubkey,
                           params: PerpMarketParams, pool: int) -> Pubkey:
-        """Create a perp market on `oracle` and add `pool` to the perps' counterparty pool."""
-        admin = await self.admin_wallet(pool)
-        await self.send([self.program.create_perp_market(admin.key, perp_market_id, oracle,
+        """Create a perp market on `oracle` and add `pool` to the perps' counterparty pool (in
+        one transaction: a separate mint of the same amount would repeat the last one's, and
+        the node would drop it as already processed)."""
+        admin, minting = await self._admin_minting(pool)
+        await self.send([*minting,
+                         self.program.create_perp_market(admin.key, perp_market_id, oracle,
                                                          params),
                          self.program.fund_pool(admin.key, admin.token, pool)], self.admin)
         return self.d.perp_market(perp_market_id)

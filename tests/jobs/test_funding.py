@@ -14,13 +14,13 @@ import pytest_asyncio
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from chain.localnet.seed import Seeder
 from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
 from jobs.funding import update_funding
 from jobs.outcome import Outcome
 from program.client import PerpMarketParams
 from tests.jobs.chain_world import World, world
+from tests.perp_world import funded_perp_market
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -59,15 +59,10 @@ async def perp() -> AsyncIterator[Perp]:
         publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=0))])
         try:
             await publisher.publish(0)
-            address = net.deployment.perp_market(1)
-            seeder = await Seeder.connect(net.url, net.keys_dir)
-            try:  # the pool reserves each position's profit cap at open
-                admin = await seeder.admin_wallet(10**11)
-            finally:
-                await seeder.close()
-            await w.send([c.create_perp_market(net.admin.pubkey(), 1, oracle,
-                                               PerpMarketParams(funding_interval_secs=HOUR)),
-                          c.fund_pool(admin.key, admin.token, 10**11)], net.admin)
+            # the pool reserves each position's profit cap at open
+            address = await funded_perp_market(
+                net, 1, oracle, params=PerpMarketParams(funding_interval_secs=HOUR),
+                pool=10**11)
             long_, short = net.users[1], net.users[2]
             await w.send([c.deposit(long_.key, address, long_.token, 20_000_000),
                           c.deposit(short.key, address, short.token, 50_000_000)],

@@ -7,25 +7,31 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+from typing import Any
 
+import numpy as np
 import pytest
 import pytest_asyncio
+from solders.account import Account
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from chain.localnet.seed import Seeder
-from chain.prices import OracleLimits, Quote
+from chain.funding import Funding
+from chain.prices import Quote
 from chain.publisher import SET_PRICE_METHOD
 from chain.pyth import PriceStatus, price_account
+from jobs.deps import ChainClock
 from jobs.liquidation import liquidate_position, read_prices, scan_positions
-from jobs.liquidation_plan import Funding, is_liquidatable
+from jobs.liquidation_plan import OracleRule, PositionBook, is_liquidatable
 from jobs.outcome import Outcome
 from metrics.definitions import registry
-from program.client import PerpMarketParams
-from program.local import Wallet
+from program import layouts
+from program.local import PYTH_PROGRAM, Wallet
 from tests.chain.test_localnet import rpc
 from tests.jobs.chain_world import World, world
+from tests.perp_world import funded_perp_market
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -83,15 +89,8 @@ async def perps() -> AsyncIterator[Perps]:
         book = [[(u1, LONG, THIN), (u2, SHORT, THIN), (u3, LONG, THICK)],
                 [(u1, SHORT, THIN), (u2, LONG, THIN), (u3, SHORT, THICK)],
                 [(u1, LONG, THIN)]]
-        seeder = await Seeder.connect(net.url, net.keys_dir)
-        try:  # the pool reserves each position's profit cap at open
-            admin = await seeder.admin_wallet(10**12)
-        finally:
-            await seeder.close()
-        for i, rows in enumerate(book):
-            await w.send([c.create_perp_market(net.admin.pubkey(), i + 1, p.oracles[i],
-                                               PerpMarketParams()),
-                          c.fund_pool(admin.key, admin.token, 10**11)], net.admin)
+        for i, rows in enumerate(book):  # the pool reserves each position's profit cap at open
+            await funded_perp_market(net, i + 1, p.oracles[i], pool=10**11)
             for u, side, collateral in rows:
                 await w.send([c.deposit(u.key, p.markets[i], u.token, collateral),
                               c.open_position(u.key, p.markets[i], p.oracles[i], side, SIZE,
@@ -176,10 +175,10 @@ async def test_a_refused_oracle_is_retry_and_nothing_is_sent(perps: Perps) -> No
     await rpc(perps.w.net, "keepernet_timeTravel", {"slots": 30})  # past the 25 allowed
     await perps.refresh(*perps.oracles[:2])
     result = await scan_positions(k)
-    assert result.refused == {perps.oracles[2]: "StaleOracle"} and result.judged == 4
+    assert result.refused == {perps.markets[2]: "StaleOracle"} and result.judged == 4
     assert await liquidate_position(k, position) == Outcome.RETRY
     await perps.set_price(perps.oracles[2], 90_000_000, PriceStatus.HALTED)
-    assert (await scan_positions(k)).refused == {perps.oracles[2]: "OracleNotTrading"}
+    assert (await scan_positions(k)).refused == {perps.markets[2]: "OracleNotTrading"}
     assert await liquidate_position(k, position) == Outcome.RETRY
     assert await perps.liquidations(2, u1) == (0, 0)
     await perps.set_price(perps.oracles[2], 90_000_000)  # trading again: now it goes
@@ -199,11 +198,50 @@ async def test_an_account_that_is_no_price_is_refused_and_has_no_age(perps: Perp
     await perps.refresh(perps.oracles[0])
     not_a_price = perps.markets[0]  # the program's account, not the Pyth program's
     _, (market,) = await k.snapshot(perps.markets[0])
-    limits = OracleLimits.from_market(market)
-    prices = await read_prices(k, {perps.oracles[0]: limits, not_a_price: limits},
-                               {perps.oracles[0]: market.pyth_program,
-                                not_a_price: market.pyth_program})
-    assert prices.refused == {not_a_price: "InvalidOracle"}
-    assert list(prices.quotes) == [perps.oracles[0]]
+    rule = OracleRule.of(market)
+    elsewhere = Keypair().pubkey()  # a market on the account that is no price
+    prices = await read_prices(k, {perps.markets[0]: rule,
+                                   elsewhere: replace(rule, oracle=not_a_price)})
+    assert prices.refused == {elsewhere: "InvalidOracle"}
+    assert list(prices.quotes) == [perps.markets[0]]
     # the fresh oracle's age, not the chain's slot as if the other were published at slot 0
     assert registry.get_sample_value("keepernet_oracle_age_slots") < 25
+
+
+class OneRead:
+    """JobDeps' raw_snapshot alone, answering from `accounts` at `slot`."""
+
+    def __init__(self, slot: int, accounts: dict[Pubkey, Account]) -> None:
+        self.slot, self.accounts = slot, accounts
+
+    async def raw_snapshot(self, *addresses: Pubkey) -> tuple[ChainClock, list[Account | None]]:
+        return ChainClock(self.slot, 0), [self.accounts.get(a) for a in addresses]
+
+
+def two_markets_on_one_oracle(oracle: Pubkey) -> tuple[PositionBook, list[Pubkey]]:
+    """Markets that copied different staleness limits (25 and 100 slots) on one oracle, a long
+    under maintenance at PRICE in each; the book and the markets."""
+    markets = [Keypair().pubkey() for _ in range(2)]
+    records = np.zeros(2, dtype=layouts.POSITION)
+    records["perp_market"] = [np.void(bytes(m)) for m in markets]
+    records["side"], records["size"], records["entry_price"] = LONG, SIZE, PRICE
+    records["collateral"] = 1_000_000  # 1 quote on 100 of notional
+    book = PositionBook.from_records(
+        {m: SimpleNamespace(oracle=oracle, pyth_program=PYTH_PROGRAM, cumulative_funding=0,
+                            cumulative_funding_short=0, last_accrual_ts=0,
+                            funding_interval_secs=3_600, max_funding_bps=0, long_oi=SIZE,
+                            short_oi=0, maintenance_margin_bps=500,
+                            max_oracle_staleness_slots=staleness, max_oracle_conf_bps=200)
+         for m, staleness in zip(markets, (25, 100), strict=True)},
+        [Keypair().pubkey() for _ in markets], records)
+    return book, markets
+
+
+async def test_each_market_judges_a_shared_oracle_with_its_own_limits() -> None:
+    oracle = Keypair().pubkey()
+    book, (strict, lenient) = two_markets_on_one_oracle(oracle)
+    data = price_account(PRICE, slot=1_000).encode()
+    deps: Any = OneRead(1_050, {oracle: Account(10**9, data, PYTH_PROGRAM)})
+    prices = await read_prices(deps, book.rules)  # 50 slots old: stale for one market only
+    assert prices.refused == {strict: "StaleOracle"} and list(prices.quotes) == [lenient]
+    assert [c.perp_market for c in book.liquidatable(prices.quotes, now=0)] == [lenient]

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
+from chain.funding import Funding
 from chain.prices import Quote
 from jobs.liquidation_plan import (
     FLAT,
@@ -16,7 +17,6 @@ from jobs.liquidation_plan import (
     SHORT,
     U64_MAX,
     Candidate,
-    Funding,
     PositionBook,
     is_liquidatable,
     owner_of,
@@ -94,15 +94,6 @@ def test_profit_counts_only_up_to_the_reserve() -> None:
                            maintenance_bps=500)
 
 
-def test_funding_accrues_to_now_like_the_model() -> None:
-    f = Funding(cumulative_funding=5, cumulative_funding_short=4, last_accrual_ts=1_000,
-                funding_interval_secs=3_600, max_funding_bps=10, long_oi=3, short_oi=1)
-    rate = model.funding_rate(3, 1, 10)
-    up, down = model.accrual(rate, 123_456_789, 1_777, 3_600)
-    assert f.indexes(123_456_789, 2_777) == (5 + up, 4 + down)
-    assert f.indexes(123_456_789, 999) == (5, 4)  # nothing before the last accrual
-
-
 def key(n: int) -> Pubkey:
     return Pubkey.from_bytes(n.to_bytes(32, "little"))
 
@@ -111,6 +102,7 @@ def market(oracle: Pubkey, index: int, maintenance_bps: int,
            last_accrual_ts: int = 0) -> SimpleNamespace:
     return SimpleNamespace(oracle=oracle, cumulative_funding=index,
                            cumulative_funding_short=index - 1, funding_remainder=0,
+                           loss_index_long=0, loss_index_short=0,
                            last_accrual_ts=last_accrual_ts,
                            funding_interval_secs=3_600, max_funding_bps=100, long_oi=7,
                            short_oi=3, maintenance_margin_bps=maintenance_bps,
@@ -179,7 +171,8 @@ def test_the_book_is_the_exact_rule(
                            p.reserve, quote=quote, index=index_of(mk, p.side, quote.price),
                            maintenance_bps=mk.maintenance_margin_bps):
             expected.append(Candidate(k, p.perp_market, p.opened_at))
-    got = book.liquidatable(quotes, now=NOW)
+    by_market = {a: quotes[m.oracle] for a, m in ms.items() if m.oracle in quotes}
+    got = book.liquidatable(by_market, now=NOW)
     assert sorted(got, key=str) == sorted(expected, key=str)
     assert len(book) == sum(p.side != FLAT and p.perp_market in ms for _, p in positions)
     assert book.oracles == {m.oracle for m in ms.values()
@@ -187,7 +180,8 @@ def test_the_book_is_the_exact_rule(
                                    and p.side != FLAT for _, p in positions)}
     # shards over instances partition the set exactly
     instances = ["a", "b", "c"]
-    shards = [book.liquidatable(quotes, now=NOW, instances=instances, me=i) for i in instances]
+    shards = [book.liquidatable(by_market, now=NOW, instances=instances, me=i)
+              for i in instances]
     assert sorted((c for s in shards for c in s), key=str) == sorted(got, key=str)
     for i, shard in zip(instances, shards, strict=True):
         assert all(owner_of(c.position, instances) == i for c in shard)
