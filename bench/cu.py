@@ -91,7 +91,7 @@ def measure() -> dict[str, int]:
     run("propose_config", c.propose_config(p.admin.pubkey(), p.params), p.admin)
     chain.set_time(chain.now() + p.params.config_delay_secs)
     run("apply_config", c.apply_config())
-    run("set_paused", c.set_paused(p.admin.pubkey(), False), p.admin)
+    run("pause", c.pause(p.admin.pubkey(), False), p.admin)
 
     creator, alice, bob = p.user(), p.user(), p.user()
     ends = chain.now() + 7 * 86_400

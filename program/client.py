@@ -183,9 +183,9 @@ class Client:
         return self._council_ix("cancel_config", council=council, co_signers=co_signers,
                                 config=self.d.config, pending_config=self.d.pending_config)
 
-    def set_paused(self, council: Pubkey, paused: bool,
-                   co_signers: Sequence[Pubkey] = ()) -> Instruction:
-        return self._council_ix("set_paused", paused, council=council, co_signers=co_signers,
+    def pause(self, council: Pubkey, paused: bool,
+              co_signers: Sequence[Pubkey] = ()) -> Instruction:
+        return self._council_ix("pause", paused, council=council, co_signers=co_signers,
                                 config=self.d.config)
 
     def _withdrawal(self, name: str, council: Pubkey, treasury: Pubkey, amount: int,

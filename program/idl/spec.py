@@ -408,7 +408,7 @@ ADMIN_INSTRUCTIONS = (
     Instruction("cancel_config", (
         Acc("council", signer=True), Acc("config"), Acc("pending_config", mut=True),
     ), doc="Drop the pending settings."),
-    Instruction("set_paused", (Acc("council", signer=True), Acc("config", mut=True)),
+    Instruction("pause", (Acc("council", signer=True), Acc("config", mut=True)),
                 (F("paused", "bool"),), "Stop or resume new risk, at once."),
     _treasury_withdrawal("withdraw_fees", "protocol fees"),
     _treasury_withdrawal("withdraw_pool", "free perp pool liquidity (pool less reserves)"),

@@ -18,7 +18,7 @@ static u64 dispatch(const u8 *input) {
     case IX_PROPOSE_CONFIG: return ix_propose_config(&in, data, len);
     case IX_APPLY_CONFIG: return ix_apply_config(&in, data, len);
     case IX_CANCEL_CONFIG: return ix_cancel_config(&in, data, len);
-    case IX_SET_PAUSED: return ix_set_paused(&in, data, len);
+    case IX_PAUSE: return ix_pause(&in, data, len);
     case IX_WITHDRAW_FEES: return ix_withdraw_fees(&in, data, len);
     case IX_WITHDRAW_POOL: return ix_withdraw_pool(&in, data, len);
     case IX_WITHDRAW_INSURANCE: return ix_withdraw_insurance(&in, data, len);

@@ -48,7 +48,7 @@ async def council_activity(w: World) -> None:
     await w.send([c.propose_config(admin.pubkey(), replace(params, trade_fee_bps=7))], admin)
     await w.travel(params.config_delay_secs)
     await w.send([c.apply_config()], net.keepers[0].kp)
-    await w.send([c.set_paused(admin.pubkey(), True)], admin)
+    await w.send([c.pause(admin.pubkey(), True)], admin)
     # the admin (the quote mint's authority on the localnet) funds insurance from the
     # treasury, then takes it back
     await w.send([mint_to(MintToParams(program_id=TOKEN_PROGRAM_ID, mint=net.deployment.quote_mint,

@@ -253,7 +253,7 @@ def uninitialized() -> Uninitialized:
 
 
 def pause(w: World, paused: bool = True) -> None:
-    w.ok(w.client.set_paused(w.admin.pubkey(), paused), w.admin)
+    w.ok(w.client.pause(w.admin.pubkey(), paused), w.admin)
 
 
 # ConfigParams one past each bound (check_params in admin.c), and each bound itself.
@@ -363,8 +363,8 @@ def _initialize(w: World) -> Ready:
     return w.client.initialize(w.admin.pubkey(), w.params), (w.admin,)
 
 
-def _set_paused(w: World) -> Ready:
-    return w.client.set_paused(w.admin.pubkey(), True), (w.admin,)
+def _pause(w: World) -> Ready:
+    return w.client.pause(w.admin.pubkey(), True), (w.admin,)
 
 
 def _create_market(w: World) -> Ready:
@@ -475,7 +475,7 @@ def _close_shares(w: World) -> Ready:
 
 READY: dict[str, Callable[[World], Ready]] = {
     "initialize": _initialize,
-    "set_paused": _set_paused,
+    "pause": _pause,
     "create_market": _create_market,
     "vote_proposal": _vote_proposal,
     "approve_market": _approve_market,
@@ -493,7 +493,7 @@ READY: dict[str, Callable[[World], Ready]] = {
     "claim_bond": _claim_bond,
     "close_shares": _close_shares,
 }
-MARKET_INSTRUCTIONS = [name for name in READY if name not in ("initialize", "set_paused")]
+MARKET_INSTRUCTIONS = [name for name in READY if name not in ("initialize", "pause")]
 
 
 # ---- perps ----------------------------------------------------------------------------------

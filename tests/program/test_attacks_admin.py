@@ -170,7 +170,7 @@ def test_one_member_passing_their_key_twice_does_not_reach_a_threshold_of_two() 
     """A member of a 2-of-3 council lists their own key again as the second signature."""
     w, council = council_world(3, 2)
     a = council[1]
-    ix = signed_by(w.client.set_paused(a.pubkey(), True), a.pubkey(), a.pubkey())
+    ix = signed_by(w.client.pause(a.pubkey(), True), a.pubkey(), a.pubkey())
     refuse(w, "CouncilThresholdNotMet", ix, a)
 
 
@@ -202,7 +202,7 @@ def test_a_stranger_leading_with_members_behind_is_refused() -> None:
     the signer in the council account must itself be a member."""
     w, council = council_world(3, 2)
     stranger = w.chain.wallet()
-    ix = w.client.set_paused(stranger.pubkey(), True, [council[0].pubkey(), council[1].pubkey()])
+    ix = w.client.pause(stranger.pubkey(), True, [council[0].pubkey(), council[1].pubkey()])
     refuse(w, "Unauthorized", ix, stranger, council[0], council[1])
 
 
@@ -211,12 +211,12 @@ def test_council_signatures_beyond_16_accounts_refuse_the_instruction() -> None:
     first 16: the program refuses any instruction with more accounts than it parses."""
     w, council = council_world(2, 2)
     padding = [AccountMeta(Keypair().pubkey(), False, False) for _ in range(10)]
-    ix = w.client.set_paused(council[0].pubkey(), True)
+    ix = w.client.pause(council[0].pubkey(), True)
     ix = with_accounts(ix, [*ix.accounts, *padding])  # 12 accounts
     at_16 = signed_by(with_accounts(ix, [*ix.accounts, *padding[:3]]), council[1].pubkey())
     w.ok(at_16, council[0], council[1])  # 16 accounts, the second member last: counted
     past = signed_by(with_accounts(ix, [*ix.accounts, *padding[:4]]), council[1].pubkey())
-    w.ok(w.client.set_paused(council[0].pubkey(), False, [council[1].pubkey()]),
+    w.ok(w.client.pause(council[0].pubkey(), False, [council[1].pubkey()]),
          council[0], council[1])
     refuse(w, "InvalidAccount", past, council[0], council[1])
     assert not w.config().paused
@@ -290,13 +290,13 @@ def test_a_pending_council_rotation_has_no_power_before_it_applies() -> None:
     new = w.chain.wallet()
     rotated = replace(w.params, council=(new.pubkey(),), council_threshold=1)
     w.ok(w.client.propose_config(w.admin.pubkey(), rotated), w.admin)
-    refuse(w, "Unauthorized", w.client.set_paused(new.pubkey(), True), new)
+    refuse(w, "Unauthorized", w.client.pause(new.pubkey(), True), new)
     refuse(w, "Unauthorized", w.client.cancel_config(new.pubkey()), new,
            watch=[w.d.pending_config])
     w.chain.advance(DELAY)
     w.ok(w.client.apply_config())
-    refuse(w, "Unauthorized", w.client.set_paused(w.admin.pubkey(), True), w.admin)
-    w.ok(w.client.set_paused(new.pubkey(), True), new)
+    refuse(w, "Unauthorized", w.client.pause(w.admin.pubkey(), True), w.admin)
+    w.ok(w.client.pause(new.pubkey(), True), new)
 
 
 def test_lowering_the_delay_takes_the_old_delay() -> None:
@@ -349,7 +349,7 @@ def test_pause_does_not_block_governance_or_the_treasury() -> None:
     w = deploy_world()
     for field in ("protocol_fees", "insurance_balance", "perp_pool"):
         earned(w, field, FUNDS)
-    w.ok(w.client.set_paused(w.admin.pubkey(), True), w.admin)
+    w.ok(w.client.pause(w.admin.pubkey(), True), w.admin)
     w.ok(w.client.withdraw_fees(w.admin.pubkey(), treasury(w), FUNDS), w.admin)
     w.ok(w.client.withdraw_insurance(w.admin.pubkey(), treasury(w), FUNDS), w.admin)
     w.ok(w.client.withdraw_pool(w.admin.pubkey(), treasury(w), FUNDS), w.admin)
@@ -358,7 +358,7 @@ def test_pause_does_not_block_governance_or_the_treasury() -> None:
     w.ok(w.client.cancel_config(w.admin.pubkey()), w.admin)
     assert w.config().paused
     stranger = w.chain.wallet()
-    refuse(w, "Unauthorized", w.client.set_paused(stranger.pubkey(), False), stranger)
+    refuse(w, "Unauthorized", w.client.pause(stranger.pubkey(), False), stranger)
 
 
 # ---- the treasury -----------------------------------------------------------------------------

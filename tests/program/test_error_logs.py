@@ -33,9 +33,9 @@ BY_NAME = {e.name: e for e in spec.ERRORS}
 
 
 def failed(w: World, error: str) -> tuple[FailedTransactionMetadata, list[str]]:
-    """A stranger's set_paused, refused with `error` (Unauthorized), sent as raw LiteSVM does."""
+    """A stranger's pause, refused with `error` (Unauthorized), sent as raw LiteSVM does."""
     stranger = w.chain.wallet()
-    ix = w.client.set_paused(stranger.pubkey(), True)
+    ix = w.client.pause(stranger.pubkey(), True)
     blockhash = w.chain.svm.latest_blockhash()
     tx = Transaction([stranger], Message.new_with_blockhash([ix], stranger.pubkey(), blockhash),
                      blockhash)
@@ -54,7 +54,7 @@ def test_a_refusal_logs_the_anchor_line_of_its_error(world: World) -> None:
     """Several refusals, each named by its line exactly as Anchor's client reads it."""
     stranger = world.chain.wallet()
     cases: list[tuple[str, Instruction, tuple[Keypair, ...]]] = [
-        ("Unauthorized", world.client.set_paused(stranger.pubkey(), True), (stranger,)),
+        ("Unauthorized", world.client.pause(stranger.pubkey(), True), (stranger,)),
         ("NoPendingConfig", world.client.apply_config(), ()),
         ("InsufficientBalance",
          world.client.withdraw_fees(world.admin.pubkey(), world.config().treasury, 1),
@@ -82,7 +82,7 @@ def test_anchorpy_translates_the_refusal_into_the_idl_name(world: World) -> None
 
 
 def test_success_logs_no_error_line(world: World) -> None:
-    result = world.ok(world.client.set_paused(world.admin.pubkey(), True), world.admin)
+    result = world.ok(world.client.pause(world.admin.pubkey(), True), world.admin)
     assert anchor_lines(result.logs) == []
     assert not [line for line in result.logs if line.startswith("Program log:")]
 

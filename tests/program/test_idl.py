@@ -265,7 +265,7 @@ def council_life(world: World) -> None:
     world.ok(world.client.propose_config(admin.pubkey(), world.params), admin)
     world.chain.advance(world.params.config_delay_secs)
     world.ok(world.client.apply_config())
-    world.ok(world.client.set_paused(admin.pubkey(), True), admin)
+    world.ok(world.client.pause(admin.pubkey(), True), admin)
     config = world.config()
     for call, amount in ((world.client.withdraw_fees, config.protocol_fees),
                          (world.client.withdraw_insurance, config.insurance_balance),

@@ -69,8 +69,8 @@ def test_unknown_discriminator_is_refused(data: bytes) -> None:
     refused_then_ok("buy", "InvalidInstructionData", lambda w, ix: with_data(ix, data))
 
 
-# where each call's bool sits in its data: set_paused's only argument, the votes' first
-BOOL_AT = {"set_paused": -1, "vote_proposal": 8, "vote_dispute": 8}
+# where each call's bool sits in its data: pause's only argument, the votes' first
+BOOL_AT = {"pause": -1, "vote_proposal": 8, "vote_dispute": 8}
 
 
 def with_byte(ix: Instruction, at: int, value: int) -> Instruction:
@@ -88,7 +88,7 @@ def test_bool_byte_of_2_is_refused(name: str) -> None:
 
 # ---- who may call, and how often ------------------------------------------------------------
 @pytest.mark.parametrize("name, account", [
-    ("set_paused", "council"), ("activate_market", "creator"),
+    ("pause", "council"), ("activate_market", "creator"),
     ("propose_resolution", "proposer"), ("withdraw_liquidity", "creator"),
     ("claim_bond", "claimant"),
 ])

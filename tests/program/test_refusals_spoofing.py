@@ -33,7 +33,7 @@ from tests.program.refusals import (
 
 # ---- program accounts -----------------------------------------------------------------------
 @pytest.mark.parametrize("name, account", [
-    ("set_paused", "config"), ("create_market", "config"), ("vote_proposal", "market"),
+    ("pause", "config"), ("create_market", "config"), ("vote_proposal", "market"),
     ("approve_market", "market"), ("buy", "config"), ("buy", "market"), ("sell", "shares"),
     ("vote_dispute", "market"), ("finalize_market", "config"), ("redeem", "shares"),
     ("withdraw_liquidity", "market"), ("claim_vote", "vote"), ("claim_vote", "market"),

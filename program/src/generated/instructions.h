@@ -556,21 +556,21 @@ enum {
 };
 static inline bool cancel_config_args_parse(const u8 *data, u64 len) { (void)data; return len == 0; }
 
-#define IX_SET_PAUSED 0xdaa6e1b0c07d3c5bULL /* global:set_paused */
-/* set_paused: Stop or resume new risk, at once.
+#define IX_PAUSE 0x2fc1794afbdd16d3ULL /* global:pause */
+/* pause: Stop or resume new risk, at once.
  *   0. council (signer)
  *   1. config (writable)
  */
 enum {
-    SET_PAUSED_COUNCIL,
-    SET_PAUSED_CONFIG,
-    SET_PAUSED_ACCOUNTS
+    PAUSE_COUNCIL,
+    PAUSE_CONFIG,
+    PAUSE_ACCOUNTS
 };
 typedef struct {
     u8 paused;
-} SetPausedArgs;
+} PauseArgs;
 /* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
-static inline bool set_paused_args_parse(const u8 *data, u64 len, SetPausedArgs *a) {
+static inline bool pause_args_parse(const u8 *data, u64 len, PauseArgs *a) {
     BorshReader reader = br_new(data, len), *r = &reader;
     a->paused = br_bool(r);
     return br_done(r);

@@ -1,4 +1,4 @@
-/* initialize, propose_config, apply_config, cancel_config, set_paused: deploying and
+/* initialize, propose_config, apply_config, cancel_config, pause: deploying and
  * governing the protocol. initialize is signed by the program's upgrade authority; the rest
  * by the council (expect_council), except apply_config, which anyone may send once a change's
  * timelock has passed. */
@@ -238,13 +238,13 @@ u64 ix_cancel_config(const SolInput *in, const u8 *data, u64 len) {
     return SUCCESS;
 }
 
-u64 ix_set_paused(const SolInput *in, const u8 *data, u64 len) {
-    SetPausedArgs args;
-    if (!set_paused_args_parse(data, len, &args)) return ERR_INVALID_INSTRUCTION_DATA;
-    TRY(expect_accounts(in, SET_PAUSED_ACCOUNTS));
-    const SolAccountInfo *member = &in->accounts[SET_PAUSED_COUNCIL];
+u64 ix_pause(const SolInput *in, const u8 *data, u64 len) {
+    PauseArgs args;
+    if (!pause_args_parse(data, len, &args)) return ERR_INVALID_INSTRUCTION_DATA;
+    TRY(expect_accounts(in, PAUSE_ACCOUNTS));
+    const SolAccountInfo *member = &in->accounts[PAUSE_COUNCIL];
     Config *c;
-    TRY(load_config(in, &in->accounts[SET_PAUSED_CONFIG], true, &c));
+    TRY(load_config(in, &in->accounts[PAUSE_CONFIG], true, &c));
     TRY(expect_council(in, c, member));
 
     c->paused = args.paused;

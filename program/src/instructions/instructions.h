@@ -1,6 +1,6 @@
 /* One handler per instruction, grouped by family in this folder:
  *   admin.c       initialize (upgrade authority), propose_config,
- *                 cancel_config, set_paused (council),
+ *                 cancel_config, pause (council),
  *                 apply_config                                    (anyone, keepers)
  *   treasury.c    withdraw_fees, withdraw_pool,
  *                 withdraw_insurance                              (council)
@@ -26,7 +26,7 @@ u64 ix_initialize(const SolInput *in, const u8 *data, u64 len);
 u64 ix_propose_config(const SolInput *in, const u8 *data, u64 len);
 u64 ix_apply_config(const SolInput *in, const u8 *data, u64 len);
 u64 ix_cancel_config(const SolInput *in, const u8 *data, u64 len);
-u64 ix_set_paused(const SolInput *in, const u8 *data, u64 len);
+u64 ix_pause(const SolInput *in, const u8 *data, u64 len);
 u64 ix_withdraw_fees(const SolInput *in, const u8 *data, u64 len);
 u64 ix_withdraw_pool(const SolInput *in, const u8 *data, u64 len);
 u64 ix_withdraw_insurance(const SolInput *in, const u8 *data, u64 len);
