@@ -228,7 +228,8 @@ def two_markets_on_one_oracle(oracle: Pubkey) -> tuple[PositionBook, list[Pubkey
     records["collateral"] = 1_000_000  # 1 quote on 100 of notional
     book = PositionBook.from_records(
         {m: SimpleNamespace(oracle=oracle, pyth_program=PYTH_PROGRAM, cumulative_funding=0,
-                            cumulative_funding_short=0, last_accrual_ts=0,
+                            cumulative_funding_short=0, funding_remainder=0,
+                            loss_index_long=0, loss_index_short=0, last_accrual_ts=0,
                             funding_interval_secs=3_600, max_funding_bps=0, long_oi=SIZE,
                             short_oi=0, maintenance_margin_bps=500,
                             max_oracle_staleness_slots=staleness, max_oracle_conf_bps=200)
