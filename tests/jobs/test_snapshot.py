@@ -183,6 +183,16 @@ async def test_creators_sharing_a_market_id_are_both_stored(w: World,
     assert (await stored_rows(pool))[0] == stored
 
 
+async def test_a_perp_market_id_past_i64_is_stored(w: World, pool: asyncpg.Pool) -> None:
+    """A perp market's id is any u64: the largest one is stored as it is on chain."""
+    k = w.keepers[0]
+    perp, _ = await open_positions(w, perp_id=2**64 - 1)
+    assert await snapshot_accounts(k.rpc, pool, k.program) == Outcome.SUCCESS
+    stored, _ = await stored_rows(pool)
+    assert stored == await chain_rows(w)
+    assert stored["perp_markets"][str(perp)]["id"] == 2**64 - 1
+
+
 async def test_an_unreachable_database_is_a_retry(w: World) -> None:
     k = w.keepers[0]
     nowhere = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{free_port()}/x",

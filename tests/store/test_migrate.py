@@ -121,6 +121,7 @@ async def test_the_columns_the_jobs_rely_on(pg_database: str) -> None:
     assert column["markets", "updated_slot"] == ("bigint", "NO")
     assert column["markets", "collateral"][0] == "numeric"
     assert column["markets", "id"][0] == "numeric"  # any u64, unique per creator only
+    assert column["perp_markets", "id"][0] == "numeric"  # any u64
     assert column["positions", "size"][0] == "numeric"
     assert column["liquidations", "bad_debt"][0] == "numeric"
     assert column["job_runs", "detail"][0] == "jsonb"
