@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
@@ -16,11 +18,24 @@ from chain.localnet import Localnet, run_localnet
 from chain.localnet.seed import PositionSpec, Seeder
 from chain.publisher import Feed, Publisher
 from program.client import PerpMarketParams
+from program.local import PYTH_PROGRAM
 from workers.demo.servers import free_port_pair
 
 PRICE, CRASHED = 100_000_000, 80_000_000
 SIZE = 1_000_000  # one base unit: 100 quote of notional
 FRAGILE, SOLID = 15_000_000, 60_000_000  # collateral: under maintenance at 80, or far from it
+
+
+def perp_market_stub(**fields: Any) -> SimpleNamespace:
+    """A PerpMarket as anchorpy decodes it, for unit tests of the pure liquidation logic:
+    every field the keepers read, neutral (no funding, no socialized loss) unless `fields`
+    gives it."""
+    return SimpleNamespace(**{
+        "oracle": Pubkey.default(), "pyth_program": PYTH_PROGRAM, "cumulative_funding": 0,
+        "cumulative_funding_short": 0, "funding_remainder": 0, "loss_index_long": 0,
+        "loss_index_short": 0, "last_accrual_ts": 0, "funding_interval_secs": 3_600,
+        "max_funding_bps": 0, "long_oi": 0, "short_oi": 0, "maintenance_margin_bps": 500,
+        "max_oracle_staleness_slots": 25, "max_oracle_conf_bps": 200, **fields})
 
 
 class Settable:

@@ -8,7 +8,6 @@ import asyncio
 import base64
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ from program import layouts
 from program.local import PYTH_PROGRAM, Wallet
 from tests.chain.test_localnet import rpc
 from tests.jobs.chain_world import World, world
-from tests.perp_world import funded_perp_market
+from tests.perp_world import funded_perp_market, perp_market_stub
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -227,12 +226,7 @@ def two_markets_on_one_oracle(oracle: Pubkey) -> tuple[PositionBook, list[Pubkey
     records["side"], records["size"], records["entry_price"] = LONG, SIZE, PRICE
     records["collateral"] = 1_000_000  # 1 quote on 100 of notional
     book = PositionBook.from_records(
-        {m: SimpleNamespace(oracle=oracle, pyth_program=PYTH_PROGRAM, cumulative_funding=0,
-                            cumulative_funding_short=0, funding_remainder=0,
-                            loss_index_long=0, loss_index_short=0, last_accrual_ts=0,
-                            funding_interval_secs=3_600, max_funding_bps=0, long_oi=SIZE,
-                            short_oi=0, maintenance_margin_bps=500,
-                            max_oracle_staleness_slots=staleness, max_oracle_conf_bps=200)
+        {m: perp_market_stub(oracle=oracle, long_oi=SIZE, max_oracle_staleness_slots=staleness)
          for m, staleness in zip(markets, (25, 100), strict=True)},
         [Keypair().pubkey() for _ in markets], records)
     return book, markets

@@ -21,6 +21,7 @@ from jobs.liquidation_plan import (
     is_liquidatable,
     owner_of,
 )
+from tests.perp_world import perp_market_stub
 from tests.program import perp_model as model
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
@@ -100,14 +101,10 @@ def key(n: int) -> Pubkey:
 
 def market(oracle: Pubkey, index: int, maintenance_bps: int,
            last_accrual_ts: int = 0) -> SimpleNamespace:
-    return SimpleNamespace(oracle=oracle, cumulative_funding=index,
-                           cumulative_funding_short=index - 1, funding_remainder=0,
-                           loss_index_long=0, loss_index_short=0,
-                           last_accrual_ts=last_accrual_ts,
-                           funding_interval_secs=3_600, max_funding_bps=100, long_oi=7,
-                           short_oi=3, maintenance_margin_bps=maintenance_bps,
-                           pyth_program=key(9), max_oracle_staleness_slots=25,
-                           max_oracle_conf_bps=200)
+    return perp_market_stub(oracle=oracle, cumulative_funding=index,
+                            cumulative_funding_short=index - 1, last_accrual_ts=last_accrual_ts,
+                            max_funding_bps=100, long_oi=7, short_oi=3,
+                            maintenance_margin_bps=maintenance_bps, pyth_program=key(9))
 
 
 def position(perp_market: Pubkey, s: int, size: int, entry: int, collateral: int,

@@ -20,8 +20,7 @@ from jobs.deps import JobDeps
 from jobs.liquidation_plan import LONG, Candidate, PositionBook
 from program import layouts
 from program.client import PerpMarketParams
-from program.local import PYTH_PROGRAM
-from tests.perp_world import PRICE, SIZE, SOLID, perp_world
+from tests.perp_world import PRICE, SIZE, SOLID, perp_market_stub, perp_world
 from workers.price_trigger import ChainTime, PriceTrigger
 
 DAY_S = 86_400
@@ -38,13 +37,8 @@ def book(n: int, *, oracle: Pubkey | None = None, staleness: Sequence[int] = (25
     records["side"], records["size"], records["entry_price"] = LONG, SIZE, PRICE
     records["collateral"] = collateral
     return PositionBook.from_records(
-        {m: SimpleNamespace(oracle=oracle, pyth_program=PYTH_PROGRAM,
-                            cumulative_funding=0, cumulative_funding_short=0,
-                            funding_remainder=0, loss_index_long=0, loss_index_short=0,
-                            last_accrual_ts=0, funding_interval_secs=3_600,
-                            max_funding_bps=10, long_oi=n * SIZE, short_oi=0,
-                            maintenance_margin_bps=500, max_oracle_staleness_slots=slots,
-                            max_oracle_conf_bps=200)
+        {m: perp_market_stub(oracle=oracle, max_funding_bps=10, long_oi=n * SIZE,
+                             max_oracle_staleness_slots=slots)
          for m, slots in zip(markets, staleness, strict=True)},
         [Keypair().pubkey() for _ in range(len(records))], records)
 
