@@ -40,7 +40,6 @@ from chain.scenarios import Crash
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
 from store.events import Cursor, CursorMoved, EventRow, read_cursor, write_batch
-from store.migrate import migrate
 from tests.chain.test_localnet import free_port, raw, send
 from tests.perp_world import funded_perp_market
 
@@ -154,14 +153,6 @@ async def rpc(chain: Chain) -> AsyncIterator[RpcClient]:
     client = RpcClient([Endpoint("local", chain.net.url, max_rps=10_000)])
     yield client
     await client.close()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def pool(pg_database: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(pg_database)
-    p = await asyncpg.create_pool(pg_database, min_size=1, max_size=10)
-    yield p
-    await p.close()
 
 
 # ---- the chain's events, derived independently ---------------------------------------------------

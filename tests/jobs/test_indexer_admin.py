@@ -16,7 +16,6 @@ from spl.token.instructions import MintToParams, mint_to
 from chain.client import Endpoint, RpcClient
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
-from store.migrate import migrate
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_indexer import assert_exactly_the_chain, stored_events
 
@@ -29,14 +28,6 @@ INSURANCE = 5_000_000
 async def w() -> AsyncIterator[World]:
     async with world() as got:
         yield got
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def pool(pg_database: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(pg_database)
-    p = await asyncpg.create_pool(pg_database, min_size=1, max_size=4)
-    yield p
-    await p.close()
 
 
 async def council_activity(w: World) -> None:

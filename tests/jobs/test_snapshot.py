@@ -25,7 +25,6 @@ from chain.scenarios import RandomWalk
 from jobs.outcome import Outcome
 from jobs.snapshot import read_kind, snapshot_accounts
 from store.accounts import write_snapshot
-from store.migrate import migrate
 from tests.chain.test_localnet import create_market, free_port
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import STAKE, proposal
@@ -66,14 +65,6 @@ async def w() -> AsyncIterator[World]:
         await proposal(got, 2, likes=0)
         await open_positions(got)
         yield got
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def pool(pg_database: str) -> AsyncIterator[asyncpg.Pool]:
-    await migrate(pg_database)
-    p = await asyncpg.create_pool(pg_database, min_size=1, max_size=4)
-    yield p
-    await p.close()
 
 
 def _time(unix_s: int) -> datetime | None:
