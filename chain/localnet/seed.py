@@ -239,8 +239,9 @@ class Seeder:
                     for s in specs]
         records["reserve"] = reserves
         long_ = np.array([s.side == 1 for s in specs], dtype=bool)
-        records["funding_snapshot"] = np.where(long_, m["cumulative_funding"][0],
-                                               m["cumulative_funding_short"][0])
+        # as the program snapshots: the other side's index, rounded against the position
+        records["funding_snapshot"] = np.where(long_, m["cumulative_funding_short"][0],
+                                               m["cumulative_funding"][0])
         records["loss_snapshot"] = np.where(long_, m["loss_index_long"][0],
                                             m["loss_index_short"][0])
         records["opened_at"] = now

@@ -256,7 +256,8 @@ POSITION = Struct("Position", (
     F("entry_price", "u64", "the fill price: quote per whole base unit, 6 decimals"),
     F("collateral", "u64"),
     F("reserve", "u64", "pool liquidity reserved for this position: its profit cap"),
-    F("funding_snapshot", "i64", "the side's funding index when the position opened"),
+    F("funding_snapshot", "i64", "the funding index when the position opened, rounded "
+      "against it: a long's the short index (floor), a short's the long index (ceiling)"),
     F("loss_snapshot", "u64", "the side's loss index when the position opened"),
     F("opened_at", "i64"),
     F("side", "u8", "Side"),

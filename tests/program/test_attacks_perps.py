@@ -6,6 +6,8 @@ the attacker nothing; World.ok checks the vault invariant after every transactio
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
+from typing import Any
 
 from program.client import PerpMarketParams
 from tests.program import perp_model as m
@@ -67,7 +69,7 @@ def test_closing_and_reopening_around_a_late_update_skips_nothing(world: World) 
     up, _ = m.accrual(m.funding_rate(3 * SIZE, SIZE, 10), PRICE, 6 * HOUR + 7, HOUR)
     assert event(r, "PositionClosed").funding == m.ceil_div(3 * SIZE * up, 10**9) > 0
     # and the reopened position starts owing from now
-    assert perp.position(long_).funding_snapshot == perp.state().cumulative_funding
+    assert perp.position(long_).funding_snapshot == perp.state().cumulative_funding_short
 
 
 def test_a_funding_cap_above_twice_the_taker_fee_gains_nothing(world: World) -> None:
@@ -87,6 +89,35 @@ def test_a_funding_cap_above_twice_the_taker_fee_gains_nothing(world: World) -> 
     # two seconds at the rate the OI gives; the fees cost more
     assert -closed.funding <= 4 * SIZE * PRICE // 10**6 * 2 // HOUR
     assert perp.position(attacker).collateral < before
+
+
+def exact_index(state: object) -> Fraction:
+    """The market's exact funding index: the short index (its floor) plus the carried
+    remainder."""
+    s: Any = state
+    return s.cumulative_funding_short + Fraction(s.funding_remainder,
+                                                 s.funding_interval_secs * 10**6)
+
+
+def test_funding_below_one_index_unit_is_still_paid(world: World) -> None:
+    """At a tiny rate the exact index moves less than one unit between an open and a close. A
+    position that opens when the index sits between two units and closes before it reaches the
+    next pays at least the exact funding for the seconds it held, for every side and hold."""
+    # longs pay 9 or 10 ppm per interval: the index moves about 0.27 a second at this price
+    perp = open_perp(world, PerpMarketParams(max_funding_bps=1), price=10**5)
+    imbalance(perp, 110 * SIZE, 90 * SIZE)
+    for side, held in [(s, h) for h in (1, 2, 3) for s in (LONG, SHORT)]:
+        world.chain.set_time(world.chain.now() + 7)
+        attacker = perp.trader()
+        perp.open(attacker, side, SIZE)
+        opened = exact_index(perp.state())
+        world.chain.set_time(world.chain.now() + held)
+        closed = event(world.ok(close_ix(perp, attacker, side), attacker.kp), "PositionClosed")
+        moved = exact_index(perp.state()) - opened
+        assert 0 < moved < 1, moved  # the case this test is about
+        exact = SIZE * (moved if side == LONG else -moved) / m.FUNDING_PRECISION
+        assert exact <= closed.funding <= exact + 2 * Fraction(SIZE, m.FUNDING_PRECISION) + 1, (
+            side, held, closed.funding, exact)
 
 
 def test_a_hedged_trader_cannot_drain_the_pool(world: World) -> None:

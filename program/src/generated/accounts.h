@@ -299,7 +299,7 @@ typedef struct {
     u64 entry_price; /* the fill price: quote per whole base unit, 6 decimals */
     u64 collateral;
     u64 reserve; /* pool liquidity reserved for this position: its profit cap */
-    i64 funding_snapshot; /* the side's funding index when the position opened */
+    i64 funding_snapshot; /* the funding index when the position opened, rounded against it: a long's the short index (floor), a short's the long index (ceiling) */
     u64 loss_snapshot; /* the side's loss index when the position opened */
     i64 opened_at;
     u8 side; /* Side */

@@ -39,6 +39,10 @@ i64 perp_side_index(const PerpMarket *m, u8 side) {
     return side == SIDE_LONG ? m->cumulative_funding : m->cumulative_funding_short;
 }
 
+i64 perp_snapshot_index(const PerpMarket *m, u8 side) {
+    return perp_side_index(m, side == SIDE_LONG ? SIDE_SHORT : SIDE_LONG);
+}
+
 u64 perp_side_loss_index(const PerpMarket *m, u8 side) {
     return side == SIDE_LONG ? m->loss_index_long : m->loss_index_short;
 }

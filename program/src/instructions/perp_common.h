@@ -22,6 +22,9 @@ void perp_accrue(PerpMarket *m, u64 price, i64 now);
 
 /* The side's funding index and loss index. */
 i64 perp_side_index(const PerpMarket *m, u8 side);
+/* The funding index a position of `side` snapshots when it opens: the other side's, i.e. the
+ * exact index rounded against the position (a long's floor, a short's ceiling). */
+i64 perp_snapshot_index(const PerpMarket *m, u8 side);
 u64 perp_side_loss_index(const PerpMarket *m, u8 side);
 u64 *perp_side_oi(PerpMarket *m, u8 side);
 

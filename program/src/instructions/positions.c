@@ -92,7 +92,9 @@ u64 ix_open_position(const SolInput *in, const u8 *data, u64 len) {
     p->size = args.size;
     p->entry_price = fill;
     p->reserve = reserve;
-    p->funding_snapshot = perp_side_index(m, args.side);
+    /* The other side's index: the exact index rounded against the position (a long's floor, a
+     * short's ceiling), so what it owes later is never below the exact amount. */
+    p->funding_snapshot = perp_snapshot_index(m, args.side);
     p->loss_snapshot = perp_side_loss_index(m, args.side);
     p->opened_at = t.now;
     emit_position_opened(&(PositionOpened){
