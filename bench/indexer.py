@@ -1,6 +1,6 @@
 """Indexer catch-up: `python -m bench.indexer`.
 
-Starts what the demo starts (`workers.demo.run.servers`: Redis and PostgreSQL of its own, the
+Starts what the demo starts (`demo.run.servers`: Redis and PostgreSQL of its own, the
 database created and migrated) and a localnet with the program in a process of its own, then
 for each size of `--sizes` (10k, 30k and 100k events; `--quick` 10k) seeds program events up to
 that many through real transactions over JSON-RPC — traders each send transactions of
@@ -57,15 +57,15 @@ from bench.report import BenchResult, Figure, conclude
 from chain.client import Endpoint, RpcClient
 from chain.localnet.seed import IN_FLIGHT, Seeder
 from chain.publisher import Feed, Publisher
+from demo import processes
+from demo.run import servers
+from demo.scenario import POOL, START_PRICE
+from demo.servers import free_port_pair
 from jobs.indexer import index_events
 from jobs.indexing import MAX_SIGNATURES_PER_PAGE, SignatureInfo, event_parser, transaction_events
 from jobs.outcome import Outcome
 from program.client import PerpMarketParams
 from store.migrate import migrate
-from workers.demo import processes
-from workers.demo.run import servers
-from workers.demo.scenario import POOL, START_PRICE
-from workers.demo.servers import free_port_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_PATH = ROOT / "bench" / "results" / "indexer"

@@ -54,7 +54,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from chain.transport import http_client
-from workers.demo.servers import free_port_pair
+from demo.servers import free_port_pair
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_PATH = ROOT / "bench" / "results" / "localnet.json"

@@ -1,7 +1,7 @@
 """Queue latency, enqueue to start, for the liquidator queue: `python -m bench.queue`.
 
-A Redis of its own (`workers.demo.servers.RedisServer`, in a temporary folder). Jobs are
-enqueued one at a time, every 20-50 ms (uniform, seeded), with `workers.job_ids.enqueue` —
+A Redis of its own (`demo.servers.RedisServer`, in a temporary folder). Jobs are
+enqueued one at a time, every 20-50 ms (uniform, seeded), with `jobs.registry.enqueue` —
 the real path: `liquidate_position` under its deterministic id onto
 `queue_name("liquidator")`, JSON-serialized — and picked up by an arq worker in a process of
 its own:
@@ -39,10 +39,10 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker, func
 
 from bench.report import BenchResult, Figure, conclude, percentile
-from workers.demo.servers import RedisServer
-from workers.job_ids import enqueue, queue_name
+from demo.servers import RedisServer
+from fleet.serializer import job_deserializer, job_serializer
+from jobs.registry import enqueue, queue_name
 from workers.liquidator import MAX_JOBS, POLL_DELAY_S
-from workers.serializer import job_deserializer, job_serializer
 
 TARGET_P99_MS = 20.0  # issue 7
 ARQ_DEFAULT_POLL_DELAY_S = 0.5

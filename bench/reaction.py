@@ -1,7 +1,7 @@
 """The liquidator fleet's reaction to a crash: `python -m bench.reaction`.
 
 At each scale of `--positions` (open positions in all; default 1,000, 10,000 and 100,000)
-it starts what the demo starts (`workers.demo.run`): Redis and PostgreSQL of its own, the
+it starts what the demo starts (`demo.run`): Redis and PostgreSQL of its own, the
 database migrated, a localnet with the program, then seeds two perp markets, each on its own
 oracle and each with half the positions — written straight into the localnet
 (`Seeder.positions_written`), not one transaction each. `--crossing` of each market's positions
@@ -64,17 +64,17 @@ from chain.localnet.seed import PositionSpec, Seeder
 from chain.publisher import Feed, Publisher, PublishError
 from chain.sender import FeePolicy, Sender
 from chain.watch import watch_accounts
+from demo import processes
+from demo.processes import Child
+from demo.run import servers, worker_env
+from demo.scenario import POOL, START_PRICE
+from fleet.membership import live_instances
+from fleet.serializer import job_deserializer, job_serializer
 from jobs.deps import JobDeps
 from jobs.liquidation import liquidate_position, scan_positions
+from jobs.registry import enqueue
 from program.client import Client, PerpMarketParams
-from workers.demo import processes
-from workers.demo.processes import Child
-from workers.demo.run import servers, worker_env
-from workers.demo.scenario import POOL, START_PRICE
-from workers.fleet import live_instances
-from workers.job_ids import enqueue
 from workers.liquidator import FLEET_TTL_S
-from workers.serializer import job_deserializer, job_serializer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_PATH = ROOT / "bench" / "results" / "reaction"

@@ -11,7 +11,7 @@ itself would send:
     update_funding(perp), last_funding_ts    funding_plan.is_due
     apply_config(pending_config), proposed_at   config_plan.apply_step says apply
 
-The stage is `jobs.stages.stage_of`, what `workers.job_ids` puts in the job's id. The
+The stage is `jobs.stages.stage_of`, what `jobs.registry` puts in the job's id. The
 governance read also sets `keepernet_config_pending_effective_timestamp_seconds` from the
 PendingConfig it read (the ConfigProposed alert watches it).
 """

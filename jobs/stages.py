@@ -1,5 +1,5 @@
 """A job's stage: the field of its target account that names the moment of the work, which
-`workers.job_ids` puts in the job's id (a re-opened position, the next funding interval and a
+`jobs.registry` puts in the job's id (a re-opened position, the next funding interval and a
 market's next state are new work; the same moment is the same work)."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ CONFIRMATION_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 
 
 registry: CollectorRegistry = REGISTRY
 
-# ---- jobs (recorded around every job by workers/context.py) ----------------------------------
+# ---- jobs (recorded around every job by fleet/context.py) ----------------------------------
 job_tries = Counter(
     "keepernet_job_runs_total", "Job tries finished, by role, job and outcome",
     ["role", "job", "outcome"], registry=registry)

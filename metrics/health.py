@@ -1,5 +1,5 @@
 """Whether a worker is healthy, from what its probes saw: a pure judgement, kept apart from the
-probing (workers/health.py) so that it is tested without servers.
+probing (fleet/observer.py) so that it is tested without servers.
 
 A worker is healthy when
 - `chain`: the chain's slot, as its RPC endpoints report it, advanced within `slot_stall_s`;

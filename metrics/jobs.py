@@ -1,4 +1,4 @@
-"""Recording a job try: what workers/context.py calls around every job.
+"""Recording a job try: what fleet/context.py calls around every job.
 
 The queue wait runs from when the job became due (arq's score: its enqueue, or the end of a
 deferral) to its start. A liquidation's reaction runs from its enqueue — which the price

@@ -29,7 +29,7 @@ import asyncpg
 import pytest
 import redis
 
-from workers.demo.servers import Postgres, RedisServer, ServerMissing, free_port
+from demo.servers import Postgres, RedisServer, ServerMissing, free_port
 
 T = TypeVar("T")
 __all__ = ["free_port", "run_async"]

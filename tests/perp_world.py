@@ -17,9 +17,9 @@ from solders.pubkey import Pubkey
 from chain.localnet import Localnet, run_localnet
 from chain.localnet.seed import PositionSpec, Seeder
 from chain.publisher import Feed, Publisher
+from demo.servers import free_port_pair
 from program.client import PerpMarketParams
 from program.local import PYTH_PROGRAM
-from workers.demo.servers import free_port_pair
 
 PRICE, CRASHED = 100_000_000, 80_000_000
 SIZE = 1_000_000  # one base unit: 100 quote of notional

@@ -119,10 +119,10 @@ def parser() -> argparse.ArgumentParser:
 def _worker(role: str, config: Path | None, burst: bool) -> int:
     from arq.worker import create_worker
 
+    from fleet.settings import SettingsError, load_settings
+    from jobs.registry import ROLES
     from metrics.server import PortTaken
-    from workers.job_ids import ROLES
     from workers.role import UnknownRole, worker_settings_of
-    from workers.settings import SettingsError, load_settings
 
     if role not in ROLES:
         print(f"keepernet worker: unknown role {role!r}: one of {', '.join(ROLES)}",
@@ -150,8 +150,8 @@ def _enqueue(job: str, args: Sequence[str], config: Path | None) -> int:
     from solana.rpc.core import RPCException
 
     from chain.client import RpcUnavailable
-    from workers.checked_enqueue import Refused, describe, parse_request, run_enqueue
-    from workers.settings import SettingsError, load_settings
+    from fleet.settings import SettingsError, load_settings
+    from workers.enqueue import Refused, describe, parse_request, run_enqueue
 
     try:
         request = parse_request(job, args)
@@ -176,7 +176,7 @@ def _enqueue(job: str, args: Sequence[str], config: Path | None) -> int:
 
 
 def _status(config: Path | None) -> int:
-    from workers.settings import SettingsError, load_settings
+    from fleet.settings import SettingsError, load_settings
     from workers.status import Unreachable, gather, render
 
     try:
@@ -262,9 +262,9 @@ def _migrate(dsn: str | None) -> int:
 
 
 def _demo(data: Path, duration_s: float | None, positions: int) -> int:
-    from workers.demo.processes import ProcessFailed
-    from workers.demo.run import DemoOptions, run_demo
-    from workers.demo.servers import ServerMissing
+    from demo.processes import ProcessFailed
+    from demo.run import DemoOptions, run_demo
+    from demo.servers import ServerMissing
 
     try:
         data.mkdir(parents=True, exist_ok=True)

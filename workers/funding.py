@@ -1,5 +1,5 @@
 """The funding role: `update_funding(perp_market)`, the perp market's address as a base58
-string, enqueued by the reconciler (workers/reconciler.py) when an interval has passed; runs are
+string, enqueued by the reconciler (jobs/reconciler.py) when an interval has passed; runs are
 recorded in job_runs, so the role has a database pool.
 
     arq workers.funding.WorkerSettings           # settings from the environment
@@ -8,11 +8,11 @@ recorded in job_runs, so the role has a database pool.
 
 from __future__ import annotations
 
+from fleet.context import job_function, on_target
+from fleet.settings import Settings
 from jobs.funding import update_funding
-from workers.context import job_function, on_target
-from workers.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
+from jobs.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
 from workers.role import FromEnvironment, role_settings
-from workers.settings import Settings
 
 ROLE = "funding"
 MAX_TRIES = 3

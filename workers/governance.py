@@ -1,6 +1,6 @@
 """The governance role: `tally_votes(market)`, `finalize_market(market)` and
 `apply_config(pending_config)`, each with its account's address as a base58 string, enqueued
-by the reconciler (workers/reconciler.py) when the chain says they are due; runs are recorded
+by the reconciler (jobs/reconciler.py) when the chain says they are due; runs are recorded
 in job_runs, so the role has a database pool.
 
     arq workers.governance.WorkerSettings        # settings from the environment
@@ -9,12 +9,12 @@ in job_runs, so the role has a database pool.
 
 from __future__ import annotations
 
+from fleet.context import job_function, on_target
+from fleet.settings import Settings
 from jobs.config import apply_config
 from jobs.governance import finalize_market, tally_votes
-from workers.context import job_function, on_target
-from workers.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
+from jobs.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
 from workers.role import FromEnvironment, role_settings
-from workers.settings import Settings
 
 ROLE = "governance"
 MAX_TRIES = 3

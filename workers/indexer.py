@@ -13,13 +13,13 @@ from arq.worker import Function
 from solana.rpc.commitment import Finalized
 
 from chain.client import RpcUnavailable, anchor_program
+from fleet.context import WorkerDeps, job_function
+from fleet.settings import Settings
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
 from jobs.snapshot import snapshot_accounts
 from metrics import definitions as metric
-from workers.context import WorkerDeps, job_function
 from workers.role import FromEnvironment, role_settings
-from workers.settings import Settings
 
 ROLE = "indexer"
 INTERVAL_S = 5

@@ -1,9 +1,9 @@
 """The liquidator role: `liquidate_position(position)`, `scan_positions([perp_market])`, and the
 price trigger.
 
-Positions are found two ways: each instance's `PriceTrigger` (workers/price_trigger.py)
+Positions are found two ways: each instance's `PriceTrigger` (fleet/price_trigger.py)
 judges its share of the positions the moment an oracle's price changes and liquidates them at
-once (workers/fast_path.py), and a cron `scan_positions` over every position (unique: one run
+once (fleet/fast_path.py), and a cron `scan_positions` over every position (unique: one run
 per tick across instances) is the safety net for anything the triggers missed — a position
 opened since the last book refresh, a notification lost in a reconnection, a dead instance's
 share before the others take it over. Both enqueue `liquidate_position` under the same
@@ -23,16 +23,16 @@ from arq.connections import ArqRedis
 from arq.cron import cron
 
 from chain.client import RpcUnavailable
+from fleet.context import WorkerDeps, job_function, on_target, pubkey_arg
+from fleet.fast_path import FastPath
+from fleet.membership import Fleet, instance_name
+from fleet.price_trigger import PriceTrigger
+from fleet.settings import Settings
 from jobs.liquidation import liquidate_position, scan_positions
 from jobs.liquidation_plan import Candidate
 from jobs.outcome import Outcome
-from workers.context import WorkerDeps, job_function, on_target, pubkey_arg
-from workers.fast_path import FastPath
-from workers.fleet import Fleet, instance_name
-from workers.job_ids import enqueue
-from workers.price_trigger import PriceTrigger
+from jobs.registry import enqueue
 from workers.role import FromEnvironment, role_settings
-from workers.settings import Settings
 
 ROLE = "liquidator"
 MAX_TRIES = 3

@@ -17,12 +17,12 @@ from typing import Any
 from arq.cron import CronJob
 from arq.worker import Function
 
+from fleet.context import Background, lifecycle
+from fleet.redis import redis_settings
+from fleet.serializer import job_deserializer, job_serializer
+from fleet.settings import Settings, load_settings
+from jobs.registry import ROLES, queue_name
 from metrics.health import HealthPolicy
-from workers.context import Background, lifecycle
-from workers.job_ids import ROLES, queue_name
-from workers.redis import redis_settings
-from workers.serializer import job_deserializer, job_serializer
-from workers.settings import Settings, load_settings
 
 HEALTH_CHECK_INTERVAL_S = 10
 SHUTDOWN_GRACE_S = 5  # beyond the role's longest timeout, to let running jobs finish

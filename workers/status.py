@@ -30,9 +30,9 @@ from solana.rpc.core import RPCException
 from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, RpcUnavailable
+from fleet.settings import Settings
+from jobs.registry import JOB_ROLES, ROLES, queue_name
 from store.events import CURSOR_NAME
-from workers.job_ids import JOB_ROLES, ROLES, queue_name
-from workers.settings import Settings
 
 LAMPORTS_PER_SOL = 1_000_000_000
 PG_CONNECT_TIMEOUT_S = 5.0

@@ -45,10 +45,10 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import MintToParams, mint_to
 
 from chain.localnet import Localnet, run_localnet
+from demo.servers import free_port_pair
 from program.errors import error_names, program_error
 from program.local import Wallet
 from program.svm import MINT_LEN
-from workers.demo.servers import free_port_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 MARKET_DISCRIMINATOR = hashlib.sha256(b"account:Market").digest()[:8]

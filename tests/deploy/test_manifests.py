@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from workers.job_ids import ROLES
+from jobs.registry import ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -13,14 +13,14 @@ import pytest_asyncio
 from arq.connections import ArqRedis, create_pool
 from arq.jobs import Job
 
+from fleet.redis import redis_settings
+from fleet.serializer import job_deserializer, job_serializer
+from fleet.settings import RedisSettings
+from jobs.registry import enqueue
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal
 from tests.keepers import Fleet, keeper_env, keypair_file
-from workers.job_ids import enqueue
-from workers.redis import redis_settings
-from workers.serializer import job_deserializer, job_serializer
-from workers.settings import RedisSettings
 
 MARKETS = 6
 DEFER_S = 6.0  # the jobs wait in the queue across the crash

@@ -19,6 +19,12 @@ from arq.connections import ArqRedis, create_pool
 
 from chain.client import Endpoint
 from chain.sender import FeePolicy
+from fleet.context import WorkerDeps
+from fleet.redis import redis_settings
+from fleet.serializer import job_deserializer, job_serializer
+from fleet.settings import RedisSettings, Settings
+from jobs.reconciler import reconcile
+from jobs.registry import job_id, queue_name
 from metrics import definitions as metric
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
@@ -26,12 +32,6 @@ from tests.keepers import keypair_file
 from tests.workers.test_workers import run_burst
 from workers import governance
 from workers.cli import main
-from workers.context import WorkerDeps
-from workers.job_ids import job_id, queue_name
-from workers.reconciler import reconcile
-from workers.redis import redis_settings
-from workers.serializer import job_deserializer, job_serializer
-from workers.settings import RedisSettings, Settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

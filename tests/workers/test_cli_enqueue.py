@@ -16,7 +16,9 @@ import redis
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from fleet.settings import load_settings
 from jobs.outcome import Outcome
+from jobs.registry import JOB_ROLES, job_id
 from jobs.stages import stage_of
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
@@ -25,10 +27,8 @@ from tests.jobs.test_governance import proposal
 from tests.jobs.test_snapshot import open_positions
 from tests.workers.test_workers import run_burst
 from workers import indexer
-from workers.checked_enqueue import TARGETS, Refused, parse_request
 from workers.cli import main
-from workers.job_ids import JOB_ROLES, job_id
-from workers.settings import load_settings
+from workers.enqueue import TARGETS, Refused, parse_request
 
 on_the_module_loop = pytest.mark.asyncio(loop_scope="module")
 

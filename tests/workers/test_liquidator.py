@@ -30,19 +30,19 @@ from chain.client import Endpoint
 from chain.localnet import Localnet
 from chain.localnet.seed import PositionSpec, Seeder
 from chain.sender import FeePolicy
+from fleet import fast_path as fast_path_module
+from fleet.context import build_deps, lease_ttl_s
+from fleet.fast_path import FALLBACK_MARGIN_S, FastPath
+from fleet.membership import live_instances
+from fleet.redis import redis_settings
+from fleet.serializer import job_deserializer, job_serializer
+from fleet.settings import LiquidatorSettings, RedisSettings, Settings
 from jobs.liquidation_plan import Candidate
+from jobs.registry import enqueue, job_id, queue_name
 from metrics.definitions import registry
 from store.migrate import migrate
 from tests.perp_world import CRASHED, FRAGILE, SIZE, SOLID, Settable, perp_world
-from workers import fast_path as fast_path_module
 from workers import liquidator
-from workers.context import build_deps, lease_ttl_s
-from workers.fast_path import FALLBACK_MARGIN_S, FastPath
-from workers.fleet import live_instances
-from workers.job_ids import enqueue, job_id, queue_name
-from workers.redis import redis_settings
-from workers.serializer import job_deserializer, job_serializer
-from workers.settings import LiquidatorSettings, RedisSettings, Settings
 
 # 6 fragile longs, 6 solid longs, 4 fragile shorts: a fall liquidates the first 6 only
 BOOK = [PositionSpec(1, SIZE, FRAGILE)] * 6 + [PositionSpec(1, SIZE, SOLID)] * 6 \

@@ -28,14 +28,15 @@ from arq.worker import create_worker
 
 from chain.client import Endpoint
 from chain.sender import FeePolicy
+from fleet import observer as health
+from fleet.settings import RedisSettings, Settings
 from metrics.definitions import registry
 from store.migrate import migrate
 from tests.chain.test_localnet import free_port
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import proposal
 from tests.keepers import keeper_env, keypair_file
-from workers import governance, health
-from workers.settings import RedisSettings, Settings
+from workers import governance
 
 on_the_module_loop = pytest.mark.asyncio(loop_scope="module")
 

@@ -19,18 +19,18 @@ from arq.jobs import Job, JobStatus
 
 from chain.client import Endpoint, RpcClient
 from chain.localnet.seed import PositionSpec
+from demo.report import chain_events
+from fleet.redis import redis_settings
+from fleet.serializer import job_deserializer, job_serializer
+from fleet.settings import RedisSettings
 from jobs.governance_plan import MarketState
+from jobs.registry import enqueue
 from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
 from tests.keepers import Fleet, keeper_env
 from tests.perp_world import CRASHED, FRAGILE, SIZE, perp_market_on
-from workers.demo.report import chain_events
-from workers.job_ids import enqueue
-from workers.redis import redis_settings
-from workers.serializer import job_deserializer, job_serializer
-from workers.settings import RedisSettings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

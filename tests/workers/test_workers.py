@@ -1,8 +1,8 @@
 """The role workers end to end: jobs enqueued through arq's pool with the JSON serializer and
-a deterministic id (workers.job_ids.enqueue), run by a real arq Worker (burst) built from the
+a deterministic id (jobs.registry.enqueue), run by a real arq Worker (burst) built from the
 role's WorkerSettings, against the localnet, Redis and PostgreSQL; each try recorded in
 job_runs and logged as JSON lines. The reconciler's cron is left out here (it would enqueue the
-same work the tests enqueue): tests/workers/test_reconciler.py tests it."""
+same work the tests enqueue): tests/jobs/test_reconciler.py tests it."""
 
 from __future__ import annotations
 
@@ -26,7 +26,11 @@ from arq.worker import Worker, create_worker
 
 from chain.client import Endpoint
 from chain.sender import FeePolicy
+from fleet.redis import apply_socket_options, redis_settings
+from fleet.serializer import job_deserializer, job_serializer
+from fleet.settings import RedisSettings, Settings
 from jobs.governance_plan import MarketState
+from jobs.registry import enqueue
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
@@ -34,11 +38,7 @@ from tests.jobs.test_indexer import chain_events
 from tests.keepers import keypair_file
 from workers import funding, governance, indexer
 from workers.cli import main
-from workers.job_ids import enqueue
-from workers.redis import apply_socket_options, redis_settings
 from workers.role import worker_settings_of
-from workers.serializer import job_deserializer, job_serializer
-from workers.settings import RedisSettings, Settings
 
 on_the_module_loop = pytest.mark.asyncio(loop_scope="module")
 

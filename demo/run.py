@@ -3,7 +3,7 @@
 1. Redis and PostgreSQL start in the demo's own folders (`.keepernet/demo/` by default); the
    database is created afresh and migrated, Redis emptied (a previous run's events and jobs
    would belong to another chain).
-2. The localnet starts with the program; the scenario is seeded (`workers.demo.scenario`)
+2. The localnet starts with the program; the scenario is seeded (`demo.scenario`)
    while an in-process publisher keeps the prices fresh.
 3. The price publisher starts with a crash, then the four roles' workers.
 4. A progress line every two seconds, until `--duration` has passed or Ctrl-C.
@@ -36,14 +36,14 @@ from chain.client import Endpoint, RpcClient
 from chain.localnet.seed import Seeder
 from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
+from demo import processes
+from demo.processes import Child
+from demo.report import Summary, progress, summary
+from demo.scenario import START_PRICE, seed
+from demo.servers import Postgres, RedisServer
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
 from store.migrate import migrate
-from workers.demo import processes
-from workers.demo.processes import Child
-from workers.demo.report import Summary, progress, summary
-from workers.demo.scenario import START_PRICE, seed
-from workers.demo.servers import Postgres, RedisServer
 
 DATABASE = "keepernet"
 PROGRESS_EVERY_S = 2.0

@@ -35,7 +35,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from workers.settings import RedisSettings, Settings
+from fleet.settings import RedisSettings, Settings
 
 # seconds of idleness before the first keepalive probe, between probes, and probes lost
 KEEPALIVE_IDLE_S, KEEPALIVE_INTERVAL_S, KEEPALIVE_PROBES = 30, 10, 3

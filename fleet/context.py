@@ -5,14 +5,14 @@ function an arq function.
 they build the typed `WorkerDeps` (RpcClient, Sender with the keeper's keypair, anchorpy
 Program, instruction Client, asyncpg pool — each only when the role needs it) and keep them
 in arq's ctx under one key, `DEPS_KEY`; nothing else reads the ctx dict. Start-up also
-configures the JSON logs (workers/logging.py) and, unless the metrics port is 0, starts the
-worker's `/metrics` and `/healthz` (workers/health.py).
+configures the JSON logs (fleet/logging.py) and, unless the metrics port is 0, starts the
+worker's `/metrics` and `/healthz` (fleet/observer.py).
 
 `job_function` turns `run(deps, *json_args) -> Outcome` into an arq function with the job's
 timeout from the settings, structlog context bound (role, job, job_id, try), and the outcome's
 string as the result; a `retry` outcome is retried by arq (after `RETRY_DEFER_S`) while tries
 remain. A job called with arguments acts on its first one, its target (as `job_ids.enqueue`
-has it), and holds the target's Redis lease (workers/lease.py) while it runs: when another
+has it), and holds the target's Redis lease (fleet/lease.py) while it runs: when another
 run holds it, the try is `already_done` at once and sends nothing. Each try is recorded in
 `job_runs` (store/job_runs.py) when it starts and when it ends — the chain, not that table, is
 the source of truth, so a database failure there is logged and the job goes on — and in the
@@ -38,17 +38,17 @@ from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, anchor_program
 from chain.sender import Sender
+from fleet.lease import lease
+from fleet.logging import configure_logging
+from fleet.observer import Observer
+from fleet.redis import apply_socket_options
+from fleet.settings import Settings
 from jobs.deps import JobDeps
 from jobs.outcome import Outcome
 from metrics.health import HealthPolicy
 from metrics.jobs import JobTry
 from program.client import Client, Deployment
 from store import job_runs
-from workers.health import Observer
-from workers.lease import lease
-from workers.logging import configure_logging
-from workers.redis import apply_socket_options
-from workers.settings import Settings
 
 DEPS_KEY = "keepernet"
 RETRY_DEFER_S = 1.0

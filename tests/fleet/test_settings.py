@@ -13,7 +13,7 @@ from solders.pubkey import Pubkey
 from chain.client import Endpoint
 from chain.keys import KeypairError, load_keypair
 from chain.sender import FeePolicy
-from workers.settings import (
+from fleet.settings import (
     ENV_VARS,
     JobTimeouts,
     LiquidatorSettings,

@@ -23,12 +23,12 @@ from arq.connections import ArqRedis
 from solders.pubkey import Pubkey
 
 from chain.client import RpcClient
+from fleet.lease import hold
+from fleet.membership import instance_name
+from jobs.registry import ROLES, queue_name
 from metrics import definitions as metric
 from metrics.health import CHECKS, Health, HealthPolicy, Probe, SlotWatch, judge
 from metrics.server import MetricsServer
-from workers.fleet import instance_name
-from workers.job_ids import ROLES, queue_name
-from workers.lease import hold
 
 PROBE_INTERVAL_S = 5.0
 PROBE_TIMEOUT_S = 4.0  # each probe's own bound, so one dead dependency does not stall a round

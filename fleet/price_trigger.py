@@ -1,6 +1,6 @@
 """The liquidator's trigger: an oracle's price changes, this instance judges its share of the
 positions at the new price in memory, and hands each one under maintenance to `liquidate` (the
-fast path, workers/fast_path.py: liquidated at once, its queued job the fallback) — without
+fast path, fleet/fast_path.py: liquidated at once, its queued job the fallback) — without
 waiting for a queue hop or a fresh read of every position.
 
 Each liquidator instance runs one `PriceTrigger` beside its arq worker:
@@ -13,13 +13,13 @@ Each liquidator instance runs one `PriceTrigger` beside its arq worker:
 - it keeps the open positions in a `PositionBook`, re-read every `book_refresh_s`, or less
   often for a large book (`refresh_period_s`; a position opened since is caught at the next
   refresh, and by the cron scan);
-- it beats into the liquidator fleet (`workers.fleet`) and judges only the positions
+- it beats into the liquidator fleet (`fleet.membership`) and judges only the positions
   `owner_of` assigns to it among the live instances, so N instances share the scan; a dead
   instance's share moves to the others once its beat ages out;
 - after every (re)connection it rescans its share at the prices read afresh, since
   notifications sent while it was away are lost.
 
-The jobs the fast path enqueues carry deterministic ids (`workers.job_ids`), so a position found
+The jobs the fast path enqueues carry deterministic ids (`jobs.registry`), so a position found
 by two triggers, or by a trigger and the cron scan, is queued once; the lease and the program's
 guard make its liquidation land once.
 """
@@ -39,10 +39,10 @@ from solders.pubkey import Pubkey
 
 from chain.prices import OracleRefused, Quote, judge_quote
 from chain.watch import watch_accounts
+from fleet.membership import Fleet
 from jobs.deps import JobDeps
 from jobs.liquidation import load_book, read_prices
 from jobs.liquidation_plan import Candidate, PositionBook
-from workers.fleet import Fleet
 
 log = structlog.get_logger(__name__)
 

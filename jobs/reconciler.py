@@ -5,7 +5,7 @@ Every `RECONCILE_INTERVAL_S` (and at start-up; unique, so one run per tick acros
 `reconcile`:
 
 1. reads the work due on chain (jobs/due.py) and enqueues each job through
-   `workers.job_ids.enqueue`: its id is deterministic, so a job already queued, running or
+   `jobs.registry.enqueue`: its id is deterministic, so a job already queued, running or
    just done is not enqueued again, and a queue wiped by FLUSHDB or lost with Redis is
    rebuilt on the next tick;
 2. re-enqueues the role's lost runs: tries in `job_runs` that started longer ago than arq
@@ -30,13 +30,13 @@ from arq.worker import Function
 from solana.rpc.core import RPCException
 
 from chain.client import RpcUnavailable
+from fleet.context import WorkerDeps, deps_of
 from jobs.deps import MissingAccount
 from jobs.due import read_due
 from jobs.outcome import Outcome
+from jobs.registry import NotAnId, enqueue, stage_in
 from metrics.jobs import JobTry
 from store.job_runs import unfinished
-from workers.context import WorkerDeps, deps_of
-from workers.job_ids import NotAnId, enqueue, stage_in
 
 RECONCILE_INTERVAL_S = 10
 ARQ_IN_PROGRESS_EXTRA_S = 10.0  # arq keeps a job's in-progress key its largest timeout + this

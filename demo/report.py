@@ -18,7 +18,7 @@ from solders.pubkey import Pubkey
 
 from chain.client import RpcClient
 from jobs.indexing import decode_logs, event_parser
-from workers.job_ids import ROLES, queue_name
+from jobs.registry import ROLES, queue_name
 
 # the summary's lines: (label, event name)
 SUMMARY = (

@@ -4,7 +4,7 @@ account of the job's kind there and, for apply_config, that a change is pending 
 timelock has passed (a run that could only end `not_needed` would keep its result under the
 planners' id for KEEP_RESULT_S and hold the reconciler's enqueue of the change back that
 long). The job is then enqueued under the same id the planners use
-(`workers.job_ids`), its stage computed from the account just read, so a job an operator asks
+(`jobs.registry`), its stage computed from the account just read, so a job an operator asks
 for is the very job a planner would queue, never a second one.
 
     job                 its argument             the stage, from the account
@@ -33,14 +33,14 @@ from arq.constants import in_progress_key_prefix, result_key_prefix
 from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, anchor_program
+from fleet.redis import apply_socket_options, redis_settings
+from fleet.serializer import job_deserializer, job_serializer
+from fleet.settings import Settings
 from jobs.config_plan import ConfigAction, PendingConfigView, apply_step
 from jobs.deps import read_raw_snapshot
+from jobs.registry import enqueue, job_id, role_of
 from jobs.stages import stage_of
 from program.svm import pending_config_pda
-from workers.job_ids import enqueue, job_id, role_of
-from workers.redis import apply_socket_options, redis_settings
-from workers.serializer import job_deserializer, job_serializer
-from workers.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from chain.client import Endpoint, RpcClient, anchor_program
 from chain.localnet.seed import PositionSpec
 from chain.pyth import price_account
 from chain.sender import FeePolicy, Sender
+from fleet.price_trigger import ChainTime, PriceTrigger
 from jobs.deps import JobDeps
 from jobs.liquidation_plan import LONG, Candidate, PositionBook
 from program import layouts
 from program.client import PerpMarketParams
 from tests.perp_world import PRICE, SIZE, SOLID, perp_market_stub, perp_world
-from workers.price_trigger import ChainTime, PriceTrigger
 
 DAY_S = 86_400
 

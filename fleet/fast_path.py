@@ -10,7 +10,7 @@ each candidate the instance whose trigger found it:
   TTL and FALLBACK_MARGIN_S (`fallback_defer_s`). Whoever queues the id first owns the position; an
   instance whose enqueue finds it queued leaves it alone;
 - runs try 0 of that job here, at once, exactly as a try from the queue runs
-  (`workers.context.run_try`: the target's lease, job_runs, metrics) — unless it could not
+  (`fleet.context.run_try`: the target's lease, job_runs, metrics) — unless it could not
   start within LATE_START_S, when the queue takes over;
 - when try 0 lands the liquidation (`success`), leaves the fallback to run later and find the
   position flat. Any other end — `retry`, `not_needed`, `already_done` (another holder had the
@@ -36,11 +36,11 @@ import structlog
 from arq.jobs import Job
 from solders.pubkey import Pubkey
 
+from fleet.context import RETRY_DEFER_S, Run, WorkerDeps, lease_ttl_s, run_try
 from jobs.liquidation_plan import Candidate
 from jobs.outcome import Outcome
+from jobs.registry import enqueue, queue_name
 from metrics.jobs import JobTry
-from workers.context import RETRY_DEFER_S, Run, WorkerDeps, lease_ttl_s, run_try
-from workers.job_ids import enqueue, queue_name
 
 JOB = "liquidate_position"
 TRIGGER_TRY = 0  # job_runs' try number of the fast path's run, before the queue's tries 1, 2…

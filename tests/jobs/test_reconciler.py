@@ -12,20 +12,20 @@ import pytest_asyncio
 from arq.connections import ArqRedis, create_pool
 
 from chain.client import Endpoint
+from fleet.context import WorkerDeps
+from fleet.redis import redis_settings
+from fleet.serializer import job_deserializer, job_serializer
+from fleet.settings import RedisSettings, Settings
 from jobs.due import DueJob
 from jobs.governance_plan import MarketState
+from jobs.reconciler import reconcile
+from jobs.registry import job_id, queue_name
 from store import job_runs
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
 from tests.jobs.test_due import due_world
 from tests.jobs.test_governance import proposal
 from workers import funding, governance
-from workers.context import WorkerDeps
-from workers.job_ids import job_id, queue_name
-from workers.reconciler import reconcile
-from workers.redis import redis_settings
-from workers.serializer import job_deserializer, job_serializer
-from workers.settings import RedisSettings, Settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -8,14 +8,14 @@ import pytest_asyncio
 from arq.connections import ArqRedis, create_pool
 
 from chain.client import Endpoint, RpcClient
+from fleet.observer import Observer
+from fleet.redis import redis_settings
+from fleet.serializer import job_deserializer, job_serializer
+from fleet.settings import RedisSettings
+from jobs.registry import enqueue
 from metrics.definitions import registry
 from metrics.health import HealthPolicy
 from tests.chain.chaos import dead_url
-from workers.health import Observer
-from workers.job_ids import enqueue
-from workers.redis import redis_settings
-from workers.serializer import job_deserializer, job_serializer
-from workers.settings import RedisSettings
 
 
 @pytest_asyncio.fixture

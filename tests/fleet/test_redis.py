@@ -10,14 +10,14 @@ import pytest
 from arq.connections import create_pool
 from redis.asyncio.connection import Connection, SSLConnection
 
-from workers.redis import (
+from fleet.redis import (
     CancellableConnection,
     CancellableSSLConnection,
     apply_socket_options,
     cancellable,
     redis_settings,
 )
-from workers.settings import RedisSettings
+from fleet.settings import RedisSettings
 
 
 async def test_a_command_loop_stops_at_every_cancellation(redis_url: str) -> None:

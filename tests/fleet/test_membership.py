@@ -7,7 +7,7 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from workers.fleet import Fleet, instance_name, live_instances
+from fleet.membership import Fleet, instance_name, live_instances
 
 
 async def test_instances_live_age_out_and_leave(redis_url: str) -> None:

@@ -14,11 +14,11 @@ from arq.connections import ArqRedis, create_pool
 from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient
+from fleet.context import DEPS_KEY, WorkerDeps, job_function
+from fleet.lease import acquire, hold, lease, lease_key, release
+from fleet.redis import redis_settings
+from fleet.settings import RedisSettings, Settings
 from jobs.outcome import Outcome
-from workers.context import DEPS_KEY, WorkerDeps, job_function
-from workers.lease import acquire, hold, lease, lease_key, release
-from workers.redis import redis_settings
-from workers.settings import RedisSettings, Settings
 
 pytestmark = pytest.mark.asyncio
 

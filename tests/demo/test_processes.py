@@ -6,8 +6,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from workers.demo import processes
-from workers.demo.servers import free_port_pair
+from demo import processes
+from demo.servers import free_port_pair
 
 
 async def test_a_port_taken_before_the_child_binds_it_is_given_up_for_another(

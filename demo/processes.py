@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from workers.demo.servers import free_port, free_port_pair
+from demo.servers import free_port, free_port_pair
 
 STOP_TIMEOUT_S = 30.0
 
