@@ -184,6 +184,55 @@ def test_the_book_is_the_exact_rule(
         assert all(owner_of(c.position, instances) == i for c in shard)
 
 
+# Positions a few units either side of maintenance where the integer roundings (pnl floored,
+# funding owed ceiled, the margin ceiled over a floored notional) move the exact margin away from
+# the float one, so that the float pass deciding alone would misjudge them: (side, size, entry,
+# price, maintenance bps, the side's funding index, the collateral from which the position is
+# healthy). Their reserves are an ordinary pool's, so that the float pass judges them.
+RESERVE = 10**9
+ROUNDED = [
+    # pnl -2 (float -1.500001), margin 4_995_004 (float 4_995_003.38): at 4_995_005 the
+    # position is under maintenance by 1 while its float margin is +0.12
+    (LONG, 1_500_001, 100_000_002, 100_000_001, 333, 0, 4_995_006),
+    # pnl -2 (float -1.000001), funding owed 2 (float 1.000001), margin 101 (float 100.0001):
+    # at 103 and 104 it is under maintenance while its float margin is +1.0 and +2.0
+    (LONG, 1_000_001, 1_000_001, 1_000_000, 1, 1_000, 105),
+    # at its entry, no pnl; margin 1_499_999 over the notional 2_999_998 floored from
+    # 2_999_998.5 (float 1_499_999.25): at the boundary it is healthy while its float margin
+    # is -0.25
+    (SHORT, 1_999_999, 1_500_000, 1_500_000, 5_000, 0, 1_499_999),
+]
+OFFSETS = range(-3, 4)
+
+
+def test_the_book_decides_exactly_where_rounding_moves_the_margin() -> None:
+    """The float pass leaves the positions its tolerance cannot decide to the exact rule: it
+    never drops a liquidatable position nor takes a healthy one."""
+    markets, quotes, positions = {}, {}, []
+    where: dict[Pubkey, tuple[int, int]] = {}  # position -> (row of ROUNDED, offset)
+    expected = []
+    for row, (s, size, entry, price, b, index, healthy_from) in enumerate(ROUNDED):
+        address = key(1000 + row)
+        markets[address] = perp_market_stub(oracle=key(2000 + row), maintenance_margin_bps=b,
+                                            cumulative_funding=index,
+                                            cumulative_funding_short=index)
+        quotes[address] = Quote(price, 0)
+        for offset in OFFSETS:
+            k = key(100 * row + offset - OFFSETS.start)
+            where[k] = (row, offset)
+            collateral = healthy_from + offset
+            positions.append((k, position(address, s, size, entry, collateral, 0,
+                                          reserve=RESERVE)))
+            if is_liquidatable(s, size, entry, collateral, 0, RESERVE, quote=Quote(price, 0),
+                               index=index, maintenance_bps=b):
+                expected.append((row, offset))
+    # the table's boundaries are the exact rule's
+    assert expected == [(row, offset) for row in range(len(ROUNDED)) for offset in OFFSETS
+                        if offset < 0]
+    got = PositionBook.from_accounts(markets, positions).liquidatable(quotes, now=0)
+    assert sorted(where[c.position] for c in got) == expected
+
+
 POSITIONS = [Pubkey.from_bytes(bytes([n % 256, n // 256]) + bytes(30)) for n in range(2000)]
 
 
