@@ -74,6 +74,18 @@ async def test_expiry_frees_a_lease_its_holder_never_released(redis: ArqRedis) -
     assert await redis.get(key) == b"next"
 
 
+async def test_a_lease_lasts_the_ttl_asked(redis: ArqRedis) -> None:
+    """The TTL is what frees a lease whose holder died: it must be what was asked, in
+    milliseconds, however the lease was taken."""
+    async with lease(redis, "liquidate_position", "P", 30) as held:
+        assert held
+        assert 29_000 < await redis.pttl(lease_key("liquidate_position", "P")) <= 30_000
+    assert await acquire(redis, "keepernet:test:acquired", "a", 12.5)
+    assert 11_500 < await redis.pttl("keepernet:test:acquired") <= 12_500
+    assert await hold(redis, "keepernet:test:held", "a", 20)  # a free standing lease, taken
+    assert 19_000 < await redis.pttl("keepernet:test:held") <= 20_000
+
+
 async def test_a_standing_lease_is_kept_by_its_holder_and_taken_over_once_it_lapses(
         redis: ArqRedis) -> None:
     key = "keepernet:test:collector"
