@@ -242,25 +242,43 @@ def test_unknown_status_is_not_trading(oracle: Oracle, raw_status: int) -> None:
 # ---------------------------------------------------------------- staleness
 
 
-@pytest.mark.parametrize(
-    ("publish", "max_staleness", "slot", "err"),
-    [
-        (1_000, 50, 1_050, OK),  # exactly max_staleness old
-        (1_000, 50, 1_051, STALE),
-        (1_000, 0, 1_000, OK),
-        (1_000, 0, 1_001, STALE),
-        (1_000, 50, 999, OK),  # published in the future: fresh
-        (1_000, 50, 0, OK),
-        (U64_MAX, 0, 0, OK),
-        (0, U64_MAX, U64_MAX, OK),  # publish_slot + max overflows: no wrap
-        (1, U64_MAX - 1, U64_MAX, OK),
-        (0, U64_MAX - 1, U64_MAX, STALE),
-        (0, 0, U64_MAX, STALE),
-    ],
-)
+# (publish slot, max staleness, slot, the program's verdict)
+STALENESS = [
+    (1_000, 50, 1_050, OK),  # exactly max_staleness old
+    (1_000, 50, 1_051, STALE),
+    (1_000, 0, 1_000, OK),
+    (1_000, 0, 1_001, STALE),
+    (1_000, 50, 999, OK),  # published in the future: fresh
+    (1_000, 50, 0, OK),
+    (U64_MAX, 0, 0, OK),
+    (0, U64_MAX, U64_MAX, OK),  # publish_slot + max overflows: no wrap
+    (1, U64_MAX - 1, U64_MAX, OK),
+    (0, U64_MAX - 1, U64_MAX, STALE),
+    (0, 0, U64_MAX, STALE),
+]
+
+
+@pytest.mark.parametrize(("publish", "max_staleness", "slot", "err"), STALENESS)
 def test_staleness(oracle: Oracle, publish: int, max_staleness: int, slot: int, err: int) -> None:
     got = oracle(account(slot=publish).encode(), slot=slot, max_staleness=max_staleness)
     assert got == ((OK, 64_250_123_456) if err == OK else (err, None))
+
+
+@pytest.mark.parametrize(("publish", "max_staleness", "slot", "err"), STALENESS)
+def test_chain_prices_judges_staleness_as_the_program(
+    oracle: Oracle, publish: int, max_staleness: int, slot: int, err: int
+) -> None:
+    """The boundaries the random comparison below reaches only by luck: a price exactly
+    max_staleness old is fresh, one slot older is stale, for the keeper as for the program."""
+    data = account(slot=publish).encode()
+    assert oracle(data, slot=slot, max_staleness=max_staleness)[0] == err
+    limits = OracleLimits(max_staleness, max_conf_bps=100)
+    if err == OK:
+        assert judge(data, limits, slot) == 64_250_123_456
+    else:
+        with pytest.raises(OracleRefused) as refused:
+            judge(data, limits, slot)
+        assert CODE[refused.value.error] == err
 
 
 @settings(max_examples=300, deadline=None)
