@@ -191,6 +191,26 @@ async def test_a_refusal_comes_back_by_its_idl_name_and_nothing_is_sent(world: W
     assert await intent.state() == PROPOSED
 
 
+async def test_a_transaction_that_lands_with_an_error_is_refused(world: World) -> None:
+    """The simulation passed (on a node behind, say) but the program refused the transaction
+    on chain: it landed, failed, and the sender reports the refusal by its IDL name without
+    sending again."""
+    intent = await world.proposed_market(14, likes=2)  # one vote short
+
+    def passed(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        answer["result"]["value"]["err"] = None
+        return answer
+
+    world.proxy.rewrite("simulateTransaction", passed)
+    result = await sent(world.sender(), intent)
+    assert isinstance(result, Refused) and result.error == "ThresholdNotMet"
+    [signature] = await world.approvals(intent.market)
+    assert world.sent() == [str(signature)]
+    assert (await world.transaction(signature)).transaction.meta.err is not None
+    assert intent.reads == 1
+    assert await intent.state() == PROPOSED
+
+
 # ---- lost, late and hidden ----------------------------------------------------------------------
 async def test_a_lost_transaction_is_re_read_re_signed_and_lands_once(world: World) -> None:
     intent = await world.proposed_market(3, likes=3)
