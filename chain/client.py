@@ -39,6 +39,7 @@ from solders.pubkey import Pubkey
 
 from chain.transport import http_client
 from metrics import definitions as metric
+from program.idl.anchor import load_idl
 
 # After a failure that gives no Retry-After, an endpoint rests this long, doubling per
 # consecutive failure up to the cap.
@@ -181,8 +182,6 @@ def anchor_program(rpc: RpcClient, program_id: Pubkey, payer: Keypair | None = N
     """The anchorpy Program for the IDL at `program_id`, over the primary endpoint's client
     (anchorpy talks to one connection; use `RpcClient.call` and `program_accounts` for
     failover). `payer` is the Provider's wallet, a throwaway key when it never signs."""
-    from program.svm import load_idl  # imported late: it brings the SVM stack
-
     provider = Provider(rpc.primary, Wallet(payer if payer is not None else Keypair()))
     return Program(load_idl(), program_id, provider)
 
