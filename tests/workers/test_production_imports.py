@@ -20,7 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ROLE_MODULES = ["workers.indexer", "workers.liquidator", "workers.funding",
                 "workers.governance", "workers.cli"]
-PRODUCTION_PACKAGES = ["chain", "fleet", "jobs", "metrics", "program", "store", "workers"]
+PRODUCTION_PACKAGES = ["chain", "fleet", "jobs", "metrics", "patches", "program", "store",
+                       "workers"]
 # the test runtime itself, and what only the `keepernet localnet` and `demo` commands import
 # (late, inside the command)
 TEST_RUNTIME = ["program.svm", "program.local", "program.toolchain.deploy", "chain.localnet",
