@@ -28,10 +28,10 @@ from solders.pubkey import Pubkey
 
 from bench.report import BenchResult, Figure, write_result
 from chain.pyth import price_account
+from program.addresses import BPF_LOADER_UPGRADEABLE
 from program.client import PerpMarketParams
 from program.local import PYTH_PROGRAM, LocalProtocol
 from program.svm import TxResult
-from program.toolchain.deploy import BPF_LOADER_UPGRADEABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_PATH = ROOT / "program" / "compute_units.json"

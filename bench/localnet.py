@@ -53,8 +53,8 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
-from chain.transport import http_client
 from demo.servers import free_port_pair
+from patches.solana_http import send_through_aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_PATH = ROOT / "bench" / "results" / "localnet.json"
@@ -118,9 +118,7 @@ async def start_server(keys_dir: Path, profile: Path | None, log: Path) -> Serve
 def rpc_client(url: str, transport: str, timeout_s: float = 30) -> AsyncClient:
     """solana-py's client, sending through `transport` ("aiohttp" or its own "httpx")."""
     client = AsyncClient(url, timeout=timeout_s)
-    if transport == "aiohttp":
-        client._provider.session = http_client(timeout_s)
-    return client
+    return send_through_aiohttp(client, timeout_s) if transport == "aiohttp" else client
 
 
 def load_keypair(path: Path) -> Keypair:

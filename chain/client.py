@@ -39,6 +39,8 @@ from solders.pubkey import Pubkey
 
 from chain.transport import http_client
 from metrics import definitions as metric
+from patches.solana_http import send_through_aiohttp
+from program.idl.anchor import load_idl
 
 # After a failure that gives no Retry-After, an endpoint rests this long, doubling per
 # consecutive failure up to the cap.
@@ -181,18 +183,14 @@ def anchor_program(rpc: RpcClient, program_id: Pubkey, payer: Keypair | None = N
     """The anchorpy Program for the IDL at `program_id`, over the primary endpoint's client
     (anchorpy talks to one connection; use `RpcClient.call` and `program_accounts` for
     failover). `payer` is the Provider's wallet, a throwaway key when it never signs."""
-    from program.svm import load_idl  # imported late: it brings the SVM stack
-
     provider = Provider(rpc.primary, Wallet(payer if payer is not None else Keypair()))
     return Program(load_idl(), program_id, provider)
 
 
 def _solana_client(url: str, commitment: Commitment, timeout_s: float) -> AsyncClient:
-    """solana-py's client, its HTTP through aiohttp (chain/transport.py says why). solana-py
-    takes no transport, so its provider's session is replaced."""
-    client = AsyncClient(url, commitment=commitment, timeout=timeout_s)
-    client._provider.session = http_client(timeout_s)
-    return client
+    """solana-py's client, its HTTP through aiohttp (chain/transport.py says why)."""
+    return send_through_aiohttp(AsyncClient(url, commitment=commitment, timeout=timeout_s),
+                                timeout_s)
 
 
 def _memcmp(offset: int, base58: str) -> dict[str, object]:

@@ -41,6 +41,7 @@ from jobs.liquidation_plan import Candidate
 from jobs.outcome import Outcome
 from jobs.registry import enqueue, queue_name
 from metrics.jobs import JobTry
+from patches.arq_queue_score import bring_forward
 
 JOB = "liquidate_position"
 TRIGGER_TRY = 0  # job_runs' try number of the fast path's run, before the queue's tries 1, 2…
@@ -118,12 +119,9 @@ class FastPath:
                                           else 0.0)
 
     async def _bring_forward(self, job_id: str, delay_s: float) -> None:
-        """Make the deferred job `job_id` due in `delay_s`. arq has no call for it: a job's
-        due time is its score in the queue's sorted set (unix ms), and XX leaves a job that
-        is gone (already run) gone."""
-        due_ms = round((time.time() + delay_s) * 1000)
+        """Make the deferred job `job_id` due in `delay_s`."""
         try:
-            await self.deps.redis.zadd(queue_name(self.deps.role), {job_id: due_ms}, xx=True)
+            await bring_forward(self.deps.redis, queue_name(self.deps.role), job_id, delay_s)
         except Exception as e:  # Redis away: the fallback still runs at its deferred time
             log.warning("fast-path fallback not brought forward: it runs when deferred",
                         job_id=job_id, error=f"{type(e).__name__}: {e}")

@@ -30,15 +30,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from anchorpy import EventParser, Idl
+from anchorpy import EventParser
 from anchorpy.coder.coder import Coder
 from anchorpy.program.common import Event
 from solders.pubkey import Pubkey
 
 from program.idl import generate, spec
+from program.idl.anchor import load_idl
 from store.events import Cursor, EventRow
 
 # what getSignaturesForAddress gives at most per call (Solana's limit)
@@ -116,13 +116,9 @@ class DecodedEvent(NamedTuple):
     data: dict[str, Any]
 
 
-# the IDL program/svm.py loads too (not imported from there: it brings the SVM stack)
-IDL_PATH = Path(__file__).resolve().parents[1] / "program" / "idl" / "keepernet.json"
-
-
 @functools.cache
 def _coder() -> Coder:
-    return Coder(Idl.from_json(IDL_PATH.read_text()))
+    return Coder(load_idl())
 
 
 def event_parser(program_id: Pubkey) -> EventParser:

@@ -16,17 +16,17 @@ from solders.pubkey import Pubkey
 from solders.system_program import ID as SYSTEM_PROGRAM_ID
 from spl.token.constants import TOKEN_PROGRAM_ID
 
-from program.svm import (
+from program.addresses import (
     config_pda,
     market_pda,
     pending_config_pda,
     perp_market_pda,
     position_pda,
+    program_data_address,
     shares_pda,
     vault_authority_pda,
     vote_pda,
 )
-from program.toolchain.deploy import program_data_address
 
 VOTE_PROPOSAL = 0
 VOTE_DISPUTE = 1

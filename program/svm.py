@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from anchorpy import Context, EventParser, Idl, Program, Provider, Wallet
+from anchorpy import Context, EventParser, Program, Provider, Wallet
 from anchorpy.program.common import Event
 from solana.rpc.async_api import AsyncClient
 from solders.account import Account
@@ -36,59 +36,18 @@ from spl.token.instructions import (
     mint_to,
 )
 
+from program.addresses import program_data_address
 from program.errors import describe
-from program.toolchain.deploy import deploy_upgradeable, new_svm, program_data_address
+from program.idl.anchor import load_idl
+from program.toolchain.deploy import deploy_upgradeable, new_svm
 
 PROGRAM_DIR = Path(__file__).resolve().parent
 SO_PATH = PROGRAM_DIR / "build" / "keepernet.so"
-IDL_PATH = PROGRAM_DIR / "idl" / "keepernet.json"
 
 MINT_LEN = 82
 TOKEN_ACCOUNT_LEN = 165
 # amount (u64) sits after mint and owner in an SPL token account
 TOKEN_AMOUNT_OFFSET = 64
-
-
-def load_idl() -> Idl:
-    return Idl.from_json(IDL_PATH.read_text())
-
-
-# ---- derived addresses ----------------------------------------------------------------------
-def config_pda(program_id: Pubkey) -> Pubkey:
-    return Pubkey.find_program_address([b"config"], program_id)[0]
-
-
-def pending_config_pda(program_id: Pubkey) -> Pubkey:
-    return Pubkey.find_program_address([b"pending_config"], program_id)[0]
-
-
-def vault_authority_pda(program_id: Pubkey) -> Pubkey:
-    return Pubkey.find_program_address([b"vault"], program_id)[0]
-
-
-def market_pda(program_id: Pubkey, creator: Pubkey, market_id: int) -> Pubkey:
-    """A market's address: its id is the creator's own, so nobody can take another's."""
-    return Pubkey.find_program_address(
-        [b"market", bytes(creator), market_id.to_bytes(8, "little")], program_id)[0]
-
-
-def shares_pda(program_id: Pubkey, market: Pubkey, owner: Pubkey) -> Pubkey:
-    return Pubkey.find_program_address([b"shares", bytes(market), bytes(owner)], program_id)[0]
-
-
-def vote_pda(program_id: Pubkey, market: Pubkey, kind: int, voter: Pubkey) -> Pubkey:
-    return Pubkey.find_program_address([b"vote", bytes(market), bytes([kind]), bytes(voter)],
-                                       program_id)[0]
-
-
-def perp_market_pda(program_id: Pubkey, perp_market_id: int) -> Pubkey:
-    return Pubkey.find_program_address([b"perp", perp_market_id.to_bytes(8, "little")],
-                                       program_id)[0]
-
-
-def position_pda(program_id: Pubkey, perp_market: Pubkey, owner: Pubkey) -> Pubkey:
-    return Pubkey.find_program_address([b"position", bytes(perp_market), bytes(owner)],
-                                       program_id)[0]
 
 
 @functools.cache

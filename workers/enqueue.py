@@ -40,7 +40,7 @@ from jobs.config_plan import ConfigAction, PendingConfigView, apply_step
 from jobs.deps import read_raw_snapshot
 from jobs.registry import enqueue, job_id, role_of
 from jobs.stages import stage_of
-from program.svm import pending_config_pda
+from program.addresses import pending_config_pda
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ from solders.sysvar import CLOCK, RENT
 from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
-BPF_LOADER_UPGRADEABLE = Pubkey.from_string("BPFLoaderUpgradeab1e11111111111111111111111")
+from program.addresses import BPF_LOADER_UPGRADEABLE, program_data_address
+
 # LiteSVM activates every feature, including this one, which makes the upgradeable
 # loader refuse new deployments (in favour of loader v4); new_svm switches it off.
 DISABLE_NEW_LOADER_V3_DEPLOYMENTS = Pubkey.from_string(
@@ -51,11 +52,6 @@ def new_svm() -> LiteSVM:
                            if k != DISABLE_NEW_LOADER_V3_DEPLOYMENTS},
                           {DISABLE_NEW_LOADER_V3_DEPLOYMENTS})
     return LiteSVM().with_builtins(features)
-
-
-def program_data_address(program_id: Pubkey) -> Pubkey:
-    """The program's ProgramData account: PDA([program id], upgradeable loader)."""
-    return Pubkey.find_program_address([bytes(program_id)], BPF_LOADER_UPGRADEABLE)[0]
 
 
 def deploy_upgradeable(

@@ -7,6 +7,7 @@ import configparser
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,16 @@ def test_the_dockerfile_builds_in_stages_and_runs_as_keeper() -> None:
     assert re.search(r"^EXPOSE 9400", text, re.MULTILINE)
     for source in re.findall(r"^COPY (?!--from)(\S+)", text, re.MULTILINE):
         assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which is missing"
+
+
+def test_the_dockerfile_copies_every_package_the_install_includes() -> None:
+    # `pip install .` in the image installs only what was copied: a package left out is
+    # missing at run time, not at build time
+    find = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    included = {pattern.rstrip("*") for pattern in find["find"]["include"]}
+    text = (DEPLOY / "Dockerfile").read_text()
+    copied = set(re.findall(r"^COPY (\S+) \./\1$", text, re.MULTILINE))
+    assert included <= copied, f"not copied: {sorted(included - copied)}"
 
 
 def unit(name: str) -> configparser.ConfigParser:

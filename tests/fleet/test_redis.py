@@ -6,18 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from arq.connections import create_pool
-from redis.asyncio.connection import Connection, SSLConnection
 
-from fleet.redis import (
-    CancellableConnection,
-    CancellableSSLConnection,
-    apply_socket_options,
-    cancellable,
-    redis_settings,
-)
+from fleet.redis import apply_socket_options, redis_settings
 from fleet.settings import RedisSettings
+from patches.redis_cancellable_write import CancellableConnection
 
 
 async def test_a_command_loop_stops_at_every_cancellation(redis_url: str) -> None:
@@ -59,11 +52,3 @@ async def test_a_workers_pool_opens_cancellable_connections_that_serve(redis_url
         assert await pool.ping()
     finally:
         await pool.aclose()
-
-
-def test_each_stock_connection_class_has_its_cancellable_counterpart() -> None:
-    assert cancellable(Connection) is CancellableConnection
-    assert cancellable(SSLConnection) is CancellableSSLConnection
-    assert cancellable(CancellableConnection) is CancellableConnection
-    with pytest.raises(TypeError, match="no cancellable counterpart"):
-        cancellable(object)  # type: ignore[arg-type]

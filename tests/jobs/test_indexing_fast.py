@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from solders.keypair import Keypair
 
-from jobs.indexing import IDL_PATH, decode_logs, decode_logs_anchorpy, event_parser
+from jobs.indexing import decode_logs, decode_logs_anchorpy, event_parser
+from program.idl.generate import IDL_PATH
 
 PROGRAM = Keypair().pubkey()
 OTHER = Keypair().pubkey()

@@ -15,15 +15,12 @@ from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from program.addresses import BPF_LOADER_UPGRADEABLE, program_data_address
 from program.client import ConfigParams
 from program.idl import spec
 from program.local import LocalProtocol
 from program.svm import SO_PATH
-from program.toolchain.deploy import (
-    BPF_LOADER_UPGRADEABLE,
-    deploy_upgradeable,
-    program_data_address,
-)
+from program.toolchain.deploy import deploy_upgradeable
 from tests.program.conftest import World, deploy_world
 from tests.program.refusals import (
     PARAMS_PAST_A_BOUND,

@@ -19,13 +19,13 @@ from solders.pubkey import Pubkey
 from program.client import VOTE_DISPUTE, VOTE_PROPOSAL
 from program.errors import error_names
 from program.idl import generate, spec
-from program.svm import IDL_PATH, ProgramSvm, TxResult
+from program.svm import ProgramSvm, TxResult
 from tests.program import model
 from tests.program.conftest import QUESTION, ROOT, User, World, deploy_world
 from tests.program.perps import LONG, PRICE, open_perp
 from tests.program.test_market_lifecycle import dispute_and_vote, pay_out
 
-IDL = json.loads(IDL_PATH.read_text())
+IDL = json.loads(generate.IDL_PATH.read_text())
 IX_NAMES = [snake(ix["name"]) for ix in IDL["instructions"]]
 NO, YES = 0, 1
 DISPUTE_STAKE = 10_000_000  # five of them reach the default dispute quorum

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
 from program import layouts
-from program.svm import load_idl
+from program.idl.anchor import load_idl
 
 HEADER = Path(__file__).parents[2] / "program" / "src" / "generated" / "accounts.h"
 CODER = AccountsCoder(load_idl())

@@ -4,8 +4,8 @@ import pytest
 from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 
+from program.addresses import BPF_LOADER_UPGRADEABLE
 from program.toolchain.deploy import (
-    BPF_LOADER_UPGRADEABLE,
     PACKET_DATA_SIZE,
     DeployError,
     deploy_upgradeable,
