@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, NoReturn, Self
+from typing import ClassVar, NoReturn, Protocol, Self, TypeVar
 
 from solders.pubkey import Pubkey
 
@@ -581,6 +581,21 @@ class PendingConfig:
 
 # Any account of the program
 ProgramAccount = Config | Market | Shares | Vote | PerpMarket | Position | PendingConfig
+AccountT = TypeVar("AccountT", covariant=True)
+
+
+class AccountKind(Protocol[AccountT]):
+    """An account class, for functions that read accounts of the kind they are given."""
+
+    @property
+    def KIND(self) -> str: ...
+
+    @property
+    def DISCRIMINATOR(self) -> bytes: ...
+
+    def from_bytes(self, data: bytes, /) -> AccountT: ...
+
+
 ACCOUNT_TYPES: tuple[type[ProgramAccount], ...] = (
     Config,
     Market,
@@ -590,7 +605,7 @@ ACCOUNT_TYPES: tuple[type[ProgramAccount], ...] = (
     Position,
     PendingConfig,
 )
-BY_KIND: dict[str, type[ProgramAccount]] = {t.KIND: t for t in ACCOUNT_TYPES}
+BY_KIND: dict[str, AccountKind[ProgramAccount]] = {t.KIND: t for t in ACCOUNT_TYPES}
 _BY_DISCRIMINATOR = {t.DISCRIMINATOR: t for t in ACCOUNT_TYPES}
 
 

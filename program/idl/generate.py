@@ -387,7 +387,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, NoReturn, Self
+from typing import ClassVar, NoReturn, Protocol, Self, TypeVar
 
 from solders.pubkey import Pubkey
 
@@ -487,9 +487,19 @@ def accounts_py(interface: Interface) -> str:
     for s in interface.accounts:
         lines += _py_class(s, enums)
     lines += ["# Any account of the program", f"ProgramAccount = {' | '.join(names)}",
+              'AccountT = TypeVar("AccountT", covariant=True)', "", "",
+              "class AccountKind(Protocol[AccountT]):",
+              '    """An account class, for functions that read accounts of the kind they are '
+              'given."""', "",
+              "    @property",
+              "    def KIND(self) -> str: ...", "",
+              "    @property",
+              "    def DISCRIMINATOR(self) -> bytes: ...", "",
+              "    def from_bytes(self, data: bytes, /) -> AccountT: ...", "", "",
               "ACCOUNT_TYPES: tuple[type[ProgramAccount], ...] = (",
               *[f"    {name}," for name in names], ")",
-              "BY_KIND: dict[str, type[ProgramAccount]] = {t.KIND: t for t in ACCOUNT_TYPES}",
+              "BY_KIND: dict[str, AccountKind[ProgramAccount]] = {t.KIND: t for t in "
+              "ACCOUNT_TYPES}",
               "_BY_DISCRIMINATOR = {t.DISCRIMINATOR: t for t in ACCOUNT_TYPES}", "", "",
               "def decode(data: bytes) -> ProgramAccount:",
               '    """The account whose data is `data`, of the kind its discriminator names."""',
