@@ -10,7 +10,7 @@ PROGRAM_SRCS := $(filter-out program/src/math/probe.c, \
 	$(wildcard program/src/*.c program/src/*/*.c))
 PROGRAM_OBJS := $(patsubst program/src/%.c,$(BUILD)/obj/%.o,$(PROGRAM_SRCS))
 HEADERS := $(wildcard program/src/*.h program/src/*/*.h)
-GENERATED := program/idl/keepernet.json $(wildcard program/src/generated/*.h)
+GENERATED := program/idl/keepernet.json $(wildcard program/src/generated/*.h) program/accounts.py
 
 .PHONY: setup program idl test lint bench bench-cu bench-scan bench-indexer bench-queue \
 	bench-localnet bench-reaction localnet demo clean

@@ -73,6 +73,7 @@ from fleet.serializer import job_deserializer, job_serializer
 from jobs.deps import JobDeps
 from jobs.liquidation import liquidate_position, scan_positions
 from jobs.registry import enqueue
+from program.accounts import Position
 from program.client import Client, PerpMarketParams
 from workers.liquidator import FLEET_TTL_S
 
@@ -238,7 +239,7 @@ async def opened_at(deps: JobDeps, positions: Sequence[Pubkey]) -> dict[Pubkey, 
         chunk = positions[start:start + ACCOUNTS_PER_READ]
         _, accounts = await deps.snapshot(*chunk)
         for position, account in zip(chunk, accounts, strict=True):
-            if account is None:
+            if not isinstance(account, Position):
                 raise RuntimeError(f"no position at {position}")
             found[position] = int(account.opened_at)
     return found

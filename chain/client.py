@@ -11,8 +11,8 @@ the node — a result or a JSON-RPC error such as bad params — is not an endpo
 comes back at once.
 
 `anchor_program(rpc, program_id)` is the anchorpy `Program` from the IDL over the primary
-endpoint's client, and `rpc.program_accounts(program, "Market")` fetches every account of one
-type (its discriminator as a `memcmp` filter) decoded by the IDL.
+endpoint's client, and `rpc.program_accounts(program, Market)` fetches every account of one
+kind (its discriminator as a `memcmp` filter) decoded into its class (program/accounts.py).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from solders.pubkey import Pubkey
 from chain.transport import http_client
 from metrics import definitions as metric
 from patches.solana_http import send_through_aiohttp
+from program.accounts import AccountKind, AccountT
 from program.idl.anchor import load_idl
 
 # After a failure that gives no Retry-After, an endpoint rests this long, doubling per
@@ -325,36 +326,30 @@ class RpcClient:
             f"{method}: no endpoint could answer within {self.deadline_s:g} s ("
             + "; ".join(f"{name}: {what}" for name, what in report.items()) + ")", report)
 
-    async def program_accounts(self, program: Program, account_name: str,
+    async def program_accounts(self, program: Program, kind: AccountKind[AccountT],
                                filters: Sequence[int | MemcmpOpts] = (),
-                               commitment: Commitment | None = None) -> list[tuple[Pubkey, Any]]:
-        """Every `account_name` account of `program` that passes `filters` (an int is a
-        dataSize filter, as in solana-py), decoded with the IDL; the account discriminator is
-        the first filter, so the node sends nothing else."""
-        return (await self.program_accounts_at(program, account_name, filters, commitment))[1]
+                               commitment: Commitment | None = None
+                               ) -> list[tuple[Pubkey, AccountT]]:
+        """Every `kind` account of `program` that passes `filters` (an int is a dataSize
+        filter, as in solana-py), decoded into `kind`; the account discriminator is the first
+        filter, so the node sends nothing else."""
+        return (await self.program_accounts_at(program, kind, filters, commitment))[1]
 
-    async def program_accounts_at(self, program: Program, account_name: str,
+    async def program_accounts_at(self, program: Program, kind: AccountKind[AccountT],
                                   filters: Sequence[int | MemcmpOpts] = (),
                                   commitment: Commitment | None = None
-                                  ) -> tuple[int, list[tuple[Pubkey, Any]]]:
+                                  ) -> tuple[int, list[tuple[Pubkey, AccountT]]]:
         """`program_accounts`, and the slot the node read them at."""
-        coder = program.coder.accounts
-        slot, raw = await self.raw_program_accounts_at(program, account_name, filters,
-                                                       commitment)
-        return slot, [(address, coder.decode(data)) for address, data in raw]
+        slot, raw = await self.raw_program_accounts_at(program, kind, filters, commitment)
+        return slot, [(address, kind.from_bytes(data)) for address, data in raw]
 
-    async def raw_program_accounts_at(self, program: Program, account_name: str,
+    async def raw_program_accounts_at(self, program: Program, kind: AccountKind[object],
                                       filters: Sequence[int | MemcmpOpts] = (),
                                       commitment: Commitment | None = None
                                       ) -> tuple[int, list[tuple[Pubkey, bytes]]]:
         """`program_accounts_at` with each account's data as bytes, not decoded (for many
         accounts of a fixed layout: see program/layouts.py)."""
-        coder = program.coder.accounts
-        discriminator = coder.acc_name_to_discriminator.get(account_name)
-        if discriminator is None:
-            raise ValueError(f"the IDL has no account {account_name!r}; it has "
-                             f"{sorted(coder.acc_name_to_discriminator)}")
-        wire: list[dict[str, object]] = [_memcmp(0, b58encode(discriminator).decode())]
+        wire: list[dict[str, object]] = [_memcmp(0, b58encode(kind.DISCRIMINATOR).decode())]
         wire += [{"dataSize": f} if isinstance(f, int) else _memcmp(f.offset, str(f.bytes))
                  for f in filters]
         # solana-py's call cannot ask for the context (the slot): the raw method can

@@ -6,7 +6,7 @@ positions as if opened at an accrued market."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 PPM = 10**6
 MAX_ELAPSED_SECS = 2**40  # one accrual's elapsed time is capped there
@@ -27,6 +27,27 @@ def funding_rate_ppm(long_oi: int, short_oi: int, max_bps: int) -> int:
     return magnitude if long_oi >= short_oi else -magnitude
 
 
+class FundingFields(Protocol):
+    """The fields of a PerpMarket account that its funding accrual reads."""
+
+    @property
+    def cumulative_funding(self) -> int: ...
+    @property
+    def cumulative_funding_short(self) -> int: ...
+    @property
+    def last_accrual_ts(self) -> int: ...
+    @property
+    def funding_interval_secs(self) -> int: ...
+    @property
+    def max_funding_bps(self) -> int: ...
+    @property
+    def long_oi(self) -> int: ...
+    @property
+    def short_oi(self) -> int: ...
+    @property
+    def funding_remainder(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Funding:
     """What a market's funding accrual needs (PerpMarket fields)."""
@@ -41,8 +62,8 @@ class Funding:
     funding_remainder: int = 0  # the exact index's fraction, in units of 1/(interval * 10^6)
 
     @classmethod
-    def of(cls, market: Any) -> Funding:
-        """From an anchorpy-decoded PerpMarket (or anything with its fields)."""
+    def of(cls, market: FundingFields) -> Funding:
+        """From a PerpMarket account (or anything with its fields)."""
         return cls(int(market.cumulative_funding), int(market.cumulative_funding_short),
                    int(market.last_accrual_ts), int(market.funding_interval_secs),
                    int(market.max_funding_bps), int(market.long_oi), int(market.short_oi),

@@ -8,7 +8,7 @@ same order, and names each refusal with the program's error from the IDL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from solders.pubkey import Pubkey
 
@@ -21,6 +21,15 @@ BPS = 10_000
 U64_MAX = 2**64 - 1
 
 
+class OracleLimitFields(Protocol):
+    """The fields of a PerpMarket account that hold its oracle limits."""
+
+    @property
+    def max_oracle_staleness_slots(self) -> int: ...
+    @property
+    def max_oracle_conf_bps(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class OracleLimits:
     """The oracle limits a perp market copied from the config at creation."""
@@ -29,9 +38,9 @@ class OracleLimits:
     max_conf_bps: int
 
     @classmethod
-    def from_market(cls, market: Any) -> OracleLimits:
-        """From a PerpMarket (as anchorpy decodes it): the limits it copied at creation, which
-        the program applies to its oracle."""
+    def from_market(cls, market: OracleLimitFields) -> OracleLimits:
+        """From a PerpMarket account: the limits it copied at creation, which the program
+        applies to its oracle."""
         return cls(market.max_oracle_staleness_slots, market.max_oracle_conf_bps)
 
 

@@ -16,6 +16,7 @@ from solders.pubkey import Pubkey
 from jobs.config_plan import ConfigAction, apply_step
 from jobs.deps import JobDeps, MissingAccount, Step, run_planned
 from jobs.outcome import Outcome
+from program.accounts import PendingConfig
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +31,7 @@ async def apply_config(ctx: JobDeps, pending_config: Pubkey) -> Outcome:
             raise MissingAccount(f"{pending_config} is not the deployment's PendingConfig "
                                  f"({ctx.client.d.pending_config})")
         now, (pending,) = await ctx.snapshot(pending_config)
-        if pending is not None and type(pending).__name__ != "PendingConfig":
+        if pending is not None and not isinstance(pending, PendingConfig):
             raise MissingAccount(f"no PendingConfig account at {pending_config}")
         step = apply_step(pending, now)
         if step == ConfigAction.APPLY:

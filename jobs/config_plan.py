@@ -11,10 +11,12 @@ from jobs.outcome import Outcome
 
 
 class PendingConfigView(Protocol):
-    """The PendingConfig fields the plan reads (an IDL-decoded account has them)."""
+    """The PendingConfig fields the plan reads (a decoded account has them)."""
 
-    pending: bool
-    effective_at: int
+    @property
+    def pending(self) -> bool: ...
+    @property
+    def effective_at(self) -> int: ...
 
 
 class ConfigAction(StrEnum):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 from anchorpy import Program
 from solana.rpc.types import MemcmpOpts
@@ -21,6 +21,7 @@ from chain.client import RpcClient, RpcUnavailable
 from chain.sender import AlreadyDone, Expired, GaveUp, Landed, Refused, Sender, SendResult
 from jobs.outcome import Outcome, refusal_outcome
 from metrics.sends import record_send
+from program.accounts import Config, ProgramAccount, decode
 from program.client import Client
 
 # the Clock sysvar: slot u64, epoch_start_timestamp i64, epoch u64, leader_schedule_epoch u64,
@@ -29,6 +30,7 @@ _CLOCK_SLOT = struct.Struct("<Q")
 _CLOCK_UNIX_TIMESTAMP = struct.Struct("<q")
 _CLOCK_UNIX_TIMESTAMP_OFFSET = 32
 TOKEN_ACCOUNT_SIZE = 165  # an SPL token account: mint at 0, owner at 32
+A = TypeVar("A", bound=ProgramAccount)
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,12 @@ class JobDeps:
         """The chain's clock and the raw accounts at `addresses` (see `read_raw_snapshot`)."""
         return await read_raw_snapshot(self.rpc, *addresses)
 
-    def decode(self, account: Account | None) -> Any | None:
-        """An account decoded with the IDL; None for no account."""
-        return None if account is None else self.program.coder.accounts.decode(
-            bytes(account.data))
+    def decode(self, account: Account | None) -> ProgramAccount | None:
+        """An account decoded into its class (program/accounts.py); None for no account."""
+        return None if account is None else decode(bytes(account.data))
 
-    async def snapshot(self, *addresses: Pubkey) -> tuple[int, list[Any | None]]:
-        """The chain's unix time and the accounts at `addresses` decoded with the IDL (None
+    async def snapshot(self, *addresses: Pubkey) -> tuple[int, list[ProgramAccount | None]]:
+        """The chain's unix time and the accounts at `addresses` decoded (None
         where there is no account), read in one getMultipleAccounts so that they are of
         one slot."""
         clock, accounts = await self.raw_snapshot(*addresses)
@@ -150,12 +151,12 @@ def instruction_name(program: Program, ixs: Sequence[Instruction]) -> str:
     return "unknown"
 
 
-async def read_account(deps: JobDeps, address: Pubkey, kind: str) -> tuple[int, Any, Any]:
+async def read_account(deps: JobDeps, address: Pubkey, kind: type[A]) -> tuple[int, A, Config]:
     """The chain's unix time, the `kind` account at `address` and the Config, of one slot."""
     now, (account, config) = await deps.snapshot(address, deps.client.d.config)
-    if account is None or type(account).__name__ != kind:
-        raise MissingAccount(f"no {kind} account at {address}")
-    if config is None:
+    if not isinstance(account, kind):
+        raise MissingAccount(f"no {kind.KIND} account at {address}")
+    if not isinstance(config, Config):
         raise MissingAccount("the program's Config account is missing")
     return now, account, config
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from solders.pubkey import Pubkey
 
@@ -30,8 +29,10 @@ from jobs.funding_plan import PerpMarketView, is_due
 from jobs.governance_plan import Action, MarketView, finalize_step, tally_step
 from jobs.stages import stage_of
 from metrics import definitions as metric
+from program.accounts import Market, PendingConfig, PerpMarket
 
-ROLE_ACCOUNTS = {"governance": "Market", "funding": "PerpMarket"}
+ROLE_ACCOUNTS: dict[str, type[Market | PerpMarket]] = {"governance": Market,
+                                                         "funding": PerpMarket}
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ async def read_due(deps: JobDeps, role: str) -> list[DueJob]:
     if kind is None:
         raise ValueError(f"no due work to read for role {role!r}: one of "
                          f"{', '.join(ROLE_ACCOUNTS)}")
-    accounts: list[tuple[Pubkey, Any]] = await deps.rpc.program_accounts(deps.program, kind)
+    accounts = await deps.rpc.program_accounts(deps.program, kind)
     # the clock is read after the accounts: a job judged due on a slightly later clock re-reads
     # the chain before it sends, so at worst it is `not_needed`
     pending_address = deps.client.d.pending_config
@@ -88,6 +89,8 @@ async def read_due(deps: JobDeps, role: str) -> list[DueJob]:
     if config is None:
         raise MissingAccount("the program's Config account is missing")
     if role == "governance":
-        metric.config_pending_effective.set(pending_effective_at(pending))
-        return governance_due(accounts, now) + config_due(pending_address, pending, now)
-    return funding_due(accounts, now)
+        pending_config = pending if isinstance(pending, PendingConfig) else None
+        metric.config_pending_effective.set(pending_effective_at(pending_config))
+        markets = [(a, m) for a, m in accounts if isinstance(m, Market)]
+        return governance_due(markets, now) + config_due(pending_address, pending_config, now)
+    return funding_due([(a, p) for a, p in accounts if isinstance(p, PerpMarket)], now)

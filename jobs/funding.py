@@ -14,6 +14,7 @@ from solders.pubkey import Pubkey
 from jobs.deps import JobDeps, Step, read_account, run_planned
 from jobs.funding_plan import is_due
 from jobs.outcome import Outcome
+from program.accounts import PerpMarket
 
 log = structlog.get_logger(__name__)
 
@@ -23,7 +24,7 @@ async def update_funding(ctx: JobDeps, perp_market: Pubkey) -> Outcome:
     `not_needed` before."""
 
     async def planner() -> Step:
-        now, perp, _config = await read_account(ctx, perp_market, "PerpMarket")
+        now, perp, _config = await read_account(ctx, perp_market, PerpMarket)
         if not is_due(perp, now):
             return Outcome.NOT_NEEDED
         return [ctx.client.update_funding(perp_market, perp.oracle)]

@@ -14,6 +14,7 @@ from solders.pubkey import Pubkey
 from jobs.deps import JobDeps, Step, read_account, run_planned
 from jobs.governance_plan import Action, finalize_step, tally_step
 from jobs.outcome import Outcome
+from program.accounts import Market
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +26,7 @@ async def tally_votes(ctx: JobDeps, market: Pubkey) -> Outcome:
     `not_needed` while the window is open, `already_done` once decided and nothing is due."""
 
     async def planner() -> Step:
-        now, m, _ = await read_account(ctx, market, "Market")
+        now, m, _ = await read_account(ctx, market, Market)
         step = tally_step(m, now)
         if step == Action.APPROVE:
             return [ctx.client.approve_market(market)]
@@ -44,7 +45,7 @@ async def finalize_market(ctx: JobDeps, market: Pubkey) -> Outcome:
     over; `not_needed` before, `already_done` once Finalized."""
 
     async def planner() -> Step:
-        now, m, _ = await read_account(ctx, market, "Market")
+        now, m, _ = await read_account(ctx, market, Market)
         step = finalize_step(m, now)
         if step != Action.FINALIZE:
             assert isinstance(step, Outcome), step

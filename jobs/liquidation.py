@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
 import structlog
 from based58 import b58encode
@@ -37,6 +37,7 @@ from jobs.liquidation_plan import (
 from jobs.outcome import Outcome
 from metrics import definitions as metric
 from program import layouts
+from program.accounts import Config, PerpMarket, Position, ProgramAccount
 
 POSITION_PERP_MARKET_OFFSET = layouts.offset(layouts.POSITION, "perp_market")
 POSITION_SIDE_OFFSET = layouts.offset(layouts.POSITION, "side")
@@ -51,6 +52,7 @@ _oracles: dict[Pubkey, Pubkey] = {}  # perp market -> its oracle
 _keeper_tokens: dict[tuple[Pubkey, Pubkey], asyncio.Task[Pubkey]] = {}
 
 log = structlog.get_logger(__name__)
+A = TypeVar("A", bound=ProgramAccount)
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,10 @@ class ScanResult:
     refused: dict[Pubkey, str]
 
 
-def _expect(account: Any | None, kind: str, address: Pubkey) -> Any:
+def _expect(account: ProgramAccount | None, kind: type[A], address: Pubkey) -> A:
     """The decoded `account`; MissingAccount unless it is a `kind`."""
-    if account is None or type(account).__name__ != kind:
-        raise MissingAccount(f"no {kind} account at {address}")
+    if not isinstance(account, kind):
+        raise MissingAccount(f"no {kind.KIND} account at {address}")
     return account
 
 
@@ -79,17 +81,17 @@ async def load_book(deps: JobDeps, perp_market: Pubkey | None = None) -> Positio
     """The open positions of every perp market (or of `perp_market`) with their markets; the
     node sends only open ones (a filter on the side byte per side)."""
     if perp_market is None:
-        markets = dict(await deps.rpc.program_accounts(deps.program, "PerpMarket"))
+        markets = dict(await deps.rpc.program_accounts(deps.program, PerpMarket))
         of_market: list[MemcmpOpts] = []
     else:
         _, (m,) = await deps.snapshot(perp_market)
-        markets = {perp_market: m} if type(m).__name__ == "PerpMarket" else {}
+        markets = {perp_market: m} if isinstance(m, PerpMarket) else {}
         of_market = [MemcmpOpts(offset=POSITION_PERP_MARKET_OFFSET, bytes=str(perp_market))]
     # the positions as raw records (of the layout's size, so that they concatenate into an
     # array): decoding each with the IDL would block the event loop for half a second per 10,000
     answers = await asyncio.gather(*(
         deps.rpc.raw_program_accounts_at(
-            deps.program, "Position",
+            deps.program, Position,
             [*of_market, _side_filter(side), layouts.POSITION.itemsize])
         for side in (LONG, SHORT)))
     raw = [item for _, items in answers for item in items]
@@ -177,13 +179,13 @@ async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
 async def _route(deps: JobDeps, position: Pubkey) -> tuple[Pubkey, Pubkey]:
     """The position's perp market and that market's oracle."""
     if position not in _markets:
-        p = _expect((await deps.snapshot(position))[1][0], "Position", position)
+        p = _expect((await deps.snapshot(position))[1][0], Position, position)
         if len(_markets) >= _ROUTES_MAX:
             _markets.clear()
         _markets[position] = p.perp_market
     market = _markets[position]
     if market not in _oracles:
-        m = _expect((await deps.snapshot(market))[1][0], "PerpMarket", market)
+        m = _expect((await deps.snapshot(market))[1][0], PerpMarket, market)
         _oracles[market] = m.oracle
     return market, _oracles[market]
 
@@ -205,9 +207,9 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         perp_market, oracle = await _route(deps, position)
         clock, accounts = await deps.raw_snapshot(position, perp_market, deps.client.d.config,
                                                   oracle)
-        p = _expect(deps.decode(accounts[0]), "Position", position)
-        m = _expect(deps.decode(accounts[1]), "PerpMarket", perp_market)
-        config = _expect(deps.decode(accounts[2]), "Config", deps.client.d.config)
+        p = _expect(deps.decode(accounts[0]), Position, position)
+        m = _expect(deps.decode(accounts[1]), PerpMarket, perp_market)
+        config = _expect(deps.decode(accounts[2]), Config, deps.client.d.config)
         if p.side == FLAT:
             return Outcome.ALREADY_DONE
         try:

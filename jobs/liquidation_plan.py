@@ -21,14 +21,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 from solders.pubkey import Pubkey
 
-from chain.funding import Funding, wrap_i64
-from chain.prices import PERP_MAX_PRICE, OracleLimits, Quote
+from chain.funding import Funding, FundingFields, wrap_i64
+from chain.prices import PERP_MAX_PRICE, OracleLimitFields, OracleLimits, Quote
 from program import layouts
 
 FLAT, LONG, SHORT = 0, 1, 2  # the IDL's Side
@@ -62,6 +62,45 @@ class Candidate:
     opened_at: int
 
 
+class BookMarket(FundingFields, OracleLimitFields, Protocol):
+    """The fields of a PerpMarket account that judging its positions reads (a decoded
+    program.accounts.PerpMarket has them)."""
+
+    @property
+    def oracle(self) -> Pubkey: ...
+    @property
+    def pyth_program(self) -> Pubkey: ...
+    @property
+    def maintenance_margin_bps(self) -> int: ...
+    @property
+    def loss_index_long(self) -> int: ...
+    @property
+    def loss_index_short(self) -> int: ...
+
+
+class BookPosition(Protocol):
+    """The fields of a Position account that the book holds."""
+
+    @property
+    def perp_market(self) -> Pubkey: ...
+    @property
+    def side(self) -> int: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def entry_price(self) -> int: ...
+    @property
+    def collateral(self) -> int: ...
+    @property
+    def reserve(self) -> int: ...
+    @property
+    def funding_snapshot(self) -> int: ...
+    @property
+    def loss_snapshot(self) -> int: ...
+    @property
+    def opened_at(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class OracleRule:
     """How `perp_quote` reads a perp market's oracle: the oracle, the program that must own
@@ -72,8 +111,8 @@ class OracleRule:
     limits: OracleLimits
 
     @classmethod
-    def of(cls, market: Any) -> OracleRule:
-        """From an anchorpy-decoded PerpMarket."""
+    def of(cls, market: BookMarket) -> OracleRule:
+        """From a PerpMarket account."""
         return cls(market.oracle, market.pyth_program, OracleLimits.from_market(market))
 
 
@@ -139,8 +178,8 @@ class _Market:
     """One perp market's open positions as arrays: exact values for the integer rule and
     float64 copies for the fast pass."""
 
-    def __init__(self, market: Any, keys: list[Pubkey], records: np.ndarray) -> None:
-        """`market` an anchorpy-decoded PerpMarket; `records` its positions' accounts as
+    def __init__(self, market: BookMarket, keys: list[Pubkey], records: np.ndarray) -> None:
+        """`market` a PerpMarket account; `records` its positions' accounts as
         program.layouts.POSITION records, in the order of `keys`."""
         self.rule = OracleRule.of(market)
         self.oracle: Pubkey = market.oracle
@@ -211,9 +250,9 @@ class PositionBook:
         self._shards: dict[tuple[tuple[str, ...], str], dict[Pubkey, Bools]] = {}
 
     @classmethod
-    def from_accounts(cls, markets: Mapping[Pubkey, Any],
-                      positions: Sequence[tuple[Pubkey, Any]]) -> PositionBook:
-        """From anchorpy-decoded PerpMarket accounts by address and (address, Position)
+    def from_accounts(cls, markets: Mapping[Pubkey, BookMarket],
+                      positions: Sequence[tuple[Pubkey, BookPosition]]) -> PositionBook:
+        """From PerpMarket accounts by address and (address, Position)
         pairs; flat positions and those of a market not given are left out."""
         records = np.zeros(len(positions), dtype=layouts.POSITION)
         for field in ("size", "entry_price", "collateral", "reserve", "funding_snapshot",
@@ -223,9 +262,9 @@ class PositionBook:
         return cls.from_records(markets, [k for k, _ in positions], records)
 
     @classmethod
-    def from_records(cls, markets: Mapping[Pubkey, Any], keys: Sequence[Pubkey],
+    def from_records(cls, markets: Mapping[Pubkey, BookMarket], keys: Sequence[Pubkey],
                      records: np.ndarray) -> PositionBook:
-        """From anchorpy-decoded PerpMarket accounts by address and the positions' accounts
+        """From PerpMarket accounts by address and the positions' accounts
         as program.layouts.POSITION records in the order of `keys` — what a scan of
         10,000 positions decodes in milliseconds; flat positions and those of a market not
         given are left out."""

@@ -18,6 +18,7 @@ from solana.rpc.core import RPCException
 
 from chain.client import RpcClient, RpcUnavailable
 from jobs.outcome import Outcome
+from program.accounts import BY_KIND
 from store.accounts import PROJECTIONS, KindSnapshot, write_snapshot
 
 DEFAULT_COMMITMENT = "confirmed"
@@ -27,8 +28,8 @@ log = structlog.get_logger(__name__)
 
 async def read_kind(rpc: RpcClient, program: Program, kind: str, *,
                     commitment: str = DEFAULT_COMMITMENT) -> KindSnapshot:
-    """Every `kind` account of `program`, decoded with the IDL, and the slot it was read at."""
-    slot, accounts = await rpc.program_accounts_at(program, kind,
+    """Every `kind` account of `program`, decoded, and the slot it was read at."""
+    slot, accounts = await rpc.program_accounts_at(program, BY_KIND[kind],
                                                    commitment=Commitment(commitment))
     return KindSnapshot(kind, slot, [(str(address), account) for address, account in accounts])
 

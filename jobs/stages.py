@@ -4,8 +4,6 @@ market's next state are new work; the same moment is the same work)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 # job -> the field of its target account that is its stage; a job not listed has none
 STAGE_FIELDS: dict[str, str] = {
     "liquidate_position": "opened_at",
@@ -15,8 +13,8 @@ STAGE_FIELDS: dict[str, str] = {
 }
 
 
-def stage_of(job: str, account: Any) -> int | None:
-    """The stage of `job` on its target `account` (decoded by the IDL); None for a job whose
-    id has no stage."""
+def stage_of(job: str, account: object) -> int | None:
+    """The stage of `job` on its target `account` (a decoded account, or anything with the
+    stage's field); None for a job whose id has no stage."""
     name = STAGE_FIELDS.get(job)
     return None if name is None else int(getattr(account, name))

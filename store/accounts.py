@@ -16,36 +16,38 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from program.accounts import Market, PerpMarket, Position, ProgramAccount
+
 if TYPE_CHECKING:
     from store.events import Conn
 
 
 @dataclass(frozen=True)
 class KindSnapshot:
-    """Every account of one kind (`Market`, `PerpMarket` or `Position`) as decoded by the IDL,
-    by address, read at `slot`."""
+    """Every account of one kind (`Market`, `PerpMarket` or `Position`), decoded, by address,
+    read at `slot`."""
 
     kind: str
     slot: int
-    accounts: Sequence[tuple[str, Any]]
+    accounts: Sequence[tuple[str, ProgramAccount]]
 
 
 def _time(unix_s: int) -> datetime | None:
     return None if unix_s == 0 else datetime.fromtimestamp(unix_s, UTC)
 
 
-def _market(address: str, m: Any, slot: int) -> tuple[Any, ...]:
+def _market(address: str, m: Market, slot: int) -> tuple[Any, ...]:
     return (address, m.id, str(m.creator), m.state, m.question, m.likes, m.dislikes,
             m.yes_reserve, m.no_reserve, m.collateral, m.proposed_outcome, m.final_outcome,
             _time(m.trading_ends_at), _time(m.proposal_ends_at), _time(m.dispute_ends_at), slot)
 
 
-def _perp_market(address: str, p: Any, slot: int) -> tuple[Any, ...]:
+def _perp_market(address: str, p: PerpMarket, slot: int) -> tuple[Any, ...]:
     return (address, p.id, str(p.oracle), p.long_oi, p.short_oi, p.cumulative_funding,
             _time(p.last_funding_ts), slot)
 
 
-def _position(address: str, p: Any, slot: int) -> tuple[Any, ...]:
+def _position(address: str, p: Position, slot: int) -> tuple[Any, ...]:
     return (address, str(p.perp_market), str(p.owner), p.side, p.size, p.entry_price,
             p.collateral, slot)
 

@@ -24,6 +24,7 @@ from solders.keypair import Keypair
 
 from chain.client import Endpoint, RpcClient, RpcUnavailable, anchor_program
 from chain.localnet import Localnet, run_localnet
+from program.accounts import Config, Market, Position
 from tests.chain.chaos import (
     Action,
     Chaos,
@@ -285,7 +286,7 @@ async def test_raw_requests_fail_over_and_report_node_errors_alike(a: Chaos, b: 
 
 
 # ---- program accounts ---------------------------------------------------------------------------
-async def test_program_accounts_by_discriminator_decoded_with_the_idl(net: Localnet, a: Chaos,
+async def test_program_accounts_by_discriminator_decoded_into_their_class(net: Localnet, a: Chaos,
                                                                       b: Chaos) -> None:
     direct = AsyncClient(net.url, commitment=Confirmed)
     user = net.users[0]
@@ -298,10 +299,11 @@ async def test_program_accounts_by_discriminator_decoded_with_the_idl(net: Local
         assert program.provider.connection is rpc.primary
         assert program.program_id == net.program_id
 
-        markets = await asyncio.wait_for(rpc.program_accounts(program, "Market"), GUARD_S)
+        markets = await asyncio.wait_for(rpc.program_accounts(program, Market), GUARD_S)
         assert {key: m.id for key, m in markets} == {net.deployment.market(user.key, i): i
                                                       for i in (1, 2, 3)}
-        assert all(m.state == 0 and m.question == f"Question {m.id}?" for _, m in markets)
+        assert all(isinstance(m, Market) and m.state == 0 and m.question == f"Question {m.id}?"
+                   for _, m in markets)
         # the discriminator was the node's first filter
         asked = a.requests("getProgramAccounts")[0].request["params"]
         assert asked[0] == str(net.program_id)
@@ -310,24 +312,22 @@ async def test_program_accounts_by_discriminator_decoded_with_the_idl(net: Local
             "encoding": "base58"}}
 
         # more filters: the market id (a u64 after the discriminator), and a data size
-        second = await rpc.program_accounts(program, "Market", [MemcmpOpts(
+        second = await rpc.program_accounts(program, Market, [MemcmpOpts(
             offset=8, bytes=base58.b58encode((2).to_bytes(8, "little")).decode())])
         assert [(key, m.id) for key, m in second] == [(net.deployment.market(user.key, 2), 2)]
         first = net.deployment.market(user.key, 1)
         size = len((await rpc.call("get_account_info", first)).value.data)
-        assert len(await rpc.program_accounts(program, "Market", [size])) == 3
-        assert await rpc.program_accounts(program, "Market", [size + 1]) == []
+        assert len(await rpc.program_accounts(program, Market, [size])) == 3
+        assert await rpc.program_accounts(program, Market, [size + 1]) == []
 
-        [(config_key, config)] = await rpc.program_accounts(program, "Config")
+        [(config_key, config)] = await rpc.program_accounts(program, Config)
         assert config_key == net.deployment.config
         assert config.council[0] == net.admin.pubkey() and config.vault == net.deployment.vault
-        assert await rpc.program_accounts(program, "Position") == []
-        with pytest.raises(ValueError, match="no account 'Nope'"):
-            await rpc.program_accounts(program, "Nope")
+        assert await rpc.program_accounts(program, Position) == []
 
         # with failover like any call
         a.fail(Status(500))
-        assert len(await rpc.program_accounts(program, "Market")) == 3
+        assert len(await rpc.program_accounts(program, Market)) == 3
         assert b.count("getProgramAccounts") == 1
 
         # anchorpy's own namespace works over the primary endpoint

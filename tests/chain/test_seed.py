@@ -12,6 +12,7 @@ from chain.localnet import run_localnet
 from chain.localnet.seed import PositionSpec, Seeder
 from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
+from program.accounts import Position
 from program.client import PerpMarketParams
 from tests.chain.test_localnet import free_port, raw
 from tests.perp_world import PRICE, SIZE, SOLID, perp_world
@@ -66,7 +67,7 @@ async def test_written_positions_are_the_programs_own() -> None:
                 spec.side, spec.size, spec.collateral, PRICE, market, reserve)
             assert p.funding_snapshot == (m.cumulative_funding if spec.side == 1
                                           else m.cumulative_funding_short)
-        found = await seeder.rpc.program_accounts(seeder.program.program, "Position")
+        found = await seeder.rpc.program_accounts(seeder.program.program, Position)
         assert {a for a, _ in found} == {*opened, *written}
 
         world.price.price = 80_000_000  # the written longs go under maintenance

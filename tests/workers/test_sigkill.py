@@ -25,6 +25,7 @@ from fleet.serializer import job_deserializer, job_serializer
 from fleet.settings import RedisSettings
 from jobs.governance_plan import MarketState
 from jobs.registry import enqueue
+from program.accounts import Position
 from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.jobs.chain_world import World, world
@@ -175,7 +176,7 @@ async def test_index_events_and_snapshot_after_a_sigkill(w: World, queue: ArqRed
         stored = [(r["signature"], r["event_index"], r["name"]) for r in rows]
         assert len(stored) == len(set(stored))  # no event twice
         assert set(stored) == on_chain  # nothing sends meanwhile: no gap either
-        positions = await rpc.program_accounts(w.keepers[0].program, "Position")
+        positions = await rpc.program_accounts(w.keepers[0].program, Position)
         stored_positions = await conn.fetchval("SELECT count(*) FROM positions")
         assert stored_positions == len(positions)
     finally:
