@@ -8,6 +8,10 @@ not base58, a negative or out-of-range number, an unknown key in the file, a mis
 setting, a keypair file open to others — stops start-up with one `SettingsError` listing each
 problem as `ENV_VAR (TOML key) from <source>: what is wrong`.
 
+pydantic-settings merges the two sources, key by key, and pydantic validates the result against
+`_Given`, gathering every problem; each value is read by a parser below, whose messages these
+are.
+
     environment variable                    TOML key                      default
     KEEPERNET_CONFIG                        (the file's path)             none
     KEEPERNET_RPC_URLS                      [[rpc]] name, url, max_rps    required
@@ -53,11 +57,10 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, PlainValidator, ValidationError
-from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
-    PydanticBaseSettingsSource,
+    InitSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
@@ -497,50 +500,36 @@ def _section(key: str) -> type[Any] | None:
     return kind if isinstance(kind, type) and is_dataclass(kind) else None
 
 
-class _Environment(PydanticBaseSettingsSource):
-    """Each setting from its own variable (`_ENV`), nested as in the TOML file; an empty
-    variable counts as unset."""
-
-    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
-        super().__init__(settings_cls)
-        self._env = env
-
-    def given(self, key: str) -> str | None:
-        """The variable of TOML key `key`, if set."""
-        value = self._env.get(_ENV[key], "")
-        return value if value.strip() else None
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        """A setting's variable, or for a table the variables set of its keys."""
-        if field_name in _ENV:
-            return self.given(field_name), _ENV[field_name], False
-        table = {key.partition(".")[2]: value for key in _ENV
-                 if key.startswith(f"{field_name}.") and (value := self.given(key)) is not None}
-        return table or None, field_name, True
-
-    def __call__(self) -> dict[str, Any]:
-        found = {name: self.get_field_value(info, name)[0]
-                 for name, info in self.settings_cls.model_fields.items()}
-        return {name: value for name, value in found.items() if value is not None}
+def _environment(env: Mapping[str, str]) -> dict[str, Any]:
+    """The variables set, by TOML key, tables nested as in the file; an empty variable counts
+    as unset."""
+    values: dict[str, Any] = {}
+    for key, name in _ENV.items():
+        if env.get(name, "").strip():
+            table, _, leaf = key.rpartition(".")
+            (values.setdefault(table, {}) if table else values)[leaf] = env[name]
+    return values
 
 
 class _TomlFile(TomlConfigSettingsSource):
-    """The TOML file's settings. A file that cannot be read or parsed stops start-up at once
-    (the message never quotes a line: it may hold a password); a table that is not one is left
-    out and kept in `problems` (top-level key, message), so that the environment's values for
-    it cannot hide it; `keys` are the file's top-level keys in its order."""
+    """The TOML file's settings (none without a `path`). A file that cannot be read or parsed
+    stops start-up at once (the message never quotes a line: it may hold a password); a table
+    that is not one is left out and kept in `problems` (top-level key, message), so that the
+    environment's values for it cannot hide it; `keys` are the file's top-level keys, in order."""
 
-    def __init__(self, settings_cls: type[BaseSettings], path: Path, named_by: str) -> None:
+    def __init__(self, path: Path | None, named_by: str) -> None:
+        self.path = path
         self.problems: list[tuple[str, str]] = []
         self.keys: list[str] = []
         self._where = f"{named_by}: config file {path}"
         try:  # the library skips a file that is not there; this one was asked for
-            path.open("rb").close()
+            if path is not None:
+                path.open("rb").close()
         except FileNotFoundError:
             raise SettingsError([f"{self._where}: no such file"]) from None
         except OSError as e:
             raise SettingsError([f"{self._where}: cannot be read ({e.strerror})"]) from None
-        super().__init__(settings_cls, toml_file=path)
+        super().__init__(_Given, toml_file=path)
 
     def _read_file(self, file_path: Any) -> dict[str, Any]:
         try:
@@ -550,23 +539,11 @@ class _TomlFile(TomlConfigSettingsSource):
         except UnicodeDecodeError:
             raise SettingsError([f"{self._where}: not UTF-8 text"]) from None
         self.keys = list(doc)
-        for key, value in list(doc.items()):
-            if _section(key) is not None and not isinstance(value, dict):
+        for key in self.keys:
+            if _section(key) is not None and not isinstance(doc[key], dict):
                 self.problems.append((key, f"TOML {key} in {file_path}: must be a table "
-                                           f"([{key}]), not {_toml_type(value)}"))
-                del doc[key]
+                                           f"([{key}]), not {_toml_type(doc.pop(key))}"))
         return doc
-
-
-def _validated(sources: tuple[PydanticBaseSettingsSource, ...]) \
-        -> tuple[_Given | None, list[ErrorDetails]]:
-    """The merged sources validated, or every problem pydantic found."""
-    try:
-        # `_build_sources`, BaseSettings' keyword for sources made by the caller, is not among
-        # the fields mypy sees as the model's arguments
-        return _Given(_build_sources=(sources, {})), []  # type: ignore[call-arg]
-    except ValidationError as e:  # not raised on: its text quotes the values, secrets too
-        return None, e.errors()
 
 
 _UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
@@ -583,17 +560,28 @@ def _unknown_key(key: str, path: Path | None) -> str:
     return f"TOML {key} in {path}: unknown key in [{table}] (known: {known})"
 
 
-def _problem(error: ErrorDetails, path: Path | None, environment: _Environment) -> str:
+def _problem(error: ErrorDetails, file: _TomlFile, env: Mapping[str, str]) -> str:
     """One of pydantic's errors as the operator reads it: the setting's variable and TOML key,
     where its value came from, and what is wrong."""
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] in _UNKNOWN:
-        return _unknown_key(key, path)
+        return _unknown_key(key, file.path)
     if error["type"] == "missing":
-        where = f"or in {path}" if path is not None else f"or in a TOML file named by {CONFIG_ENV}"
+        where = (f"or in {file.path}" if file.path is not None
+                 else f"or in a TOML file named by {CONFIG_ENV}")
         return f"{_name(key)}: missing: set it in the environment {where}"
-    source = "the environment" if environment.given(key) is not None else str(path)
+    source = "the environment" if env.get(_ENV[key], "").strip() else str(file.path)
     return f"{_name(key)} from {source}: {error['ctx']['error']}"
+
+
+def _problems(errors: list[ErrorDetails], file: _TomlFile, env: Mapping[str, str]) -> list[str]:
+    """Every problem: the file's own mistakes first, in its order, as its reader meets them;
+    then the wrong and missing values, in the module's table's order."""
+    about_file = [*file.problems, *((str(error["loc"][0]), _problem(error, file, env))
+                                    for error in errors if error["type"] in _UNKNOWN)]
+    about_file.sort(key=lambda problem: file.keys.index(problem[0]))
+    return [*(message for _, message in about_file),
+            *(_problem(error, file, env) for error in errors if error["type"] not in _UNKNOWN)]
 
 
 def load_settings(config: Path | str | None = None,
@@ -603,17 +591,17 @@ def load_settings(config: Path | str | None = None,
     env = os.environ if env is None else env
     raw_path = config or env.get(CONFIG_ENV, "").strip() or None
     path = Path(raw_path).expanduser() if raw_path is not None else None
-    environment = _Environment(_Given, env)
-    file = (_TomlFile(_Given, path, "config argument" if config else CONFIG_ENV)
-            if path is not None else None)
-    given, errors = _validated((environment, file) if file is not None else (environment,))
-    about_file = [(str(error["loc"][0]), _problem(error, path, environment))
-                  for error in errors if error["type"] in _UNKNOWN]
-    if file is not None:  # the file's own mistakes first, in its order, as its reader meets them
-        about_file = sorted([*file.problems, *about_file], key=lambda p: file.keys.index(p[0]))
-    problems = [*(message for _, message in about_file),
-                *(_problem(error, path, environment) for error in errors
-                  if error["type"] not in _UNKNOWN)]
-    if given is None or problems:
+    file = _TomlFile(path, "config argument" if config else CONFIG_ENV)
+    try:
+        # `_build_sources`, BaseSettings' keyword for sources made by the caller, is not among
+        # the fields mypy sees as the model's arguments
+        given = _Given(_build_sources=(  # type: ignore[call-arg]
+            (InitSettingsSource(_Given, _environment(env)), file), {}))
+    except ValidationError as e:  # not raised from: its text quotes the values, secrets too
+        errors = e.errors()
+    else:
+        errors = []
+    problems = _problems(errors, file, env)
+    if problems:
         raise SettingsError(problems)
     return given.settings(path)
