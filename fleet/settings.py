@@ -8,6 +8,10 @@ not base58, a negative or out-of-range number, an unknown key in the file, a mis
 setting, a keypair file open to others — stops start-up with one `SettingsError` listing each
 problem as `ENV_VAR (TOML key) from <source>: what is wrong`.
 
+pydantic-settings merges the two sources, key by key, and pydantic validates the result against
+`_Given`, gathering every problem; each value is read by a parser below, whose messages these
+are.
+
     environment variable                    TOML key                      default
     KEEPERNET_CONFIG                        (the file's path)             none
     KEEPERNET_RPC_URLS                      [[rpc]] name, url, max_rps    required
@@ -47,11 +51,19 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pydantic import Field, PlainValidator, ValidationError
+from pydantic_core import ErrorDetails
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
@@ -61,9 +73,6 @@ from chain.sender import FeePolicy
 
 ENV_PREFIX = "KEEPERNET_"
 CONFIG_ENV = "KEEPERNET_CONFIG"
-
-JOBS = ("index_events", "snapshot_accounts", "scan_positions", "liquidate_position",
-        "update_funding", "tally_votes", "finalize_market", "apply_config", "reconcile")
 
 
 class SettingsError(ValueError):
@@ -76,139 +85,9 @@ class SettingsError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# the settings
-
-
-def _redact(url: str, *, keep_path: bool) -> str:
-    """`url` as far as it is safe to show: scheme, user, host and port (and the path when it
-    holds no secret); never a password or a query string."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port is not None else ""
-    except ValueError:
-        return "<unparsable URL>"
-    user = ""
-    if parts.username is not None:
-        user = parts.username + (":***" if parts.password is not None else "") + "@"
-    elif parts.password is not None:
-        user = ":***@"
-    if ":" in host:
-        host = f"[{host}]"
-    path = parts.path if keep_path else ("/…" if parts.path not in ("", "/") else "")
-    return f"{parts.scheme}://{user}{host}{port}{path}" + ("?…" if parts.query else "")
-
-
-def _safe_repr(obj: object, secret_urls: Mapping[str, bool]) -> str:
-    """A dataclass's repr with its URL fields redacted (`secret_urls`: field -> keep_path)."""
-    shown = []
-    for f in fields(obj):  # type: ignore[arg-type]
-        value = getattr(obj, f.name)
-        if f.name in secret_urls and isinstance(value, str):
-            text = repr(_redact(value, keep_path=secret_urls[f.name]))
-        elif isinstance(value, tuple) and value and all(isinstance(e, Endpoint) for e in value):
-            text = "(" + ", ".join(
-                f"Endpoint(name={e.name!r}, url={_redact(e.url, keep_path=False)!r}, "
-                f"max_rps={e.max_rps!r})" for e in value) + ")"
-        else:
-            text = repr(value)
-        shown.append(f"{f.name}={text}")
-    return f"{type(obj).__name__}({', '.join(shown)})"
-
-
-@dataclass(frozen=True, repr=False)
-class RedisSettings:
-    """The Redis connection: timeouts on connecting and on every command (arq sets none), and
-    how often and how far apart to retry a lost connection."""
-
-    url: str = "redis://127.0.0.1:6379/0"
-    connect_timeout_s: float = 2.0
-    socket_timeout_s: float = 5.0
-    retries: int = 5
-    retry_delay_s: float = 1.0
-
-    def __repr__(self) -> str:
-        return _safe_repr(self, {"url": True})
-
-
-@dataclass(frozen=True)
-class JobTimeouts:
-    """Each job function's timeout, seconds: short, since a killed job reruns only after its
-    in-progress key expires (the worker's largest timeout + 10 s)."""
-
-    index_events: float = 60.0
-    snapshot_accounts: float = 60.0
-    scan_positions: float = 20.0
-    liquidate_position: float = 30.0
-    update_funding: float = 30.0
-    tally_votes: float = 30.0
-    finalize_market: float = 30.0
-    apply_config: float = 30.0
-    reconcile: float = 30.0
-
-    def of(self, job: str) -> float:
-        if job not in JOBS:
-            raise KeyError(job)
-        value: float = getattr(self, job)
-        return value
-
-
-@dataclass(frozen=True)
-class LiquidatorSettings:
-    """`scan_interval_s`: the cron safety net's period, between price-triggered scans."""
-
-    scan_interval_s: float = 10.0
-
-
-@dataclass(frozen=True, repr=False)
-class Settings:
-    """Everything a keeper instance is configured with; see the module's table."""
-
-    rpc: tuple[Endpoint, ...]
-    database_url: str
-    program_id: Pubkey
-    keypair_path: Path | None = None
-    rpc_timeout_s: float = 5.0
-    rpc_deadline_s: float = 20.0
-    ws_url: str | None = None
-    metrics_port: int = 9400
-    redis: RedisSettings = field(default_factory=RedisSettings)
-    fees: FeePolicy = field(default_factory=FeePolicy)
-    timeouts: JobTimeouts = field(default_factory=JobTimeouts)
-    liquidator: LiquidatorSettings = field(default_factory=LiquidatorSettings)
-    config_path: Path | None = None  # the TOML file read, if any
-
-    def __repr__(self) -> str:
-        return _safe_repr(self, {"database_url": True, "ws_url": False})
-
-    def websocket_url(self) -> str:
-        """`ws_url`, else derived from the first RPC endpoint as Solana's CLI does: ws:// or
-        wss:// on the same host and path, the next port when the URL names one (8899 → 8900)."""
-        if self.ws_url is not None:
-            return self.ws_url
-        parts = urlsplit(self.rpc[0].url)
-        scheme = "wss" if parts.scheme == "https" else "ws"
-        netloc = parts.netloc
-        if parts.port is not None:
-            netloc = netloc.rpartition(":")[0] + f":{parts.port + 1}"
-        return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
-
-    def keypair(self) -> Keypair:
-        """The keeper's keypair, read now from `keypair_path`; SettingsError if none is set or
-        the file is unusable. Never store it in a logged object: its repr shows the secret."""
-        name = _SPECS_BY_KEY["keypair"].name
-        if self.keypair_path is None:
-            raise SettingsError([f"{name}: missing: this role signs transactions and needs the "
-                                 f"keeper's keypair file"])
-        try:
-            return load_keypair(self.keypair_path)
-        except KeypairError as e:
-            raise SettingsError([f"{name}: {e}"]) from None
-
-
-# ---------------------------------------------------------------------------------------------
 # reading values: each parser takes a TOML value or an environment string, and raises
-# ValueError saying what is wrong
+# ValueError saying what is wrong; pydantic runs them (`PlainValidator`) and gathers every
+# problem
 
 
 def _number(value: object) -> float:
@@ -323,6 +202,7 @@ def _keypair_path(value: object) -> Path:
     return path
 
 
+_rpc_url = _url("http", "https", what="RPC")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ENDPOINT_KEYS = ("name", "url", "max_rps")
 
@@ -342,35 +222,40 @@ def _endpoint(index: int, name: object, url: object, max_rps: object | None) -> 
     return Endpoint(name, checked, rps)
 
 
+def _endpoint_from_env(index: int, entry: str) -> Endpoint:
+    """`name=url [max_rps=N]`, or a bare URL."""
+    if not entry:
+        raise ValueError(f"entry {index + 1} is empty")
+    head, *options = entry.split()
+    name, url = head.split("=", 1) if "=" in head.split("://", 1)[0] else (None, head)
+    max_rps: str | None = None
+    for option in options:
+        key, _, rate = option.partition("=")
+        if key != "max_rps" or not rate:
+            raise ValueError(f"entry {index + 1}: unknown option {key!r} (only max_rps=N)")
+        max_rps = rate
+    return _endpoint(index, name, url, max_rps)
+
+
+def _endpoint_from_toml(index: int, table: object) -> Endpoint:
+    """An `[[rpc]]` table: `name`, `url`, `max_rps`."""
+    if not isinstance(table, dict):
+        raise ValueError(f"entry {index + 1} must be a table ([[rpc]]), not {_toml_type(table)}")
+    unknown = sorted(set(table) - set(_ENDPOINT_KEYS))
+    if unknown:
+        raise ValueError(f"entry {index + 1}: unknown key {unknown[0]!r} (known: "
+                         f"{', '.join(_ENDPOINT_KEYS)})")
+    if "url" not in table:
+        raise ValueError(f"entry {index + 1}: missing its url")
+    return _endpoint(index, table.get("name"), table["url"], table.get("max_rps"))
+
+
 def _endpoints(value: object) -> tuple[Endpoint, ...]:
     """From the environment: `name=url [max_rps=N], ...`; from TOML: an array of tables."""
-    found: list[Endpoint] = []
     if isinstance(value, str):
-        entries = [e.strip() for e in value.split(",")]
-        for i, entry in enumerate(entries):
-            if not entry:
-                raise ValueError(f"entry {i + 1} is empty")
-            head, *options = entry.split()
-            name, url = head.split("=", 1) if "=" in head.split("://", 1)[0] else (None, head)
-            max_rps: str | None = None
-            for option in options:
-                key, _, rate = option.partition("=")
-                if key != "max_rps" or not rate:
-                    raise ValueError(f"entry {i + 1}: unknown option {key!r} (only max_rps=N)")
-                max_rps = rate
-            found.append(_endpoint(i, name, url, max_rps))
+        found = [_endpoint_from_env(i, e.strip()) for i, e in enumerate(value.split(","))]
     elif isinstance(value, list):
-        for i, table in enumerate(value):
-            if not isinstance(table, dict):
-                raise ValueError(f"entry {i + 1} must be a table ([[rpc]]), not "
-                                 f"{_toml_type(table)}")
-            unknown = sorted(set(table) - set(_ENDPOINT_KEYS))
-            if unknown:
-                raise ValueError(f"entry {i + 1}: unknown key {unknown[0]!r} (known: "
-                                 f"{', '.join(_ENDPOINT_KEYS)})")
-            if "url" not in table:
-                raise ValueError(f"entry {i + 1}: missing its url")
-            found.append(_endpoint(i, table.get("name"), table["url"], table.get("max_rps")))
+        found = [_endpoint_from_toml(i, table) for i, table in enumerate(value)]
     else:
         raise ValueError(f"must be an array of tables ([[rpc]]), not {_toml_type(value)}")
     if not found:
@@ -382,100 +267,321 @@ def _endpoints(value: object) -> tuple[Endpoint, ...]:
     return tuple(found)
 
 
-_rpc_url = _url("http", "https", what="RPC")
-
-
 def _toml_type(value: object) -> str:
     return {bool: "a boolean", str: "a string", int: "an integer", float: "a float",
             list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
 
 
+# the types of the settings, each checked by its parser
+_Seconds = Annotated[float, PlainValidator(_positive)]
+_Count = Annotated[int, PlainValidator(_non_negative_int)]
+_RpcUrls = Annotated[tuple[Endpoint, ...], PlainValidator(_endpoints)]
+_PostgresUrl = Annotated[str, PlainValidator(_url("postgresql", "postgres", what="PostgreSQL"))]
+_WsUrl = Annotated[str | None, PlainValidator(_url("ws", "wss", what="WebSocket"))]
+_RedisUrl = Annotated[str, PlainValidator(_url("redis", "rediss", "unix", what="Redis"))]
+_ProgramId = Annotated[Pubkey, PlainValidator(_pubkey)]
+_KeypairPath = Annotated[Path | None, PlainValidator(_keypair_path)]
+_Port = Annotated[int, PlainValidator(_int_between(0, 65535))]
+
+
 # ---------------------------------------------------------------------------------------------
-# the table of settings
+# the settings
+
+
+def _redact(url: str, *, keep_path: bool) -> str:
+    """`url` as far as it is safe to show: scheme, user, host and port (and the path when it
+    holds no secret); never a password or a query string."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:
+        return "<unparsable URL>"
+    user = ""
+    if parts.username is not None:
+        user = parts.username + (":***" if parts.password is not None else "") + "@"
+    elif parts.password is not None:
+        user = ":***@"
+    if ":" in host:
+        host = f"[{host}]"
+    path = parts.path if keep_path else ("/…" if parts.path not in ("", "/") else "")
+    return f"{parts.scheme}://{user}{host}{port}{path}" + ("?…" if parts.query else "")
+
+
+def _safe_repr(obj: object, secret_urls: Mapping[str, bool]) -> str:
+    """A dataclass's repr with its URL fields redacted (`secret_urls`: field -> keep_path)."""
+    shown = []
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if f.name in secret_urls and isinstance(value, str):
+            text = repr(_redact(value, keep_path=secret_urls[f.name]))
+        elif isinstance(value, tuple) and value and all(isinstance(e, Endpoint) for e in value):
+            text = "(" + ", ".join(
+                f"Endpoint(name={e.name!r}, url={_redact(e.url, keep_path=False)!r}, "
+                f"max_rps={e.max_rps!r})" for e in value) + ")"
+        else:
+            text = repr(value)
+        shown.append(f"{f.name}={text}")
+    return f"{type(obj).__name__}({', '.join(shown)})"
+
+
+@dataclass(frozen=True, repr=False)
+class RedisSettings:
+    """The Redis connection: timeouts on connecting and on every command (arq sets none), and
+    how often and how far apart to retry a lost connection."""
+
+    url: _RedisUrl = "redis://127.0.0.1:6379/0"
+    connect_timeout_s: _Seconds = 2.0
+    socket_timeout_s: _Seconds = 5.0
+    retries: _Count = 5
+    retry_delay_s: Annotated[float, PlainValidator(_non_negative_float)] = 1.0
+
+    def __repr__(self) -> str:
+        return _safe_repr(self, {"url": True})
+
+
+JOBS = ("index_events", "snapshot_accounts", "scan_positions", "liquidate_position",
+        "update_funding", "tally_votes", "finalize_market", "apply_config", "reconcile")
 
 
 @dataclass(frozen=True)
-class _Spec:
-    key: str  # the TOML key, dotted: "redis.url"
-    env: str
-    parse: Callable[[object], Any]
-    attr: str = ""  # the field, if not the key's last part
-    required: bool = False
+class JobTimeouts:
+    """Each job function's timeout, seconds: short, since a killed job reruns only after its
+    in-progress key expires (the worker's largest timeout + 10 s)."""
 
-    @property
-    def section(self) -> str:
-        return self.key.rpartition(".")[0]
+    index_events: _Seconds = 60.0
+    snapshot_accounts: _Seconds = 60.0
+    scan_positions: _Seconds = 20.0
+    liquidate_position: _Seconds = 30.0
+    update_funding: _Seconds = 30.0
+    tally_votes: _Seconds = 30.0
+    finalize_market: _Seconds = 30.0
+    apply_config: _Seconds = 30.0
+    reconcile: _Seconds = 30.0
 
-    @property
-    def field_name(self) -> str:
-        return self.attr or self.key.rpartition(".")[2]
-
-    @property
-    def name(self) -> str:
-        return f"{self.env} (TOML {self.key})"
-
-
-_SPECS: tuple[_Spec, ...] = (
-    _Spec("rpc", "KEEPERNET_RPC_URLS", _endpoints, required=True),
-    _Spec("rpc_timeout_s", "KEEPERNET_RPC_TIMEOUT_S", _positive),
-    _Spec("rpc_deadline_s", "KEEPERNET_RPC_DEADLINE_S", _positive),
-    _Spec("ws_url", "KEEPERNET_WS_URL", _url("ws", "wss", what="WebSocket")),
-    _Spec("database_url", "KEEPERNET_DATABASE_URL",
-          _url("postgresql", "postgres", what="PostgreSQL"), required=True),
-    _Spec("program_id", "KEEPERNET_PROGRAM_ID", _pubkey, required=True),
-    _Spec("keypair", "KEEPERNET_KEYPAIR", _keypair_path, attr="keypair_path"),
-    _Spec("metrics_port", "KEEPERNET_METRICS_PORT", _int_between(0, 65535)),
-    _Spec("redis.url", "KEEPERNET_REDIS_URL", _url("redis", "rediss", "unix", what="Redis")),
-    _Spec("redis.connect_timeout_s", "KEEPERNET_REDIS_CONNECT_TIMEOUT_S", _positive),
-    _Spec("redis.socket_timeout_s", "KEEPERNET_REDIS_SOCKET_TIMEOUT_S", _positive),
-    _Spec("redis.retries", "KEEPERNET_REDIS_RETRIES", _non_negative_int),
-    _Spec("redis.retry_delay_s", "KEEPERNET_REDIS_RETRY_DELAY_S", _non_negative_float),
-    _Spec("fees.fixed_micro_lamports", "KEEPERNET_CU_PRICE_MICRO_LAMPORTS", _non_negative_int),
-    _Spec("fees.percentile", "KEEPERNET_CU_PRICE_PERCENTILE", _int_between(0, 100)),
-    _Spec("fees.cap_micro_lamports", "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS", _non_negative_int),
-    _Spec("fees.limit_margin", "KEEPERNET_CU_LIMIT_MARGIN", _at_least_one),
-    *(_Spec(f"timeouts.{job}", f"KEEPERNET_TIMEOUT_{job.upper()}_S", _positive) for job in JOBS),
-    _Spec("liquidator.scan_interval_s", "KEEPERNET_SCAN_INTERVAL_S", _positive),
-)
-_SPECS_BY_KEY = {s.key: s for s in _SPECS}
-_SECTIONS: dict[str, type[Any]] = {"redis": RedisSettings, "fees": FeePolicy,
-                                   "timeouts": JobTimeouts, "liquidator": LiquidatorSettings}
-ENV_VARS = (CONFIG_ENV, *(s.env for s in _SPECS))
+    def of(self, job: str) -> float:
+        if job not in JOBS:
+            raise KeyError(job)
+        value: float = getattr(self, job)
+        return value
 
 
-def _read_toml(path: Path, source_name: str) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise SettingsError([f"{source_name}: config file {path}: no such file"]) from None
-    except OSError as e:
-        raise SettingsError([f"{source_name}: config file {path}: cannot be read "
-                             f"({e.strerror})"]) from None
-    except tomllib.TOMLDecodeError as e:  # says where, never quotes the line
-        raise SettingsError([f"{source_name}: config file {path}: not valid TOML ({e})"]) \
-            from None
-    except UnicodeDecodeError:
-        raise SettingsError([f"{source_name}: config file {path}: not UTF-8 text"]) from None
+@dataclass(frozen=True)
+class LiquidatorSettings:
+    """`scan_interval_s`: the cron safety net's period, between price-triggered scans."""
+
+    scan_interval_s: _Seconds = 10.0
 
 
-def _unknown_keys(doc: Mapping[str, Any], path: Path) -> list[str]:
-    """A problem for each key of the file no setting reads, and each section not a table."""
-    problems = []
-    top = {s.key.partition(".")[0] for s in _SPECS}
-    for key, value in doc.items():
-        if key not in top:
-            problems.append(f"TOML {key} in {path}: unknown key (known: {', '.join(sorted(top))})")
-        elif key in _SECTIONS:
-            if not isinstance(value, dict):
-                problems.append(f"TOML {key} in {path}: must be a table ([{key}]), not "
-                                f"{_toml_type(value)}")
-                continue
-            known = sorted(s.field_name for s in _SPECS if s.section == key)
-            problems.extend(
-                f"TOML {key}.{sub} in {path}: unknown key in [{key}] (known: {', '.join(known)})"
-                for sub in value if sub not in known)
-    return problems
+@dataclass(frozen=True)
+class _FeeSettings:
+    """`FeePolicy`'s fields as the settings check them (the chain layer's policy knows nothing
+    of where its values come from)."""
+
+    fixed_micro_lamports: Annotated[int | None, PlainValidator(_non_negative_int)] = \
+        FeePolicy.fixed_micro_lamports
+    percentile: Annotated[int, PlainValidator(_int_between(0, 100))] = FeePolicy.percentile
+    cap_micro_lamports: _Count = FeePolicy.cap_micro_lamports
+    limit_margin: Annotated[float, PlainValidator(_at_least_one)] = FeePolicy.limit_margin
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """Everything a keeper instance is configured with; see the module's table."""
+
+    rpc: tuple[Endpoint, ...]
+    database_url: str
+    program_id: Pubkey
+    keypair_path: Path | None = None
+    rpc_timeout_s: float = 5.0
+    rpc_deadline_s: float = 20.0
+    ws_url: str | None = None
+    metrics_port: int = 9400
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    fees: FeePolicy = field(default_factory=FeePolicy)
+    timeouts: JobTimeouts = field(default_factory=JobTimeouts)
+    liquidator: LiquidatorSettings = field(default_factory=LiquidatorSettings)
+    config_path: Path | None = None  # the TOML file read, if any
+
+    def __repr__(self) -> str:
+        return _safe_repr(self, {"database_url": True, "ws_url": False})
+
+    def websocket_url(self) -> str:
+        """`ws_url`, else derived from the first RPC endpoint as Solana's CLI does: ws:// or
+        wss:// on the same host and path, the next port when the URL names one (8899 → 8900)."""
+        if self.ws_url is not None:
+            return self.ws_url
+        parts = urlsplit(self.rpc[0].url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        netloc = parts.netloc
+        if parts.port is not None:
+            netloc = netloc.rpartition(":")[0] + f":{parts.port + 1}"
+        return urlunsplit((scheme, netloc, parts.path, parts.query, ""))
+
+    def keypair(self) -> Keypair:
+        """The keeper's keypair, read now from `keypair_path`; SettingsError if none is set or
+        the file is unusable. Never store it in a logged object: its repr shows the secret."""
+        name = _name("keypair")
+        if self.keypair_path is None:
+            raise SettingsError([f"{name}: missing: this role signs transactions and needs the "
+                                 f"keeper's keypair file"])
+        try:
+            return load_keypair(self.keypair_path)
+        except KeypairError as e:
+            raise SettingsError([f"{name}: {e}"]) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# the sources: pydantic-settings merges the environment over the TOML file, key by key, and
+# validates the result against `_Given`
+
+
+class _Given(BaseSettings):
+    """What an operator may set, by TOML key (`_ENV` names each one's variable); unknown keys
+    are refused. Defaults are those of `Settings`, which this becomes."""
+
+    # the defaults are Settings' own, valid already; extra keys are refused (the default)
+    model_config = SettingsConfigDict(validate_default=False, frozen=True)
+
+    rpc: _RpcUrls
+    rpc_timeout_s: _Seconds = Settings.rpc_timeout_s
+    rpc_deadline_s: _Seconds = Settings.rpc_deadline_s
+    ws_url: _WsUrl = Settings.ws_url
+    database_url: _PostgresUrl
+    program_id: _ProgramId
+    keypair: _KeypairPath = Settings.keypair_path
+    metrics_port: _Port = Settings.metrics_port
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    fees: _FeeSettings = Field(default_factory=_FeeSettings)
+    timeouts: JobTimeouts = Field(default_factory=JobTimeouts)
+    liquidator: LiquidatorSettings = Field(default_factory=LiquidatorSettings)
+
+    def settings(self, config_path: Path | None) -> Settings:
+        """These values as `Settings`."""
+        values = dict(self)
+        values["keypair_path"] = values.pop("keypair")
+        values["fees"] = FeePolicy(**asdict(self.fees))
+        return Settings(**values, config_path=config_path)
+
+
+_ENV: dict[str, str] = {  # TOML key -> environment variable, in the module's table's order
+    "rpc": "KEEPERNET_RPC_URLS",
+    "rpc_timeout_s": "KEEPERNET_RPC_TIMEOUT_S",
+    "rpc_deadline_s": "KEEPERNET_RPC_DEADLINE_S",
+    "ws_url": "KEEPERNET_WS_URL",
+    "database_url": "KEEPERNET_DATABASE_URL",
+    "program_id": "KEEPERNET_PROGRAM_ID",
+    "keypair": "KEEPERNET_KEYPAIR",
+    "metrics_port": "KEEPERNET_METRICS_PORT",
+    "redis.url": "KEEPERNET_REDIS_URL",
+    "redis.connect_timeout_s": "KEEPERNET_REDIS_CONNECT_TIMEOUT_S",
+    "redis.socket_timeout_s": "KEEPERNET_REDIS_SOCKET_TIMEOUT_S",
+    "redis.retries": "KEEPERNET_REDIS_RETRIES",
+    "redis.retry_delay_s": "KEEPERNET_REDIS_RETRY_DELAY_S",
+    "fees.fixed_micro_lamports": "KEEPERNET_CU_PRICE_MICRO_LAMPORTS",
+    "fees.percentile": "KEEPERNET_CU_PRICE_PERCENTILE",
+    "fees.cap_micro_lamports": "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS",
+    "fees.limit_margin": "KEEPERNET_CU_LIMIT_MARGIN",
+    **{f"timeouts.{job}": f"KEEPERNET_TIMEOUT_{job.upper()}_S" for job in JOBS},
+    "liquidator.scan_interval_s": "KEEPERNET_SCAN_INTERVAL_S",
+}
+ENV_VARS = (CONFIG_ENV, *_ENV.values())
+
+
+def _name(key: str) -> str:
+    """How a problem names a setting: `KEEPERNET_REDIS_URL (TOML redis.url)`."""
+    return f"{_ENV[key]} (TOML {key})"
+
+
+def _section(key: str) -> type[Any] | None:
+    """The dataclass of the TOML table `key`, if `key` names one."""
+    given = _Given.model_fields.get(key)
+    kind = given.annotation if given is not None else None
+    return kind if isinstance(kind, type) and is_dataclass(kind) else None
+
+
+def _environment(env: Mapping[str, str]) -> dict[str, Any]:
+    """The variables set, by TOML key, tables nested as in the file; an empty variable counts
+    as unset."""
+    values: dict[str, Any] = {}
+    for key, name in _ENV.items():
+        if env.get(name, "").strip():
+            table, _, leaf = key.rpartition(".")
+            (values.setdefault(table, {}) if table else values)[leaf] = env[name]
+    return values
+
+
+class _TomlFile(TomlConfigSettingsSource):
+    """The TOML file's settings (none without a `path`). A file that cannot be read or parsed
+    stops start-up at once (the message never quotes a line: it may hold a password); a table
+    that is not one is left out and kept in `problems` (top-level key, message), so that the
+    environment's values for it cannot hide it; `keys` are the file's top-level keys, in order."""
+
+    def __init__(self, path: Path | None, named_by: str) -> None:
+        self.path = path
+        self.problems: list[tuple[str, str]] = []
+        self.keys: list[str] = []
+        self._where = f"{named_by}: config file {path}"
+        try:  # the library skips a file that is not there; this one was asked for
+            if path is not None:
+                path.open("rb").close()
+        except FileNotFoundError:
+            raise SettingsError([f"{self._where}: no such file"]) from None
+        except OSError as e:
+            raise SettingsError([f"{self._where}: cannot be read ({e.strerror})"]) from None
+        super().__init__(_Given, toml_file=path)
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            doc = super()._read_file(file_path)
+        except tomllib.TOMLDecodeError as e:  # says where, never quotes the line
+            raise SettingsError([f"{self._where}: not valid TOML ({e})"]) from None
+        except UnicodeDecodeError:
+            raise SettingsError([f"{self._where}: not UTF-8 text"]) from None
+        self.keys = list(doc)
+        for key in self.keys:
+            if _section(key) is not None and not isinstance(doc[key], dict):
+                self.problems.append((key, f"TOML {key} in {file_path}: must be a table "
+                                           f"([{key}]), not {_toml_type(doc.pop(key))}"))
+        return doc
+
+
+_UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")
+
+
+def _unknown_key(key: str, path: Path | None) -> str:
+    """A key of the file that no setting reads, with the keys its table takes."""
+    table = key.rpartition(".")[0]
+    section = _section(table)
+    if section is None:
+        top = ", ".join(sorted(_Given.model_fields))
+        return f"TOML {key} in {path}: unknown key (known: {top})"
+    known = ", ".join(sorted(f.name for f in fields(section)))
+    return f"TOML {key} in {path}: unknown key in [{table}] (known: {known})"
+
+
+def _problem(error: ErrorDetails, file: _TomlFile, env: Mapping[str, str]) -> str:
+    """One of pydantic's errors as the operator reads it: the setting's variable and TOML key,
+    where its value came from, and what is wrong."""
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] in _UNKNOWN:
+        return _unknown_key(key, file.path)
+    if error["type"] == "missing":
+        where = (f"or in {file.path}" if file.path is not None
+                 else f"or in a TOML file named by {CONFIG_ENV}")
+        return f"{_name(key)}: missing: set it in the environment {where}"
+    source = "the environment" if env.get(_ENV[key], "").strip() else str(file.path)
+    return f"{_name(key)} from {source}: {error['ctx']['error']}"
+
+
+def _problems(errors: list[ErrorDetails], file: _TomlFile, env: Mapping[str, str]) -> list[str]:
+    """Every problem: the file's own mistakes first, in its order, as its reader meets them;
+    then the wrong and missing values, in the module's table's order."""
+    about_file = [*file.problems, *((str(error["loc"][0]), _problem(error, file, env))
+                                    for error in errors if error["type"] in _UNKNOWN)]
+    about_file.sort(key=lambda problem: file.keys.index(problem[0]))
+    return [*(message for _, message in about_file),
+            *(_problem(error, file, env) for error in errors if error["type"] not in _UNKNOWN)]
 
 
 def load_settings(config: Path | str | None = None,
@@ -483,35 +589,19 @@ def load_settings(config: Path | str | None = None,
     """The settings from `env` (default os.environ) over the TOML file `config` (default
     $KEEPERNET_CONFIG, else none); SettingsError listing every wrong or missing setting."""
     env = os.environ if env is None else env
-    config_source = "config argument" if config else CONFIG_ENV
     raw_path = config or env.get(CONFIG_ENV, "").strip() or None
     path = Path(raw_path).expanduser() if raw_path is not None else None
-    doc: dict[str, Any] = _read_toml(path, config_source) if path is not None else {}
-    problems = _unknown_keys(doc, path) if path is not None else []
-
-    values: dict[str, dict[str, Any]] = {"": {}, **{section: {} for section in _SECTIONS}}
-    for spec in _SPECS:
-        from_env = env.get(spec.env, "")
-        if from_env.strip():
-            value: object = from_env
-            source = "the environment"
-        else:
-            table: Any = doc.get(spec.section, {}) if spec.section else doc
-            leaf = spec.key.rpartition(".")[2]
-            if not isinstance(table, dict) or leaf not in table:
-                if spec.required:
-                    where = (f"or in {path}" if path is not None
-                             else f"or in a TOML file named by {CONFIG_ENV}")
-                    problems.append(f"{spec.name}: missing: set it in the environment {where}")
-                continue
-            value = table[leaf]
-            source = str(path)
-        try:
-            values[spec.section][spec.field_name] = spec.parse(value)
-        except ValueError as e:
-            problems.append(f"{spec.name} from {source}: {e}")
+    file = _TomlFile(path, "config argument" if config else CONFIG_ENV)
+    try:
+        # `_build_sources`, BaseSettings' keyword for sources made by the caller, is not among
+        # the fields mypy sees as the model's arguments
+        given = _Given(_build_sources=(  # type: ignore[call-arg]
+            (InitSettingsSource(_Given, _environment(env)), file), {}))
+    except ValidationError as e:  # not raised from: its text quotes the values, secrets too
+        errors = e.errors()
+    else:
+        errors = []
+    problems = _problems(errors, file, env)
     if problems:
         raise SettingsError(problems)
-    top = values[""]
-    return Settings(**top, **{section: cls(**values[section])
-                              for section, cls in _SECTIONS.items()}, config_path=path)
+    return given.settings(path)

@@ -276,6 +276,56 @@ def test_a_wrong_file_names_the_key(tmp_path: Path, text: str, problem: str) -> 
     assert problem.format(path=path) in message
 
 
+JOB_NAMES = ("INDEX_EVENTS", "SNAPSHOT_ACCOUNTS", "SCAN_POSITIONS", "LIQUIDATE_POSITION",
+             "UPDATE_FUNDING", "TALLY_VOTES", "FINALIZE_MARKET", "APPLY_CONFIG", "RECONCILE")
+
+
+def test_the_variables_are_those_documented() -> None:
+    documented = (
+        "KEEPERNET_CONFIG", "KEEPERNET_RPC_URLS", "KEEPERNET_RPC_TIMEOUT_S",
+        "KEEPERNET_RPC_DEADLINE_S", "KEEPERNET_WS_URL", "KEEPERNET_DATABASE_URL",
+        "KEEPERNET_PROGRAM_ID", "KEEPERNET_KEYPAIR", "KEEPERNET_METRICS_PORT",
+        "KEEPERNET_REDIS_URL", "KEEPERNET_REDIS_CONNECT_TIMEOUT_S",
+        "KEEPERNET_REDIS_SOCKET_TIMEOUT_S", "KEEPERNET_REDIS_RETRIES",
+        "KEEPERNET_REDIS_RETRY_DELAY_S", "KEEPERNET_CU_PRICE_MICRO_LAMPORTS",
+        "KEEPERNET_CU_PRICE_PERCENTILE", "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS",
+        "KEEPERNET_CU_LIMIT_MARGIN", *(f"KEEPERNET_TIMEOUT_{job}_S" for job in JOB_NAMES),
+        "KEEPERNET_SCAN_INTERVAL_S")
+    assert documented == ENV_VARS
+
+
+@pytest.mark.parametrize("name", ENV_VARS[1:])
+def test_every_variable_is_read(name: str) -> None:
+    message = refusal({**REQUIRED, name: "-1x"})
+    assert message.startswith(f"{name} (TOML ")
+    assert "from the environment: " in message
+
+
+def test_the_environment_does_not_hide_a_table_that_is_not_one(tmp_path: Path) -> None:
+    # merged key by key, the environment's [redis] would replace the file's string
+    path = toml(tmp_path, "redis = 'redis://x'\n")
+    message = refusal({**REQUIRED, "KEEPERNET_REDIS_URL": "redis://env"}, path)
+    assert message == f"TOML redis in {path}: must be a table ([redis]), not a string"
+
+
+def test_the_file_s_mistakes_come_first_in_its_order(tmp_path: Path) -> None:
+    path = toml(tmp_path, "metrics_port = -1\nx = 1\nfees = 2\ny = 3\n[timeouts]\nq = 1\n")
+    lines = refusal(REQUIRED, path).splitlines()
+    assert [line.split(" in ")[0] for line in lines[:4]] == [
+        "TOML x", "TOML fees", "TOML y", "TOML timeouts.q"]
+    assert lines[4].startswith("KEEPERNET_METRICS_PORT (TOML metrics_port) from ")
+    assert len(lines) == 5
+
+
+def test_a_refusal_carries_no_value(tmp_path: Path) -> None:
+    # pydantic's own error quotes every value it was given: it must not be chained
+    with pytest.raises(SettingsError) as caught:
+        load_settings(None, {**REQUIRED, "KEEPERNET_DATABASE_URL": "mysql://u:hunter2@db/x",
+                             "KEEPERNET_METRICS_PORT": "-1"})
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+    assert "hunter2" not in str(caught.value)
+
+
 def test_an_unusable_config_file(tmp_path: Path) -> None:
     missing = tmp_path / "missing.toml"
     assert refusal({"KEEPERNET_CONFIG": str(missing)}) == (
