@@ -24,8 +24,8 @@ from program.toolchain.deploy import (
     deploy_upgradeable,
     program_data_address,
 )
-from tests.program.conftest import World, deploy_world
-from tests.program.refusals import (
+from tests.support.program_world import World, deploy_world
+from tests.support.refusals import (
     PARAMS_PAST_A_BOUND,
     patch,
     reconfigure,
