@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import platform
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,7 +238,18 @@ def latest(results: Sequence[BenchResult], machine_info: Mapping[str, Any]) -> d
 
 def plot_all(results: Sequence[BenchResult], results_dir: Path = RESULTS_DIR) -> list[Path]:
     """PNG plots of what the results hold: latency distributions (queue, reaction) and
-    throughput against scale (scan, indexer). Returns the files written."""
+    throughput against scale (scan, indexer). Returns the files written.
+
+    They are drawn in a fresh child process (spawned, not forked), so that no state of the
+    caller's process reaches matplotlib: after LiteSVM ran a program that calls through a
+    function pointer, the x87 FPU stack is left full, and the next x87 instruction on that
+    thread (numpy's scalar floor division in matplotlib's tick locator) gives NaN."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+        return child.submit(_plot_all, list(results), results_dir).result()
+
+
+def _plot_all(results: Sequence[BenchResult], results_dir: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")

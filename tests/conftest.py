@@ -29,10 +29,9 @@ import asyncpg
 import pytest
 import redis
 
-from demo.servers import Postgres, RedisServer, ServerMissing, free_port
+from demo.servers import Postgres, RedisServer, ServerMissing
 
 T = TypeVar("T")
-__all__ = ["free_port", "run_async"]
 
 
 def run_async(make: Callable[[], Awaitable[T]]) -> T:

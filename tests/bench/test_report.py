@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
+import platform
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -142,3 +146,26 @@ def test_plots_are_drawn_from_the_details(tmp_path: Path) -> None:
     assert sorted(p.name for p in written) == ["queue_latency.png", "reaction.png",
                                                "reaction_latency.png", "scan.png"]
     assert all(p.stat().st_size > 1000 for p in written)
+
+
+# What LiteSVM leaves behind after running a program that calls through a function pointer
+# (tests/toolchain/test_link.py, the localnet of tests/faults/test_postgres_restart.py): a full
+# x87 stack, on which the next x87 instruction overflows and gives NaN.
+FILL_X87_STACK = """
+void fill_x87_stack(void) {
+    __asm__ volatile("fld1; fld1; fld1; fld1; fld1; fld1; fld1; fld1");
+}
+"""
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x87 is x86's")
+def test_plots_are_drawn_whatever_state_the_callers_fpu_is_in(tmp_path: Path) -> None:
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.fail("no host C compiler (gcc): install it, e.g. apt install gcc")
+    (tmp_path / "x87.c").write_text(FILL_X87_STACK)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(tmp_path / "x87.so"),
+                    str(tmp_path / "x87.c")], check=True)
+    ctypes.CDLL(str(tmp_path / "x87.so")).fill_x87_stack()
+    queue = BenchResult("queue", [], {"latencies_ms": {"fleet": [5.0, 7.0], "arq": [250.0]}})
+    assert [p.name for p in plot_all([queue], tmp_path)] == ["queue_latency.png"]

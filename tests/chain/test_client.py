@@ -24,18 +24,10 @@ from solders.keypair import Keypair
 
 from chain.client import Endpoint, RpcClient, RpcUnavailable, anchor_program
 from chain.localnet import Localnet, run_localnet
+from demo.servers import free_port_pair
 from program.accounts import Config, Market, Position
-from tests.chain.chaos import (
-    Action,
-    Chaos,
-    Garbage,
-    Reset,
-    RpcError,
-    Stall,
-    Status,
-    dead_url,
-)
-from tests.chain.test_localnet import MARKET_DISCRIMINATOR, create_market, free_port, send
+from tests.support.chaos import Action, Chaos, Garbage, Reset, RpcError, Stall, Status, dead_url
+from tests.support.localnet import MARKET_DISCRIMINATOR, create_market, send
 
 TIMEOUT_S = 0.5
 DEADLINE_S = 5.0
@@ -44,7 +36,7 @@ GUARD_S = DEADLINE_S + 2  # a call that is not over by then hangs
 
 @pytest.fixture
 async def net() -> AsyncIterator[Localnet]:
-    async with run_localnet(free_port()) as localnet:
+    async with run_localnet(free_port_pair()) as localnet:
         yield localnet
 
 

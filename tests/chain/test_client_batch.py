@@ -16,7 +16,7 @@ from aiohttp import web
 from solana.rpc.core import RPCException
 
 from chain.client import Endpoint, RpcClient, RpcUnavailable
-from tests.conftest import free_port
+from demo.servers import free_port
 
 Answer = Callable[[list[dict[str, Any]]], Any]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chain.funding import Funding, funding_rate_ppm, wrap_i64
-from tests.program import perp_model as model
+from tests.support import perp_model as model
 
 
 def test_funding_accrues_to_now_like_the_model() -> None:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import os
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import base58
 import httpx
@@ -47,22 +44,16 @@ from spl.token.instructions import MintToParams, mint_to
 from chain.localnet import Localnet, run_localnet
 from demo.servers import free_port_pair
 from program.errors import error_names, program_error
-from program.local import Wallet
 from program.svm import MINT_LEN
+from tests.support.localnet import MARKET_DISCRIMINATOR, create_market, raw, rpc, send
 
 ROOT = Path(__file__).resolve().parents[2]
-MARKET_DISCRIMINATOR = hashlib.sha256(b"account:Market").digest()[:8]
 PROPOSAL_WINDOW = 86_400
-
-
-def free_port() -> int:
-    """A port free together with the next one (the WebSocket port)."""
-    return free_port_pair()
 
 
 @pytest.fixture
 async def net() -> AsyncIterator[Localnet]:
-    async with run_localnet(free_port()) as localnet:
+    async with run_localnet(free_port_pair()) as localnet:
         yield localnet
 
 
@@ -71,39 +62,6 @@ async def client(net: Localnet) -> AsyncIterator[AsyncClient]:
     c = AsyncClient(net.url, commitment=Confirmed)
     yield c
     await c.close()
-
-
-async def raw(net: Localnet, body: Any) -> Any:
-    """POST a raw JSON-RPC body (for methods solana-py lacks, and for bad requests)."""
-    content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    async with httpx.AsyncClient() as h:
-        response = await h.post(net.url, content=content,
-                                headers={"Content-Type": "application/json"})
-    assert response.status_code == 200
-    return response.json()
-
-
-async def rpc(net: Localnet, method: str, *params: Any) -> Any:
-    answer = await raw(net, {"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)})
-    assert "error" not in answer, answer
-    return answer["result"]
-
-
-async def send(client: AsyncClient, ixs: list[Instruction], payer: Keypair,
-               *signers: Keypair, skip_preflight: bool = False) -> Signature:
-    blockhash = (await client.get_latest_blockhash()).value.blockhash
-    tx = Transaction([payer, *signers], Message.new_with_blockhash(ixs, payer.pubkey(), blockhash),
-                     blockhash)
-    sig = (await client.send_transaction(tx, opts=TxOpts(skip_preflight=skip_preflight))).value
-    await client.confirm_transaction(sig, Confirmed, sleep_seconds=0.05)
-    return sig
-
-
-def create_market(net: Localnet, creator: Wallet, market_id: int) -> Instruction:
-    """A market of `creator` whose trading ends far beyond any time travel of the tests (and
-    within the program's ten years)."""
-    return net.client.create_market(creator.key, market_id, f"Question {market_id}?",
-                                    int(time.time()) + 10**8, creator_token=creator.token)
 
 
 # ---- accounts, balances, cluster ----------------------------------------------------------------
@@ -505,7 +463,7 @@ async def test_bad_requests_get_json_rpc_errors(net: Localnet, client: AsyncClie
 
 
 async def test_a_client_of_a_stopped_localnet_fails_cleanly() -> None:
-    port = free_port()
+    port = free_port_pair()
     async with run_localnet(port) as localnet:
         url = localnet.url
     c = AsyncClient(url, timeout=2)
@@ -517,12 +475,12 @@ async def test_a_client_of_a_stopped_localnet_fails_cleanly() -> None:
 # ---- keys and CLI -------------------------------------------------------------------------------
 async def test_keys_folder_is_reused_with_private_files(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
-    async with run_localnet(free_port(), keys) as first:
+    async with run_localnet(free_port_pair(), keys) as first:
         addresses = (first.program_id, first.deployment.quote_mint, first.deployment.vault,
                      [w.key for w in first.keepers + first.users], first.admin.pubkey())
     files = sorted(keys.iterdir())
     assert files and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
-    async with run_localnet(free_port(), keys) as second:
+    async with run_localnet(free_port_pair(), keys) as second:
         assert addresses == (second.program_id, second.deployment.quote_mint,
                              second.deployment.vault,
                              [w.key for w in second.keepers + second.users],
@@ -531,7 +489,7 @@ async def test_keys_folder_is_reused_with_private_files(tmp_path: Path) -> None:
 
 
 def test_cli_localnet_serves_until_terminated(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_port_pair()
     cli = Path(sys.executable).parent / "keepernet"
     proc = subprocess.Popen([str(cli), "localnet", "--port", str(port), "--keys",
                              str(tmp_path / "keys")], stdout=subprocess.PIPE,
@@ -566,8 +524,8 @@ def test_cli_refuses_a_keys_folder_others_can_read(tmp_path: Path) -> None:
     admin.write_text(json.dumps(list(bytes(Keypair()))))
     admin.chmod(0o644)
     cli = Path(sys.executable).parent / "keepernet"
-    done = subprocess.run([str(cli), "localnet", "--port", str(free_port()), "--keys", str(keys)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run([str(cli), "localnet", "--port", str(free_port_pair()),
+                           "--keys", str(keys)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert str(admin) in done.stderr and "chmod 600" in done.stderr
     assert admin.read_text()[1:20] not in done.stderr  # the secret is never echoed

@@ -17,15 +17,16 @@ from chain.prices import OracleLimits, OracleRefused, judge_quote, read_price
 from chain.publisher import Feed, Publisher, PublishError
 from chain.pyth import decode
 from chain.scenarios import Crash
-from tests.chain.test_localnet import free_port, raw, send
-from tests.perp_world import funded_perp_market
+from demo.servers import free_port_pair
+from tests.support.localnet import raw, send
+from tests.support.perp_world import funded_perp_market
 
 START = 100_000_000
 
 
 @pytest.fixture
 async def net() -> AsyncIterator[Localnet]:
-    async with run_localnet(free_port()) as localnet:
+    async with run_localnet(free_port_pair()) as localnet:
         yield localnet
 
 
@@ -67,7 +68,7 @@ async def test_the_localnet_takes_only_price_accounts(net: Localnet) -> None:
 
 
 async def test_an_unreachable_localnet_is_a_clear_error() -> None:
-    publisher = Publisher(f"http://127.0.0.1:{free_port()}", [Feed(Keypair().pubkey(),
+    publisher = Publisher(f"http://127.0.0.1:{free_port_pair()}", [Feed(Keypair().pubkey(),
                                                                    Crash(START, 10, 1))])
     try:
         with pytest.raises(PublishError, match="getSlot"):

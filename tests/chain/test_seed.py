@@ -12,14 +12,15 @@ from chain.localnet import run_localnet
 from chain.localnet.seed import PositionSpec, Seeder
 from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
+from demo.servers import free_port_pair
 from program.accounts import Position
 from program.client import PerpMarketParams
-from tests.chain.test_localnet import free_port, raw
-from tests.perp_world import PRICE, SIZE, SOLID, perp_world
+from tests.support.localnet import raw
+from tests.support.perp_world import PRICE, SIZE, SOLID, perp_world
 
 
 async def test_positions_are_opened_as_specified() -> None:
-    async with run_localnet(free_port()) as net:
+    async with run_localnet(free_port_pair()) as net:
         seeder = await Seeder.connect(net.url, net.keys_dir)
         oracle = Keypair().pubkey()
         publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=0))])
@@ -93,7 +94,7 @@ def _entry(address: Pubkey, data: str = "AAAA") -> list[str]:
 async def test_set_accounts_refuses_malformed_entries_and_writes_nothing(
         entries: list[Any], says: str) -> None:
     good = Keypair().pubkey()
-    async with run_localnet(free_port()) as net:
+    async with run_localnet(free_port_pair()) as net:
         answer = await raw(net, {"jsonrpc": "2.0", "id": 1, "method": "keepernet_setAccounts",
                                  "params": [[_entry(good), *entries] if entries else []]})
         assert answer["error"]["code"] == -32602

@@ -38,7 +38,8 @@ from chain.sender import (
     Sender,
     SendResult,
 )
-from tests.chain.chaos import (
+from demo.servers import free_port_pair
+from tests.support.chaos import (
     Chaos,
     FirstTransaction,
     Forward,
@@ -49,8 +50,8 @@ from tests.chain.chaos import (
     dead_url,
     signature_of,
 )
-from tests.chain.test_localnet import create_market, free_port, send
-from tests.chain.test_localnet import rpc as node_rpc
+from tests.support.localnet import create_market, send
+from tests.support.localnet import rpc as node_rpc
 
 COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 PROPOSED, APPROVED = 0, 1
@@ -140,7 +141,7 @@ class World:
 
 @pytest.fixture
 async def world() -> AsyncIterator[World]:
-    async with run_localnet(free_port()) as net, Chaos(net.url) as proxy:
+    async with run_localnet(free_port_pair()) as net, Chaos(net.url) as proxy:
         direct = AsyncClient(net.url, commitment=Confirmed)
         rpc = RpcClient([Endpoint("proxy", proxy.url)], timeout_s=TIMEOUT_S,
                         deadline_s=DEADLINE_S)

@@ -16,14 +16,14 @@ from chain.publisher import Feed, Publisher
 from chain.pyth import read_aggregate
 from chain.scenarios import RandomWalk
 from chain.watch import watch_accounts
-from tests.chain.test_localnet import free_port
+from demo.servers import free_port_pair
 
 PRICE = 100_000_000
 
 
 @pytest_asyncio.fixture
 async def net() -> AsyncIterator[Localnet]:
-    async with run_localnet(free_port()) as got:
+    async with run_localnet(free_port_pair()) as got:
         yield got
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from solders.keypair import Keypair
 
-from tests.chain.test_localnet import free_port
-from tests.keepers import keeper_env, keypair_file
+from demo.servers import free_port_pair
+from tests.support.keepers import keeper_env, keypair_file
 
 PROGRAM_ID = str(Keypair().pubkey())
 
@@ -63,7 +63,7 @@ CASES = [
 
 def base_env(keypair: Path) -> dict[str, str]:
     """Valid settings pointing at servers that are not there."""
-    nowhere = free_port()
+    nowhere = free_port_pair()
     return keeper_env(rpc_urls=f"http://127.0.0.1:{nowhere}",
                       database_url=f"postgresql://keeper@127.0.0.1:{nowhere}/keepernet",
                       redis_url=f"redis://127.0.0.1:{nowhere}/0", program_id=PROGRAM_ID,

@@ -16,8 +16,8 @@ from solders.pubkey import Pubkey
 from chain.localnet import Localnet
 from chain.localnet.seed import PositionSpec
 from store.migrate import migrate
-from tests.keepers import Fleet, keeper_env
-from tests.perp_world import CRASHED, FRAGILE, SIZE, perp_world
+from tests.support.keepers import Fleet, keeper_env
+from tests.support.perp_world import CRASHED, FRAGILE, SIZE, perp_world
 
 POSITIONS = 500
 INSTANCES = 3

@@ -16,8 +16,8 @@ from chain.client import Endpoint, RpcClient
 from chain.localnet.seed import PositionSpec
 from demo.report import chain_events
 from store.migrate import migrate
-from tests.keepers import Fleet, keeper_env, stored_events
-from tests.perp_world import SIZE, SOLID, perp_world
+from tests.support.keepers import Fleet, keeper_env, stored_events
+from tests.support.perp_world import SIZE, SOLID, perp_world
 
 POSITIONS = 1200  # 400 transactions: two of the indexer's batches (200 each)
 RPC_MAX_RPS = "100"  # each batch's getTransaction calls take seconds

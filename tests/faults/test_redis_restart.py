@@ -18,9 +18,9 @@ from fleet.serializer import job_deserializer, job_serializer
 from fleet.settings import RedisSettings
 from jobs.registry import enqueue
 from store.migrate import migrate
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import proposal
-from tests.keepers import Fleet, keeper_env, keypair_file
+from tests.support.chain_world import World, world
+from tests.support.keepers import Fleet, keeper_env, keypair_file
+from tests.support.markets import proposal
 
 MARKETS = 6
 DEFER_S = 6.0  # the jobs wait in the queue across the crash

@@ -17,10 +17,10 @@ from chain.client import Endpoint, RpcClient
 from demo.report import chain_events
 from jobs.governance_plan import MarketState
 from store.migrate import migrate
-from tests.chain.chaos import Chaos, Forward, Reset, Stall, Status, dead_url
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import proposal, state
-from tests.keepers import Fleet, keeper_env, keypair_file, stored_events
+from tests.support.chain_world import World, world
+from tests.support.chaos import Chaos, Forward, Reset, Stall, Status, dead_url
+from tests.support.keepers import Fleet, keeper_env, keypair_file, stored_events
+from tests.support.markets import proposal, state
 
 MARKETS = 4
 WITHIN_S = 90

@@ -14,10 +14,10 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from chain.localnet.seed import PositionSpec
+from demo.servers import free_port_pair
 from store.migrate import migrate
-from tests.chain.test_localnet import free_port
-from tests.keepers import Fleet, keeper_env
-from tests.perp_world import CRASHED, FRAGILE, SIZE, perp_world
+from tests.support.keepers import Fleet, keeper_env
+from tests.support.perp_world import CRASHED, FRAGILE, SIZE, perp_world
 
 STALE_BY_SLOTS = 200  # far beyond the program's limit (Config.max_oracle_staleness_slots)
 
@@ -44,7 +44,7 @@ async def test_a_stale_oracle_stops_liquidations_and_says_so(redis_url: str,
             world.price.price = CRASHED
             await world.publisher.publish(0)  # the crash, then nothing more: it goes stale
             await world.seeder.rpc.request("keepernet_timeTravel", [{"slots": STALE_BY_SLOTS}])
-            port = free_port()
+            port = free_port_pair()
             await fleet.start("liquidator", keeper_env(
                 rpc_urls=f"local={net.url} max_rps=10000", database_url=pg_database,
                 redis_url=redis_url, program_id=net.program_id,

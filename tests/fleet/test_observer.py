@@ -15,7 +15,7 @@ from fleet.settings import RedisSettings
 from jobs.registry import enqueue
 from metrics.definitions import registry
 from metrics.health import HealthPolicy
-from tests.chain.chaos import dead_url
+from tests.support.chaos import dead_url
 
 
 @pytest_asyncio.fixture

@@ -21,7 +21,7 @@ from jobs.deps import JobDeps
 from jobs.liquidation_plan import LONG, Candidate, PositionBook
 from program import layouts
 from program.client import PerpMarketParams
-from tests.perp_world import PRICE, SIZE, SOLID, perp_market_stub, perp_world
+from tests.support.perp_world import PRICE, SIZE, SOLID, perp_market_stub, perp_world
 
 DAY_S = 86_400
 

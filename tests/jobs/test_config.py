@@ -15,7 +15,7 @@ from solders.keypair import Keypair
 from jobs.config import apply_config
 from jobs.due import DueJob, read_due
 from jobs.outcome import Outcome
-from tests.jobs.chain_world import World, world
+from tests.support.chain_world import World, world
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -19,8 +19,8 @@ from chain.scenarios import RandomWalk
 from jobs.funding import update_funding
 from jobs.outcome import Outcome
 from program.client import PerpMarketParams
-from tests.jobs.chain_world import World, world
-from tests.perp_world import funded_perp_market
+from tests.support.chain_world import World, world
+from tests.support.perp_world import funded_perp_market
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

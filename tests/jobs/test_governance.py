@@ -8,21 +8,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from solders.pubkey import Pubkey
 
 from jobs.due import DueJob, read_due
 from jobs.governance import finalize_market, tally_votes
 from jobs.governance_plan import MarketState
 from jobs.outcome import Outcome
-from tests.jobs.chain_world import World, world
+from tests.support.chain_world import World, world
+from tests.support.markets import DISPUTE_WINDOW, WINDOW, proposal, resolving, state
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-WINDOW = 86_400  # the localnet's proposal window
-DISPUTE_WINDOW = 172_800
 DISPUTE_VOTE = 259_200
-YES = 1
-LIQUIDITY = 100_000_000
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -31,34 +27,7 @@ async def w() -> AsyncIterator[World]:
         yield got
 
 
-STAKE = 1_000_000  # the localnet's least vote stake; three of them make its quorum
 DISPUTE_STAKE = 5_000_000  # three of them pass the dispute quorum of a market of LIQUIDITY
-
-
-async def proposal(w: World, market_id: int, likes: int, dislikes: int = 0, *,
-                   closed: bool = False) -> Pubkey:
-    """A market with `likes` and `dislikes` votes of STAKE each, its window still open (or
-    `closed`: the clock moved past it, so that the tally can be decided)."""
-    net = w.net
-    creator = net.users[0]
-    trading_ends_at = await w.now() + WINDOW + 100
-    await w.send([net.client.create_market(creator.key, market_id, f"Q{market_id}?",
-                                           trading_ends_at, creator_token=creator.token)],
-                 creator.kp)
-    market = net.deployment.market(creator.key, market_id)
-    voters = net.users + net.keepers
-    for i, voter in enumerate(voters[:likes + dislikes]):
-        await w.send([net.client.vote_proposal(voter.key, market, i < likes, stake=STAKE,
-                                               voter_token=voter.token)], voter.kp)
-    if closed:
-        await w.travel(WINDOW + 1)
-    return market
-
-
-async def state(w: World, market: Pubkey) -> int:
-    _, (m,) = await w.keepers[0].snapshot(market)
-    assert m is not None
-    return int(m.state)
 
 
 async def test_a_proposal_is_approved_once_its_window_closed(w: World) -> None:
@@ -131,20 +100,6 @@ async def test_an_approved_market_never_activated_is_rejected_at_its_trading_end
     assert (m.creation_bond_held, c.protocol_fees) == (0, fees + bond)
     ok, failed = await w.calls(market, w.net.client.reject_market(market))
     assert ok == 1 and failed <= 1
-
-
-async def resolving(w: World, market_id: int) -> Pubkey:
-    """A market past its trading end with its outcome proposed (Resolving)."""
-    net, creator = w.net, w.net.users[0]
-    market = await proposal(w, market_id, likes=3, closed=True)
-    assert await tally_votes(w.keepers[0], market) == Outcome.SUCCESS
-    await w.send([net.client.activate_market(creator.key, market, creator.token, LIQUIDITY)],
-                 creator.kp)
-    await w.travel(200)
-    await w.send([net.client.propose_resolution(creator.key, market, YES,
-                                                proposer_token=creator.token)], creator.kp)
-    assert await state(w, market) == MarketState.RESOLVING
-    return market
 
 
 async def test_a_market_is_finalized_after_its_dispute_window(w: World) -> None:

@@ -11,7 +11,6 @@ transaction through solana-py's typed client, decoded by the program's own ancho
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -21,10 +20,8 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from anchorpy import EventParser
-from anchorpy.program.common import Event
 from solana.rpc.async_api import AsyncClient
-from solana.rpc.commitment import Confirmed, Finalized
+from solana.rpc.commitment import Confirmed
 from solana.rpc.types import TxOpts
 from solders.keypair import Keypair
 from solders.message import Message
@@ -37,11 +34,13 @@ from chain.client import Endpoint, RpcClient
 from chain.localnet import Localnet, run_localnet
 from chain.publisher import Feed, Publisher
 from chain.scenarios import Crash
+from demo.servers import free_port_pair
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
 from store.events import Cursor, CursorMoved, EventRow, read_cursor, write_batch
-from tests.chain.test_localnet import free_port, raw, send
-from tests.perp_world import funded_perp_market
+from tests.support.history import Expected, assert_exactly_the_chain, by_key, chain_events
+from tests.support.localnet import raw, send
+from tests.support.perp_world import funded_perp_market
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -51,8 +50,6 @@ FUNDING_INTERVAL = 3_600
 PRICE = 100_000_000
 LONG, SHORT = 1, 2
 YES, NO = 1, 0
-# (name, signature, event_index, data) with Pubkeys as strings: what the store must hold
-Expected = list[tuple[str, str, int, dict[str, Any]]]
 
 
 class Chain:
@@ -135,7 +132,7 @@ async def build_activity(chain: Chain) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def chain() -> AsyncIterator[Chain]:
-    async with run_localnet(free_port()) as net:
+    async with run_localnet(free_port_pair()) as net:
         client = AsyncClient(net.url, commitment=Confirmed)
         oracle = Keypair().pubkey()
         publisher = Publisher(net.url, [Feed(oracle, Crash(PRICE, drop_pct=17, over_s=10))])
@@ -153,65 +150,6 @@ async def rpc(chain: Chain) -> AsyncIterator[RpcClient]:
     client = RpcClient([Endpoint("local", chain.net.url, max_rps=10_000)])
     yield client
     await client.close()
-
-
-# ---- the chain's events, derived independently ---------------------------------------------------
-def _plain(value: Any) -> Any:
-    return str(value) if isinstance(value, Pubkey) else value
-
-
-async def chain_events(chain: Chain) -> Expected:
-    """Every event of every successful program transaction, oldest first."""
-    client, program_id = chain.client, chain.net.program_id
-    newest_first: list[Any] = []
-    before = None
-    while True:
-        page = (await client.get_signatures_for_address(program_id, before=before, limit=1000,
-                                                        commitment=Finalized)).value
-        newest_first += page
-        if len(page) < 1000:
-            break
-        before = page[-1].signature
-    parser = EventParser(program_id, chain.net.protocol.chain.program.coder)
-    out: Expected = []
-    for info in reversed(newest_first):
-        tx = (await client.get_transaction(info.signature, commitment=Finalized,
-                                           max_supported_transaction_version=0)).value
-        assert tx is not None and tx.transaction.meta is not None
-        if tx.transaction.meta.err is not None:
-            assert info.err is not None
-            continue
-        events: list[Event] = []
-        parser.parse_logs(tx.transaction.meta.log_messages or [], events.append)
-        out += [(e.name, str(info.signature), i,
-                 {k: _plain(v) for k, v in vars(e.data).items()})
-                for i, e in enumerate(events)]
-    return out
-
-
-async def stored_events(pool: asyncpg.Pool) -> Expected:
-    """The stored events, as (name, signature, event index, data)."""
-    async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT name, signature, event_index, slot, data::text AS data "
-                                "FROM events")
-    return [(r["name"], r["signature"], r["event_index"], json.loads(r["data"])) for r in rows]
-
-
-def by_key(events: Expected) -> list[tuple[str, str, int, dict[str, Any]]]:
-    return sorted(events, key=lambda e: (e[1], e[2]))
-
-
-async def assert_exactly_the_chain(chain: Chain, pool: asyncpg.Pool) -> Expected:
-    expected = await chain_events(chain)
-    stored = await stored_events(pool)
-    assert len(stored) == len(expected)
-    assert by_key(stored) == by_key(expected)
-    async with pool.acquire() as conn:
-        cursor = await read_cursor(conn)
-    newest_ok = next(s for s in (await chain.client.get_signatures_for_address(
-        chain.net.program_id, limit=1000, commitment=Finalized)).value if s.err is None)
-    assert cursor == Cursor(str(newest_ok.signature), newest_ok.slot)
-    return expected
 
 
 async def snapshot(pool: asyncpg.Pool) -> dict[str, list[Any]]:
@@ -372,7 +310,7 @@ async def test_a_batch_that_fails_midway_keeps_nothing(
 
 async def test_an_unreachable_rpc_is_a_retry_and_writes_nothing(
         chain: Chain, pool: asyncpg.Pool) -> None:
-    dead = RpcClient([Endpoint("dead", f"http://127.0.0.1:{free_port()}")], timeout_s=0.2,
+    dead = RpcClient([Endpoint("dead", f"http://127.0.0.1:{free_port_pair()}")], timeout_s=0.2,
                      deadline_s=0.5)
     try:
         assert await index_events(dead, pool, chain.net.program_id) == Outcome.RETRY

@@ -16,8 +16,8 @@ from spl.token.instructions import MintToParams, mint_to
 from chain.client import Endpoint, RpcClient
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_indexer import assert_exactly_the_chain, stored_events
+from tests.support.chain_world import World, world
+from tests.support.history import assert_exactly_the_chain, stored_events
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -28,9 +28,9 @@ from jobs.outcome import Outcome
 from metrics.definitions import registry
 from program import layouts
 from program.local import PYTH_PROGRAM, Wallet
-from tests.chain.test_localnet import rpc
-from tests.jobs.chain_world import World, world
-from tests.perp_world import funded_perp_market, perp_market_stub
+from tests.support.chain_world import World, world
+from tests.support.localnet import rpc
+from tests.support.perp_world import funded_perp_market, perp_market_stub
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

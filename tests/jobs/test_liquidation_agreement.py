@@ -30,9 +30,9 @@ from jobs.liquidation_plan import (
 )
 from program.client import PerpMarketParams
 from program.idl import spec
-from tests.program.conftest import User, deploy_world
-from tests.program.perps import Perp, open_perp
-from tests.program.refusals import set_field
+from tests.support.perps import Perp, open_perp
+from tests.support.program_world import User, deploy_world
+from tests.support.refusals import set_field
 
 # The price is moved until the subject's equity at its opening collateral plus this margin is
 # under maintenance, so that a top-up reaches every offset below from there.

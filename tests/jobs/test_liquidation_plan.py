@@ -21,8 +21,8 @@ from jobs.liquidation_plan import (
     is_liquidatable,
     owner_of,
 )
-from tests.perp_world import perp_market_stub
-from tests.program import perp_model as model
+from tests.support import perp_model as model
+from tests.support.perp_world import perp_market_stub
 
 I64_MIN, I64_MAX = -(2**63), 2**63 - 1
 MAX_PRICE = model.MAX_PRICE

@@ -22,9 +22,9 @@ from jobs.reconciler import reconcile
 from jobs.registry import job_id, queue_name
 from store import job_runs
 from store.migrate import migrate
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_due import due_world
-from tests.jobs.test_governance import proposal
+from tests.support.chain_world import World, world
+from tests.support.due_world import due_world
+from tests.support.markets import proposal
 from workers import funding, governance
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -16,45 +16,22 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from solders.keypair import Keypair
-from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient
-from chain.publisher import Feed, Publisher
-from chain.scenarios import RandomWalk
+from demo.servers import free_port_pair
 from jobs.outcome import Outcome
 from jobs.snapshot import read_kind, snapshot_accounts
 from store.accounts import write_snapshot
-from tests.chain.test_localnet import create_market, free_port
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import STAKE, proposal
-from tests.perp_world import funded_perp_market
+from tests.support.chain_world import World, world
+from tests.support.localnet import create_market
+from tests.support.markets import STAKE, proposal
+from tests.support.perp_world import open_positions
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PRICE = 100_000_000
 LONG, SHORT = 1, 2
 Rows = dict[str, dict[str, Any]]
-
-
-async def open_positions(w: World, perp_id: int = 1) -> tuple[Pubkey, list[Pubkey]]:
-    """A perp market with a long and a short open on it: its address and the positions'."""
-    net, c = w.net, w.net.client
-    oracle = Keypair().pubkey()
-    publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=0))])
-    try:
-        await publisher.publish(0)
-        perp = net.deployment.perp_market(perp_id)
-        await funded_perp_market(net, perp_id, oracle)
-        long_, short = net.users[1], net.users[2]
-        await w.send([c.deposit(long_.key, perp, long_.token, 20_000_000),
-                      c.deposit(short.key, perp, short.token, 50_000_000)], long_.kp, short.kp)
-        await w.send([c.open_position(long_.key, perp, oracle, LONG, 1_000_000, 2**64 - 1)],
-                     long_.kp)
-        await w.send([c.open_position(short.key, perp, oracle, SHORT, 500_000, 0)], short.kp)
-    finally:
-        await publisher.close()
-    return perp, [net.deployment.position(perp, u.key) for u in (long_, short)]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -186,7 +163,7 @@ async def test_a_perp_market_id_past_i64_is_stored(w: World, pool: asyncpg.Pool)
 
 async def test_an_unreachable_database_is_a_retry(w: World) -> None:
     k = w.keepers[0]
-    nowhere = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{free_port()}/x",
+    nowhere = await asyncpg.create_pool(f"postgresql://postgres@127.0.0.1:{free_port_pair()}/x",
                                         min_size=0, max_size=1)
     try:
         assert await snapshot_accounts(k.rpc, nowhere, k.program) == Outcome.RETRY
@@ -195,7 +172,7 @@ async def test_an_unreachable_database_is_a_retry(w: World) -> None:
 
 
 async def test_an_unreachable_rpc_is_a_retry(w: World, pool: asyncpg.Pool) -> None:
-    rpc = RpcClient([Endpoint("down", f"http://127.0.0.1:{free_port()}")], timeout_s=0.2,
+    rpc = RpcClient([Endpoint("down", f"http://127.0.0.1:{free_port_pair()}")], timeout_s=0.2,
                     deadline_s=0.5)
     try:
         assert await snapshot_accounts(rpc, pool, w.keepers[0].program) == Outcome.RETRY

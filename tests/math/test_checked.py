@@ -15,8 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.math.conftest import HostProbe
-from tests.math.model import (
+from tests.support.checked_math import (
     BITS,
     BPF_CFLAGS,
     BY_NAME,
@@ -33,6 +32,7 @@ from tests.math.model import (
     probe_op_codes,
     random_vectors,
 )
+from tests.support.host_probe import HostProbe
 
 OP_IDS = [op.name for op in OPS]
 

@@ -20,7 +20,7 @@ from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
 from program.toolchain.deploy import deploy_upgradeable, new_svm
-from tests.math.model import (
+from tests.support.checked_math import (
     BY_NAME,
     M64,
     M128,

@@ -21,8 +21,8 @@ from program.idl import spec
 from program.local import LocalProtocol
 from program.svm import SO_PATH
 from program.toolchain.deploy import deploy_upgradeable
-from tests.program.conftest import World, deploy_world
-from tests.program.refusals import (
+from tests.support.program_world import World, deploy_world
+from tests.support.refusals import (
     PARAMS_PAST_A_BOUND,
     patch,
     reconfigure,

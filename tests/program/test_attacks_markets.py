@@ -14,9 +14,9 @@ from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from program.client import VOTE_DISPUTE, VOTE_PROPOSAL
-from tests.program import model
-from tests.program.conftest import QUESTION, User, World, deploy_world
-from tests.program.refusals import (
+from tests.support import market_model as model
+from tests.support.program_world import QUESTION, User, World, deploy_world
+from tests.support.refusals import (
     BUY_AMOUNT,
     NO,
     YES,

@@ -10,10 +10,10 @@ from fractions import Fraction
 from typing import Any
 
 from program.client import PerpMarketParams
-from tests.program import perp_model as m
-from tests.program.conftest import User, World, deploy_world
-from tests.program.perps import LONG, POOL, PRICE, SHORT, Perp, open_perp
-from tests.program.refusals import swap
+from tests.support import perp_model as m
+from tests.support.perps import LONG, POOL, PRICE, SHORT, Perp, open_perp
+from tests.support.program_world import User, World, deploy_world
+from tests.support.refusals import swap
 
 U64_MAX = 2**64 - 1
 HOUR = 3_600

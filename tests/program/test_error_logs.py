@@ -21,7 +21,7 @@ from solders.transaction_metadata import FailedTransactionMetadata
 
 from program.idl import spec
 from program.idl.generate import anchor_error_line, error_log_h
-from tests.program.conftest import World
+from tests.support.program_world import World
 
 # where scripts/setup installs @coral-xyz/anchor
 ANCHOR_TS = Path(__file__).resolve().parents[2] / ".venv" / "anchor-ts" / "node_modules"

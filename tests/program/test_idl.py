@@ -20,10 +20,10 @@ from program.client import VOTE_DISPUTE, VOTE_PROPOSAL
 from program.errors import error_names
 from program.idl import generate, spec
 from program.svm import ProgramSvm, TxResult
-from tests.program import model
-from tests.program.conftest import QUESTION, ROOT, User, World, deploy_world
-from tests.program.perps import LONG, PRICE, open_perp
-from tests.program.test_market_lifecycle import dispute_and_vote, pay_out
+from tests.support import market_model as model
+from tests.support.market_lifecycle import dispute_and_vote, pay_out
+from tests.support.perps import LONG, PRICE, open_perp
+from tests.support.program_world import QUESTION, ROOT, User, World, deploy_world
 
 IDL = json.loads(generate.IDL_PATH.read_text())
 IX_NAMES = [snake(ix["name"]) for ix in IDL["instructions"]]

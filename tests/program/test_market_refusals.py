@@ -15,8 +15,8 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from tests.program.conftest import User, World, deploy_world
-from tests.program.refusals import (
+from tests.support.program_world import User, World, deploy_world
+from tests.support.refusals import (
     BUY_AMOUNT,
     LIQUIDITY,
     MARKET_INSTRUCTIONS,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.program import perp_model as m
-from tests.program.conftest import TxResult, World
-from tests.program.perps import LONG, SHORT, Perp, open_perp
+from program.svm import TxResult
+from tests.support import perp_model as m
+from tests.support.perps import LONG, SHORT, Perp, open_perp
+from tests.support.program_world import World
 
 PRICE = 123_456_789  # not round: every division below has a remainder
 HOUR = 3_600

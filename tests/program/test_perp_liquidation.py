@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from program.client import PerpMarketParams
-from tests.program import perp_model as m
-from tests.program.conftest import TxResult, World
-from tests.program.perps import LONG, PRICE, SHORT, open_perp
+from program.svm import TxResult
+from tests.support import perp_model as m
+from tests.support.perps import LONG, PRICE, SHORT, open_perp
+from tests.support.program_world import World
 
 SIZE = 1_000_000  # one whole base unit: a price unit moves PnL by exactly one quote unit
 

@@ -10,9 +10,10 @@ from solders.keypair import Keypair
 from chain.pyth import price_account
 from program.client import PerpMarketParams
 from program.local import PYTH_PROGRAM
-from tests.program import perp_model as m
-from tests.program.conftest import TxResult, User, World
-from tests.program.perps import LONG, POOL, PRICE, SHORT, Perp, open_perp
+from program.svm import TxResult
+from tests.support import perp_model as m
+from tests.support.perps import LONG, POOL, PRICE, SHORT, Perp, open_perp
+from tests.support.program_world import User, World
 
 U64_MAX = 2**64 - 1
 

@@ -20,10 +20,10 @@ from chain import pyth
 from chain.pyth import PriceStatus
 from program.client import PerpMarketParams
 from program.local import PYTH_PROGRAM
-from tests.program import perp_model as m
-from tests.program.conftest import World
-from tests.program.perps import LONG, PRICE, SHORT, open_perp
-from tests.program.refusals import (
+from tests.support import perp_model as m
+from tests.support.perps import LONG, PRICE, SHORT, open_perp
+from tests.support.program_world import World
+from tests.support.refusals import (
     FUNDS,
     LIQUIDATION_PRICE,
     PERP_READY,

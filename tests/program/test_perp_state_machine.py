@@ -44,10 +44,10 @@ from solders.keypair import Keypair
 
 from program.client import PerpMarketParams
 from program.svm import TxResult
-from tests.program import perp_model as m
-from tests.program.conftest import User, World
-from tests.program.perps import LONG, SHORT, Perp, open_perp
-from tests.program.refusals import spec_of
+from tests.support import perp_model as m
+from tests.support.perps import LONG, SHORT, Perp, open_perp
+from tests.support.program_world import User, World
+from tests.support.refusals import spec_of
 
 TRADERS = 4  # 0 and 1 are the adversary's hedged pair
 FLAT = 0

@@ -21,9 +21,9 @@ from hypothesis.stateful import (
 )
 from solders.pubkey import Pubkey
 
-from tests.program import model
-from tests.program.conftest import User, World
-from tests.program.test_market_lifecycle import pay_out
+from tests.support import market_model as model
+from tests.support.market_lifecycle import pay_out
+from tests.support.program_world import User, World
 
 NO, YES = 0, 1
 ACTIVE = 2

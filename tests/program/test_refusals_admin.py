@@ -11,8 +11,8 @@ import pytest
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 
-from tests.program.conftest import World
-from tests.program.refusals import (
+from tests.support.program_world import World
+from tests.support.refusals import (
     PARAMS_AT_THE_BOUNDS,
     PARAMS_PAST_A_BOUND,
     Spoil,

@@ -9,8 +9,8 @@ from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from program.idl import spec
-from tests.program.conftest import User, World
-from tests.program.refusals import (
+from tests.support.program_world import User, World
+from tests.support.refusals import (
     U64_MAX,
     new_market_id,
     refuse,

@@ -6,8 +6,8 @@ of nothing in test_market_lifecycle.py."""
 from __future__ import annotations
 
 from program.idl import spec
-from tests.program.conftest import User, World
-from tests.program.refusals import U64_MAX, YES, at_edge, disputed, refuse, set_field
+from tests.support.program_world import User, World
+from tests.support.refusals import U64_MAX, YES, at_edge, disputed, refuse, set_field
 
 
 def test_proposal_vote_does_not_block_a_dispute_vote(world: World, creator: User) -> None:

@@ -10,8 +10,8 @@ import pytest
 from solders.instruction import Instruction
 from solders.keypair import Keypair
 
-from tests.program.conftest import User, World
-from tests.program.refusals import (
+from tests.support.program_world import User, World
+from tests.support.refusals import (
     READY,
     TOKEN_FORGERIES,
     YES,

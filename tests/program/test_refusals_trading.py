@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 from solders.instruction import Instruction
 
-from tests.program import model
-from tests.program.conftest import User, World
-from tests.program.refusals import (
+from tests.support import market_model as model
+from tests.support.program_world import User, World
+from tests.support.refusals import (
     BUY_AMOUNT,
     LIQUIDITY,
     NO,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.toolchain.helpers import CLANG, cflags
+from tests.support.toolchain import CLANG, cflags
 
 Compile = Callable[..., Path]
 

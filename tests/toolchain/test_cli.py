@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from program.toolchain.__main__ import main
-from tests.toolchain.helpers import PRELUDE, SharedObject
+from tests.support.toolchain import PRELUDE, SharedObject
 
 HELLO = PRELUDE + 'u64 entrypoint(const u8 *in) { sol_log_("hi", 2); return 0; }\n'
 

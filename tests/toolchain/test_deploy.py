@@ -11,7 +11,7 @@ from program.toolchain.deploy import (
     deploy_upgradeable,
     new_svm,
 )
-from tests.toolchain.helpers import PRELUDE, link_paths, run
+from tests.support.toolchain import PRELUDE, link_paths, run
 
 # big enough to need several Write transactions
 BIG = PRELUDE + """

@@ -16,7 +16,7 @@ from program.toolchain.elf import (
     read_object,
 )
 from program.toolchain.errors import LinkError
-from tests.toolchain.helpers import CLANG, PRELUDE, link_paths
+from tests.support.toolchain import CLANG, PRELUDE, link_paths
 
 SOURCE = PRELUDE + """
 static const char msg[] = "hi";

@@ -15,7 +15,7 @@ from program.toolchain.elf import (
 )
 from program.toolchain.errors import LinkError
 from program.toolchain.syscalls import SYSCALLS
-from tests.toolchain.helpers import (
+from tests.support.toolchain import (
     MM_PROGRAM_START,
     PRELUDE,
     call_graph,

@@ -6,7 +6,7 @@ import pytest
 
 from program.toolchain.errors import LinkError
 from program.toolchain.verify import verify_text
-from tests.toolchain.helpers import PRELUDE, link_paths, run
+from tests.support.toolchain import PRELUDE, link_paths, run
 
 # --- refusals of what clang-19 compiles -------------------------------------
 

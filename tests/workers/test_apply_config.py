@@ -27,9 +27,9 @@ from jobs.reconciler import reconcile
 from jobs.registry import job_id, queue_name
 from metrics import definitions as metric
 from store.migrate import migrate
-from tests.jobs.chain_world import World, world
-from tests.keepers import keypair_file
-from tests.workers.test_workers import run_burst
+from tests.support.burst import run_burst
+from tests.support.chain_world import World, world
+from tests.support.keepers import keypair_file
 from workers import governance
 from workers.cli import main
 

@@ -16,16 +16,16 @@ import redis
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from demo.servers import free_port_pair
 from fleet.settings import load_settings
 from jobs.outcome import Outcome
 from jobs.registry import JOB_ROLES, job_id
 from jobs.stages import stage_of
 from store.migrate import migrate
-from tests.chain.test_localnet import free_port
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import proposal
-from tests.jobs.test_snapshot import open_positions
-from tests.workers.test_workers import run_burst
+from tests.support.burst import run_burst
+from tests.support.chain_world import World, world
+from tests.support.markets import proposal
+from tests.support.perp_world import open_positions
 from workers import indexer
 from workers.cli import main
 from workers.enqueue import TARGETS, Refused, parse_request
@@ -194,7 +194,7 @@ async def test_a_target_that_is_not_the_jobs_account_is_refused(
 async def test_an_unreachable_redis_is_refused(
         chain: dict[str, Any], env: redis.Redis, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KEEPERNET_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setenv("KEEPERNET_REDIS_URL", f"redis://127.0.0.1:{free_port_pair()}/0")
     monkeypatch.setenv("KEEPERNET_REDIS_CONNECT_TIMEOUT_S", "0.5")
     status, out, err = await cli(capsys, "tally_votes", str(chain["market"]))
     assert (status, out) == (2, "")
@@ -205,7 +205,7 @@ async def test_an_unreachable_redis_is_refused(
 async def test_an_unreachable_rpc_is_refused(
         chain: dict[str, Any], env: redis.Redis, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KEEPERNET_RPC_URLS", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("KEEPERNET_RPC_URLS", f"http://127.0.0.1:{free_port_pair()}")
     monkeypatch.setenv("KEEPERNET_RPC_DEADLINE_S", "0.5")
     status, out, err = await cli(capsys, "tally_votes", str(chain["market"]))
     assert (status, out) == (2, "")

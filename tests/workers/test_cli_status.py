@@ -16,11 +16,11 @@ import pytest_asyncio
 import redis
 from solders.keypair import Keypair
 
+from demo.servers import free_port_pair
 from store.migrate import migrate
-from tests.chain.test_localnet import free_port
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import proposal
-from tests.keepers import keypair_file
+from tests.support.chain_world import World, world
+from tests.support.keepers import keypair_file
+from tests.support.markets import proposal
 from workers.cli import main
 from workers.status import RoleQueue, Status, render, role_of_job_id
 
@@ -135,7 +135,7 @@ async def test_an_unreachable_service_is_refused(
         variable: str, value: str, says: str, env: redis.Redis, pg_database: str,
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     await migrate(pg_database)
-    monkeypatch.setenv(variable, value.format(port=free_port()))
+    monkeypatch.setenv(variable, value.format(port=free_port_pair()))
     status, out, err = await run(capsys, "status")
     assert (status, out) == (2, "")
     assert says in err

@@ -41,7 +41,7 @@ from jobs.liquidation_plan import Candidate
 from jobs.registry import enqueue, job_id, queue_name
 from metrics.definitions import registry
 from store.migrate import migrate
-from tests.perp_world import CRASHED, FRAGILE, SIZE, SOLID, Settable, perp_world
+from tests.support.perp_world import CRASHED, FRAGILE, SIZE, SOLID, Settable, perp_world
 from workers import liquidator
 
 # 6 fragile longs, 6 solid longs, 4 fragile shorts: a fall liquidates the first 6 only

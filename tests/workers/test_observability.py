@@ -28,14 +28,14 @@ from arq.worker import create_worker
 
 from chain.client import Endpoint
 from chain.sender import FeePolicy
+from demo.servers import free_port_pair
 from fleet import observer as health
 from fleet.settings import RedisSettings, Settings
 from metrics.definitions import registry
 from store.migrate import migrate
-from tests.chain.test_localnet import free_port
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import proposal
-from tests.keepers import keeper_env, keypair_file
+from tests.support.chain_world import World, world
+from tests.support.keepers import keeper_env, keypair_file
+from tests.support.markets import proposal
 from workers import governance
 
 on_the_module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -98,7 +98,7 @@ def prometheus(tmp: Path, targets: dict[str, int]) -> Iterator[str]:
                                for name, port in targets.items()],
         }],
     }))
-    port = free_port()
+    port = free_port_pair()
     server = subprocess.Popen(
         [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
          f"--web.listen-address=127.0.0.1:{port}"],
@@ -140,7 +140,7 @@ async def eventually(http: aiohttp.ClientSession, url: str, promql: str,
 async def test_prometheus_scrapes_what_a_job_did(w: World, settings: Settings,
                                                  tmp_path: Path) -> None:
     await proposal(w, 21, likes=3, closed=True)
-    ports = {"a": free_port(), "b": free_port()}
+    ports = {"a": free_port_pair(), "b": free_port_pair()}
     async with contextlib.AsyncExitStack() as stack:
         for port in ports.values():
             await stack.enter_async_context(worker_process("governance",
@@ -204,7 +204,7 @@ async def test_healthz_fails_while_redis_is_down_and_recovers(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(health, "PROBE_INTERVAL_S", 0.3)
     monkeypatch.setattr(health, "PROBE_TIMEOUT_S", 1.0)
-    port = free_port()
+    port = free_port_pair()
     patient = dataclasses.replace(settings, metrics_port=port, redis=RedisSettings(
         url=settings.redis.url, retries=20, retry_delay_s=0.1, socket_timeout_s=1.0))
     worker = create_worker(governance.worker_settings(patient), handle_signals=False,

@@ -28,10 +28,10 @@ from jobs.registry import enqueue
 from program.accounts import Position
 from program.client import PerpMarketParams
 from store.migrate import migrate
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
-from tests.keepers import Fleet, keeper_env
-from tests.perp_world import CRASHED, FRAGILE, SIZE, perp_market_on
+from tests.support.chain_world import World, world
+from tests.support.keepers import Fleet, keeper_env
+from tests.support.markets import DISPUTE_WINDOW, proposal, resolving, state
+from tests.support.perp_world import CRASHED, FRAGILE, SIZE, perp_market_on
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

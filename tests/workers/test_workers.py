@@ -22,7 +22,7 @@ import pytest_asyncio
 from arq.connections import ArqRedis, create_pool
 from arq.jobs import Job
 from arq.utils import import_string
-from arq.worker import Worker, create_worker
+from arq.worker import create_worker
 
 from chain.client import Endpoint
 from chain.sender import FeePolicy
@@ -32,10 +32,11 @@ from fleet.settings import RedisSettings, Settings
 from jobs.governance_plan import MarketState
 from jobs.registry import enqueue
 from store.migrate import migrate
-from tests.jobs.chain_world import World, world
-from tests.jobs.test_governance import DISPUTE_WINDOW, proposal, resolving, state
-from tests.jobs.test_indexer import chain_events
-from tests.keepers import keypair_file
+from tests.support.burst import run_burst
+from tests.support.chain_world import World, world
+from tests.support.history import chain_events
+from tests.support.keepers import keypair_file
+from tests.support.markets import DISPUTE_WINDOW, proposal, resolving, state
 from workers import funding, governance, indexer
 from workers.cli import main
 from workers.role import worker_settings_of
@@ -70,16 +71,6 @@ async def queue(settings: Settings) -> AsyncIterator[ArqRedis]:
                              job_deserializer=job_deserializer)
     yield pool
     await pool.aclose()
-
-
-async def run_burst(worker_settings: type, **overrides: Any) -> Worker:
-    worker = create_worker(worker_settings, burst=True, handle_signals=False, poll_delay=0.05,
-                           **{"cron_jobs": [], **overrides})
-    try:
-        await asyncio.wait_for(worker.async_run(), 20)
-    finally:
-        await worker.close()
-    return worker
 
 
 async def result(job: Job | None) -> Any:

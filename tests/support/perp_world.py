@@ -1,6 +1,7 @@
 """A perp market on the localnet for the tests: its oracle, a publisher writing the price the
 test sets (`Settable`), and positions opened as specified. `perp_world` starts a localnet of its
-own; `perp_market_on` puts the same on a localnet the test already has."""
+own; `perp_market_on` puts the same on a localnet the test already has; `open_positions` a
+long and a short on a chain World."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from solders.pubkey import Pubkey
 from chain.localnet import Localnet, run_localnet
 from chain.localnet.seed import PositionSpec, Seeder
 from chain.publisher import Feed, Publisher
+from chain.scenarios import RandomWalk
 from demo.servers import free_port_pair
 from program.client import PerpMarketParams
 from program.local import PYTH_PROGRAM
+from tests.support.chain_world import World
 
 PRICE, CRASHED = 100_000_000, 80_000_000
+LONG, SHORT = 1, 2
 SIZE = 1_000_000  # one base unit: 100 quote of notional
 FRAGILE, SOLID = 15_000_000, 60_000_000  # collateral: under maintenance at 80, or far from it
 
@@ -114,3 +118,23 @@ async def perp_world(specs: Sequence[PositionSpec] = (), *, market_id: int = 1,
             perp_market_on(net, specs, market_id=market_id, params=params, pool=pool,
                            publish_every_s=publish_every_s) as world:
         yield world
+
+
+async def open_positions(w: World, perp_id: int = 1) -> tuple[Pubkey, list[Pubkey]]:
+    """A perp market with a long and a short open on it: its address and the positions'."""
+    net, c = w.net, w.net.client
+    oracle = Keypair().pubkey()
+    publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=0))])
+    try:
+        await publisher.publish(0)
+        perp = net.deployment.perp_market(perp_id)
+        await funded_perp_market(net, perp_id, oracle)
+        long_, short = net.users[1], net.users[2]
+        await w.send([c.deposit(long_.key, perp, long_.token, 20_000_000),
+                      c.deposit(short.key, perp, short.token, 50_000_000)], long_.kp, short.kp)
+        await w.send([c.open_position(long_.key, perp, oracle, LONG, 1_000_000, 2**64 - 1)],
+                     long_.kp)
+        await w.send([c.open_position(short.key, perp, oracle, SHORT, 500_000, 0)], short.kp)
+    finally:
+        await publisher.close()
+    return perp, [net.deployment.position(perp, u.key) for u in (long_, short)]

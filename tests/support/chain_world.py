@@ -16,8 +16,9 @@ from solders.transaction import VersionedTransaction
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.localnet import Localnet, run_localnet
 from chain.sender import FeePolicy, Sender
+from demo.servers import free_port_pair
 from jobs.deps import JobDeps
-from tests.chain.test_localnet import free_port, rpc, send
+from tests.support.localnet import rpc, send
 
 
 @dataclass
@@ -59,7 +60,7 @@ class World:
 
 @asynccontextmanager
 async def world() -> AsyncIterator[World]:
-    async with run_localnet(free_port()) as net:
+    async with run_localnet(free_port_pair()) as net:
         direct = AsyncClient(net.url, commitment=Confirmed)
         rpcs = [RpcClient([Endpoint("local", net.url, max_rps=10_000)]) for _ in net.keepers]
         keepers = [JobDeps(rpc=r, sender=Sender(r, k.kp, fees=FeePolicy(fixed_micro_lamports=0),

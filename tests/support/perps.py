@@ -12,7 +12,7 @@ from chain.pyth import PriceStatus, price_account
 from program.client import PerpMarketParams
 from program.local import PYTH_PROGRAM
 from program.svm import TxResult
-from tests.program.conftest import User, World
+from tests.support.program_world import User, World
 
 LONG, SHORT = 1, 2
 PRICE = 100_000_000  # 100 quote per base unit, 6 decimals

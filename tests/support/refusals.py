@@ -17,8 +17,8 @@ from program.client import ConfigParams, PerpMarketParams
 from program.idl import spec
 from program.local import PYTH_PROGRAM, LocalProtocol
 from program.svm import TOKEN_AMOUNT_OFFSET, TxResult
-from tests.program.conftest import QUESTION, User, World, deploy_world
-from tests.program.perps import LONG, PRICE, Perp, open_perp
+from tests.support.perps import LONG, PRICE, Perp, open_perp
+from tests.support.program_world import QUESTION, User, World, deploy_world
 
 NO, YES = 0, 1
 LIQUIDITY = 1_000_000_000
