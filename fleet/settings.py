@@ -58,12 +58,12 @@ from solders.pubkey import Pubkey
 from chain.client import Endpoint
 from chain.keys import KeypairError, check_keypair_file, load_keypair
 from chain.sender import FeePolicy
+from jobs import registry
 
 ENV_PREFIX = "KEEPERNET_"
 CONFIG_ENV = "KEEPERNET_CONFIG"
 
-JOBS = ("index_events", "snapshot_accounts", "scan_positions", "liquidate_position",
-        "update_funding", "tally_votes", "finalize_market", "apply_config", "reconcile")
+JOBS = (*registry.JOBS, registry.RECONCILE)
 
 
 class SettingsError(ValueError):
@@ -136,15 +136,15 @@ class JobTimeouts:
     """Each job function's timeout, seconds: short, since a killed job reruns only after its
     in-progress key expires (the worker's largest timeout + 10 s)."""
 
-    index_events: float = 60.0
-    snapshot_accounts: float = 60.0
-    scan_positions: float = 20.0
-    liquidate_position: float = 30.0
-    update_funding: float = 30.0
-    tally_votes: float = 30.0
-    finalize_market: float = 30.0
-    apply_config: float = 30.0
-    reconcile: float = 30.0
+    index_events: float = registry.INDEX_EVENTS.timeout_s
+    snapshot_accounts: float = registry.SNAPSHOT_ACCOUNTS.timeout_s
+    scan_positions: float = registry.SCAN_POSITIONS.timeout_s
+    liquidate_position: float = registry.LIQUIDATE_POSITION.timeout_s
+    update_funding: float = registry.UPDATE_FUNDING.timeout_s
+    tally_votes: float = registry.TALLY_VOTES.timeout_s
+    finalize_market: float = registry.FINALIZE_MARKET.timeout_s
+    apply_config: float = registry.APPLY_CONFIG.timeout_s
+    reconcile: float = registry.RECONCILE_TIMEOUT_S
 
     def of(self, job: str) -> float:
         if job not in JOBS:
