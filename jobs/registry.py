@@ -4,7 +4,9 @@ and which errors mean retry; and the one place job ids and queue names are made.
 Everything else reads this table: the settings' job list and default timeouts
 (fleet/settings.py), the roles' arq functions (workers/), the operator's enqueue checks
 (workers/enqueue.py), the stages (jobs/stages.py) and the metrics. Adding a job is one `Job`
-here, its function, and its run in its role's module (a test checks each job is wired).
+here, its function, its run in its role's module, and its field in the settings'
+`JobTimeouts` (defaulting to the `Job`'s timeout); tests/jobs/test_registry.py checks each job
+is wired.
 
 A job's id is `job[:target][:stage]`. The target is the account the job acts on; the stage
 names the moment of the work, so that the same work is queued once however many planners,
