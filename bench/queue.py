@@ -41,7 +41,7 @@ from arq.worker import Worker, func
 from bench.report import BenchResult, Figure, conclude, percentile
 from demo.servers import RedisServer
 from fleet.serializer import job_deserializer, job_serializer
-from jobs.registry import enqueue, queue_name
+from jobs.registry import LIQUIDATE_POSITION, enqueue, queue_name
 from workers.liquidator import MAX_JOBS, POLL_DELAY_S
 
 TARGET_P99_MS = 20.0  # issue 7
@@ -50,7 +50,7 @@ ARQ_DEFAULT_MAX_JOBS = 10
 GAP_S = (0.020, 0.050)
 READY_TIMEOUT_S = 30.0
 RESULT_TIMEOUT_S = 10.0
-JOB = "liquidate_position"
+JOB = LIQUIDATE_POSITION.name
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ async def started_at(ctx: dict[str, Any], position: str) -> float:
 
 async def serve(side: Side, redis_url: str) -> None:
     """An arq worker of `side`'s options on the liquidator queue, until killed."""
-    worker = Worker(functions=[func(started_at, name=JOB)], queue_name=queue_name("liquidator"),
+    worker = Worker(functions=[func(started_at, name=JOB)],
+                    queue_name=queue_name(LIQUIDATE_POSITION.role),
                     redis_settings=RedisSettings.from_dsn(redis_url),
                     job_serializer=job_serializer, job_deserializer=job_deserializer,
                     poll_delay=side.poll_delay_s, max_jobs=side.max_jobs, handle_signals=False)

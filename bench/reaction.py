@@ -72,7 +72,7 @@ from fleet.membership import live_instances
 from fleet.serializer import job_deserializer, job_serializer
 from jobs.deps import JobDeps
 from jobs.liquidation import liquidate_position, scan_positions
-from jobs.registry import enqueue
+from jobs.registry import LIQUIDATE_POSITION, enqueue
 from program.accounts import Position
 from program.client import Client, PerpMarketParams
 from workers.liquidator import FLEET_TTL_S
@@ -252,7 +252,7 @@ async def first_tries(dsn: str, positions: Sequence[Pubkey]) -> dict[Pubkey, flo
     try:
         rows = await conn.fetch(
             "SELECT detail->'args'->>0 AS position, extract(epoch FROM min(started_at)) AS at "
-            "FROM job_runs WHERE job = 'liquidate_position' GROUP BY 1")
+            "FROM job_runs WHERE job = $1 GROUP BY 1", LIQUIDATE_POSITION.name)
     finally:
         await conn.close()
     wanted = {str(p) for p in positions}
@@ -278,7 +278,7 @@ async def steady_queue_delays(redis_url: str, dsn: str,
     try:
         for position, stage in stages.items():
             sent[position] = time.time()
-            await enqueue(pool, "liquidate_position", str(position), stage=stage)
+            await enqueue(pool, LIQUIDATE_POSITION.name, str(position), stage=stage)
             await asyncio.sleep(STEADY_GAP_S)
     finally:
         await pool.aclose()

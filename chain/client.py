@@ -38,6 +38,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.transport import http_client
+from jobs.errors import Retryable
 from metrics import definitions as metric
 from patches.solana_http import send_through_aiohttp
 from program.accounts import AccountKind, AccountT
@@ -63,7 +64,7 @@ class Endpoint:
     max_rps: float = 50.0
 
 
-class RpcUnavailable(Exception):
+class RpcUnavailable(Retryable):
     """No endpoint completed the call before its deadline; `said` maps each endpoint's name to
     what it answered (or why it was not asked)."""
 

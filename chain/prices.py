@@ -14,6 +14,7 @@ from solders.pubkey import Pubkey
 
 from chain.client import RpcClient
 from chain.pyth import PRICE_DECIMALS, PriceStatus, read_aggregate
+from jobs.errors import ProgramRefused
 
 # The exponents the program accepts: 10^(6 + exponent) stays a 13-entry table.
 EXPONENT_MIN, EXPONENT_MAX = -18, 6
@@ -57,13 +58,8 @@ class Quote:
     conf: int
 
 
-class OracleRefused(Exception):
+class OracleRefused(ProgramRefused):
     """The program would refuse this price; `error` is its IDL error name."""
-
-    def __init__(self, error: str, reason: str) -> None:
-        super().__init__(f"{error}: {reason}")
-        self.error = error
-        self.reason = reason
 
 
 def judge(data: bytes, limits: OracleLimits, slot: int) -> int:

@@ -20,6 +20,8 @@ from solders.pubkey import Pubkey
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
+from jobs.errors import Permanent
+
 OnChange = Callable[[Pubkey, bytes, int], Awaitable[object]]
 OnConnected = Callable[[], Awaitable[object]]
 
@@ -29,7 +31,7 @@ SUBSCRIBE_TIMEOUT_S = 5.0
 log = structlog.get_logger(__name__)
 
 
-class SubscribeRefused(Exception):
+class SubscribeRefused(Permanent):
     """The node answered a subscription with an error."""
 
 

@@ -8,10 +8,12 @@ in arq's ctx under one key, `DEPS_KEY`; nothing else reads the ctx dict. Start-u
 configures the JSON logs (fleet/logging.py) and, unless the metrics port is 0, starts the
 worker's `/metrics` and `/healthz` (fleet/observer.py).
 
-`job_function` turns `run(deps, *json_args) -> Outcome` into an arq function with the job's
-timeout from the settings, structlog context bound (role, job, job_id, try), and the outcome's
-string as the result; a `retry` outcome is retried by arq (after `RETRY_DEFER_S`) while tries
-remain. A job called with arguments acts on its first one, its target (as `job_ids.enqueue`
+`job_function` turns `run(deps, *json_args) -> Outcome` into the arq function of a job of the
+registry (jobs/registry.py) with the job's timeout from the settings, structlog context bound
+(role, job, job_id, try), and the outcome's string as the result; an error the run raises
+becomes an outcome in one place (jobs/errors.py: `retry` on the job's `retry_on`, a refusal's
+named outcome, `failed`); a `retry` outcome is retried by arq (after `RETRY_DEFER_S`) while
+tries remain. A job called with arguments acts on its first one, its target (as `job_ids.enqueue`
 has it), and holds the target's Redis lease (fleet/lease.py) while it runs: when another
 run holds it, the try is `already_done` at once and sends nothing. Each try is recorded in
 `job_runs` (store/job_runs.py) when it starts and when it ends — the chain, not that table, is
@@ -44,7 +46,9 @@ from fleet.observer import Observer
 from fleet.redis import apply_socket_options
 from fleet.settings import Settings
 from jobs.deps import JobDeps
+from jobs.errors import Permanent, log_mapped, outcome_of
 from jobs.outcome import Outcome
+from jobs.registry import Job, job_named
 from metrics.health import HealthPolicy
 from metrics.jobs import JobTry
 from program.client import Client, Deployment
@@ -60,7 +64,7 @@ JOB_RUNS_TIMEOUT_S = 5.0  # a job_runs write that takes longer is given up (and 
 log = structlog.get_logger(__name__)
 
 
-class DepsMissing(RuntimeError):
+class DepsMissing(Permanent, RuntimeError):
     """A job asked for something its role's worker did not build."""
 
 
@@ -198,26 +202,25 @@ def lease_ttl_s(settings: Settings, job: str) -> float:
     return settings.timeouts.of(job) + LEASE_MARGIN_S
 
 
-def job_function(name: str, run: Run, settings: Settings, *, max_tries: int,
-                 keep_result_s: float | None = None) -> Function:
-    """`run(deps, *json_args)` as the arq function `name` (see the module docstring): timeout
-    from the settings, structlog context bound, the target's lease held, the try recorded in
-    job_runs, the outcome's string returned (and kept `keep_result_s`, when given, instead of
-    the role's time; 0 keeps none)."""
-    timeout_s = settings.timeouts.of(name)
+def job_function(job: Job, run: Run, settings: Settings) -> Function:
+    """`run(deps, *json_args)` as the arq function of `job` (see the module docstring): its
+    tries and result keeping from the registry, its timeout from the settings, structlog
+    context bound, the target's lease held, the try recorded in job_runs, the outcome's string
+    returned."""
+    name = job.name
 
-    async def job(ctx: dict[Any, Any], *args: Any) -> str:
+    async def arq_job(ctx: dict[Any, Any], *args: Any) -> str:
         deps = deps_of(ctx)
         job_try = int(ctx.get("job_try", 1))
         outcome = await run_try(deps, ctx["redis"], run, name, str(ctx.get("job_id")), job_try,
                                 list(args), JobTry.of(deps.role, name, ctx))
-        if outcome is Outcome.RETRY and job_try < max_tries:
+        if outcome is Outcome.RETRY and job_try < job.tries:
             raise Retry(defer=RETRY_DEFER_S)
         return str(outcome)
 
-    job.__qualname__ = job.__name__ = name
-    return func(job, name=name, timeout=timeout_s, max_tries=max_tries,
-                keep_result=keep_result_s)
+    arq_job.__qualname__ = arq_job.__name__ = name
+    return func(arq_job, name=name, timeout=settings.timeouts.of(name), max_tries=job.tries,
+                keep_result=job.keep_result_s)
 
 
 async def run_try(deps: WorkerDeps, redis: Redis, run: Run, name: str, job_id: str,
@@ -262,20 +265,32 @@ class _Try:
     async def run(self, run: Run) -> Outcome:
         pool = self.deps.db_pool
         if pool is None:
-            return await run(self.deps, *self.args)
+            return await self.outcome(run)
         # the start is recorded beside the work, not before it: a liquidation does not wait
         # for the database; the end is written once the start is
         started = asyncio.create_task(_best_effort("started", job_runs.started(
             pool, self.job_id, self.try_, self.deps.role, self.job, self.args,
             datetime.now(UTC))))
         try:
-            outcome = await run(self.deps, *self.args)
+            outcome = await self.outcome(run)
         except Exception:
             await self._finished(pool, started, Outcome.FAILED)
             raise
         # (cancelled by arq's timeout, the try stays unfinished: the reconciler takes it up)
         await self._finished(pool, started, outcome)
         return outcome
+
+    async def outcome(self, run: Run) -> Outcome:
+        """`run`'s outcome, an error the error model knows mapped to one (jobs/errors.py);
+        any other error is raised."""
+        try:
+            return await run(self.deps, *self.args)
+        except Exception as e:
+            outcome = outcome_of(e, job_named(self.job).retry_on)
+            if outcome is None:
+                raise
+            log_mapped("job error", e, outcome)
+            return outcome
 
     async def _finished(self, pool: asyncpg.Pool, started: asyncio.Task[None],
                         outcome: Outcome) -> None:

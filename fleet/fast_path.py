@@ -39,11 +39,11 @@ from solders.pubkey import Pubkey
 from fleet.context import RETRY_DEFER_S, Run, WorkerDeps, lease_ttl_s, run_try
 from jobs.liquidation_plan import Candidate
 from jobs.outcome import Outcome
-from jobs.registry import enqueue, queue_name
+from jobs.registry import LIQUIDATE_POSITION, enqueue, queue_name
 from metrics.jobs import JobTry
 from patches.arq_queue_score import bring_forward
 
-JOB = "liquidate_position"
+JOB = LIQUIDATE_POSITION.name
 TRIGGER_TRY = 0  # job_runs' try number of the fast path's run, before the queue's tries 1, 2…
 # The fallback is due this long after try 0's lease would end were it taken at the enqueue; a
 # try 0 that cannot take it within LATE_START_S of finding the position hands over to the

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jobs.errors import Permanent
 
-class NotJson(TypeError):
+
+class NotJson(Permanent, TypeError):
     """A job's arguments or result that JSON cannot carry."""
 
 

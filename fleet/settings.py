@@ -70,6 +70,7 @@ from solders.pubkey import Pubkey
 from chain.client import Endpoint
 from chain.keys import KeypairError, check_keypair_file, load_keypair
 from chain.sender import FeePolicy
+from jobs import registry
 
 ENV_PREFIX = "KEEPERNET_"
 CONFIG_ENV = "KEEPERNET_CONFIG"
@@ -340,8 +341,7 @@ class RedisSettings:
         return _safe_repr(self, {"url": True})
 
 
-JOBS = ("index_events", "snapshot_accounts", "scan_positions", "liquidate_position",
-        "update_funding", "tally_votes", "finalize_market", "apply_config", "reconcile")
+JOBS = (*registry.JOBS, registry.RECONCILE)
 
 
 @dataclass(frozen=True)
@@ -349,15 +349,15 @@ class JobTimeouts:
     """Each job function's timeout, seconds: short, since a killed job reruns only after its
     in-progress key expires (the worker's largest timeout + 10 s)."""
 
-    index_events: _Seconds = 60.0
-    snapshot_accounts: _Seconds = 60.0
-    scan_positions: _Seconds = 20.0
-    liquidate_position: _Seconds = 30.0
-    update_funding: _Seconds = 30.0
-    tally_votes: _Seconds = 30.0
-    finalize_market: _Seconds = 30.0
-    apply_config: _Seconds = 30.0
-    reconcile: _Seconds = 30.0
+    index_events: _Seconds = registry.INDEX_EVENTS.timeout_s
+    snapshot_accounts: _Seconds = registry.SNAPSHOT_ACCOUNTS.timeout_s
+    scan_positions: _Seconds = registry.SCAN_POSITIONS.timeout_s
+    liquidate_position: _Seconds = registry.LIQUIDATE_POSITION.timeout_s
+    update_funding: _Seconds = registry.UPDATE_FUNDING.timeout_s
+    tally_votes: _Seconds = registry.TALLY_VOTES.timeout_s
+    finalize_market: _Seconds = registry.FINALIZE_MARKET.timeout_s
+    apply_config: _Seconds = registry.APPLY_CONFIG.timeout_s
+    reconcile: _Seconds = registry.RECONCILE_TIMEOUT_S
 
     def of(self, job: str) -> float:
         if job not in JOBS:

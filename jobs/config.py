@@ -4,7 +4,7 @@ its effective_at has passed.
 Reads the PendingConfig and the chain's clock in one request, plans with `jobs.config_plan`,
 and sends through the Sender an intent that re-reads and re-plans before every signing; the
 program's guards (TooEarly before effective_at, NoPendingConfig once applied or cancelled)
-come back as `not_needed` / `already_done` (`jobs.outcome.REFUSAL_OUTCOMES`). The target is
+come back as `not_needed` / `already_done` (`jobs.errors.REFUSAL_OUTCOMES`). The target is
 the deployment's PendingConfig PDA ["pending_config"], the only one there is.
 """
 
@@ -16,6 +16,7 @@ from solders.pubkey import Pubkey
 from jobs.config_plan import ConfigAction, apply_step
 from jobs.deps import JobDeps, MissingAccount, Step, run_planned
 from jobs.outcome import Outcome
+from jobs.registry import APPLY_CONFIG
 from program.accounts import PendingConfig
 
 log = structlog.get_logger(__name__)
@@ -39,6 +40,6 @@ async def apply_config(ctx: JobDeps, pending_config: Pubkey) -> Outcome:
         assert isinstance(step, Outcome), step
         return step
 
-    outcome = await run_planned(ctx, planner)
-    log.info("apply_config", pending_config=str(pending_config), outcome=str(outcome))
+    outcome = await run_planned(ctx, APPLY_CONFIG, planner)
+    log.info(APPLY_CONFIG.name, pending_config=str(pending_config), outcome=str(outcome))
     return outcome

@@ -17,9 +17,10 @@ from solders.pubkey import Pubkey
 from solders.sysvar import CLOCK
 from spl.token.constants import TOKEN_PROGRAM_ID
 
-from chain.client import RpcClient, RpcUnavailable
+from chain.client import RpcClient
 from chain.sender import AlreadyDone, Expired, GaveUp, Landed, Refused, Sender, SendResult
-from jobs.outcome import Outcome, refusal_outcome
+from jobs.errors import ErrorPolicy, Permanent, maps_errors, refusal_outcome
+from jobs.outcome import Outcome
 from metrics.sends import record_send
 from program.accounts import Config, ProgramAccount, decode
 from program.client import Client
@@ -81,7 +82,7 @@ class JobDeps:
         return clock.unix_timestamp, [self.decode(a) for a in accounts]
 
 
-class MissingAccount(Exception):
+class MissingAccount(Permanent):
     """The job's target (or the Config) is not on chain: nothing a retry will fix."""
 
 
@@ -125,19 +126,19 @@ def sent_outcome(result: SendResult, intent: Replanning) -> Outcome:
     raise TypeError(f"not a send result: {result!r}")
 
 
-async def run_planned(deps: JobDeps, planner: Planner) -> Outcome:
+async def run_planned(deps: JobDeps, job: ErrorPolicy, planner: Planner) -> Outcome:
     """Plan; when the plan is to send, send it as a `Replanning` intent and map the result.
-    An endpoint that does not answer is `retry`; a missing account is `failed`."""
-    try:
-        step = await planner()
-        if isinstance(step, Outcome):
-            return step
-        intent = Replanning(planner, step)
-        result = await deps.sender.send(intent)
-    except RpcUnavailable:
-        return Outcome.RETRY
-    except MissingAccount:
-        return Outcome.FAILED
+    An error on the way is `job`'s outcome for it (jobs/errors.py: an endpoint that does not
+    answer is `retry`, a missing account `failed`)."""
+    return await maps_errors(job)(_plan_and_send)(deps, planner)
+
+
+async def _plan_and_send(deps: JobDeps, planner: Planner) -> Outcome:
+    step = await planner()
+    if isinstance(step, Outcome):
+        return step
+    intent = Replanning(planner, step)
+    result = await deps.sender.send(intent)
     record_send(instruction_name(deps.program, step), result)
     return sent_outcome(result, intent)
 

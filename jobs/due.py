@@ -27,6 +27,7 @@ from jobs.config_plan import ConfigAction, PendingConfigView, apply_step
 from jobs.deps import JobDeps, MissingAccount
 from jobs.funding_plan import PerpMarketView, is_due
 from jobs.governance_plan import Action, MarketView, finalize_step, tally_step
+from jobs.registry import APPLY_CONFIG, FINALIZE_MARKET, TALLY_VOTES, UPDATE_FUNDING
 from jobs.stages import stage_of
 from metrics import definitions as metric
 from program.accounts import Market, PendingConfig, PerpMarket
@@ -50,9 +51,10 @@ def governance_due(markets: Iterable[tuple[Pubkey, MarketView]], now: int) -> li
     due = []
     for address, market in markets:
         if tally_step(market, now) in (Action.APPROVE, Action.REJECT):
-            due.append(DueJob("tally_votes", address))
+            due.append(DueJob(TALLY_VOTES.name, address))
         elif finalize_step(market, now) == Action.FINALIZE:
-            due.append(DueJob("finalize_market", address, stage_of("finalize_market", market)))
+            due.append(DueJob(FINALIZE_MARKET.name, address,
+                              stage_of(FINALIZE_MARKET.name, market)))
     return due
 
 
@@ -60,7 +62,7 @@ def config_due(address: Pubkey, pending: PendingConfigView | None, now: int) -> 
     """apply_config on the PendingConfig at `address`, when its change is due at `now`."""
     if apply_step(pending, now) != ConfigAction.APPLY:
         return []
-    return [DueJob("apply_config", address, stage_of("apply_config", pending))]
+    return [DueJob(APPLY_CONFIG.name, address, stage_of(APPLY_CONFIG.name, pending))]
 
 
 def pending_effective_at(pending: PendingConfigView | None) -> int:
@@ -70,7 +72,7 @@ def pending_effective_at(pending: PendingConfigView | None) -> int:
 
 def funding_due(perps: Iterable[tuple[Pubkey, PerpMarketView]], now: int) -> list[DueJob]:
     """The funding updates due at chain time `now` on `perps`."""
-    return [DueJob("update_funding", address, stage_of("update_funding", perp))
+    return [DueJob(UPDATE_FUNDING.name, address, stage_of(UPDATE_FUNDING.name, perp))
             for address, perp in perps if is_due(perp, now)]
 
 

@@ -14,6 +14,7 @@ from solders.pubkey import Pubkey
 from jobs.deps import JobDeps, Step, read_account, run_planned
 from jobs.funding_plan import is_due
 from jobs.outcome import Outcome
+from jobs.registry import UPDATE_FUNDING
 from program.accounts import PerpMarket
 
 log = structlog.get_logger(__name__)
@@ -29,6 +30,6 @@ async def update_funding(ctx: JobDeps, perp_market: Pubkey) -> Outcome:
             return Outcome.NOT_NEEDED
         return [ctx.client.update_funding(perp_market, perp.oracle)]
 
-    outcome = await run_planned(ctx, planner)
-    log.info("update_funding", perp_market=str(perp_market), outcome=str(outcome))
+    outcome = await run_planned(ctx, UPDATE_FUNDING, planner)
+    log.info(UPDATE_FUNDING.name, perp_market=str(perp_market), outcome=str(outcome))
     return outcome

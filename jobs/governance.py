@@ -3,7 +3,7 @@
 Each run reads the market, the Config and the chain's clock in one request, plans with
 `jobs.governance_plan`, and sends through the Sender an intent that re-reads and re-plans
 before every signing; the program's own guards (InvalidState, TooEarly, ThresholdNotMet)
-come back as `already_done` / `not_needed` (see `jobs.outcome.REFUSAL_OUTCOMES`).
+come back as `already_done` / `not_needed` (see `jobs.errors.REFUSAL_OUTCOMES`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from solders.pubkey import Pubkey
 from jobs.deps import JobDeps, Step, read_account, run_planned
 from jobs.governance_plan import Action, finalize_step, tally_step
 from jobs.outcome import Outcome
+from jobs.registry import FINALIZE_MARKET, TALLY_VOTES
 from program.accounts import Market
 
 log = structlog.get_logger(__name__)
@@ -35,8 +36,8 @@ async def tally_votes(ctx: JobDeps, market: Pubkey) -> Outcome:
         assert isinstance(step, Outcome), step
         return step
 
-    outcome = await run_planned(ctx, planner)
-    log.info("tally_votes", market=str(market), outcome=str(outcome))
+    outcome = await run_planned(ctx, TALLY_VOTES, planner)
+    log.info(TALLY_VOTES.name, market=str(market), outcome=str(outcome))
     return outcome
 
 
@@ -54,7 +55,7 @@ async def finalize_market(ctx: JobDeps, market: Pubkey) -> Outcome:
         # winners, so nobody's frozen or closed account can hold a market up
         return [ctx.client.finalize_market(market)]
 
-    outcome = await run_planned(ctx, planner)
-    log.info("finalize_market", market=str(market), outcome=str(outcome))
+    outcome = await run_planned(ctx, FINALIZE_MARKET, planner)
+    log.info(FINALIZE_MARKET.name, market=str(market), outcome=str(outcome))
     return outcome
 

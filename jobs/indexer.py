@@ -24,10 +24,10 @@ from typing import Any
 
 import asyncpg
 import structlog
-from solana.rpc.core import RPCException
 from solders.pubkey import Pubkey
 
-from chain.client import RpcClient, RpcUnavailable
+from chain.client import RpcClient
+from jobs.errors import Retryable, maps_errors
 from jobs.indexing import (
     MAX_SIGNATURES_PER_PAGE,
     SignatureInfo,
@@ -39,8 +39,9 @@ from jobs.indexing import (
     transaction_events,
 )
 from jobs.outcome import Outcome
+from jobs.registry import INDEX_EVENTS
 from metrics import definitions as metric
-from store.events import Cursor, CursorMoved, EventRow, read_cursor, write_batch
+from store.events import Cursor, EventRow, read_cursor, write_batch
 
 DEFAULT_BATCH_SIZE = 200
 DEFAULT_CONCURRENCY = 16  # JSON-RPC requests in flight
@@ -53,7 +54,7 @@ LOCK_KEY = int.from_bytes(b"kpindexr", "big")
 log = structlog.get_logger(__name__)
 
 
-class TransactionMissing(Exception):
+class TransactionMissing(Retryable):
     """getTransaction had nothing for a signature getSignaturesForAddress listed (an endpoint
     behind the others, say): try again later rather than leave a gap."""
 
@@ -70,27 +71,26 @@ async def index_events(rpc: RpcClient, pool: asyncpg.Pool, program_id: Pubkey, *
     or an event cannot be decoded."""
     if batch_size < 1 or concurrency < 1 or not 1 <= page_limit <= MAX_SIGNATURES_PER_PAGE:
         raise ValueError("batch_size and concurrency must be positive, page_limit 1..1000")
-    try:
-        async with pool.acquire() as lock_conn:
-            if not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
-                log.info("index_events.locked")
-                return Outcome.ALREADY_DONE
-            try:
-                return await _index(rpc, pool, program_id, batch_size, concurrency, page_limit,
-                                    commitment)
-            finally:
-                # a connection that broke took the lock with it; asyncpg's reset on release
-                # (pg_advisory_unlock_all) covers the rest
-                with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError,
-                                         OSError):
-                    await lock_conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
-    except (RpcUnavailable, TransactionMissing, CursorMoved, asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError, asyncpg.CannotConnectNowError, OSError, TimeoutError) as e:
-        log.warning("index_events.retry", error=f"{type(e).__name__}: {e}")
-        return Outcome.RETRY
-    except (RPCException, TypeError, ValueError) as e:
-        log.error("index_events.failed", error=f"{type(e).__name__}: {e}")
-        return Outcome.FAILED
+    return await _locked_index(rpc, pool, program_id, batch_size, concurrency, page_limit,
+                               commitment)
+
+
+@maps_errors(INDEX_EVENTS)
+async def _locked_index(rpc: RpcClient, pool: asyncpg.Pool, program_id: Pubkey,
+                        batch_size: int, concurrency: int, page_limit: int,
+                        commitment: str) -> Outcome:
+    async with pool.acquire() as lock_conn:
+        if not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+            log.info("index_events.locked")
+            return Outcome.ALREADY_DONE
+        try:
+            return await _index(rpc, pool, program_id, batch_size, concurrency, page_limit,
+                                commitment)
+        finally:
+            # a connection that broke took the lock with it; asyncpg's reset on release
+            # (pg_advisory_unlock_all) covers the rest
+            with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                await lock_conn.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
 
 
 async def _index(rpc: RpcClient, pool: asyncpg.Pool, program_id: Pubkey, batch_size: int,

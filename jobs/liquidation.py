@@ -35,6 +35,7 @@ from jobs.liquidation_plan import (
     is_liquidatable,
 )
 from jobs.outcome import Outcome
+from jobs.registry import LIQUIDATE_POSITION, SCAN_POSITIONS
 from metrics import definitions as metric
 from program import layouts
 from program.accounts import Config, PerpMarket, Position, ProgramAccount
@@ -171,7 +172,7 @@ async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
                                           me=me),
                         book.priced(prices.quotes), refused)
     metric.positions_at_risk.set(len(result.candidates))
-    log.info("scan_positions", positions=len(book), judged=result.judged,
+    log.info(SCAN_POSITIONS.name, positions=len(book), judged=result.judged,
              candidates=len(result.candidates), refused={str(k): v for k, v in refused.items()})
     return result
 
@@ -228,6 +229,6 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         return [deps.client.liquidate(deps.sender.payer.pubkey(), perp_market, position,
                                       oracle, token)]
 
-    outcome = await run_planned(deps, planner)
-    log.info("liquidate_position", position=str(position), outcome=str(outcome))
+    outcome = await run_planned(deps, LIQUIDATE_POSITION, planner)
+    log.info(LIQUIDATE_POSITION.name, position=str(position), outcome=str(outcome))
     return outcome

@@ -27,14 +27,12 @@ from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, job_key_prefix
 from arq.cron import CronJob, cron
 from arq.worker import Function
-from solana.rpc.core import RPCException
 
-from chain.client import RpcUnavailable
 from fleet.context import WorkerDeps, deps_of
-from jobs.deps import MissingAccount
 from jobs.due import read_due
+from jobs.errors import outcome_of
 from jobs.outcome import Outcome
-from jobs.registry import NotAnId, enqueue, stage_in
+from jobs.registry import RECONCILE, NotAnId, enqueue, stage_in
 from metrics.jobs import JobTry
 from store.job_runs import unfinished
 
@@ -100,7 +98,9 @@ async def reconcile(redis: ArqRedis, deps: WorkerDeps, role: str,
     summary = Summary(due=0, enqueued=0, lost=0, requeued=0)
     try:
         summary["due"], summary["enqueued"] = await enqueue_due(redis, deps, role)
-    except (RpcUnavailable, RPCException, MissingAccount) as e:
+    except Exception as e:
+        if outcome_of(e) is None:  # not a failure the error model knows: a bug, raised
+            raise
         log.warning("reconciler could not read the chain", error=f"{type(e).__name__}: {e}")
     try:
         summary["lost"], summary["requeued"] = await requeue_lost(redis, deps, role,
@@ -118,11 +118,11 @@ def reconciler_cron(role: str, functions: Sequence[Function], timeout_s: float) 
 
     async def run(ctx: dict[Any, Any]) -> Summary:
         deps = deps_of(ctx)
-        recorded = JobTry.of(role, "reconcile", ctx)
+        recorded = JobTry.of(role, RECONCILE, ctx)
         recorded.start()
         outcome = Outcome.FAILED
         with structlog.contextvars.bound_contextvars(
-                role=role, job="reconcile", job_id=ctx.get("job_id"),
+                role=role, job=RECONCILE, job_id=ctx.get("job_id"),
                 **{"try": int(ctx.get("job_try", 1))}):
             try:
                 summary = await reconcile(ctx["redis"], deps, role, lost_after_s)
@@ -131,9 +131,9 @@ def reconciler_cron(role: str, functions: Sequence[Function], timeout_s: float) 
             finally:
                 recorded.finish(str(outcome))
 
-    run.__qualname__ = run.__name__ = "reconcile"
+    run.__qualname__ = run.__name__ = RECONCILE
     # a name per role: cron ids are the name and the tick, and two roles sharing them would
     # dedupe each other's ticks (only one role's reconciler would run)
-    return cron(run, name=f"cron:reconcile:{role}",
+    return cron(run, name=f"cron:{RECONCILE}:{role}",
                 second=set(range(0, 60, RECONCILE_INTERVAL_S)),
                 run_at_startup=True, unique=True, timeout=timeout_s, max_tries=1)

@@ -1,4 +1,12 @@
-"""Which queue each job goes to and the id it is enqueued under: the one place job ids are made.
+"""The jobs, each defined once: its name, role, target, stage, timeout, tries, result keeping
+and which errors mean retry; and the one place job ids and queue names are made.
+
+Everything else reads this table: the settings' job list and default timeouts
+(fleet/settings.py), the roles' arq functions (workers/), the operator's enqueue checks
+(workers/enqueue.py), the stages (jobs/stages.py) and the metrics. Adding a job is one `Job`
+here, its function, its run in its role's module, and its field in the settings'
+`JobTimeouts` (defaulting to the `Job`'s timeout); tests/jobs/test_registry.py checks each job
+is wired.
 
 A job's id is `job[:target][:stage]`. The target is the account the job acts on; the stage
 names the moment of the work, so that the same work is queued once however many planners,
@@ -17,31 +25,83 @@ the stage from the target account:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from arq.connections import ArqRedis
-from arq.jobs import Job
+from arq.jobs import Job as ArqJob
+
+from jobs.errors import RETRYABLE, UNREACHABLE, Permanent
 
 QUEUE_PREFIX = "keepernet:"
-
-JOB_ROLES: dict[str, str] = {
-    "index_events": "indexer",
-    "snapshot_accounts": "indexer",
-    "scan_positions": "liquidator",
-    "liquidate_position": "liquidator",
-    "update_funding": "funding",
-    "tally_votes": "governance",
-    "finalize_market": "governance",
-    "apply_config": "governance",
-}
-ROLES = tuple(dict.fromkeys(JOB_ROLES.values()))  # indexer, liquidator, funding, governance
+# ids carry their stage, so a kept result only blocks the same piece of work: keep it no
+# longer than it takes to stop a burst of duplicate enqueues
+KEEP_RESULT_S = 300.0
+# the reconciler's cron: timed and counted like a job, but never enqueued by name
+RECONCILE = "reconcile"
+RECONCILE_TIMEOUT_S = 30.0
 
 
-class UnknownJob(ValueError):
-    pass
+@dataclass(frozen=True)
+class Target:
+    """The kind of account (its IDL name) a job acts on, and whether it may be left out (the
+    job then covers every such account, or the deployment's own: workers/enqueue.py)."""
+
+    kind: str
+    optional: bool = False
 
 
-class NotAnId(ValueError):
+@dataclass(frozen=True)
+class Job:
+    """One job. `stage` is the field of its target account that names the moment of the work
+    (None: its id has none); `timeout_s` is the default of its setting; `keep_result_s` how
+    long arq keeps its result (0: none); `retry_on` the errors after which it runs again."""
+
+    name: str
+    role: str
+    target: Target | None
+    stage: str | None = None
+    timeout_s: float = 30.0
+    tries: int = 3
+    keep_result_s: float = KEEP_RESULT_S
+    retry_on: tuple[type[Exception], ...] = RETRYABLE
+
+
+# the indexer reads PostgreSQL itself: the database or a socket away is passing too
+INDEX_EVENTS = Job("index_events", "indexer", None, timeout_s=60.0, tries=2,
+                   retry_on=UNREACHABLE)
+SNAPSHOT_ACCOUNTS = Job("snapshot_accounts", "indexer", None, timeout_s=60.0, tries=2,
+                        retry_on=UNREACHABLE)
+SCAN_POSITIONS = Job("scan_positions", "liquidator", Target("PerpMarket", optional=True),
+                     timeout_s=20.0)
+# no result kept: a kept `not_needed` would refuse the position's id, so a price that dips,
+# recovers and dips again within KEEP_RESULT_S would find it unliquidatable by the trigger and
+# the scan alike; the chain (a flat position) stops repeats instead
+LIQUIDATE_POSITION = Job("liquidate_position", "liquidator", Target("Position"),
+                         stage="opened_at", keep_result_s=0)
+UPDATE_FUNDING = Job("update_funding", "funding", Target("PerpMarket"),
+                     stage="last_funding_ts")
+TALLY_VOTES = Job("tally_votes", "governance", Target("Market"))
+FINALIZE_MARKET = Job("finalize_market", "governance", Target("Market"), stage="state")
+APPLY_CONFIG = Job("apply_config", "governance", Target("PendingConfig", optional=True),
+                   stage="proposed_at")  # a new proposal is new work
+
+JOBS: dict[str, Job] = {job.name: job for job in (
+    INDEX_EVENTS, SNAPSHOT_ACCOUNTS, SCAN_POSITIONS, LIQUIDATE_POSITION, UPDATE_FUNDING,
+    TALLY_VOTES, FINALIZE_MARKET, APPLY_CONFIG)}
+ROLES = tuple(dict.fromkeys(job.role for job in JOBS.values()))  # indexer, liquidator, …
+
+
+def jobs_of(role: str) -> list[Job]:
+    """The jobs `role`'s workers run, in the table's order."""
+    return [job for job in JOBS.values() if job.role == role]
+
+
+class UnknownJob(Permanent, ValueError):
+    """A name that is not a job's."""
+
+
+class NotAnId(Permanent, ValueError):
     """An id that `job_id` does not make for the job and target given."""
 
 
@@ -51,12 +111,17 @@ def queue_name(role: str) -> str:
     return QUEUE_PREFIX + role
 
 
+def job_named(name: str) -> Job:
+    """The job called `name`; UnknownJob for a name that is not a job."""
+    try:
+        return JOBS[name]
+    except KeyError:
+        raise UnknownJob(f"unknown job {name!r}: one of {', '.join(JOBS)}") from None
+
+
 def role_of(job: str) -> str:
     """The role whose workers run `job`; UnknownJob for a name that is not a job."""
-    try:
-        return JOB_ROLES[job]
-    except KeyError:
-        raise UnknownJob(f"unknown job {job!r}: one of {', '.join(JOB_ROLES)}") from None
+    return job_named(job).role
 
 
 def job_id(job: str, target: object | None = None, stage: object | None = None) -> str:
@@ -83,7 +148,7 @@ def stage_in(id_: str, job: str, target: object | None) -> str | None:
 
 
 async def enqueue(redis: ArqRedis, job: str, *args: Any, stage: object | None = None,
-                  defer_s: float | None = None) -> Job | None:
+                  defer_s: float | None = None) -> ArqJob | None:
     """Enqueue `job(*args)` on its role's queue under its deterministic id (the first argument,
     if any, is the target); None when that id is already queued, running or just done."""
     target = args[0] if args else None

@@ -14,10 +14,11 @@ import asyncpg
 import structlog
 from anchorpy import Program
 from solana.rpc.commitment import Commitment
-from solana.rpc.core import RPCException
 
-from chain.client import RpcClient, RpcUnavailable
+from chain.client import RpcClient
+from jobs.errors import maps_errors
 from jobs.outcome import Outcome
+from jobs.registry import SNAPSHOT_ACCOUNTS
 from program.accounts import BY_KIND
 from store.accounts import PROJECTIONS, KindSnapshot, write_snapshot
 
@@ -34,22 +35,15 @@ async def read_kind(rpc: RpcClient, program: Program, kind: str, *,
     return KindSnapshot(kind, slot, [(str(address), account) for address, account in accounts])
 
 
+@maps_errors(SNAPSHOT_ACCOUNTS)
 async def snapshot_accounts(rpc: RpcClient, pool: asyncpg.Pool, program: Program, *,
                             commitment: str = DEFAULT_COMMITMENT) -> Outcome:
     """Read every Market, PerpMarket and Position of `program` and upsert them (see the module
     docstring). `success` once written, `retry` when an endpoint or the database is
     unreachable, `failed` when a node refuses the request or an account cannot be decoded."""
-    try:
-        snapshot = [await read_kind(rpc, program, kind, commitment=commitment)
-                    for kind in PROJECTIONS]
-        async with pool.acquire() as conn:
-            await write_snapshot(conn, snapshot)
-    except (RpcUnavailable, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-            asyncpg.CannotConnectNowError, OSError, TimeoutError) as e:
-        log.warning("snapshot_accounts.retry", error=f"{type(e).__name__}: {e}")
-        return Outcome.RETRY
-    except (RPCException, KeyError, TypeError, ValueError) as e:
-        log.error("snapshot_accounts.failed", error=f"{type(e).__name__}: {e}")
-        return Outcome.FAILED
+    snapshot = [await read_kind(rpc, program, kind, commitment=commitment)
+                for kind in PROJECTIONS]
+    async with pool.acquire() as conn:
+        await write_snapshot(conn, snapshot)
     log.info("snapshot_accounts.done", **{s.kind: len(s.accounts) for s in snapshot})
     return Outcome.SUCCESS

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from jobs.registry import LIQUIDATE_POSITION
 from metrics import definitions as m
 
-LIQUIDATION = "liquidate_position"
+LIQUIDATION = LIQUIDATE_POSITION.name
 # a try with one of these outcomes did what its schedule asks — a scan that found nothing to
 # liquidate, an indexer run with nothing new, as much as one that sent a transaction
 DID_ITS_WORK = frozenset({"success", "not_needed", "already_done"})

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import asyncpg
 import orjson
 
+from jobs.errors import Retryable
+
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
 
@@ -52,7 +54,7 @@ class EventRow:
     data: dict[str, Any]
 
 
-class CursorMoved(Exception):
+class CursorMoved(Retryable):
     """The cursor was not where the writer expected it: another writer moved it."""
 
 

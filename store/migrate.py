@@ -16,6 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from jobs.errors import Permanent, Retryable
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 # pg_advisory_lock's key: a fixed 64-bit number of Keepernet's own ("kpmigrat" in ASCII)
 LOCK_KEY = int.from_bytes(b"kpmigrat", "big")
@@ -30,11 +32,11 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )"""
 
 
-class MigrationError(Exception):
+class MigrationError(Permanent):
     """The migrations on disk are unusable, or one failed to apply (nothing of it was kept)."""
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(Retryable):
     """The database could not be reached or refused the connection."""
 
 

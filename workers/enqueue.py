@@ -5,7 +5,8 @@ timelock has passed (a run that could only end `not_needed` would keep its resul
 planners' id for KEEP_RESULT_S and hold the reconciler's enqueue of the change back that
 long). The job is then enqueued under the same id the planners use
 (`jobs.registry`), its stage computed from the account just read, so a job an operator asks
-for is the very job a planner would queue, never a second one.
+for is the very job a planner would queue, never a second one. Each job's target (its kind,
+whether it may be left out) and stage are the registry's:
 
     job                 its argument             the stage, from the account
     index_events        none                     none
@@ -38,32 +39,15 @@ from fleet.serializer import job_deserializer, job_serializer
 from fleet.settings import Settings
 from jobs.config_plan import ConfigAction, PendingConfigView, apply_step
 from jobs.deps import read_raw_snapshot
-from jobs.registry import enqueue, job_id, role_of
+from jobs.errors import Permanent
+from jobs.registry import APPLY_CONFIG, UnknownJob, enqueue, job_id, job_named
 from jobs.stages import stage_of
 from program.addresses import pending_config_pda
 
-
-@dataclass(frozen=True)
-class Target:
-    """The kind of account a job takes, whether it may be left out, and the deployment's own
-    account of that kind that stands in when it is (from the program id)."""
-
-    kind: str
-    optional: bool = False
-    default: Callable[[Pubkey], Pubkey] | None = None
-
-
-# job -> its target (None: the job takes no argument)
-TARGETS: dict[str, Target | None] = {
-    "index_events": None,
-    "snapshot_accounts": None,
-    "scan_positions": Target("PerpMarket", optional=True),
-    "liquidate_position": Target("Position"),
-    "update_funding": Target("PerpMarket"),
-    "tally_votes": Target("Market"),
-    "finalize_market": Target("Market"),
-    "apply_config": Target("PendingConfig", optional=True, default=pending_config_pda),
-}
+# the kinds whose deployment's own account stands in for a target left out (from the program
+# id); an optional target of another kind left out means every such account
+DEPLOYMENT_DEFAULTS: dict[str, Callable[[Pubkey], Pubkey]] = {
+    "PendingConfig": pending_config_pda}
 
 
 def _utc(unix_s: int) -> str:
@@ -81,10 +65,10 @@ def config_not_due(pending: PendingConfigView, now: int) -> str | None:
 
 
 # job -> why its target account, decoded, at chain time `now`, makes the job pointless now
-NOT_DUE: dict[str, Callable[[Any, int], str | None]] = {"apply_config": config_not_due}
+NOT_DUE: dict[str, Callable[[Any, int], str | None]] = {APPLY_CONFIG.name: config_not_due}
 
 
-class Refused(ValueError):
+class Refused(Permanent, ValueError):
     """The request is wrong: the message says what, and nothing is enqueued."""
 
 
@@ -100,10 +84,9 @@ def parse_request(job: str, args: Sequence[str]) -> Request:
     """The job and its address from the command line; Refused for an unknown job, a wrong number
     of arguments or an address that is not a base58 public key."""
     try:
-        role_of(job)
-    except ValueError as e:
+        target = job_named(job).target
+    except UnknownJob as e:
         raise Refused(str(e)) from None
-    target = TARGETS[job]
     if target is None:
         if args:
             raise Refused(f"{job} takes no argument, but got {len(args)}: {' '.join(args)}")
@@ -133,7 +116,7 @@ async def checked_stage(rpc: RpcClient, program: Program, request: Request) -> i
     """Read the request's target and return the job's stage; Refused when there is no account
     there, it is not the program's, it is not the job's kind, or the job has nothing to do
     (`NOT_DUE`). RpcUnavailable passes up."""
-    target = TARGETS[request.job]
+    target = job_named(request.job).target
     if request.target is None or target is None:
         return None
     clock, (account,) = await read_raw_snapshot(rpc, request.target)
@@ -201,9 +184,10 @@ async def run_enqueue(settings: Settings, request: Request) -> Enqueued:
     """Check the request's target on the settings' RPC, then enqueue it on their Redis.
     Refused, RpcUnavailable (no endpoint answered) and Redis's errors pass up; nothing is
     enqueued unless every check passed."""
-    target = TARGETS[request.job]
-    if request.target is None and target is not None and target.default is not None:
-        request = replace(request, target=target.default(settings.program_id))
+    target = job_named(request.job).target
+    default = None if target is None else DEPLOYMENT_DEFAULTS.get(target.kind)
+    if request.target is None and target is not None and target.optional and default is not None:
+        request = replace(request, target=default(settings.program_id))
     stage = None
     if request.target is not None:
         rpc = RpcClient(settings.rpc, timeout_s=settings.rpc_timeout_s,

@@ -8,20 +8,19 @@ recorded in job_runs, so the role has a database pool.
 
 from __future__ import annotations
 
-from fleet.context import job_function, on_target
+from fleet.context import on_target
 from fleet.settings import Settings
 from jobs.funding import update_funding
 from jobs.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
-from workers.role import FromEnvironment, role_settings
+from jobs.registry import UPDATE_FUNDING
+from workers.role import FromEnvironment, role_functions, role_settings
 
 ROLE = "funding"
-MAX_TRIES = 3
 
 
 def worker_settings(settings: Settings) -> type:
-    functions = [
-        job_function("update_funding", on_target(update_funding), settings, max_tries=MAX_TRIES),
-    ]
+    functions = role_functions(ROLE, {UPDATE_FUNDING.name: on_target(update_funding)},
+                               settings)
     reconciler = reconciler_cron(ROLE, functions, settings.timeouts.reconcile)
     return role_settings(ROLE, settings, functions, cron_jobs=[reconciler],
                          schedule_s=RECONCILE_INTERVAL_S, signs=True,

@@ -9,23 +9,21 @@ in job_runs, so the role has a database pool.
 
 from __future__ import annotations
 
-from fleet.context import job_function, on_target
+from fleet.context import on_target
 from fleet.settings import Settings
 from jobs.config import apply_config
 from jobs.governance import finalize_market, tally_votes
 from jobs.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
-from workers.role import FromEnvironment, role_settings
+from jobs.registry import APPLY_CONFIG, FINALIZE_MARKET, TALLY_VOTES
+from workers.role import FromEnvironment, role_functions, role_settings
 
 ROLE = "governance"
-MAX_TRIES = 3
 
 
 def worker_settings(settings: Settings) -> type:
-    functions = [
-        job_function("tally_votes", on_target(tally_votes), settings, max_tries=MAX_TRIES),
-        job_function("finalize_market", on_target(finalize_market), settings, max_tries=MAX_TRIES),
-        job_function("apply_config", on_target(apply_config), settings, max_tries=MAX_TRIES),
-    ]
+    functions = role_functions(ROLE, {TALLY_VOTES.name: on_target(tally_votes),
+                                      FINALIZE_MARKET.name: on_target(finalize_market),
+                                      APPLY_CONFIG.name: on_target(apply_config)}, settings)
     reconciler = reconciler_cron(ROLE, functions, settings.timeouts.reconcile)
     return role_settings(ROLE, settings, functions, cron_jobs=[reconciler],
                          schedule_s=RECONCILE_INTERVAL_S, signs=True,

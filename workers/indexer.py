@@ -12,29 +12,26 @@ from arq.cron import CronJob, cron
 from arq.worker import Function
 from solana.rpc.commitment import Finalized
 
-from chain.client import RpcUnavailable, anchor_program
-from fleet.context import WorkerDeps, job_function
+from chain.client import anchor_program
+from fleet.context import WorkerDeps
 from fleet.settings import Settings
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
+from jobs.registry import INDEX_EVENTS, SNAPSHOT_ACCOUNTS, Job
 from jobs.snapshot import snapshot_accounts
 from metrics import definitions as metric
-from workers.role import FromEnvironment, role_settings
+from workers.role import FromEnvironment, role_functions, role_settings
 
 ROLE = "indexer"
 INTERVAL_S = 5
 SNAPSHOT_INTERVAL_S = 30
-MAX_TRIES = 2
 
 
 async def run_index_events(deps: WorkerDeps) -> Outcome:
     """index_events; once it has caught up, the slot read before it is the indexer's last slot
     (every event up to it is stored), whether or not the program emitted any since."""
-    try:
-        # finalized, as index_events reads: every event up to this slot is what it stores
-        slot = (await deps.rpc.call("get_slot", Finalized)).value
-    except RpcUnavailable:
-        return Outcome.RETRY
+    # finalized, as index_events reads: every event up to this slot is what it stores
+    slot = (await deps.rpc.call("get_slot", Finalized)).value
     outcome = await index_events(deps.rpc, deps.pool, deps.settings.program_id)
     if outcome in (Outcome.SUCCESS, Outcome.NOT_NEEDED):
         metric.indexer_last_slot.set(slot)
@@ -47,18 +44,19 @@ async def run_snapshot_accounts(deps: WorkerDeps) -> Outcome:
     return await snapshot_accounts(deps.rpc, deps.pool, program)
 
 
-def _every(job: Function, interval_s: int) -> CronJob:
-    return cron(job.coroutine, name=f"cron:{job.name}", second=set(range(0, 60, interval_s)),
-                run_at_startup=True, unique=True, timeout=job.timeout_s, max_tries=MAX_TRIES)
+def _every(function: Function, job: Job, interval_s: int) -> CronJob:
+    return cron(function.coroutine, name=f"cron:{function.name}",
+                second=set(range(0, 60, interval_s)), run_at_startup=True, unique=True,
+                timeout=function.timeout_s, max_tries=job.tries)
 
 
 def worker_settings(settings: Settings) -> type:
-    index = job_function("index_events", run_index_events, settings, max_tries=MAX_TRIES)
-    snapshot = job_function("snapshot_accounts", run_snapshot_accounts, settings,
-                            max_tries=MAX_TRIES)
-    return role_settings(ROLE, settings, [index, snapshot],
-                         cron_jobs=[_every(index, INTERVAL_S),
-                                    _every(snapshot, SNAPSHOT_INTERVAL_S)],
+    functions = role_functions(ROLE, {INDEX_EVENTS.name: run_index_events,
+                                      SNAPSHOT_ACCOUNTS.name: run_snapshot_accounts}, settings)
+    index, snapshot = functions
+    return role_settings(ROLE, settings, functions,
+                         cron_jobs=[_every(index, INDEX_EVENTS, INTERVAL_S),
+                                    _every(snapshot, SNAPSHOT_ACCOUNTS, SNAPSHOT_INTERVAL_S)],
                          schedule_s=INTERVAL_S, signs=False, database=True)
 
 

@@ -22,8 +22,7 @@ import structlog
 from arq.connections import ArqRedis
 from arq.cron import cron
 
-from chain.client import RpcUnavailable
-from fleet.context import WorkerDeps, job_function, on_target, pubkey_arg
+from fleet.context import WorkerDeps, on_target, pubkey_arg
 from fleet.fast_path import FastPath
 from fleet.membership import Fleet, instance_name
 from fleet.price_trigger import PriceTrigger
@@ -31,11 +30,10 @@ from fleet.settings import Settings
 from jobs.liquidation import liquidate_position, scan_positions
 from jobs.liquidation_plan import Candidate
 from jobs.outcome import Outcome
-from jobs.registry import enqueue
-from workers.role import FromEnvironment, role_settings
+from jobs.registry import LIQUIDATE_POSITION, SCAN_POSITIONS, enqueue
+from workers.role import FromEnvironment, role_functions, role_settings
 
 ROLE = "liquidator"
-MAX_TRIES = 3
 # liquidations wait on confirmation, not on this process's CPU: so many run at once
 # from the queue, and so many more on the fast path
 MAX_JOBS = 50
@@ -56,7 +54,7 @@ def scan_seconds(interval_s: float) -> set[int]:
 
 async def enqueue_liquidations(redis: ArqRedis, candidates: Iterable[Candidate]) -> int:
     """Enqueue `liquidate_position` for each candidate; how many were not queued already."""
-    jobs = await asyncio.gather(*(enqueue(redis, "liquidate_position", str(c.position),
+    jobs = await asyncio.gather(*(enqueue(redis, LIQUIDATE_POSITION.name, str(c.position),
                                           stage=c.opened_at) for c in candidates))
     return sum(job is not None for job in jobs)
 
@@ -69,10 +67,7 @@ async def run_scan(deps: WorkerDeps, perp_market: object = None) -> Outcome:
         market = pubkey_arg(perp_market)
         if market is None:
             return Outcome.FAILED
-    try:
-        result = await scan_positions(deps.chain, market)
-    except RpcUnavailable:
-        return Outcome.RETRY
+    result = await scan_positions(deps.chain, market)
     queued = await enqueue_liquidations(deps.redis, result.candidates)
     log.info("scan enqueued liquidations", judged=result.judged, found=len(result.candidates),
              queued=queued, refused={str(k): v for k, v in result.refused.items()})
@@ -93,19 +88,16 @@ async def price_trigger(deps: WorkerDeps) -> None:
 
 
 def worker_settings(settings: Settings) -> type:
-    scan = job_function("scan_positions", run_scan, settings, max_tries=MAX_TRIES)
-    tick = cron(scan.coroutine, name="cron:scan_positions",
+    functions = role_functions(ROLE, {LIQUIDATE_POSITION.name: LIQUIDATE,
+                                      SCAN_POSITIONS.name: run_scan}, settings)
+    scan = next(f for f in functions if f.name == SCAN_POSITIONS.name)
+    tick = cron(scan.coroutine, name=f"cron:{scan.name}",
                 second=scan_seconds(settings.liquidator.scan_interval_s), run_at_startup=True,
                 unique=True, timeout=scan.timeout_s, max_tries=1)
-    return role_settings(ROLE, settings, [
-        # no result kept: a kept `not_needed` would refuse the position's id, so a price that
-        # dips, recovers and dips again within KEEP_RESULT_S would find it unliquidatable by
-        # the trigger and the scan alike; the chain (a flat position) stops repeats instead
-        job_function("liquidate_position", LIQUIDATE, settings, max_tries=MAX_TRIES,
-                     keep_result_s=0),
-        scan,
-    ], cron_jobs=[tick], schedule_s=settings.liquidator.scan_interval_s, signs=True,
-        database=True, background=price_trigger, max_jobs=MAX_JOBS, poll_delay_s=POLL_DELAY_S)
+    return role_settings(ROLE, settings, functions, cron_jobs=[tick],
+                         schedule_s=settings.liquidator.scan_interval_s, signs=True,
+                         database=True, background=price_trigger, max_jobs=MAX_JOBS,
+                         poll_delay_s=POLL_DELAY_S)
 
 
 __getattr__ = FromEnvironment(__name__, worker_settings)

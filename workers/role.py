@@ -11,27 +11,38 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from arq.cron import CronJob
 from arq.worker import Function
 
-from fleet.context import Background, lifecycle
+from fleet.context import Background, Run, job_function, lifecycle
 from fleet.redis import redis_settings
 from fleet.serializer import job_deserializer, job_serializer
 from fleet.settings import Settings, load_settings
-from jobs.registry import ROLES, queue_name
+from jobs.errors import Permanent
+from jobs.registry import KEEP_RESULT_S, ROLES, jobs_of, queue_name
 from metrics.health import HealthPolicy
 
 HEALTH_CHECK_INTERVAL_S = 10
 SHUTDOWN_GRACE_S = 5  # beyond the role's longest timeout, to let running jobs finish
 SCHEDULE_SLACK = 3  # cron periods a role may go without a success before it is unhealthy
-KEEP_RESULT_S = 300
 
 
-class UnknownRole(ValueError):
-    pass
+class UnknownRole(Permanent, ValueError):
+    """A name that is not a role's."""
+
+
+def role_functions(role: str, runs: Mapping[str, Run], settings: Settings) -> list[Function]:
+    """The arq functions of `role`'s jobs in the registry, each with its run from `runs` (by
+    job name); a job of the role without a run, or a run of no job of the role, is a wiring
+    mistake: ValueError."""
+    jobs = jobs_of(role)
+    if set(runs) != {job.name for job in jobs}:
+        raise ValueError(f"the {role} role's runs {sorted(runs)} are not its jobs "
+                         f"{[job.name for job in jobs]}")
+    return [job_function(job, runs[job.name], settings) for job in jobs]
 
 
 def role_settings(role: str, settings: Settings, functions: Sequence[Function], *,
@@ -62,8 +73,7 @@ def role_settings(role: str, settings: Settings, functions: Sequence[Function], 
         "job_completion_wait": math.ceil(longest_s) + SHUTDOWN_GRACE_S,
         "max_jobs": max_jobs,
         "poll_delay": poll_delay_s,
-        # ids carry their stage, so a kept result only blocks the same piece of work: keep it
-        # no longer than it takes to stop a burst of duplicate enqueues
+        # the crons' (each job function keeps its own, from the registry)
         "keep_result": KEEP_RESULT_S,
     }
     return type("WorkerSettings", (), attributes)

@@ -31,7 +31,8 @@ from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, RpcUnavailable
 from fleet.settings import Settings
-from jobs.registry import JOB_ROLES, ROLES, queue_name
+from jobs.errors import Retryable
+from jobs.registry import JOBS, ROLES, queue_name
 from store.events import CURSOR_NAME
 
 LAMPORTS_PER_SOL = 1_000_000_000
@@ -39,7 +40,7 @@ PG_CONNECT_TIMEOUT_S = 5.0
 T = TypeVar("T")
 
 
-class Unreachable(Exception):
+class Unreachable(Retryable):
     """A service status reads from did not answer: the message names it and says why."""
 
 
@@ -106,7 +107,8 @@ def role_of_job_id(job_id: str) -> str | None:
     """The role of the job a job id names (`job:...`, or arq's `cron:job:...`), if any."""
     parts = job_id.split(":")
     name = parts[1] if parts[0] == "cron" and len(parts) > 1 else parts[0]
-    return JOB_ROLES.get(name)
+    job = JOBS.get(name)
+    return None if job is None else job.role
 
 
 async def _queues(redis: Redis, now: datetime) -> list[RoleQueue]:
@@ -167,7 +169,7 @@ async def _database_part(settings: Settings) -> tuple[dict[str, datetime | None]
     finally:
         await conn.close()
     found = {r["job"]: r["at"] for r in rows}
-    return {job: found.get(job) for job in JOB_ROLES}, indexed
+    return {job: found.get(job) for job in JOBS}, indexed
 
 
 async def _chain_part(settings: Settings, keeper: Pubkey | None) -> tuple[int, int | None]:

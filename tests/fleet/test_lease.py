@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from fleet.lease import acquire, hold, lease, lease_key, release
 from fleet.redis import redis_settings
 from fleet.settings import RedisSettings, Settings
 from jobs.outcome import Outcome
+from jobs.registry import TALLY_VOTES
 
 pytestmark = pytest.mark.asyncio
 
@@ -113,7 +115,7 @@ async def test_two_runs_of_a_job_on_one_target_at_once(settings: Settings,
         await proceed.wait()
         return Outcome.SUCCESS
 
-    fn = job_function("tally_votes", run, settings, max_tries=1)
+    fn = job_function(replace(TALLY_VOTES, tries=1), run, settings)
     deps = WorkerDeps("governance", settings, RpcClient(list(settings.rpc)))
 
     def ctx(job_id: str) -> dict[Any, Any]:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
+from jobs.errors import REFUSAL_OUTCOMES, refusal_outcome
 from jobs.governance_plan import (
     Action,
     MarketState,
@@ -22,7 +23,7 @@ from jobs.governance_plan import (
     proposal_approved,
     tally_step,
 )
-from jobs.outcome import REFUSAL_OUTCOMES, Outcome, refusal_outcome
+from jobs.outcome import Outcome
 from program.errors import error_names
 from program.local import LocalProtocol, Wallet
 

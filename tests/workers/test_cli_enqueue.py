@@ -19,7 +19,7 @@ from solders.pubkey import Pubkey
 from demo.servers import free_port_pair
 from fleet.settings import load_settings
 from jobs.outcome import Outcome
-from jobs.registry import JOB_ROLES, job_id
+from jobs.registry import JOBS, ROLES, job_id
 from jobs.stages import stage_of
 from store.migrate import migrate
 from tests.support.burst import run_burst
@@ -28,7 +28,7 @@ from tests.support.markets import proposal
 from tests.support.perp_world import open_positions
 from workers import indexer
 from workers.cli import main
-from workers.enqueue import TARGETS, Refused, parse_request
+from workers.enqueue import Refused, parse_request
 
 on_the_module_loop = pytest.mark.asyncio(loop_scope="module")
 
@@ -108,12 +108,12 @@ async def test_each_job_is_enqueued_under_the_planners_id(
     }
     for argv, the_id in expected.items():
         assert await cli(capsys, *argv) == (0, the_id, "")
-        role = JOB_ROLES[argv[0]]
+        role = JOBS[argv[0]].role
         assert the_id in queued(env, role)
         record = stored(env, f"arq:job:{the_id}")  # JSON, with the address as base58
         assert record["f"] == argv[0] and record["a"] == list(argv[1:])
     assert expected[("liquidate_position", str(position))].count(":") == 2
-    assert sum(len(queued(env, role)) for role in set(JOB_ROLES.values())) == len(expected)
+    assert sum(len(queued(env, role)) for role in ROLES) == len(expected)
 
 
 @on_the_module_loop
@@ -231,10 +231,6 @@ def test_a_missing_job_is_refused_by_the_parser(capsys: pytest.CaptureFixture[st
 
 
 # ---- pure ------------------------------------------------------------------------------------
-
-def test_every_job_has_its_target_kind() -> None:
-    assert set(TARGETS) == set(JOB_ROLES)
-
 
 def test_parse_request() -> None:
     key = Keypair().pubkey()
