@@ -75,7 +75,7 @@ u64 ix_create_market(const SolInput *in, const u8 *data, u64 len) {
     copy_rules(m, config);
     m->creation_bond_held = config->creation_bond;
     m->question_len = args.question_len;
-    for (u32 i = 0; i < args.question_len; i++) m->question[i] = args.question[i];
+    sol_memcpy_(m->question, args.question, args.question_len); /* a syscall: cheaper than a loop */
     emit_market_created(&(MarketCreated){
         .market = *market_acc->key, .id = m->id, .creator = m->creator, .created_at = now,
         .proposal_ends_at = proposal_ends_at, .trading_ends_at = m->trading_ends_at,
