@@ -3,8 +3,8 @@ function an arq function.
 
 `startup(settings, role, ...)` and `shutdown` are the worker's `on_startup`/`on_shutdown`:
 they build the typed `WorkerDeps` (RpcClient, Sender with the keeper's keypair, anchorpy
-Program, instruction Client, asyncpg pool — each only when the role needs it) and keep them
-in arq's ctx under one key, `DEPS_KEY`; nothing else reads the ctx dict. Start-up also
+Program, instruction Client, the link to PostgreSQL — each only when the role needs it) and
+keep them in arq's ctx under one key, `DEPS_KEY`; nothing else reads the ctx dict. Start-up also
 configures the JSON logs (fleet/logging.py) and, unless the metrics port is 0, starts the
 worker's `/metrics` and `/healthz` (fleet/observer.py).
 
@@ -17,8 +17,9 @@ tries remain. A job called with arguments acts on its first one, its target (as 
 has it), and holds the target's Redis lease (fleet/lease.py) while it runs: when another
 run holds it, the try is `already_done` at once and sends nothing. Each try is recorded in
 `job_runs` (store/job_runs.py) when it starts and when it ends — the chain, not that table, is
-the source of truth, so a database failure there is logged and the job goes on — and in the
-metrics (metrics/jobs.py: outcome, duration, queue wait).
+the source of truth, so the job never waits for the database: while it is away the writes are
+held and written when it returns (fleet/store_link.py) — and in the metrics (metrics/jobs.py:
+outcome, duration, queue wait).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from fleet.logging import configure_logging
 from fleet.observer import Observer
 from fleet.redis import apply_socket_options
 from fleet.settings import Settings
+from fleet.store_link import StoreLink
 from jobs.deps import JobDeps
 from jobs.errors import Permanent, log_mapped, outcome_of
 from jobs.outcome import Outcome
@@ -59,7 +61,6 @@ RETRY_DEFER_S = 1.0
 # a lease outlives its job's timeout by this much, and must end before arq reruns a job whose
 # worker died (its in-progress key expires after the worker's largest timeout + 10 s)
 LEASE_MARGIN_S = 5.0
-JOB_RUNS_TIMEOUT_S = 5.0  # a job_runs write that takes longer is given up (and logged)
 
 log = structlog.get_logger(__name__)
 
@@ -70,14 +71,14 @@ class DepsMissing(Permanent, RuntimeError):
 
 @dataclass
 class WorkerDeps:
-    """Everything a worker's jobs share; `chain` (signing) and `pool` only where the role
-    needs them."""
+    """Everything a worker's jobs share; `chain` (signing) and `store` (PostgreSQL) only
+    where the role needs them."""
 
     role: str
     settings: Settings
     rpc: RpcClient
     chain_deps: JobDeps | None = None
-    db_pool: asyncpg.Pool | None = None
+    store: StoreLink | None = None
     queue: ArqRedis | None = None  # arq's Redis, for jobs that enqueue jobs
     background: asyncio.Task[None] | None = None  # the role's own task beside its jobs
     observer: Observer | None = None  # its /metrics and /healthz, and the probes behind them
@@ -90,9 +91,10 @@ class WorkerDeps:
 
     @property
     def pool(self) -> asyncpg.Pool:
-        if self.db_pool is None:
+        """The database pool; StoreUnavailable (retryable) while PostgreSQL is not reached."""
+        if self.store is None:
             raise DepsMissing(f"the {self.role} worker has no database pool")
-        return self.db_pool
+        return self.store.pool
 
     @property
     def redis(self) -> ArqRedis:
@@ -106,16 +108,17 @@ class WorkerDeps:
             await asyncio.gather(self.background, return_exceptions=True)
         if self.observer is not None:
             await self.observer.stop()
-        if self.db_pool is not None:
-            await self.db_pool.close()
+        if self.store is not None:
+            await self.store.close()
         await self.rpc.close()
 
 
 async def build_deps(settings: Settings, role: str, *, signs: bool,
                      database: bool) -> WorkerDeps:
     """Build a role's deps: the RPC client always; the keypair, Sender, Program and Client
-    (the deployment read from the Config account) when it `signs`; an asyncpg pool when it
-    needs the `database`."""
+    (the deployment read from the Config account) when it `signs`; when it needs the
+    `database`, the link to it, which reaches it in the background (the worker starts while
+    PostgreSQL is away)."""
     rpc = RpcClient(settings.rpc, timeout_s=settings.rpc_timeout_s,
                     deadline_s=settings.rpc_deadline_s)
     deps = WorkerDeps(role, settings, rpc)
@@ -127,8 +130,8 @@ async def build_deps(settings: Settings, role: str, *, signs: bool,
             deps.chain_deps = JobDeps(rpc=rpc, sender=Sender(rpc, keypair, fees=settings.fees),
                                       program=program, client=Client(program, deployment))
         if database:
-            deps.db_pool = await asyncpg.create_pool(settings.database_url, min_size=1,
-                                                     max_size=4)
+            deps.store = StoreLink(settings.database_url)
+            deps.store.start()
     except BaseException:
         await deps.close()
         raise
@@ -167,7 +170,7 @@ def lifecycle(settings: Settings, role: str, *, signs: bool, database: bool,
         try:
             if settings.metrics_port:
                 deps.observer = Observer(
-                    role, health, rpc=deps.rpc, redis=deps.queue, db_pool=deps.db_pool,
+                    role, health, rpc=deps.rpc, redis=deps.queue, store=deps.store,
                     wallet=deps.chain.sender.payer.pubkey() if signs else None)
                 await deps.observer.start(settings.metrics_port)
         except BaseException:
@@ -263,21 +266,21 @@ class _Try:
     args: list[Any]
 
     async def run(self, run: Run) -> Outcome:
-        pool = self.deps.db_pool
-        if pool is None:
+        store = self.deps.store
+        if store is None:
             return await self.outcome(run)
         # the start is recorded beside the work, not before it: a liquidation does not wait
-        # for the database; the end is written once the start is
-        started = asyncio.create_task(_best_effort("started", job_runs.started(
-            pool, self.job_id, self.try_, self.deps.role, self.job, self.args,
-            datetime.now(UTC))))
+        # for the database; the end is recorded once the start is, so that it follows it
+        at = datetime.now(UTC)
+        started = asyncio.create_task(store.record("started", lambda pool: job_runs.started(
+            pool, self.job_id, self.try_, self.deps.role, self.job, self.args, at)))
         try:
             outcome = await self.outcome(run)
         except Exception:
-            await self._finished(pool, started, Outcome.FAILED)
+            await self._finished(store, started, Outcome.FAILED)
             raise
         # (cancelled by arq's timeout, the try stays unfinished: the reconciler takes it up)
-        await self._finished(pool, started, outcome)
+        await self._finished(store, started, outcome)
         return outcome
 
     async def outcome(self, run: Run) -> Outcome:
@@ -292,28 +295,18 @@ class _Try:
             log_mapped("job error", e, outcome)
             return outcome
 
-    async def _finished(self, pool: asyncpg.Pool, started: asyncio.Task[None],
+    async def _finished(self, store: StoreLink, started: asyncio.Task[None],
                         outcome: Outcome) -> None:
         await started
-        await _best_effort("finished", job_runs.finished(pool, self.job_id, self.try_,
-                                                         str(outcome)))
+        at = datetime.now(UTC)
+        await store.record("finished", lambda pool: job_runs.finished(
+            pool, self.job_id, self.try_, str(outcome), at))
 
     async def skipped(self, outcome: Outcome) -> None:
-        if self.deps.db_pool is not None:
-            await _best_effort("skipped", job_runs.skipped(
-                self.deps.db_pool, self.job_id, self.try_, self.deps.role, self.job, self.args,
+        if self.deps.store is not None:
+            await self.deps.store.record("skipped", lambda pool: job_runs.skipped(
+                pool, self.job_id, self.try_, self.deps.role, self.job, self.args,
                 str(outcome)))
-
-
-async def _best_effort(what: str, write: Awaitable[None]) -> None:
-    """Await a job_runs write; any failure is logged, never raised: the job's chain work is
-    done or not whatever the table says, and failing (or retrying) the job for its record
-    would risk repeating that work."""
-    try:
-        async with asyncio.timeout(JOB_RUNS_TIMEOUT_S):
-            await write
-    except Exception as e:  # the store's errors are many (asyncpg's, OSError, timeouts)
-        log.warning("job_runs not written", write=what, error=f"{type(e).__name__}: {e}")
 
 
 def on_target(job: Callable[[JobDeps, Pubkey], Awaitable[Outcome]]) -> Run:

@@ -2,7 +2,8 @@
 `PROBE_INTERVAL_S`, probes what the worker depends on and samples the gauges no job sets.
 
 Each round reads the chain's slot (`keepernet_chain_slot`; the indexer's lag from it), pings
-Redis and PostgreSQL, reads the keeper wallet's balance (roles that sign), shares this
+Redis and PostgreSQL (through the worker's link to it, which also says what job_runs writes it
+holds while the database is away), reads the keeper wallet's balance (roles that sign), shares this
 worker's last success with the fleet (a Redis sorted set: the role's newest success, whichever
 instance had it, is what `/healthz` judges — a unique cron runs on one instance per tick), and
 judges health with metrics/health.py. One worker of the whole fleet — the holder of a standing
@@ -17,7 +18,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import asyncpg
 import structlog
 from arq.connections import ArqRedis
 from solders.pubkey import Pubkey
@@ -25,6 +25,7 @@ from solders.pubkey import Pubkey
 from chain.client import RpcClient
 from fleet.lease import hold
 from fleet.membership import instance_name
+from fleet.store_link import StoreLink
 from jobs.registry import ROLES, queue_name
 from metrics import definitions as metric
 from metrics.health import CHECKS, Health, HealthPolicy, Probe, SlotWatch, judge
@@ -45,12 +46,12 @@ class Observer:
     """The probes, verdict and server of one worker (see the module docstring)."""
 
     def __init__(self, role: str, policy: HealthPolicy, *, rpc: RpcClient, redis: ArqRedis,
-                 db_pool: asyncpg.Pool | None, wallet: Pubkey | None) -> None:
+                 store: StoreLink | None, wallet: Pubkey | None) -> None:
         self.role = role
         self.policy = policy
         self.rpc = rpc
         self.redis = redis
-        self.db_pool = db_pool
+        self.store = store
         self.wallet = wallet
         self.instance = instance_name()
         self.started_at_s = time.time()
@@ -83,6 +84,10 @@ class Observer:
                 _attempt(self._share_last_success(redis)), _attempt(self._wallet_balance()))
         if redis_error is None:
             await _attempt(self._collect_queues(redis))
+        if self.store is not None and self.store.backlog:
+            held = f"job_runs writes held: {self.store.backlog}, dropped: {self.store.dropped}"
+            postgres_error = f"{postgres_error}; {held}" if postgres_error else \
+                f"reached again, writing what it held ({held})"
         now = time.time()
         if slot is not None:
             self.slots.see(slot, now)
@@ -90,8 +95,9 @@ class Observer:
         self.latest = judge(probe, self.slots, self.policy, self.started_at_s)
         for name, problem in self.latest.checks.items():
             metric.health_check.labels(name).set(0 if problem else 1)
-        if not self.latest.ok:
-            log.warning("unhealthy", **{k: v for k, v in self.latest.checks.items() if v})
+        if not self.latest.ok or self.latest.degraded:
+            log.warning("unhealthy" if not self.latest.ok else "degraded",
+                        **{k: v for k, v in self.latest.checks.items() if v})
         return self.latest
 
     async def _slot(self) -> int:
@@ -111,8 +117,9 @@ class Observer:
         return None if score is None else float(score)
 
     async def _postgres(self) -> None:
-        if self.db_pool is not None:
-            await self.db_pool.fetchval("SELECT 1")
+        if self.store is not None:
+            # (StoreUnavailable while the worker has not reached the database yet)
+            await self.store.pool.fetchval("SELECT 1")
 
     async def _wallet_balance(self) -> None:
         if self.wallet is not None:

@@ -116,6 +116,23 @@ markets_resolved = Counter(
     "keepernet_markets_total", "Prediction markets moved on, by result (approved, rejected, "
     "finalized)", ["result"], registry=registry)
 
+# ---- the worker's dependencies (fleet/store_link.py, fleet/worker.py) ------------------------
+store_up = Gauge(
+    "keepernet_store_up", "1 while this worker reaches PostgreSQL, 0 while it runs degraded "
+    "without it", registry=registry)
+store_backlog = Gauge(
+    "keepernet_store_backlog", "job_runs writes held in memory until PostgreSQL returns",
+    registry=registry)
+store_backlog_dropped = Counter(
+    "keepernet_store_backlog_dropped_total", "job_runs writes dropped, the oldest, beyond the "
+    "backlog's bound", registry=registry)
+redis_up = Gauge(
+    "keepernet_redis_up", "1 while this worker's polling reaches Redis, 0 while it waits for it",
+    registry=registry)
+redis_poll_failures = Counter(
+    "keepernet_redis_poll_failures_total", "Worker poll rounds that could not reach Redis (the "
+    "worker waits and polls again)", registry=registry)
+
 # ---- the process -----------------------------------------------------------------------------
 event_loop_lag = Gauge(
     "keepernet_event_loop_lag_seconds", "How late the event loop ran a timer, last sample",

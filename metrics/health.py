@@ -7,7 +7,10 @@ A worker is healthy when
 - `success`: its role had a try that did its work (in any instance; success, not_needed or
   already_done) within `success_within_s`, the slack its schedule allows — or the worker
   started less than that long ago.
-Each failing check says why, so `/healthz` names what is wrong.
+Each failing check says why, so `/healthz` names what is wrong. A check the policy lists in
+`degraded_by` does not make the worker unhealthy: it still does its work without that
+dependency (a role that needs PostgreSQL only for its job_runs records holds them until the
+database returns), and its verdict says `degraded`, naming why.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class HealthPolicy:
 
     success_within_s: float
     slot_stall_s: float = 30.0
+    degraded_by: frozenset[str] = frozenset()  # checks whose failure the worker works through
 
 
 @dataclass(frozen=True)
@@ -51,16 +55,23 @@ class SlotWatch:
 
 @dataclass(frozen=True)
 class Health:
-    """The verdict: each check's problem, None where it passes."""
+    """The verdict: each check's problem, None where it passes; a failing check among
+    `tolerated` leaves the worker ok but degraded."""
 
     checks: dict[str, str | None] = field(default_factory=dict)
+    tolerated: frozenset[str] = frozenset()
 
     @property
     def ok(self) -> bool:
-        return all(problem is None for problem in self.checks.values())
+        return all(problem is None for name, problem in self.checks.items()
+                   if name not in self.tolerated)
+
+    @property
+    def degraded(self) -> bool:
+        return any(self.checks.get(name) is not None for name in self.tolerated)
 
     def as_json(self) -> dict[str, object]:
-        return {"ok": self.ok,
+        return {"ok": self.ok, "degraded": self.degraded,
                 "checks": {name: problem or "ok" for name, problem in self.checks.items()}}
 
 
@@ -73,7 +84,7 @@ def judge(probe: Probe, slots: SlotWatch, policy: HealthPolicy, started_at_s: fl
         "redis": _unreachable("Redis", probe.redis_error),
         "postgres": _unreachable("PostgreSQL", probe.postgres_error),
         "success": _success(probe, policy, started_at_s, now),
-    })
+    }, policy.degraded_by)
 
 
 def _chain(probe: Probe, slots: SlotWatch, policy: HealthPolicy, now: float) -> str | None:

@@ -10,5 +10,6 @@ classes, so that nothing else in the process (the tests, the localnet) sees it:
 - `redis_cancellable_write`: a worker pool's connection class, in
   `fleet.redis.apply_socket_options`, which every worker and `keepernet enqueue` call at
   start-up;
-- `arq_queue_score`: a queued arq job's due time, in `fleet.fast_path`.
+- `arq_queue_score`: a queued arq job's due time, in `fleet.fast_path`;
+- `arq_redis_away`: the worker class `keepernet worker` runs, in `workers.cli`.
 """

@@ -29,7 +29,8 @@ SET role = EXCLUDED.role, job = EXCLUDED.job, outcome = NULL, started_at = EXCLU
 """
 
 _FINISHED = """
-UPDATE job_runs SET outcome = $3, finished_at = now() WHERE job_id = $1 AND try = $2
+UPDATE job_runs SET outcome = $3, finished_at = coalesce($4::timestamptz, now())
+WHERE job_id = $1 AND try = $2
 """
 
 _SKIPPED = """
@@ -74,9 +75,11 @@ async def started(pool: asyncpg.Pool, job_id: str, try_: int, role: str, job: st
     await pool.execute(_STARTED, job_id, try_, role, job, json.dumps({"args": args}), at)
 
 
-async def finished(pool: asyncpg.Pool, job_id: str, try_: int, outcome: str) -> None:
-    """Record how try `try_` of `job_id` ended."""
-    await pool.execute(_FINISHED, job_id, try_, outcome)
+async def finished(pool: asyncpg.Pool, job_id: str, try_: int, outcome: str,
+                   at: datetime | None = None) -> None:
+    """Record how try `try_` of `job_id` ended (`at`, or now by the database's clock: a
+    worker that held the write while the database was away gives the time it ended)."""
+    await pool.execute(_FINISHED, job_id, try_, outcome, at)
 
 
 async def skipped(pool: asyncpg.Pool, job_id: str, try_: int, role: str, job: str,

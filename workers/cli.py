@@ -117,11 +117,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _worker(role: str, config: Path | None, burst: bool) -> int:
-    from arq.worker import create_worker
-
     from fleet.settings import SettingsError, load_settings
     from jobs.registry import ROLES
     from metrics.server import PortTaken
+    from patches.arq_redis_away import create_worker
     from workers.role import UnknownRole, worker_settings_of
 
     if role not in ROLES:
@@ -136,6 +135,7 @@ def _worker(role: str, config: Path | None, burst: bool) -> int:
     except (SettingsError, UnknownRole) as e:
         print(f"keepernet worker {role}: bad settings:\n{e}", file=sys.stderr)
         return 2
+    # arq's worker, but one that waits for Redis rather than exiting (patches/arq_redis_away.py)
     worker = create_worker(worker_settings, burst=burst)
     try:
         worker.run()  # handles SIGINT/SIGTERM: stops polling, lets running jobs finish

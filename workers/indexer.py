@@ -57,7 +57,8 @@ def worker_settings(settings: Settings) -> type:
     return role_settings(ROLE, settings, functions,
                          cron_jobs=[_every(index, INDEX_EVENTS, INTERVAL_S),
                                     _every(snapshot, SNAPSHOT_ACCOUNTS, SNAPSHOT_INTERVAL_S)],
-                         schedule_s=INTERVAL_S, signs=False, database=True)
+                         schedule_s=INTERVAL_S, signs=False, database=True,
+                         works_without_database=False)
 
 
 __getattr__ = FromEnvironment(__name__, worker_settings)

@@ -47,15 +47,20 @@ def role_functions(role: str, runs: Mapping[str, Run], settings: Settings) -> li
 
 def role_settings(role: str, settings: Settings, functions: Sequence[Function], *,
                   cron_jobs: Sequence[CronJob] = (), schedule_s: float, signs: bool,
-                  database: bool, background: Background | None = None, max_jobs: int = 10,
+                  database: bool, works_without_database: bool = True,
+                  background: Background | None = None, max_jobs: int = 10,
                   poll_delay_s: float = 0.1) -> type:
     """The `WorkerSettings` class of `role`: its own queue, JSON, Redis with timeouts and
     retries, its deps built at start-up (and its `background` task started), a shutdown that
     waits for running jobs, and its health judged against `schedule_s`, the period of its most
-    frequent cron job (a success is due within SCHEDULE_SLACK of those, plus a timeout)."""
+    frequent cron job (a success is due within SCHEDULE_SLACK of those, plus a timeout).
+    A role that `works_without_database` (it needs it only for job_runs and reads it can do
+    without) is degraded, not unhealthy, while PostgreSQL is away."""
     timeouts = [f.timeout_s for f in functions] + [c.timeout_s for c in cron_jobs]
     longest_s = max(t or 0.0 for t in timeouts)
-    health = HealthPolicy(success_within_s=SCHEDULE_SLACK * schedule_s + longest_s)
+    health = HealthPolicy(
+        success_within_s=SCHEDULE_SLACK * schedule_s + longest_s,
+        degraded_by=frozenset({"postgres"} if works_without_database else ()))
     on_startup, on_shutdown = lifecycle(settings, role, signs=signs, database=database,
                                         health=health, background=background)
     attributes: dict[str, Any] = {

@@ -33,7 +33,7 @@ async def test_the_queue_depth_counts_due_jobs_not_deferred_ones(queue: ArqRedis
     rpc = RpcClient([Endpoint("dead", dead_url())], timeout_s=0.5, deadline_s=1)
     try:
         observer = Observer("liquidator", HealthPolicy(success_within_s=60), rpc=rpc,
-                            redis=queue, db_pool=None, wallet=None)
+                            redis=queue, store=None, wallet=None)
         health = await observer.probe()
     finally:
         await rpc.close()

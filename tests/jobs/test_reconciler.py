@@ -16,6 +16,7 @@ from fleet.context import WorkerDeps
 from fleet.redis import redis_settings
 from fleet.serializer import job_deserializer, job_serializer
 from fleet.settings import RedisSettings, Settings
+from fleet.store_link import StoreLink
 from jobs.due import DueJob
 from jobs.governance_plan import MarketState
 from jobs.reconciler import reconcile
@@ -46,7 +47,8 @@ async def deps(w: World, redis_url: str, pg_database: str) -> AsyncIterator[Work
                         redis=RedisSettings(url=redis_url))
     pool = await asyncpg.create_pool(pg_database, min_size=1, max_size=2)
     # the world's keeper: its RpcClient and Sender belong to the world, which closes them
-    yield WorkerDeps("governance", settings, w.rpcs[0], chain_deps=w.keepers[0], db_pool=pool)
+    yield WorkerDeps("governance", settings, w.rpcs[0], chain_deps=w.keepers[0],
+                     store=StoreLink.connected(pool))
     await pool.close()
 
 

@@ -18,8 +18,19 @@ def verdict(probe: Probe, slots: SlotWatch | None = None, started: float = START
 def test_all_well() -> None:
     health = verdict(Probe(2_000.0, slot=5, role_last_success_s=1_990.0))
     assert health.ok
-    assert health.as_json() == {"ok": True, "checks": {
+    assert health.as_json() == {"ok": True, "degraded": False, "checks": {
         "chain": "ok", "redis": "ok", "postgres": "ok", "success": "ok"}}
+
+
+def test_a_check_the_role_works_through_degrades_it_without_failing_it() -> None:
+    policy = HealthPolicy(success_within_s=60, degraded_by=frozenset({"postgres"}))
+    probe = Probe(2_000.0, slot=5, postgres_error="OSError: refused",
+                  role_last_success_s=1_990.0)
+    health = judge(probe, SlotWatch(5, 2_000.0), policy, started_at_s=0.0)
+    assert health.ok and health.degraded
+    assert health.as_json()["checks"] == {"chain": "ok", "redis": "ok", "success": "ok",
+                                          "postgres": "PostgreSQL unreachable: OSError: refused"}
+    assert not judge(probe, SlotWatch(5, 2_000.0), POLICY, started_at_s=0.0).ok
 
 
 def test_a_slot_that_stops_advancing_fails_the_chain_check_after_the_allowance() -> None:

@@ -23,6 +23,7 @@ from fleet.context import WorkerDeps
 from fleet.redis import redis_settings
 from fleet.serializer import job_deserializer, job_serializer
 from fleet.settings import RedisSettings, Settings
+from fleet.store_link import StoreLink
 from jobs.reconciler import reconcile
 from jobs.registry import job_id, queue_name
 from metrics import definitions as metric
@@ -57,7 +58,8 @@ def settings(w: World, redis_url: str, pg_database: str, tmp_path: Path) -> Sett
 async def deps(w: World, settings: Settings) -> AsyncIterator[WorkerDeps]:
     await migrate(settings.database_url)
     pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    yield WorkerDeps("governance", settings, w.rpcs[0], chain_deps=w.keepers[0], db_pool=pool)
+    yield WorkerDeps("governance", settings, w.rpcs[0], chain_deps=w.keepers[0],
+                     store=StoreLink.connected(pool))
     await pool.close()
 
 
