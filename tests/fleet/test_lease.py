@@ -16,8 +16,8 @@ from arq.connections import ArqRedis, create_pool
 from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient
-from fleet.context import DEPS_KEY, WorkerDeps, job_function
 from chain.sender import may_sign
+from fleet.context import DEPS_KEY, WorkerDeps, job_function
 from fleet.lease import fence_key, hold, lease, lease_key, release, take
 from fleet.redis import redis_settings
 from fleet.settings import RedisSettings, Settings
@@ -93,7 +93,7 @@ async def test_each_holder_gets_a_higher_fence(redis: ArqRedis) -> None:
         assert held.value.startswith(f"{held.fence}:")
         assert await held.release()
     assert fences == sorted(set(fences)) and len(fences) == 3
-    assert 0 < await redis.pttl(FENCE)  # the counter does not stay forever
+    assert await redis.pttl(FENCE) > 0  # the counter does not stay forever
 
 
 async def test_a_lease_is_kept_while_its_block_runs_and_lapses_once_it_stops(
