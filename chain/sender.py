@@ -10,13 +10,20 @@ late is never doubled.
 
 When no endpoint answers (`RpcUnavailable`) it gives up, naming the transaction still in flight
 if there is one: whoever retries must let that one's blockhash expire or re-read the state.
+
+Right before each signing it asks the current task's fence (`fenced(check)`, a context
+variable: fleet/context.py sets the try's lease check there), and signs nothing when the
+fence says no or cannot answer (`Fenced`): a holder frozen or cut off past its lease must not
+act on a target another holder has taken over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -94,7 +101,42 @@ class GaveUp:
     in_flight: Signature | None = None
 
 
-SendResult = Landed | AlreadyDone | Refused | Expired | GaveUp
+@dataclass(frozen=True)
+class Fenced:
+    """The fence said no (or could not answer) right before a signing: nothing more was sent.
+    `in_flight` is a transaction sent earlier in this call whose fate is unknown, if any."""
+
+    in_flight: Signature | None = None
+
+
+SendResult = Landed | AlreadyDone | Refused | Expired | GaveUp | Fenced
+
+Fence = Callable[[], Awaitable[bool]]
+# whether the current task may still sign (its job's lease still its own): set per task, so a
+# Sender shared by concurrent jobs asks each job's own
+_fence: ContextVar[Fence | None] = ContextVar("keepernet_signing_fence", default=None)
+
+
+@contextlib.contextmanager
+def fenced(check: Fence) -> Iterator[None]:
+    """Within the block (and the tasks it starts), every signing of this task's sends first
+    awaits `check()` and signs only when it is True."""
+    token = _fence.set(check)
+    try:
+        yield
+    finally:
+        _fence.reset(token)
+
+
+async def may_sign() -> bool:
+    """The current task's fence: True when none is set; False when it says no or fails."""
+    check = _fence.get()
+    if check is None:
+        return True
+    try:
+        return await check()
+    except Exception:  # e.g. Redis away: whether the lease is still ours is unknown
+        return False
 
 
 @dataclass
@@ -173,7 +215,10 @@ class Sender:
                               f"{BLOCKHASH_TRIES} times")
             if isinstance(simulated, Refused):
                 return simulated
-            tx = self._sign(await self._with_budget(ixs, simulated), signers, blockhash)
+            budgeted = await self._with_budget(ixs, simulated)
+            if not await may_sign():  # checked last, after every round trip before the send
+                return Fenced(flight.signature)
+            tx = self._sign(budgeted, signers, blockhash)
             outcome = await self._until_confirmed_or_expired(tx, last_valid_height, flight)
             if outcome is not None:
                 return outcome

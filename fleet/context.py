@@ -14,8 +14,11 @@ registry (jobs/registry.py) with the job's timeout from the settings, structlog 
 becomes an outcome in one place (jobs/errors.py: `retry` on the job's `retry_on`, a refusal's
 named outcome, `failed`); a `retry` outcome is retried by arq (after `RETRY_DEFER_S`) while
 tries remain. A job called with arguments acts on its first one, its target (as `job_ids.enqueue`
-has it), and holds the target's Redis lease (fleet/lease.py) while it runs: when another
-run holds it, the try is `already_done` at once and sends nothing. Each try is recorded in
+has it), and holds the target's Redis lease (fleet/lease.py) while it runs, a short one
+(`LEASE_TTL_S`) renewed in the background, and checked again right before every signing (the
+fencing check, `chain.sender.fenced`): when another run holds it, the try is `already_done` at
+once and sends nothing; when the lease lapsed under it (the process frozen or cut off from
+Redis for longer than the TTL), it signs nothing more and ends `retry`. Each try is recorded in
 `job_runs` (store/job_runs.py) when it starts and when it ends — the chain, not that table, is
 the source of truth, so the job never waits for the database: while it is away the writes are
 held and written when it returns (fleet/store_link.py) — and in the metrics (metrics/jobs.py:
@@ -40,8 +43,8 @@ from redis.asyncio import Redis
 from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, anchor_program
-from chain.sender import Sender
-from fleet.lease import lease
+from chain.sender import Sender, fenced
+from fleet.lease import OnRenew, lease
 from fleet.logging import configure_logging
 from fleet.observer import Observer
 from fleet.redis import apply_socket_options
@@ -58,9 +61,10 @@ from store import job_runs
 
 DEPS_KEY = "keepernet"
 RETRY_DEFER_S = 1.0
-# a lease outlives its job's timeout by this much, and must end before arq reruns a job whose
-# worker died (its in-progress key expires after the worker's largest timeout + 10 s)
-LEASE_MARGIN_S = 5.0
+# A try's lease on its target lasts this long unless renewed (every third of it, while the try
+# runs): a holder that freezes, is cut off or dies loses its claim within this, and whoever
+# takes over waits no longer. Short, but several event-loop stalls long.
+LEASE_TTL_S = 1.5
 
 log = structlog.get_logger(__name__)
 
@@ -200,11 +204,6 @@ def deps_of(ctx: dict[Any, Any]) -> WorkerDeps:
 Run = Callable[..., Awaitable[Outcome]]
 
 
-def lease_ttl_s(settings: Settings, job: str) -> float:
-    """How long a try of `job` holds its target's lease at most: its timeout and a margin."""
-    return settings.timeouts.of(job) + LEASE_MARGIN_S
-
-
 def job_function(job: Job, run: Run, settings: Settings) -> Function:
     """`run(deps, *json_args)` as the arq function of `job` (see the module docstring): its
     tries and result keeping from the registry, its timeout from the settings, structlog
@@ -227,10 +226,12 @@ def job_function(job: Job, run: Run, settings: Settings) -> Function:
 
 
 async def run_try(deps: WorkerDeps, redis: Redis, run: Run, name: str, job_id: str,
-                  job_try: int, args: list[Any], recorded: JobTry) -> Outcome:
+                  job_try: int, args: list[Any], recorded: JobTry, *,
+                  on_renew: OnRenew | None = None) -> Outcome:
     """Try `job_try` of the job `name` (id `job_id`): `run(deps, *args)` with structlog
-    context bound, the target's lease held (`already_done` at once when another run holds
-    it), the try recorded in job_runs and in the metrics (`recorded`); its outcome."""
+    context bound, the target's lease held and renewed (`on_renew` called as it is taken and
+    at each renewal), every signing fenced by it (`already_done` at once when another run
+    holds it), the try recorded in job_runs and in the metrics (`recorded`); its outcome."""
     tried = _Try(deps, job_id, job_try, name, args)
     recorded.start()
     outcome = Outcome.FAILED  # unless the try comes to an outcome
@@ -238,15 +239,16 @@ async def run_try(deps: WorkerDeps, redis: Redis, run: Run, name: str, job_id: s
                                                  **{"try": job_try}):
         try:
             if args:
-                async with lease(redis, name, args[0],
-                                 lease_ttl_s(deps.settings, name)) as held:
-                    if not held:
+                async with lease(redis, name, args[0], LEASE_TTL_S,
+                                 on_renew=on_renew) as held:
+                    if held is None:
                         log.info("job skipped: another run holds its target's lease",
                                  outcome=str(Outcome.ALREADY_DONE))
                         await tried.skipped(Outcome.ALREADY_DONE)
                         outcome = Outcome.ALREADY_DONE
                         return outcome
-                    outcome = await tried.run(run)
+                    with fenced(held.still_held):
+                        outcome = await tried.run(run)
             else:
                 outcome = await tried.run(run)
         finally:

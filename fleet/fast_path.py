@@ -7,11 +7,13 @@ one, and that wait was most of the reaction (p50 0.25 s of 0.34 s at 10,000 posi
 each candidate the instance whose trigger found it:
 
 - enqueues `liquidate_position` under its deterministic id as ever, but deferred by the lease's
-  TTL and FALLBACK_MARGIN_S (`fallback_defer_s`). Whoever queues the id first owns the position; an
-  instance whose enqueue finds it queued leaves it alone;
+  short TTL and FALLBACK_MARGIN_S (`fallback_defer_s`). Whoever queues the id first owns the
+  position; an instance whose enqueue finds it queued leaves it alone;
 - runs try 0 of that job here, at once, exactly as a try from the queue runs
-  (`fleet.context.run_try`: the target's lease, job_runs, metrics) — unless it could not
-  start within LATE_START_S, when the queue takes over;
+  (`fleet.context.run_try`: the target's lease, renewed and fencing every signing, job_runs,
+  metrics) — unless it could not start within LATE_START_S, when the queue takes over. As the
+  lease is taken and at each renewal, the fallback is put off to `fallback_defer_s` from then:
+  it stays deferred while try 0 is alive, and is due as soon as its lease lapses;
 - when try 0 lands the liquidation (`success`), leaves the fallback to run later and find the
   position flat. Any other end — `retry`, `not_needed`, `already_done` (another holder had the
   lease), `failed`, an error, a timeout — brings the fallback forward, so that the queue takes
@@ -20,9 +22,10 @@ each candidate the instance whose trigger found it:
 At most `max_running` tries run here at once (a crash's burst on a large book finds hundreds):
 the candidates beyond are enqueued due at once, for whichever instance's arq worker is free.
 
-An instance killed during try 0 leaves the fallback to run once the lease has expired, as arq
-reruns a killed worker's job once its in-progress key expires. On shutdown the tries running
-finish first (`drain`), as arq lets running jobs finish.
+An instance killed, frozen or cut off from Redis during try 0 stops renewing: its lease lapses
+and its fallback becomes due within `fallback_defer_s`, and any instance's arq worker takes the
+position over (the lease's new fence keeps a frozen try 0 that resumes from signing). On
+shutdown the tries running finish first (`drain`), as arq lets running jobs finish.
 """
 
 from __future__ import annotations
@@ -31,25 +34,27 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 import structlog
 from arq.jobs import Job
 from solders.pubkey import Pubkey
 
-from fleet.context import RETRY_DEFER_S, Run, WorkerDeps, lease_ttl_s, run_try
+from fleet.context import LEASE_TTL_S, RETRY_DEFER_S, Run, WorkerDeps, run_try
 from jobs.liquidation_plan import Candidate
 from jobs.outcome import Outcome
 from jobs.registry import LIQUIDATE_POSITION, enqueue, queue_name
 from metrics.jobs import JobTry
-from patches.arq_queue_score import bring_forward
+from patches.arq_queue_score import reschedule
 
 JOB = LIQUIDATE_POSITION.name
 TRIGGER_TRY = 0  # job_runs' try number of the fast path's run, before the queue's tries 1, 2…
-# The fallback is due this long after try 0's lease would end were it taken at the enqueue; a
-# try 0 that cannot take it within LATE_START_S of finding the position hands over to the
-# queue instead, so that its lease surely ends before the fallback runs.
-FALLBACK_MARGIN_S = 5.0
-LATE_START_S = FALLBACK_MARGIN_S / 2
+# The fallback is due this long after try 0's lease would lapse, were it taken (or last
+# renewed) when the fallback was put off: the round trips between the two calls. A try 0 that
+# cannot take its lease within LATE_START_S of finding the position hands over to the queue
+# instead, so that it never holds the lease when its fallback comes due.
+FALLBACK_MARGIN_S = 0.25
+LATE_START_S = LEASE_TTL_S / 2
 
 log = structlog.get_logger(__name__)
 
@@ -61,12 +66,8 @@ class FastPath:
     deps: WorkerDeps
     run: Run  # the liquidate_position job's run, as the arq function has it
     max_running: int
+    fallback_defer_s: float = LEASE_TTL_S + FALLBACK_MARGIN_S  # a candidate's arq job's deferral
     _running: dict[Pubkey, asyncio.Task[None]] = field(default_factory=dict)
-
-    @property
-    def fallback_defer_s(self) -> float:
-        """How long a candidate's arq job is deferred: past any lease try 0 can hold."""
-        return lease_ttl_s(self.deps.settings, JOB) + FALLBACK_MARGIN_S
 
     async def liquidate(self, candidates: Iterable[Candidate]) -> int:
         """Start try 0 of each candidate whose fallback this call queued (not queued already,
@@ -108,20 +109,25 @@ class FastPath:
             async with asyncio.timeout(self.deps.settings.timeouts.of(JOB)):
                 outcome = await run_try(self.deps, self.deps.redis, self.run, JOB, job_id,
                                         TRIGGER_TRY, [str(position)],
-                                        JobTry(self.deps.role, JOB, found_at, found_at))
+                                        JobTry(self.deps.role, JOB, found_at, found_at),
+                                        on_renew=partial(self._put_off, job_id))
         except Exception as e:  # a timeout, or what the job raised: the queue takes over
             log.warning("fast-path liquidation failed: its queued job takes over",
                         job_id=job_id, error=f"{type(e).__name__}: {e}")
         finally:
             del self._running[position]
             if outcome is not Outcome.SUCCESS:
-                await self._bring_forward(job_id, RETRY_DEFER_S if outcome is Outcome.RETRY
-                                          else 0.0)
+                await self._reschedule(job_id, RETRY_DEFER_S if outcome is Outcome.RETRY
+                                       else 0.0)
 
-    async def _bring_forward(self, job_id: str, delay_s: float) -> None:
+    async def _put_off(self, job_id: str) -> None:
+        """Keep the fallback `job_id` deferred past the lease try 0 has just taken or renewed."""
+        await self._reschedule(job_id, self.fallback_defer_s)
+
+    async def _reschedule(self, job_id: str, delay_s: float) -> None:
         """Make the deferred job `job_id` due in `delay_s`."""
         try:
-            await bring_forward(self.deps.redis, queue_name(self.deps.role), job_id, delay_s)
+            await reschedule(self.deps.redis, queue_name(self.deps.role), job_id, delay_s)
         except Exception as e:  # Redis away: the fallback still runs at its deferred time
-            log.warning("fast-path fallback not brought forward: it runs when deferred",
+            log.warning("fast-path fallback not rescheduled: it runs when deferred",
                         job_id=job_id, error=f"{type(e).__name__}: {e}")

@@ -18,7 +18,16 @@ from solders.sysvar import CLOCK
 from spl.token.constants import TOKEN_PROGRAM_ID
 
 from chain.client import RpcClient
-from chain.sender import AlreadyDone, Expired, GaveUp, Landed, Refused, Sender, SendResult
+from chain.sender import (
+    AlreadyDone,
+    Expired,
+    Fenced,
+    GaveUp,
+    Landed,
+    Refused,
+    Sender,
+    SendResult,
+)
 from jobs.errors import ErrorPolicy, Permanent, maps_errors, refusal_outcome
 from jobs.outcome import Outcome
 from metrics.sends import record_send
@@ -121,7 +130,9 @@ def sent_outcome(result: SendResult, intent: Replanning) -> Outcome:
         return intent.last
     if isinstance(result, Refused):
         return refusal_outcome(result.error)
-    if isinstance(result, Expired | GaveUp):
+    # Fenced: the target's lease was lost before signing; a retry re-takes it or finds the
+    # work done by whoever took it over
+    if isinstance(result, Expired | GaveUp | Fenced):
         return Outcome.RETRY
     raise TypeError(f"not a send result: {result!r}")
 

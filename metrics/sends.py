@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from chain.sender import AlreadyDone, Expired, GaveUp, Landed, Refused, SendResult
+from chain.sender import AlreadyDone, Expired, Fenced, GaveUp, Landed, Refused, SendResult
 from metrics import definitions as m
 
 SEND_OUTCOMES: dict[type, str] = {Landed: "landed", AlreadyDone: "already_done",
-                                  Refused: "refused", Expired: "expired", GaveUp: "gave_up"}
+                                  Refused: "refused", Expired: "expired", GaveUp: "gave_up",
+                                  Fenced: "fenced"}
 # a landed instruction of these names moves a market on to this result
 MARKET_RESULTS = {"approve_market": "approved", "reject_market": "rejected",
                   "finalize_market": "finalized"}

@@ -38,7 +38,9 @@ ROLE = "liquidator"
 # from the queue, and so many more on the fast path
 MAX_JOBS = 50
 POLL_DELAY_S = 0.01  # arq has no wake-up: the queue is polled, and a liquidation is urgent
-BEAT_S = 1.0
+# a dead instance's share of the book passes to the others when its heartbeat lapses: as
+# short as the lease (fleet/context.LEASE_TTL_S), so takeover is in seconds either way
+BEAT_S = 0.5
 FLEET_TTL_S = 3 * BEAT_S
 
 LIQUIDATE = on_target(liquidate_position)  # the job's run, from the queue or the fast path

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.reaction import (
+    TARGET_FAULTED_P99_S,
     TARGET_QUEUE_P99_S,
     TARGET_REACTION_P99_S,
     TARGET_SCALE,
@@ -126,6 +127,13 @@ def test_reactions_figures_name_their_scale_and_carry_the_targets() -> None:
     elsewhere = {f.figure: f for f in figures(fleet, naive, 1000)}
     assert elsewhere["reaction p99, 1,000 positions"].target is None  # the target's scale only
     assert elsewhere["enqueue-to-start, one at a time, p99, 1,000 positions"].met is False
+    faulted = Figures([0.2], [0.05], [0.004], {"frozen": [0.1, 2.5], "killed": [0.1, 3.5]})
+    beside = {f.figure: f for f in figures(faulted, naive, 1000)}
+    frozen = beside["reaction, one instance frozen at the crash, p99, 1,000 positions"]
+    assert (frozen.target, frozen.met, frozen.baseline) == (TARGET_FAULTED_P99_S, True, None)
+    assert beside["reaction, one instance killed at the crash, p99, 1,000 positions"].met \
+        is False
+    assert len(beside) == 10
     never = figures(Figures([0.2, math.inf], [0.1, math.inf], [0.01]), naive, TARGET_SCALE)
     assert never[1].value is None and never[1].met is False  # one never landed: missed
     assert not BenchResult("reaction", never).ok

@@ -32,11 +32,13 @@ from chain.sender import (
     AlreadyDone,
     Expired,
     FeePolicy,
+    Fenced,
     GaveUp,
     Landed,
     Refused,
     Sender,
     SendResult,
+    fenced,
 )
 from demo.servers import free_port_pair
 from tests.support.chaos import (
@@ -179,6 +181,29 @@ async def test_an_intent_lands_once_then_is_already_done(world: World) -> None:
     assert world.proxy.count("sendTransaction") == 1  # nothing sent the second time
     assert world.proxy.count("simulateTransaction") == 1
     assert await world.approvals(intent.market) == [landed.signature]
+
+
+async def test_a_fence_that_says_no_right_before_signing_sends_nothing(world: World) -> None:
+    """A holder whose lease passed on (fleet/lease.py) asks after the simulation, right before
+    signing: nothing is sent, and the intent is left to whoever holds the lease now."""
+    intent = await world.proposed_market(20, likes=3)
+    asked: list[int] = []
+
+    async def lease_lost() -> bool:
+        asked.append(world.proxy.count("simulateTransaction"))
+        return False
+
+    with fenced(lease_lost):
+        assert await sent(world.sender(), intent) == Fenced()
+    assert asked == [1]  # once, after the simulation
+    assert world.proxy.count("sendTransaction") == 0
+    assert await intent.state() == PROPOSED
+
+    async def lease_held() -> bool:
+        return True
+
+    with fenced(lease_held):
+        assert isinstance(await sent(world.sender(), intent), Landed)
 
 
 async def test_a_refusal_comes_back_by_its_idl_name_and_nothing_is_sent(world: World) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from solders.signature import Signature
 
-from chain.sender import AlreadyDone, GaveUp, Landed, Refused
+from chain.sender import AlreadyDone, Fenced, GaveUp, Landed, Refused
 from metrics.definitions import registry
 from metrics.jobs import JobTry
 from metrics.sends import record_send
@@ -68,7 +68,8 @@ def test_sends_are_counted_by_instruction_and_result() -> None:
     approved = sample("keepernet_markets_total", result="approved")
     funding = sample("keepernet_funding_updates_total")
     sent = {outcome: sample("keepernet_transactions_total", instruction="liquidate",
-                            outcome=outcome) for outcome in ("refused", "already_done", "gave_up")}
+                            outcome=outcome)
+            for outcome in ("refused", "already_done", "gave_up", "fenced")}
     confirmation = sample("keepernet_transaction_confirmation_seconds_sum",
                           instruction="approve_market")
     record_send("approve_market", Landed(Signature.default(), 5, confirmed_after_s=0.7))
@@ -76,6 +77,7 @@ def test_sends_are_counted_by_instruction_and_result() -> None:
     record_send("liquidate", Refused("NotLiquidatable"))
     record_send("liquidate", AlreadyDone())
     record_send("liquidate", GaveUp("no endpoint"))
+    record_send("liquidate", Fenced())
     assert sample("keepernet_markets_total", result="approved") == approved + 1
     assert sample("keepernet_funding_updates_total") == funding + 1
     for outcome, before in sent.items():

@@ -48,10 +48,13 @@ class Fleet:
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
     killed: int = 0
 
-    async def start(self, role: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "workers.cli", "worker", role, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+    async def start(self, role: str, env: dict[str, str], *,
+                    log: Path | None = None) -> asyncio.subprocess.Process:
+        """A worker of `role`; its JSON log lines (stderr) into the file `log`, if given."""
+        with open(log or os.devnull, "wb") as stderr:  # the child keeps its own descriptor
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "workers.cli", "worker", role, env=env,
+                stdout=asyncio.subprocess.DEVNULL, stderr=stderr)
         self.processes.append(process)
         return process
 
