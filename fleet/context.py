@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 import structlog
@@ -254,13 +255,15 @@ async def run_try(deps: WorkerDeps, redis: Redis, run: Run, name: str, job_id: s
 
 @dataclass
 class _Try:
-    """One try of a job, run and recorded in job_runs (when the role has a database)."""
+    """One try of a job, run and recorded in job_runs (when the role has a database) as a row
+    of its own, `run_id`."""
 
     deps: WorkerDeps
     job_id: str
     try_: int
     job: str
     args: list[Any]
+    run_id: UUID = field(default_factory=uuid4)
 
     async def run(self, run: Run) -> Outcome:
         pool = self.deps.db_pool
@@ -269,7 +272,7 @@ class _Try:
         # the start is recorded beside the work, not before it: a liquidation does not wait
         # for the database; the end is written once the start is
         started = asyncio.create_task(_best_effort("started", job_runs.started(
-            pool, self.job_id, self.try_, self.deps.role, self.job, self.args,
+            pool, self.run_id, self.job_id, self.try_, self.deps.role, self.job, self.args,
             datetime.now(UTC))))
         try:
             outcome = await self.outcome(run)
@@ -295,14 +298,13 @@ class _Try:
     async def _finished(self, pool: asyncpg.Pool, started: asyncio.Task[None],
                         outcome: Outcome) -> None:
         await started
-        await _best_effort("finished", job_runs.finished(pool, self.job_id, self.try_,
-                                                         str(outcome)))
+        await _best_effort("finished", job_runs.finished(pool, self.run_id, str(outcome)))
 
     async def skipped(self, outcome: Outcome) -> None:
         if self.deps.db_pool is not None:
             await _best_effort("skipped", job_runs.skipped(
-                self.deps.db_pool, self.job_id, self.try_, self.deps.role, self.job, self.args,
-                str(outcome)))
+                self.deps.db_pool, self.run_id, self.job_id, self.try_, self.deps.role,
+                self.job, self.args, str(outcome)))
 
 
 async def _best_effort(what: str, write: Awaitable[None]) -> None:
