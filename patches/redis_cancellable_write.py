@@ -32,6 +32,8 @@ from redis.asyncio.sentinel import SentinelManagedConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from patches.arq_sentinel import SentinelConnection
+
 
 class _CancellableWrite(AbstractConnection):
     """redis-py 5.3's `send_packed_command`, its write bounded by `asyncio.timeout` instead
@@ -71,9 +73,10 @@ class CancellableSSLConnection(_CancellableWrite, SSLConnection):
     """A TLS connection whose writes keep a cancellation."""
 
 
-class CancellableSentinelConnection(_CancellableWrite, SentinelManagedConnection):
+class CancellableSentinelConnection(_CancellableWrite, SentinelConnection):
     """A connection to the master Sentinel names whose writes keep a cancellation (it connects
-    through `SentinelManagedConnection.connect`, which asks the sentinels)."""
+    through `SentinelManagedConnection.connect`, which asks the sentinels; see
+    `patches.arq_sentinel.SentinelConnection`)."""
 
 
 # most derived first: an SSLConnection and a SentinelManagedConnection are Connections too
