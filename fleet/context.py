@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 import structlog
@@ -259,13 +260,15 @@ async def run_try(deps: WorkerDeps, redis: Redis, run: Run, name: str, job_id: s
 
 @dataclass
 class _Try:
-    """One try of a job, run and recorded in job_runs (when the role has a database)."""
+    """One try of a job, run and recorded in job_runs (when the role has a database) as a row
+    of its own, `run_id`."""
 
     deps: WorkerDeps
     job_id: str
     try_: int
     job: str
     args: list[Any]
+    run_id: UUID = field(default_factory=uuid4)
 
     async def run(self, run: Run) -> Outcome:
         store = self.deps.store
@@ -275,7 +278,8 @@ class _Try:
         # for the database; the end is recorded once the start is, so that it follows it
         at = datetime.now(UTC)
         started = asyncio.create_task(store.record("started", lambda pool: job_runs.started(
-            pool, self.job_id, self.try_, self.deps.role, self.job, self.args, at)))
+            pool, self.run_id, self.job_id, self.try_, self.deps.role, self.job, self.args,
+            at)))
         try:
             outcome = await self.outcome(run)
         except Exception:
@@ -302,13 +306,13 @@ class _Try:
         await started
         at = datetime.now(UTC)
         await store.record("finished", lambda pool: job_runs.finished(
-            pool, self.job_id, self.try_, str(outcome), at))
+            pool, self.run_id, str(outcome), at))
 
     async def skipped(self, outcome: Outcome) -> None:
         if self.deps.store is not None:
             await self.deps.store.record("skipped", lambda pool: job_runs.skipped(
-                pool, self.job_id, self.try_, self.deps.role, self.job, self.args,
-                str(outcome)))
+                pool, self.run_id, self.job_id, self.try_, self.deps.role, self.job,
+                self.args, str(outcome)))
 
 
 def on_target(job: Callable[[JobDeps, Pubkey], Awaitable[Outcome]]) -> Run:

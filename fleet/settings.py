@@ -19,6 +19,7 @@ are.
     KEEPERNET_RPC_DEADLINE_S                rpc_deadline_s                20.0
     KEEPERNET_WS_URL                        ws_url                        none (derived)
     KEEPERNET_DATABASE_URL                  database_url                  required
+    KEEPERNET_JOB_RUNS_RETENTION_DAYS       job_runs_retention_days       30.0
     KEEPERNET_PROGRAM_ID                    program_id                    required
     KEEPERNET_KEYPAIR                       keypair                       none
     KEEPERNET_METRICS_PORT                  metrics_port                  9400 (0: none)
@@ -27,6 +28,7 @@ are.
     KEEPERNET_REDIS_SOCKET_TIMEOUT_S        redis.socket_timeout_s        5.0
     KEEPERNET_REDIS_RETRIES                 redis.retries                 5
     KEEPERNET_REDIS_RETRY_DELAY_S           redis.retry_delay_s           1.0
+    KEEPERNET_REDIS_MAX_CONNECTIONS         redis.max_connections         none (no limit)
     KEEPERNET_CU_PRICE_MICRO_LAMPORTS       fees.fixed_micro_lamports     none (percentile)
     KEEPERNET_CU_PRICE_PERCENTILE           fees.percentile               75
     KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS   fees.cap_micro_lamports       1000000
@@ -36,8 +38,12 @@ are.
 
 `KEEPERNET_RPC_URLS` is a comma-separated list of `name=url` entries, each optionally followed
 by ` max_rps=N`: `primary=https://a.example max_rps=100, backup=https://b.example`; a bare URL
-is named `rpc1`, `rpc2`, ... by its position. The compute-unit price is the fixed price when one
-is set, else the percentile of recent fees, capped.
+is named `rpc1`, `rpc2`, ... by its position. `KEEPERNET_REDIS_URL` names one server
+(`redis://`, `rediss://`, `unix://`) or, through Redis Sentinel, a master and the sentinels that
+know it: `redis+sentinel://[:password@]host1:26379,host2:26379/mymaster/0`
+(fleet/redis_url.py); the timeouts, retries and connection limit apply in both forms. Rows of
+`job_runs` are deleted once `job_runs_retention_days` old. The compute-unit price is the fixed
+price when one is set, else the percentile of recent fees, capped.
 
 The keypair itself is never in the settings: they hold its path, checked at load (a regular
 file only its owner may access), and `Settings.keypair()` reads it. The repr hides what a URL
@@ -70,6 +76,7 @@ from solders.pubkey import Pubkey
 from chain.client import Endpoint
 from chain.keys import KeypairError, check_keypair_file, load_keypair
 from chain.sender import FeePolicy
+from fleet.redis_url import SENTINEL_SCHEME, is_sentinel, parse_sentinel
 from jobs import registry
 
 ENV_PREFIX = "KEEPERNET_"
@@ -131,6 +138,13 @@ def _non_negative_float(value: object) -> float:
     return number
 
 
+def _positive_int(value: object) -> int:
+    number = _integer(value)
+    if number <= 0:
+        raise ValueError(f"must be greater than 0, not {number}")
+    return number
+
+
 def _non_negative_int(value: object) -> int:
     number = _integer(value)
     if number < 0:
@@ -186,6 +200,15 @@ def _url(*schemes: str, what: str) -> Callable[[object], str]:
     return parse
 
 
+def _redis_url(value: object) -> str:
+    """One server's URL, or a Sentinel one (fleet/redis_url.py); never quoted either."""
+    url = _text(value)
+    if is_sentinel(url):
+        parse_sentinel(url)
+        return url
+    return _plain_redis_url(url)
+
+
 def _pubkey(value: object) -> Pubkey:
     text = _text(value)
     try:
@@ -204,6 +227,7 @@ def _keypair_path(value: object) -> Path:
 
 
 _rpc_url = _url("http", "https", what="RPC")
+_plain_redis_url = _url("redis", "rediss", "unix", what="Redis")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _ENDPOINT_KEYS = ("name", "url", "max_rps")
 
@@ -275,11 +299,12 @@ def _toml_type(value: object) -> str:
 
 # the types of the settings, each checked by its parser
 _Seconds = Annotated[float, PlainValidator(_positive)]
+_Days = Annotated[float, PlainValidator(_positive)]
 _Count = Annotated[int, PlainValidator(_non_negative_int)]
 _RpcUrls = Annotated[tuple[Endpoint, ...], PlainValidator(_endpoints)]
 _PostgresUrl = Annotated[str, PlainValidator(_url("postgresql", "postgres", what="PostgreSQL"))]
 _WsUrl = Annotated[str | None, PlainValidator(_url("ws", "wss", what="WebSocket"))]
-_RedisUrl = Annotated[str, PlainValidator(_url("redis", "rediss", "unix", what="Redis"))]
+_RedisUrl = Annotated[str, PlainValidator(_redis_url)]
 _ProgramId = Annotated[Pubkey, PlainValidator(_pubkey)]
 _KeypairPath = Annotated[Path | None, PlainValidator(_keypair_path)]
 _Port = Annotated[int, PlainValidator(_int_between(0, 65535))]
@@ -292,6 +317,8 @@ _Port = Annotated[int, PlainValidator(_int_between(0, 65535))]
 def _redact(url: str, *, keep_path: bool) -> str:
     """`url` as far as it is safe to show: scheme, user, host and port (and the path when it
     holds no secret); never a password or a query string."""
+    if is_sentinel(url):
+        return _redact_sentinel(url)
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
@@ -307,6 +334,19 @@ def _redact(url: str, *, keep_path: bool) -> str:
         host = f"[{host}]"
     path = parts.path if keep_path else ("/…" if parts.path not in ("", "/") else "")
     return f"{parts.scheme}://{user}{host}{port}{path}" + ("?…" if parts.query else "")
+
+
+def _redact_sentinel(url: str) -> str:
+    """A Sentinel URL as `_redact` shows one: its sentinels, master and database."""
+    try:
+        target = parse_sentinel(url)
+    except ValueError:
+        return "<unparsable URL>"
+    user = ""
+    if target.username is not None or target.password is not None:
+        user = (target.username or "") + (":***" if target.password is not None else "") + "@"
+    hosts = ",".join(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for h, p in target.sentinels)
+    return f"{SENTINEL_SCHEME}://{user}{hosts}/{target.master}/{target.db}"
 
 
 def _safe_repr(obj: object, secret_urls: Mapping[str, bool]) -> str:
@@ -328,14 +368,16 @@ def _safe_repr(obj: object, secret_urls: Mapping[str, bool]) -> str:
 
 @dataclass(frozen=True, repr=False)
 class RedisSettings:
-    """The Redis connection: timeouts on connecting and on every command (arq sets none), and
-    how often and how far apart to retry a lost connection."""
+    """The Redis connection (one server, or a master through Sentinel): timeouts on connecting
+    and on every command (arq sets none), how often and how far apart to retry a lost
+    connection, and the most connections a process opens (None: no limit)."""
 
     url: _RedisUrl = "redis://127.0.0.1:6379/0"
     connect_timeout_s: _Seconds = 2.0
     socket_timeout_s: _Seconds = 5.0
     retries: _Count = 5
     retry_delay_s: Annotated[float, PlainValidator(_non_negative_float)] = 1.0
+    max_connections: Annotated[int | None, PlainValidator(_positive_int)] = None
 
     def __repr__(self) -> str:
         return _safe_repr(self, {"url": True})
@@ -393,6 +435,7 @@ class Settings:
     database_url: str
     program_id: Pubkey
     keypair_path: Path | None = None
+    job_runs_retention_days: float = 30.0
     rpc_timeout_s: float = 5.0
     rpc_deadline_s: float = 20.0
     ws_url: str | None = None
@@ -448,6 +491,7 @@ class _Given(BaseSettings):
     rpc_deadline_s: _Seconds = Settings.rpc_deadline_s
     ws_url: _WsUrl = Settings.ws_url
     database_url: _PostgresUrl
+    job_runs_retention_days: _Days = Settings.job_runs_retention_days
     program_id: _ProgramId
     keypair: _KeypairPath = Settings.keypair_path
     metrics_port: _Port = Settings.metrics_port
@@ -470,6 +514,7 @@ _ENV: dict[str, str] = {  # TOML key -> environment variable, in the module's ta
     "rpc_deadline_s": "KEEPERNET_RPC_DEADLINE_S",
     "ws_url": "KEEPERNET_WS_URL",
     "database_url": "KEEPERNET_DATABASE_URL",
+    "job_runs_retention_days": "KEEPERNET_JOB_RUNS_RETENTION_DAYS",
     "program_id": "KEEPERNET_PROGRAM_ID",
     "keypair": "KEEPERNET_KEYPAIR",
     "metrics_port": "KEEPERNET_METRICS_PORT",
@@ -478,6 +523,7 @@ _ENV: dict[str, str] = {  # TOML key -> environment variable, in the module's ta
     "redis.socket_timeout_s": "KEEPERNET_REDIS_SOCKET_TIMEOUT_S",
     "redis.retries": "KEEPERNET_REDIS_RETRIES",
     "redis.retry_delay_s": "KEEPERNET_REDIS_RETRY_DELAY_S",
+    "redis.max_connections": "KEEPERNET_REDIS_MAX_CONNECTIONS",
     "fees.fixed_micro_lamports": "KEEPERNET_CU_PRICE_MICRO_LAMPORTS",
     "fees.percentile": "KEEPERNET_CU_PRICE_PERCENTILE",
     "fees.cap_micro_lamports": "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS",

@@ -12,4 +12,7 @@ classes, so that nothing else in the process (the tests, the localnet) sees it:
   start-up;
 - `arq_queue_score`: a queued arq job's due time, in `fleet.fast_path`;
 - `arq_redis_away`: the worker class `keepernet worker` runs, in `workers.cli`.
+- `arq_sentinel`: the options arq drops from a Sentinel-mode pool, set again in
+  `fleet.redis.apply_socket_options`, and the connection class that asks the sentinels on each
+  retry (through `redis_cancellable_write`'s Sentinel class).
 """

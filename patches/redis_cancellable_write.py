@@ -2,7 +2,8 @@
 `asyncio.wait_for`, in connection classes of our own.
 
 What it changes: the connection class of the pools it is given (`cancellable` maps redis-py's
-`Connection` and `SSLConnection` to subclasses overriding `send_packed_command`); redis-py's
+`Connection`, `SSLConnection` and Sentinel's `SentinelManagedConnection` to subclasses
+overriding `send_packed_command`); redis-py's
 classes themselves are left alone. `fleet.redis.apply_socket_options` applies it to every
 worker's pool at start-up.
 
@@ -27,8 +28,11 @@ import asyncio
 from collections.abc import Iterable
 
 from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
+from redis.asyncio.sentinel import SentinelManagedConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from patches.arq_sentinel import SentinelConnection
 
 
 class _CancellableWrite(AbstractConnection):
@@ -69,9 +73,17 @@ class CancellableSSLConnection(_CancellableWrite, SSLConnection):
     """A TLS connection whose writes keep a cancellation."""
 
 
-# most derived first: an SSLConnection is a Connection too
+class CancellableSentinelConnection(_CancellableWrite, SentinelConnection):
+    """A connection to the master Sentinel names whose writes keep a cancellation (it connects
+    through `SentinelManagedConnection.connect`, which asks the sentinels; see
+    `patches.arq_sentinel.SentinelConnection`)."""
+
+
+# most derived first: an SSLConnection and a SentinelManagedConnection are Connections too
 _CANCELLABLE: list[tuple[type[AbstractConnection], type[AbstractConnection]]] = [
-    (SSLConnection, CancellableSSLConnection), (Connection, CancellableConnection)]
+    (SSLConnection, CancellableSSLConnection),
+    (SentinelManagedConnection, CancellableSentinelConnection),
+    (Connection, CancellableConnection)]
 
 
 def cancellable(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:

@@ -1,14 +1,21 @@
-"""Every try of every job, in `job_runs` keyed by (job_id, try): what ran, when, and how it ended.
+"""Every try of every job, in `job_runs`, an append-only history: what ran, when, and how it
+ended, one row per try, keyed by a run id the worker draws for the try.
 
 Writers (the workers' job wrapper): `started` when a try begins (outcome NULL, the job's args
-in `detail`), `finished` when it ends. Both upsert on (job_id, try), so a try that runs again
-(the same arq job rerun after its worker died, or the same id enqueued again later) overwrites
-its row instead of adding one. `skipped` records a try that did nothing because another holder
-had the target's lease, without touching a row a holder wrote under the same key.
+in `detail`), `finished` when it ends, both by the try's run id — so a try that runs again
+under the same (job_id, try) (arq's rerun of a job whose worker died, the same id enqueued
+again later) adds a row and never overwrites the earlier one, and writing the same run again
+changes nothing. `skipped` records a try that did nothing because another holder had the
+target's lease, unless a row of the same (job_id, try) is there already (the holder's, which
+says what happened and which a later finished row would hide from `unfinished`).
 
 Readers: `last_success` (each job's newest success, for health checks) and `unfinished` (the
 newest try of each job id that started long ago and never ended: its worker died, or Redis lost
 it, and the reconciler may enqueue it again).
+
+Retention: `prune` deletes the rows started more than a number of days ago
+(`KEEPERNET_JOB_RUNS_RETENTION_DAYS`), a bounded batch at a time; the indexer calls it after
+each `snapshot_accounts`.
 """
 
 from __future__ import annotations
@@ -17,27 +24,36 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
 _STARTED = """
-INSERT INTO job_runs (job_id, try, role, job, outcome, started_at, finished_at, detail)
-VALUES ($1, $2, $3, $4, NULL, coalesce($6::timestamptz, now()), NULL, $5::jsonb)
-ON CONFLICT (job_id, try) DO UPDATE
-SET role = EXCLUDED.role, job = EXCLUDED.job, outcome = NULL, started_at = EXCLUDED.started_at,
-    finished_at = NULL, detail = EXCLUDED.detail
+INSERT INTO job_runs (run_id, job_id, try, role, job, outcome, started_at, finished_at, detail)
+VALUES ($1, $2, $3, $4, $5, NULL, coalesce($7::timestamptz, now()), NULL, $6::jsonb)
+ON CONFLICT (run_id) DO NOTHING
 """
 
 _FINISHED = """
-UPDATE job_runs SET outcome = $3, finished_at = coalesce($4::timestamptz, now())
-WHERE job_id = $1 AND try = $2
+UPDATE job_runs SET outcome = $2, finished_at = coalesce($3::timestamptz, now())
+WHERE run_id = $1
 """
 
 _SKIPPED = """
-INSERT INTO job_runs (job_id, try, role, job, outcome, started_at, finished_at, detail)
-VALUES ($1, $2, $3, $4, $5, now(), now(), $6::jsonb)
-ON CONFLICT (job_id, try) DO NOTHING
+INSERT INTO job_runs (run_id, job_id, try, role, job, outcome, started_at, finished_at, detail)
+SELECT $1, $2, $3, $4, $5, $6, now(), now(), $7::jsonb
+WHERE NOT EXISTS (SELECT 1 FROM job_runs WHERE job_id = $2 AND try = $3)
+ON CONFLICT (run_id) DO NOTHING
 """
+
+# a batch at a time, so that a first run on a long history does not hold its locks for long
+_PRUNE = """
+DELETE FROM job_runs WHERE run_id IN (
+    SELECT run_id FROM job_runs
+    WHERE started_at < now() - make_interval(secs => $1) LIMIT $2)
+"""
+PRUNE_BATCH = 10_000
+DAY_S = 86_400.0
 
 _LAST_SUCCESS = """
 SELECT job, max(finished_at) AS at FROM job_runs WHERE outcome = 'success' GROUP BY job
@@ -67,26 +83,35 @@ class LostRun:
     started_at: datetime
 
 
-async def started(pool: asyncpg.Pool, job_id: str, try_: int, role: str, job: str,
-                  args: list[Any], at: datetime | None = None) -> None:
-    """Record that try `try_` of `job_id` began (`at`, or now by the database's clock when not
-    given: the worker writes it beside the work, so its row may land later than the start),
-    with the job's JSON args."""
-    await pool.execute(_STARTED, job_id, try_, role, job, json.dumps({"args": args}), at)
+async def started(pool: asyncpg.Pool, run_id: UUID, job_id: str, try_: int, role: str,
+                  job: str, args: list[Any], at: datetime | None = None) -> None:
+    """Record that the run `run_id`, try `try_` of `job_id`, began (`at`, or now by the
+    database's clock when not given: the worker writes it beside the work, so its row may land
+    later than the start), with the job's JSON args; a new row, unless this run has one."""
+    await pool.execute(_STARTED, run_id, job_id, try_, role, job, json.dumps({"args": args}),
+                       at)
 
 
-async def finished(pool: asyncpg.Pool, job_id: str, try_: int, outcome: str,
+async def finished(pool: asyncpg.Pool, run_id: UUID, outcome: str,
                    at: datetime | None = None) -> None:
-    """Record how try `try_` of `job_id` ended (`at`, or now by the database's clock: a
-    worker that held the write while the database was away gives the time it ended)."""
-    await pool.execute(_FINISHED, job_id, try_, outcome, at)
+    """Record how the run `run_id` ended (`at`, or now by the database's clock: a worker
+    that held the write while the database was away gives the time it ended)."""
+    await pool.execute(_FINISHED, run_id, outcome, at)
 
 
-async def skipped(pool: asyncpg.Pool, job_id: str, try_: int, role: str, job: str,
-                  args: list[Any], outcome: str) -> None:
-    """Record a try that ended at once with `outcome`, unless its row already exists (a
-    holder's run of the same try, which this must not overwrite)."""
-    await pool.execute(_SKIPPED, job_id, try_, role, job, outcome, json.dumps({"args": args}))
+async def skipped(pool: asyncpg.Pool, run_id: UUID, job_id: str, try_: int, role: str,
+                  job: str, args: list[Any], outcome: str) -> None:
+    """Record the run `run_id`, try `try_` of `job_id`, that ended at once with `outcome`,
+    unless a row of the same try exists (a holder's run, which says what happened)."""
+    await pool.execute(_SKIPPED, run_id, job_id, try_, role, job, outcome,
+                       json.dumps({"args": args}))
+
+
+async def prune(pool: asyncpg.Pool, older_than_days: float) -> int:
+    """Delete up to `PRUNE_BATCH` rows of tries that started more than `older_than_days` ago;
+    how many it deleted."""
+    status = await pool.execute(_PRUNE, older_than_days * DAY_S, PRUNE_BATCH)
+    return int(status.rsplit(" ", 1)[-1])  # "DELETE <count>"
 
 
 async def last_success(pool: asyncpg.Pool) -> dict[str, datetime]:

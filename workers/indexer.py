@@ -1,6 +1,8 @@
 """The indexer role: `index_events()`, on a cron every `INTERVAL_S` seconds, and
 `snapshot_accounts()`, on a cron every `SNAPSHOT_INTERVAL_S` seconds (each unique: one run per
-tick however many workers); both enqueueable by hand.
+tick however many workers); both enqueueable by hand. After each snapshot the indexer also
+deletes the `job_runs` rows older than the retention (`KEEPERNET_JOB_RUNS_RETENTION_DAYS`), a
+batch a run.
 
     arq workers.indexer.WorkerSettings           # settings from the environment
     keepernet worker indexer
@@ -8,6 +10,7 @@ tick however many workers); both enqueueable by hand.
 
 from __future__ import annotations
 
+import structlog
 from arq.cron import CronJob, cron
 from arq.worker import Function
 from solana.rpc.commitment import Finalized
@@ -20,11 +23,14 @@ from jobs.outcome import Outcome
 from jobs.registry import INDEX_EVENTS, SNAPSHOT_ACCOUNTS, Job
 from jobs.snapshot import snapshot_accounts
 from metrics import definitions as metric
+from store.job_runs import prune
 from workers.role import FromEnvironment, role_functions, role_settings
 
 ROLE = "indexer"
 INTERVAL_S = 5
 SNAPSHOT_INTERVAL_S = 30
+
+log = structlog.get_logger(__name__)
 
 
 async def run_index_events(deps: WorkerDeps) -> Outcome:
@@ -41,7 +47,22 @@ async def run_index_events(deps: WorkerDeps) -> Outcome:
 async def run_snapshot_accounts(deps: WorkerDeps) -> Outcome:
     # the indexer signs nothing, so its deps hold no Program: one over its RpcClient decodes
     program = anchor_program(deps.rpc, deps.settings.program_id)
-    return await snapshot_accounts(deps.rpc, deps.pool, program)
+    outcome = await snapshot_accounts(deps.rpc, deps.pool, program)
+    await prune_job_runs(deps)
+    return outcome
+
+
+async def prune_job_runs(deps: WorkerDeps) -> None:
+    """Delete a batch of the `job_runs` rows older than the retention; a failure is logged,
+    never the snapshot's: the next run deletes what this one left."""
+    try:
+        deleted = await prune(deps.pool, deps.settings.job_runs_retention_days)
+    except Exception as e:  # asyncpg's errors are many; the snapshot is written anyway
+        log.warning("job_runs retention not applied", error=f"{type(e).__name__}: {e}")
+        return
+    if deleted:
+        log.info("job_runs retention applied", deleted=deleted,
+                 retention_days=deps.settings.job_runs_retention_days)
 
 
 def _every(function: Function, job: Job, interval_s: int) -> CronJob:

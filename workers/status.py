@@ -30,6 +30,7 @@ from solana.rpc.core import RPCException
 from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, RpcUnavailable
+from fleet.redis import plain_client
 from fleet.settings import Settings
 from jobs.errors import Retryable
 from jobs.registry import JOBS, ROLES, queue_name
@@ -139,10 +140,8 @@ async def _queues(redis: Redis, now: datetime) -> list[RoleQueue]:
 
 
 async def _redis_part(settings: Settings, now: datetime) -> list[RoleQueue]:
-    r = settings.redis
     try:
-        redis = Redis.from_url(r.url, socket_connect_timeout=r.connect_timeout_s,
-                               socket_timeout=r.socket_timeout_s)
+        redis = plain_client(settings)
         try:
             return await _queues(redis, now)
         finally:

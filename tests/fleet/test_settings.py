@@ -58,6 +58,7 @@ def test_defaults_with_only_the_required_settings() -> None:
     assert s.database_url == REQUIRED["KEEPERNET_DATABASE_URL"]
     assert s.program_id == Pubkey.from_string(PROGRAM)
     assert s.keypair_path is None
+    assert s.job_runs_retention_days == 30.0
     assert (s.rpc_timeout_s, s.rpc_deadline_s, s.ws_url, s.metrics_port) == (5.0, 20.0, None, 9400)
     assert s.redis == RedisSettings("redis://127.0.0.1:6379/0", 2.0, 5.0, 5, 1.0)
     assert s.fees == FeePolicy()
@@ -100,6 +101,8 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
         "KEEPERNET_REDIS_URL": "rediss://:pw@redis.example:6380/2",
         "KEEPERNET_REDIS_CONNECT_TIMEOUT_S": "1", "KEEPERNET_REDIS_SOCKET_TIMEOUT_S": "2",
         "KEEPERNET_REDIS_RETRIES": "0", "KEEPERNET_REDIS_RETRY_DELAY_S": "0.5",
+        "KEEPERNET_REDIS_MAX_CONNECTIONS": "64",
+        "KEEPERNET_JOB_RUNS_RETENTION_DAYS": "7.5",
         "KEEPERNET_CU_PRICE_MICRO_LAMPORTS": "5000", "KEEPERNET_CU_PRICE_PERCENTILE": "90",
         "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS": "200000", "KEEPERNET_CU_LIMIT_MARGIN": "1.5",
         "KEEPERNET_TIMEOUT_LIQUIDATE_POSITION_S": "7",
@@ -113,7 +116,8 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
     assert s.ws_url == "wss://a.example/ws"
     assert s.keypair_path == key
     assert s.metrics_port == 9101
-    assert s.redis == RedisSettings("rediss://:pw@redis.example:6380/2", 1.0, 2.0, 0, 0.5)
+    assert s.redis == RedisSettings("rediss://:pw@redis.example:6380/2", 1.0, 2.0, 0, 0.5, 64)
+    assert s.job_runs_retention_days == 7.5
     assert s.fees == FeePolicy(5000, 90, 200_000, 1.5)
     assert s.timeouts == JobTimeouts(index_events=45.0, liquidate_position=7.0)
     assert s.timeouts.of("liquidate_position") == 7.0
@@ -125,6 +129,7 @@ program_id = "{PROGRAM}"
 database_url = "postgresql://file@db.example/keepernet"
 metrics_port = 9200
 rpc_timeout_s = 4
+job_runs_retention_days = 14
 
 [[rpc]]
 name = "main"
@@ -135,8 +140,9 @@ max_rps = 20
 url = "https://spare.example"
 
 [redis]
-url = "redis://file.example:6379/1"
+url = "redis+sentinel://s1.example,s2.example:26380/keepernet/1"
 socket_timeout_s = 3.5
+max_connections = 32
 
 [fees]
 percentile = 60
@@ -158,7 +164,9 @@ def test_settings_from_a_toml_file(tmp_path: Path) -> None:
                      Endpoint("rpc2", "https://spare.example", 50.0))
     assert s.database_url == "postgresql://file@db.example/keepernet"
     assert (s.metrics_port, s.rpc_timeout_s) == (9200, 4.0)
-    assert s.redis == RedisSettings("redis://file.example:6379/1", socket_timeout_s=3.5)
+    assert s.redis == RedisSettings("redis+sentinel://s1.example,s2.example:26380/keepernet/1",
+                                    socket_timeout_s=3.5, max_connections=32)
+    assert s.job_runs_retention_days == 14.0
     assert s.fees == FeePolicy(None, 60, 50_000)
     assert s.timeouts.update_funding == 12.0
     assert s.liquidator.scan_interval_s == 4.0
@@ -175,7 +183,8 @@ def test_the_environment_overrides_the_file(tmp_path: Path) -> None:
     })
     assert s.metrics_port == 9300
     assert s.rpc == (Endpoint("env", "https://env.example"),)  # the whole list replaced
-    assert s.redis == RedisSettings("redis://file.example:6379/1", socket_timeout_s=9.0)
+    assert s.redis == RedisSettings("redis+sentinel://s1.example,s2.example:26380/keepernet/1",
+                                    socket_timeout_s=9.0, max_connections=32)
     assert s.fees.percentile == 60
     assert s.database_url == "postgresql://file@db.example/keepernet"
 
@@ -234,6 +243,12 @@ def test_missing_in_the_file_names_the_file(tmp_path: Path) -> None:
     ("KEEPERNET_CU_LIMIT_MARGIN", "0.9", "must be at least 1"),
     ("KEEPERNET_TIMEOUT_SCAN_POSITIONS_S", "0", "must be greater than 0, not 0"),
     ("KEEPERNET_SCAN_INTERVAL_S", "soon", "not a number: 'soon'"),
+    ("KEEPERNET_REDIS_MAX_CONNECTIONS", "0", "must be greater than 0, not 0"),
+    ("KEEPERNET_JOB_RUNS_RETENTION_DAYS", "0", "must be greater than 0, not 0"),
+    ("KEEPERNET_REDIS_URL", "redis+sentinel://:pw@s1:26379", "names no master"),
+    ("KEEPERNET_REDIS_URL", "redis+sentinel:///mymaster", "names no sentinel"),
+    ("KEEPERNET_REDIS_URL", "redis+sentinel://s1:port/m", "a sentinel's port must be a number"),
+    ("KEEPERNET_REDIS_URL", "redis+sentinel://s1/m/zero", "database must be a whole number"),
 ])
 def test_a_wrong_environment_value_names_the_setting(name: str, value: str,
                                                      problem: str) -> None:
@@ -284,10 +299,12 @@ def test_the_variables_are_those_documented() -> None:
     documented = (
         "KEEPERNET_CONFIG", "KEEPERNET_RPC_URLS", "KEEPERNET_RPC_TIMEOUT_S",
         "KEEPERNET_RPC_DEADLINE_S", "KEEPERNET_WS_URL", "KEEPERNET_DATABASE_URL",
+        "KEEPERNET_JOB_RUNS_RETENTION_DAYS",
         "KEEPERNET_PROGRAM_ID", "KEEPERNET_KEYPAIR", "KEEPERNET_METRICS_PORT",
         "KEEPERNET_REDIS_URL", "KEEPERNET_REDIS_CONNECT_TIMEOUT_S",
         "KEEPERNET_REDIS_SOCKET_TIMEOUT_S", "KEEPERNET_REDIS_RETRIES",
-        "KEEPERNET_REDIS_RETRY_DELAY_S", "KEEPERNET_CU_PRICE_MICRO_LAMPORTS",
+        "KEEPERNET_REDIS_RETRY_DELAY_S", "KEEPERNET_REDIS_MAX_CONNECTIONS",
+        "KEEPERNET_CU_PRICE_MICRO_LAMPORTS",
         "KEEPERNET_CU_PRICE_PERCENTILE", "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS",
         "KEEPERNET_CU_LIMIT_MARGIN", *(f"KEEPERNET_TIMEOUT_{job}_S" for job in JOB_NAMES),
         "KEEPERNET_SCAN_INTERVAL_S")
@@ -449,3 +466,11 @@ def test_the_repr_holds_neither_the_key_nor_passwords(tmp_path: Path) -> None:
     assert "redis://:***@redis.example:6379/0" in shown
     assert str(keypair.pubkey()) not in shown  # nothing derived from the file either
     assert str(s) == shown
+
+
+def test_a_sentinel_url_is_shown_without_its_password() -> None:
+    s = load_settings(None, {**REQUIRED, "KEEPERNET_REDIS_URL":
+                             "redis+sentinel://:redispass@s1.example,[::1]:26380/keepernet/2"})
+    shown = repr(s)
+    assert "redispass" not in shown
+    assert "redis+sentinel://:***@s1.example:26379,[::1]:26380/keepernet/2" in shown

@@ -5,6 +5,7 @@ and enqueues a run lost from Redis again, once."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -101,7 +102,8 @@ async def test_a_lost_run_is_enqueued_again_once(w: World, deps: WorkerDeps,
     lost_id = f"finalize_market:{market}:{MarketState.DISPUTED:d}"
 
     async def lost(job_id_: str, job: str, seconds: float) -> None:
-        await job_runs.started(deps.pool, job_id_, 1, "governance", job, [str(market)])
+        await job_runs.started(deps.pool, uuid4(), job_id_, 1, "governance", job,
+                               [str(market)])
         await deps.pool.execute("UPDATE job_runs SET started_at = now() - make_interval("
                                 "secs => $2) WHERE job_id = $1", job_id_, seconds)
 

@@ -34,7 +34,7 @@ PRIMARY_KEYS = {
     "votes": ["signature", "event_index"],
     "funding_updates": ["signature", "event_index"],
     "liquidations": ["signature", "event_index"],
-    "job_runs": ["job_id", "try"],
+    "job_runs": ["run_id"],
 }
 
 
