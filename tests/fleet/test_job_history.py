@@ -18,6 +18,7 @@ from chain.client import Endpoint, RpcClient
 from fleet.context import DEPS_KEY, WorkerDeps, job_function
 from fleet.redis import redis_settings
 from fleet.settings import RedisSettings, Settings
+from fleet.store_link import StoreLink
 from jobs.outcome import Outcome
 from jobs.registry import TALLY_VOTES
 from store.migrate import migrate
@@ -33,7 +34,8 @@ async def deps(redis_url: str, pg_database: str) -> AsyncIterator[WorkerDeps]:
                         database_url=pg_database, program_id=Pubkey.default(),
                         redis=RedisSettings(url=redis_url))
     pool = await asyncpg.create_pool(pg_database, min_size=1, max_size=2)
-    got = WorkerDeps("governance", settings, RpcClient(list(settings.rpc)), db_pool=pool)
+    got = WorkerDeps("governance", settings, RpcClient(list(settings.rpc)),
+                     store=StoreLink.connected(pool))
     yield got
     await got.close()
 
@@ -58,8 +60,7 @@ async def test_the_same_id_run_again_keeps_both_rows(deps: WorkerDeps, redis: Ar
 
     assert await fn.coroutine(ctx(), "M") == "success"
     assert await fn.coroutine(ctx(), "M") == "already_done"  # the id enqueued again
-    assert deps.db_pool is not None
-    found = await deps.db_pool.fetch("SELECT job_id, try, outcome FROM job_runs "
-                                     "ORDER BY started_at")
+    found = await deps.pool.fetch("SELECT job_id, try, outcome FROM job_runs "
+                                  "ORDER BY started_at")
     assert [tuple(r) for r in found] == [("tally_votes:M", 1, "success"),
                                          ("tally_votes:M", 1, "already_done")]

@@ -14,6 +14,7 @@ from chain.client import Endpoint, RpcClient
 from demo.servers import free_port_pair
 from fleet.context import WorkerDeps
 from fleet.settings import Settings
+from fleet.store_link import StoreLink
 from store import job_runs
 from store.migrate import migrate
 from workers.indexer import prune_job_runs
@@ -25,7 +26,8 @@ def deps_with(dsn: str, pool: asyncpg.Pool, retention_days: float) -> WorkerDeps
     settings = Settings(metrics_port=0, rpc=(Endpoint("unused", "http://127.0.0.1:9"),),
                         database_url=dsn, program_id=Pubkey.default(),
                         job_runs_retention_days=retention_days)
-    return WorkerDeps("indexer", settings, RpcClient(list(settings.rpc)), db_pool=pool)
+    return WorkerDeps("indexer", settings, RpcClient(list(settings.rpc)),
+                      store=StoreLink.connected(pool))
 
 
 async def test_the_rows_past_the_retention_are_deleted(pg_database: str) -> None:
