@@ -29,6 +29,7 @@ from program.accounts import Position
 from program.client import PerpMarketParams
 from store.migrate import migrate
 from tests.support.chain_world import World, world
+from tests.support.chaos import Chaos, Stall
 from tests.support.keepers import Fleet, keeper_env
 from tests.support.markets import DISPUTE_WINDOW, proposal, resolving, state
 from tests.support.perp_world import CRASHED, FRAGILE, SIZE, perp_market_on
@@ -63,21 +64,30 @@ def env_for(w: World, redis_url: str, dsn: str, key: str) -> dict[str, str]:
                                      "finalize_market", "reconcile")})
 
 
-async def kill_mid_job(queue: ArqRedis, job: Job, role: str, env: dict[str, str]) -> None:
-    """Start a worker, SIGKILL it as soon as it has taken `job`, then start another and wait
-    for the job's result."""
+async def kill_mid_job(queue: ArqRedis, job: Job, role: str, env: dict[str, str], *,
+                       sending_through: str | None = None) -> None:
+    """Start a worker, SIGKILL it in the middle of `job`, then start another and wait for the
+    job's result. A job that sends a transaction (`sending_through`: the node's URL) is killed
+    while its send is held by a proxy, so that it cannot have finished first; any other, as
+    soon as it has taken the job."""
     fleet = Fleet()
     try:
-        first = await fleet.start(role, env)
-        try:
-            for _ in range(600):
-                if await queue.exists(f"arq:in-progress:{job.job_id}"):
-                    break
-                await asyncio.sleep(0.01)
-            else:
-                raise AssertionError("the first worker never took the job")
-        finally:
-            await fleet.kill(first)  # no shutdown, no result, its in-progress key left behind
+        async with Chaos(sending_through or "http://127.0.0.1:1") as chaos:
+            first_env = env
+            if sending_through is not None:
+                chaos.fail(Stall(), method="sendTransaction", times=None)
+                first_env = {**env, "KEEPERNET_RPC_URLS": f"local={chaos.url} max_rps=5000"}
+            first = await fleet.start(role, first_env)
+            try:
+                for _ in range(3000):
+                    if (chaos.count("sendTransaction") if sending_through is not None
+                            else await queue.exists(f"arq:in-progress:{job.job_id}")):
+                        break
+                    await asyncio.sleep(0.01)
+                else:
+                    raise AssertionError("the first worker never got into the job")
+            finally:
+                await fleet.kill(first)  # no shutdown, no result, its in-progress key left
         assert await job.status() != JobStatus.complete
         await fleet.start(role, env)
         await rerun(job)
@@ -102,7 +112,8 @@ async def test_tally_votes_after_a_sigkill(w: World, queue: ArqRedis, redis_url:
     market = await proposal(w, 1, likes=3, closed=True)
     job = await enqueue(queue, "tally_votes", str(market))
     assert job is not None
-    await kill_mid_job(queue, job, "governance", env_for(w, redis_url, pg_database, "keeper-1"))
+    await kill_mid_job(queue, job, "governance", env_for(w, redis_url, pg_database, "keeper-1"),
+                       sending_through=w.net.url)
     assert await state(w, market) == MarketState.APPROVED
     ok, failed = await w.calls(market, w.net.client.approve_market(market))
     assert (ok, failed) == (1, 0)  # one transaction, whichever worker sent it
@@ -115,7 +126,8 @@ async def test_finalize_market_after_a_sigkill(w: World, queue: ArqRedis, redis_
     await w.travel(DISPUTE_WINDOW)
     job = await enqueue(queue, "finalize_market", str(market), stage=MarketState.RESOLVING)
     assert job is not None
-    await kill_mid_job(queue, job, "governance", env_for(w, redis_url, pg_database, "keeper-2"))
+    await kill_mid_job(queue, job, "governance", env_for(w, redis_url, pg_database, "keeper-2"),
+                       sending_through=w.net.url)
     assert await state(w, market) == MarketState.FINALIZED
     assert await w.calls(market, w.net.client.finalize_market(market)) == (1, 0)
 
@@ -131,7 +143,8 @@ async def test_update_funding_after_a_sigkill(w: World, queue: ArqRedis, redis_u
         await asyncio.sleep(0.5)  # a price at the new slot
         job = await enqueue(queue, "update_funding", str(market), stage=last)
         assert job is not None
-        await kill_mid_job(queue, job, "funding", env_for(w, redis_url, pg_database, "keeper-2"))
+        await kill_mid_job(queue, job, "funding", env_for(w, redis_url, pg_database, "keeper-2"),
+                           sending_through=w.net.url)
         assert w.net.protocol.chain.fetch(market).last_funding_ts > last
         assert await w.calls(market, w.net.client.update_funding(market, perp.oracle)) == (1, 0)
 
@@ -148,7 +161,8 @@ async def test_liquidate_position_after_a_sigkill(w: World, queue: ArqRedis, red
         job = await enqueue(queue, "liquidate_position", str(position), stage=opened_at)
         assert job is not None
         await kill_mid_job(queue, job, "liquidator",
-                           env_for(w, redis_url, pg_database, "keeper-1"))
+                           env_for(w, redis_url, pg_database, "keeper-1"),
+                           sending_through=w.net.url)
         assert w.net.protocol.chain.fetch(position).side == 0
         history = (await perp.seeder.client.get_signatures_for_address(position)).value
         assert len(history) == 2  # opened, then liquidated by one transaction
