@@ -101,6 +101,13 @@ class WorkerDeps:
             raise DepsMissing(f"the {self.role} worker has no database pool")
         return self.store.pool
 
+    async def ready_pool(self) -> asyncpg.Pool:
+        """The database pool for a job that cannot work without it: at a worker's start, it
+        waits a little for the pool being made; StoreUnavailable as `pool` otherwise."""
+        if self.store is None:
+            raise DepsMissing(f"the {self.role} worker has no database pool")
+        return await self.store.ready_pool()
+
     @property
     def redis(self) -> ArqRedis:
         if self.queue is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -31,6 +32,9 @@ from metrics import definitions as metric
 BACKLOG_LIMIT = 10_000  # held writes; a try makes two, so ~5,000 tries of an outage
 WRITE_TIMEOUT_S = 5.0  # a write that takes longer is taken for the database being away
 RETRY_MIN_S, RETRY_MAX_S = 0.2, 5.0  # backoff between attempts to reach the database
+# a job that needs the database waits this long for the pool a worker is still making (at
+# start, it is made in the background) before it ends `retry`
+POOL_WAIT_S = 5.0
 POOL_MIN, POOL_MAX = 1, 4
 
 # errors that say the database is away (not that a write is wrong): the write is held
@@ -67,6 +71,7 @@ class StoreLink:
         self.dropped = 0
         self.error: str | None = "not connected yet"  # why the database is away; None: up
         self._wake = asyncio.Event()
+        self._made = asyncio.Event()  # set once the pool exists
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -74,6 +79,7 @@ class StoreLink:
         """A link over a pool made already (for tools and tests that hold one)."""
         link = cls("")
         link._pool, link.error = pool, None
+        link._made.set()
         return link
 
     @property
@@ -82,6 +88,15 @@ class StoreLink:
         if self._pool is None:
             raise StoreUnavailable(f"PostgreSQL not reached yet: {self.error}")
         return self._pool
+
+    async def ready_pool(self, wait_s: float = POOL_WAIT_S) -> asyncpg.Pool:
+        """The pool, waiting up to `wait_s` for a first one still being made; then
+        StoreUnavailable, as `pool`."""
+        if self._pool is None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait_s):
+                    await self._made.wait()
+        return self.pool
 
     @property
     def backlog(self) -> int:
@@ -156,6 +171,7 @@ class StoreLink:
                 if self._pool is None:
                     async with asyncio.timeout(WRITE_TIMEOUT_S):
                         self._pool = await self._connect(self.dsn)
+                    self._made.set()
                     self.error = None
                     self._show()
                     log.info("PostgreSQL reached", held=len(self._backlog))

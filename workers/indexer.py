@@ -38,7 +38,8 @@ async def run_index_events(deps: WorkerDeps) -> Outcome:
     (every event up to it is stored), whether or not the program emitted any since."""
     # finalized, as index_events reads: every event up to this slot is what it stores
     slot = (await deps.rpc.call("get_slot", Finalized)).value
-    outcome = await index_events(deps.rpc, deps.pool, deps.settings.program_id)
+    outcome = await index_events(deps.rpc, await deps.ready_pool(),
+                                 deps.settings.program_id)
     if outcome in (Outcome.SUCCESS, Outcome.NOT_NEEDED):
         metric.indexer_last_slot.set(slot)
     return outcome
@@ -47,7 +48,7 @@ async def run_index_events(deps: WorkerDeps) -> Outcome:
 async def run_snapshot_accounts(deps: WorkerDeps) -> Outcome:
     # the indexer signs nothing, so its deps hold no Program: one over its RpcClient decodes
     program = anchor_program(deps.rpc, deps.settings.program_id)
-    outcome = await snapshot_accounts(deps.rpc, deps.pool, program)
+    outcome = await snapshot_accounts(deps.rpc, await deps.ready_pool(), program)
     await prune_job_runs(deps)
     return outcome
 

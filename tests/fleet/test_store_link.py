@@ -48,3 +48,28 @@ async def test_writes_held_while_away_are_written_in_order_when_it_answers() -> 
     finally:
         link._pool = None  # (not a real pool to close)
         await link.close()
+
+
+async def test_a_job_waits_for_the_first_pool_a_little_then_is_told_it_is_away() -> None:
+    """At a worker's start the pool is made in the background: a job that needs it waits for
+    it (a rerun after a SIGKILL would otherwise spend its last try on `retry`), but only a
+    little while the database does not answer."""
+    reachable = asyncio.Event()
+    pool: Any = object()
+
+    async def connect(_: str) -> asyncpg.Pool:
+        await reachable.wait()
+        return pool  # type: ignore[no-any-return]
+
+    link = StoreLink("postgresql://nowhere", connect=connect)
+    link.start()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await link.ready_pool(wait_s=0.1)
+        waiting = asyncio.create_task(link.ready_pool(wait_s=10))
+        await asyncio.sleep(0.05)
+        reachable.set()
+        assert await waiting is pool
+    finally:
+        link._pool = None  # (not a real pool to close)
+        await link.close()
