@@ -19,6 +19,7 @@ from chain.localnet.seed import (
 )
 from demo import run as demo_run
 from demo.run import DemoOptions, SeedingFailed, seed_scenario
+from demo.scenario import PERP_PARAMS, POOL, START_PRICE, perp_market_for, position_specs
 from demo.servers import free_port_pair
 from program.svm import TOKEN_ACCOUNT_LEN
 from workers import cli
@@ -98,3 +99,15 @@ def test_the_demo_prints_a_seeding_failure_as_one_line(
 def test_the_demo_takes_the_benchmarks_sizes() -> None:
     """A million positions: half a million on each of the demo's two perp markets."""
     assert cli.parser().parse_args(["demo", "--positions", "500000"]).positions == 500_000
+
+
+def test_the_perp_markets_hold_the_benchmarks_books() -> None:
+    """At half a million positions a market the default open interest cap and pool are too
+    small; each is raised to what the largest positions would need."""
+    for positions in (100, 50_000, 500_000):
+        specs = position_specs(positions, 7)
+        params, pool = perp_market_for(positions)
+        for side in (1, 2):
+            assert sum(s.size for s in specs if s.side == side) <= params.max_open_interest
+        assert sum(s.size * START_PRICE // 10**6 for s in specs) <= pool
+    assert perp_market_for(100) == (PERP_PARAMS, POOL)
