@@ -13,6 +13,13 @@ comes back at once.
 `anchor_program(rpc, program_id)` is the anchorpy `Program` from the IDL over the primary
 endpoint's client, and `rpc.program_accounts(program, Market)` fetches every account of one
 kind (its discriminator as a `memcmp` filter) decoded into its class (program/accounts.py).
+
+`request_batch` sends its calls as one JSON-RPC batch when `batches` is "on", one request per
+call when "off", and under "auto" (the default) as a batch until an endpoint refuses one — an
+HTTP 4xx other than 429, one JSON-RPC error in place of the batch's answers, or "invalid
+request" (-32600) for each — and from then on, to that endpoint, as single requests (the
+refusal logged once and counted in `keepernet_rpc_batch_refusals_total`). Many hosted
+providers refuse batches or count them against a lower limit.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import structlog
 from anchorpy import Program, Provider, Wallet
 from based58 import b58encode
 from solana.exceptions import SolanaRpcException
@@ -52,6 +60,11 @@ BACKOFF_MAX_S = 30.0
 # endpoint's before it goes to the later one: the configured order holds under light load (the
 # primary keeps a caller's reads consistent) and a backlog spills over instead of queueing.
 SPILL_AFTER_S = 0.1
+# request_batch's modes (see the module docstring)
+BATCH_MODES = ("auto", "on", "off")
+INVALID_REQUEST = -32600  # JSON-RPC's code for a request the server cannot take
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,10 @@ class _EndpointFailed(Exception):
     """An endpoint answered with something that is not a JSON-RPC answer."""
 
 
+class _BatchRefused(_EndpointFailed):
+    """An endpoint refused a JSON-RPC batch (see `_refusal`)."""
+
+
 @dataclass
 class _EndpointState:
     endpoint: Endpoint
@@ -86,6 +103,7 @@ class _EndpointState:
     resting_until: float = 0.0  # after a failure
     failures: int = 0
     last_error: str = ""
+    batches_refused: bool = False  # under "auto": it refused one, so it gets single requests
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def take_turn(self, calls: int = 1) -> None:
@@ -147,12 +165,40 @@ async def _raw_batch(state: _EndpointState, method: str,
     endpoint's failure."""
     body = [{"jsonrpc": "2.0", "id": i, "method": method, "params": list(p)}
             for i, p in enumerate(params)]
-    answer = await _post(state, body)
+    try:
+        answer = await _post(state, body)
+    except httpx.HTTPStatusError as e:
+        status = e.response.status_code
+        if 400 <= status < 500 and status != 429:  # 429 is a rate limit, not a refusal
+            raise _BatchRefused(f"HTTP {status}") from e
+        raise
+    refused = _refusal(answer)
+    if refused is not None:
+        raise _BatchRefused(refused)
     if not isinstance(answer, list):
         raise _EndpointFailed("unreadable answer (not a JSON-RPC batch response)")
     by_id = {a.get("id"): a for a in answer if isinstance(a, dict)}
     return [_result(by_id.get(i), f"no answer to request {i} of {len(body)}")
             for i in range(len(body))]
+
+
+def _refusal(answer: Any) -> str | None:
+    """What a batch's answer says when it is a refusal of batches (a JSON-RPC error object in
+    place of the array, or "invalid request" for every call), else None."""
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        error = answer["error"]
+        return f"JSON-RPC error {error.get('code')}: {error.get('message')}"
+    if isinstance(answer, list) and answer and all(
+            isinstance(a, dict) and isinstance(a.get("error"), dict)
+            and a["error"].get("code") == INVALID_REQUEST for a in answer):
+        return f"JSON-RPC error {INVALID_REQUEST}: {answer[0]['error'].get('message')}"
+    return None
+
+
+async def _raw_singles(state: _EndpointState, method: str,
+                       params: Sequence[Sequence[Any]]) -> list[Any]:
+    """`_raw_batch`'s results, from one request per call (sent together)."""
+    return list(await asyncio.gather(*(_raw_request(state, method, p) for p in params)))
 
 
 async def _raw_request(state: _EndpointState, method: str, params: Sequence[Any]) -> Any:
@@ -204,9 +250,13 @@ class RpcClient:
     """solana-py's AsyncClient over several endpoints, with failover and rate limits."""
 
     def __init__(self, endpoints: Sequence[Endpoint], *, timeout_s: float = 5.0,
-                 deadline_s: float = 20.0, commitment: Commitment = Confirmed) -> None:
+                 deadline_s: float = 20.0, commitment: Commitment = Confirmed,
+                 batches: str = "auto") -> None:
         if not endpoints:
             raise ValueError("RpcClient needs at least one endpoint")
+        if batches not in BATCH_MODES:
+            raise ValueError(f"batches must be one of {BATCH_MODES}, not {batches!r}")
+        self.batches = batches
         names = [e.name for e in endpoints]
         if len(set(names)) != len(names):
             raise ValueError(f"endpoint names must be unique: {names}")
@@ -245,12 +295,26 @@ class RpcClient:
 
     async def request_batch(self, method: str, params: Sequence[Sequence[Any]]) -> list[Any]:
         """`method` for each of `params` in one JSON-RPC batch request (one HTTP round trip;
-        as many turns of the endpoint's rate limit as calls); the results in order. Errors as
-        `request`'s."""
+        as many turns of the endpoint's rate limit as calls), or in single requests (see the
+        module docstring on `batches`); the results in order. Errors as `request`'s."""
         if not params:
             return []
-        results: list[Any] = await self._run(method, lambda s: _raw_batch(s, method, params),
-                                             calls=len(params))
+
+        async def attempt(s: _EndpointState) -> list[Any]:
+            if self.batches == "off" or s.batches_refused:
+                return await _raw_singles(s, method, params)
+            try:
+                return await _raw_batch(s, method, params)
+            except _BatchRefused as e:
+                if self.batches == "on":
+                    raise
+                s.batches_refused = True
+                log.warning("endpoint refuses JSON-RPC batches: single requests from now on",
+                            endpoint=s.endpoint.name, method=method, said=str(e))
+                metric.rpc_batch_refusals.labels(s.endpoint.name).inc()
+                return await _raw_singles(s, method, params)
+
+        results: list[Any] = await self._run(method, attempt, calls=len(params))
         return results
 
     async def _run(self, method: str, attempt: Callable[[_EndpointState], Awaitable[Any]], *,
@@ -304,7 +368,8 @@ class RpcClient:
                 said[name] = error
                 continue
             finally:
-                metric.rpc_requests.labels(name, method, outcome).inc()
+                # a batch counts its calls, as providers do
+                metric.rpc_requests.labels(name, method, outcome).inc(calls)
                 metric.rpc_latency.labels(name, method).observe(time.perf_counter() - started)
             state.succeeded()
             return result

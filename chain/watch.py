@@ -2,9 +2,10 @@
 
 `watch_accounts(ws_url, addresses, on_change, on_connected)` subscribes to every address and
 calls `on_change(address, data, slot)` with each new version of an account, until cancelled.
-When the connection drops it reconnects with backoff and calls `on_connected()` again after
-subscribing: notifications missed while disconnected are gone, so the caller re-reads what it
-watches there (the liquidator rescans).
+Each subscription counts as a request in `keepernet_rpc_requests_total` (endpoint
+"websocket"), as providers count them. When the connection drops it reconnects with backoff
+and calls `on_connected()` again after subscribing: notifications missed while disconnected
+are gone, so the caller re-reads what it watches there (the liquidator rescans).
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
 from jobs.errors import Permanent
+from metrics import definitions as metric
 
 OnChange = Callable[[Pubkey, bytes, int], Awaitable[object]]
 OnConnected = Callable[[], Awaitable[object]]
 
 RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.2, 5.0
+# how keepernet_rpc_requests_total names the WebSocket endpoint (it has no operator's name)
+WS_ENDPOINT = "websocket"
 SUBSCRIBE_TIMEOUT_S = 5.0
 
 log = structlog.get_logger(__name__)
@@ -49,6 +53,8 @@ async def _subscribe(ws: ClientConnection, addresses: Sequence[Pubkey]) -> dict[
         request_id = message.get("id")
         if not isinstance(request_id, int) or not 1 <= request_id <= len(addresses):
             continue  # a notification racing the answers: the caller re-reads after this
+        metric.rpc_requests.labels(WS_ENDPOINT, "accountSubscribe",
+                                   "rpc_error" if "error" in message else "ok").inc()
         if "error" in message:
             raise SubscribeRefused(f"accountSubscribe {addresses[request_id - 1]}: "
                                    f"{message['error'].get('message')}")

@@ -33,7 +33,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient
-from chain.localnet.seed import Seeder
+from chain.localnet.seed import Seeder, one_line
 from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
 from demo import processes
@@ -63,6 +63,10 @@ class DemoOptions:
 
 
 Say = Callable[[str], None]
+
+
+class SeedingFailed(RuntimeError):
+    """The scenario could not be seeded; the message is one line saying what failed."""
 
 
 @asynccontextmanager
@@ -166,6 +170,8 @@ async def seed_scenario(seeder: Seeder, rpc_url: str, oracles: list[Pubkey],
     try:
         await asyncio.sleep(0.5)
         seeded = await seed(seeder, oracles, options.positions_per_market)
+    except Exception as e:  # whatever it is, the operator reads one line, not a traceback
+        raise SeedingFailed(f"seeding failed: {one_line(e)}") from e
     finally:
         fresh.cancel()
         with contextlib.suppress(asyncio.CancelledError):

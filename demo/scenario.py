@@ -39,6 +39,8 @@ DEMO_PARAMS = ConfigParams(pyth_program=PYTH_PROGRAM, proposal_window_secs=WINDO
                            dispute_window_secs=WINDOW_S, dispute_vote_secs=WINDOW_S,
                            creator_resolve_secs=WINDOW_S, config_delay_secs=WINDOW_S)
 PERP_PARAMS = PerpMarketParams(funding_interval_secs=FUNDING_INTERVAL_S)
+MAX_SIZE = 10 * 1_000_000  # position_specs' largest position, base units
+MAX_NOTIONAL = MAX_SIZE * START_PRICE // 1_000_000  # its notional at the start price
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,15 @@ class Seeded:
     positions: int
 
 
+def perp_market_for(positions: int) -> tuple[PerpMarketParams, int]:
+    """The demo's perp market parameters and pool for `positions` positions: the open
+    interest cap and the pool (each position reserves its notional, max_profit_bps being
+    10,000) raised to hold them all at their largest, as the benchmarks' sizes need."""
+    params = replace(PERP_PARAMS, max_open_interest=max(PERP_PARAMS.max_open_interest,
+                                                        positions * MAX_SIZE))
+    return params, max(POOL, positions * MAX_NOTIONAL)
+
+
 def position_specs(count: int, seed: int) -> list[PositionSpec]:
     """`count` positions, 60 % long: sizes of 1-10 base units, collateral between 11 % and
     60 % of the notional at the start price (initial margin is 10 %), so a 20 % fall takes
@@ -58,7 +69,7 @@ def position_specs(count: int, seed: int) -> list[PositionSpec]:
     rng = random.Random(seed)
     specs = []
     for _ in range(count):
-        size = rng.randint(1, 10) * 1_000_000
+        size = rng.randint(1, MAX_SIZE // 1_000_000) * 1_000_000
         notional = size * START_PRICE // 1_000_000
         ratio = rng.uniform(0.11, 0.60)
         specs.append(PositionSpec(1 if rng.random() < 0.6 else 2, size, int(notional * ratio)))
@@ -147,8 +158,9 @@ async def seed(s: Seeder, oracles: list[Pubkey], positions_per_market: int,
     await shorten_windows(s)
     markets = await seed_markets(s)
     perp_markets = []
+    params, pool = perp_market_for(positions_per_market)
     for i, oracle in enumerate(oracles, start=1):
-        perp = await s.perp_market(i, oracle, PERP_PARAMS, POOL)
+        perp = await s.perp_market(i, oracle, params, pool)
         await s.positions(perp, oracle, position_specs(positions_per_market, seed + i))
         perp_markets.append(perp)
     # the first funding report due at once (the interval is at least a minute); the positions

@@ -132,7 +132,7 @@ async def build_deps(settings: Settings, role: str, *, signs: bool,
     `database`, the link to it, which reaches it in the background (the worker starts while
     PostgreSQL is away)."""
     rpc = RpcClient(settings.rpc, timeout_s=settings.rpc_timeout_s,
-                    deadline_s=settings.rpc_deadline_s)
+                    deadline_s=settings.rpc_deadline_s, batches=settings.rpc_batches)
     deps = WorkerDeps(role, settings, rpc)
     try:
         if signs:
@@ -140,7 +140,8 @@ async def build_deps(settings: Settings, role: str, *, signs: bool,
             program = anchor_program(rpc, settings.program_id, keypair)
             deployment = await read_deployment(rpc, program, settings)
             deps.chain_deps = JobDeps(rpc=rpc, sender=Sender(rpc, keypair, fees=settings.fees),
-                                      program=program, client=Client(program, deployment))
+                                      program=program, client=Client(program, deployment),
+                                      reward_token=settings.liquidator.reward_token_account)
         if database:
             deps.store = StoreLink(settings.database_url)
             deps.store.start()

@@ -17,6 +17,7 @@ are.
     KEEPERNET_RPC_URLS                      [[rpc]] name, url, max_rps    required
     KEEPERNET_RPC_TIMEOUT_S                 rpc_timeout_s                 5.0
     KEEPERNET_RPC_DEADLINE_S                rpc_deadline_s                20.0
+    KEEPERNET_RPC_BATCHES                   rpc_batches                   auto
     KEEPERNET_WS_URL                        ws_url                        none (derived)
     KEEPERNET_DATABASE_URL                  database_url                  required
     KEEPERNET_JOB_RUNS_RETENTION_DAYS       job_runs_retention_days       30.0
@@ -35,6 +36,7 @@ are.
     KEEPERNET_CU_LIMIT_MARGIN               fees.limit_margin             1.2
     KEEPERNET_TIMEOUT_<JOB>_S               timeouts.<job>                see JobTimeouts
     KEEPERNET_SCAN_INTERVAL_S               liquidator.scan_interval_s    10.0
+    KEEPERNET_REWARD_TOKEN_ACCOUNT          liquidator.reward_token_account  none (derived)
 
 `KEEPERNET_RPC_URLS` is a comma-separated list of `name=url` entries, each optionally followed
 by ` max_rps=N`: `primary=https://a.example max_rps=100, backup=https://b.example`; a bare URL
@@ -42,7 +44,11 @@ is named `rpc1`, `rpc2`, ... by its position. `KEEPERNET_REDIS_URL` names one se
 (`redis://`, `rediss://`, `unix://`) or, through Redis Sentinel, a master and the sentinels that
 know it: `redis+sentinel://[:password@]host1:26379,host2:26379/mymaster/0`
 (fleet/redis_url.py); the timeouts, retries and connection limit apply in both forms. Rows of
-`job_runs` are deleted once `job_runs_retention_days` old. The compute-unit price is the fixed
+`job_runs` are deleted once `job_runs_retention_days` old. `rpc_batches` says whether the
+endpoints take JSON-RPC batches: `on`, `off` (one request per call), or `auto` (batches until an
+endpoint refuses one, then single requests to it). The liquidation reward goes to
+`reward_token_account`, else to the keeper's associated token account for the quote mint,
+created when missing. The compute-unit price is the fixed
 price when one is set, else the percentile of recent fees, capped.
 
 The keypair itself is never in the settings: they hold its path, checked at load (a regular
@@ -73,7 +79,7 @@ from pydantic_settings import (
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from chain.client import Endpoint
+from chain.client import BATCH_MODES, Endpoint
 from chain.keys import KeypairError, check_keypair_file, load_keypair
 from chain.sender import FeePolicy
 from fleet.redis_url import SENTINEL_SCHEME, is_sentinel, parse_sentinel
@@ -217,6 +223,15 @@ def _pubkey(value: object) -> Pubkey:
         raise ValueError(f"not a base58 public key: {text!r}") from None
 
 
+def _choice(*choices: str) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        text = _text(value).lower()
+        if text not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {text!r}")
+        return text
+    return parse
+
+
 def _keypair_path(value: object) -> Path:
     path = Path(_text(value)).expanduser()
     try:
@@ -306,6 +321,7 @@ _PostgresUrl = Annotated[str, PlainValidator(_url("postgresql", "postgres", what
 _WsUrl = Annotated[str | None, PlainValidator(_url("ws", "wss", what="WebSocket"))]
 _RedisUrl = Annotated[str, PlainValidator(_redis_url)]
 _ProgramId = Annotated[Pubkey, PlainValidator(_pubkey)]
+_Batches = Annotated[str, PlainValidator(_choice(*BATCH_MODES))]
 _KeypairPath = Annotated[Path | None, PlainValidator(_keypair_path)]
 _Port = Annotated[int, PlainValidator(_int_between(0, 65535))]
 
@@ -410,9 +426,12 @@ class JobTimeouts:
 
 @dataclass(frozen=True)
 class LiquidatorSettings:
-    """`scan_interval_s`: the cron safety net's period, between price-triggered scans."""
+    """`scan_interval_s`: the cron safety net's period, between price-triggered scans;
+    `reward_token_account`: where the program pays the keeper's liquidation rewards (None:
+    the keeper's associated token account for the quote mint)."""
 
     scan_interval_s: _Seconds = 10.0
+    reward_token_account: Annotated[Pubkey | None, PlainValidator(_pubkey)] = None
 
 
 @dataclass(frozen=True)
@@ -438,6 +457,7 @@ class Settings:
     job_runs_retention_days: float = 30.0
     rpc_timeout_s: float = 5.0
     rpc_deadline_s: float = 20.0
+    rpc_batches: str = "auto"
     ws_url: str | None = None
     metrics_port: int = 9400
     redis: RedisSettings = field(default_factory=RedisSettings)
@@ -489,6 +509,7 @@ class _Given(BaseSettings):
     rpc: _RpcUrls
     rpc_timeout_s: _Seconds = Settings.rpc_timeout_s
     rpc_deadline_s: _Seconds = Settings.rpc_deadline_s
+    rpc_batches: _Batches = Settings.rpc_batches
     ws_url: _WsUrl = Settings.ws_url
     database_url: _PostgresUrl
     job_runs_retention_days: _Days = Settings.job_runs_retention_days
@@ -512,6 +533,7 @@ _ENV: dict[str, str] = {  # TOML key -> environment variable, in the module's ta
     "rpc": "KEEPERNET_RPC_URLS",
     "rpc_timeout_s": "KEEPERNET_RPC_TIMEOUT_S",
     "rpc_deadline_s": "KEEPERNET_RPC_DEADLINE_S",
+    "rpc_batches": "KEEPERNET_RPC_BATCHES",
     "ws_url": "KEEPERNET_WS_URL",
     "database_url": "KEEPERNET_DATABASE_URL",
     "job_runs_retention_days": "KEEPERNET_JOB_RUNS_RETENTION_DAYS",
@@ -530,6 +552,7 @@ _ENV: dict[str, str] = {  # TOML key -> environment variable, in the module's ta
     "fees.limit_margin": "KEEPERNET_CU_LIMIT_MARGIN",
     **{f"timeouts.{job}": f"KEEPERNET_TIMEOUT_{job.upper()}_S" for job in JOBS},
     "liquidator.scan_interval_s": "KEEPERNET_SCAN_INTERVAL_S",
+    "liquidator.reward_token_account": "KEEPERNET_REWARD_TOKEN_ACCOUNT",
 }
 ENV_VARS = (CONFIG_ENV, *_ENV.values())
 

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from anchorpy import Program
-from solana.rpc.types import MemcmpOpts
 from solders.account import Account
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 from solders.sysvar import CLOCK
-from spl.token.constants import TOKEN_PROGRAM_ID
 
 from chain.client import RpcClient
 from chain.sender import (
@@ -39,7 +37,6 @@ from program.client import Client
 _CLOCK_SLOT = struct.Struct("<Q")
 _CLOCK_UNIX_TIMESTAMP = struct.Struct("<q")
 _CLOCK_UNIX_TIMESTAMP_OFFSET = 32
-TOKEN_ACCOUNT_SIZE = 165  # an SPL token account: mint at 0, owner at 32
 A = TypeVar("A", bound=ProgramAccount)
 
 
@@ -68,12 +65,14 @@ async def read_raw_snapshot(rpc: RpcClient,
 @dataclass(frozen=True)
 class JobDeps:
     """The context of a chain job: the RPC endpoints, the keeper's Sender, the anchorpy
-    Program (decoding) and the instruction builder of the deployment."""
+    Program (decoding), the instruction builder of the deployment, and the token account the
+    keeper's rewards are paid to when configured (None: derived, see jobs/reward_token.py)."""
 
     rpc: RpcClient
     sender: Sender
     program: Program
     client: Client
+    reward_token: Pubkey | None = None
 
     async def raw_snapshot(self, *addresses: Pubkey) -> tuple[ChainClock, list[Account | None]]:
         """The chain's clock and the raw accounts at `addresses` (see `read_raw_snapshot`)."""
@@ -172,15 +171,3 @@ async def read_account(deps: JobDeps, address: Pubkey, kind: type[A]) -> tuple[i
         raise MissingAccount("the program's Config account is missing")
     return now, account, config
 
-
-async def quote_token_account(deps: JobDeps, owner: Pubkey, quote_mint: Pubkey) -> Pubkey:
-    """A quote token account of `owner` (the lowest address of those it owns, so that every
-    keeper picks the same); MissingAccount when it has none."""
-    resp = await deps.rpc.call(
-        "get_program_accounts", TOKEN_PROGRAM_ID, encoding="base64",
-        filters=[TOKEN_ACCOUNT_SIZE, MemcmpOpts(offset=0, bytes=str(quote_mint)),
-                 MemcmpOpts(offset=32, bytes=str(owner))])
-    found: list[Pubkey] = sorted(a.pubkey for a in resp.value)
-    if not found:
-        raise MissingAccount(f"{owner} has no quote token account")
-    return found[0]

@@ -24,7 +24,7 @@ from solders.pubkey import Pubkey
 from chain.funding import Funding
 from chain.prices import OracleRefused, Quote, judge_quote
 from chain.pyth import read_aggregate
-from jobs.deps import JobDeps, MissingAccount, Step, quote_token_account, run_planned
+from jobs.deps import JobDeps, MissingAccount, Step, run_planned
 from jobs.liquidation_plan import (
     FLAT,
     LONG,
@@ -36,6 +36,7 @@ from jobs.liquidation_plan import (
 )
 from jobs.outcome import Outcome
 from jobs.registry import LIQUIDATE_POSITION, SCAN_POSITIONS
+from jobs.reward_token import creating_reward_token, reward_token_address
 from metrics import definitions as metric
 from program import layouts
 from program.accounts import Config, PerpMarket, Position, ProgramAccount
@@ -48,9 +49,6 @@ POSITION_SIDE_OFFSET = layouts.offset(layouts.POSITION, "side")
 _ROUTES_MAX = 200_000
 _markets: dict[Pubkey, Pubkey] = {}  # position -> its perp market
 _oracles: dict[Pubkey, Pubkey] = {}  # perp market -> its oracle
-# (keeper, quote mint) -> its token account, a task so that a burst of liquidations shares
-# one lookup
-_keeper_tokens: dict[tuple[Pubkey, Pubkey], asyncio.Task[Pubkey]] = {}
 
 log = structlog.get_logger(__name__)
 A = TypeVar("A", bound=ProgramAccount)
@@ -191,26 +189,20 @@ async def _route(deps: JobDeps, position: Pubkey) -> tuple[Pubkey, Pubkey]:
     return market, _oracles[market]
 
 
-async def _keeper_token(deps: JobDeps, quote_mint: Pubkey) -> Pubkey:
-    """The keeper's quote token account, where the program pays the liquidation reward."""
-    key = (deps.sender.payer.pubkey(), quote_mint)
-    task = _keeper_tokens.get(key)
-    if task is None or (task.done() and task.exception() is not None):  # a failure: ask again
-        task = _keeper_tokens[key] = asyncio.ensure_future(quote_token_account(deps, *key))
-    return await asyncio.shield(task)
-
-
 async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
     """Liquidate `position` when the program would: `already_done` once flat, `not_needed`
     while healthy, `retry` while its oracle is refused, `failed` when an account is missing."""
 
+    keeper, quote_mint = deps.sender.payer.pubkey(), deps.client.d.quote_mint
+    token = reward_token_address(keeper, quote_mint, deps.reward_token)
+
     async def planner() -> Step:
         perp_market, oracle = await _route(deps, position)
         clock, accounts = await deps.raw_snapshot(position, perp_market, deps.client.d.config,
-                                                  oracle)
+                                                  oracle, token)
         p = _expect(deps.decode(accounts[0]), Position, position)
         m = _expect(deps.decode(accounts[1]), PerpMarket, perp_market)
-        config = _expect(deps.decode(accounts[2]), Config, deps.client.d.config)
+        _expect(deps.decode(accounts[2]), Config, deps.client.d.config)
         if p.side == FLAT:
             return Outcome.ALREADY_DONE
         try:
@@ -225,9 +217,8 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
                                index=long_index if p.side == LONG else short_index,
                                maintenance_bps=m.maintenance_margin_bps):
             return Outcome.NOT_NEEDED
-        token = await _keeper_token(deps, config.quote_mint)
-        return [deps.client.liquidate(deps.sender.payer.pubkey(), perp_market, position,
-                                      oracle, token)]
+        return [*creating_reward_token(keeper, quote_mint, deps.reward_token, accounts[4]),
+                deps.client.liquidate(keeper, perp_market, position, oracle, token)]
 
     outcome = await run_planned(deps, LIQUIDATE_POSITION, planner)
     log.info(LIQUIDATE_POSITION.name, position=str(position), outcome=str(outcome))

@@ -60,6 +60,10 @@ chain_slot = Gauge(
 rpc_requests = Counter(
     "keepernet_rpc_requests_total", "RPC requests, by endpoint name, method and outcome",
     ["endpoint", "method", "outcome"], registry=registry)
+rpc_batch_refusals = Counter(
+    "keepernet_rpc_batch_refusals_total",
+    "JSON-RPC batches an endpoint refused (it gets single requests from then on)", ["endpoint"],
+    registry=registry)
 rpc_latency = Histogram(
     "keepernet_rpc_request_duration_seconds", "RPC request latency, by endpoint name and method",
     ["endpoint", "method"], buckets=RPC_BUCKETS_S, registry=registry)

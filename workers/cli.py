@@ -31,6 +31,8 @@ from chain.scenarios import Crash, RandomWalk, Scenario, ScenarioError, load_csv
 
 DEFAULT_KEYS = Path(".keepernet/localnet-keys")
 DEMO_DATA = Path(".keepernet/demo")
+# the benchmarks' largest book, a million positions, on the demo's two perp markets
+MAX_POSITIONS_PER_MARKET = 500_000
 DATABASE_URL_ENV = "KEEPERNET_DATABASE_URL"
 
 
@@ -263,7 +265,7 @@ def _migrate(dsn: str | None) -> int:
 
 def _demo(data: Path, duration_s: float | None, positions: int) -> int:
     from demo.processes import ProcessFailed
-    from demo.run import DemoOptions, run_demo
+    from demo.run import DemoOptions, SeedingFailed, run_demo
     from demo.servers import ServerMissing
 
     try:
@@ -278,7 +280,7 @@ def _demo(data: Path, duration_s: float | None, positions: int) -> int:
     except ServerMissing as e:  # refused before anything started
         print(f"keepernet demo: {e}", file=sys.stderr)
         return 2
-    except ProcessFailed as e:
+    except (ProcessFailed, SeedingFailed) as e:
         print(f"keepernet demo: {e}", file=sys.stderr)
         return 1
 
@@ -288,8 +290,9 @@ def _count(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 100_000:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 100000, not {value}")
+    if not 1 <= value <= MAX_POSITIONS_PER_MARKET:
+        raise argparse.ArgumentTypeError(
+            f"must be between 1 and {MAX_POSITIONS_PER_MARKET}, not {value}")
     return value
 
 

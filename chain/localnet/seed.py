@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
+from solana.rpc.core import RPCException
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -41,17 +42,42 @@ from chain.keys import load_keypair
 from program import layouts
 from program.client import Client, Deployment, PerpMarketParams
 from program.local import Wallet
+from program.svm import TOKEN_ACCOUNT_LEN
 
 IN_FLIGHT = 64  # transactions sent before waiting for their answers
 TRADERS_PER_FUNDING_TX = 5
 TRADERS_PER_POSITION_TX = 3
 TRADER_LAMPORTS = 20_000_000  # fees and the Position account's rent
+SIGNATURE_FEE_LAMPORTS = 5_000  # a funding transaction has one signature, the admin's
+# kept on the admin beyond the traders' funding: the fees and rent of the rest of the seeding
+ADMIN_RESERVE_LAMPORTS = 10 * 10**9
 MAX_PRICE = 2**64 - 1
 SET_ACCOUNTS_PER_REQUEST = 2_000  # the localnet's limit per keepernet_setAccounts
 
 
 class SeedError(RuntimeError):
-    """A seeding transaction failed."""
+    """A seeding transaction failed; the message is one line naming what it was doing."""
+
+
+def one_line(error: BaseException) -> str:
+    """What a failed request said, on one line: the node's message without the logs that
+    solana-py's exception carries."""
+    said: object = error.args[0] if isinstance(error, RPCException) and error.args else error
+    message = getattr(said, "message", None)
+    return " ".join((message if isinstance(message, str) else str(said)).split())
+
+
+def traders_cost(count: int, token_account_rent: int) -> int:
+    """The lamports the admin pays for `count` traders: each one's SOL and its token account's
+    rent, and one signature's fee per funding transaction."""
+    transactions = -(-count // TRADERS_PER_FUNDING_TX)
+    return count * (TRADER_LAMPORTS + token_account_rent) + transactions * SIGNATURE_FEE_LAMPORTS
+
+
+def airdrop_needed(balance: int, cost: int) -> int:
+    """What the admin must be given so that `cost` leaves it ADMIN_RESERVE_LAMPORTS: 0 when
+    its `balance` suffices."""
+    return max(0, cost + ADMIN_RESERVE_LAMPORTS - balance)
 
 
 @dataclass(frozen=True)
@@ -111,10 +137,10 @@ class Seeder:
     async def _blockhash(self) -> Hash:
         return (await self.client.get_latest_blockhash()).value.blockhash
 
-    async def send_all(self, batches: Sequence[tuple[list[Instruction], Sequence[Keypair]]]) \
-            -> None:
+    async def send_all(self, batches: Sequence[tuple[list[Instruction], Sequence[Keypair]]],
+                       what: str = "a seeding transaction") -> None:
         """Send each (instructions, signers — the first pays) as one transaction, IN_FLIGHT
-        at a time; SeedError naming the first that failed."""
+        at a time; SeedError saying `what` failed and the first error."""
         for start in range(0, len(batches), IN_FLIGHT):
             blockhash = await self._blockhash()
             chunk = batches[start:start + IN_FLIGHT]
@@ -123,7 +149,7 @@ class Seeder:
                                            return_exceptions=True)
             for result in results:
                 if isinstance(result, BaseException):
-                    raise SeedError(f"a seeding transaction failed: {result}") from result
+                    raise SeedError(f"{what} failed: {one_line(result)}") from result
 
     async def _send(self, ixs: list[Instruction], signers: Sequence[Keypair],
                     blockhash: Hash) -> None:
@@ -141,6 +167,8 @@ class Seeder:
         account holding `quote`."""
         wallets = [Keypair() for _ in range(count)]
         mint, admin = self.d.quote_mint, self.admin.pubkey()
+        await self.fund_admin(traders_cost(count, (
+            await self.client.get_minimum_balance_for_rent_exemption(TOKEN_ACCOUNT_LEN)).value))
         batches: list[tuple[list[Instruction], Sequence[Keypair]]] = []
         for start in range(0, count, TRADERS_PER_FUNDING_TX):
             ixs: list[Instruction] = []
@@ -153,8 +181,17 @@ class Seeder:
                         mint_to(MintToParams(program_id=TOKEN_PROGRAM_ID, mint=mint, dest=ata,
                                              mint_authority=admin, amount=quote))]
             batches.append((ixs, [self.admin]))
-        await self.send_all(batches)
+        await self.send_all(batches, f"funding {count:,} traders")
         return [Wallet(kp, get_associated_token_address(kp.pubkey(), mint)) for kp in wallets]
+
+    async def fund_admin(self, cost: int) -> None:
+        """Airdrop to the admin what it lacks to pay `cost` (the genesis gives it a fixed sum:
+        enough for a few thousand traders, not for the benchmarks' hundreds of thousands)."""
+        admin = self.admin.pubkey()
+        lacking = airdrop_needed((await self.client.get_balance(admin)).value, cost)
+        if lacking:
+            # the localnet runs the airdrop's transfer before it answers
+            await self.client.request_airdrop(admin, lacking)
 
     async def admin_wallet(self, quote: int) -> Wallet:
         """The admin with an associated quote token account holding `quote` more."""
@@ -205,7 +242,7 @@ class Seeder:
                                                    spec.size, acceptable)]
                 signers.append(wallet.kp)
             batches.append((ixs, signers))
-        await self.send_all(batches)
+        await self.send_all(batches, f"opening {len(specs):,} positions")
         return [self.d.position(perp_market, w.key) for w in wallets]
 
     async def positions_written(self, perp_market: Pubkey, specs: Sequence[PositionSpec],

@@ -15,8 +15,9 @@ from chain.localnet import Localnet, run_localnet
 from chain.publisher import Feed, Publisher
 from chain.pyth import read_aggregate
 from chain.scenarios import RandomWalk
-from chain.watch import watch_accounts
+from chain.watch import WS_ENDPOINT, watch_accounts
 from demo.servers import free_port_pair
+from metrics.definitions import registry
 
 PRICE = 100_000_000
 
@@ -61,6 +62,11 @@ class Proxy:
         self.server.close()
 
 
+def subscriptions() -> float:
+    return registry.get_sample_value("keepernet_rpc_requests_total", {
+        "endpoint": WS_ENDPOINT, "method": "accountSubscribe", "outcome": "ok"}) or 0.0
+
+
 async def test_changes_arrive_and_a_cut_connection_comes_back(net: Localnet) -> None:
     oracle = Keypair().pubkey()
     publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=50, seed=3))])
@@ -76,6 +82,7 @@ async def test_changes_arrive_and_a_cut_connection_comes_back(net: Localnet) -> 
         await connected.put(1)
 
     await publisher.publish(0)
+    subscribed = subscriptions()
     watch = asyncio.create_task(watch_accounts(f"ws://127.0.0.1:{port}", [oracle], on_change,
                                                on_connected))
     try:
@@ -88,6 +95,8 @@ async def test_changes_arrive_and_a_cut_connection_comes_back(net: Localnet) -> 
             assert read_aggregate(data).publish_slot <= slot <= net.ledger.slot
         proxy.cut()
         await asyncio.wait_for(connected.get(), 10)  # resubscribed, and said so
+        # each subscription is a request, as a provider counts it
+        assert subscriptions() == subscribed + 2
         await publisher.publish(3)
         address, data, _ = await asyncio.wait_for(changes.get(), 5)
         assert data == net.protocol.chain.raw(oracle)

@@ -46,7 +46,7 @@ def demo(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_bad_demo_options_are_refused(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("")
-    for args, says in ((["--positions", "0"], "must be between 1 and 100000, not 0"),
+    for args, says in ((["--positions", "0"], "must be between 1 and 500000, not 0"),
                        (["--duration", "-5"], "must be greater than 0"),
                        (["--data", str(tmp_path / "a-file" / "demo")],
                         "cannot keep the demo's data in")):

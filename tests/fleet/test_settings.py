@@ -23,6 +23,7 @@ from fleet.settings import (
 )
 
 PROGRAM = "Fg6PaFpoGXkYsidMpWTK6W2BeZ7FEfcYkg476zPFsLnS"
+REWARD_TOKEN = "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin"
 REQUIRED = {
     "KEEPERNET_RPC_URLS": "primary=http://127.0.0.1:8899",
     "KEEPERNET_DATABASE_URL": "postgresql://keeper@127.0.0.1:5432/keepernet",
@@ -60,10 +61,11 @@ def test_defaults_with_only_the_required_settings() -> None:
     assert s.keypair_path is None
     assert s.job_runs_retention_days == 30.0
     assert (s.rpc_timeout_s, s.rpc_deadline_s, s.ws_url, s.metrics_port) == (5.0, 20.0, None, 9400)
+    assert s.rpc_batches == "auto"
     assert s.redis == RedisSettings("redis://127.0.0.1:6379/0", 2.0, 5.0, 5, 1.0)
     assert s.fees == FeePolicy()
     assert s.timeouts == JobTimeouts()
-    assert s.liquidator == LiquidatorSettings(10.0)
+    assert s.liquidator == LiquidatorSettings(10.0, None)
     assert s.config_path is None
 
 
@@ -108,6 +110,8 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
         "KEEPERNET_TIMEOUT_LIQUIDATE_POSITION_S": "7",
         "KEEPERNET_TIMEOUT_INDEX_EVENTS_S": "45",
         "KEEPERNET_SCAN_INTERVAL_S": "2",
+        "KEEPERNET_RPC_BATCHES": "Off",
+        "KEEPERNET_REWARD_TOKEN_ACCOUNT": REWARD_TOKEN,
     })
     assert s.rpc == (Endpoint("primary", "https://a.example/k", 100.0),
                      Endpoint("rpc2", "https://b.example", 50.0),
@@ -122,6 +126,8 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
     assert s.timeouts == JobTimeouts(index_events=45.0, liquidate_position=7.0)
     assert s.timeouts.of("liquidate_position") == 7.0
     assert s.liquidator.scan_interval_s == 2.0
+    assert s.rpc_batches == "off"
+    assert s.liquidator.reward_token_account == Pubkey.from_string(REWARD_TOKEN)
 
 
 FULL_TOML = f"""
@@ -153,6 +159,7 @@ update_funding = 12
 
 [liquidator]
 scan_interval_s = 4
+reward_token_account = "{REWARD_TOKEN}"
 """
 
 
@@ -170,6 +177,7 @@ def test_settings_from_a_toml_file(tmp_path: Path) -> None:
     assert s.fees == FeePolicy(None, 60, 50_000)
     assert s.timeouts.update_funding == 12.0
     assert s.liquidator.scan_interval_s == 4.0
+    assert s.liquidator.reward_token_account == Pubkey.from_string(REWARD_TOKEN)
 
 
 def test_the_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -243,6 +251,8 @@ def test_missing_in_the_file_names_the_file(tmp_path: Path) -> None:
     ("KEEPERNET_CU_LIMIT_MARGIN", "0.9", "must be at least 1"),
     ("KEEPERNET_TIMEOUT_SCAN_POSITIONS_S", "0", "must be greater than 0, not 0"),
     ("KEEPERNET_SCAN_INTERVAL_S", "soon", "not a number: 'soon'"),
+    ("KEEPERNET_RPC_BATCHES", "sometimes", "must be one of auto, on, off, not 'sometimes'"),
+    ("KEEPERNET_REWARD_TOKEN_ACCOUNT", "mine", "not a base58 public key: 'mine'"),
     ("KEEPERNET_REDIS_MAX_CONNECTIONS", "0", "must be greater than 0, not 0"),
     ("KEEPERNET_JOB_RUNS_RETENTION_DAYS", "0", "must be greater than 0, not 0"),
     ("KEEPERNET_REDIS_URL", "redis+sentinel://:pw@s1:26379", "names no master"),
@@ -298,7 +308,8 @@ JOB_NAMES = ("INDEX_EVENTS", "SNAPSHOT_ACCOUNTS", "SCAN_POSITIONS", "LIQUIDATE_P
 def test_the_variables_are_those_documented() -> None:
     documented = (
         "KEEPERNET_CONFIG", "KEEPERNET_RPC_URLS", "KEEPERNET_RPC_TIMEOUT_S",
-        "KEEPERNET_RPC_DEADLINE_S", "KEEPERNET_WS_URL", "KEEPERNET_DATABASE_URL",
+        "KEEPERNET_RPC_DEADLINE_S", "KEEPERNET_RPC_BATCHES", "KEEPERNET_WS_URL",
+        "KEEPERNET_DATABASE_URL",
         "KEEPERNET_JOB_RUNS_RETENTION_DAYS",
         "KEEPERNET_PROGRAM_ID", "KEEPERNET_KEYPAIR", "KEEPERNET_METRICS_PORT",
         "KEEPERNET_REDIS_URL", "KEEPERNET_REDIS_CONNECT_TIMEOUT_S",
@@ -307,7 +318,7 @@ def test_the_variables_are_those_documented() -> None:
         "KEEPERNET_CU_PRICE_MICRO_LAMPORTS",
         "KEEPERNET_CU_PRICE_PERCENTILE", "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS",
         "KEEPERNET_CU_LIMIT_MARGIN", *(f"KEEPERNET_TIMEOUT_{job}_S" for job in JOB_NAMES),
-        "KEEPERNET_SCAN_INTERVAL_S")
+        "KEEPERNET_SCAN_INTERVAL_S", "KEEPERNET_REWARD_TOKEN_ACCOUNT")
     assert documented == ENV_VARS
 
 

@@ -25,6 +25,7 @@ from jobs.deps import ChainClock
 from jobs.liquidation import liquidate_position, read_prices, scan_positions
 from jobs.liquidation_plan import OracleRule, PositionBook, is_liquidatable
 from jobs.outcome import Outcome
+from jobs.reward_token import reward_token_address
 from metrics.definitions import registry
 from program import layouts
 from program.local import PYTH_PROGRAM, Wallet
@@ -69,7 +70,8 @@ class Perps:
         for k, wallet in zip(self.w.keepers, self.w.net.keepers, strict=True):
             got = await self.w.calls(self.position(market, user), k.client.liquidate(
                 wallet.key, self.markets[market], self.position(market, user),
-                self.oracles[market], wallet.token))
+                self.oracles[market], reward_token_address(
+                    wallet.key, self.w.net.deployment.quote_mint, None)))
             ok, failed = ok + got[0], failed + got[1]
         return ok, failed
 
