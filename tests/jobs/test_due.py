@@ -4,7 +4,7 @@ finalize, perp markets whose funding interval passed, and nothing else."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -31,7 +31,7 @@ class AtTime(JobDeps):
     """A keeper that reads the chain's accounts but sees the clock at `now`: the localnet's
     clock moves with wall time, so only this holds a boundary to the second."""
 
-    now: int
+    now: int = field(kw_only=True)
 
     async def snapshot(self, *addresses: Pubkey) -> tuple[int, list[Any | None]]:
         _, accounts = await super().snapshot(*addresses)
@@ -60,7 +60,7 @@ async def test_funding_is_due_from_the_second_its_interval_has_passed(w: World) 
     due = DueJob("update_funding", perp, last_funding_ts)
 
     def at(now: int) -> AtTime:
-        return AtTime(k.rpc, k.sender, k.program, k.client, now)
+        return AtTime(k.rpc, k.sender, k.program, k.client, now=now)
 
     assert due not in await read_due(at(last_funding_ts + HOUR - 1), "funding")
     assert due in await read_due(at(last_funding_ts + HOUR), "funding")
