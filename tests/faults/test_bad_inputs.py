@@ -38,7 +38,7 @@ CASES = [
          "be between 1 and 65534, not 70000"),
     Case(("prices", "--oracle", "nope", "--scenario", "walk"),
          "keepernet prices: error: argument --oracle: not a base58 public key: 'nope'"),
-    Case(("demo", "--positions", "0"), "must be between 1 and 100000, not 0"),
+    Case(("demo", "--positions", "0"), "must be between 1 and 500000, not 0"),
     Case(("demo", "--duration", "-5"), "must be greater than 0"),
     # configuration
     Case(("worker", "liquidator"), "KEEPERNET_RPC_URLS (TOML rpc) from the environment: ",

@@ -5,9 +5,8 @@ once), nothing is sent while healthy or while the oracle is refused, a missing a
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,62 +18,20 @@ from solders.pubkey import Pubkey
 
 from chain.funding import Funding
 from chain.prices import Quote
-from chain.publisher import SET_PRICE_METHOD
 from chain.pyth import PriceStatus, price_account
 from jobs.deps import ChainClock
 from jobs.liquidation import liquidate_position, read_prices, scan_positions
 from jobs.liquidation_plan import OracleRule, PositionBook, is_liquidatable
 from jobs.outcome import Outcome
-from jobs.reward_token import reward_token_address
 from metrics.definitions import registry
 from program import layouts
 from program.local import PYTH_PROGRAM, Wallet
-from tests.support.chain_world import World, world
+from tests.support.chain_world import world
+from tests.support.liquidation_world import CONF_BPS, LONG, PRICE, SHORT, SIZE, THICK, THIN, Perps
 from tests.support.localnet import rpc
 from tests.support.perp_world import funded_perp_market, perp_market_stub
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-PRICE = 100_000_000
-LONG, SHORT = 1, 2
-SIZE = 1_000_000  # one base unit: 100 quote of notional at PRICE
-THIN, THICK = 12_000_000, 50_000_000  # collateral: ~8x and 2x leverage
-CONF_BPS = 10  # price_account's default confidence: fills and health move by it
-
-
-@dataclass
-class Perps:
-    w: World
-    oracles: list[Pubkey]  # one per market
-    markets: list[Pubkey]
-    prices: dict[Pubkey, int]
-
-    async def set_price(self, oracle: Pubkey, price: int,
-                        status: PriceStatus = PriceStatus.TRADING) -> None:
-        slot = await rpc(self.w.net, "getSlot")
-        data = price_account(price, slot=slot, status=status).encode()
-        await rpc(self.w.net, SET_PRICE_METHOD, str(oracle), base64.b64encode(data).decode())
-        self.prices[oracle] = price
-
-    async def refresh(self, *oracles: Pubkey) -> None:
-        """Fresh prices (the program refuses them after 25 slots, 10 s)."""
-        for o in oracles or self.oracles:
-            await self.set_price(o, self.prices[o])
-
-    def position(self, market: int, user: Wallet) -> Pubkey:
-        return self.w.net.deployment.position(self.markets[market], user.key)
-
-    async def liquidations(self, market: int, user: Wallet) -> tuple[int, int]:
-        """(landed, failed) liquidations of the position by either keeper."""
-        ok = failed = 0
-        for k, wallet in zip(self.w.keepers, self.w.net.keepers, strict=True):
-            got = await self.w.calls(self.position(market, user), k.client.liquidate(
-                wallet.key, self.markets[market], self.position(market, user),
-                self.oracles[market], reward_token_address(
-                    wallet.key, self.w.net.deployment.quote_mint, None)))
-            ok, failed = ok + got[0], failed + got[1]
-        return ok, failed
-
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def perps() -> AsyncIterator[Perps]:

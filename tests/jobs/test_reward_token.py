@@ -17,8 +17,8 @@ from jobs.deps import JobDeps
 from jobs.liquidation import liquidate_position
 from jobs.outcome import Outcome
 from metrics.definitions import registry
-from tests.jobs.test_liquidation import PRICE, SIZE, THIN, Perps
 from tests.support.chain_world import world
+from tests.support.liquidation_world import PRICE, SIZE, THIN, Perps
 from tests.support.perp_world import funded_perp_market
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
