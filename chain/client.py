@@ -229,7 +229,14 @@ class RpcClient:
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run AsyncClient.`method` on the first endpoint that completes it."""
         async def attempt(s: _EndpointState) -> Any:
-            result = await getattr(s.client, method)(*args, **kwargs)
+            try:
+                result = await getattr(s.client, method)(*args, **kwargs)
+            except BaseException as e:
+                # solders 0.26 panics (a BaseException) parsing a -32005 "node unhealthy"
+                # error that has no `data`, as some nodes send it: the endpoint cannot serve
+                if type(e).__name__ != "PanicException":
+                    raise
+                raise _EndpointFailed(f"unreadable answer ({e})") from None
             if type(result) is int:
                 # solders hands back the bare code of a JSON-RPC error it cannot type (a
                 # provider's rate limit in the body, say)

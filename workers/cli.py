@@ -1,6 +1,7 @@
 """The `keepernet` command.
 
-  keepernet localnet [--port N] [--keys DIR] [--host ADDRESS]
+  keepernet localnet [--port N] [--keys DIR] [--host ADDRESS] [--slot-ms MS]
+                     [--finalize-slots N]
   keepernet prices --oracle KEY [--oracle KEY ...] --scenario walk|crash|csv [options]
   keepernet migrate [--dsn DSN]
   keepernet worker indexer|liquidator|funding|governance [--config FILE]
@@ -45,6 +46,26 @@ def _port(text: str) -> int:
     return port
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected milliseconds > 0, got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="keepernet", description="Keepernet keeper network.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -58,6 +79,10 @@ def parser() -> argparse.ArgumentParser:
     localnet.add_argument("--host", default="127.0.0.1",
                           help="address to listen on (default 127.0.0.1; 0.0.0.0 in a "
                                "container others reach)")
+    localnet.add_argument("--slot-ms", type=_positive_ms, default=400,
+                          help="milliseconds per slot (default 400, a cluster's)")
+    localnet.add_argument("--finalize-slots", type=_positive_int, default=32,
+                          help="slots after which a slot is finalized (default 32)")
     prices = commands.add_parser(
         "prices", help="publish Pyth price accounts into the localnet from a scenario")
     prices.add_argument("--url", default="http://127.0.0.1:8899", help="the localnet's RPC URL")
@@ -323,7 +348,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(serve(args.port, args.keys, host=args.host))
+                asyncio.run(serve(args.port, args.keys, host=args.host,
+                                  slot_seconds=args.slot_ms / 1000,
+                                  finalize_slots=args.finalize_slots))
         except KeypairError as e:  # a key file in the folder others can read, or malformed
             print(f"keepernet localnet: {e}", file=sys.stderr)
             return 2

@@ -19,7 +19,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.localnet.bootstrap import Genesis, bootstrap
-from chain.localnet.ledger import Ledger
+from chain.localnet.ledger import FINALIZE_SLOTS, SLOT_SECONDS, Ledger
 from chain.localnet.server import HOST, LocalnetServer
 from program.client import Client, Deployment
 from program.local import LocalProtocol, Wallet
@@ -79,12 +79,15 @@ class Localnet:
 
 @asynccontextmanager
 async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
-                       host: str = HOST) -> AsyncIterator[Localnet]:
+                       host: str = HOST, slot_seconds: float = SLOT_SECONDS,
+                       finalize_slots: int = FINALIZE_SLOTS) -> AsyncIterator[Localnet]:
     """Start a localnet on `host`:`port` (WebSocket on `port + 1`; 127.0.0.1 unless told) and
     stop it on exit. Without `keys_dir` the keypairs live in a temporary folder removed on
-    exit. The URLs it gives are 127.0.0.1's either way."""
+    exit. The URLs it gives are 127.0.0.1's either way. A slot lasts `slot_seconds` and is
+    finalized `finalize_slots` later (tests use faster slots)."""
     with tempfile.TemporaryDirectory(prefix="keepernet-localnet-") as tmp:
-        genesis = bootstrap(keys_dir if keys_dir is not None else Path(tmp))
+        genesis = bootstrap(keys_dir if keys_dir is not None else Path(tmp),
+                            slot_seconds=slot_seconds, finalize_slots=finalize_slots)
         server = LocalnetServer(genesis.ledger, genesis.faucet)
         await server.start(port, host)
         try:
@@ -94,13 +97,15 @@ async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *
 
 
 async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
-                host: str = HOST) -> None:
+                host: str = HOST, slot_seconds: float = SLOT_SECONDS,
+                finalize_slots: int = FINALIZE_SLOTS) -> None:
     """Run a localnet until SIGINT or SIGTERM, printing one line when it is ready."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):  # shut down cleanly when told to
         loop.add_signal_handler(signum, stop.set)
-    async with run_localnet(port, keys_dir, host=host) as net:
+    async with run_localnet(port, keys_dir, host=host, slot_seconds=slot_seconds,
+                            finalize_slots=finalize_slots) as net:
         print(net.ready_line(), flush=True)
         await stop.wait()
 

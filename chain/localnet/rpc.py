@@ -31,7 +31,7 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 from spl.token.constants import TOKEN_PROGRAM_ID
 
-from chain.localnet.ledger import Ledger, Rejected, TxRecord, fee_for
+from chain.localnet.ledger import BLOCKHASH_VALID_SLOTS, Ledger, Rejected, TxRecord, fee_for
 from chain.pyth import read_aggregate
 from program.local import PYTH_PROGRAM
 
@@ -351,23 +351,27 @@ class Rpc:
         return {"jsonrpc": "2.0", "result": result, "id": request_id}
 
     def _context(self, config: dict[str, Any]) -> dict[str, Any]:
-        self.ledger.tick()
+        slot = self.ledger.commitment_slot(config.get("commitment"))
         min_slot = config.get("minContextSlot")
-        if isinstance(min_slot, int) and min_slot > self.ledger.slot:
+        if isinstance(min_slot, int) and min_slot > slot:
             raise RpcError(MIN_CONTEXT_SLOT_NOT_REACHED, "Minimum context slot has not been "
-                           "reached", {"contextSlot": self.ledger.slot})
-        return {"slot": self.ledger.slot, "apiVersion": SOLANA_CORE_VERSION}
+                           "reached", {"contextSlot": slot})
+        return {"slot": slot, "apiVersion": SOLANA_CORE_VERSION}
+
+    def at_slot(self, config: dict[str, Any]) -> int | None:
+        """The slot whose state a read at the config's commitment sees; None for the newest."""
+        slot = self.ledger.commitment_slot(config.get("commitment"))
+        return None if slot >= self.ledger.slot else slot
 
     def _with_context(self, config: dict[str, Any], value: Any) -> dict[str, Any]:
         return {"context": self._context(config), "value": value}
 
     def _slot(self, params: list[Any], config_index: int) -> int:
-        self._context(_config(params, config_index))
-        return self.ledger.slot
+        return int(self._context(_config(params, config_index))["slot"])
 
     # ---- accounts -----------------------------------------------------------------------------
     def _account_or_none(self, address: Pubkey, config: dict[str, Any]) -> Any:
-        account = self.ledger.account(address)
+        account = self.ledger.account(address, self.at_slot(config))
         return None if account is None else encode_account(account, config)
 
     def get_account_info(self, params: list[Any]) -> Any:
@@ -388,13 +392,15 @@ class Rpc:
         config = _config(params, 1)
         filters = [_filter(f) for f in config.get("filters") or []]
         found = [{"pubkey": str(address), "account": encode_account(account, config)}
-                 for address, account in self.ledger.program_accounts(program_id)
+                 for address, account in self.ledger.program_accounts(program_id,
+                                                                      self.at_slot(config))
                  if all(f(bytes(account.data)) for f in filters)]
         return self._with_context(config, found) if config.get("withContext") else found
 
     def get_balance(self, params: list[Any]) -> Any:
         address = _pubkey(_param(params, 0, "pubkey"))
-        return self._with_context(_config(params, 1), self.ledger.balance(address))
+        config = _config(params, 1)
+        return self._with_context(config, self.ledger.balance(address, self.at_slot(config)))
 
     def get_minimum_balance(self, params: list[Any]) -> int:
         size = _int(_param(params, 0, "data length"), "data length")
@@ -403,7 +409,7 @@ class Rpc:
     def get_token_account_balance(self, params: list[Any]) -> Any:
         address = _pubkey(_param(params, 0, "pubkey"))
         config = _config(params, 1)
-        account = self.ledger.account(address)
+        account = self.ledger.account(address, self.at_slot(config))
         if account is None or account.owner != TOKEN_PROGRAM_ID or len(account.data) < 72:
             raise invalid_params("Invalid param: not a Token account")
         data = bytes(account.data)
@@ -419,9 +425,12 @@ class Rpc:
     # ---- blockhashes and fees -----------------------------------------------------------------
     def get_latest_blockhash(self, params: list[Any]) -> Any:
         config = _config(params, 0)
-        blockhash, last_valid = self.ledger.latest_blockhash()
-        return self._with_context(config, {"blockhash": str(blockhash),
-                                           "lastValidBlockHeight": last_valid})
+        context = self._context(config)
+        block = self.ledger.block(context["slot"])
+        blockhash = self.ledger.latest_blockhash()[0] if block is None else block.blockhash
+        return {"context": context, "value": {
+            "blockhash": str(blockhash),
+            "lastValidBlockHeight": context["slot"] + BLOCKHASH_VALID_SLOTS}}
 
     def is_blockhash_valid(self, params: list[Any]) -> Any:
         blockhash = _hash(_param(params, 0, "blockhash"))
@@ -463,9 +472,10 @@ class Rpc:
             if simulation.err is not None:
                 self._preflight_failure(error_json(simulation.err), simulation.logs,
                                         simulation.units)
-        # as a validator: the signature is returned even if the transaction never lands
+        # as a validator: the signature is returned at once, even if the transaction never
+        # lands; it executes when the next slot is produced
         with contextlib.suppress(Rejected):
-            self.ledger.send(tx)
+            self.ledger.submit(tx)
         return str(signature)
 
     @staticmethod
@@ -520,15 +530,16 @@ class Rpc:
                 values.append(None)
                 continue
             err = error_json(record.err)
-            values.append({"slot": record.slot, "confirmations": None, "err": err,
+            values.append({"slot": record.slot,
+                           "confirmations": self.ledger.confirmations(record.slot), "err": err,
                            "status": {"Ok": None} if err is None else {"Err": err},
-                           "confirmationStatus": "finalized"})
+                           "confirmationStatus": self.ledger.commitment_of(record.slot)})
         return self._with_context(config, values)
 
     def get_signatures_for_address(self, params: list[Any]) -> list[dict[str, Any]]:
         address = _pubkey(_param(params, 0, "address"))
         config = _config(params, 1)
-        self._context(config)
+        newest = self._context(_at_least_confirmed(config))["slot"]
         limit = config.get("limit") or MAX_RESULTS
         if _int(limit, "limit") > MAX_RESULTS or limit < 1:
             raise invalid_params(f"limit must be between 1 and {MAX_RESULTS}")
@@ -538,8 +549,9 @@ class Rpc:
             address, before=None if before is None else _signature(before),
             until=None if until is None else _signature(until), limit=limit)
         return [{"signature": str(r.signature), "slot": r.slot, "err": error_json(r.err),
-                 "memo": None, "blockTime": r.block_time, "confirmationStatus": "finalized"}
-                for r in records]
+                 "memo": None, "blockTime": r.block_time,
+                 "confirmationStatus": self.ledger.commitment_of(r.slot)}
+                for r in records if r.slot <= newest]
 
     def get_transaction(self, params: list[Any]) -> Any:
         signature = _signature(_param(params, 0, "signature"))
@@ -547,7 +559,7 @@ class Rpc:
         config = {"encoding": params[1]} if len(params) > 1 and isinstance(params[1], str) \
             else _config(params, 1)
         record = self.ledger.transaction(signature)
-        if record is None:
+        if record is None or record.slot > self._context(_at_least_confirmed(config))["slot"]:
             return None
         max_version = config.get("maxSupportedTransactionVersion")
         is_v0 = isinstance(record.tx.message, MessageV0)
@@ -587,9 +599,9 @@ class Rpc:
 
     # ---- cluster ------------------------------------------------------------------------------
     def get_epoch_info(self, params: list[Any]) -> dict[str, int]:
-        self._context(_config(params, 0))
-        epoch, index, per_epoch = self.ledger.epoch_info()
-        return {"absoluteSlot": self.ledger.slot, "blockHeight": self.ledger.slot,
+        slot = self._slot(params, 0)
+        epoch, index, per_epoch = self.ledger.epoch_info(slot)
+        return {"absoluteSlot": slot, "blockHeight": slot,
                 "epoch": epoch, "slotIndex": index, "slotsInEpoch": per_epoch,
                 "transactionCount": self.ledger.transaction_count}
 
@@ -644,6 +656,13 @@ class Rpc:
                                               executable=False)))
         self.ledger.set_accounts(accounts)
         return {"slot": self.ledger.slot, "written": len(accounts)}
+
+
+def _at_least_confirmed(config: dict[str, Any]) -> dict[str, Any]:
+    """A validator answers history methods at confirmed or finalized only."""
+    if config.get("commitment") in ("processed", "recent"):
+        raise invalid_params("Method does not support commitment below `confirmed`")
+    return config
 
 
 def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:

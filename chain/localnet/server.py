@@ -24,7 +24,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from chain.localnet.ledger import SLOT_SECONDS, Ledger, TxRecord
+from chain.localnet.ledger import Ledger, TxRecord
 from chain.localnet.rpc import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
@@ -39,7 +39,6 @@ from chain.localnet.rpc import (
 )
 
 HOST = "127.0.0.1"
-TICK_SECONDS = SLOT_SECONDS / 4  # how often the slot clock is caught up with wall time
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
 _EMPTY = Account(lamports=0, data=b"", owner=SYSTEM_PROGRAM, executable=False, rent_epoch=0)
 
@@ -240,7 +239,8 @@ class LocalnetServer:
         # the slot clock follows wall time even when nobody asks
         while True:
             self.ledger.tick()
-            await asyncio.sleep(TICK_SECONDS)
+            # a quarter slot: a slot is produced at most that late
+            await asyncio.sleep(self.ledger.slot_seconds / 4)
 
     async def _http(self, request: web.Request) -> web.Response:
         response = self.rpc.handle(await request.read())
