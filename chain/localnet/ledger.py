@@ -432,6 +432,10 @@ class Ledger:
         for a in addresses:
             self._touched[a] = None
 
+    def addresses(self) -> list[Pubkey]:
+        """Every address the ledger has seen."""
+        return list(self._touched)
+
     def account(self, address: Pubkey, at_slot: int | None = None) -> Account | None:
         """The account, or None if it does not exist (no lamports), as a validator sees it:
         now, or as it was at the end of `at_slot` (an unrooted slot)."""
