@@ -400,6 +400,12 @@ class Ledger:
             return self.blocks[index]
         return None
 
+    def blocks_between(self, after: int, until: int) -> list[Block]:
+        """The blocks produced after slot `after`, up to `until` included."""
+        start = bisect.bisect_right(self.blocks, after, key=lambda b: b.slot)
+        end = bisect.bisect_right(self.blocks, until, key=lambda b: b.slot)
+        return self.blocks[start:end]
+
     def transactions_in(self, slot: int) -> list[TxRecord]:
         return self._by_slot.get(slot, [])
 
