@@ -2,7 +2,9 @@
 
 `run_localnet()` starts one in-process for tests; `serve()` runs one until cancelled (the CLI).
 Modules: `ledger` (slot clock and history), `rpc` (the JSON-RPC methods), `server` (HTTP and
-WebSocket), `bootstrap` (genesis: program, mint, vault, config, wallets).
+WebSocket), `bootstrap` (genesis: program, mint, vault, config, wallets), `tokens` (the token
+queries), `token_state` (token accounts and mints decoded), `parsed` and `instruction_parsers`
+(the jsonParsed encoding of transactions).
 """
 
 from __future__ import annotations

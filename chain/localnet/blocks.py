@@ -15,6 +15,7 @@ from solders.message import MessageV0
 
 from chain.localnet.cluster import identity
 from chain.localnet.ledger import Block
+from chain.localnet.parsed import parsed_transaction
 from chain.localnet.rpc import (
     Handler,
     Rpc,
@@ -107,11 +108,16 @@ class Blocks:
                                    "requesting client. Please try the request again with the "
                                    "following configuration parameter: "
                                    "\"maxSupportedTransactionVersion\": 0")
+                transaction: Any
+                if encoding == "json":
+                    transaction = ui_transaction(record.tx)
+                elif encoding == "jsonParsed":
+                    transaction = parsed_transaction(record)
+                else:
+                    transaction = encode_data(bytes(record.tx), encoding)
                 entry: dict[str, Any] = {
-                    "transaction": ui_transaction(record.tx)
-                    if encoding in ("json", "jsonParsed")
-                    else encode_data(bytes(record.tx), encoding),
-                    "meta": transaction_meta(record)}
+                    "transaction": transaction,
+                    "meta": transaction_meta(record, parsed=encoding == "jsonParsed")}
                 if max_version is not None:
                     entry["version"] = 0 if is_v0 else "legacy"
                 transactions.append(entry)

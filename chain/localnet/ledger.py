@@ -11,7 +11,10 @@ address, no list of accounts to scan. `Ledger` adds what a JSON-RPC node needs:
   commitment are as they were at that commitment's slot;
 - the blocks produced (slot, parent, blockhash, time, transactions);
 - every transaction sent through it, with slot, block time, error, logs (exactly as LiteSVM
-  returns them, `Program data:` lines included), compute units, fee and balances;
+  returns them, `Program data:` lines included), compute units, fee, lamport and token
+  balances, and the addresses its lookup tables loaded;
+- the SlotHashes sysvar, which LiteSVM leaves at genesis: creating an address lookup table
+  needs a recent slot in it;
 - signatures per address, newest first, and an index of every address ever touched, so
   `getProgramAccounts` can scan accounts;
 - `time_travel` for tests, and listeners that the WebSocket server turns into notifications.
@@ -33,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solders.account import Account
+from solders.address_lookup_table_account import AddressLookupTable
 from solders.hash import Hash
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
@@ -41,18 +45,32 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from solders.transaction_status import TransactionErrorFieldless, TransactionErrorType
 
+from chain.localnet.token_state import mint, token_account
 from program.svm import ProgramSvm
 
 SLOT_SECONDS = 0.4
 FINALIZE_SLOTS = 32  # slots after which a slot is rooted, as on a cluster
 COMMITMENTS = ("processed", "confirmed", "finalized")
 BLOCKHASH_VALID_SLOTS = 150
+SLOT_HASHES_KEPT = 512  # entries of the SlotHashes sysvar, as the runtime keeps
 STATUS_CACHE_SLOTS = 300  # how far back getSignatureStatuses looks without history search
 LAMPORTS_PER_SIGNATURE = 5_000
 COMPUTE_BUDGET_PROGRAM = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 DEFAULT_UNITS_PER_INSTRUCTION = 200_000
 MAX_COMPUTE_UNITS = 1_400_000
 _SET_UNIT_LIMIT, _SET_UNIT_PRICE = 2, 3
+
+
+@dataclass(frozen=True)
+class TokenBalance:
+    """A token account's balance in a transaction's meta, before or after it."""
+
+    account_index: int
+    mint: Pubkey
+    owner: Pubkey
+    program_id: Pubkey
+    amount: int
+    decimals: int
 
 
 class Rejected(Exception):
@@ -79,12 +97,16 @@ class TxRecord:
     logs: list[str]
     compute_units: int
     fee: int
-    account_keys: list[Pubkey]
+    account_keys: list[Pubkey]  # the message's, then those loaded from lookup tables
     pre_balances: list[int]
     post_balances: list[int]
     unit_price: int  # micro-lamports per compute unit, from a SetComputeUnitPrice
     inner_instructions: list[list[tuple[int, list[int], bytes, int | None]]] = field(
         default_factory=list)  # per instruction: (program index, accounts, data, stack height)
+    pre_token_balances: list[TokenBalance] = field(default_factory=list)
+    post_token_balances: list[TokenBalance] = field(default_factory=list)
+    loaded_writable: list[Pubkey] = field(default_factory=list)
+    loaded_readonly: list[Pubkey] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -213,7 +235,12 @@ class Ledger:
         clock.epoch = self.epoch_info()[0]
         self.svm.set_clock(clock)
         self.svm.expire_blockhash()
-        self._blockhashes[self.svm.latest_blockhash()] = slot
+        blockhash = self.svm.latest_blockhash()
+        self._blockhashes[blockhash] = slot
+        # the current slot too: a client may create a lookup table for the slot getSlot gave
+        # before a new slot begins
+        self.svm.set_slot_hashes(
+            [(slot, blockhash), *self.svm.get_slot_hashes()[:SLOT_HASHES_KEPT - 1]])
         while self._blockhashes:
             oldest, oldest_slot = next(iter(self._blockhashes.items()))
             if oldest_slot >= slot - BLOCKHASH_VALID_SLOTS:
@@ -299,9 +326,13 @@ class Ledger:
         message = tx.message
         if message.recent_blockhash not in self._blockhashes:
             raise Rejected(TransactionErrorFieldless.BlockhashNotFound)
-        keys = list(message.account_keys)
+        loaded_writable, loaded_readonly = self.loaded_addresses(message)
+        keys = [*message.account_keys, *loaded_writable, *loaded_readonly]
         pre = [self.balance(k) for k in keys]
-        self._journal_writes([k for i, k in enumerate(keys) if is_writable(message, i)])
+        self._journal_writes([k for i, k in enumerate(message.account_keys)
+                              if is_writable(message, i)] + loaded_writable)
+        programs = {keys[ix.program_id_index] for ix in message.instructions}
+        pre_tokens = self._token_balances(keys, programs)
         result = self.svm.send_transaction(tx)
         err: TransactionErrorType | None = None
         meta: TransactionMetadata
@@ -317,7 +348,9 @@ class Ledger:
         budget = compute_budget(message)
         record = TxRecord(signature, tx, self.slot, self.block_time, err, list(meta.logs()),
                           meta.compute_units_consumed(), fee_for(message, budget), keys, pre,
-                          [self.balance(k) for k in keys], budget[1], inner)
+                          [self.balance(k) for k in keys], budget[1], inner, pre_tokens,
+                          self._token_balances(keys, programs), loaded_writable,
+                          loaded_readonly)
         self._txs[signature] = record
         self._by_slot.setdefault(self.slot, []).append(record)
         for key in dict.fromkeys(keys):
@@ -327,6 +360,45 @@ class Ledger:
             listener(record)
         self._changed(keys)
         return record
+
+    def loaded_addresses(self, message: Message | MessageV0) -> tuple[list[Pubkey],
+                                                                       list[Pubkey]]:
+        """(writable, readonly) addresses a v0 message loads from its lookup tables, as the
+        tables stand now; empty where a table or index does not resolve (LiteSVM then fails
+        the transaction)."""
+        writable: list[Pubkey] = []
+        readonly: list[Pubkey] = []
+        if not isinstance(message, MessageV0):
+            return writable, readonly
+        for lookup in message.address_table_lookups:
+            table = self.account(lookup.account_key)
+            try:
+                addresses = AddressLookupTable.deserialize(bytes(table.data)).addresses \
+                    if table is not None else []
+                writable += [addresses[i] for i in bytes(lookup.writable_indexes)]
+                readonly += [addresses[i] for i in bytes(lookup.readonly_indexes)]
+            except (ValueError, IndexError):
+                return [], []
+        return writable, readonly
+
+    def _token_balances(self, keys: Sequence[Pubkey],
+                        programs: set[Pubkey]) -> list[TokenBalance]:
+        """Balances of the token accounts among `keys`. Invoked programs are skipped: reading
+        one copies its whole ELF, and a program is never a token account."""
+        out = []
+        for index, key in enumerate(keys):
+            if key in programs:
+                continue
+            state = token_account(self.svm.get_account(key))
+            if state is None:
+                continue
+            mint_account = self.svm.get_account(state.mint)
+            mint_state = mint(mint_account)
+            if mint_state is None or mint_account is None:
+                continue
+            out.append(TokenBalance(index, state.mint, state.owner, mint_account.owner,
+                                    state.amount, mint_state.decimals))
+        return out
 
     def transaction(self, signature: Signature) -> TxRecord | None:
         return self._txs.get(signature)

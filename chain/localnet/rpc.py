@@ -29,9 +29,21 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType
-from spl.token.constants import TOKEN_PROGRAM_ID
 
-from chain.localnet.ledger import BLOCKHASH_VALID_SLOTS, Ledger, Rejected, TxRecord, fee_for
+from chain.localnet.ledger import (
+    BLOCKHASH_VALID_SLOTS,
+    Ledger,
+    Rejected,
+    TokenBalance,
+    TxRecord,
+    fee_for,
+)
+from chain.localnet.parsed import (
+    address_table_lookups,
+    parsed_inner_instructions,
+    parsed_transaction,
+)
+from chain.localnet.token_state import parsed_account_data, ui_token_amount
 from chain.pyth import read_aggregate
 from program.local import PYTH_PROGRAM
 
@@ -42,8 +54,6 @@ FEATURE_SET = 4_140_108_451
 MAX_RESULTS = 1000
 U64_MAX = 2**64 - 1
 GENESIS_HASH = Hash.hash(b"keepernet localnet")
-_MINT_DECIMALS_OFFSET = 44
-_TOKEN_AMOUNT_OFFSET = 64
 
 # JSON-RPC error codes, as a validator uses them
 PARSE_ERROR = -32700
@@ -190,8 +200,8 @@ def _transaction(params: list[Any], config: dict[str, Any]) -> VersionedTransact
 
 # ---- encodings ----------------------------------------------------------------------------------
 def encode_data(data: bytes, encoding: str, data_slice: dict[str, Any] | None = None) -> Any:
-    """Account data as a validator encodes it; jsonParsed falls back to base64 as a validator
-    does for data it cannot parse."""
+    """Account data as a validator encodes it; jsonParsed here is the base64 a validator falls
+    back to for data it cannot parse."""
     if data_slice is not None:
         offset = _int(data_slice.get("offset", 0), "dataSlice.offset")
         length = _int(data_slice.get("length", 0), "dataSlice.length")
@@ -208,12 +218,23 @@ def encode_data(data: bytes, encoding: str, data_slice: dict[str, Any] | None = 
     raise invalid_params(f"unsupported encoding: {encoding}")
 
 
-def encode_account(account: Account, config: dict[str, Any]) -> dict[str, Any]:
-    """An account as getAccountInfo and accountNotification give it."""
+def encode_account(account: Account, config: dict[str, Any],
+                   get_account: Callable[[Pubkey], Account | None] | None = None
+                   ) -> dict[str, Any]:
+    """An account as getAccountInfo and accountNotification give it. With `get_account` (to
+    find a token account's mint), jsonParsed parses token accounts and mints."""
     encoding = config.get("encoding", "binary")
     data = bytes(account.data)
+    parsed = None
+    if encoding == "jsonParsed":
+        if config.get("dataSlice") is not None:
+            raise RpcError(INVALID_REQUEST, "Sliced account data can only be encoded using "
+                           "binary (base 58) or base64 encoding.")
+        if get_account is not None:
+            parsed = parsed_account_data(account, get_account)
     return {
-        "data": encode_data(data, encoding, config.get("dataSlice")),
+        "data": encode_data(data, encoding, config.get("dataSlice")) if parsed is None
+        else parsed,
         "executable": account.executable,
         "lamports": account.lamports,
         "owner": str(account.owner),
@@ -243,32 +264,41 @@ def ui_transaction(tx: VersionedTransaction) -> dict[str, Any]:
                          for ix in message.instructions],
     }
     if isinstance(message, MessageV0):
-        ui_message["addressTableLookups"] = [
-            {"accountKey": str(lookup.account_key),
-             "writableIndexes": list(bytes(lookup.writable_indexes)),
-             "readonlyIndexes": list(bytes(lookup.readonly_indexes))}
-            for lookup in message.address_table_lookups]
+        ui_message["addressTableLookups"] = address_table_lookups(message)
     return {"signatures": [str(s) for s in tx.signatures], "message": ui_message}
 
 
-def transaction_meta(record: TxRecord) -> dict[str, Any]:
+def _token_balances(balances: list[TokenBalance]) -> list[dict[str, Any]]:
+    return [{"accountIndex": b.account_index, "mint": str(b.mint), "owner": str(b.owner),
+             "programId": str(b.program_id), "uiTokenAmount": ui_token_amount(b.amount,
+                                                                              b.decimals)}
+            for b in balances]
+
+
+def transaction_meta(record: TxRecord, *, parsed: bool = False) -> dict[str, Any]:
+    """The meta of a transaction; `parsed` for the jsonParsed encoding (instructions parsed,
+    no loadedAddresses: the accounts list has them)."""
     err = error_json(record.err)
-    return {
+    meta = {
         "err": err,
         "status": {"Ok": None} if err is None else {"Err": err},
         "fee": record.fee,
         "preBalances": record.pre_balances,
         "postBalances": record.post_balances,
-        "innerInstructions": [
+        "innerInstructions": parsed_inner_instructions(record) if parsed else [
             {"index": i, "instructions": [_ui_instruction(*ix) for ix in inner]}
             for i, inner in enumerate(record.inner_instructions) if inner],
         "logMessages": record.logs,
-        "preTokenBalances": [],
-        "postTokenBalances": [],
+        "preTokenBalances": _token_balances(record.pre_token_balances),
+        "postTokenBalances": _token_balances(record.post_token_balances),
         "rewards": [],
-        "loadedAddresses": {"writable": [], "readonly": []},
+        "loadedAddresses": {"writable": [str(k) for k in record.loaded_writable],
+                            "readonly": [str(k) for k in record.loaded_readonly]},
         "computeUnitsConsumed": record.compute_units,
     }
+    if parsed:
+        del meta["loadedAddresses"]
+    return meta
 
 
 # ---- the dispatcher -----------------------------------------------------------------------------
@@ -307,11 +337,13 @@ class Rpc:
             "getEpochInfo": self.get_epoch_info,
             "getGenesisHash": lambda params: str(GENESIS_HASH),
             "getFeeForMessage": self.get_fee_for_message,
-            "getTokenAccountBalance": self.get_token_account_balance,
             "keepernet_timeTravel": self.time_travel,
             "keepernet_setPriceAccount": self.set_price_account,
             "keepernet_setAccounts": self.set_accounts,
         }
+        # imported here: the token methods build on this module's helpers
+        from chain.localnet.tokens import TokenQueries
+        self.methods |= TokenQueries(self).methods
 
     # ---- protocol -----------------------------------------------------------------------------
     def handle(self, body: bytes) -> Any:
@@ -372,7 +404,7 @@ class Rpc:
     # ---- accounts -----------------------------------------------------------------------------
     def _account_or_none(self, address: Pubkey, config: dict[str, Any]) -> Any:
         account = self.ledger.account(address, self.at_slot(config))
-        return None if account is None else encode_account(account, config)
+        return None if account is None else encode_account(account, config, self.ledger.account)
 
     def get_account_info(self, params: list[Any]) -> Any:
         address = _pubkey(_param(params, 0, "pubkey"))
@@ -391,7 +423,8 @@ class Rpc:
         program_id = _pubkey(_param(params, 0, "program id"))
         config = _config(params, 1)
         filters = [_filter(f) for f in config.get("filters") or []]
-        found = [{"pubkey": str(address), "account": encode_account(account, config)}
+        found = [{"pubkey": str(address),
+                  "account": encode_account(account, config, self.ledger.account)}
                  for address, account in self.ledger.program_accounts(program_id,
                                                                       self.at_slot(config))
                  if all(f(bytes(account.data)) for f in filters)]
@@ -405,22 +438,6 @@ class Rpc:
     def get_minimum_balance(self, params: list[Any]) -> int:
         size = _int(_param(params, 0, "data length"), "data length")
         return int(self.ledger.svm.minimum_balance_for_rent_exemption(size))
-
-    def get_token_account_balance(self, params: list[Any]) -> Any:
-        address = _pubkey(_param(params, 0, "pubkey"))
-        config = _config(params, 1)
-        account = self.ledger.account(address, self.at_slot(config))
-        if account is None or account.owner != TOKEN_PROGRAM_ID or len(account.data) < 72:
-            raise invalid_params("Invalid param: not a Token account")
-        data = bytes(account.data)
-        mint = self.ledger.account(Pubkey(data[:32]))
-        decimals = 0 if mint is None else bytes(mint.data)[_MINT_DECIMALS_OFFSET]
-        amount = int.from_bytes(data[_TOKEN_AMOUNT_OFFSET:_TOKEN_AMOUNT_OFFSET + 8], "little")
-        ui = amount / 10**decimals
-        ui_string = f"{amount / 10**decimals:.{decimals}f}".rstrip("0").rstrip(".") \
-            if decimals else str(amount)
-        return self._with_context(config, {"amount": str(amount), "decimals": decimals,
-                                           "uiAmount": ui, "uiAmountString": ui_string})
 
     # ---- blockhashes and fees -----------------------------------------------------------------
     def get_latest_blockhash(self, params: list[Any]) -> Any:
@@ -572,14 +589,18 @@ class Rpc:
                            "Please try the request again with the following configuration "
                            "parameter: \"maxSupportedTransactionVersion\": 0")
         encoding = config.get("encoding", "json")
-        if encoding in ("json", "jsonParsed"):
+        if encoding == "json":
             transaction: Any = ui_transaction(record.tx)
+        elif encoding == "jsonParsed":
+            transaction = parsed_transaction(record)
         elif encoding in ("base64", "base58"):
             transaction = encode_data(bytes(record.tx), encoding)
         else:
             raise invalid_params(f"unsupported encoding: {encoding}")
         out: dict[str, Any] = {"slot": record.slot, "transaction": transaction,
-                               "meta": transaction_meta(record), "blockTime": record.block_time}
+                               "meta": transaction_meta(record,
+                                                        parsed=encoding == "jsonParsed"),
+                               "blockTime": record.block_time}
         if max_version is not None:
             out["version"] = 0 if is_v0 else "legacy"
         return out
