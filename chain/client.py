@@ -212,6 +212,7 @@ class RpcClient:
             raise ValueError(f"endpoint names must be unique: {names}")
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
+        self.commitment = commitment
         self._states = [_EndpointState(e, _solana_client(e.url, commitment, timeout_s),
                                        http_client(timeout_s))
                         for e in endpoints]
@@ -363,7 +364,8 @@ class RpcClient:
         # solana-py's call cannot ask for the context (the slot): the raw method can
         answer = await self.request("getProgramAccounts", [str(program.program_id), {
             "encoding": "base64", "withContext": True, "filters": wire,
-            **({"commitment": commitment} if commitment is not None else {})}])
+            # the client's own commitment unless told, as solana-py's calls read
+            "commitment": commitment if commitment is not None else self.commitment}])
         accounts = [(Pubkey.from_string(item["pubkey"]),
                      base64.b64decode(item["account"]["data"][0]))
                     for item in answer["value"]]

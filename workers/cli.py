@@ -79,8 +79,9 @@ def parser() -> argparse.ArgumentParser:
     localnet.add_argument("--host", default="127.0.0.1",
                           help="address to listen on (default 127.0.0.1; 0.0.0.0 in a "
                                "container others reach)")
-    localnet.add_argument("--slot-ms", type=_positive_ms, default=400,
-                          help="milliseconds per slot (default 400, a cluster's)")
+    localnet.add_argument("--slot-ms", type=_positive_ms, default=None,
+                          help="milliseconds per slot (default 400, a cluster's, or "
+                               "$KEEPERNET_LOCALNET_SLOT_MS)")
     localnet.add_argument("--finalize-slots", type=_positive_int, default=32,
                           help="slots after which a slot is finalized (default 32)")
     prices = commands.add_parser(
@@ -349,7 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(serve(args.port, args.keys, host=args.host,
-                                  slot_seconds=args.slot_ms / 1000,
+                                  slot_seconds=None if args.slot_ms is None
+                                  else args.slot_ms / 1000,
                                   finalize_slots=args.finalize_slots))
         except KeypairError as e:  # a key file in the folder others can read, or malformed
             print(f"keepernet localnet: {e}", file=sys.stderr)

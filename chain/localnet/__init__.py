@@ -10,6 +10,7 @@ queries), `token_state` (token accounts and mints decoded), `parsed` and `instru
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import tempfile
 from collections.abc import AsyncIterator
@@ -79,14 +80,35 @@ class Localnet:
                 f"program {self.program_id} keys {self.keys_dir}")
 
 
+# milliseconds per slot of a localnet not told otherwise: the test suite sets it so that every
+# localnet its tests start, in-process or as `keepernet localnet`/`demo`, runs fast slots
+SLOT_MS_ENV = "KEEPERNET_LOCALNET_SLOT_MS"
+
+
+def default_slot_seconds() -> float:
+    """SLOT_SECONDS (a cluster's), or the milliseconds SLOT_MS_ENV gives when it is set."""
+    text = os.environ.get(SLOT_MS_ENV)
+    if not text:
+        return SLOT_SECONDS
+    try:
+        ms = float(text)
+    except ValueError:
+        ms = 0.0
+    if not ms > 0:
+        raise ValueError(f"{SLOT_MS_ENV} must be milliseconds > 0, not {text!r}")
+    return ms / 1000
+
+
 @asynccontextmanager
 async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
-                       host: str = HOST, slot_seconds: float = SLOT_SECONDS,
+                       host: str = HOST, slot_seconds: float | None = None,
                        finalize_slots: int = FINALIZE_SLOTS) -> AsyncIterator[Localnet]:
     """Start a localnet on `host`:`port` (WebSocket on `port + 1`; 127.0.0.1 unless told) and
     stop it on exit. Without `keys_dir` the keypairs live in a temporary folder removed on
-    exit. The URLs it gives are 127.0.0.1's either way. A slot lasts `slot_seconds` and is
-    finalized `finalize_slots` later (tests use faster slots)."""
+    exit. The URLs it gives are 127.0.0.1's either way. A slot lasts `slot_seconds`
+    (`default_slot_seconds()` unless told) and is finalized `finalize_slots` later."""
+    if slot_seconds is None:
+        slot_seconds = default_slot_seconds()
     with tempfile.TemporaryDirectory(prefix="keepernet-localnet-") as tmp:
         genesis = bootstrap(keys_dir if keys_dir is not None else Path(tmp),
                             slot_seconds=slot_seconds, finalize_slots=finalize_slots)
@@ -99,7 +121,7 @@ async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *
 
 
 async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
-                host: str = HOST, slot_seconds: float = SLOT_SECONDS,
+                host: str = HOST, slot_seconds: float | None = None,
                 finalize_slots: int = FINALIZE_SLOTS) -> None:
     """Run a localnet until SIGINT or SIGTERM, printing one line when it is ready."""
     stop = asyncio.Event()
@@ -112,4 +134,5 @@ async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
         await stop.wait()
 
 
-__all__ = ["DEFAULT_PORT", "Localnet", "run_localnet", "serve"]
+__all__ = ["DEFAULT_PORT", "SLOT_MS_ENV", "Localnet", "default_slot_seconds", "run_localnet",
+           "serve"]

@@ -219,6 +219,10 @@ class Ledger:
     def _virtual_elapsed(self) -> float:
         return self._clock() - self._started + self._travelled
 
+    def seconds_to_next_slot(self) -> float:
+        """Wall seconds until the next slot is due."""
+        return self.slot_seconds - self._virtual_elapsed() % self.slot_seconds
+
     def tick(self) -> bool:
         """Catch the slot up with wall time; True if it moved. On a new slot the LiteSVM
         clock moves and a new blockhash appears."""

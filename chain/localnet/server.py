@@ -4,9 +4,10 @@ the next one, as a validator serves them.
 HTTP: `POST /` takes a JSON-RPC request or batch (`Rpc` answers it); `GET /health` says "ok".
 WebSocket (`/` on port + 1): accountSubscribe and slotSubscribe here, logsSubscribe,
 programSubscribe, rootSubscribe and signatureSubscribe in `subscriptions`, with their
-unsubscribes. The ledger calls listeners synchronously after each slot, transaction and account
-write; they queue notifications per connection and a writer task per connection sends them, so
-a slow client never blocks the chain.
+unsubscribes. An account subscription is told of a change once it reaches the subscription's
+commitment (finalized unless told, as a validator). The ledger calls listeners synchronously
+after each slot, transaction and account write; they queue notifications per connection and a
+writer task per connection sends them, so a slow client never blocks the chain.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from chain.localnet.rpc import (
     invalid_params,
 )
 from chain.localnet.subscriptions import KINDS as SLOT_KINDS
-from chain.localnet.subscriptions import SlotSubscriptions
+from chain.localnet.subscriptions import SlotSubscriptions, commitment_level
 
 HOST = "127.0.0.1"
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
@@ -62,6 +63,7 @@ class _Subscription:
     connection: _Connection
     config: dict[str, Any]
     address: Pubkey | None = None
+    commitment: str = "finalized"  # account: notified once a change reaches it
     last: tuple[int, bytes, Pubkey, bool] | None = None  # the account as last notified
 
 
@@ -114,7 +116,8 @@ class Subscriptions:
         if method == "accountSubscribe":
             address = _pubkey(params[0] if params else None)
             sub = self._add("account", connection, config, address=address)
-            sub.last = _snapshot(self.ledger.account(address))
+            sub.commitment = commitment_level(config)
+            sub.last = _snapshot(self._read(sub)[1])
             return sub.id
         kind = method[:-len("Subscribe")] if isinstance(method, str) \
             and method.endswith("Subscribe") else None
@@ -152,31 +155,41 @@ class Subscriptions:
         sub.connection.push({"jsonrpc": "2.0", "method": method,
                              "params": {"result": result, "subscription": sub.id}})
 
-    def _context(self) -> dict[str, Any]:
-        return {"slot": self.ledger.slot, "apiVersion": SOLANA_CORE_VERSION}
+    def _read(self, sub: _Subscription) -> tuple[int, Account | None]:
+        """The slot of `sub`'s commitment and its account as of that slot."""
+        assert sub.address is not None
+        slot = self.ledger.commitment_slot(sub.commitment)
+        return slot, self.ledger.account(sub.address, None if slot >= self.ledger.slot else slot)
 
     def _accounts_changed(self, addresses: Sequence[Pubkey]) -> None:
+        # a transaction's writes are seen at processed now, a direct write at every level
         changed = set(addresses)
         for sub in list(self._subs.values()):
-            if sub.kind != "account" or sub.address not in changed:
-                continue
-            account = self.ledger.account(sub.address)
-            snapshot = _snapshot(account)
-            if snapshot == sub.last:
-                continue
-            sub.last = snapshot
-            config = {"encoding": sub.config.get("encoding", "binary"),  # the default
-                      "dataSlice": sub.config.get("dataSlice")}
-            try:
-                value = encode_account(account or _EMPTY, config)
-            except RpcError:  # an encoding it did not know: fall back as jsonParsed does
-                value = encode_account(account or _EMPTY, {"encoding": "base64"})
-            self._notify(sub, "accountNotification", {"context": self._context(),
-                                                      "value": value})
+            if sub.kind == "account" and sub.address in changed:
+                self._account(sub)
+
+    def _account(self, sub: _Subscription) -> None:
+        """Notify `sub` if its account, as its commitment sees it, changed since last told."""
+        slot, account = self._read(sub)
+        snapshot = _snapshot(account)
+        if snapshot == sub.last:
+            return
+        sub.last = snapshot
+        config = {"encoding": sub.config.get("encoding", "binary"),  # the default
+                  "dataSlice": sub.config.get("dataSlice")}
+        try:
+            value = encode_account(account or _EMPTY, config, self.ledger.account)
+        except RpcError:  # an encoding it did not know: fall back as jsonParsed does
+            value = encode_account(account or _EMPTY, {"encoding": "base64"})
+        self._notify(sub, "accountNotification", {
+            "context": {"slot": slot, "apiVersion": SOLANA_CORE_VERSION}, "value": value})
 
     def _slot(self, slot: int) -> None:
         for sub in list(self._subs.values()):
-            if sub.kind == "slot":
+            if sub.kind == "account" and sub.commitment != "processed":
+                # the slot moved a transaction's writes up to confirmed or finalized
+                self._account(sub)
+            elif sub.kind == "slot":
                 self._notify(sub, "slotNotification",
                              {"parent": slot - 1,
                               "root": max(slot - self.ledger.finalize_slots, 0), "slot": slot})
@@ -234,8 +247,9 @@ class LocalnetServer:
         # the slot clock follows wall time even when nobody asks
         while True:
             self.ledger.tick()
-            # a quarter slot: a slot is produced at most that late
-            await asyncio.sleep(self.ledger.slot_seconds / 4)
+            # woken when the next slot is due (a little after, so that it is): one wake-up
+            # per slot, however short slots are
+            await asyncio.sleep(self.ledger.seconds_to_next_slot() + 0.001)
 
     async def _http(self, request: web.Request) -> web.Response:
         response = self.rpc.handle(await request.read())

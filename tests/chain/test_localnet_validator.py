@@ -181,3 +181,32 @@ async def test_logs_signature_root_and_program_subscriptions(net: Localnet) -> N
         while (answer := json.loads(await asyncio.wait_for(ws.recv(), 10))).get("id") != 2:
             pass
         assert answer["result"] is True
+
+
+async def test_account_subscriptions_are_notified_when_the_change_reaches_their_commitment(
+        net: Localnet) -> None:
+    user = net.users[0].key
+    async with AsyncClient(net.url) as client, websockets.connect(net.ws_url) as ws:
+        ids = {await _subscribe(ws, "accountSubscribe", str(user),
+                                {"encoding": "base64", "commitment": level}): level
+               for level in ("processed", "confirmed", "finalized")}
+        sig = await _transfer(net, client)
+        seen: list[tuple[str, int, str | None]] = []  # (level, context slot, status then)
+        async with asyncio.timeout(10):
+            while len(seen) < 3:
+                message = json.loads(await ws.recv())
+                assert message["method"] == "accountNotification", message
+                status = (await client.get_signature_statuses([sig])).value[0]
+                seen.append((ids[message["params"]["subscription"]],
+                             message["params"]["result"]["context"]["slot"],
+                             None if status is None else str(status.confirmation_status)))
+        landed = net.ledger.transaction(sig)
+        assert landed is not None
+        # each level told once, in order, in the context of its own level's slot, and not
+        # before the transaction reached that level
+        assert [level for level, _, _ in seen] == ["processed", "confirmed", "finalized"]
+        processed, confirmed, finalized = (slot for _, slot, _ in seen)
+        assert processed == landed.slot <= confirmed <= finalized
+        assert seen[1][2] in (str(TransactionConfirmationStatus.Confirmed),
+                              str(TransactionConfirmationStatus.Finalized))
+        assert seen[2][2] == str(TransactionConfirmationStatus.Finalized)
