@@ -77,6 +77,8 @@ class Chain:
             blockhash),
             blockhash)
         sig = (await self.client.send_transaction(tx, opts=TxOpts(skip_preflight=True))).value
+        # it runs when the next slot is produced
+        await self.client.confirm_transaction(sig, Confirmed, sleep_seconds=0.05)
         status = (await self.client.get_signature_statuses([sig])).value[0]
         assert status is not None and status.err is not None
         return sig
@@ -117,8 +119,11 @@ async def build_activity(chain: Chain) -> None:
     await send(client, [c.deposit(long_.key, perp, long_.token, 20_000_000),
                         c.deposit(short.key, perp, short.token, 500_000_000)], long_.kp,
                short.kp)
+    # a price fresh for each open (at most max_open_staleness_slots old)
+    await chain.publisher.publish(0)
     await send(client, [c.open_position(long_.key, perp, chain.oracle, LONG, 1_000_000,
                                         2**64 - 1)], long_.kp)
+    await chain.publisher.publish(0)
     await send(client, [c.open_position(short.key, perp, chain.oracle, SHORT, 500_000, 0)],
                short.kp)
     await chain.travel(FUNDING_INTERVAL + 1)
