@@ -82,8 +82,9 @@ def parser() -> argparse.ArgumentParser:
     localnet.add_argument("--slot-ms", type=_positive_ms, default=None,
                           help="milliseconds per slot (default 400, a cluster's, or "
                                "$KEEPERNET_LOCALNET_SLOT_MS)")
-    localnet.add_argument("--finalize-slots", type=_positive_int, default=32,
-                          help="slots after which a slot is finalized (default 32)")
+    localnet.add_argument("--finalize-slots", type=_positive_int, default=None,
+                          help="slots after which a slot is finalized (default 32, a "
+                               "cluster's, or $KEEPERNET_LOCALNET_FINALIZE_SLOTS)")
     prices = commands.add_parser(
         "prices", help="publish Pyth price accounts into the localnet from a scenario")
     prices.add_argument("--url", default="http://127.0.0.1:8899", help="the localnet's RPC URL")
@@ -345,14 +346,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     if args.command == "localnet":
-        from chain.localnet import serve  # imported late: the SVM stack is heavy
+        # imported late: the SVM stack is heavy
+        from chain.localnet import default_finalize_slots, default_slot_seconds, serve
 
+        try:  # the environment's defaults are refused before anything starts
+            slot_seconds = (default_slot_seconds() if args.slot_ms is None
+                            else args.slot_ms / 1000)
+            finalize_slots = (default_finalize_slots() if args.finalize_slots is None
+                              else args.finalize_slots)
+        except ValueError as e:
+            print(f"keepernet localnet: {e}", file=sys.stderr)
+            return 2
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(serve(args.port, args.keys, host=args.host,
-                                  slot_seconds=None if args.slot_ms is None
-                                  else args.slot_ms / 1000,
-                                  finalize_slots=args.finalize_slots))
+                                  slot_seconds=slot_seconds, finalize_slots=finalize_slots))
         except KeypairError as e:  # a key file in the folder others can read, or malformed
             print(f"keepernet localnet: {e}", file=sys.stderr)
             return 2

@@ -80,9 +80,11 @@ class Localnet:
                 f"program {self.program_id} keys {self.keys_dir}")
 
 
-# milliseconds per slot of a localnet not told otherwise: the test suite sets it so that every
-# localnet its tests start, in-process or as `keepernet localnet`/`demo`, runs fast slots
+# milliseconds per slot, and slots to finalization, of a localnet not told otherwise: the test
+# suite sets them so that every localnet its tests start, in-process or as `keepernet
+# localnet`/`demo`, runs fast slots and finalizes a send soon after it is confirmed
 SLOT_MS_ENV = "KEEPERNET_LOCALNET_SLOT_MS"
+FINALIZE_SLOTS_ENV = "KEEPERNET_LOCALNET_FINALIZE_SLOTS"
 
 
 def default_slot_seconds() -> float:
@@ -99,16 +101,34 @@ def default_slot_seconds() -> float:
     return ms / 1000
 
 
+def default_finalize_slots() -> int:
+    """FINALIZE_SLOTS (a cluster's 32), or the slots FINALIZE_SLOTS_ENV gives when it is set."""
+    text = os.environ.get(FINALIZE_SLOTS_ENV)
+    if not text:
+        return FINALIZE_SLOTS
+    try:
+        slots = int(text)
+    except ValueError:
+        slots = 0
+    if slots < 1:
+        raise ValueError(f"{FINALIZE_SLOTS_ENV} must be a whole number of slots >= 1, "
+                         f"not {text!r}")
+    return slots
+
+
 @asynccontextmanager
 async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
                        host: str = HOST, slot_seconds: float | None = None,
-                       finalize_slots: int = FINALIZE_SLOTS) -> AsyncIterator[Localnet]:
+                       finalize_slots: int | None = None) -> AsyncIterator[Localnet]:
     """Start a localnet on `host`:`port` (WebSocket on `port + 1`; 127.0.0.1 unless told) and
     stop it on exit. Without `keys_dir` the keypairs live in a temporary folder removed on
     exit. The URLs it gives are 127.0.0.1's either way. A slot lasts `slot_seconds`
-    (`default_slot_seconds()` unless told) and is finalized `finalize_slots` later."""
+    (`default_slot_seconds()` unless told) and is finalized `finalize_slots` later
+    (`default_finalize_slots()` unless told)."""
     if slot_seconds is None:
         slot_seconds = default_slot_seconds()
+    if finalize_slots is None:
+        finalize_slots = default_finalize_slots()
     with tempfile.TemporaryDirectory(prefix="keepernet-localnet-") as tmp:
         genesis = bootstrap(keys_dir if keys_dir is not None else Path(tmp),
                             slot_seconds=slot_seconds, finalize_slots=finalize_slots)
@@ -122,7 +142,7 @@ async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *
 
 async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
                 host: str = HOST, slot_seconds: float | None = None,
-                finalize_slots: int = FINALIZE_SLOTS) -> None:
+                finalize_slots: int | None = None) -> None:
     """Run a localnet until SIGINT or SIGTERM, printing one line when it is ready."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -134,5 +154,5 @@ async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
         await stop.wait()
 
 
-__all__ = ["DEFAULT_PORT", "SLOT_MS_ENV", "Localnet", "default_slot_seconds", "run_localnet",
-           "serve"]
+__all__ = ["DEFAULT_PORT", "FINALIZE_SLOTS_ENV", "SLOT_MS_ENV", "Localnet",
+           "default_finalize_slots", "default_slot_seconds", "run_localnet", "serve"]

@@ -341,9 +341,12 @@ class Rpc:
             "keepernet_setPriceAccount": self.set_price_account,
             "keepernet_setAccounts": self.set_accounts,
         }
-        # imported here: the token methods build on this module's helpers
+        # imported here: the token, block and cluster methods build on this module's helpers
+        from chain.localnet import blocks, cluster
         from chain.localnet.tokens import TokenQueries
         self.methods |= TokenQueries(self).methods
+        self.methods |= blocks.methods(self)
+        self.methods |= cluster.methods(self)
 
     # ---- protocol -----------------------------------------------------------------------------
     def handle(self, body: bytes) -> Any:

@@ -25,7 +25,6 @@ from solders.account import Account
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from chain.localnet import blocks, cluster
 from chain.localnet.ledger import Ledger
 from chain.localnet.rpc import (
     INVALID_REQUEST,
@@ -212,8 +211,6 @@ class LocalnetServer:
     def __init__(self, ledger: Ledger, faucet: Keypair) -> None:
         self.ledger = ledger
         self.rpc = Rpc(ledger, faucet)
-        self.rpc.methods.update(blocks.methods(self.rpc))
-        self.rpc.methods.update(cluster.methods(self.rpc))
         self.subscriptions = Subscriptions(ledger)
         self._runners: list[web.AppRunner] = []
         self._ticker: asyncio.Task[None] | None = None

@@ -42,6 +42,7 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import MintToParams, mint_to
 
 from chain.localnet import Localnet, run_localnet
+from chain.localnet.ledger import FINALIZE_SLOTS
 from demo.servers import free_port_pair
 from program.errors import error_names, program_error
 from program.svm import MINT_LEN
@@ -53,7 +54,9 @@ PROPOSAL_WINDOW = 86_400
 
 @pytest.fixture
 async def net() -> AsyncIterator[Localnet]:
-    async with run_localnet(free_port_pair()) as localnet:
+    # a cluster's finalization depth, not the suite's 2: these tests see a transaction still
+    # confirmed only, as a validator shows it, whatever time their checks take
+    async with run_localnet(free_port_pair(), finalize_slots=FINALIZE_SLOTS) as localnet:
         yield localnet
 
 
