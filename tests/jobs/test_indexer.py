@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from solana.rpc.async_api import AsyncClient
-from solana.rpc.commitment import Confirmed
+from solana.rpc.commitment import Confirmed, Finalized
 from solana.rpc.types import TxOpts
 from solders.keypair import Keypair
 from solders.message import Message
@@ -64,8 +64,13 @@ class Chain:
     async def trade(self, market_id: int = 1) -> None:
         user = self.net.users[2]
         market = self.net.deployment.market(self.net.users[0].key, market_id)
-        await send(self.client, [self.net.client.buy(user.key, market, user.token, YES,
-                                                     5_000_000)], user.kp)
+        sig = await send(self.client, [self.net.client.buy(user.key, market, user.token, YES,
+                                                           5_000_000)], user.kp)
+        await self.finalized(sig)
+
+    async def finalized(self, sig: Signature) -> None:
+        """Wait for `sig` to be finalized, the commitment the indexer reads at."""
+        await self.client.confirm_transaction(sig, Finalized, sleep_seconds=0.05)
 
     async def fail(self) -> Signature:
         """A transaction that lands and fails (approving a market twice)."""
@@ -77,8 +82,8 @@ class Chain:
             blockhash),
             blockhash)
         sig = (await self.client.send_transaction(tx, opts=TxOpts(skip_preflight=True))).value
-        # it runs when the next slot is produced
-        await self.client.confirm_transaction(sig, Confirmed, sleep_seconds=0.05)
+        # it runs when the next slot is produced; the indexer reads it once finalized
+        await self.finalized(sig)
         status = (await self.client.get_signature_statuses([sig])).value[0]
         assert status is not None and status.err is not None
         return sig
@@ -131,8 +136,9 @@ async def build_activity(chain: Chain) -> None:
     await send(client, [c.update_funding(perp, chain.oracle)], net.keepers[0].kp)
     await chain.publisher.publish(10)  # the bottom of the crash: the long is underwater
     keeper = net.keepers[1]
-    await send(client, [c.liquidate(keeper.key, perp, d.position(perp, long_.key),
-                                    chain.oracle, keeper.token)], keeper.kp)
+    last = await send(client, [c.liquidate(keeper.key, perp, d.position(perp, long_.key),
+                                           chain.oracle, keeper.token)], keeper.kp)
+    await chain.finalized(last)  # and with it, slot by slot, everything before
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
