@@ -262,6 +262,7 @@ class RpcClient:
             raise ValueError(f"endpoint names must be unique: {names}")
         self.timeout_s = timeout_s
         self.deadline_s = deadline_s
+        self.commitment = commitment
         self._states = [_EndpointState(e, _solana_client(e.url, commitment, timeout_s),
                                        http_client(timeout_s))
                         for e in endpoints]
@@ -279,7 +280,14 @@ class RpcClient:
     async def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Run AsyncClient.`method` on the first endpoint that completes it."""
         async def attempt(s: _EndpointState) -> Any:
-            result = await getattr(s.client, method)(*args, **kwargs)
+            try:
+                result = await getattr(s.client, method)(*args, **kwargs)
+            except BaseException as e:
+                # solders 0.26 panics (a BaseException) parsing a -32005 "node unhealthy"
+                # error that has no `data`, as some nodes send it: the endpoint cannot serve
+                if type(e).__name__ != "PanicException":
+                    raise
+                raise _EndpointFailed(f"unreadable answer ({e})") from None
             if type(result) is int:
                 # solders hands back the bare code of a JSON-RPC error it cannot type (a
                 # provider's rate limit in the body, say)
@@ -421,7 +429,8 @@ class RpcClient:
         # solana-py's call cannot ask for the context (the slot): the raw method can
         answer = await self.request("getProgramAccounts", [str(program.program_id), {
             "encoding": "base64", "withContext": True, "filters": wire,
-            **({"commitment": commitment} if commitment is not None else {})}])
+            # the client's own commitment unless told, as solana-py's calls read
+            "commitment": commitment if commitment is not None else self.commitment}])
         accounts = [(Pubkey.from_string(item["pubkey"]),
                      base64.b64decode(item["account"]["data"][0]))
                     for item in answer["value"]]

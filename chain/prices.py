@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from solana.rpc.commitment import Processed
 from solders.pubkey import Pubkey
 
 from chain.client import RpcClient
@@ -105,7 +106,9 @@ def judge_quote(data: bytes, limits: OracleLimits, slot: int) -> Quote:
 async def read_price(rpc: RpcClient, oracle: Pubkey, limits: OracleLimits) -> int:
     """The oracle's price now, judged at the slot of the very response that carried it;
     raises OracleRefused as the program would refuse it (InvalidOracle when it is absent)."""
-    response = await rpc.call("get_account_info", oracle)
+    # processed: the newest slot, the one the program's clock is at when a transaction sent
+    # now runs (at confirmed a jump of many slots would still show the price fresh)
+    response = await rpc.call("get_account_info", oracle, Processed)
     account = response.value
     if account is None:
         raise OracleRefused("InvalidOracle", f"no account at {oracle}")

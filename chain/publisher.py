@@ -65,7 +65,8 @@ class Publisher:
 
     async def publish(self, t_s: float) -> dict[Pubkey, int]:
         """Write each feed's price at t_s, stamped with the current slot; returns them."""
-        slot = await self._rpc("getSlot", [])
+        # the newest slot: the program compares the publish slot with its own clock's
+        slot = await self._rpc("getSlot", [{"commitment": "processed"}])
         assert isinstance(slot, int)
         prices: dict[Pubkey, int] = {}
         for feed in self.feeds:

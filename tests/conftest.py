@@ -18,6 +18,7 @@ PostgreSQL runs as the `postgres` user (its `initdb` refuses to run as root).
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -29,7 +30,16 @@ import asyncpg
 import pytest
 import redis
 
+from chain.localnet import FINALIZE_SLOTS_ENV, SLOT_MS_ENV
 from demo.servers import Postgres, RedisServer, ServerMissing
+
+# every localnet the tests start (run_localnet, `keepernet localnet`, demo, bench) runs 50 ms
+# slots: sends wait a slot or two to be confirmed, and at a cluster's 400 ms the suite would
+# spend minutes waiting. Fast enough, yet 10 slots still leave a perp open 0.5 s of price age.
+# A slot is finalized 2 slots after it, not a cluster's 32, so that what the indexer reads
+# (finalized, as a keeper's) is there a slot after a test's send is confirmed
+os.environ.setdefault(SLOT_MS_ENV, "50")
+os.environ.setdefault(FINALIZE_SLOTS_ENV, "2")
 
 T = TypeVar("T")
 

@@ -1,6 +1,7 @@
 """The `keepernet` command.
 
-  keepernet localnet [--port N] [--keys DIR] [--host ADDRESS]
+  keepernet localnet [--port N] [--keys DIR] [--host ADDRESS] [--slot-ms MS]
+                     [--finalize-slots N]
   keepernet prices --oracle KEY [--oracle KEY ...] --scenario walk|crash|csv [options]
   keepernet migrate [--dsn DSN]
   keepernet worker indexer|liquidator|funding|governance [--config FILE]
@@ -47,6 +48,26 @@ def _port(text: str) -> int:
     return port
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_ms(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected milliseconds > 0, got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="keepernet", description="Keepernet keeper network.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -60,6 +81,12 @@ def parser() -> argparse.ArgumentParser:
     localnet.add_argument("--host", default="127.0.0.1",
                           help="address to listen on (default 127.0.0.1; 0.0.0.0 in a "
                                "container others reach)")
+    localnet.add_argument("--slot-ms", type=_positive_ms, default=None,
+                          help="milliseconds per slot (default 400, a cluster's, or "
+                               "$KEEPERNET_LOCALNET_SLOT_MS)")
+    localnet.add_argument("--finalize-slots", type=_positive_int, default=None,
+                          help="slots after which a slot is finalized (default 32, a "
+                               "cluster's, or $KEEPERNET_LOCALNET_FINALIZE_SLOTS)")
     prices = commands.add_parser(
         "prices", help="publish Pyth price accounts into the localnet from a scenario")
     prices.add_argument("--url", default="http://127.0.0.1:8899", help="the localnet's RPC URL")
@@ -322,11 +349,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         return 0
     if args.command == "localnet":
-        from chain.localnet import serve  # imported late: the SVM stack is heavy
+        # imported late: the SVM stack is heavy
+        from chain.localnet import default_finalize_slots, default_slot_seconds, serve
 
+        try:  # the environment's defaults are refused before anything starts
+            slot_seconds = (default_slot_seconds() if args.slot_ms is None
+                            else args.slot_ms / 1000)
+            finalize_slots = (default_finalize_slots() if args.finalize_slots is None
+                              else args.finalize_slots)
+        except ValueError as e:
+            print(f"keepernet localnet: {e}", file=sys.stderr)
+            return 2
         try:
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(serve(args.port, args.keys, host=args.host))
+                asyncio.run(serve(args.port, args.keys, host=args.host,
+                                  slot_seconds=slot_seconds, finalize_slots=finalize_slots))
         except KeypairError as e:  # a key file in the folder others can read, or malformed
             print(f"keepernet localnet: {e}", file=sys.stderr)
             return 2

@@ -2,12 +2,15 @@
 
 `run_localnet()` starts one in-process for tests; `serve()` runs one until cancelled (the CLI).
 Modules: `ledger` (slot clock and history), `rpc` (the JSON-RPC methods), `server` (HTTP and
-WebSocket), `bootstrap` (genesis: program, mint, vault, config, wallets).
+WebSocket), `bootstrap` (genesis: program, mint, vault, config, wallets), `tokens` (the token
+queries), `token_state` (token accounts and mints decoded), `parsed` and `instruction_parsers`
+(the jsonParsed encoding of transactions).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import tempfile
 from collections.abc import AsyncIterator
@@ -19,7 +22,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.localnet.bootstrap import Genesis, bootstrap
-from chain.localnet.ledger import Ledger
+from chain.localnet.ledger import FINALIZE_SLOTS, SLOT_SECONDS, Ledger
 from chain.localnet.server import HOST, LocalnetServer
 from program.client import Client, Deployment
 from program.local import LocalProtocol, Wallet
@@ -77,14 +80,58 @@ class Localnet:
                 f"program {self.program_id} keys {self.keys_dir}")
 
 
+# milliseconds per slot, and slots to finalization, of a localnet not told otherwise: the test
+# suite sets them so that every localnet its tests start, in-process or as `keepernet
+# localnet`/`demo`, runs fast slots and finalizes a send soon after it is confirmed
+SLOT_MS_ENV = "KEEPERNET_LOCALNET_SLOT_MS"
+FINALIZE_SLOTS_ENV = "KEEPERNET_LOCALNET_FINALIZE_SLOTS"
+
+
+def default_slot_seconds() -> float:
+    """SLOT_SECONDS (a cluster's), or the milliseconds SLOT_MS_ENV gives when it is set."""
+    text = os.environ.get(SLOT_MS_ENV)
+    if not text:
+        return SLOT_SECONDS
+    try:
+        ms = float(text)
+    except ValueError:
+        ms = 0.0
+    if not ms > 0:
+        raise ValueError(f"{SLOT_MS_ENV} must be milliseconds > 0, not {text!r}")
+    return ms / 1000
+
+
+def default_finalize_slots() -> int:
+    """FINALIZE_SLOTS (a cluster's 32), or the slots FINALIZE_SLOTS_ENV gives when it is set."""
+    text = os.environ.get(FINALIZE_SLOTS_ENV)
+    if not text:
+        return FINALIZE_SLOTS
+    try:
+        slots = int(text)
+    except ValueError:
+        slots = 0
+    if slots < 1:
+        raise ValueError(f"{FINALIZE_SLOTS_ENV} must be a whole number of slots >= 1, "
+                         f"not {text!r}")
+    return slots
+
+
 @asynccontextmanager
 async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
-                       host: str = HOST) -> AsyncIterator[Localnet]:
+                       host: str = HOST, slot_seconds: float | None = None,
+                       finalize_slots: int | None = None) -> AsyncIterator[Localnet]:
     """Start a localnet on `host`:`port` (WebSocket on `port + 1`; 127.0.0.1 unless told) and
     stop it on exit. Without `keys_dir` the keypairs live in a temporary folder removed on
-    exit. The URLs it gives are 127.0.0.1's either way."""
+    exit. The URLs it gives are 127.0.0.1's either way. A slot lasts `slot_seconds`
+    (`default_slot_seconds()` unless told) and is finalized `finalize_slots` later
+    (`default_finalize_slots()` unless told)."""
+    if slot_seconds is None:
+        slot_seconds = default_slot_seconds()
+    if finalize_slots is None:
+        finalize_slots = default_finalize_slots()
     with tempfile.TemporaryDirectory(prefix="keepernet-localnet-") as tmp:
-        genesis = bootstrap(keys_dir if keys_dir is not None else Path(tmp))
+        genesis = bootstrap(keys_dir if keys_dir is not None else Path(tmp),
+                            slot_seconds=slot_seconds, finalize_slots=finalize_slots)
         server = LocalnetServer(genesis.ledger, genesis.faucet)
         await server.start(port, host)
         try:
@@ -94,15 +141,18 @@ async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *
 
 
 async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
-                host: str = HOST) -> None:
+                host: str = HOST, slot_seconds: float | None = None,
+                finalize_slots: int | None = None) -> None:
     """Run a localnet until SIGINT or SIGTERM, printing one line when it is ready."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):  # shut down cleanly when told to
         loop.add_signal_handler(signum, stop.set)
-    async with run_localnet(port, keys_dir, host=host) as net:
+    async with run_localnet(port, keys_dir, host=host, slot_seconds=slot_seconds,
+                            finalize_slots=finalize_slots) as net:
         print(net.ready_line(), flush=True)
         await stop.wait()
 
 
-__all__ = ["DEFAULT_PORT", "Localnet", "run_localnet", "serve"]
+__all__ = ["DEFAULT_PORT", "FINALIZE_SLOTS_ENV", "SLOT_MS_ENV", "Localnet",
+           "default_finalize_slots", "default_slot_seconds", "run_localnet", "serve"]

@@ -36,7 +36,7 @@ from spl.token.instructions import (
 )
 
 from chain.keys import load_keypair
-from chain.localnet.ledger import Ledger
+from chain.localnet.ledger import FINALIZE_SLOTS, SLOT_SECONDS, Ledger
 from program.client import Client, ConfigParams, Deployment
 from program.local import PYTH_PROGRAM, LocalProtocol, Wallet, with_council
 from program.svm import MINT_LEN, TOKEN_ACCOUNT_LEN, ProgramSvm
@@ -96,13 +96,14 @@ def _create(ledger: Ledger, payer: Keypair, new: Keypair, space: int, owner: Pub
                                               lamports=lamports, space=space, owner=owner))
 
 
-def bootstrap(keys_dir: Path, params: ConfigParams | None = None) -> Genesis:
+def bootstrap(keys_dir: Path, params: ConfigParams | None = None, *,
+              slot_seconds: float = SLOT_SECONDS, finalize_slots: int = FINALIZE_SLOTS) -> Genesis:
     """Deploy and initialize the protocol and fund the wallets; see the module docstring."""
     keys = Keys(keys_dir)
     faucet, admin = keys.get("faucet"), keys.get("admin")
     # deployed with the admin as upgrade authority: the only key that can initialize it
     chain = ProgramSvm(program_keypair=keys.get("program"), upgrade_authority=admin)
-    ledger = Ledger(chain)
+    ledger = Ledger(chain, slot_seconds=slot_seconds, finalize_slots=finalize_slots)
     chain.svm.airdrop(faucet.pubkey(), FAUCET_LAMPORTS)
     ledger.track([faucet.pubkey()])
     owners = [admin] + [keys.get(f"keeper-{i}") for i in range(1, KEEPERS + 1)] \

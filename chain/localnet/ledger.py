@@ -3,10 +3,18 @@
 LiteSVM executes transactions but keeps no blocks: no slot clock, no transaction history by
 address, no list of accounts to scan. `Ledger` adds what a JSON-RPC node needs:
 
-- a slot every 400 ms with unix time advancing with it, written into the LiteSVM clock, and a
-  new blockhash per slot, each valid for 150 slots as on a cluster;
+- a slot every 400 ms (`slot_seconds`) with unix time advancing with it, written into the
+  LiteSVM clock, and a new blockhash per slot, each valid for 150 slots as on a cluster;
+- transactions submitted between slots executed when the next slot is produced, as a leader
+  does, and commitment levels that follow the slots: a slot is processed when produced,
+  confirmed one slot later and finalized `finalize_slots` (32) later; accounts read at a
+  commitment are as they were at that commitment's slot;
+- the blocks produced (slot, parent, blockhash, time, transactions);
 - every transaction sent through it, with slot, block time, error, logs (exactly as LiteSVM
-  returns them, `Program data:` lines included), compute units, fee and balances;
+  returns them, `Program data:` lines included), compute units, fee, lamport and token
+  balances, and the addresses its lookup tables loaded;
+- the SlotHashes sysvar, which LiteSVM leaves at genesis: creating an address lookup table
+  needs a recent slot in it;
 - signatures per address, newest first, and an index of every address ever touched, so
   `getProgramAccounts` can scan accounts;
 - `time_travel` for tests, and listeners that the WebSocket server turns into notifications.
@@ -16,6 +24,8 @@ Everything runs on the event loop's thread: LiteSVM calls are fast, in-process c
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import json
 import math
 import struct
@@ -26,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solders.account import Account
+from solders.address_lookup_table_account import AddressLookupTable
 from solders.hash import Hash
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
@@ -34,16 +45,32 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from solders.transaction_status import TransactionErrorFieldless, TransactionErrorType
 
+from chain.localnet.token_state import mint, token_account
 from program.svm import ProgramSvm
 
 SLOT_SECONDS = 0.4
+FINALIZE_SLOTS = 32  # slots after which a slot is rooted, as on a cluster
+COMMITMENTS = ("processed", "confirmed", "finalized")
 BLOCKHASH_VALID_SLOTS = 150
+SLOT_HASHES_KEPT = 512  # entries of the SlotHashes sysvar, as the runtime keeps
 STATUS_CACHE_SLOTS = 300  # how far back getSignatureStatuses looks without history search
 LAMPORTS_PER_SIGNATURE = 5_000
 COMPUTE_BUDGET_PROGRAM = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 DEFAULT_UNITS_PER_INSTRUCTION = 200_000
 MAX_COMPUTE_UNITS = 1_400_000
 _SET_UNIT_LIMIT, _SET_UNIT_PRICE = 2, 3
+
+
+@dataclass(frozen=True)
+class TokenBalance:
+    """A token account's balance in a transaction's meta, before or after it."""
+
+    account_index: int
+    mint: Pubkey
+    owner: Pubkey
+    program_id: Pubkey
+    amount: int
+    decimals: int
 
 
 class Rejected(Exception):
@@ -70,12 +97,26 @@ class TxRecord:
     logs: list[str]
     compute_units: int
     fee: int
-    account_keys: list[Pubkey]
+    account_keys: list[Pubkey]  # the message's, then those loaded from lookup tables
     pre_balances: list[int]
     post_balances: list[int]
     unit_price: int  # micro-lamports per compute unit, from a SetComputeUnitPrice
     inner_instructions: list[list[tuple[int, list[int], bytes, int | None]]] = field(
         default_factory=list)  # per instruction: (program index, accounts, data, stack height)
+    pre_token_balances: list[TokenBalance] = field(default_factory=list)
+    post_token_balances: list[TokenBalance] = field(default_factory=list)
+    loaded_writable: list[Pubkey] = field(default_factory=list)
+    loaded_readonly: list[Pubkey] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A produced slot."""
+
+    slot: int
+    parent_slot: int  # the previous produced slot (-1 before the first)
+    blockhash: Hash
+    block_time: int
 
 
 @dataclass(frozen=True)
@@ -117,6 +158,16 @@ def fee_for(message: Message | MessageV0, budget: tuple[int, int] | None = None)
     return message.header.num_required_signatures * LAMPORTS_PER_SIGNATURE + priority
 
 
+def is_writable(message: Message | MessageV0, index: int) -> bool:
+    """Whether the message may write its `index`-th static key (the header's rule; legacy
+    messages lack `is_maybe_writable`)."""
+    header = message.header
+    signed = header.num_required_signatures
+    if index < signed:
+        return index < signed - header.num_readonly_signed_accounts
+    return index < len(message.account_keys) - header.num_readonly_unsigned_accounts
+
+
 def _inner(inner: Any) -> tuple[int, list[int], bytes, int | None]:
     ix = inner.instruction()
     # the stubs lack stack_height; the JSON has it
@@ -128,7 +179,12 @@ class Ledger:
     """A slot clock and history around a ProgramSvm; see the module docstring."""
 
     def __init__(self, chain: ProgramSvm, *, clock: Callable[[], float] = time.monotonic,
-                 unix_start: int | None = None) -> None:
+                 unix_start: int | None = None, slot_seconds: float = SLOT_SECONDS,
+                 finalize_slots: int = FINALIZE_SLOTS) -> None:
+        if slot_seconds <= 0 or finalize_slots < 1:
+            raise ValueError("slot_seconds must be > 0 and finalize_slots >= 1")
+        self.slot_seconds = slot_seconds
+        self.finalize_slots = finalize_slots
         self.chain = chain
         self.svm = chain.svm
         # Signatures are checked by the RPC layer (so simulations may skip them), blockhash
@@ -147,6 +203,12 @@ class Ledger:
         self._by_address: dict[Pubkey, list[TxRecord]] = {}
         self._by_slot: dict[int, list[TxRecord]] = {}
         self._touched: dict[Pubkey, None] = {}  # insertion-ordered set of every address seen
+        self._pending: dict[Signature, VersionedTransaction] = {}  # run when the next slot is
+        self.blocks: list[Block] = []  # every slot produced, oldest first
+        # per address written by a transaction in an unrooted slot: (slot, state before the
+        # slot), so reads at confirmed/finalized see the account as it was then
+        self._journal: dict[Pubkey, list[tuple[int, Account | None]]] = {}
+        self._journal_order: list[tuple[int, Pubkey]] = []  # to forget entries once rooted
         self.slot_listeners: list[Callable[[int], None]] = []
         self.account_listeners: list[Callable[[Sequence[Pubkey]], None]] = []
         self.tx_listeners: list[Callable[[TxRecord], None]] = []
@@ -157,13 +219,18 @@ class Ledger:
     def _virtual_elapsed(self) -> float:
         return self._clock() - self._started + self._travelled
 
+    def seconds_to_next_slot(self) -> float:
+        """Wall seconds until the next slot is due."""
+        return self.slot_seconds - self._virtual_elapsed() % self.slot_seconds
+
     def tick(self) -> bool:
         """Catch the slot up with wall time; True if it moved. On a new slot the LiteSVM
         clock moves and a new blockhash appears."""
         elapsed = self._virtual_elapsed()
-        slot = self._slot0 + int(elapsed / SLOT_SECONDS)
+        slot = self._slot0 + int(elapsed / self.slot_seconds)
         if slot <= self.slot:
             return False
+        parent = self.slot
         self.slot = slot
         self.block_time = self._unix0 + int(elapsed)
         clock = self.svm.get_clock()
@@ -172,29 +239,37 @@ class Ledger:
         clock.epoch = self.epoch_info()[0]
         self.svm.set_clock(clock)
         self.svm.expire_blockhash()
-        self._blockhashes[self.svm.latest_blockhash()] = slot
+        blockhash = self.svm.latest_blockhash()
+        self._blockhashes[blockhash] = slot
+        # the current slot too: a client may create a lookup table for the slot getSlot gave
+        # before a new slot begins
+        self.svm.set_slot_hashes(
+            [(slot, blockhash), *self.svm.get_slot_hashes()[:SLOT_HASHES_KEPT - 1]])
         while self._blockhashes:
             oldest, oldest_slot = next(iter(self._blockhashes.items()))
             if oldest_slot >= slot - BLOCKHASH_VALID_SLOTS:
                 break
             del self._blockhashes[oldest]
+        self.blocks.append(Block(slot, parent, self.svm.latest_blockhash(), self.block_time))
+        self._run_pending()
+        self._forget_rooted()
         for listener in list(self.slot_listeners):
             listener(slot)
         return True
 
     def time_travel(self, *, seconds: float = 0, slots: int = 0) -> int:
-        """Move the clock forward by `seconds` and/or `slots` (a slot is 400 ms, so either
+        """Move the clock forward by `seconds` and/or `slots` (a slot is `slot_seconds`, so either
         moves both); return the new slot."""
         if seconds < 0 or slots < 0:
             raise ValueError("time travels forward only")
-        self._travelled += seconds + slots * SLOT_SECONDS
+        self._travelled += seconds + slots * self.slot_seconds
         self.tick()
         return self.slot
 
-    def epoch_info(self) -> tuple[int, int, int]:
-        """(epoch, slot index, slots in epoch) of the current slot."""
+    def epoch_info(self, slot: int | None = None) -> tuple[int, int, int]:
+        """(epoch, slot index, slots in epoch) of `slot`, the current slot by default."""
         per_epoch = self.svm.get_epoch_schedule().slots_per_epoch
-        slot = max(self.slot, 0)
+        slot = max(self.slot if slot is None else slot, 0)
         return slot // per_epoch, slot % per_epoch, per_epoch
 
     # ---- blockhashes --------------------------------------------------------------------------
@@ -224,6 +299,27 @@ class Ledger:
         return Simulation(None, list(meta.logs()), meta.compute_units_consumed(),
                           dict(result.post_accounts()), return_data)
 
+    def submit(self, tx: VersionedTransaction) -> None:
+        """Queue `tx` to execute when the next slot is produced, as a leader does with what
+        it receives. A signature already processed or queued is dropped, as a validator drops
+        a rebroadcast; raises `Rejected` for an expired blockhash."""
+        self.tick()
+        signature = tx.signatures[0]
+        if signature in self._txs or signature in self._pending:
+            return
+        if tx.message.recent_blockhash not in self._blockhashes:
+            raise Rejected(TransactionErrorFieldless.BlockhashNotFound)
+        self._pending[signature] = tx
+
+    def _run_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        for tx in pending.values():
+            with contextlib.suppress(Rejected):  # expired while queued: never lands
+                self.send(tx)
+
+    def is_pending(self, signature: Signature) -> bool:
+        return signature in self._pending
+
     def send(self, tx: VersionedTransaction) -> TxRecord:
         """Execute `tx` in the current slot and record it, failed or not. Raises `Rejected`
         if it cannot land at all (expired blockhash, already processed)."""
@@ -234,8 +330,13 @@ class Ledger:
         message = tx.message
         if message.recent_blockhash not in self._blockhashes:
             raise Rejected(TransactionErrorFieldless.BlockhashNotFound)
-        keys = list(message.account_keys)
+        loaded_writable, loaded_readonly = self.loaded_addresses(message)
+        keys = [*message.account_keys, *loaded_writable, *loaded_readonly]
         pre = [self.balance(k) for k in keys]
+        self._journal_writes([k for i, k in enumerate(message.account_keys)
+                              if is_writable(message, i)] + loaded_writable)
+        programs = {keys[ix.program_id_index] for ix in message.instructions}
+        pre_tokens = self._token_balances(keys, programs)
         result = self.svm.send_transaction(tx)
         err: TransactionErrorType | None = None
         meta: TransactionMetadata
@@ -251,7 +352,9 @@ class Ledger:
         budget = compute_budget(message)
         record = TxRecord(signature, tx, self.slot, self.block_time, err, list(meta.logs()),
                           meta.compute_units_consumed(), fee_for(message, budget), keys, pre,
-                          [self.balance(k) for k in keys], budget[1], inner)
+                          [self.balance(k) for k in keys], budget[1], inner, pre_tokens,
+                          self._token_balances(keys, programs), loaded_writable,
+                          loaded_readonly)
         self._txs[signature] = record
         self._by_slot.setdefault(self.slot, []).append(record)
         for key in dict.fromkeys(keys):
@@ -261,6 +364,45 @@ class Ledger:
             listener(record)
         self._changed(keys)
         return record
+
+    def loaded_addresses(self, message: Message | MessageV0) -> tuple[list[Pubkey],
+                                                                       list[Pubkey]]:
+        """(writable, readonly) addresses a v0 message loads from its lookup tables, as the
+        tables stand now; empty where a table or index does not resolve (LiteSVM then fails
+        the transaction)."""
+        writable: list[Pubkey] = []
+        readonly: list[Pubkey] = []
+        if not isinstance(message, MessageV0):
+            return writable, readonly
+        for lookup in message.address_table_lookups:
+            table = self.account(lookup.account_key)
+            try:
+                addresses = AddressLookupTable.deserialize(bytes(table.data)).addresses \
+                    if table is not None else []
+                writable += [addresses[i] for i in bytes(lookup.writable_indexes)]
+                readonly += [addresses[i] for i in bytes(lookup.readonly_indexes)]
+            except (ValueError, IndexError):
+                return [], []
+        return writable, readonly
+
+    def _token_balances(self, keys: Sequence[Pubkey],
+                        programs: set[Pubkey]) -> list[TokenBalance]:
+        """Balances of the token accounts among `keys`. Invoked programs are skipped: reading
+        one copies its whole ELF, and a program is never a token account."""
+        out = []
+        for index, key in enumerate(keys):
+            if key in programs:
+                continue
+            state = token_account(self.svm.get_account(key))
+            if state is None:
+                continue
+            mint_account = self.svm.get_account(state.mint)
+            mint_state = mint(mint_account)
+            if mint_state is None or mint_account is None:
+                continue
+            out.append(TokenBalance(index, state.mint, state.owner, mint_account.owner,
+                                    state.amount, mint_state.decimals))
+        return out
 
     def transaction(self, signature: Signature) -> TxRecord | None:
         return self._txs.get(signature)
@@ -302,26 +444,103 @@ class Ledger:
             out.append((slot, min(prices) if prices else 0))
         return out
 
+    # ---- commitment ---------------------------------------------------------------------------
+    def commitment_slot(self, commitment: str | None) -> int:
+        """The newest produced slot at `commitment` (finalized when None, a validator's
+        default)."""
+        self.tick()
+        if commitment in (None, "finalized", "max", "root"):
+            target = self.slot - self.finalize_slots
+        elif commitment in ("confirmed", "single", "singleGossip"):
+            target = self.slot - 1
+        else:  # processed, recent
+            return self.slot
+        index = bisect.bisect_right(self.blocks, target, key=lambda b: b.slot)
+        return self.blocks[max(index - 1, 0)].slot
+
+    def confirmations(self, slot: int) -> int | None:
+        """Slots produced since `slot`, None once it is finalized."""
+        depth = self.slot - slot
+        return None if depth >= self.finalize_slots else depth
+
+    def commitment_of(self, slot: int) -> str:
+        """The highest commitment `slot` has reached."""
+        depth = self.slot - slot
+        if depth >= self.finalize_slots:
+            return "finalized"
+        return "confirmed" if depth >= 1 else "processed"
+
+    def block(self, slot: int) -> Block | None:
+        index = bisect.bisect_left(self.blocks, slot, key=lambda b: b.slot)
+        if index < len(self.blocks) and self.blocks[index].slot == slot:
+            return self.blocks[index]
+        return None
+
+    def blocks_between(self, after: int, until: int) -> list[Block]:
+        """The blocks produced after slot `after`, up to `until` included."""
+        start = bisect.bisect_right(self.blocks, after, key=lambda b: b.slot)
+        end = bisect.bisect_right(self.blocks, until, key=lambda b: b.slot)
+        return self.blocks[start:end]
+
+    def transactions_in(self, slot: int) -> list[TxRecord]:
+        return self._by_slot.get(slot, [])
+
+    def _journal_writes(self, addresses: Sequence[Pubkey]) -> None:
+        for address in addresses:
+            entries = self._journal.setdefault(address, [])
+            if entries and entries[-1][0] == self.slot:
+                continue  # the state before this slot is recorded already
+            entries.append((self.slot, self.account(address)))
+            self._journal_order.append((self.slot, address))
+
+    def _forget_rooted(self) -> None:
+        # a write in a finalized slot is seen at every commitment: its before-state is no use
+        root = self.slot - self.finalize_slots
+        drop = 0
+        for slot, address in self._journal_order:
+            if slot > root:
+                break
+            drop += 1
+            entries = self._journal.get(address)
+            if entries and entries[0][0] == slot:
+                entries.pop(0)
+                if not entries:
+                    del self._journal[address]
+        del self._journal_order[:drop]
+
     # ---- accounts -----------------------------------------------------------------------------
     def track(self, addresses: Iterable[Pubkey]) -> None:
         """Remember addresses for `getProgramAccounts` scans."""
         for a in addresses:
             self._touched[a] = None
 
-    def account(self, address: Pubkey) -> Account | None:
-        """The account, or None if it does not exist (no lamports), as a validator sees it."""
+    def addresses(self) -> list[Pubkey]:
+        """Every address the ledger has seen."""
+        return list(self._touched)
+
+    def account(self, address: Pubkey, at_slot: int | None = None) -> Account | None:
+        """The account, or None if it does not exist (no lamports), as a validator sees it:
+        now, or as it was at the end of `at_slot` (an unrooted slot)."""
+        if at_slot is not None and address in self._journal:
+            for slot, before in self._journal[address]:
+                if slot > at_slot:
+                    return before
         account = self.svm.get_account(address)
         return None if account is None or account.lamports == 0 else account
 
-    def balance(self, address: Pubkey) -> int:
+    def balance(self, address: Pubkey, at_slot: int | None = None) -> int:
+        if at_slot is not None and address in self._journal:
+            account = self.account(address, at_slot)
+            return 0 if account is None else account.lamports
         # get_balance, not get_account: no copy of the data (a program's is its whole ELF)
         return self.svm.get_balance(address) or 0
 
-    def program_accounts(self, program_id: Pubkey) -> list[tuple[Pubkey, Account]]:
-        """Every known live account owned by `program_id`."""
+    def program_accounts(self, program_id: Pubkey,
+                         at_slot: int | None = None) -> list[tuple[Pubkey, Account]]:
+        """Every known live account owned by `program_id` (at `at_slot`, as `account`)."""
         out = []
         for address in self._touched:
-            account = self.account(address)
+            account = self.account(address, at_slot)
             if account is not None and account.owner == program_id:
                 out.append((address, account))
         return out
@@ -334,6 +553,8 @@ class Ledger:
         """Write accounts directly, telling the listeners once."""
         for address, account in accounts:
             self.svm.set_account(address, account)
+            # a direct write is no transaction: every commitment sees it at once
+            self._journal.pop(address, None)
         addresses = [address for address, _ in accounts]
         self.track(addresses)
         self._changed(addresses)

@@ -29,9 +29,21 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType
-from spl.token.constants import TOKEN_PROGRAM_ID
 
-from chain.localnet.ledger import Ledger, Rejected, TxRecord, fee_for
+from chain.localnet.ledger import (
+    BLOCKHASH_VALID_SLOTS,
+    Ledger,
+    Rejected,
+    TokenBalance,
+    TxRecord,
+    fee_for,
+)
+from chain.localnet.parsed import (
+    address_table_lookups,
+    parsed_inner_instructions,
+    parsed_transaction,
+)
+from chain.localnet.token_state import parsed_account_data, ui_token_amount
 from chain.pyth import read_aggregate
 from program.local import PYTH_PROGRAM
 
@@ -42,8 +54,6 @@ FEATURE_SET = 4_140_108_451
 MAX_RESULTS = 1000
 U64_MAX = 2**64 - 1
 GENESIS_HASH = Hash.hash(b"keepernet localnet")
-_MINT_DECIMALS_OFFSET = 44
-_TOKEN_AMOUNT_OFFSET = 64
 
 # JSON-RPC error codes, as a validator uses them
 PARSE_ERROR = -32700
@@ -190,8 +200,8 @@ def _transaction(params: list[Any], config: dict[str, Any]) -> VersionedTransact
 
 # ---- encodings ----------------------------------------------------------------------------------
 def encode_data(data: bytes, encoding: str, data_slice: dict[str, Any] | None = None) -> Any:
-    """Account data as a validator encodes it; jsonParsed falls back to base64 as a validator
-    does for data it cannot parse."""
+    """Account data as a validator encodes it; jsonParsed here is the base64 a validator falls
+    back to for data it cannot parse."""
     if data_slice is not None:
         offset = _int(data_slice.get("offset", 0), "dataSlice.offset")
         length = _int(data_slice.get("length", 0), "dataSlice.length")
@@ -208,12 +218,23 @@ def encode_data(data: bytes, encoding: str, data_slice: dict[str, Any] | None = 
     raise invalid_params(f"unsupported encoding: {encoding}")
 
 
-def encode_account(account: Account, config: dict[str, Any]) -> dict[str, Any]:
-    """An account as getAccountInfo and accountNotification give it."""
+def encode_account(account: Account, config: dict[str, Any],
+                   get_account: Callable[[Pubkey], Account | None] | None = None
+                   ) -> dict[str, Any]:
+    """An account as getAccountInfo and accountNotification give it. With `get_account` (to
+    find a token account's mint), jsonParsed parses token accounts and mints."""
     encoding = config.get("encoding", "binary")
     data = bytes(account.data)
+    parsed = None
+    if encoding == "jsonParsed":
+        if config.get("dataSlice") is not None:
+            raise RpcError(INVALID_REQUEST, "Sliced account data can only be encoded using "
+                           "binary (base 58) or base64 encoding.")
+        if get_account is not None:
+            parsed = parsed_account_data(account, get_account)
     return {
-        "data": encode_data(data, encoding, config.get("dataSlice")),
+        "data": encode_data(data, encoding, config.get("dataSlice")) if parsed is None
+        else parsed,
         "executable": account.executable,
         "lamports": account.lamports,
         "owner": str(account.owner),
@@ -243,32 +264,41 @@ def ui_transaction(tx: VersionedTransaction) -> dict[str, Any]:
                          for ix in message.instructions],
     }
     if isinstance(message, MessageV0):
-        ui_message["addressTableLookups"] = [
-            {"accountKey": str(lookup.account_key),
-             "writableIndexes": list(bytes(lookup.writable_indexes)),
-             "readonlyIndexes": list(bytes(lookup.readonly_indexes))}
-            for lookup in message.address_table_lookups]
+        ui_message["addressTableLookups"] = address_table_lookups(message)
     return {"signatures": [str(s) for s in tx.signatures], "message": ui_message}
 
 
-def transaction_meta(record: TxRecord) -> dict[str, Any]:
+def _token_balances(balances: list[TokenBalance]) -> list[dict[str, Any]]:
+    return [{"accountIndex": b.account_index, "mint": str(b.mint), "owner": str(b.owner),
+             "programId": str(b.program_id), "uiTokenAmount": ui_token_amount(b.amount,
+                                                                              b.decimals)}
+            for b in balances]
+
+
+def transaction_meta(record: TxRecord, *, parsed: bool = False) -> dict[str, Any]:
+    """The meta of a transaction; `parsed` for the jsonParsed encoding (instructions parsed,
+    no loadedAddresses: the accounts list has them)."""
     err = error_json(record.err)
-    return {
+    meta = {
         "err": err,
         "status": {"Ok": None} if err is None else {"Err": err},
         "fee": record.fee,
         "preBalances": record.pre_balances,
         "postBalances": record.post_balances,
-        "innerInstructions": [
+        "innerInstructions": parsed_inner_instructions(record) if parsed else [
             {"index": i, "instructions": [_ui_instruction(*ix) for ix in inner]}
             for i, inner in enumerate(record.inner_instructions) if inner],
         "logMessages": record.logs,
-        "preTokenBalances": [],
-        "postTokenBalances": [],
+        "preTokenBalances": _token_balances(record.pre_token_balances),
+        "postTokenBalances": _token_balances(record.post_token_balances),
         "rewards": [],
-        "loadedAddresses": {"writable": [], "readonly": []},
+        "loadedAddresses": {"writable": [str(k) for k in record.loaded_writable],
+                            "readonly": [str(k) for k in record.loaded_readonly]},
         "computeUnitsConsumed": record.compute_units,
     }
+    if parsed:
+        del meta["loadedAddresses"]
+    return meta
 
 
 # ---- the dispatcher -----------------------------------------------------------------------------
@@ -307,11 +337,16 @@ class Rpc:
             "getEpochInfo": self.get_epoch_info,
             "getGenesisHash": lambda params: str(GENESIS_HASH),
             "getFeeForMessage": self.get_fee_for_message,
-            "getTokenAccountBalance": self.get_token_account_balance,
             "keepernet_timeTravel": self.time_travel,
             "keepernet_setPriceAccount": self.set_price_account,
             "keepernet_setAccounts": self.set_accounts,
         }
+        # imported here: the token, block and cluster methods build on this module's helpers
+        from chain.localnet import blocks, cluster
+        from chain.localnet.tokens import TokenQueries
+        self.methods |= TokenQueries(self).methods
+        self.methods |= blocks.methods(self)
+        self.methods |= cluster.methods(self)
 
     # ---- protocol -----------------------------------------------------------------------------
     def handle(self, body: bytes) -> Any:
@@ -351,24 +386,28 @@ class Rpc:
         return {"jsonrpc": "2.0", "result": result, "id": request_id}
 
     def _context(self, config: dict[str, Any]) -> dict[str, Any]:
-        self.ledger.tick()
+        slot = self.ledger.commitment_slot(config.get("commitment"))
         min_slot = config.get("minContextSlot")
-        if isinstance(min_slot, int) and min_slot > self.ledger.slot:
+        if isinstance(min_slot, int) and min_slot > slot:
             raise RpcError(MIN_CONTEXT_SLOT_NOT_REACHED, "Minimum context slot has not been "
-                           "reached", {"contextSlot": self.ledger.slot})
-        return {"slot": self.ledger.slot, "apiVersion": SOLANA_CORE_VERSION}
+                           "reached", {"contextSlot": slot})
+        return {"slot": slot, "apiVersion": SOLANA_CORE_VERSION}
+
+    def at_slot(self, config: dict[str, Any]) -> int | None:
+        """The slot whose state a read at the config's commitment sees; None for the newest."""
+        slot = self.ledger.commitment_slot(config.get("commitment"))
+        return None if slot >= self.ledger.slot else slot
 
     def _with_context(self, config: dict[str, Any], value: Any) -> dict[str, Any]:
         return {"context": self._context(config), "value": value}
 
     def _slot(self, params: list[Any], config_index: int) -> int:
-        self._context(_config(params, config_index))
-        return self.ledger.slot
+        return int(self._context(_config(params, config_index))["slot"])
 
     # ---- accounts -----------------------------------------------------------------------------
     def _account_or_none(self, address: Pubkey, config: dict[str, Any]) -> Any:
-        account = self.ledger.account(address)
-        return None if account is None else encode_account(account, config)
+        account = self.ledger.account(address, self.at_slot(config))
+        return None if account is None else encode_account(account, config, self.ledger.account)
 
     def get_account_info(self, params: list[Any]) -> Any:
         address = _pubkey(_param(params, 0, "pubkey"))
@@ -387,41 +426,34 @@ class Rpc:
         program_id = _pubkey(_param(params, 0, "program id"))
         config = _config(params, 1)
         filters = [_filter(f) for f in config.get("filters") or []]
-        found = [{"pubkey": str(address), "account": encode_account(account, config)}
-                 for address, account in self.ledger.program_accounts(program_id)
+        found = [{"pubkey": str(address),
+                  "account": encode_account(account, config, self.ledger.account)}
+                 for address, account in self.ledger.program_accounts(program_id,
+                                                                      self.at_slot(config))
                  if all(f(bytes(account.data)) for f in filters)]
         return self._with_context(config, found) if config.get("withContext") else found
 
     def get_balance(self, params: list[Any]) -> Any:
         address = _pubkey(_param(params, 0, "pubkey"))
-        return self._with_context(_config(params, 1), self.ledger.balance(address))
+        config = _config(params, 1)
+        return self._with_context(config, self.ledger.balance(address, self.at_slot(config)))
 
     def get_minimum_balance(self, params: list[Any]) -> int:
         size = _int(_param(params, 0, "data length"), "data length")
         return int(self.ledger.svm.minimum_balance_for_rent_exemption(size))
 
-    def get_token_account_balance(self, params: list[Any]) -> Any:
-        address = _pubkey(_param(params, 0, "pubkey"))
-        config = _config(params, 1)
-        account = self.ledger.account(address)
-        if account is None or account.owner != TOKEN_PROGRAM_ID or len(account.data) < 72:
-            raise invalid_params("Invalid param: not a Token account")
-        data = bytes(account.data)
-        mint = self.ledger.account(Pubkey(data[:32]))
-        decimals = 0 if mint is None else bytes(mint.data)[_MINT_DECIMALS_OFFSET]
-        amount = int.from_bytes(data[_TOKEN_AMOUNT_OFFSET:_TOKEN_AMOUNT_OFFSET + 8], "little")
-        ui = amount / 10**decimals
-        ui_string = f"{amount / 10**decimals:.{decimals}f}".rstrip("0").rstrip(".") \
-            if decimals else str(amount)
-        return self._with_context(config, {"amount": str(amount), "decimals": decimals,
-                                           "uiAmount": ui, "uiAmountString": ui_string})
-
     # ---- blockhashes and fees -----------------------------------------------------------------
     def get_latest_blockhash(self, params: list[Any]) -> Any:
         config = _config(params, 0)
-        blockhash, last_valid = self.ledger.latest_blockhash()
-        return self._with_context(config, {"blockhash": str(blockhash),
-                                           "lastValidBlockHeight": last_valid})
+        context = self._context(config)
+        block = self.ledger.block(context["slot"])
+        if block is None or not self.ledger.is_blockhash_valid(block.blockhash):
+            # time travel jumps past a blockhash's life in one slot: give the newest
+            blockhash, last_valid = self.ledger.latest_blockhash()
+        else:
+            blockhash, last_valid = block.blockhash, block.slot + BLOCKHASH_VALID_SLOTS
+        return {"context": context, "value": {"blockhash": str(blockhash),
+                                              "lastValidBlockHeight": last_valid}}
 
     def is_blockhash_valid(self, params: list[Any]) -> Any:
         blockhash = _hash(_param(params, 0, "blockhash"))
@@ -463,9 +495,10 @@ class Rpc:
             if simulation.err is not None:
                 self._preflight_failure(error_json(simulation.err), simulation.logs,
                                         simulation.units)
-        # as a validator: the signature is returned even if the transaction never lands
+        # as a validator: the signature is returned at once, even if the transaction never
+        # lands; it executes when the next slot is produced
         with contextlib.suppress(Rejected):
-            self.ledger.send(tx)
+            self.ledger.submit(tx)
         return str(signature)
 
     @staticmethod
@@ -520,15 +553,16 @@ class Rpc:
                 values.append(None)
                 continue
             err = error_json(record.err)
-            values.append({"slot": record.slot, "confirmations": None, "err": err,
+            values.append({"slot": record.slot,
+                           "confirmations": self.ledger.confirmations(record.slot), "err": err,
                            "status": {"Ok": None} if err is None else {"Err": err},
-                           "confirmationStatus": "finalized"})
+                           "confirmationStatus": self.ledger.commitment_of(record.slot)})
         return self._with_context(config, values)
 
     def get_signatures_for_address(self, params: list[Any]) -> list[dict[str, Any]]:
         address = _pubkey(_param(params, 0, "address"))
         config = _config(params, 1)
-        self._context(config)
+        newest = self._context(_at_least_confirmed(config))["slot"]
         limit = config.get("limit") or MAX_RESULTS
         if _int(limit, "limit") > MAX_RESULTS or limit < 1:
             raise invalid_params(f"limit must be between 1 and {MAX_RESULTS}")
@@ -538,8 +572,9 @@ class Rpc:
             address, before=None if before is None else _signature(before),
             until=None if until is None else _signature(until), limit=limit)
         return [{"signature": str(r.signature), "slot": r.slot, "err": error_json(r.err),
-                 "memo": None, "blockTime": r.block_time, "confirmationStatus": "finalized"}
-                for r in records]
+                 "memo": None, "blockTime": r.block_time,
+                 "confirmationStatus": self.ledger.commitment_of(r.slot)}
+                for r in records if r.slot <= newest]
 
     def get_transaction(self, params: list[Any]) -> Any:
         signature = _signature(_param(params, 0, "signature"))
@@ -547,7 +582,7 @@ class Rpc:
         config = {"encoding": params[1]} if len(params) > 1 and isinstance(params[1], str) \
             else _config(params, 1)
         record = self.ledger.transaction(signature)
-        if record is None:
+        if record is None or record.slot > self._context(_at_least_confirmed(config))["slot"]:
             return None
         max_version = config.get("maxSupportedTransactionVersion")
         is_v0 = isinstance(record.tx.message, MessageV0)
@@ -557,14 +592,18 @@ class Rpc:
                            "Please try the request again with the following configuration "
                            "parameter: \"maxSupportedTransactionVersion\": 0")
         encoding = config.get("encoding", "json")
-        if encoding in ("json", "jsonParsed"):
+        if encoding == "json":
             transaction: Any = ui_transaction(record.tx)
+        elif encoding == "jsonParsed":
+            transaction = parsed_transaction(record)
         elif encoding in ("base64", "base58"):
             transaction = encode_data(bytes(record.tx), encoding)
         else:
             raise invalid_params(f"unsupported encoding: {encoding}")
         out: dict[str, Any] = {"slot": record.slot, "transaction": transaction,
-                               "meta": transaction_meta(record), "blockTime": record.block_time}
+                               "meta": transaction_meta(record,
+                                                        parsed=encoding == "jsonParsed"),
+                               "blockTime": record.block_time}
         if max_version is not None:
             out["version"] = 0 if is_v0 else "legacy"
         return out
@@ -587,9 +626,9 @@ class Rpc:
 
     # ---- cluster ------------------------------------------------------------------------------
     def get_epoch_info(self, params: list[Any]) -> dict[str, int]:
-        self._context(_config(params, 0))
-        epoch, index, per_epoch = self.ledger.epoch_info()
-        return {"absoluteSlot": self.ledger.slot, "blockHeight": self.ledger.slot,
+        slot = self._slot(params, 0)
+        epoch, index, per_epoch = self.ledger.epoch_info(slot)
+        return {"absoluteSlot": slot, "blockHeight": slot,
                 "epoch": epoch, "slotIndex": index, "slotsInEpoch": per_epoch,
                 "transactionCount": self.ledger.transaction_count}
 
@@ -644,6 +683,13 @@ class Rpc:
                                               executable=False)))
         self.ledger.set_accounts(accounts)
         return {"slot": self.ledger.slot, "written": len(accounts)}
+
+
+def _at_least_confirmed(config: dict[str, Any]) -> dict[str, Any]:
+    """A validator answers history methods at confirmed or finalized only."""
+    if config.get("commitment") in ("processed", "recent"):
+        raise invalid_params("Method does not support commitment below `confirmed`")
+    return config
 
 
 def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:

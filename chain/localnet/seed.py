@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 from solana.rpc.async_api import AsyncClient
-from solana.rpc.commitment import Confirmed
+from solana.rpc.commitment import Confirmed, Processed
 from solana.rpc.core import RPCException
+from solana.rpc.types import TxOpts
 from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.keypair import Keypair
@@ -154,9 +155,11 @@ class Seeder:
     async def _send(self, ixs: list[Instruction], signers: Sequence[Keypair],
                     blockhash: Hash) -> None:
         message = Message.new_with_blockhash(ixs, signers[0].pubkey(), blockhash)
-        # the localnet runs a transaction when it receives it; preflight reports its error
-        await self.client.send_raw_transaction(bytes(Transaction(list(signers), message,
-                                                                 blockhash)))
+        # preflight reports its error; the transaction runs when the next slot is produced,
+        # so wait for it to be confirmed before what depends on it
+        await self.client.send_raw_transaction(
+            bytes(Transaction(list(signers), message, blockhash)),
+            opts=TxOpts(skip_confirmation=False, preflight_commitment=Processed))
 
     async def send(self, ixs: list[Instruction], *signers: Keypair) -> None:
         await self.send_all([(ixs, signers)])

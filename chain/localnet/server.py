@@ -2,10 +2,12 @@
 the next one, as a validator serves them.
 
 HTTP: `POST /` takes a JSON-RPC request or batch (`Rpc` answers it); `GET /health` says "ok".
-WebSocket (`/` on port + 1): accountSubscribe, signatureSubscribe and slotSubscribe with their
-unsubscribes. The ledger calls listeners synchronously after each slot, transaction and account
-write; they queue notifications per connection and a writer task per connection sends them, so
-a slow client never blocks the chain.
+WebSocket (`/` on port + 1): accountSubscribe and slotSubscribe here, logsSubscribe,
+programSubscribe, rootSubscribe and signatureSubscribe in `subscriptions`, with their
+unsubscribes. An account subscription is told of a change once it reaches the subscription's
+commitment (finalized unless told, as a validator). The ledger calls listeners synchronously
+after each slot, transaction and account write; they queue notifications per connection and a
+writer task per connection sends them, so a slow client never blocks the chain.
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from aiohttp import WSMsgType, web
 from solders.account import Account
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 
-from chain.localnet.ledger import SLOT_SECONDS, Ledger, TxRecord
+from chain.localnet.ledger import Ledger
 from chain.localnet.rpc import (
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
@@ -34,12 +35,12 @@ from chain.localnet.rpc import (
     RpcError,
     dumps,
     encode_account,
-    error_json,
     invalid_params,
 )
+from chain.localnet.subscriptions import KINDS as SLOT_KINDS
+from chain.localnet.subscriptions import SlotSubscriptions, commitment_level
 
 HOST = "127.0.0.1"
-TICK_SECONDS = SLOT_SECONDS / 4  # how often the slot clock is caught up with wall time
 SYSTEM_PROGRAM = Pubkey.from_string("11111111111111111111111111111111")
 _EMPTY = Account(lamports=0, data=b"", owner=SYSTEM_PROGRAM, executable=False, rent_epoch=0)
 
@@ -57,11 +58,11 @@ class _Connection:
 @dataclass
 class _Subscription:
     id: int
-    kind: str  # "account" | "signature" | "slot"
+    kind: str  # "account" | "slot"
     connection: _Connection
     config: dict[str, Any]
     address: Pubkey | None = None
-    signature: Signature | None = None
+    commitment: str = "finalized"  # account: notified once a change reaches it
     last: tuple[int, bytes, Pubkey, bool] | None = None  # the account as last notified
 
 
@@ -79,13 +80,18 @@ class Subscriptions:
         self._ids = itertools.count()
         self._subs: dict[int, _Subscription] = {}
         ledger.account_listeners.append(self._accounts_changed)
-        ledger.tx_listeners.append(self._transaction)
         ledger.slot_listeners.append(self._slot)
+        self.by_slot = SlotSubscriptions(ledger, self._push, lambda: next(self._ids))
 
     def close(self) -> None:
         self.ledger.account_listeners.remove(self._accounts_changed)
-        self.ledger.tx_listeners.remove(self._transaction)
         self.ledger.slot_listeners.remove(self._slot)
+        self.by_slot.close()
+
+    @staticmethod
+    def _push(connection: _Connection, sub_id: int, method: str, result: Any) -> None:
+        connection.push({"jsonrpc": "2.0", "method": method,
+                         "params": {"result": result, "subscription": sub_id}})
 
     # ---- requests -----------------------------------------------------------------------------
     def handle(self, connection: _Connection, request: Any) -> dict[str, Any]:
@@ -109,18 +115,19 @@ class Subscriptions:
         if method == "accountSubscribe":
             address = _pubkey(params[0] if params else None)
             sub = self._add("account", connection, config, address=address)
-            sub.last = _snapshot(self.ledger.account(address))
+            sub.commitment = commitment_level(config)
+            sub.last = _snapshot(self._read(sub)[1])
             return sub.id
-        if method == "signatureSubscribe":
-            signature = _signature(params[0] if params else None)
-            sub = self._add("signature", connection, config, signature=signature)
-            record = self.ledger.transaction(signature)
-            if record is not None:  # already landed: notify at once (after the answer)
-                asyncio.get_running_loop().call_soon(self._transaction, record)
-            return sub.id
+        kind = method[:-len("Subscribe")] if isinstance(method, str) \
+            and method.endswith("Subscribe") else None
+        if kind in SLOT_KINDS:
+            return self.by_slot.subscribe(connection, kind, params)
+        if isinstance(method, str) and method.endswith("Unsubscribe") \
+                and method[:-len("Unsubscribe")] in SLOT_KINDS:
+            return self.by_slot.unsubscribe(connection, method[:-len("Unsubscribe")], params)
         if method == "slotSubscribe":
             return self._add("slot", connection, {}).id
-        if method in ("accountUnsubscribe", "signatureUnsubscribe", "slotUnsubscribe"):
+        if method in ("accountUnsubscribe", "slotUnsubscribe"):
             sub_id = params[0] if params else None
             found = self._subs.get(sub_id) if isinstance(sub_id, int) else None
             if found is None or found.connection is not connection \
@@ -131,8 +138,8 @@ class Subscriptions:
         raise RpcError(METHOD_NOT_FOUND, "Method not found")
 
     def _add(self, kind: str, connection: _Connection, config: dict[str, Any], *,
-             address: Pubkey | None = None, signature: Signature | None = None) -> _Subscription:
-        sub = _Subscription(next(self._ids), kind, connection, config, address, signature)
+             address: Pubkey | None = None) -> _Subscription:
+        sub = _Subscription(next(self._ids), kind, connection, config, address)
         self._subs[sub.id] = sub
         return sub
 
@@ -140,47 +147,51 @@ class Subscriptions:
         """Forget a closed connection's subscriptions."""
         for sub_id in [s.id for s in self._subs.values() if s.connection is connection]:
             del self._subs[sub_id]
+        self.by_slot.drop(connection)
 
     # ---- notifications ------------------------------------------------------------------------
     def _notify(self, sub: _Subscription, method: str, result: Any) -> None:
         sub.connection.push({"jsonrpc": "2.0", "method": method,
                              "params": {"result": result, "subscription": sub.id}})
 
-    def _context(self) -> dict[str, Any]:
-        return {"slot": self.ledger.slot, "apiVersion": SOLANA_CORE_VERSION}
+    def _read(self, sub: _Subscription) -> tuple[int, Account | None]:
+        """The slot of `sub`'s commitment and its account as of that slot."""
+        assert sub.address is not None
+        slot = self.ledger.commitment_slot(sub.commitment)
+        return slot, self.ledger.account(sub.address, None if slot >= self.ledger.slot else slot)
 
     def _accounts_changed(self, addresses: Sequence[Pubkey]) -> None:
+        # a transaction's writes are seen at processed now, a direct write at every level
         changed = set(addresses)
         for sub in list(self._subs.values()):
-            if sub.kind != "account" or sub.address not in changed:
-                continue
-            account = self.ledger.account(sub.address)
-            snapshot = _snapshot(account)
-            if snapshot == sub.last:
-                continue
-            sub.last = snapshot
-            config = {"encoding": sub.config.get("encoding", "binary"),  # the default
-                      "dataSlice": sub.config.get("dataSlice")}
-            try:
-                value = encode_account(account or _EMPTY, config)
-            except RpcError:  # an encoding it did not know: fall back as jsonParsed does
-                value = encode_account(account or _EMPTY, {"encoding": "base64"})
-            self._notify(sub, "accountNotification", {"context": self._context(),
-                                                      "value": value})
+            if sub.kind == "account" and sub.address in changed:
+                self._account(sub)
 
-    def _transaction(self, record: TxRecord) -> None:
-        for sub in list(self._subs.values()):
-            if sub.kind == "signature" and sub.signature == record.signature:
-                del self._subs[sub.id]  # a signature subscription notifies once
-                self._notify(sub, "signatureNotification",
-                             {"context": {"slot": record.slot},
-                              "value": {"err": error_json(record.err)}})
+    def _account(self, sub: _Subscription) -> None:
+        """Notify `sub` if its account, as its commitment sees it, changed since last told."""
+        slot, account = self._read(sub)
+        snapshot = _snapshot(account)
+        if snapshot == sub.last:
+            return
+        sub.last = snapshot
+        config = {"encoding": sub.config.get("encoding", "binary"),  # the default
+                  "dataSlice": sub.config.get("dataSlice")}
+        try:
+            value = encode_account(account or _EMPTY, config, self.ledger.account)
+        except RpcError:  # an encoding it did not know: fall back as jsonParsed does
+            value = encode_account(account or _EMPTY, {"encoding": "base64"})
+        self._notify(sub, "accountNotification", {
+            "context": {"slot": slot, "apiVersion": SOLANA_CORE_VERSION}, "value": value})
 
     def _slot(self, slot: int) -> None:
         for sub in list(self._subs.values()):
-            if sub.kind == "slot":
+            if sub.kind == "account" and sub.commitment != "processed":
+                # the slot moved a transaction's writes up to confirmed or finalized
+                self._account(sub)
+            elif sub.kind == "slot":
                 self._notify(sub, "slotNotification",
-                             {"parent": slot - 1, "root": max(slot - 32, 0), "slot": slot})
+                             {"parent": slot - 1,
+                              "root": max(slot - self.ledger.finalize_slots, 0), "slot": slot})
 
 
 def _pubkey(value: Any) -> Pubkey:
@@ -188,13 +199,6 @@ def _pubkey(value: Any) -> Pubkey:
         return Pubkey.from_string(value)
     except (TypeError, ValueError) as e:
         raise invalid_params("Invalid pubkey") from e
-
-
-def _signature(value: Any) -> Signature:
-    try:
-        return Signature.from_string(value)
-    except (TypeError, ValueError) as e:
-        raise invalid_params("Invalid signature") from e
 
 
 def _error(request_id: Any, error: RpcError) -> dict[str, Any]:
@@ -240,7 +244,9 @@ class LocalnetServer:
         # the slot clock follows wall time even when nobody asks
         while True:
             self.ledger.tick()
-            await asyncio.sleep(TICK_SECONDS)
+            # woken when the next slot is due (a little after, so that it is): one wake-up
+            # per slot, however short slots are
+            await asyncio.sleep(self.ledger.seconds_to_next_slot() + 0.001)
 
     async def _http(self, request: web.Request) -> web.Response:
         response = self.rpc.handle(await request.read())

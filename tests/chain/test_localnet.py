@@ -42,6 +42,7 @@ from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import MintToParams, mint_to
 
 from chain.localnet import Localnet, run_localnet
+from chain.localnet.ledger import FINALIZE_SLOTS
 from demo.servers import free_port_pair
 from program.errors import error_names, program_error
 from program.svm import MINT_LEN
@@ -53,7 +54,9 @@ PROPOSAL_WINDOW = 86_400
 
 @pytest.fixture
 async def net() -> AsyncIterator[Localnet]:
-    async with run_localnet(free_port_pair()) as localnet:
+    # a cluster's finalization depth, not the suite's 2: these tests see a transaction still
+    # confirmed only, as a validator shows it, whatever time their checks take
+    async with run_localnet(free_port_pair(), finalize_slots=FINALIZE_SLOTS) as localnet:
         yield localnet
 
 
@@ -146,7 +149,7 @@ async def test_program_transaction_round_trip(net: Localnet, client: AsyncClient
     sig = await send(client, [create_market(net, user, 1)], user.kp)
     statuses = (await client.get_signature_statuses([sig, Signature.default()])).value
     assert statuses[0] is not None and statuses[0].err is None and statuses[1] is None
-    assert statuses[0].confirmation_status == TransactionConfirmationStatus.Finalized
+    assert statuses[0].confirmation_status == TransactionConfirmationStatus.Confirmed
 
     got = (await client.get_transaction(sig, max_supported_transaction_version=0)).value
     assert got is not None and got.block_time is not None and got.slot > 0
@@ -162,7 +165,10 @@ async def test_program_transaction_round_trip(net: Localnet, client: AsyncClient
     EventParser(net.program_id, net.protocol.chain.program.coder).parse_logs(logs, events.append)
     assert [e.name for e in events] == ["MarketCreated"]
     assert events[0].data.id == 1
-    as_json = await rpc(net, "getTransaction", str(sig), {"encoding": "json"})
+    # as a validator, finalized unless told: the transaction is only confirmed yet
+    assert await rpc(net, "getTransaction", str(sig), {"encoding": "json"}) is None
+    as_json = await rpc(net, "getTransaction", str(sig),
+                        {"encoding": "json", "commitment": "confirmed"})
     assert "version" not in as_json  # only given to clients that say what they support
     assert as_json["transaction"]["signatures"] == [str(sig)]
     message = as_json["transaction"]["message"]
@@ -171,7 +177,8 @@ async def test_program_transaction_round_trip(net: Localnet, client: AsyncClient
         net.program_id)
 
     as_base64 = await rpc(net, "getTransaction", str(sig),
-                          {"encoding": "base64", "maxSupportedTransactionVersion": 0})
+                          {"encoding": "base64", "maxSupportedTransactionVersion": 0,
+                           "commitment": "confirmed"})
     wire = base64.b64decode(as_base64["transaction"][0])
     assert VersionedTransaction.from_bytes(wire).signatures[0] == sig
     assert as_base64["version"] == "legacy" and as_base64["meta"]["status"] == {"Ok": None}
@@ -187,7 +194,7 @@ async def test_v0_and_base58_transactions(net: Localnet, client: AsyncClient) ->
     sig = (await client.send_transaction(v0)).value
     await client.confirm_transaction(sig, Confirmed, sleep_seconds=0.05)
     old_client = await raw(net, {"jsonrpc": "2.0", "id": 1, "method": "getTransaction",
-                                 "params": [str(sig)]})
+                                 "params": [str(sig), {"commitment": "confirmed"}]})
     assert old_client["error"]["code"] == -32015
     got = (await client.get_transaction(sig, max_supported_transaction_version=0)).value
     assert got is not None and got.transaction.version == 0
@@ -218,9 +225,12 @@ async def test_preflight_failure_simulation_and_skip_preflight(net: Localnet,
     assert error.data.logs and error.data.err is not None  # the logs, as a validator gives them
 
     sig = (await client.send_transaction(tx, opts=TxOpts(skip_preflight=True))).value
+    # it runs when the next slot is produced
+    assert (await client.get_signature_statuses([sig])).value[0] is None
+    await client.confirm_transaction(sig, Confirmed, sleep_seconds=0.05)
     status = (await client.get_signature_statuses([sig])).value[0]
     assert status is not None and status.err is not None  # landed, failed, fee charged
-    failed = await rpc(net, "getTransaction", str(sig))
+    failed = await rpc(net, "getTransaction", str(sig), {"commitment": "confirmed"})
     code = failed["meta"]["err"]["InstructionError"][1]["Custom"]
     assert error_names()[code] == "TooEarly"
     assert failed["meta"]["status"] == {"Err": failed["meta"]["err"]}
@@ -302,7 +312,7 @@ async def test_program_accounts_filters_and_slices(net: Localnet, client: AsyncC
     assert {bytes(a.account.data) for a in sliced} == {MARKET_DISCRIMINATOR}
     # base64 memcmp bytes and withContext, as newer clients send them
     result = await rpc(net, "getProgramAccounts", str(net.program_id), {
-        "encoding": "base64", "withContext": True, "filters": [
+        "encoding": "base64", "withContext": True, "commitment": "confirmed", "filters": [
             {"memcmp": {"offset": 0, "bytes": base64.b64encode(MARKET_DISCRIMINATOR).decode(),
                         "encoding": "base64"}}]})
     assert result["context"]["slot"] > 0 and len(result["value"]) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from demo.servers import free_port_pair
 from program.accounts import Position
 from program.client import PerpMarketParams
 from tests.support.localnet import raw
-from tests.support.perp_world import PRICE, SIZE, SOLID, perp_world
+from tests.support.perp_world import PRICE, SIZE, SOLID, perp_world, stop
 
 
 async def test_positions_are_opened_as_specified() -> None:
@@ -24,8 +25,10 @@ async def test_positions_are_opened_as_specified() -> None:
         seeder = await Seeder.connect(net.url, net.keys_dir)
         oracle = Keypair().pubkey()
         publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=0))])
+        # a price kept fresh while seeding: opens take one at most 10 slots old
+        fresh = asyncio.create_task(publisher.run(0.2))
         try:
-            await publisher.publish(0)
+            await asyncio.sleep(0.3)  # a first price written
             market = await seeder.perp_market(7, oracle, PerpMarketParams(), 10**12)
             specs = [PositionSpec(1 + i % 2, 1_000_000 + i, 20_000_000 + i * 1_000)
                      for i in range(40)]
@@ -42,6 +45,7 @@ async def test_positions_are_opened_as_specified() -> None:
             await seeder.travel(100)
             assert await seeder.now() >= before + 100
         finally:
+            await stop(fresh)
             await publisher.close()
             await seeder.close()
 

@@ -36,6 +36,10 @@ CASES = [
     Case(("worker", "nosuchrole"), "unknown role 'nosuchrole'"),
     Case(("localnet", "--port", "70000"), "keepernet localnet: error: argument --port: port must "
          "be between 1 and 65534, not 70000"),
+    Case(("localnet",), "keepernet localnet: KEEPERNET_LOCALNET_SLOT_MS must be milliseconds > 0, "
+         "not 'fast'", env=(("KEEPERNET_LOCALNET_SLOT_MS", "fast"),)),
+    Case(("localnet",), "keepernet localnet: KEEPERNET_LOCALNET_FINALIZE_SLOTS must be a whole "
+         "number of slots >= 1, not '0'", env=(("KEEPERNET_LOCALNET_FINALIZE_SLOTS", "0"),)),
     Case(("prices", "--oracle", "nope", "--scenario", "walk"),
          "keepernet prices: error: argument --oracle: not a base58 public key: 'nope'"),
     Case(("demo", "--positions", "0"), "must be between 1 and 500000, not 0"),

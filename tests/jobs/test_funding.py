@@ -67,8 +67,11 @@ async def perp() -> AsyncIterator[Perp]:
             await w.send([c.deposit(long_.key, address, long_.token, 20_000_000),
                           c.deposit(short.key, address, short.token, 50_000_000)],
                          long_.kp, short.kp)
+            # a price fresh for each open (at most max_open_staleness_slots old)
+            await publisher.publish(0)
             await w.send([c.open_position(long_.key, address, oracle, LONG, 1_000_000,
                                           2**64 - 1)], long_.kp)
+            await publisher.publish(0)
             await w.send([c.open_position(short.key, address, oracle, SHORT, 500_000, 0)],
                          short.kp)
             yield Perp(w, publisher, oracle, address)

@@ -21,7 +21,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 from solana.rpc.async_api import AsyncClient
-from solana.rpc.commitment import Confirmed
+from solana.rpc.commitment import Confirmed, Finalized
 from solana.rpc.types import TxOpts
 from solders.keypair import Keypair
 from solders.message import Message
@@ -64,8 +64,13 @@ class Chain:
     async def trade(self, market_id: int = 1) -> None:
         user = self.net.users[2]
         market = self.net.deployment.market(self.net.users[0].key, market_id)
-        await send(self.client, [self.net.client.buy(user.key, market, user.token, YES,
-                                                     5_000_000)], user.kp)
+        sig = await send(self.client, [self.net.client.buy(user.key, market, user.token, YES,
+                                                           5_000_000)], user.kp)
+        await self.finalized(sig)
+
+    async def finalized(self, sig: Signature) -> None:
+        """Wait for `sig` to be finalized, the commitment the indexer reads at."""
+        await self.client.confirm_transaction(sig, Finalized, sleep_seconds=0.05)
 
     async def fail(self) -> Signature:
         """A transaction that lands and fails (approving a market twice)."""
@@ -77,6 +82,8 @@ class Chain:
             blockhash),
             blockhash)
         sig = (await self.client.send_transaction(tx, opts=TxOpts(skip_preflight=True))).value
+        # it runs when the next slot is produced; the indexer reads it once finalized
+        await self.finalized(sig)
         status = (await self.client.get_signature_statuses([sig])).value[0]
         assert status is not None and status.err is not None
         return sig
@@ -117,8 +124,11 @@ async def build_activity(chain: Chain) -> None:
     await send(client, [c.deposit(long_.key, perp, long_.token, 20_000_000),
                         c.deposit(short.key, perp, short.token, 500_000_000)], long_.kp,
                short.kp)
+    # a price fresh for each open (at most max_open_staleness_slots old)
+    await chain.publisher.publish(0)
     await send(client, [c.open_position(long_.key, perp, chain.oracle, LONG, 1_000_000,
                                         2**64 - 1)], long_.kp)
+    await chain.publisher.publish(0)
     await send(client, [c.open_position(short.key, perp, chain.oracle, SHORT, 500_000, 0)],
                short.kp)
     await chain.travel(FUNDING_INTERVAL + 1)
@@ -126,8 +136,9 @@ async def build_activity(chain: Chain) -> None:
     await send(client, [c.update_funding(perp, chain.oracle)], net.keepers[0].kp)
     await chain.publisher.publish(10)  # the bottom of the crash: the long is underwater
     keeper = net.keepers[1]
-    await send(client, [c.liquidate(keeper.key, perp, d.position(perp, long_.key),
-                                    chain.oracle, keeper.token)], keeper.kp)
+    last = await send(client, [c.liquidate(keeper.key, perp, d.position(perp, long_.key),
+                                           chain.oracle, keeper.token)], keeper.kp)
+    await chain.finalized(last)  # and with it, slot by slot, everything before
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

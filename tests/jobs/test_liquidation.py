@@ -50,6 +50,7 @@ async def perps() -> AsyncIterator[Perps]:
         for i, rows in enumerate(book):  # the pool reserves each position's profit cap at open
             await funded_perp_market(net, i + 1, p.oracles[i], pool=10**11)
             for u, side, collateral in rows:
+                await p.refresh(p.oracles[i])  # each send takes slots: fresh for each open
                 await w.send([c.deposit(u.key, p.markets[i], u.token, collateral),
                               c.open_position(u.key, p.markets[i], p.oracles[i], side, SIZE,
                                               2**64 - 1 if side == LONG else 0)], u.kp)

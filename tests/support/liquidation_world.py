@@ -31,7 +31,8 @@ class Perps:
 
     async def set_price(self, oracle: Pubkey, price: int,
                         status: PriceStatus = PriceStatus.TRADING) -> None:
-        slot = await rpc(self.w.net, "getSlot")
+        # stamped with the slot a transaction sent now runs at, as the publisher stamps it
+        slot = await rpc(self.w.net, "getSlot", {"commitment": "processed"})
         data = price_account(price, slot=slot, status=status).encode()
         await rpc(self.w.net, SET_PRICE_METHOD, str(oracle), base64.b64encode(data).decode())
         self.prices[oracle] = price

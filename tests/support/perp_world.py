@@ -132,8 +132,12 @@ async def open_positions(w: World, perp_id: int = 1) -> tuple[Pubkey, list[Pubke
         long_, short = net.users[1], net.users[2]
         await w.send([c.deposit(long_.key, perp, long_.token, 20_000_000),
                       c.deposit(short.key, perp, short.token, 50_000_000)], long_.kp, short.kp)
+        # a price fresh for each open: it takes one at most max_open_staleness_slots old,
+        # and each send waits a slot or two to be confirmed
+        await publisher.publish(0)
         await w.send([c.open_position(long_.key, perp, oracle, LONG, 1_000_000, 2**64 - 1)],
                      long_.kp)
+        await publisher.publish(0)
         await w.send([c.open_position(short.key, perp, oracle, SHORT, 500_000, 0)], short.kp)
     finally:
         await publisher.close()

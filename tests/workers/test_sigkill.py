@@ -61,7 +61,7 @@ def env_for(w: World, redis_url: str, dsn: str, key: str) -> dict[str, str]:
                       **{f"TIMEOUT_{job.upper()}_S": str(TIMEOUT_S)
                          for job in ("index_events", "snapshot_accounts", "scan_positions",
                                      "liquidate_position", "update_funding", "tally_votes",
-                                     "finalize_market", "reconcile")})
+                                     "finalize_market", "apply_config", "reconcile")})
 
 
 async def kill_mid_job(queue: ArqRedis, job: Job, role: str, env: dict[str, str], *,

@@ -1,0 +1,201 @@
+"""WebSocket subscriptions that follow the slots and their commitments: logsSubscribe,
+programSubscribe, rootSubscribe and signatureSubscribe, with their unsubscribes, in the shapes
+of Agave's `rpc/src/rpc_subscriptions.rs`.
+
+A transaction's logs and signature are notified once its slot reaches the subscription's
+commitment (finalized unless told, as a validator): on each new slot the slots that newly
+reached each level are walked. Program account changes are notified when they happen, as
+accountSubscribe's are (direct writes are seen at every commitment at once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+
+from chain.localnet.ledger import COMMITMENTS, Ledger, TxRecord
+from chain.localnet.rpc import RpcError, _filter, encode_account, error_json, invalid_params
+
+Notify = Callable[[Any, int, str, Any], None]  # (connection, subscription id, method, result)
+KINDS = ("logs", "program", "root", "signature")
+
+
+def commitment_level(config: dict[str, Any]) -> str:
+    """The subscription's commitment, normalized; finalized by default."""
+    value = config.get("commitment", "finalized")
+    aliases = {"recent": "processed", "single": "confirmed", "singleGossip": "confirmed",
+               "max": "finalized", "root": "finalized"}
+    value = aliases.get(value, value)
+    if value not in COMMITMENTS:
+        raise invalid_params(f"unknown commitment {value!r}")
+    return str(value)
+
+
+@dataclass
+class Subscription:
+    id: int
+    kind: str
+    connection: Any
+    commitment: str
+    config: dict[str, Any] = field(default_factory=dict)
+    mentions: Pubkey | None = None  # logs: the address a transaction must mention
+    program: Pubkey | None = None
+    filters: list[Callable[[bytes], bool]] = field(default_factory=list)
+    signature: Signature | None = None
+
+
+class SlotSubscriptions:
+    """The subscriptions above for every connection; `notify` sends one notification."""
+
+    def __init__(self, ledger: Ledger, notify: Notify, next_id: Callable[[], int]) -> None:
+        self.ledger = ledger
+        self._notify = notify
+        self._next_id = next_id
+        self._subs: dict[int, Subscription] = {}
+        self._reached = {c: ledger.slot for c in COMMITMENTS}  # newest slot notified per level
+        self._root = ledger.slot - ledger.finalize_slots
+        ledger.slot_listeners.append(self._slot)
+        ledger.account_listeners.append(self._accounts_changed)
+        ledger.tx_listeners.append(self._landed)
+
+    def close(self) -> None:
+        self.ledger.slot_listeners.remove(self._slot)
+        self.ledger.account_listeners.remove(self._accounts_changed)
+        self.ledger.tx_listeners.remove(self._landed)
+
+    def _landed(self, record: TxRecord) -> None:
+        # executed within a slot already produced (an airdrop): processed now; the slot walk
+        # below takes the rest
+        if record.slot <= self._reached["processed"]:
+            self._transaction(record, "processed")
+
+    # ---- requests -----------------------------------------------------------------------------
+    def subscribe(self, connection: Any, kind: str, params: list[Any]) -> int:
+        """Add a `kind` subscription from its request params; its id."""
+        config = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
+        config = {k: v for k, v in config.items() if v is not None}
+        sub = Subscription(self._next_id(), kind, connection, commitment_level(config), config)
+        if kind == "logs":
+            self._logs_filter(sub, params[0] if params else None)
+        elif kind == "program":
+            sub.program = _pubkey(params[0] if params else None)
+            sub.filters = [_filter(f) for f in config.get("filters") or []]
+        elif kind == "signature":
+            sub.signature = _signature(params[0] if params else None)
+        self._subs[sub.id] = sub
+        if kind == "signature":  # after the answer, which the connection queues first
+            asyncio.get_running_loop().call_soon(self._signature_now, sub)
+        return sub.id
+
+    def unsubscribe(self, connection: Any, kind: str, params: list[Any]) -> bool:
+        sub_id = params[0] if params else None
+        found = self._subs.get(sub_id) if isinstance(sub_id, int) else None
+        if found is None or found.connection is not connection or found.kind != kind:
+            raise invalid_params("Invalid subscription id.")
+        del self._subs[found.id]
+        return True
+
+    def drop(self, connection: Any) -> None:
+        """Forget a closed connection's subscriptions."""
+        for sub_id in [s.id for s in self._subs.values() if s.connection is connection]:
+            del self._subs[sub_id]
+
+    @staticmethod
+    def _logs_filter(sub: Subscription, spec: Any) -> None:
+        if spec in ("all", "allWithVotes"):
+            return  # the localnet has no vote transactions: both are every transaction
+        if isinstance(spec, dict) and isinstance(spec.get("mentions"), list):
+            if len(spec["mentions"]) != 1:
+                raise invalid_params("Invalid Request: Only 1 address supported")
+            sub.mentions = _pubkey(spec["mentions"][0])
+            return
+        raise invalid_params("Invalid filter")
+
+    def _signature_now(self, sub: Subscription) -> None:
+        if sub.id not in self._subs or sub.signature is None:
+            return  # unsubscribed or notified meanwhile
+        record = self.ledger.transaction(sub.signature)
+        if record is not None and self._reached[sub.commitment] >= record.slot:
+            self._signature_notify(sub, record)
+        elif record is None and self.ledger.is_pending(sub.signature) \
+                and sub.config.get("enableReceivedNotification"):
+            self._notify(sub.connection, sub.id, "signatureNotification",
+                         {"context": {"slot": self.ledger.slot}, "value": "receivedSignature"})
+
+    # ---- notifications ------------------------------------------------------------------------
+    def _slot(self, slot: int) -> None:
+        for commitment in COMMITMENTS:
+            newest = self.ledger.commitment_slot(commitment)
+            previous = self._reached[commitment]
+            self._reached[commitment] = newest
+            if newest <= previous:
+                continue
+            for block in self.ledger.blocks_between(previous, newest):
+                for record in self.ledger.transactions_in(block.slot):
+                    self._transaction(record, commitment)
+        root = self._reached["finalized"]
+        if root > self._root:
+            self._root = root
+            for sub in list(self._subs.values()):
+                if sub.kind == "root":
+                    self._notify(sub.connection, sub.id, "rootNotification", root)
+
+    def _transaction(self, record: TxRecord, commitment: str) -> None:
+        for sub in list(self._subs.values()):
+            if sub.commitment != commitment:
+                continue
+            if sub.kind == "logs" and (sub.mentions is None
+                                       or sub.mentions in record.account_keys):
+                self._notify(sub.connection, sub.id, "logsNotification", {
+                    "context": {"slot": record.slot},
+                    "value": {"signature": str(record.signature),
+                              "err": error_json(record.err), "logs": record.logs}})
+            elif sub.kind == "signature" and sub.signature == record.signature:
+                self._signature_notify(sub, record)
+
+    def _signature_notify(self, sub: Subscription, record: TxRecord) -> None:
+        del self._subs[sub.id]  # a signature subscription notifies once
+        self._notify(sub.connection, sub.id, "signatureNotification",
+                     {"context": {"slot": record.slot},
+                      "value": {"err": error_json(record.err)}})
+
+    def _accounts_changed(self, addresses: Sequence[Pubkey]) -> None:
+        programs = [s for s in self._subs.values() if s.kind == "program"]
+        if not programs:
+            return
+        for address in dict.fromkeys(addresses):
+            account = self.ledger.account(address)
+            if account is None:
+                continue
+            data = bytes(account.data)
+            for sub in programs:
+                if account.owner != sub.program or not all(f(data) for f in sub.filters):
+                    continue
+                config = {"encoding": sub.config.get("encoding", "binary"),
+                          "dataSlice": sub.config.get("dataSlice")}
+                try:
+                    value = encode_account(account, config)
+                except RpcError:  # an encoding it did not know: base64, as jsonParsed falls
+                    value = encode_account(account, {"encoding": "base64"})
+                self._notify(sub.connection, sub.id, "programNotification", {
+                    "context": {"slot": self.ledger.slot},
+                    "value": {"pubkey": str(address), "account": value}})
+
+
+def _pubkey(value: Any) -> Pubkey:
+    try:
+        return Pubkey.from_string(value)
+    except (TypeError, ValueError) as e:
+        raise invalid_params("Invalid pubkey") from e
+
+
+def _signature(value: Any) -> Signature:
+    try:
+        return Signature.from_string(value)
+    except (TypeError, ValueError) as e:
+        raise invalid_params("Invalid signature") from e
