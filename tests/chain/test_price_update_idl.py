@@ -23,8 +23,8 @@ PACKAGE = "@pythnetwork/pyth-solana-receiver"
 # package itself depends on. Integers come back as decimal strings, keys in base 58.
 NODE_DECODE = """
 const path = require('path');
-const pkg = path.dirname(require.resolve('%s/package.json'));
-const { IDL } = require('%s/idl/pyth_solana_receiver');
+const pkg = path.dirname(require.resolve('@PACKAGE@/package.json'));
+const { IDL } = require('@PACKAGE@/idl/pyth_solana_receiver');
 const anchor = require(require.resolve('@coral-xyz/anchor', { paths: [pkg] }));
 const plain = (v) => anchor.BN.isBN(v) ? v.toString(10)
     : v instanceof anchor.web3.PublicKey ? v.toBase58()
@@ -34,7 +34,7 @@ const plain = (v) => anchor.BN.isBN(v) ? v.toString(10)
 const data = Buffer.from(require('fs').readFileSync(0, 'utf8').trim(), 'hex');
 const coder = new anchor.BorshAccountsCoder(IDL);
 console.log(JSON.stringify(plain(coder.decode('priceUpdateV2', data))));
-""" % (PACKAGE, PACKAGE)
+""".replace("@PACKAGE@", PACKAGE)
 
 
 def node_env() -> dict[str, str]:
