@@ -18,6 +18,9 @@ Layout (Anchor, Borsh, little-endian)::
 
 The receiver allocates 134 bytes, room for Partial's extra byte; a Full update leaves the last
 one zero.
+
+Pull accounts live wherever their poster created them; the push oracle program keeps one
+account per shard and feed at a PDA of its own (`push_feed_address`), owned by the receiver.
 """
 
 from __future__ import annotations
@@ -26,9 +29,16 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
+from solders.pubkey import Pubkey
+
+from chain.pyth import raw_quote
+
 DISCRIMINATOR = bytes([34, 241, 35, 99, 157, 126, 244, 205])
 ACCOUNT_SIZE = 134
 FEED_ID_LEN = 32
+
+PUSH_ORACLE_PROGRAM = Pubkey.from_string("pythWSnswVUd12oZpeFP8e9CVaEqJg25g1Vtc2biRsT")
+"""Pyth's push oracle program: it keeps sponsored feeds current at fixed addresses."""
 
 _MESSAGE = struct.Struct("<32sqQiqqqQ")  # feed_id, price, conf, exponent, times, EMA
 _SLOT = struct.Struct("<Q")
@@ -98,3 +108,25 @@ class PriceUpdate:
                    ema_price=ema, ema_conf=ema_conf,
                    write_authority=data[_OFF_AUTHORITY:_OFF_LEVEL], verification=verification,
                    num_signatures=signatures)
+
+
+def push_feed_address(feed_id: bytes, shard_id: int = 0) -> Pubkey:
+    """Where the push oracle keeps `feed_id`'s PriceUpdateV2 for `shard_id`: the PDA of seeds
+    [shard_id as u16 little-endian, feed_id] under the push oracle program (Pyth's
+    `get_price_feed_address`, pyth-push-oracle's sdk.rs)."""
+    if len(feed_id) != FEED_ID_LEN or not 0 <= shard_id < 2**16:
+        raise ValueError("a feed id is 32 bytes and a shard id a u16")
+    address, _ = Pubkey.find_program_address([shard_id.to_bytes(2, "little"), feed_id],
+                                             PUSH_ORACLE_PROGRAM)
+    return address
+
+
+def price_update(price_e6: int, *, feed_id: bytes, publish_time: int, slot: int,
+                 exponent: int = -8, conf_bps: int = 10) -> PriceUpdate:
+    """A fully verified update of `feed_id` quoting `price_e6` (6 decimals) at `exponent`
+    (converted exactly, ValueError otherwise), with a confidence of `conf_bps` basis points,
+    published at unix time `publish_time` and posted at `slot`."""
+    raw, conf = raw_quote(price_e6, exponent, conf_bps)
+    return PriceUpdate(feed_id=feed_id, price=raw, conf=conf, exponent=exponent,
+                       publish_time=publish_time, posted_slot=slot,
+                       prev_publish_time=publish_time, ema_price=raw, ema_conf=conf)

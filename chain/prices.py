@@ -169,6 +169,17 @@ def _scaled_conf(price: int, conf: int, exponent: int, limits: OracleLimits) -> 
     return scaled
 
 
+def published_slot(data: bytes, kind: OracleKind) -> int | None:
+    """The slot the program counts an oracle's age from (a legacy account's aggregate publish
+    slot, a PriceUpdateV2's posted slot); None when the data is no account of that kind."""
+    try:
+        if kind == OracleKind.PRICE_UPDATE_V2:
+            return PriceUpdate.decode(data).posted_slot
+        return read_aggregate(data).publish_slot
+    except ValueError:
+        return None
+
+
 async def read_price(rpc: RpcClient, oracle: Pubkey, limits: OracleLimits) -> int:
     """The oracle's price now, judged at the slot of the very response that carried it;
     raises OracleRefused as the program would refuse it (InvalidOracle when it is absent)."""

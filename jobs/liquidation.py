@@ -22,8 +22,7 @@ from solders.account import Account
 from solders.pubkey import Pubkey
 
 from chain.funding import Funding
-from chain.prices import OracleRefused, Quote, judge_quote
-from chain.pyth import read_aggregate
+from chain.prices import OracleRefused, Quote, judge_quote, published_slot
 from jobs.deps import JobDeps, MissingAccount, Step, run_planned
 from jobs.liquidation_plan import (
     FLAT,
@@ -105,13 +104,14 @@ async def load_book(deps: JobDeps, perp_market: Pubkey | None = None) -> Positio
     return PositionBook.from_records(markets, keys, records)
 
 
-def judge_oracle(account: Account | None, rule: OracleRule, slot: int) -> Quote:
-    """The oracle's quote as `perp_quote` reads it for a market with `rule` at `slot` (the
-    market's own oracle program and limits); OracleRefused as it refuses (the caller has
-    checked the oracle is the market's)."""
+def judge_oracle(account: Account | None, rule: OracleRule, slot: int, now: int) -> Quote:
+    """The oracle's quote as `perp_quote` reads it for a market with `rule` at the chain's
+    `slot` and unix time `now` (the market's own oracle kind, owner and limits); OracleRefused
+    as it refuses (the caller has checked the oracle is the market's)."""
     if account is None or account.owner != rule.pyth_program:
+        # the market copied its kind's owner (the legacy Pyth program or the receiver)
         raise OracleRefused("InvalidOracle", "not a price account of the Pyth program")
-    return judge_quote(bytes(account.data), rule.limits, slot)
+    return judge_quote(bytes(account.data), rule.limits, slot, now)
 
 
 @dataclass(frozen=True)
@@ -136,26 +136,19 @@ async def read_prices(deps: JobDeps, rules: Mapping[Pubkey, OracleRule]) -> Pric
     refused: dict[Pubkey, str] = {}
     for market, rule in rules.items():
         try:
-            quotes[market] = judge_oracle(by_oracle[rule.oracle], rule, clock.slot)
+            quotes[market] = judge_oracle(by_oracle[rule.oracle], rule, clock.slot,
+                                          clock.unix_timestamp)
         except OracleRefused as e:
             refused[market] = e.error
             metric.oracle_rejections.labels(e.error).inc()
     # the age of the price accounts only: an account that is no price (refused by name) has
     # no age, and counting it as published at slot 0 would report it as stale instead
-    priced = {r.oracle: a for r in rules.values()
+    priced = {r.oracle: published_slot(bytes(a.data), r.limits.kind) for r in rules.values()
               if (a := by_oracle[r.oracle]) is not None and a.owner == r.pyth_program}
-    ages = [clock.slot - s for s in map(publish_slot, priced.values()) if s is not None]
+    ages = [clock.slot - s for s in priced.values() if s is not None]
     if ages:
         metric.oracle_age.set(max(ages))
     return Prices(quotes, refused, clock.unix_timestamp)
-
-
-def publish_slot(account: Account) -> int | None:
-    """The slot an oracle's aggregate price was published in; None when it is no price."""
-    try:
-        return read_aggregate(bytes(account.data)).publish_slot
-    except ValueError:
-        return None
 
 
 async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
@@ -206,7 +199,7 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         if p.side == FLAT:
             return Outcome.ALREADY_DONE
         try:
-            quote = judge_oracle(accounts[3], OracleRule.of(m), clock.slot)
+            quote = judge_oracle(accounts[3], OracleRule.of(m), clock.slot, clock.unix_timestamp)
         except OracleRefused as e:
             log.info("liquidate_position oracle refused", position=str(position),
                      oracle=str(oracle), error=e.error, reason=e.reason)
