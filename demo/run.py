@@ -21,7 +21,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -34,12 +34,13 @@ from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient
 from chain.localnet.seed import Seeder, one_line
+from chain.price_update import push_feed_address
 from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
 from demo import processes
 from demo.processes import Child
 from demo.report import Summary, progress, summary
-from demo.scenario import START_PRICE, seed
+from demo.scenario import DEMO_FEED, START_PRICE, seed
 from demo.servers import Postgres, RedisServer
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
@@ -129,13 +130,17 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
             seeder = await Seeder.connect(rpc_url, keys)
             try:
                 program_id = seeder.d.program_id
-                oracles = [Keypair().pubkey() for _ in range(2)]
-                await seed_scenario(seeder, rpc_url, oracles, options, say)
+                # one market on each kind of oracle: a legacy price account, and the push
+                # oracle's PriceUpdateV2 of the demo's feed
+                legacy, pushed = Keypair().pubkey(), push_feed_address(DEMO_FEED)
+                oracles = [legacy, pushed]
+                await seed_scenario(seeder, rpc_url, oracles, options, say,
+                                    feeds={pushed: DEMO_FEED})
                 children.append(await processes.start("prices", [
-                    "prices", "--url", rpc_url, *(a for o in oracles for a in ("--oracle", str(o))),
-                    "--scenario", "crash", "--start", str(START_PRICE / 1e6),
-                    "--after", str(options.crash_after_s), "--drop-pct",
-                    str(options.crash_drop_pct), "--over", "10"], logs))
+                    "prices", "--url", rpc_url, "--oracle", str(legacy),
+                    "--feed", DEMO_FEED.hex(), "--scenario", "crash",
+                    "--start", str(START_PRICE / 1e6), "--after", str(options.crash_after_s),
+                    "--drop-pct", str(options.crash_drop_pct), "--over", "10"], logs))
                 ports = {}
                 for role in ROLE_KEYS:
                     child, ports[role] = await processes.start_worker(
@@ -151,7 +156,9 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
                 await watch(options, rpc, dsn, redis_url, [localnet, *children], stop, say)
                 await processes.stop_all(children)
                 say("workers stopped; the indexer catches up and the chain is read back")
-                result = await check(rpc, dsn, program_id)
+                result = await check(rpc, dsn, program_id, {
+                    seeder.d.perp_market(1): "legacy Pyth", seeder.d.perp_market(2):
+                    "PriceUpdateV2"})
                 say(result.text())
                 return 0 if result.confirmed else 1
             finally:
@@ -162,14 +169,18 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
 
 
 async def seed_scenario(seeder: Seeder, rpc_url: str, oracles: list[Pubkey],
-                        options: DemoOptions, say: Say) -> None:
+                        options: DemoOptions, say: Say,
+                        feeds: Mapping[Pubkey, bytes] | None = None) -> None:
+    """Seed the scenario (`demo.scenario.seed`, PriceUpdateV2 oracles in `feeds`) while a
+    publisher keeps every oracle fresh."""
     started = time.monotonic()
-    publisher = Publisher(rpc_url, [Feed(o, RandomWalk(int(START_PRICE), volatility_bps=0))
-                                    for o in oracles])
+    feeds = feeds or {}
+    publisher = Publisher(rpc_url, [Feed(o, RandomWalk(int(START_PRICE), volatility_bps=0),
+                                         feed_id=feeds.get(o)) for o in oracles])
     fresh = asyncio.create_task(publisher.run(0.4))
     try:
         await asyncio.sleep(0.5)
-        seeded = await seed(seeder, oracles, options.positions_per_market)
+        seeded = await seed(seeder, oracles, options.positions_per_market, feeds=feeds)
     except Exception as e:  # whatever it is, the operator reads one line, not a traceback
         raise SeedingFailed(f"seeding failed: {one_line(e)}") from e
     finally:
@@ -205,13 +216,15 @@ async def watch(options: DemoOptions, rpc: RpcClient, dsn: str, redis_url: str,
         await pool.close()
 
 
-async def check(rpc: RpcClient, dsn: str, program_id: Pubkey) -> Summary:
-    """Let the indexer catch up, then the stored events against the chain's."""
+async def check(rpc: RpcClient, dsn: str, program_id: Pubkey,
+                kinds: Mapping[Pubkey, str]) -> Summary:
+    """Let the indexer catch up, then the stored events against the chain's (with the
+    liquidations per oracle kind of `kinds`' markets)."""
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     try:
         for _ in range(CATCH_UP_RUNS):
             if await index_events(rpc, pool, program_id) == Outcome.NOT_NEEDED:
                 break
-        return await summary(rpc, pool, program_id)
+        return await summary(rpc, pool, program_id, kinds)
     finally:
         await pool.close()
