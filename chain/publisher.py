@@ -25,7 +25,7 @@ import httpx
 from solders.pubkey import Pubkey
 from solders.sysvar import CLOCK
 
-from chain.price_update import price_update
+from chain.price_update import PriceUpdate, price_update
 from chain.pyth import price_account
 from chain.scenarios import Scenario
 from program.client import RECEIVER_PROGRAM
@@ -61,11 +61,10 @@ class PublishError(Exception):
 
 
 class Publisher:
-    """Writes every feed's price at time t into the localnet at `url`."""
+    """Writes every feed's price at time t into the localnet at `url` (with no feeds, only
+    what it is given to `post`)."""
 
-    def __init__(self, url: str, feeds: Sequence[Feed], *, timeout_s: float = 5.0) -> None:
-        if not feeds:
-            raise ValueError("the publisher needs at least one feed")
+    def __init__(self, url: str, feeds: Sequence[Feed] = (), *, timeout_s: float = 5.0) -> None:
         self.url = url
         self.feeds = list(feeds)
         self._http = httpx.AsyncClient(timeout=timeout_s)
@@ -105,16 +104,21 @@ class Publisher:
             await self._rpc(SET_PRICE_METHOD, [str(feed.oracle),
                                                base64.b64encode(data).decode()])
             return
-        data = price_update(price_e6, feed_id=feed.feed_id, publish_time=at.unix_timestamp,
-                            slot=at.slot, exponent=feed.exponent,
-                            conf_bps=feed.conf_bps).encode()
-        await self._rpc(SET_ACCOUNTS_METHOD, [[[str(feed.oracle),
-                                                base64.b64encode(data).decode(),
+        await self.post(feed.oracle, price_update(
+            price_e6, feed_id=feed.feed_id, publish_time=at.unix_timestamp, slot=at.slot,
+            exponent=feed.exponent, conf_bps=feed.conf_bps))
+
+    async def post(self, oracle: Pubkey, update: PriceUpdate) -> None:
+        """Write `update` at `oracle`, owned by the receiver program (no Wormhole here)."""
+        await self._rpc(SET_ACCOUNTS_METHOD, [[[str(oracle),
+                                                base64.b64encode(update.encode()).decode(),
                                                 str(RECEIVER_PROGRAM)]]])
 
     async def publish(self, t_s: float) -> dict[Pubkey, int]:
         """Write each feed's price at t_s, stamped with the chain's current slot (and unix
         time); returns them."""
+        if not self.feeds:
+            raise ValueError("the publisher has no feed to publish")
         at = await self.clock()
         prices: dict[Pubkey, int] = {}
         for feed in self.feeds:
