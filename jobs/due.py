@@ -89,13 +89,14 @@ def posts_due(pulls: Iterable[tuple[Pubkey, OracleLimits, PriceUpdate | None]], 
             for address, limits, update in pulls if is_old(update, limits, slot, now)]
 
 
-async def read_posts_due(deps: JobDeps, perps: list[tuple[Pubkey, PerpMarket]]) -> list[DueJob]:
-    """The price posts due now on `perps`' pull oracles, read with the chain's clock."""
-    pulls = [(a, p, OracleLimits.from_market(p)) for a, p in perps]
-    pulls = [(a, p, limits) for a, p, limits in pulls if is_pull(p.oracle, limits)]
+async def read_posts_due(deps: JobDeps,
+                         oracles: Iterable[tuple[Pubkey, Pubkey, OracleLimits]]) -> list[DueJob]:
+    """The price posts due now on the pull oracles of `oracles` (perp market, its oracle and
+    the limits it copied), read with the chain's clock."""
+    pulls = [(a, oracle, limits) for a, oracle, limits in oracles if is_pull(oracle, limits)]
     if not pulls:
         return []
-    clock, accounts = await deps.raw_snapshot(*(p.oracle for _, p, _ in pulls))
+    clock, accounts = await deps.raw_snapshot(*(oracle for _, oracle, _ in pulls))
     return posts_due([(a, limits, readable(None if account is None else bytes(account.data)))
                       for (a, _, limits), account in zip(pulls, accounts, strict=True)],
                      clock.slot, clock.unix_timestamp)
@@ -121,4 +122,5 @@ async def read_due(deps: JobDeps, role: str) -> list[DueJob]:
         markets = [(a, m) for a, m in accounts if isinstance(m, Market)]
         return governance_due(markets, now) + config_due(pending_address, pending_config, now)
     perps = [(a, p) for a, p in accounts if isinstance(p, PerpMarket)]
-    return funding_due(perps, now) + await read_posts_due(deps, perps)
+    return funding_due(perps, now) + await read_posts_due(
+        deps, [(a, p.oracle, OracleLimits.from_market(p)) for a, p in perps])

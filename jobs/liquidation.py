@@ -3,7 +3,8 @@ liquidate each once.
 
 The scan loads the open positions and their perp markets (getProgramAccounts, filtered by
 the node), judges the oracles exactly as the program does, and lets `jobs.liquidation_plan`
-pick the liquidatable positions. A liquidation re-reads the position, its market, the Config,
+pick the liquidatable positions. Either job that meets a pull oracle stale queues its post
+(`jobs.price_request`). A liquidation re-reads the position, its market, the Config,
 the oracle and the clock in one request before every signing and sends nothing when the
 position is flat (`already_done`), healthy (`not_needed`) or its oracle refused (`retry`).
 """
@@ -34,6 +35,7 @@ from jobs.liquidation_plan import (
     is_liquidatable,
 )
 from jobs.outcome import Outcome
+from jobs.price_request import STALE, request_posts
 from jobs.registry import LIQUIDATE_POSITION, SCAN_POSITIONS
 from jobs.reward_token import creating_reward_token, reward_token_address
 from metrics import definitions as metric
@@ -159,6 +161,8 @@ async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
     book = await load_book(deps, perp_market)
     prices = await read_prices(deps, book.rules)
     refused = prices.refused
+    await request_posts(deps, [(m, book.rules[m].oracle, book.rules[m].limits)
+                               for m, error in refused.items() if error in STALE])
     result = ScanResult(book.liquidatable(prices.quotes, now=prices.now, instances=instances,
                                           me=me),
                         book.priced(prices.quotes), refused)
@@ -188,8 +192,15 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
 
     keeper, quote_mint = deps.sender.payer.pubkey(), deps.client.d.quote_mint
     token = reward_token_address(keeper, quote_mint, deps.reward_token)
+    read: tuple[Pubkey, OracleRule] | None = None  # the market and its rule, once read
+
+    async def stale(error: str) -> None:
+        if error in STALE and read is not None:
+            market, rule = read
+            await request_posts(deps, [(market, rule.oracle, rule.limits)])
 
     async def planner() -> Step:
+        nonlocal read
         perp_market, oracle = await _route(deps, position)
         clock, accounts = await deps.raw_snapshot(position, perp_market, deps.client.d.config,
                                                   oracle, token)
@@ -198,11 +209,14 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         _expect(deps.decode(accounts[2]), Config, deps.client.d.config)
         if p.side == FLAT:
             return Outcome.ALREADY_DONE
+        rule = OracleRule.of(m)
+        read = perp_market, rule
         try:
-            quote = judge_oracle(accounts[3], OracleRule.of(m), clock.slot, clock.unix_timestamp)
+            quote = judge_oracle(accounts[3], rule, clock.slot, clock.unix_timestamp)
         except OracleRefused as e:
             log.info("liquidate_position oracle refused", position=str(position),
                      oracle=str(oracle), error=e.error, reason=e.reason)
+            await stale(e.error)
             return Outcome.RETRY
         long_index, short_index = Funding.of(m).indexes(quote.price, clock.unix_timestamp)
         if not is_liquidatable(p.side, p.size, p.entry_price, p.collateral, p.funding_snapshot,
@@ -213,6 +227,6 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         return [*creating_reward_token(keeper, quote_mint, deps.reward_token, accounts[4]),
                 deps.client.liquidate(keeper, perp_market, position, oracle, token)]
 
-    outcome = await run_planned(deps, LIQUIDATE_POSITION, planner)
+    outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale)
     log.info(LIQUIDATE_POSITION.name, position=str(position), outcome=str(outcome))
     return outcome
