@@ -443,7 +443,7 @@ PRICE_SOURCES = ("local", "hermes")
 HERMES_URL = "https://hermes.pyth.network/"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class PriceSettings:
     """Where `post_price` takes the prices it posts: `source` is `local` (the local
     publisher's, on the localnet) or `hermes` (Pyth's price service at `hermes_url`)."""
@@ -451,6 +451,10 @@ class PriceSettings:
     source: Annotated[str, PlainValidator(_choice(*PRICE_SOURCES))] = "local"
     hermes_url: Annotated[str, PlainValidator(_url("http", "https", what="Hermes"))] = \
         HERMES_URL
+
+    def __repr__(self) -> str:
+        # paid Hermes endpoints carry their key in the path, as RPC providers do
+        return _safe_repr(self, {"hermes_url": False})
 
 
 @dataclass(frozen=True)

@@ -471,17 +471,20 @@ def test_the_repr_holds_neither_the_key_nor_passwords(tmp_path: Path) -> None:
         "KEEPERNET_WS_URL": "wss://rpc.example/v2/apikey123",
         "KEEPERNET_DATABASE_URL": "postgresql://keeper:dbpass@db.example:5432/kn?password=q1",
         "KEEPERNET_REDIS_URL": "redis://:redispass@redis.example:6379/0",
+        "KEEPERNET_HERMES_URL": "https://user:hermespass@hermes.example/hermeskey?k=hq1",
     })
     s.keypair()  # reading it does not keep it
     shown = repr(s)
     secret = bytes(keypair)
     for leaked in (str(list(secret)), str(list(secret[:32]))[1:-1], path.read_text(),
-                   str(keypair.secret()), "apikey123", "tok456", "dbpass", "q1", "redispass"):
+                   str(keypair.secret()), "apikey123", "tok456", "dbpass", "q1", "redispass",
+                   "hermespass", "hermeskey", "hq1"):
         assert leaked not in shown
     assert str(path) in shown
     assert "Endpoint(name='paid', url='https://rpc.example/…?…'" in shown
     assert "postgresql://keeper:***@db.example:5432/kn?…" in shown
     assert "redis://:***@redis.example:6379/0" in shown
+    assert "hermes_url='https://user:***@hermes.example/…?…'" in shown
     assert str(keypair.pubkey()) not in shown  # nothing derived from the file either
     assert str(s) == shown
 
