@@ -34,7 +34,6 @@ from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient
 from chain.localnet.seed import Seeder, one_line
-from chain.price_update import push_feed_address
 from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
 from demo import processes
@@ -130,12 +129,14 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
             seeder = await Seeder.connect(rpc_url, keys)
             try:
                 program_id = seeder.d.program_id
-                # one market on each kind of oracle: a legacy price account, and the push
-                # oracle's PriceUpdateV2 of the demo's feed
-                legacy, pushed = Keypair().pubkey(), push_feed_address(DEMO_FEED)
-                oracles = [legacy, pushed]
+                # one market on each kind of oracle: a legacy price account, and a pull
+                # PriceUpdateV2 of the demo's feed at a fresh key, seeded here and then posted
+                # by the funding role's post_price from the feed's push address, where the
+                # publisher plays Pyth's price service (jobs/price_source.py, `local`)
+                legacy, pulled = Keypair().pubkey(), Keypair().pubkey()
+                oracles = [legacy, pulled]
                 await seed_scenario(seeder, rpc_url, oracles, options, say,
-                                    feeds={pushed: DEMO_FEED})
+                                    feeds={pulled: DEMO_FEED})
                 children.append(await processes.start("prices", [
                     "prices", "--url", rpc_url, "--oracle", str(legacy),
                     "--feed", DEMO_FEED.hex(), "--scenario", "crash",

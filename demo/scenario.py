@@ -1,8 +1,8 @@
 """The demo's scenario, seeded into a fresh localnet: prediction markets in every state the
 keepers act on, and two perp markets full of positions, some of them fragile enough that the
 publisher's crash sends them under maintenance: one on a legacy Pyth price account, one on a
-PriceUpdateV2 account (the push oracle's address of DEMO_FEED), so that the keepers liquidate
-on both kinds of oracle.
+PriceUpdateV2 account (a pull account of DEMO_FEED, which the keepers post), so that the
+keepers liquidate on both kinds of oracle.
 
 Windows are shortened through the config timelock to the least allowed (a minute): proposed,
 the localnet's clock moved past the delay, applied. The same parameters are then proposed
