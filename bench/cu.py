@@ -27,9 +27,10 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from bench.report import BenchResult, Figure, write_result
+from chain.price_update import PriceUpdate
 from chain.pyth import price_account
 from program.addresses import BPF_LOADER_UPGRADEABLE
-from program.client import PerpMarketParams
+from program.client import NO_FEED, RECEIVER_PROGRAM, OracleKind, PerpMarketParams
 from program.local import PYTH_PROGRAM, LocalProtocol
 from program.svm import TxResult
 
@@ -50,8 +51,14 @@ NO, YES = 0, 1
 LONG, SHORT = 1, 2
 
 
+# The rows of the instructions that read a PriceUpdateV2 market's oracle end so; their
+# targets are the instruction's own.
+V2_SUFFIX = " (PriceUpdateV2)"
+V2_FEED = bytes(range(1, 33))
+
+
 def target_cu(name: str) -> int:
-    return TARGET_CU.get(name, TARGET_CU_DEFAULT)
+    return TARGET_CU.get(name.removesuffix(V2_SUFFIX), TARGET_CU_DEFAULT)
 
 
 def extra_bump_tries(seeds: list[bytes], program_id: Pubkey) -> int:
@@ -151,18 +158,28 @@ def measure() -> dict[str, int]:
         creator.kp)
 
     cu.update(measure_perps(p))
+    for name, units in measure_perps(p, OracleKind.PRICE_UPDATE_V2, perp_market_id=2).items():
+        cu[name] = max(cu.get(name, 0), units)
     return cu
 
 
-def measure_perps(p: LocalProtocol) -> dict[str, int]:
+def measure_perps(p: LocalProtocol, kind: OracleKind = OracleKind.PYTH_LEGACY,
+                  perp_market_id: int = 1) -> dict[str, int]:
     """The perp instructions' compute units: a long and a short, funding, a withdraw with the
     position open, a close, a liquidation (and one of bad debt, whose reward insurance pays),
-    a Position account closed, and pool and insurance paid to the treasury."""
+    a Position account closed, and pool and insurance paid to the treasury. On a market of
+    oracle `kind`: for PriceUpdateV2 the instructions that read the oracle are rows of their
+    own (V2_SUFFIX)."""
     chain, c, pid = p.chain, p.client, p.d.program_id
     cu: dict[str, int] = {}
+    v2 = kind == OracleKind.PRICE_UPDATE_V2
+    reads_oracle = {"create_perp_market", "open_position", "update_funding", "withdraw",
+                    "close_position", "liquidate"}
 
     def run(name: str, ix: Instruction, *signers: Keypair,
             creates: list[list[bytes]] | None = None) -> None:
+        if v2 and name in reads_oracle:
+            name += V2_SUFFIX
         result = chain.send([ix], signers)
         if not result.ok:
             raise RuntimeError(f"{name} failed: {result.error}\n" + "\n".join(result.logs))
@@ -176,13 +193,20 @@ def measure_perps(p: LocalProtocol) -> dict[str, int]:
 
     def set_price(price_e6: int) -> None:
         slot = chain.svm.get_clock().slot
-        chain.set_account(oracle, price_account(price_e6, slot=slot).encode(), PYTH_PROGRAM)
+        if v2:
+            update = PriceUpdate(feed_id=V2_FEED, price=price_e6 * 100, conf=0, exponent=-8,
+                                 publish_time=chain.now(), posted_slot=slot)
+            chain.set_account(oracle, update.encode(), RECEIVER_PROGRAM)
+        else:
+            chain.set_account(oracle, price_account(price_e6, slot=slot).encode(), PYTH_PROGRAM)
 
     set_price(100_000_000)
     params = PerpMarketParams()
-    run("create_perp_market", c.create_perp_market(p.admin.pubkey(), 1, oracle, params),
-        p.admin, creates=[[b"perp", (1).to_bytes(8, "little")]])
-    perp = p.d.perp_market(1)
+    run("create_perp_market", c.create_perp_market(
+        p.admin.pubkey(), perp_market_id, oracle, params, oracle_kind=kind,
+        feed_id=V2_FEED if v2 else NO_FEED),
+        p.admin, creates=[[b"perp", perp_market_id.to_bytes(8, "little")]])
+    perp = p.d.perp_market(perp_market_id)
     run("fund_pool", c.fund_pool(p.admin.pubkey(), admin_token, 10**12), p.admin)
     run("fund_insurance", c.fund_insurance(p.admin.pubkey(), admin_token, 10**11), p.admin)
     for trader in (alice, bob, carol):
@@ -196,6 +220,7 @@ def measure_perps(p: LocalProtocol) -> dict[str, int]:
     run("open_position", c.open_position(carol.key, perp, oracle, SHORT, 1_000_000, 0),
         carol.kp)
     chain.set_time(chain.fetch(perp).last_funding_ts + params.funding_interval_secs)
+    set_price(100_000_000)  # published now: a PriceUpdateV2 is judged by its age in seconds
     run("update_funding", c.update_funding(perp, oracle))
     # with the position open, so that the margin check at the oracle price runs
     run("withdraw", c.withdraw(alice.key, perp, oracle, alice.token, 1_000_000), alice.kp)

@@ -70,6 +70,9 @@ class PerpMarket:
     pyth_program: Pubkey = PYTH_PROGRAM
     max_oracle_staleness_slots: int = 25
     max_oracle_conf_bps: int = 200
+    oracle_kind: int = 0
+    feed_id: tuple[int, ...] = (0,) * 32
+    max_price_age_secs: int = 60
     funding_remainder: int = 0
     loss_index_long: int = 0
     loss_index_short: int = 0

@@ -1,36 +1,59 @@
-"""The local price publisher: Pyth price accounts written into the localnet from scenarios.
+"""The local price publisher: Pyth prices written into the localnet from scenarios, as legacy
+price accounts or as PriceUpdateV2 accounts.
 
-On a real cluster Pyth's publishers update price accounts; the localnet has no Pyth program,
-so it offers one method for this, `keepernet_setPriceAccount`, which takes only well-formed
-price accounts and gives them the config's Pyth owner. Each tick stamps the current slot as
-the publish slot, so the program sees fresh prices for as long as the publisher runs.
+On a real cluster Pyth's publishers update legacy price accounts, and PriceUpdateV2 accounts
+are posted through the Pyth Solana Receiver after Wormhole verifies them; the localnet has
+neither program. It offers `keepernet_setPriceAccount`, which takes only well-formed legacy
+price accounts and gives them the config's Pyth owner, and `keepernet_setAccounts`, through
+which a PriceUpdateV2 is written fully verified and owned by the receiver program (no
+Wormhole here). Each tick stamps the chain's current slot (and, for PriceUpdateV2, its unix
+time as the publish time: the program judges the age by the chain's clock, which the
+localnet's time travel moves ahead of the wall clock), so the program sees fresh prices for
+as long as the publisher runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
 from solders.pubkey import Pubkey
+from solders.sysvar import CLOCK
 
+from chain.price_update import PriceUpdate, price_update
 from chain.pyth import price_account
 from chain.scenarios import Scenario
+from program.client import RECEIVER_PROGRAM
 
 SET_PRICE_METHOD = "keepernet_setPriceAccount"
+SET_ACCOUNTS_METHOD = "keepernet_setAccounts"
+_CLOCK_UNIX_TIMESTAMP = struct.Struct("<q")
+_CLOCK_UNIX_TIMESTAMP_OFFSET = 32  # after slot, epoch start timestamp, epoch, leader epoch
 
 
 @dataclass(frozen=True)
 class Feed:
-    """One oracle account and the scenario its price follows."""
+    """One oracle account and the scenario its price follows: a legacy price account, or a
+    PriceUpdateV2 of `feed_id` when one is given."""
 
     oracle: Pubkey
     scenario: Scenario
     exponent: int = -8
     conf_bps: int = 10
+    feed_id: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ChainNow:
+    """The Clock sysvar's slot and unix time."""
+
+    slot: int
+    unix_timestamp: int
 
 
 class PublishError(Exception):
@@ -38,11 +61,10 @@ class PublishError(Exception):
 
 
 class Publisher:
-    """Writes every feed's price at time t into the localnet at `url`."""
+    """Writes every feed's price at time t into the localnet at `url` (with no feeds, only
+    what it is given to `post`)."""
 
-    def __init__(self, url: str, feeds: Sequence[Feed], *, timeout_s: float = 5.0) -> None:
-        if not feeds:
-            raise ValueError("the publisher needs at least one feed")
+    def __init__(self, url: str, feeds: Sequence[Feed] = (), *, timeout_s: float = 5.0) -> None:
         self.url = url
         self.feeds = list(feeds)
         self._http = httpx.AsyncClient(timeout=timeout_s)
@@ -63,18 +85,47 @@ class Publisher:
             raise PublishError(f"{method}: {body['error'].get('message')}")
         return body["result"]
 
-    async def publish(self, t_s: float) -> dict[Pubkey, int]:
-        """Write each feed's price at t_s, stamped with the current slot; returns them."""
+    async def clock(self) -> ChainNow:
+        """The chain's slot and unix time, from its Clock sysvar."""
         # the newest slot: the program compares the publish slot with its own clock's
-        slot = await self._rpc("getSlot", [{"commitment": "processed"}])
-        assert isinstance(slot, int)
+        result = await self._rpc("getAccountInfo", [str(CLOCK), {"encoding": "base64",
+                                                                 "commitment": "processed"}])
+        try:
+            data = base64.b64decode(result["value"]["data"][0])  # type: ignore[index]
+            (slot,) = struct.unpack_from("<Q", data, 0)
+            (now,) = _CLOCK_UNIX_TIMESTAMP.unpack_from(data, _CLOCK_UNIX_TIMESTAMP_OFFSET)
+        except (KeyError, TypeError, IndexError, ValueError, struct.error) as e:
+            raise PublishError(f"the Clock sysvar is unreadable: {e}") from None
+        return ChainNow(slot, now)
+
+    async def write(self, feed: Feed, price_e6: int, at: ChainNow) -> None:
+        """Write `feed`'s account quoting `price_e6`, published at `at`."""
+        if feed.feed_id is None:
+            data = price_account(price_e6, exponent=feed.exponent, conf_bps=feed.conf_bps,
+                                 slot=at.slot).encode()
+            await self._rpc(SET_PRICE_METHOD, [str(feed.oracle),
+                                               base64.b64encode(data).decode()])
+            return
+        await self.post(feed.oracle, price_update(
+            price_e6, feed_id=feed.feed_id, publish_time=at.unix_timestamp, slot=at.slot,
+            exponent=feed.exponent, conf_bps=feed.conf_bps))
+
+    async def post(self, oracle: Pubkey, update: PriceUpdate) -> None:
+        """Write `update` at `oracle`, owned by the receiver program (no Wormhole here)."""
+        await self._rpc(SET_ACCOUNTS_METHOD, [[[str(oracle),
+                                                base64.b64encode(update.encode()).decode(),
+                                                str(RECEIVER_PROGRAM)]]])
+
+    async def publish(self, t_s: float) -> dict[Pubkey, int]:
+        """Write each feed's price at t_s, stamped with the chain's current slot (and unix
+        time); returns them."""
+        if not self.feeds:
+            raise ValueError("the publisher has no feed to publish")
+        at = await self.clock()
         prices: dict[Pubkey, int] = {}
         for feed in self.feeds:
             price_e6 = feed.scenario.price_at(t_s)
-            data = price_account(price_e6, exponent=feed.exponent, conf_bps=feed.conf_bps,
-                                 slot=slot).encode()
-            await self._rpc(SET_PRICE_METHOD, [str(feed.oracle),
-                                               base64.b64encode(data).decode()])
+            await self.write(feed, price_e6, at)
             prices[feed.oracle] = price_e6
         return prices
 

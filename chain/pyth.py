@@ -186,6 +186,15 @@ def price_account(
     """A price account quoting `price_e6` (6 decimals, as the program's prices) at `exponent`,
     converted exactly (ValueError when the exponent cannot carry it), with a confidence of
     `conf_bps` basis points of the price, rounded down, published at `slot`."""
+    raw, conf = raw_quote(price_e6, exponent, conf_bps)
+    return PriceAccount(exponent=exponent, price=raw, confidence=conf, status=status,
+                        publish_slot=slot)
+
+
+def raw_quote(price_e6: int, exponent: int, conf_bps: int) -> tuple[int, int]:
+    """`price_e6` (6 decimals) as a raw price at `exponent`, converted exactly (ValueError
+    when the exponent cannot carry it), and a confidence of `conf_bps` basis points of it,
+    rounded down: the raw units of both Pyth formats."""
     if conf_bps < 0:
         raise ValueError(f"conf_bps {conf_bps} is negative")
     shift = exponent + PRICE_DECIMALS  # price_e6 = raw * 10**shift
@@ -195,5 +204,4 @@ def price_account(
         raw, rest = divmod(price_e6, 10**shift)
         if rest:
             raise ValueError(f"price_e6 {price_e6} is not a whole multiple of 10^{shift}")
-    return PriceAccount(exponent=exponent, price=raw, confidence=abs(raw) * conf_bps // BPS,
-                        status=status, publish_slot=slot)  # fmt: skip
+    return raw, abs(raw) * conf_bps // BPS

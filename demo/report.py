@@ -9,8 +9,11 @@ summary's counts are the chain's counts of the same events.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from redis.asyncio import Redis
@@ -63,7 +66,8 @@ async def progress(seconds: float, rpc: RpcClient, pool: asyncpg.Pool,
 
 
 async def chain_events(rpc: RpcClient, program_id: Pubkey) -> set[tuple[str, int, str]]:
-    """(signature, event index, name) of every event in the program's history."""
+    """(signature, event index, name) of every event in the program's history; a liquidation's
+    name carries its perp market after a colon (`liquidation_markets` counts them)."""
     signatures: list[str] = []
     before: str | None = None
     while True:
@@ -81,7 +85,8 @@ async def chain_events(rpc: RpcClient, program_id: Pubkey) -> set[tuple[str, int
         tx = await rpc.request("getTransaction", [signature, {
             "encoding": "json", "maxSupportedTransactionVersion": 0}])
         logs = (tx.get("meta") or {}).get("logMessages") or []
-        return {(signature, e.event_index, e.name) for e in decode_logs(parser, logs)}
+        return {(signature, e.event_index, _named(e.name, e.data))
+                for e in decode_logs(parser, logs)}
 
     found: set[tuple[str, int, str]] = set()
     for start in range(0, len(signatures), FETCH_AT_ONCE):
@@ -91,12 +96,27 @@ async def chain_events(rpc: RpcClient, program_id: Pubkey) -> set[tuple[str, int
     return found
 
 
+LIQUIDATED = "PositionLiquidated"
+
+
+def _named(name: str, data: Mapping[str, Any]) -> str:
+    """An event's name, and for a liquidation its perp market: so that the check against the
+    chain covers which market each liquidation was in, as well as how many there were."""
+    return f"{name}:{data['perp_market']}" if name == LIQUIDATED else name
+
+
+def _counts(named: Iterable[str]) -> Counter[str]:
+    return Counter(n.partition(":")[0] for n in named)
+
+
 @dataclass(frozen=True)
 class Summary:
     stored: Counter[str]
     on_chain: Counter[str]
     missing: int  # on chain, not stored
     extra: int  # stored, not on chain
+    # liquidations per label of their market's oracle kind: (indexed, on chain)
+    liquidations_by_kind: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def confirmed(self) -> bool:
@@ -108,6 +128,8 @@ class Summary:
                  f"{sum(self.on_chain.values()):>10}"]
         lines += [f"{label:<20}{self.stored[name]:>10}{self.on_chain[name]:>10}"
                   for label, name in SUMMARY]
+        lines += [f"{'liquidations on ' + kind:<30}{indexed:>10}{on_chain:>10}"
+                  for kind, (indexed, on_chain) in self.liquidations_by_kind.items()]
         verdict = ("checked against the chain: every event indexed once, none missing"
                    if self.confirmed else
                    f"CHECK FAILED: {self.missing} events on chain not indexed, {self.extra} "
@@ -115,10 +137,20 @@ class Summary:
         return "\n".join([*lines, verdict])
 
 
-async def summary(rpc: RpcClient, pool: asyncpg.Pool, program_id: Pubkey) -> Summary:
-    """The stored events against the chain's."""
+async def summary(rpc: RpcClient, pool: asyncpg.Pool, program_id: Pubkey,
+                  kinds: Mapping[Pubkey, str] | None = None) -> Summary:
+    """The stored events against the chain's, and the liquidations in the perp markets of
+    `kinds` (market -> its oracle kind's label) per label."""
     on_chain = await chain_events(rpc, program_id)
-    rows = await pool.fetch("SELECT signature, event_index, name FROM events")
-    stored = {(r["signature"], int(r["event_index"]), r["name"]) for r in rows}
-    return Summary(Counter(name for *_, name in stored), Counter(name for *_, name in on_chain),
-                   len(on_chain - stored), len(stored - on_chain))
+    rows = await pool.fetch("SELECT signature, event_index, name, data FROM events")
+    stored = {(r["signature"], int(r["event_index"]),
+               _named(r["name"], json.loads(r["data"]) if isinstance(r["data"], str)
+                      else r["data"])) for r in rows}
+    by_kind: dict[str, tuple[int, int]] = {}
+    for market, kind in (kinds or {}).items():
+        named = f"{LIQUIDATED}:{market}"
+        indexed, chained = by_kind.get(kind, (0, 0))
+        by_kind[kind] = (indexed + sum(n == named for *_, n in stored),
+                         chained + sum(n == named for *_, n in on_chain))
+    return Summary(_counts(n for *_, n in stored), _counts(n for *_, n in on_chain),
+                   len(on_chain - stored), len(stored - on_chain), by_kind)

@@ -21,7 +21,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -39,7 +39,7 @@ from chain.scenarios import RandomWalk
 from demo import processes
 from demo.processes import Child
 from demo.report import Summary, progress, summary
-from demo.scenario import START_PRICE, seed
+from demo.scenario import DEMO_FEED, START_PRICE, seed
 from demo.servers import Postgres, RedisServer
 from jobs.indexer import index_events
 from jobs.outcome import Outcome
@@ -129,13 +129,19 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
             seeder = await Seeder.connect(rpc_url, keys)
             try:
                 program_id = seeder.d.program_id
-                oracles = [Keypair().pubkey() for _ in range(2)]
-                await seed_scenario(seeder, rpc_url, oracles, options, say)
+                # one market on each kind of oracle: a legacy price account, and a pull
+                # PriceUpdateV2 of the demo's feed at a fresh key, seeded here and then posted
+                # by the funding role's post_price from the feed's push address, where the
+                # publisher plays Pyth's price service (jobs/price_source.py, `local`)
+                legacy, pulled = Keypair().pubkey(), Keypair().pubkey()
+                oracles = [legacy, pulled]
+                await seed_scenario(seeder, rpc_url, oracles, options, say,
+                                    feeds={pulled: DEMO_FEED})
                 children.append(await processes.start("prices", [
-                    "prices", "--url", rpc_url, *(a for o in oracles for a in ("--oracle", str(o))),
-                    "--scenario", "crash", "--start", str(START_PRICE / 1e6),
-                    "--after", str(options.crash_after_s), "--drop-pct",
-                    str(options.crash_drop_pct), "--over", "10"], logs))
+                    "prices", "--url", rpc_url, "--oracle", str(legacy),
+                    "--feed", DEMO_FEED.hex(), "--scenario", "crash",
+                    "--start", str(START_PRICE / 1e6), "--after", str(options.crash_after_s),
+                    "--drop-pct", str(options.crash_drop_pct), "--over", "10"], logs))
                 ports = {}
                 for role in ROLE_KEYS:
                     child, ports[role] = await processes.start_worker(
@@ -151,7 +157,9 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
                 await watch(options, rpc, dsn, redis_url, [localnet, *children], stop, say)
                 await processes.stop_all(children)
                 say("workers stopped; the indexer catches up and the chain is read back")
-                result = await check(rpc, dsn, program_id)
+                result = await check(rpc, dsn, program_id, {
+                    seeder.d.perp_market(1): "legacy Pyth", seeder.d.perp_market(2):
+                    "PriceUpdateV2"})
                 say(result.text())
                 return 0 if result.confirmed else 1
             finally:
@@ -162,14 +170,18 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
 
 
 async def seed_scenario(seeder: Seeder, rpc_url: str, oracles: list[Pubkey],
-                        options: DemoOptions, say: Say) -> None:
+                        options: DemoOptions, say: Say,
+                        feeds: Mapping[Pubkey, bytes] | None = None) -> None:
+    """Seed the scenario (`demo.scenario.seed`, PriceUpdateV2 oracles in `feeds`) while a
+    publisher keeps every oracle fresh."""
     started = time.monotonic()
-    publisher = Publisher(rpc_url, [Feed(o, RandomWalk(int(START_PRICE), volatility_bps=0))
-                                    for o in oracles])
+    feeds = feeds or {}
+    publisher = Publisher(rpc_url, [Feed(o, RandomWalk(int(START_PRICE), volatility_bps=0),
+                                         feed_id=feeds.get(o)) for o in oracles])
     fresh = asyncio.create_task(publisher.run(0.4))
     try:
         await asyncio.sleep(0.5)
-        seeded = await seed(seeder, oracles, options.positions_per_market)
+        seeded = await seed(seeder, oracles, options.positions_per_market, feeds=feeds)
     except Exception as e:  # whatever it is, the operator reads one line, not a traceback
         raise SeedingFailed(f"seeding failed: {one_line(e)}") from e
     finally:
@@ -205,13 +217,15 @@ async def watch(options: DemoOptions, rpc: RpcClient, dsn: str, redis_url: str,
         await pool.close()
 
 
-async def check(rpc: RpcClient, dsn: str, program_id: Pubkey) -> Summary:
-    """Let the indexer catch up, then the stored events against the chain's."""
+async def check(rpc: RpcClient, dsn: str, program_id: Pubkey,
+                kinds: Mapping[Pubkey, str]) -> Summary:
+    """Let the indexer catch up, then the stored events against the chain's (with the
+    liquidations per oracle kind of `kinds`' markets)."""
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
     try:
         for _ in range(CATCH_UP_RUNS):
             if await index_events(rpc, pool, program_id) == Outcome.NOT_NEEDED:
                 break
-        return await summary(rpc, pool, program_id)
+        return await summary(rpc, pool, program_id, kinds)
     finally:
         await pool.close()

@@ -1,6 +1,8 @@
 """The demo's scenario, seeded into a fresh localnet: prediction markets in every state the
 keepers act on, and two perp markets full of positions, some of them fragile enough that the
-publisher's crash sends them under maintenance.
+publisher's crash sends them under maintenance: one on a legacy Pyth price account, one on a
+PriceUpdateV2 account (a pull account of DEMO_FEED, which the keepers post), so that the
+keepers liquidate on both kinds of oracle.
 
 Windows are shortened through the config timelock to the least allowed (a minute): proposed,
 the localnet's clock moved past the delay, applied. The same parameters are then proposed
@@ -13,14 +15,16 @@ every kind of governance work to do as soon as the fleet starts.
 
 from __future__ import annotations
 
+import hashlib
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 
 from chain.localnet.seed import PositionSpec, Seeder, SeedError
-from program.client import ConfigParams, PerpMarketParams
+from program.client import ConfigParams, OracleKind, PerpMarketParams
 from program.local import PYTH_PROGRAM
 
 WINDOW_S = 60  # the proposal window, dispute window and dispute vote (the least allowed)
@@ -39,6 +43,8 @@ DEMO_PARAMS = ConfigParams(pyth_program=PYTH_PROGRAM, proposal_window_secs=WINDO
                            dispute_window_secs=WINDOW_S, dispute_vote_secs=WINDOW_S,
                            creator_resolve_secs=WINDOW_S, config_delay_secs=WINDOW_S)
 PERP_PARAMS = PerpMarketParams(funding_interval_secs=FUNDING_INTERVAL_S)
+DEMO_FEED = hashlib.sha256(b"keepernet demo feed").digest()
+"""The PriceUpdateV2 feed id of the demo's second market (no real Pyth feed's)."""
 MAX_SIZE = 10 * 1_000_000  # position_specs' largest position, base units
 MAX_NOTIONAL = MAX_SIZE * START_PRICE // 1_000_000  # its notional at the start price
 
@@ -151,16 +157,35 @@ async def shorten_windows(s: Seeder) -> None:
     await s.send([s.program.propose_config(s.admin.pubkey(), params)], s.admin)
 
 
+async def price_update_market(s: Seeder, perp_market_id: int, oracle: Pubkey, feed_id: bytes,
+                              params: PerpMarketParams, pool: int) -> Pubkey:
+    """A perp market bound to the PriceUpdateV2 of `feed_id` at `oracle`, with `pool` more in
+    the counterparty pool (the admin's quote minted first: the creation and the funding in one
+    transaction, as `Seeder.perp_market` makes a legacy one)."""
+    admin = await s.admin_wallet(pool)
+    await s.send([s.program.create_perp_market(admin.key, perp_market_id, oracle, params,
+                                               oracle_kind=OracleKind.PRICE_UPDATE_V2,
+                                               feed_id=feed_id),
+                  s.program.fund_pool(admin.key, admin.token, pool)], s.admin)
+    return s.d.perp_market(perp_market_id)
+
+
 async def seed(s: Seeder, oracles: list[Pubkey], positions_per_market: int,
-               seed: int = 7) -> Seeded:
-    """The whole scenario. A publisher must keep the oracles' prices fresh meanwhile: a
-    position opens only at a fresh price, and seeding takes longer than a price stays fresh."""
+               seed: int = 7, feeds: Mapping[Pubkey, bytes] | None = None) -> Seeded:
+    """The whole scenario: a perp market per oracle, on a PriceUpdateV2 of its feed id for the
+    oracles in `feeds`, on a legacy price account otherwise. A publisher must keep the
+    oracles' prices fresh meanwhile: a position opens only at a fresh price, and seeding takes
+    longer than a price stays fresh."""
+    feeds = feeds or {}
     await shorten_windows(s)
     markets = await seed_markets(s)
     perp_markets = []
     params, pool = perp_market_for(positions_per_market)
     for i, oracle in enumerate(oracles, start=1):
-        perp = await s.perp_market(i, oracle, params, pool)
+        if oracle in feeds:
+            perp = await price_update_market(s, i, oracle, feeds[oracle], params, pool)
+        else:
+            perp = await s.perp_market(i, oracle, params, pool)
         await s.positions(perp, oracle, position_specs(positions_per_market, seed + i))
         perp_markets.append(perp)
     # the first funding report due at once (the interval is at least a minute); the positions

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -180,6 +180,8 @@ def lifecycle(settings: Settings, role: str, *, signs: bool, database: bool,
         await apply_socket_options(ctx["redis"], settings)
         deps = await build_deps(settings, role, signs=signs, database=database)
         deps.queue = ctx["redis"]
+        if deps.chain_deps is not None:  # its jobs queue jobs too (jobs/price_request.py)
+            deps.chain_deps = replace(deps.chain_deps, queue=deps.queue)
         try:
             if settings.metrics_port:
                 deps.observer = Observer(

@@ -129,18 +129,20 @@ class PriceTrigger:
         rules = {market: r for market, r in self.book.rules.items() if r.oracle == oracle}
         if not rules or self.chain_time is None:
             return
+        # the notification carries a slot, not the chain's time: the time last read, moved on
+        # by the seconds elapsed here (a PriceUpdateV2's age is judged by it, as the program
+        # judges it by the chain's clock; liquidate_position re-checks at the chain's own
+        # time before it sends)
+        now = self.chain_time.at(time.monotonic())
         quotes: dict[Pubkey, Quote] = {}
         for market, rule in rules.items():
             try:
-                quotes[market] = judge_quote(data, rule.limits, slot)
+                quotes[market] = judge_quote(data, rule.limits, slot, now)
             except OracleRefused as e:
                 self._refuse(market, e.error)
             else:
                 self.refused.pop(market, None)
-        # the notification carries a slot, not the chain's time: the time last read, moved on
-        # by the seconds elapsed here (liquidate_position re-checks at the chain's own time
-        # before it sends)
-        await self._enqueue(quotes, self.chain_time.at(time.monotonic()))
+        await self._enqueue(quotes, now)
 
     async def rescan(self) -> None:
         """This instance's share at prices read now (after a (re)connection)."""

@@ -37,6 +37,8 @@ are.
     KEEPERNET_TIMEOUT_<JOB>_S               timeouts.<job>                see JobTimeouts
     KEEPERNET_SCAN_INTERVAL_S               liquidator.scan_interval_s    10.0
     KEEPERNET_REWARD_TOKEN_ACCOUNT          liquidator.reward_token_account  none (derived)
+    KEEPERNET_PRICE_SOURCE                  prices.source                 local
+    KEEPERNET_HERMES_URL                    prices.hermes_url             https://hermes.pyth.network/
 
 `KEEPERNET_RPC_URLS` is a comma-separated list of `name=url` entries, each optionally followed
 by ` max_rps=N`: `primary=https://a.example max_rps=100, backup=https://b.example`; a bare URL
@@ -48,8 +50,10 @@ know it: `redis+sentinel://[:password@]host1:26379,host2:26379/mymaster/0`
 endpoints take JSON-RPC batches: `on`, `off` (one request per call), or `auto` (batches until an
 endpoint refuses one, then single requests to it). The liquidation reward goes to
 `reward_token_account`, else to the keeper's associated token account for the quote mint,
-created when missing. The compute-unit price is the fixed
-price when one is set, else the percentile of recent fees, capped.
+created when missing. `post_price` takes the prices it posts to pull PriceUpdateV2 accounts
+from `prices.source`: `local`, the price the local publisher last wrote for the feed, or
+`hermes`, Pyth's price service at `hermes_url` (jobs/price_source.py). The compute-unit
+price is the fixed price when one is set, else the percentile of recent fees, capped.
 
 The keypair itself is never in the settings: they hold its path, checked at load (a regular
 file only its owner may access), and `Settings.keypair()` reads it. The repr hides what a URL
@@ -415,6 +419,7 @@ class JobTimeouts:
     tally_votes: _Seconds = registry.TALLY_VOTES.timeout_s
     finalize_market: _Seconds = registry.FINALIZE_MARKET.timeout_s
     apply_config: _Seconds = registry.APPLY_CONFIG.timeout_s
+    post_price: _Seconds = registry.POST_PRICE.timeout_s
     reconcile: _Seconds = registry.RECONCILE_TIMEOUT_S
 
     def of(self, job: str) -> float:
@@ -432,6 +437,24 @@ class LiquidatorSettings:
 
     scan_interval_s: _Seconds = 10.0
     reward_token_account: Annotated[Pubkey | None, PlainValidator(_pubkey)] = None
+
+
+PRICE_SOURCES = ("local", "hermes")
+HERMES_URL = "https://hermes.pyth.network/"
+
+
+@dataclass(frozen=True, repr=False)
+class PriceSettings:
+    """Where `post_price` takes the prices it posts: `source` is `local` (the local
+    publisher's, on the localnet) or `hermes` (Pyth's price service at `hermes_url`)."""
+
+    source: Annotated[str, PlainValidator(_choice(*PRICE_SOURCES))] = "local"
+    hermes_url: Annotated[str, PlainValidator(_url("http", "https", what="Hermes"))] = \
+        HERMES_URL
+
+    def __repr__(self) -> str:
+        # paid Hermes endpoints carry their key in the path, as RPC providers do
+        return _safe_repr(self, {"hermes_url": False})
 
 
 @dataclass(frozen=True)
@@ -464,6 +487,7 @@ class Settings:
     fees: FeePolicy = field(default_factory=FeePolicy)
     timeouts: JobTimeouts = field(default_factory=JobTimeouts)
     liquidator: LiquidatorSettings = field(default_factory=LiquidatorSettings)
+    prices: PriceSettings = field(default_factory=PriceSettings)
     config_path: Path | None = None  # the TOML file read, if any
 
     def __repr__(self) -> str:
@@ -520,6 +544,7 @@ class _Given(BaseSettings):
     fees: _FeeSettings = Field(default_factory=_FeeSettings)
     timeouts: JobTimeouts = Field(default_factory=JobTimeouts)
     liquidator: LiquidatorSettings = Field(default_factory=LiquidatorSettings)
+    prices: PriceSettings = Field(default_factory=PriceSettings)
 
     def settings(self, config_path: Path | None) -> Settings:
         """These values as `Settings`."""
@@ -553,6 +578,8 @@ _ENV: dict[str, str] = {  # TOML key -> environment variable, in the module's ta
     **{f"timeouts.{job}": f"KEEPERNET_TIMEOUT_{job.upper()}_S" for job in JOBS},
     "liquidator.scan_interval_s": "KEEPERNET_SCAN_INTERVAL_S",
     "liquidator.reward_token_account": "KEEPERNET_REWARD_TOKEN_ACCOUNT",
+    "prices.source": "KEEPERNET_PRICE_SOURCE",
+    "prices.hermes_url": "KEEPERNET_HERMES_URL",
 }
 ENV_VARS = (CONFIG_ENV, *_ENV.values())
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from anchorpy import Program
+from arq.connections import ArqRedis
 from solders.account import Account
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
@@ -65,14 +66,16 @@ async def read_raw_snapshot(rpc: RpcClient,
 @dataclass(frozen=True)
 class JobDeps:
     """The context of a chain job: the RPC endpoints, the keeper's Sender, the anchorpy
-    Program (decoding), the instruction builder of the deployment, and the token account the
-    keeper's rewards are paid to when configured (None: derived, see jobs/reward_token.py)."""
+    Program (decoding), the instruction builder of the deployment, the token account the
+    keeper's rewards are paid to when configured (None: derived, see jobs/reward_token.py),
+    and the worker's arq Redis, through which jobs queue jobs (None outside a worker)."""
 
     rpc: RpcClient
     sender: Sender
     program: Program
     client: Client
     reward_token: Pubkey | None = None
+    queue: ArqRedis | None = None
 
     async def raw_snapshot(self, *addresses: Pubkey) -> tuple[ChainClock, list[Account | None]]:
         """The chain's clock and the raw accounts at `addresses` (see `read_raw_snapshot`)."""
@@ -136,20 +139,28 @@ def sent_outcome(result: SendResult, intent: Replanning) -> Outcome:
     raise TypeError(f"not a send result: {result!r}")
 
 
-async def run_planned(deps: JobDeps, job: ErrorPolicy, planner: Planner) -> Outcome:
-    """Plan; when the plan is to send, send it as a `Replanning` intent and map the result.
-    An error on the way is `job`'s outcome for it (jobs/errors.py: an endpoint that does not
-    answer is `retry`, a missing account `failed`)."""
-    return await maps_errors(job)(_plan_and_send)(deps, planner)
+OnRefused = Callable[[str], Awaitable[None]]
 
 
-async def _plan_and_send(deps: JobDeps, planner: Planner) -> Outcome:
+async def run_planned(deps: JobDeps, job: ErrorPolicy, planner: Planner,
+                      on_refused: OnRefused | None = None) -> Outcome:
+    """Plan; when the plan is to send, send it as a `Replanning` intent and map the result,
+    calling `on_refused` with the error name when the program refused it. An error on the way
+    is `job`'s outcome for it (jobs/errors.py: an endpoint that does not answer is `retry`, a
+    missing account `failed`)."""
+    return await maps_errors(job)(_plan_and_send)(deps, planner, on_refused)
+
+
+async def _plan_and_send(deps: JobDeps, planner: Planner,
+                         on_refused: OnRefused | None) -> Outcome:
     step = await planner()
     if isinstance(step, Outcome):
         return step
     intent = Replanning(planner, step)
     result = await deps.sender.send(intent)
     record_send(instruction_name(deps.program, step), result)
+    if isinstance(result, Refused) and on_refused is not None:
+        await on_refused(result.error)
     return sent_outcome(result, intent)
 
 

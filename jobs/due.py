@@ -9,6 +9,7 @@ itself would send:
     tally_votes(market)               tally_step says approve or reject
     finalize_market(market), state    finalize_step says finalize
     update_funding(perp), last_funding_ts    funding_plan.is_due
+    post_price(perp), oracle's publish_time  price_post_plan: a pull oracle that is old
     apply_config(pending_config), proposed_at   config_plan.apply_step says apply
 
 The stage is `jobs.stages.stage_of`, what `jobs.registry` puts in the job's id. The
@@ -23,11 +24,15 @@ from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
 
+from chain.price_update import PriceUpdate
+from chain.prices import OracleLimits
 from jobs.config_plan import ConfigAction, PendingConfigView, apply_step
 from jobs.deps import JobDeps, MissingAccount
 from jobs.funding_plan import PerpMarketView, is_due
 from jobs.governance_plan import Action, MarketView, finalize_step, tally_step
-from jobs.registry import APPLY_CONFIG, FINALIZE_MARKET, TALLY_VOTES, UPDATE_FUNDING
+from jobs.price_post import readable
+from jobs.price_post_plan import PostStage, is_old, is_pull
+from jobs.registry import APPLY_CONFIG, FINALIZE_MARKET, POST_PRICE, TALLY_VOTES, UPDATE_FUNDING
 from jobs.stages import stage_of
 from metrics import definitions as metric
 from program.accounts import Market, PendingConfig, PerpMarket
@@ -76,6 +81,27 @@ def funding_due(perps: Iterable[tuple[Pubkey, PerpMarketView]], now: int) -> lis
             for address, perp in perps if is_due(perp, now)]
 
 
+def posts_due(pulls: Iterable[tuple[Pubkey, OracleLimits, PriceUpdate | None]], slot: int,
+              now: int) -> list[DueJob]:
+    """The price posts due at `slot` and unix time `now` on the perp markets of `pulls`, each
+    with its limits and its pull oracle's update (None: none readable)."""
+    return [DueJob(POST_PRICE.name, address, stage_of(POST_PRICE.name, PostStage.of(update)))
+            for address, limits, update in pulls if is_old(update, limits, slot, now)]
+
+
+async def read_posts_due(deps: JobDeps,
+                         oracles: Iterable[tuple[Pubkey, Pubkey, OracleLimits]]) -> list[DueJob]:
+    """The price posts due now on the pull oracles of `oracles` (perp market, its oracle and
+    the limits it copied), read with the chain's clock."""
+    pulls = [(a, oracle, limits) for a, oracle, limits in oracles if is_pull(oracle, limits)]
+    if not pulls:
+        return []
+    clock, accounts = await deps.raw_snapshot(*(oracle for _, oracle, _ in pulls))
+    return posts_due([(a, limits, readable(None if account is None else bytes(account.data)))
+                      for (a, _, limits), account in zip(pulls, accounts, strict=True)],
+                     clock.slot, clock.unix_timestamp)
+
+
 async def read_due(deps: JobDeps, role: str) -> list[DueJob]:
     """The jobs of `role` due now on chain (see the module docstring); ValueError for a role
     with no accounts to judge, MissingAccount when the Config is not on chain."""
@@ -95,4 +121,6 @@ async def read_due(deps: JobDeps, role: str) -> list[DueJob]:
         metric.config_pending_effective.set(pending_effective_at(pending_config))
         markets = [(a, m) for a, m in accounts if isinstance(m, Market)]
         return governance_due(markets, now) + config_due(pending_address, pending_config, now)
-    return funding_due([(a, p) for a, p in accounts if isinstance(p, PerpMarket)], now)
+    perps = [(a, p) for a, p in accounts if isinstance(p, PerpMarket)]
+    return funding_due(perps, now) + await read_posts_due(
+        deps, [(a, p.oracle, OracleLimits.from_market(p)) for a, p in perps])

@@ -70,6 +70,7 @@ REFUSAL_OUTCOMES: dict[str, Outcome] = {
     "PositionFlat": Outcome.ALREADY_DONE,  # closed or liquidated by someone else
     "NotLiquidatable": Outcome.NOT_NEEDED,  # the price moved back above maintenance
     "StaleOracle": Outcome.RETRY,  # the publisher will write a fresh price
+    "StalePublishTime": Outcome.RETRY,  # likewise, a PriceUpdateV2 by its publish time
     "OracleNotTrading": Outcome.RETRY,  # a halted feed resumes
     "NoPendingConfig": Outcome.ALREADY_DONE,  # the config change was applied or cancelled
 }

@@ -3,7 +3,8 @@ liquidate each once.
 
 The scan loads the open positions and their perp markets (getProgramAccounts, filtered by
 the node), judges the oracles exactly as the program does, and lets `jobs.liquidation_plan`
-pick the liquidatable positions. A liquidation re-reads the position, its market, the Config,
+pick the liquidatable positions. Either job that meets a pull oracle stale queues its post
+(`jobs.price_request`). A liquidation re-reads the position, its market, the Config,
 the oracle and the clock in one request before every signing and sends nothing when the
 position is flat (`already_done`), healthy (`not_needed`) or its oracle refused (`retry`).
 """
@@ -22,8 +23,7 @@ from solders.account import Account
 from solders.pubkey import Pubkey
 
 from chain.funding import Funding
-from chain.prices import OracleRefused, Quote, judge_quote
-from chain.pyth import read_aggregate
+from chain.prices import OracleRefused, Quote, judge_quote, published_slot
 from jobs.deps import JobDeps, MissingAccount, Step, run_planned
 from jobs.liquidation_plan import (
     FLAT,
@@ -35,6 +35,7 @@ from jobs.liquidation_plan import (
     is_liquidatable,
 )
 from jobs.outcome import Outcome
+from jobs.price_request import STALE, request_posts
 from jobs.registry import LIQUIDATE_POSITION, SCAN_POSITIONS
 from jobs.reward_token import creating_reward_token, reward_token_address
 from metrics import definitions as metric
@@ -105,13 +106,14 @@ async def load_book(deps: JobDeps, perp_market: Pubkey | None = None) -> Positio
     return PositionBook.from_records(markets, keys, records)
 
 
-def judge_oracle(account: Account | None, rule: OracleRule, slot: int) -> Quote:
-    """The oracle's quote as `perp_quote` reads it for a market with `rule` at `slot` (the
-    market's own oracle program and limits); OracleRefused as it refuses (the caller has
-    checked the oracle is the market's)."""
+def judge_oracle(account: Account | None, rule: OracleRule, slot: int, now: int) -> Quote:
+    """The oracle's quote as `perp_quote` reads it for a market with `rule` at the chain's
+    `slot` and unix time `now` (the market's own oracle kind, owner and limits); OracleRefused
+    as it refuses (the caller has checked the oracle is the market's)."""
     if account is None or account.owner != rule.pyth_program:
+        # the market copied its kind's owner (the legacy Pyth program or the receiver)
         raise OracleRefused("InvalidOracle", "not a price account of the Pyth program")
-    return judge_quote(bytes(account.data), rule.limits, slot)
+    return judge_quote(bytes(account.data), rule.limits, slot, now)
 
 
 @dataclass(frozen=True)
@@ -136,26 +138,19 @@ async def read_prices(deps: JobDeps, rules: Mapping[Pubkey, OracleRule]) -> Pric
     refused: dict[Pubkey, str] = {}
     for market, rule in rules.items():
         try:
-            quotes[market] = judge_oracle(by_oracle[rule.oracle], rule, clock.slot)
+            quotes[market] = judge_oracle(by_oracle[rule.oracle], rule, clock.slot,
+                                          clock.unix_timestamp)
         except OracleRefused as e:
             refused[market] = e.error
             metric.oracle_rejections.labels(e.error).inc()
     # the age of the price accounts only: an account that is no price (refused by name) has
     # no age, and counting it as published at slot 0 would report it as stale instead
-    priced = {r.oracle: a for r in rules.values()
+    priced = {r.oracle: published_slot(bytes(a.data), r.limits.kind) for r in rules.values()
               if (a := by_oracle[r.oracle]) is not None and a.owner == r.pyth_program}
-    ages = [clock.slot - s for s in map(publish_slot, priced.values()) if s is not None]
+    ages = [clock.slot - s for s in priced.values() if s is not None]
     if ages:
         metric.oracle_age.set(max(ages))
     return Prices(quotes, refused, clock.unix_timestamp)
-
-
-def publish_slot(account: Account) -> int | None:
-    """The slot an oracle's aggregate price was published in; None when it is no price."""
-    try:
-        return read_aggregate(bytes(account.data)).publish_slot
-    except ValueError:
-        return None
 
 
 async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
@@ -166,6 +161,8 @@ async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
     book = await load_book(deps, perp_market)
     prices = await read_prices(deps, book.rules)
     refused = prices.refused
+    await request_posts(deps, [(m, book.rules[m].oracle, book.rules[m].limits)
+                               for m, error in refused.items() if error in STALE])
     result = ScanResult(book.liquidatable(prices.quotes, now=prices.now, instances=instances,
                                           me=me),
                         book.priced(prices.quotes), refused)
@@ -195,8 +192,15 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
 
     keeper, quote_mint = deps.sender.payer.pubkey(), deps.client.d.quote_mint
     token = reward_token_address(keeper, quote_mint, deps.reward_token)
+    read: tuple[Pubkey, OracleRule] | None = None  # the market and its rule, once read
+
+    async def stale(error: str) -> None:
+        if error in STALE and read is not None:
+            market, rule = read
+            await request_posts(deps, [(market, rule.oracle, rule.limits)])
 
     async def planner() -> Step:
+        nonlocal read
         perp_market, oracle = await _route(deps, position)
         clock, accounts = await deps.raw_snapshot(position, perp_market, deps.client.d.config,
                                                   oracle, token)
@@ -205,11 +209,14 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         _expect(deps.decode(accounts[2]), Config, deps.client.d.config)
         if p.side == FLAT:
             return Outcome.ALREADY_DONE
+        rule = OracleRule.of(m)
+        read = perp_market, rule
         try:
-            quote = judge_oracle(accounts[3], OracleRule.of(m), clock.slot)
+            quote = judge_oracle(accounts[3], rule, clock.slot, clock.unix_timestamp)
         except OracleRefused as e:
             log.info("liquidate_position oracle refused", position=str(position),
                      oracle=str(oracle), error=e.error, reason=e.reason)
+            await stale(e.error)
             return Outcome.RETRY
         long_index, short_index = Funding.of(m).indexes(quote.price, clock.unix_timestamp)
         if not is_liquidatable(p.side, p.size, p.entry_price, p.collateral, p.funding_snapshot,
@@ -220,6 +227,6 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         return [*creating_reward_token(keeper, quote_mint, deps.reward_token, accounts[4]),
                 deps.client.liquidate(keeper, perp_market, position, oracle, token)]
 
-    outcome = await run_planned(deps, LIQUIDATE_POSITION, planner)
+    outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale)
     log.info(LIQUIDATE_POSITION.name, position=str(position), outcome=str(outcome))
     return outcome

@@ -19,6 +19,7 @@ the stage from the target account:
     tally_votes         market (a proposal is decided once)
     finalize_market     market, its state (Resolving and Disputed finalize differently)
     apply_config        the PendingConfig, its `proposed_at` (each proposal is new work)
+    post_price          perp market, its oracle's `publish_time` (the update it replaces)
     scan_positions      perp market, or none for every market
     index_events, snapshot_accounts   no target
 """
@@ -81,6 +82,10 @@ LIQUIDATE_POSITION = Job("liquidate_position", "liquidator", Target("Position"),
                          stage="opened_at", keep_result_s=0)
 UPDATE_FUNDING = Job("update_funding", "funding", Target("PerpMarket"),
                      stage="last_funding_ts")
+# cranks a pull oracle's price for the perps, beside update_funding; its stage is read from
+# the market's oracle (jobs/price_post.py), so a stale update is replaced once
+POST_PRICE = Job("post_price", "funding", Target("PerpMarket"), stage="publish_time",
+                 timeout_s=20.0)
 TALLY_VOTES = Job("tally_votes", "governance", Target("Market"))
 FINALIZE_MARKET = Job("finalize_market", "governance", Target("Market"), stage="state")
 APPLY_CONFIG = Job("apply_config", "governance", Target("PendingConfig", optional=True),
@@ -88,7 +93,7 @@ APPLY_CONFIG = Job("apply_config", "governance", Target("PendingConfig", optiona
 
 JOBS: dict[str, Job] = {job.name: job for job in (
     INDEX_EVENTS, SNAPSHOT_ACCOUNTS, SCAN_POSITIONS, LIQUIDATE_POSITION, UPDATE_FUNDING,
-    TALLY_VOTES, FINALIZE_MARKET, APPLY_CONFIG)}
+    POST_PRICE, TALLY_VOTES, FINALIZE_MARKET, APPLY_CONFIG)}
 ROLES = tuple(dict.fromkeys(job.role for job in JOBS.values()))  # indexer, liquidator, …
 
 

@@ -41,7 +41,7 @@ def _string(data: bytes, offset: int, length: int) -> str:
     return bytes(raw).decode("utf-8")
 
 
-_CONFIG = struct.Struct("<32s32s32sQQQQ32s32s32s32s32s32s32sqqqqqQQQQQQQQHHHHHHBB?BB")
+_CONFIG = struct.Struct("<32s32s32sQQQQ32s32s32s32s32s32s32s32sqqqqqQQQQQQQQqHHHHHHBB?BB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,10 @@ class Config:
     protocol_fees: int
     # the council's keys; the first council_len count
     council: tuple[Pubkey, ...]
-    # owner every oracle price account must have
+    # owner every legacy oracle price account must have
     pyth_program: Pubkey
+    # owner every PriceUpdateV2 oracle account must have
+    receiver_program: Pubkey
     # the quote token account fees, pool and insurance are paid to
     treasury: Pubkey
     proposal_window_secs: int
@@ -90,6 +92,8 @@ class Config:
     max_oracle_staleness_slots: int
     # opening needs a price at most this old
     max_open_staleness_slots: int
+    # a PriceUpdateV2 published longer ago is stale
+    max_price_age_secs: int
     proposal_approval_bps: int
     dispute_overturn_bps: int
     # quorum as a share of the market's collateral
@@ -121,31 +125,33 @@ class Config:
             protocol_fees=v[6],
             council=tuple(Pubkey(k) for k in v[7:12]),
             pyth_program=Pubkey(v[12]),
-            treasury=Pubkey(v[13]),
-            proposal_window_secs=v[14],
-            dispute_window_secs=v[15],
-            dispute_vote_secs=v[16],
-            creator_resolve_secs=v[17],
-            config_delay_secs=v[18],
-            creation_bond=v[19],
-            min_vote_stake=v[20],
-            proposal_quorum=v[21],
-            resolution_bond=v[22],
-            dispute_bond=v[23],
-            min_dispute_quorum=v[24],
-            max_oracle_staleness_slots=v[25],
-            max_open_staleness_slots=v[26],
-            proposal_approval_bps=v[27],
-            dispute_overturn_bps=v[28],
-            dispute_quorum_bps=v[29],
-            vote_slash_bps=v[30],
-            trade_fee_bps=v[31],
-            max_oracle_conf_bps=v[32],
-            council_len=v[33],
-            council_threshold=v[34],
-            paused=v[35],
-            bump=v[36],
-            vault_bump=v[37],
+            receiver_program=Pubkey(v[13]),
+            treasury=Pubkey(v[14]),
+            proposal_window_secs=v[15],
+            dispute_window_secs=v[16],
+            dispute_vote_secs=v[17],
+            creator_resolve_secs=v[18],
+            config_delay_secs=v[19],
+            creation_bond=v[20],
+            min_vote_stake=v[21],
+            proposal_quorum=v[22],
+            resolution_bond=v[23],
+            dispute_bond=v[24],
+            min_dispute_quorum=v[25],
+            max_oracle_staleness_slots=v[26],
+            max_open_staleness_slots=v[27],
+            max_price_age_secs=v[28],
+            proposal_approval_bps=v[29],
+            dispute_overturn_bps=v[30],
+            dispute_quorum_bps=v[31],
+            vote_slash_bps=v[32],
+            trade_fee_bps=v[33],
+            max_oracle_conf_bps=v[34],
+            council_len=v[35],
+            council_threshold=v[36],
+            paused=v[37],
+            bump=v[38],
+            vault_bump=v[39],
         )
 
 
@@ -340,7 +346,7 @@ class Vote:
         )
 
 
-_PERP_MARKET = struct.Struct("<Q32s32sqQQQqqQQQqqQQHHHHHHHHB")
+_PERP_MARKET = struct.Struct("<Q32s32s32BqQQQqqQQQqqQQqHHHHHHHHBB")
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,8 +360,11 @@ class PerpMarket:
     id: int
     # the Pyth price account this market trades at
     oracle: Pubkey
-    # the oracle's owner, copied from Config at creation
+    # the oracle's owner, copied from Config at creation: its pyth_program for a legacy oracle,
+    # its receiver_program for PriceUpdateV2
     pyth_program: Pubkey
+    # the PriceUpdateV2 feed the oracle must carry (zero for legacy)
+    feed_id: tuple[int, ...]
     funding_interval_secs: int
     # open interest of longs, base units with 6 decimals
     long_oi: int
@@ -385,6 +394,8 @@ class PerpMarket:
     max_oracle_staleness_slots: int
     # copied from Config at creation
     max_open_staleness_slots: int
+    # copied from Config at creation (PriceUpdateV2 only)
+    max_price_age_secs: int
     initial_margin_bps: int
     maintenance_margin_bps: int
     # the liquidation penalty, of notional
@@ -398,6 +409,8 @@ class PerpMarket:
     liquidator_share_bps: int
     # copied from Config at creation
     max_oracle_conf_bps: int
+    # OracleKind: 0 pyth_legacy, 1 price_update_v2
+    oracle_kind: int
     bump: int
 
     @classmethod
@@ -409,28 +422,31 @@ class PerpMarket:
             id=v[0],
             oracle=Pubkey(v[1]),
             pyth_program=Pubkey(v[2]),
-            funding_interval_secs=v[3],
-            long_oi=v[4],
-            short_oi=v[5],
-            max_open_interest=v[6],
-            cumulative_funding=v[7],
-            cumulative_funding_short=v[8],
-            funding_remainder=v[9],
-            loss_index_long=v[10],
-            loss_index_short=v[11],
-            last_accrual_ts=v[12],
-            last_funding_ts=v[13],
-            max_oracle_staleness_slots=v[14],
-            max_open_staleness_slots=v[15],
-            initial_margin_bps=v[16],
-            maintenance_margin_bps=v[17],
-            liquidation_fee_bps=v[18],
-            taker_fee_bps=v[19],
-            max_funding_bps=v[20],
-            max_profit_bps=v[21],
-            liquidator_share_bps=v[22],
-            max_oracle_conf_bps=v[23],
-            bump=v[24],
+            feed_id=v[3:35],
+            funding_interval_secs=v[35],
+            long_oi=v[36],
+            short_oi=v[37],
+            max_open_interest=v[38],
+            cumulative_funding=v[39],
+            cumulative_funding_short=v[40],
+            funding_remainder=v[41],
+            loss_index_long=v[42],
+            loss_index_short=v[43],
+            last_accrual_ts=v[44],
+            last_funding_ts=v[45],
+            max_oracle_staleness_slots=v[46],
+            max_open_staleness_slots=v[47],
+            max_price_age_secs=v[48],
+            initial_margin_bps=v[49],
+            maintenance_margin_bps=v[50],
+            liquidation_fee_bps=v[51],
+            taker_fee_bps=v[52],
+            max_funding_bps=v[53],
+            max_profit_bps=v[54],
+            liquidator_share_bps=v[55],
+            max_oracle_conf_bps=v[56],
+            oracle_kind=v[57],
+            bump=v[58],
         )
 
 
@@ -483,7 +499,7 @@ class Position:
         )
 
 
-_PENDING_CONFIG = struct.Struct("<32sqq32s32s32s32s32s32s32sqqqqqQQQQQQQQHHHHHHBB?B")
+_PENDING_CONFIG = struct.Struct("<32sqq32s32s32s32s32s32s32s32sqqqqqQQQQQQQQqHHHHHHBB?B")
 
 
 @dataclass(frozen=True, slots=True)
@@ -500,8 +516,10 @@ class PendingConfig:
     effective_at: int
     # the council's keys; the first council_len count
     council: tuple[Pubkey, ...]
-    # owner every oracle price account must have
+    # owner every legacy oracle price account must have
     pyth_program: Pubkey
+    # owner every PriceUpdateV2 oracle account must have
+    receiver_program: Pubkey
     # the quote token account fees, pool and insurance are paid to
     treasury: Pubkey
     proposal_window_secs: int
@@ -526,6 +544,8 @@ class PendingConfig:
     max_oracle_staleness_slots: int
     # opening needs a price at most this old
     max_open_staleness_slots: int
+    # a PriceUpdateV2 published longer ago is stale
+    max_price_age_secs: int
     proposal_approval_bps: int
     dispute_overturn_bps: int
     # quorum as a share of the market's collateral
@@ -552,30 +572,32 @@ class PendingConfig:
             effective_at=v[2],
             council=tuple(Pubkey(k) for k in v[3:8]),
             pyth_program=Pubkey(v[8]),
-            treasury=Pubkey(v[9]),
-            proposal_window_secs=v[10],
-            dispute_window_secs=v[11],
-            dispute_vote_secs=v[12],
-            creator_resolve_secs=v[13],
-            config_delay_secs=v[14],
-            creation_bond=v[15],
-            min_vote_stake=v[16],
-            proposal_quorum=v[17],
-            resolution_bond=v[18],
-            dispute_bond=v[19],
-            min_dispute_quorum=v[20],
-            max_oracle_staleness_slots=v[21],
-            max_open_staleness_slots=v[22],
-            proposal_approval_bps=v[23],
-            dispute_overturn_bps=v[24],
-            dispute_quorum_bps=v[25],
-            vote_slash_bps=v[26],
-            trade_fee_bps=v[27],
-            max_oracle_conf_bps=v[28],
-            council_len=v[29],
-            council_threshold=v[30],
-            pending=v[31],
-            bump=v[32],
+            receiver_program=Pubkey(v[9]),
+            treasury=Pubkey(v[10]),
+            proposal_window_secs=v[11],
+            dispute_window_secs=v[12],
+            dispute_vote_secs=v[13],
+            creator_resolve_secs=v[14],
+            config_delay_secs=v[15],
+            creation_bond=v[16],
+            min_vote_stake=v[17],
+            proposal_quorum=v[18],
+            resolution_bond=v[19],
+            dispute_bond=v[20],
+            min_dispute_quorum=v[21],
+            max_oracle_staleness_slots=v[22],
+            max_open_staleness_slots=v[23],
+            max_price_age_secs=v[24],
+            proposal_approval_bps=v[25],
+            dispute_overturn_bps=v[26],
+            dispute_quorum_bps=v[27],
+            vote_slash_bps=v[28],
+            trade_fee_bps=v[29],
+            max_oracle_conf_bps=v[30],
+            council_len=v[31],
+            council_threshold=v[32],
+            pending=v[33],
+            bump=v[34],
         )
 
 

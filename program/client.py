@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from enum import IntEnum
 from typing import Any
 
 from anchorpy import Context, Program
@@ -42,6 +43,17 @@ class IdlStruct:
 
 COUNCIL_MAX = 5
 NO_KEY = Pubkey.default()  # immutable: a safe dataclass default
+RECEIVER_PROGRAM = Pubkey.from_string("rec5EKMGg6MxZYaMdyBfgwp4d5rB9T1VQH5pJv5LtFJ")
+"""The Pyth Solana Receiver: the owner of PriceUpdateV2 accounts on Solana's clusters."""
+FEED_ID_LEN = 32
+NO_FEED = bytes(FEED_ID_LEN)
+
+
+class OracleKind(IntEnum):
+    """A perp market's oracle format, chosen at creation (the IDL's OracleKind)."""
+
+    PYTH_LEGACY = 0
+    PRICE_UPDATE_V2 = 1
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class ConfigParams(IdlStruct):
     council: tuple[Pubkey, ...] = ()
     council_threshold: int = 1
     treasury: Pubkey = NO_KEY
+    receiver_program: Pubkey = RECEIVER_PROGRAM
     proposal_window_secs: int = 86_400
     dispute_window_secs: int = 172_800
     dispute_vote_secs: int = 259_200
@@ -69,6 +82,7 @@ class ConfigParams(IdlStruct):
     min_dispute_quorum: int = 10_000_000
     max_oracle_staleness_slots: int = 25
     max_open_staleness_slots: int = 10
+    max_price_age_secs: int = 60
     proposal_approval_bps: int = 7_000
     dispute_overturn_bps: int = 6_000
     dispute_quorum_bps: int = 100
@@ -312,8 +326,13 @@ class Client:
 
     # ---- perps: admin -------------------------------------------------------------------------
     def create_perp_market(self, admin: Pubkey, perp_market_id: int, oracle: Pubkey,
-                           params: PerpMarketParams) -> Instruction:
-        return self._ix("create_perp_market", perp_market_id, params.to_idl(), admin=admin,
+                           params: PerpMarketParams, *,
+                           oracle_kind: OracleKind = OracleKind.PYTH_LEGACY,
+                           feed_id: bytes = NO_FEED) -> Instruction:
+        """A perp market on `oracle`, of `oracle_kind`; a PriceUpdateV2 market is bound to
+        `feed_id` (the legacy kind takes none)."""
+        return self._ix("create_perp_market", perp_market_id, params.to_idl(),
+                        int(oracle_kind), list(feed_id), admin=admin,
                         config=self.d.config, perp_market=self.d.perp_market(perp_market_id),
                         oracle=oracle, system_program=SYSTEM_PROGRAM_ID)
 

@@ -2,7 +2,7 @@
 
   keepernet localnet [--port N] [--keys DIR] [--host ADDRESS] [--slot-ms MS]
                      [--finalize-slots N]
-  keepernet prices --oracle KEY [--oracle KEY ...] --scenario walk|crash|csv [options]
+  keepernet prices [--oracle KEY ...] [--feed HEX[@KEY] ...] --scenario walk|crash|csv [options]
   keepernet migrate [--dsn DSN]
   keepernet worker indexer|liquidator|funding|governance [--config FILE]
   keepernet enqueue JOB [ADDRESS] [--config FILE]
@@ -27,6 +27,7 @@ from pathlib import Path
 from solders.pubkey import Pubkey
 
 from chain.keys import KeypairError
+from chain.price_update import FEED_ID_LEN, push_feed_address
 from chain.publisher import Feed, Publisher, PublishError
 from chain.scenarios import Crash, RandomWalk, Scenario, ScenarioError, load_csv
 
@@ -90,8 +91,14 @@ def parser() -> argparse.ArgumentParser:
     prices = commands.add_parser(
         "prices", help="publish Pyth price accounts into the localnet from a scenario")
     prices.add_argument("--url", default="http://127.0.0.1:8899", help="the localnet's RPC URL")
-    prices.add_argument("--oracle", type=_pubkey, action="append", required=True,
-                        help="a price account address to publish (repeatable)")
+    prices.add_argument("--oracle", type=_pubkey, action="append", default=[],
+                        help="a legacy price account address to publish (repeatable)")
+    prices.add_argument("--feed", type=_feed, action="append", default=[],
+                        help="a PriceUpdateV2 of this feed id (64 hex digits) to publish at "
+                             "its push-oracle address, or at KEY after @ (a pull account; "
+                             "repeatable)")
+    prices.add_argument("--shard", type=int, default=0,
+                        help="the push-oracle shard of --feed addresses (default 0)")
     prices.add_argument("--scenario", choices=("walk", "crash", "csv"), required=True)
     prices.add_argument("--start", type=_positive, default=100.0,
                         help="walk/crash: the starting price in quote units (default 100)")
@@ -226,6 +233,27 @@ def _pubkey(text: str) -> Pubkey:
         raise argparse.ArgumentTypeError(f"not a base58 public key: {text!r}") from None
 
 
+def _feed(text: str) -> tuple[bytes, Pubkey | None]:
+    """HEX or HEX@KEY: a feed id and the pull account's address, if any."""
+    hex_id, _, address = text.partition("@")
+    try:
+        feed_id = bytes.fromhex(hex_id.removeprefix("0x"))
+    except ValueError:
+        feed_id = b""
+    if len(feed_id) != FEED_ID_LEN:
+        raise argparse.ArgumentTypeError(f"not a feed id of 64 hex digits: {hex_id!r}")
+    return feed_id, _pubkey(address) if address else None
+
+
+def _feeds(args: argparse.Namespace) -> list[tuple[Pubkey, bytes | None]]:
+    """Each account to publish and its feed id (None: a legacy price account), in order."""
+    if not 0 <= args.shard < 2**16:
+        raise ScenarioError(f"--shard {args.shard} is not a u16")
+    legacy: list[tuple[Pubkey, bytes | None]] = [(o, None) for o in args.oracle]
+    return legacy + [(address or push_feed_address(feed_id, args.shard), feed_id)
+                     for feed_id, address in args.feed]
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -236,25 +264,26 @@ def _positive(text: str) -> float:
     return value
 
 
-def _scenarios(args: argparse.Namespace) -> list[Scenario]:
-    """One scenario per oracle; ScenarioError when the settings or the file are unusable."""
+def _scenarios(args: argparse.Namespace, count: int) -> list[Scenario]:
+    """One scenario per account; ScenarioError when the settings or the file are unusable."""
     start_e6 = round(args.start * 1_000_000)
     if args.scenario == "csv":
         if args.file is None:
             raise ScenarioError("--scenario csv needs --file")
         replay = load_csv(args.file)
-        return [replay for _ in args.oracle]
+        return [replay] * count
     if args.scenario == "crash":
         crash = Crash(start_e6, args.drop_pct, args.over, args.after)
-        return [crash for _ in args.oracle]
+        return [crash] * count
     # independent walks, reproducible from the seed
     return [RandomWalk(start_e6, args.volatility_bps, args.interval, args.seed + i)
-            for i in range(len(args.oracle))]
+            for i in range(count)]
 
 
-async def _publish(args: argparse.Namespace, scenarios: list[Scenario]) -> None:
-    publisher = Publisher(args.url, [Feed(o, s) for o, s in zip(args.oracle, scenarios,
-                                                                strict=True)])
+async def _publish(args: argparse.Namespace, feeds: list[tuple[Pubkey, bytes | None]],
+                   scenarios: list[Scenario]) -> None:
+    publisher = Publisher(args.url, [Feed(o, s, feed_id=f)
+                                     for (o, f), s in zip(feeds, scenarios, strict=True)])
 
     def show(t_s: float, prices: dict[Pubkey, int]) -> None:
         quoted = ", ".join(f"{str(k)[:8]}…={v / 1e6:,.6f}" for k, v in prices.items())
@@ -338,12 +367,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _demo(args.data, args.duration, args.positions)
     if args.command == "prices":
         try:
-            scenarios = _scenarios(args)
+            feeds = _feeds(args)
+            if not feeds:
+                raise ScenarioError("nothing to publish: give --oracle or --feed")
+            scenarios = _scenarios(args, len(feeds))
         except ScenarioError as e:
             cli.error(str(e))
         try:
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(_publish(args, scenarios))
+                asyncio.run(_publish(args, feeds, scenarios))
         except PublishError as e:
             print(f"keepernet prices: {e}", file=sys.stderr)
             return 1

@@ -1,6 +1,8 @@
-"""The funding role: `update_funding(perp_market)`, the perp market's address as a base58
-string, enqueued by the reconciler (jobs/reconciler.py) when an interval has passed; runs are
-recorded in job_runs, so the role has a database pool.
+"""The funding role: `update_funding(perp_market)` and `post_price(perp_market)`, the perp
+market's address as a base58 string, enqueued by the reconciler (jobs/reconciler.py) when an
+interval has passed or a pull oracle is getting old (and `post_price` by the liquidator and
+funding jobs that meet one stale); runs are recorded in job_runs, so the role has a database
+pool. `post_price`'s source is `prices.source` (jobs/price_source.py), checked at start-up.
 
     arq workers.funding.WorkerSettings           # settings from the environment
     keepernet worker funding
@@ -8,19 +10,37 @@ recorded in job_runs, so the role has a database pool.
 
 from __future__ import annotations
 
-from fleet.context import on_target
+from chain.publisher import Publisher
+from fleet.context import WorkerDeps, on_target, pubkey_arg
 from fleet.settings import Settings
 from jobs.funding import update_funding
+from jobs.outcome import Outcome
+from jobs.price_post import post_price
+from jobs.price_source import check_price_source, price_source
 from jobs.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
-from jobs.registry import UPDATE_FUNDING
+from jobs.registry import POST_PRICE, UPDATE_FUNDING
 from workers.role import FromEnvironment, role_functions, role_settings
 
 ROLE = "funding"
 
 
+async def run_post_price(deps: WorkerDeps, target: object) -> Outcome:
+    """`post_price` on `target`, posting to the first RPC endpoint (a localnet)."""
+    key = pubkey_arg(target)
+    if key is None:
+        return Outcome.FAILED
+    poster = Publisher(deps.settings.rpc[0].url, timeout_s=deps.settings.rpc_timeout_s)
+    try:
+        return await post_price(deps.chain, key, price_source(deps.settings, deps.chain.rpc),
+                                poster)
+    finally:
+        await poster.close()
+
+
 def worker_settings(settings: Settings) -> type:
-    functions = role_functions(ROLE, {UPDATE_FUNDING.name: on_target(update_funding)},
-                               settings)
+    check_price_source(settings)
+    functions = role_functions(ROLE, {UPDATE_FUNDING.name: on_target(update_funding),
+                                      POST_PRICE.name: run_post_price}, settings)
     reconciler = reconciler_cron(ROLE, functions, settings.timeouts.reconcile)
     return role_settings(ROLE, settings, functions, cron_jobs=[reconciler],
                          schedule_s=RECONCILE_INTERVAL_S, signs=True,

@@ -100,6 +100,10 @@ MARKET_STATE = Enum(
 OUTCOME = Enum("Outcome", ("no", "yes"))
 VOTE_KIND = Enum("VoteKind", ("proposal", "dispute"))
 SIDE = Enum("Side", ("flat", "long", "short"))
+# The two formats a perp market's oracle can have, chosen at creation: Pyth's legacy price
+# account, or the Pyth Solana Receiver's PriceUpdateV2.
+ORACLE_KIND = Enum("OracleKind", ("pyth_legacy", "price_update_v2"))
+FEED_ID_LEN = 32
 
 QUESTION_MAX_LEN = 200
 
@@ -111,7 +115,8 @@ COUNCIL_MAX = 5
 # perp markets copy the ones they run under when they are created.
 CONFIG_PARAM_FIELDS = (
     F("council", "publicKey", "the council's keys; the first council_len count", count=COUNCIL_MAX),
-    F("pyth_program", "publicKey", "owner every oracle price account must have"),
+    F("pyth_program", "publicKey", "owner every legacy oracle price account must have"),
+    F("receiver_program", "publicKey", "owner every PriceUpdateV2 oracle account must have"),
     F("treasury", "publicKey", "the quote token account fees, pool and insurance are paid to"),
     F("proposal_window_secs", "i64"),
     F("dispute_window_secs", "i64"),
@@ -126,6 +131,7 @@ CONFIG_PARAM_FIELDS = (
     F("min_dispute_quorum", "u64", "the least total dispute stake that can overturn"),
     F("max_oracle_staleness_slots", "u64"),
     F("max_open_staleness_slots", "u64", "opening needs a price at most this old"),
+    F("max_price_age_secs", "i64", "a PriceUpdateV2 published longer ago is stale"),
     F("proposal_approval_bps", "u16"),
     F("dispute_overturn_bps", "u16"),
     F("dispute_quorum_bps", "u16", "quorum as a share of the market's collateral"),
@@ -219,7 +225,10 @@ VOTE = Struct("Vote", (
 PERP_MARKET = Struct("PerpMarket", (
     F("id", "u64"),
     F("oracle", "publicKey", "the Pyth price account this market trades at"),
-    F("pyth_program", "publicKey", "the oracle's owner, copied from Config at creation"),
+    F("pyth_program", "publicKey", "the oracle's owner, copied from Config at creation: its "
+      "pyth_program for a legacy oracle, its receiver_program for PriceUpdateV2"),
+    F("feed_id", "u8", "the PriceUpdateV2 feed the oracle must carry (zero for legacy)",
+      count=FEED_ID_LEN),
     F("funding_interval_secs", "i64"),
     F("long_oi", "u64", "open interest of longs, base units with 6 decimals"),
     F("short_oi", "u64", "open interest of shorts, base units with 6 decimals"),
@@ -238,6 +247,7 @@ PERP_MARKET = Struct("PerpMarket", (
     F("last_funding_ts", "i64", "the end of the last interval update_funding reported"),
     F("max_oracle_staleness_slots", "u64", "copied from Config at creation"),
     F("max_open_staleness_slots", "u64", "copied from Config at creation"),
+    F("max_price_age_secs", "i64", "copied from Config at creation (PriceUpdateV2 only)"),
     F("initial_margin_bps", "u16"),
     F("maintenance_margin_bps", "u16"),
     F("liquidation_fee_bps", "u16", "the liquidation penalty, of notional"),
@@ -246,6 +256,7 @@ PERP_MARKET = Struct("PerpMarket", (
     F("max_profit_bps", "u16", "a position's profit cap (and pool reserve), of notional"),
     F("liquidator_share_bps", "u16", "the liquidator's share of the penalty"),
     F("max_oracle_conf_bps", "u16", "copied from Config at creation"),
+    F("oracle_kind", "u8", "OracleKind"),
     F("bump", "u8"),
 ), "A perpetual-futures market priced by one oracle; the protocol's pool is the counterparty.")
 
@@ -420,8 +431,11 @@ PERP_INSTRUCTIONS = (
     Instruction("create_perp_market", (
         Acc("admin", mut=True, signer=True), Acc("config"), Acc("perp_market", mut=True),
         Acc("oracle"), SYSTEM,
-    ), (F("perp_market_id", "u64"), F("params", "PerpMarketParams")),
-        "Open a perp market on a Pyth price account."),
+    ), (F("perp_market_id", "u64"), F("params", "PerpMarketParams"),
+        F("oracle_kind", "u8", "OracleKind"),
+        F("feed_id", "u8", "PriceUpdateV2's feed id; zero for the legacy kind",
+          count=FEED_ID_LEN)),
+        "Open a perp market on a Pyth price account of either kind, bound to it."),
     Instruction("fund_pool", (
         Acc("admin", signer=True), Acc("config", mut=True), Acc("admin_token", mut=True),
         Acc("vault", mut=True), TOKEN,
@@ -532,7 +546,8 @@ EVENTS = (
         F("max_profit_bps", "u16"), F("liquidator_share_bps", "u16"),
         F("max_open_interest", "u64"), F("pyth_program", "publicKey"),
         F("max_oracle_staleness_slots", "u64"), F("max_open_staleness_slots", "u64"),
-        F("max_oracle_conf_bps", "u16"),
+        F("max_oracle_conf_bps", "u16"), F("oracle_kind", "u8"),
+        F("max_price_age_secs", "i64"),
     )),
     Struct("Deposited", (
         F("position", "publicKey"), F("owner", "publicKey"), F("perp_market", "publicKey"),
@@ -584,6 +599,7 @@ EVENTS = (
         F("pyth_program", "publicKey"), F("treasury", "publicKey"),
         F("config_delay_secs", "i64"), F("trade_fee_bps", "u16"),
         F("council_len", "u8"), F("council_threshold", "u8"),
+        F("receiver_program", "publicKey"),
     )),
     Struct("ConfigApplied", (
         F("proposer", "publicKey"), F("effective_at", "i64"), F("applied_at", "i64"),
@@ -658,6 +674,9 @@ _ERRORS = (
     ("InsufficientBalance", "The protocol balance is smaller than the amount to withdraw"),
     ("StakeTooSmall", "The stake is below the market's minimum vote stake"),
     ("OpenInterestLimit", "The market's open interest cap is reached"),
+    ("OracleNotFullyVerified", "The price update is only partially verified"),
+    ("OracleFeedMismatch", "The price update carries another feed than the market's"),
+    ("StalePublishTime", "The oracle price was published too many seconds ago"),
 )
 ERRORS = tuple(Error(6000 + i, name, msg) for i, (name, msg) in enumerate(_ERRORS))
 
@@ -669,5 +688,5 @@ INTERFACE = Interface(
     types=(CONFIG_PARAMS, PERP_MARKET_PARAMS),
     events=EVENTS,
     errors=ERRORS,
-    enums=(MARKET_STATE, OUTCOME, VOTE_KIND, SIDE),
+    enums=(MARKET_STATE, OUTCOME, VOTE_KIND, SIDE, ORACLE_KIND),
 )

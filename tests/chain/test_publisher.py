@@ -13,11 +13,14 @@ from solders.keypair import Keypair
 
 from chain.client import Endpoint, RpcClient
 from chain.localnet import Localnet, run_localnet
+from chain.price_update import PriceUpdate, push_feed_address
 from chain.prices import OracleLimits, OracleRefused, judge_quote, read_price
 from chain.publisher import Feed, Publisher, PublishError
 from chain.pyth import decode
 from chain.scenarios import Crash
 from demo.servers import free_port_pair
+from jobs.deps import read_raw_snapshot
+from program.client import RECEIVER_PROGRAM, OracleKind
 from tests.support.localnet import raw, send
 from tests.support.perp_world import funded_perp_market
 
@@ -60,6 +63,29 @@ async def test_the_program_trades_at_the_published_price(net: Localnet) -> None:
         await client.close()
 
 
+async def test_a_price_update_is_published_at_the_chain_time(net: Localnet) -> None:
+    # at the push oracle's address, owned by the receiver, dated by the chain's clock: after
+    # the localnet's time travels ahead of the wall clock, a fresh publication is still fresh
+    feed = bytes(range(32))
+    oracle = push_feed_address(feed)
+    publisher = Publisher(net.url, [Feed(oracle, Crash(START, 10, 1), feed_id=feed)])
+    rpc = RpcClient([Endpoint("local", net.url)])
+    limits = OracleLimits(25, 200, OracleKind.PRICE_UPDATE_V2, feed, 60)
+    try:
+        await raw(net, {"jsonrpc": "2.0", "id": 1, "method": "keepernet_timeTravel",
+                        "params": [{"seconds": 3600}]})
+        await publisher.publish(0)
+        clock, (account,) = await read_raw_snapshot(rpc, oracle)
+        assert account is not None and account.owner == RECEIVER_PROGRAM
+        update = PriceUpdate.decode(bytes(account.data))
+        assert update.publish_time == clock.unix_timestamp
+        assert judge_quote(bytes(account.data), limits, clock.slot,
+                           clock.unix_timestamp).price == START
+    finally:
+        await publisher.close()
+        await rpc.close()
+
+
 async def test_the_localnet_takes_only_price_accounts(net: Localnet) -> None:
     answer = await raw(net, {"jsonrpc": "2.0", "id": 1, "method": "keepernet_setPriceAccount",
                              "params": [str(Keypair().pubkey()), "AAAA"]})
@@ -71,7 +97,7 @@ async def test_an_unreachable_localnet_is_a_clear_error() -> None:
     publisher = Publisher(f"http://127.0.0.1:{free_port_pair()}", [Feed(Keypair().pubkey(),
                                                                    Crash(START, 10, 1))])
     try:
-        with pytest.raises(PublishError, match="getSlot"):
+        with pytest.raises(PublishError, match="getAccountInfo"):
             await publisher.publish(0)
     finally:
         await publisher.close()

@@ -33,6 +33,10 @@ def test_the_demo_runs_and_its_summary_matches_the_chain() -> None:
                  "liquidations", "config changes applied"):
         indexed, on_chain = counts[line]
         assert indexed == on_chain > 0, (line, out)
+    # one market on each kind of oracle, liquidations in both
+    for kind in ("legacy Pyth", "PriceUpdateV2"):
+        indexed, on_chain = counts[f"liquidations on {kind}"]
+        assert indexed == on_chain > 0, (kind, out)
     assert counts["markets finalized"] == (2, 2)
     # the seeding applies one change itself and leaves the second to the governance keepers
     assert counts["config changes applied"] == (2, 2)

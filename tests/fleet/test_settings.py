@@ -112,6 +112,8 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
         "KEEPERNET_SCAN_INTERVAL_S": "2",
         "KEEPERNET_RPC_BATCHES": "Off",
         "KEEPERNET_REWARD_TOKEN_ACCOUNT": REWARD_TOKEN,
+        "KEEPERNET_PRICE_SOURCE": "Hermes",
+        "KEEPERNET_HERMES_URL": "http://127.0.0.1:7070",
     })
     assert s.rpc == (Endpoint("primary", "https://a.example/k", 100.0),
                      Endpoint("rpc2", "https://b.example", 50.0),
@@ -128,6 +130,7 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
     assert s.liquidator.scan_interval_s == 2.0
     assert s.rpc_batches == "off"
     assert s.liquidator.reward_token_account == Pubkey.from_string(REWARD_TOKEN)
+    assert (s.prices.source, s.prices.hermes_url) == ("hermes", "http://127.0.0.1:7070")
 
 
 FULL_TOML = f"""
@@ -253,6 +256,8 @@ def test_missing_in_the_file_names_the_file(tmp_path: Path) -> None:
     ("KEEPERNET_SCAN_INTERVAL_S", "soon", "not a number: 'soon'"),
     ("KEEPERNET_RPC_BATCHES", "sometimes", "must be one of auto, on, off, not 'sometimes'"),
     ("KEEPERNET_REWARD_TOKEN_ACCOUNT", "mine", "not a base58 public key: 'mine'"),
+    ("KEEPERNET_PRICE_SOURCE", "oracle", "must be one of local, hermes, not 'oracle'"),
+    ("KEEPERNET_HERMES_URL", "ftp://hermes.example", "not a Hermes URL"),
     ("KEEPERNET_REDIS_MAX_CONNECTIONS", "0", "must be greater than 0, not 0"),
     ("KEEPERNET_JOB_RUNS_RETENTION_DAYS", "0", "must be greater than 0, not 0"),
     ("KEEPERNET_REDIS_URL", "redis+sentinel://:pw@s1:26379", "names no master"),
@@ -302,7 +307,8 @@ def test_a_wrong_file_names_the_key(tmp_path: Path, text: str, problem: str) -> 
 
 
 JOB_NAMES = ("INDEX_EVENTS", "SNAPSHOT_ACCOUNTS", "SCAN_POSITIONS", "LIQUIDATE_POSITION",
-             "UPDATE_FUNDING", "TALLY_VOTES", "FINALIZE_MARKET", "APPLY_CONFIG", "RECONCILE")
+             "UPDATE_FUNDING", "POST_PRICE", "TALLY_VOTES", "FINALIZE_MARKET", "APPLY_CONFIG",
+             "RECONCILE")
 
 
 def test_the_variables_are_those_documented() -> None:
@@ -318,7 +324,8 @@ def test_the_variables_are_those_documented() -> None:
         "KEEPERNET_CU_PRICE_MICRO_LAMPORTS",
         "KEEPERNET_CU_PRICE_PERCENTILE", "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS",
         "KEEPERNET_CU_LIMIT_MARGIN", *(f"KEEPERNET_TIMEOUT_{job}_S" for job in JOB_NAMES),
-        "KEEPERNET_SCAN_INTERVAL_S", "KEEPERNET_REWARD_TOKEN_ACCOUNT")
+        "KEEPERNET_SCAN_INTERVAL_S", "KEEPERNET_REWARD_TOKEN_ACCOUNT",
+        "KEEPERNET_PRICE_SOURCE", "KEEPERNET_HERMES_URL")
     assert documented == ENV_VARS
 
 
@@ -464,17 +471,20 @@ def test_the_repr_holds_neither_the_key_nor_passwords(tmp_path: Path) -> None:
         "KEEPERNET_WS_URL": "wss://rpc.example/v2/apikey123",
         "KEEPERNET_DATABASE_URL": "postgresql://keeper:dbpass@db.example:5432/kn?password=q1",
         "KEEPERNET_REDIS_URL": "redis://:redispass@redis.example:6379/0",
+        "KEEPERNET_HERMES_URL": "https://user:hermespass@hermes.example/hermeskey?k=hq1",
     })
     s.keypair()  # reading it does not keep it
     shown = repr(s)
     secret = bytes(keypair)
     for leaked in (str(list(secret)), str(list(secret[:32]))[1:-1], path.read_text(),
-                   str(keypair.secret()), "apikey123", "tok456", "dbpass", "q1", "redispass"):
+                   str(keypair.secret()), "apikey123", "tok456", "dbpass", "q1", "redispass",
+                   "hermespass", "hermeskey", "hq1"):
         assert leaked not in shown
     assert str(path) in shown
     assert "Endpoint(name='paid', url='https://rpc.example/…?…'" in shown
     assert "postgresql://keeper:***@db.example:5432/kn?…" in shown
     assert "redis://:***@redis.example:6379/0" in shown
+    assert "hermes_url='https://user:***@hermes.example/…?…'" in shown
     assert str(keypair.pubkey()) not in shown  # nothing derived from the file either
     assert str(s) == shown
 

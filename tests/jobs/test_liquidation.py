@@ -17,6 +17,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.funding import Funding
+from chain.price_update import price_update
 from chain.prices import Quote
 from chain.pyth import PriceStatus, price_account
 from jobs.deps import ChainClock
@@ -25,6 +26,7 @@ from jobs.liquidation_plan import OracleRule, PositionBook, is_liquidatable
 from jobs.outcome import Outcome
 from metrics.definitions import registry
 from program import layouts
+from program.client import RECEIVER_PROGRAM, OracleKind
 from program.local import PYTH_PROGRAM, Wallet
 from tests.support.chain_world import world
 from tests.support.liquidation_world import CONF_BPS, LONG, PRICE, SHORT, SIZE, THICK, THIN, Perps
@@ -168,13 +170,13 @@ async def test_an_account_that_is_no_price_is_refused_and_has_no_age(perps: Perp
 
 
 class OneRead:
-    """JobDeps' raw_snapshot alone, answering from `accounts` at `slot`."""
+    """JobDeps' raw_snapshot alone, answering from `accounts` at `slot` and unix time `now`."""
 
-    def __init__(self, slot: int, accounts: dict[Pubkey, Account]) -> None:
-        self.slot, self.accounts = slot, accounts
+    def __init__(self, slot: int, accounts: dict[Pubkey, Account], now: int = 0) -> None:
+        self.slot, self.accounts, self.now = slot, accounts, now
 
     async def raw_snapshot(self, *addresses: Pubkey) -> tuple[ChainClock, list[Account | None]]:
-        return ChainClock(self.slot, 0), [self.accounts.get(a) for a in addresses]
+        return ChainClock(self.slot, self.now), [self.accounts.get(a) for a in addresses]
 
 
 def two_markets_on_one_oracle(oracle: Pubkey) -> tuple[PositionBook, list[Pubkey]]:
@@ -200,3 +202,23 @@ async def test_each_market_judges_a_shared_oracle_with_its_own_limits() -> None:
     prices = await read_prices(deps, book.rules)  # 50 slots old: stale for one market only
     assert prices.refused == {strict: "StaleOracle"} and list(prices.quotes) == [lenient]
     assert [c.perp_market for c in book.liquidatable(prices.quotes, now=0)] == [lenient]
+
+
+@pytest.mark.parametrize(("published_ago_s", "refused"), [(60, None), (61, "StalePublishTime")])
+async def test_a_price_update_ages_by_the_chains_clock(published_ago_s: int,
+                                                       refused: str | None) -> None:
+    # the chain's clock far from the wall clock (a localnet's time travel, a drifting
+    # cluster): the program ages a PriceUpdateV2 by the chain's time, and so must the keepers
+    oracle, market, feed = Keypair().pubkey(), Keypair().pubkey(), bytes(range(32))
+    chain_now = 10_000
+    data = price_update(PRICE, feed_id=feed, publish_time=chain_now - published_ago_s,
+                        slot=1_000).encode()
+    rules = {market: OracleRule.of(perp_market_stub(
+        oracle=oracle, pyth_program=RECEIVER_PROGRAM, oracle_kind=OracleKind.PRICE_UPDATE_V2,
+        feed_id=tuple(feed), max_price_age_secs=60))}
+    deps: Any = OneRead(1_010, {oracle: Account(10**9, data, RECEIVER_PROGRAM)}, chain_now)
+    prices = await read_prices(deps, rules)
+    if refused is None:
+        assert prices.quotes[market].price == PRICE and not prices.refused
+    else:
+        assert prices.refused == {market: refused}

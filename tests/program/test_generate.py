@@ -119,7 +119,7 @@ def test_layout_offsets_follow_the_discriminator() -> None:
 
 
 @pytest.mark.parametrize(("struct", "space"), [
-    (CONFIG_ACCOUNT, 488), (MARKET, 552), (SHARES, 96), (VOTE, 88), (PENDING_CONFIG, 400),
+    (CONFIG_ACCOUNT, 528), (MARKET, 552), (SHARES, 96), (VOTE, 88), (PENDING_CONFIG, 440),
 ])
 def test_account_space(struct: Struct, space: int) -> None:
     assert account_space(struct) == space

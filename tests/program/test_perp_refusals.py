@@ -18,7 +18,7 @@ from solders.pubkey import Pubkey
 
 from chain import pyth
 from chain.pyth import PriceStatus
-from program.client import PerpMarketParams
+from program.client import NO_FEED, PerpMarketParams
 from program.local import PYTH_PROGRAM
 from tests.support import perp_model as m
 from tests.support.perps import LONG, PRICE, SHORT, open_perp
@@ -386,7 +386,8 @@ LOW_LIMITS = {"initial_margin_bps": 2, "maintenance_margin_bps": 1, "liquidation
 
 
 def with_params(**changes: int) -> Spoil:
-    return lambda w, ix: with_args(w, ix, 2, replace(PerpMarketParams(), **changes).to_idl())
+    return lambda w, ix: with_args(w, ix, 2, replace(PerpMarketParams(), **changes).to_idl(),
+                                          0, list(NO_FEED))
 
 
 @pytest.mark.parametrize("bad", BAD_PARAMS, ids=lambda p: ",".join(f"{k}={v}" for k, v in

@@ -39,7 +39,8 @@ def perp_market_stub(**fields: Any) -> SimpleNamespace:
         "cumulative_funding_short": 0, "funding_remainder": 0, "loss_index_long": 0,
         "loss_index_short": 0, "last_accrual_ts": 0, "funding_interval_secs": 3_600,
         "max_funding_bps": 0, "long_oi": 0, "short_oi": 0, "maintenance_margin_bps": 500,
-        "max_oracle_staleness_slots": 25, "max_oracle_conf_bps": 200, **fields})
+        "max_oracle_staleness_slots": 25, "max_oracle_conf_bps": 200, "oracle_kind": 0,
+        "feed_id": (0,) * 32, "max_price_age_secs": 60, **fields})
 
 
 class Settable:

@@ -264,7 +264,8 @@ _BONDS = ("creation_bond", "min_vote_stake", "resolution_bond", "dispute_bond")
 _QUORUMS = ("proposal_quorum", "min_dispute_quorum")
 MAX_BOND, MAX_QUORUM = 10**12, 10**15
 PARAMS_PAST_A_BOUND: list[dict[str, object]] = [
-    {"pyth_program": Pubkey.default()}, {"treasury": Pubkey.default()},
+    {"pyth_program": Pubkey.default()}, {"receiver_program": Pubkey.default()},
+    {"treasury": Pubkey.default()},
     {"council_threshold": 0}, {"council_threshold": 2},
     *[{w: v} for w in _WINDOWS for v in (59, _YEAR + 1)],
     *[{b: v} for b in _BONDS for v in (0, MAX_BOND + 1)],
@@ -272,6 +273,7 @@ PARAMS_PAST_A_BOUND: list[dict[str, object]] = [
     {"max_oracle_staleness_slots": 0}, {"max_oracle_staleness_slots": 1001},
     {"max_open_staleness_slots": 0},
     {"max_open_staleness_slots": 26, "max_oracle_staleness_slots": 25},
+    {"max_price_age_secs": 0}, {"max_price_age_secs": 3_601},
     {"proposal_approval_bps": 5_000}, {"proposal_approval_bps": 10_001},
     {"dispute_overturn_bps": 5_000}, {"dispute_overturn_bps": 10_001},
     {"dispute_quorum_bps": 10_001}, {"vote_slash_bps": 10_001},
@@ -279,12 +281,13 @@ PARAMS_PAST_A_BOUND: list[dict[str, object]] = [
 ]
 PARAMS_AT_THE_BOUNDS: list[dict[str, object]] = [
     {**{w: 60 for w in _WINDOWS}, **{b: 1 for b in _BONDS}, **{q: 1 for q in _QUORUMS},
-     "max_oracle_staleness_slots": 1, "max_open_staleness_slots": 1,
+     "max_oracle_staleness_slots": 1, "max_open_staleness_slots": 1, "max_price_age_secs": 1,
      "proposal_approval_bps": 5_001, "dispute_overturn_bps": 5_001, "dispute_quorum_bps": 0,
      "vote_slash_bps": 0, "trade_fee_bps": 0, "max_oracle_conf_bps": 1},
     {**{w: _YEAR for w in _WINDOWS}, **{b: MAX_BOND for b in _BONDS},
      **{q: MAX_QUORUM for q in _QUORUMS}, "max_oracle_staleness_slots": 1000,
-     "max_open_staleness_slots": 1000, "proposal_approval_bps": 10_000,
+     "max_open_staleness_slots": 1000, "max_price_age_secs": 3_600,
+     "proposal_approval_bps": 10_000,
      "dispute_overturn_bps": 10_000, "dispute_quorum_bps": 10_000, "vote_slash_bps": 10_000,
      "trade_fee_bps": 1_000, "max_oracle_conf_bps": 1_000},
 ]

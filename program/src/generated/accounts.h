@@ -21,8 +21,11 @@
 #define SIDE_LONG 1
 #define SIDE_SHORT 2
 
+#define ORACLE_KIND_PYTH_LEGACY 0
+#define ORACLE_KIND_PRICE_UPDATE_V2 1
+
 #define DISC_CONFIG 0x82ccfa1ee0aa0c9bULL /* account:Config */
-#define CONFIG_SPACE 488
+#define CONFIG_SPACE 528
 /* Protocol settings and the balances held in the vault outside markets and positions. */
 typedef struct {
     u64 discriminator;
@@ -34,7 +37,8 @@ typedef struct {
     u64 perp_pool_reserved; /* the part of perp_pool reserved for open positions' profit */
     u64 protocol_fees;
     SolPubkey council[5]; /* the council's keys; the first council_len count */
-    SolPubkey pyth_program; /* owner every oracle price account must have */
+    SolPubkey pyth_program; /* owner every legacy oracle price account must have */
+    SolPubkey receiver_program; /* owner every PriceUpdateV2 oracle account must have */
     SolPubkey treasury; /* the quote token account fees, pool and insurance are paid to */
     i64 proposal_window_secs;
     i64 dispute_window_secs;
@@ -49,6 +53,7 @@ typedef struct {
     u64 min_dispute_quorum; /* the least total dispute stake that can overturn */
     u64 max_oracle_staleness_slots;
     u64 max_open_staleness_slots; /* opening needs a price at most this old */
+    i64 max_price_age_secs; /* a PriceUpdateV2 published longer ago is stale */
     u16 proposal_approval_bps;
     u16 dispute_overturn_bps;
     u16 dispute_quorum_bps; /* quorum as a share of the market's collateral */
@@ -61,7 +66,7 @@ typedef struct {
     u8 bump;
     u8 vault_bump;
 } Config;
-_Static_assert(sizeof(Config) == 488, "Config size");
+_Static_assert(sizeof(Config) == 528, "Config size");
 _Static_assert(__builtin_offsetof(Config, quote_mint) == 8, "Config.quote_mint");
 _Static_assert(__builtin_offsetof(Config, vault) == 40, "Config.vault");
 _Static_assert(__builtin_offsetof(Config, vault_authority) == 72, "Config.vault_authority");
@@ -71,31 +76,33 @@ _Static_assert(__builtin_offsetof(Config, perp_pool_reserved) == 120, "Config.pe
 _Static_assert(__builtin_offsetof(Config, protocol_fees) == 128, "Config.protocol_fees");
 _Static_assert(__builtin_offsetof(Config, council) == 136, "Config.council");
 _Static_assert(__builtin_offsetof(Config, pyth_program) == 296, "Config.pyth_program");
-_Static_assert(__builtin_offsetof(Config, treasury) == 328, "Config.treasury");
-_Static_assert(__builtin_offsetof(Config, proposal_window_secs) == 360, "Config.proposal_window_secs");
-_Static_assert(__builtin_offsetof(Config, dispute_window_secs) == 368, "Config.dispute_window_secs");
-_Static_assert(__builtin_offsetof(Config, dispute_vote_secs) == 376, "Config.dispute_vote_secs");
-_Static_assert(__builtin_offsetof(Config, creator_resolve_secs) == 384, "Config.creator_resolve_secs");
-_Static_assert(__builtin_offsetof(Config, config_delay_secs) == 392, "Config.config_delay_secs");
-_Static_assert(__builtin_offsetof(Config, creation_bond) == 400, "Config.creation_bond");
-_Static_assert(__builtin_offsetof(Config, min_vote_stake) == 408, "Config.min_vote_stake");
-_Static_assert(__builtin_offsetof(Config, proposal_quorum) == 416, "Config.proposal_quorum");
-_Static_assert(__builtin_offsetof(Config, resolution_bond) == 424, "Config.resolution_bond");
-_Static_assert(__builtin_offsetof(Config, dispute_bond) == 432, "Config.dispute_bond");
-_Static_assert(__builtin_offsetof(Config, min_dispute_quorum) == 440, "Config.min_dispute_quorum");
-_Static_assert(__builtin_offsetof(Config, max_oracle_staleness_slots) == 448, "Config.max_oracle_staleness_slots");
-_Static_assert(__builtin_offsetof(Config, max_open_staleness_slots) == 456, "Config.max_open_staleness_slots");
-_Static_assert(__builtin_offsetof(Config, proposal_approval_bps) == 464, "Config.proposal_approval_bps");
-_Static_assert(__builtin_offsetof(Config, dispute_overturn_bps) == 466, "Config.dispute_overturn_bps");
-_Static_assert(__builtin_offsetof(Config, dispute_quorum_bps) == 468, "Config.dispute_quorum_bps");
-_Static_assert(__builtin_offsetof(Config, vote_slash_bps) == 470, "Config.vote_slash_bps");
-_Static_assert(__builtin_offsetof(Config, trade_fee_bps) == 472, "Config.trade_fee_bps");
-_Static_assert(__builtin_offsetof(Config, max_oracle_conf_bps) == 474, "Config.max_oracle_conf_bps");
-_Static_assert(__builtin_offsetof(Config, council_len) == 476, "Config.council_len");
-_Static_assert(__builtin_offsetof(Config, council_threshold) == 477, "Config.council_threshold");
-_Static_assert(__builtin_offsetof(Config, paused) == 478, "Config.paused");
-_Static_assert(__builtin_offsetof(Config, bump) == 479, "Config.bump");
-_Static_assert(__builtin_offsetof(Config, vault_bump) == 480, "Config.vault_bump");
+_Static_assert(__builtin_offsetof(Config, receiver_program) == 328, "Config.receiver_program");
+_Static_assert(__builtin_offsetof(Config, treasury) == 360, "Config.treasury");
+_Static_assert(__builtin_offsetof(Config, proposal_window_secs) == 392, "Config.proposal_window_secs");
+_Static_assert(__builtin_offsetof(Config, dispute_window_secs) == 400, "Config.dispute_window_secs");
+_Static_assert(__builtin_offsetof(Config, dispute_vote_secs) == 408, "Config.dispute_vote_secs");
+_Static_assert(__builtin_offsetof(Config, creator_resolve_secs) == 416, "Config.creator_resolve_secs");
+_Static_assert(__builtin_offsetof(Config, config_delay_secs) == 424, "Config.config_delay_secs");
+_Static_assert(__builtin_offsetof(Config, creation_bond) == 432, "Config.creation_bond");
+_Static_assert(__builtin_offsetof(Config, min_vote_stake) == 440, "Config.min_vote_stake");
+_Static_assert(__builtin_offsetof(Config, proposal_quorum) == 448, "Config.proposal_quorum");
+_Static_assert(__builtin_offsetof(Config, resolution_bond) == 456, "Config.resolution_bond");
+_Static_assert(__builtin_offsetof(Config, dispute_bond) == 464, "Config.dispute_bond");
+_Static_assert(__builtin_offsetof(Config, min_dispute_quorum) == 472, "Config.min_dispute_quorum");
+_Static_assert(__builtin_offsetof(Config, max_oracle_staleness_slots) == 480, "Config.max_oracle_staleness_slots");
+_Static_assert(__builtin_offsetof(Config, max_open_staleness_slots) == 488, "Config.max_open_staleness_slots");
+_Static_assert(__builtin_offsetof(Config, max_price_age_secs) == 496, "Config.max_price_age_secs");
+_Static_assert(__builtin_offsetof(Config, proposal_approval_bps) == 504, "Config.proposal_approval_bps");
+_Static_assert(__builtin_offsetof(Config, dispute_overturn_bps) == 506, "Config.dispute_overturn_bps");
+_Static_assert(__builtin_offsetof(Config, dispute_quorum_bps) == 508, "Config.dispute_quorum_bps");
+_Static_assert(__builtin_offsetof(Config, vote_slash_bps) == 510, "Config.vote_slash_bps");
+_Static_assert(__builtin_offsetof(Config, trade_fee_bps) == 512, "Config.trade_fee_bps");
+_Static_assert(__builtin_offsetof(Config, max_oracle_conf_bps) == 514, "Config.max_oracle_conf_bps");
+_Static_assert(__builtin_offsetof(Config, council_len) == 516, "Config.council_len");
+_Static_assert(__builtin_offsetof(Config, council_threshold) == 517, "Config.council_threshold");
+_Static_assert(__builtin_offsetof(Config, paused) == 518, "Config.paused");
+_Static_assert(__builtin_offsetof(Config, bump) == 519, "Config.bump");
+_Static_assert(__builtin_offsetof(Config, vault_bump) == 520, "Config.vault_bump");
 
 #define DISC_MARKET 0x9ac6e30037d5bedbULL /* account:Market */
 #define MARKET_SPACE 552
@@ -231,13 +238,14 @@ _Static_assert(__builtin_offsetof(Vote, choice) == 81, "Vote.choice");
 _Static_assert(__builtin_offsetof(Vote, bump) == 82, "Vote.bump");
 
 #define DISC_PERP_MARKET 0xf737f56b2c0cdf0aULL /* account:PerpMarket */
-#define PERP_MARKET_SPACE 208
+#define PERP_MARKET_SPACE 248
 /* A perpetual-futures market priced by one oracle; the protocol's pool is the counterparty. */
 typedef struct {
     u64 discriminator;
     u64 id;
     SolPubkey oracle; /* the Pyth price account this market trades at */
-    SolPubkey pyth_program; /* the oracle's owner, copied from Config at creation */
+    SolPubkey pyth_program; /* the oracle's owner, copied from Config at creation: its pyth_program for a legacy oracle, its receiver_program for PriceUpdateV2 */
+    u8 feed_id[32]; /* the PriceUpdateV2 feed the oracle must carry (zero for legacy) */
     i64 funding_interval_secs;
     u64 long_oi; /* open interest of longs, base units with 6 decimals */
     u64 short_oi; /* open interest of shorts, base units with 6 decimals */
@@ -251,6 +259,7 @@ typedef struct {
     i64 last_funding_ts; /* the end of the last interval update_funding reported */
     u64 max_oracle_staleness_slots; /* copied from Config at creation */
     u64 max_open_staleness_slots; /* copied from Config at creation */
+    i64 max_price_age_secs; /* copied from Config at creation (PriceUpdateV2 only) */
     u16 initial_margin_bps;
     u16 maintenance_margin_bps;
     u16 liquidation_fee_bps; /* the liquidation penalty, of notional */
@@ -259,34 +268,38 @@ typedef struct {
     u16 max_profit_bps; /* a position's profit cap (and pool reserve), of notional */
     u16 liquidator_share_bps; /* the liquidator's share of the penalty */
     u16 max_oracle_conf_bps; /* copied from Config at creation */
+    u8 oracle_kind; /* OracleKind */
     u8 bump;
 } PerpMarket;
-_Static_assert(sizeof(PerpMarket) == 208, "PerpMarket size");
+_Static_assert(sizeof(PerpMarket) == 248, "PerpMarket size");
 _Static_assert(__builtin_offsetof(PerpMarket, id) == 8, "PerpMarket.id");
 _Static_assert(__builtin_offsetof(PerpMarket, oracle) == 16, "PerpMarket.oracle");
 _Static_assert(__builtin_offsetof(PerpMarket, pyth_program) == 48, "PerpMarket.pyth_program");
-_Static_assert(__builtin_offsetof(PerpMarket, funding_interval_secs) == 80, "PerpMarket.funding_interval_secs");
-_Static_assert(__builtin_offsetof(PerpMarket, long_oi) == 88, "PerpMarket.long_oi");
-_Static_assert(__builtin_offsetof(PerpMarket, short_oi) == 96, "PerpMarket.short_oi");
-_Static_assert(__builtin_offsetof(PerpMarket, max_open_interest) == 104, "PerpMarket.max_open_interest");
-_Static_assert(__builtin_offsetof(PerpMarket, cumulative_funding) == 112, "PerpMarket.cumulative_funding");
-_Static_assert(__builtin_offsetof(PerpMarket, cumulative_funding_short) == 120, "PerpMarket.cumulative_funding_short");
-_Static_assert(__builtin_offsetof(PerpMarket, funding_remainder) == 128, "PerpMarket.funding_remainder");
-_Static_assert(__builtin_offsetof(PerpMarket, loss_index_long) == 136, "PerpMarket.loss_index_long");
-_Static_assert(__builtin_offsetof(PerpMarket, loss_index_short) == 144, "PerpMarket.loss_index_short");
-_Static_assert(__builtin_offsetof(PerpMarket, last_accrual_ts) == 152, "PerpMarket.last_accrual_ts");
-_Static_assert(__builtin_offsetof(PerpMarket, last_funding_ts) == 160, "PerpMarket.last_funding_ts");
-_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_staleness_slots) == 168, "PerpMarket.max_oracle_staleness_slots");
-_Static_assert(__builtin_offsetof(PerpMarket, max_open_staleness_slots) == 176, "PerpMarket.max_open_staleness_slots");
-_Static_assert(__builtin_offsetof(PerpMarket, initial_margin_bps) == 184, "PerpMarket.initial_margin_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, maintenance_margin_bps) == 186, "PerpMarket.maintenance_margin_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, liquidation_fee_bps) == 188, "PerpMarket.liquidation_fee_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, taker_fee_bps) == 190, "PerpMarket.taker_fee_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, max_funding_bps) == 192, "PerpMarket.max_funding_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, max_profit_bps) == 194, "PerpMarket.max_profit_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, liquidator_share_bps) == 196, "PerpMarket.liquidator_share_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_conf_bps) == 198, "PerpMarket.max_oracle_conf_bps");
-_Static_assert(__builtin_offsetof(PerpMarket, bump) == 200, "PerpMarket.bump");
+_Static_assert(__builtin_offsetof(PerpMarket, feed_id) == 80, "PerpMarket.feed_id");
+_Static_assert(__builtin_offsetof(PerpMarket, funding_interval_secs) == 112, "PerpMarket.funding_interval_secs");
+_Static_assert(__builtin_offsetof(PerpMarket, long_oi) == 120, "PerpMarket.long_oi");
+_Static_assert(__builtin_offsetof(PerpMarket, short_oi) == 128, "PerpMarket.short_oi");
+_Static_assert(__builtin_offsetof(PerpMarket, max_open_interest) == 136, "PerpMarket.max_open_interest");
+_Static_assert(__builtin_offsetof(PerpMarket, cumulative_funding) == 144, "PerpMarket.cumulative_funding");
+_Static_assert(__builtin_offsetof(PerpMarket, cumulative_funding_short) == 152, "PerpMarket.cumulative_funding_short");
+_Static_assert(__builtin_offsetof(PerpMarket, funding_remainder) == 160, "PerpMarket.funding_remainder");
+_Static_assert(__builtin_offsetof(PerpMarket, loss_index_long) == 168, "PerpMarket.loss_index_long");
+_Static_assert(__builtin_offsetof(PerpMarket, loss_index_short) == 176, "PerpMarket.loss_index_short");
+_Static_assert(__builtin_offsetof(PerpMarket, last_accrual_ts) == 184, "PerpMarket.last_accrual_ts");
+_Static_assert(__builtin_offsetof(PerpMarket, last_funding_ts) == 192, "PerpMarket.last_funding_ts");
+_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_staleness_slots) == 200, "PerpMarket.max_oracle_staleness_slots");
+_Static_assert(__builtin_offsetof(PerpMarket, max_open_staleness_slots) == 208, "PerpMarket.max_open_staleness_slots");
+_Static_assert(__builtin_offsetof(PerpMarket, max_price_age_secs) == 216, "PerpMarket.max_price_age_secs");
+_Static_assert(__builtin_offsetof(PerpMarket, initial_margin_bps) == 224, "PerpMarket.initial_margin_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, maintenance_margin_bps) == 226, "PerpMarket.maintenance_margin_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, liquidation_fee_bps) == 228, "PerpMarket.liquidation_fee_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, taker_fee_bps) == 230, "PerpMarket.taker_fee_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, max_funding_bps) == 232, "PerpMarket.max_funding_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, max_profit_bps) == 234, "PerpMarket.max_profit_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, liquidator_share_bps) == 236, "PerpMarket.liquidator_share_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, max_oracle_conf_bps) == 238, "PerpMarket.max_oracle_conf_bps");
+_Static_assert(__builtin_offsetof(PerpMarket, oracle_kind) == 240, "PerpMarket.oracle_kind");
+_Static_assert(__builtin_offsetof(PerpMarket, bump) == 241, "PerpMarket.bump");
 
 #define DISC_POSITION 0xd0f7407ae48fbcaaULL /* account:Position */
 #define POSITION_SPACE 136
@@ -319,7 +332,7 @@ _Static_assert(__builtin_offsetof(Position, side) == 128, "Position.side");
 _Static_assert(__builtin_offsetof(Position, bump) == 129, "Position.bump");
 
 #define DISC_PENDING_CONFIG 0x461a437dbfb2306dULL /* account:PendingConfig */
-#define PENDING_CONFIG_SPACE 400
+#define PENDING_CONFIG_SPACE 440
 /* The council's timelocked config change (PDA ["pending_config"]), one at a time. */
 typedef struct {
     u64 discriminator;
@@ -327,7 +340,8 @@ typedef struct {
     i64 proposed_at;
     i64 effective_at; /* apply_config makes the change current from this time on */
     SolPubkey council[5]; /* the council's keys; the first council_len count */
-    SolPubkey pyth_program; /* owner every oracle price account must have */
+    SolPubkey pyth_program; /* owner every legacy oracle price account must have */
+    SolPubkey receiver_program; /* owner every PriceUpdateV2 oracle account must have */
     SolPubkey treasury; /* the quote token account fees, pool and insurance are paid to */
     i64 proposal_window_secs;
     i64 dispute_window_secs;
@@ -342,6 +356,7 @@ typedef struct {
     u64 min_dispute_quorum; /* the least total dispute stake that can overturn */
     u64 max_oracle_staleness_slots;
     u64 max_open_staleness_slots; /* opening needs a price at most this old */
+    i64 max_price_age_secs; /* a PriceUpdateV2 published longer ago is stale */
     u16 proposal_approval_bps;
     u16 dispute_overturn_bps;
     u16 dispute_quorum_bps; /* quorum as a share of the market's collateral */
@@ -353,33 +368,35 @@ typedef struct {
     u8 pending; /* a change waits; false once applied or cancelled */
     u8 bump;
 } PendingConfig;
-_Static_assert(sizeof(PendingConfig) == 400, "PendingConfig size");
+_Static_assert(sizeof(PendingConfig) == 440, "PendingConfig size");
 _Static_assert(__builtin_offsetof(PendingConfig, proposer) == 8, "PendingConfig.proposer");
 _Static_assert(__builtin_offsetof(PendingConfig, proposed_at) == 40, "PendingConfig.proposed_at");
 _Static_assert(__builtin_offsetof(PendingConfig, effective_at) == 48, "PendingConfig.effective_at");
 _Static_assert(__builtin_offsetof(PendingConfig, council) == 56, "PendingConfig.council");
 _Static_assert(__builtin_offsetof(PendingConfig, pyth_program) == 216, "PendingConfig.pyth_program");
-_Static_assert(__builtin_offsetof(PendingConfig, treasury) == 248, "PendingConfig.treasury");
-_Static_assert(__builtin_offsetof(PendingConfig, proposal_window_secs) == 280, "PendingConfig.proposal_window_secs");
-_Static_assert(__builtin_offsetof(PendingConfig, dispute_window_secs) == 288, "PendingConfig.dispute_window_secs");
-_Static_assert(__builtin_offsetof(PendingConfig, dispute_vote_secs) == 296, "PendingConfig.dispute_vote_secs");
-_Static_assert(__builtin_offsetof(PendingConfig, creator_resolve_secs) == 304, "PendingConfig.creator_resolve_secs");
-_Static_assert(__builtin_offsetof(PendingConfig, config_delay_secs) == 312, "PendingConfig.config_delay_secs");
-_Static_assert(__builtin_offsetof(PendingConfig, creation_bond) == 320, "PendingConfig.creation_bond");
-_Static_assert(__builtin_offsetof(PendingConfig, min_vote_stake) == 328, "PendingConfig.min_vote_stake");
-_Static_assert(__builtin_offsetof(PendingConfig, proposal_quorum) == 336, "PendingConfig.proposal_quorum");
-_Static_assert(__builtin_offsetof(PendingConfig, resolution_bond) == 344, "PendingConfig.resolution_bond");
-_Static_assert(__builtin_offsetof(PendingConfig, dispute_bond) == 352, "PendingConfig.dispute_bond");
-_Static_assert(__builtin_offsetof(PendingConfig, min_dispute_quorum) == 360, "PendingConfig.min_dispute_quorum");
-_Static_assert(__builtin_offsetof(PendingConfig, max_oracle_staleness_slots) == 368, "PendingConfig.max_oracle_staleness_slots");
-_Static_assert(__builtin_offsetof(PendingConfig, max_open_staleness_slots) == 376, "PendingConfig.max_open_staleness_slots");
-_Static_assert(__builtin_offsetof(PendingConfig, proposal_approval_bps) == 384, "PendingConfig.proposal_approval_bps");
-_Static_assert(__builtin_offsetof(PendingConfig, dispute_overturn_bps) == 386, "PendingConfig.dispute_overturn_bps");
-_Static_assert(__builtin_offsetof(PendingConfig, dispute_quorum_bps) == 388, "PendingConfig.dispute_quorum_bps");
-_Static_assert(__builtin_offsetof(PendingConfig, vote_slash_bps) == 390, "PendingConfig.vote_slash_bps");
-_Static_assert(__builtin_offsetof(PendingConfig, trade_fee_bps) == 392, "PendingConfig.trade_fee_bps");
-_Static_assert(__builtin_offsetof(PendingConfig, max_oracle_conf_bps) == 394, "PendingConfig.max_oracle_conf_bps");
-_Static_assert(__builtin_offsetof(PendingConfig, council_len) == 396, "PendingConfig.council_len");
-_Static_assert(__builtin_offsetof(PendingConfig, council_threshold) == 397, "PendingConfig.council_threshold");
-_Static_assert(__builtin_offsetof(PendingConfig, pending) == 398, "PendingConfig.pending");
-_Static_assert(__builtin_offsetof(PendingConfig, bump) == 399, "PendingConfig.bump");
+_Static_assert(__builtin_offsetof(PendingConfig, receiver_program) == 248, "PendingConfig.receiver_program");
+_Static_assert(__builtin_offsetof(PendingConfig, treasury) == 280, "PendingConfig.treasury");
+_Static_assert(__builtin_offsetof(PendingConfig, proposal_window_secs) == 312, "PendingConfig.proposal_window_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_window_secs) == 320, "PendingConfig.dispute_window_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_vote_secs) == 328, "PendingConfig.dispute_vote_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, creator_resolve_secs) == 336, "PendingConfig.creator_resolve_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, config_delay_secs) == 344, "PendingConfig.config_delay_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, creation_bond) == 352, "PendingConfig.creation_bond");
+_Static_assert(__builtin_offsetof(PendingConfig, min_vote_stake) == 360, "PendingConfig.min_vote_stake");
+_Static_assert(__builtin_offsetof(PendingConfig, proposal_quorum) == 368, "PendingConfig.proposal_quorum");
+_Static_assert(__builtin_offsetof(PendingConfig, resolution_bond) == 376, "PendingConfig.resolution_bond");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_bond) == 384, "PendingConfig.dispute_bond");
+_Static_assert(__builtin_offsetof(PendingConfig, min_dispute_quorum) == 392, "PendingConfig.min_dispute_quorum");
+_Static_assert(__builtin_offsetof(PendingConfig, max_oracle_staleness_slots) == 400, "PendingConfig.max_oracle_staleness_slots");
+_Static_assert(__builtin_offsetof(PendingConfig, max_open_staleness_slots) == 408, "PendingConfig.max_open_staleness_slots");
+_Static_assert(__builtin_offsetof(PendingConfig, max_price_age_secs) == 416, "PendingConfig.max_price_age_secs");
+_Static_assert(__builtin_offsetof(PendingConfig, proposal_approval_bps) == 424, "PendingConfig.proposal_approval_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_overturn_bps) == 426, "PendingConfig.dispute_overturn_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, dispute_quorum_bps) == 428, "PendingConfig.dispute_quorum_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, vote_slash_bps) == 430, "PendingConfig.vote_slash_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, trade_fee_bps) == 432, "PendingConfig.trade_fee_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, max_oracle_conf_bps) == 434, "PendingConfig.max_oracle_conf_bps");
+_Static_assert(__builtin_offsetof(PendingConfig, council_len) == 436, "PendingConfig.council_len");
+_Static_assert(__builtin_offsetof(PendingConfig, council_threshold) == 437, "PendingConfig.council_threshold");
+_Static_assert(__builtin_offsetof(PendingConfig, pending) == 438, "PendingConfig.pending");
+_Static_assert(__builtin_offsetof(PendingConfig, bump) == 439, "PendingConfig.bump");

@@ -5,7 +5,7 @@
 
 /* Anchor's "AnchorError occurred" log line of each custom error, so that Anchor clients name it. */
 #define ERROR_FIRST 6000ULL
-#define ERROR_COUNT 44ULL
+#define ERROR_COUNT 47ULL
 static const char ERROR_LOG_TEXT[] =
     "AnchorError occurred. Error Code: Unauthorized. Error Number: 6000. Error Message: The signer is not allowed to do this."
     "AnchorError occurred. Error Code: InvalidAccount. Error Number: 6001. Error Message: An account is not the one this instruction expects."
@@ -50,12 +50,15 @@ static const char ERROR_LOG_TEXT[] =
     "AnchorError occurred. Error Code: NoPendingConfig. Error Number: 6040. Error Message: No config change is pending."
     "AnchorError occurred. Error Code: InsufficientBalance. Error Number: 6041. Error Message: The protocol balance is smaller than the amount to withdraw."
     "AnchorError occurred. Error Code: StakeTooSmall. Error Number: 6042. Error Message: The stake is below the market's minimum vote stake."
-    "AnchorError occurred. Error Code: OpenInterestLimit. Error Number: 6043. Error Message: The market's open interest cap is reached.";
-static const u16 ERROR_LOG_OFFSETS[45] = {
+    "AnchorError occurred. Error Code: OpenInterestLimit. Error Number: 6043. Error Message: The market's open interest cap is reached."
+    "AnchorError occurred. Error Code: OracleNotFullyVerified. Error Number: 6044. Error Message: The price update is only partially verified."
+    "AnchorError occurred. Error Code: OracleFeedMismatch. Error Number: 6045. Error Message: The price update carries another feed than the market's."
+    "AnchorError occurred. Error Code: StalePublishTime. Error Number: 6046. Error Message: The oracle price was published too many seconds ago.";
+static const u16 ERROR_LOG_OFFSETS[48] = {
     0, 120, 256, 386, 515, 634, 750, 879, 994, 1121, 1231, 1357,
     1460, 1560, 1686, 1799, 1915, 2043, 2177, 2307, 2431, 2562, 2692, 2831,
     2965, 3081, 3220, 3327, 3441, 3559, 3690, 3830, 3958, 4102, 4233, 4351,
-    4464, 4593, 4734, 4869, 5005, 5119, 5269, 5404, 5534,
+    4464, 4593, 4734, 4869, 5005, 5119, 5269, 5404, 5534, 5671, 5816, 5955,
 };
 
 /* Logs the line of `error` when it is one of the program's custom errors. */

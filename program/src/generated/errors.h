@@ -48,4 +48,7 @@ enum {
     ERR_INSUFFICIENT_BALANCE = 6041, /* The protocol balance is smaller than the amount to withdraw */
     ERR_STAKE_TOO_SMALL = 6042, /* The stake is below the market's minimum vote stake */
     ERR_OPEN_INTEREST_LIMIT = 6043, /* The market's open interest cap is reached */
+    ERR_ORACLE_NOT_FULLY_VERIFIED = 6044, /* The price update is only partially verified */
+    ERR_ORACLE_FEED_MISMATCH = 6045, /* The price update carries another feed than the market's */
+    ERR_STALE_PUBLISH_TIME = 6046, /* The oracle price was published too many seconds ago */
 };

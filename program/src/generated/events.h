@@ -329,9 +329,11 @@ typedef struct {
     u64 max_oracle_staleness_slots;
     u64 max_open_staleness_slots;
     u16 max_oracle_conf_bps;
+    u8 oracle_kind;
+    i64 max_price_age_secs;
 } PerpMarketCreated;
 static inline void emit_perp_market_created(const PerpMarketCreated *e) {
-    u8 buf[160];
+    u8 buf[169];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_PERP_MARKET_CREATED);
     bw_pubkey(&w, &e->perp_market);
@@ -350,6 +352,8 @@ static inline void emit_perp_market_created(const PerpMarketCreated *e) {
     bw_u64(&w, e->max_oracle_staleness_slots);
     bw_u64(&w, e->max_open_staleness_slots);
     bw_u16(&w, e->max_oracle_conf_bps);
+    bw_u8(&w, e->oracle_kind);
+    bw_i64(&w, e->max_price_age_secs);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 
@@ -542,9 +546,10 @@ typedef struct {
     u16 trade_fee_bps;
     u8 council_len;
     u8 council_threshold;
+    SolPubkey receiver_program;
 } ConfigProposed;
 static inline void emit_config_proposed(const ConfigProposed *e) {
-    u8 buf[132];
+    u8 buf[164];
     BorshWriter w = bw_new(buf);
     bw_u64(&w, EVENT_CONFIG_PROPOSED);
     bw_pubkey(&w, &e->proposer);
@@ -556,6 +561,7 @@ static inline void emit_config_proposed(const ConfigProposed *e) {
     bw_u16(&w, e->trade_fee_bps);
     bw_u8(&w, e->council_len);
     bw_u8(&w, e->council_threshold);
+    bw_pubkey(&w, &e->receiver_program);
     sol_log_bytes(buf, bw_len(&w, buf));
 }
 

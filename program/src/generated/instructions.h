@@ -7,6 +7,7 @@
 typedef struct {
     SolPubkey council[5];
     SolPubkey pyth_program;
+    SolPubkey receiver_program;
     SolPubkey treasury;
     i64 proposal_window_secs;
     i64 dispute_window_secs;
@@ -21,6 +22,7 @@ typedef struct {
     u64 min_dispute_quorum;
     u64 max_oracle_staleness_slots;
     u64 max_open_staleness_slots;
+    i64 max_price_age_secs;
     u16 proposal_approval_bps;
     u16 dispute_overturn_bps;
     u16 dispute_quorum_bps;
@@ -33,6 +35,7 @@ typedef struct {
 static inline void config_params_read(BorshReader *r, ConfigParams *v) {
     for (u32 i = 0; i < 5; i++) br_pubkey(r, &v->council[i]);
     br_pubkey(r, &v->pyth_program);
+    br_pubkey(r, &v->receiver_program);
     br_pubkey(r, &v->treasury);
     v->proposal_window_secs = br_i64(r);
     v->dispute_window_secs = br_i64(r);
@@ -47,6 +50,7 @@ static inline void config_params_read(BorshReader *r, ConfigParams *v) {
     v->min_dispute_quorum = br_u64(r);
     v->max_oracle_staleness_slots = br_u64(r);
     v->max_open_staleness_slots = br_u64(r);
+    v->max_price_age_secs = br_i64(r);
     v->proposal_approval_bps = br_u16(r);
     v->dispute_overturn_bps = br_u16(r);
     v->dispute_quorum_bps = br_u16(r);
@@ -661,7 +665,7 @@ static inline bool withdraw_insurance_args_parse(const u8 *data, u64 len, Withdr
 }
 
 #define IX_CREATE_PERP_MARKET 0x9462bdb42d3bc176ULL /* global:create_perp_market */
-/* create_perp_market: Open a perp market on a Pyth price account.
+/* create_perp_market: Open a perp market on a Pyth price account of either kind, bound to it.
  *   0. admin (signer, writable)
  *   1. config
  *   2. perp_market (writable)
@@ -679,12 +683,16 @@ enum {
 typedef struct {
     u64 perp_market_id;
     PerpMarketParams params;
+    u8 oracle_kind;
+    u8 feed_id[32];
 } CreatePerpMarketArgs;
 /* Parses the Borsh arguments after the discriminator; false unless they fill the data exactly. */
 static inline bool create_perp_market_args_parse(const u8 *data, u64 len, CreatePerpMarketArgs *a) {
     BorshReader reader = br_new(data, len), *r = &reader;
     a->perp_market_id = br_u64(r);
     perp_market_params_read(r, &a->params);
+    a->oracle_kind = br_u8(r);
+    for (u32 i = 0; i < 32; i++) a->feed_id[i] = br_u8(r);
     return br_done(r);
 }
 

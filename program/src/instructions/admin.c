@@ -23,6 +23,7 @@
 #define MAX_STALENESS_SLOTS 1000
 #define MAX_TRADE_FEE_BPS 1000
 #define MAX_ORACLE_CONF_BPS 1000
+#define MAX_PRICE_AGE_SECS 3600
 
 static bool window_ok(i64 secs) { return secs >= MIN_WINDOW_SECS && secs <= MAX_WINDOW_SECS; }
 static bool amount_ok(u64 v, u64 max) { return v > 0 && v <= max; }
@@ -44,7 +45,7 @@ static bool council_ok(const ConfigParams *p) {
 /* Every parameter within its stated range (docs/protocol.md lists them). */
 static u64 check_params(const ConfigParams *p) {
     bool ok = council_ok(p) && !pubkey_is_zero(&p->pyth_program) &&
-              !pubkey_is_zero(&p->treasury) && window_ok(p->proposal_window_secs) &&
+              !pubkey_is_zero(&p->receiver_program) && !pubkey_is_zero(&p->treasury) && window_ok(p->proposal_window_secs) &&
               window_ok(p->dispute_window_secs) && window_ok(p->dispute_vote_secs) &&
               window_ok(p->creator_resolve_secs) && window_ok(p->config_delay_secs) &&
               amount_ok(p->creation_bond, MAX_BOND) && amount_ok(p->min_vote_stake, MAX_BOND) &&
@@ -53,6 +54,7 @@ static u64 check_params(const ConfigParams *p) {
               amount_ok(p->min_dispute_quorum, MAX_QUORUM) &&
               amount_ok(p->max_oracle_staleness_slots, MAX_STALENESS_SLOTS) &&
               amount_ok(p->max_open_staleness_slots, p->max_oracle_staleness_slots) &&
+              p->max_price_age_secs > 0 && p->max_price_age_secs <= MAX_PRICE_AGE_SECS &&
               p->proposal_approval_bps > BPS_DENOMINATOR / 2 &&
               p->proposal_approval_bps <= BPS_DENOMINATOR &&
               p->dispute_overturn_bps > BPS_DENOMINATOR / 2 &&
@@ -69,6 +71,7 @@ static u64 check_params(const ConfigParams *p) {
     do {                                                                       \
         for (u8 i_ = 0; i_ < COUNCIL_MAX; i_++) (dst)->council[i_] = (src)->council[i_]; \
         (dst)->pyth_program = (src)->pyth_program;                             \
+        (dst)->receiver_program = (src)->receiver_program;                     \
         (dst)->treasury = (src)->treasury;                                     \
         (dst)->proposal_window_secs = (src)->proposal_window_secs;             \
         (dst)->dispute_window_secs = (src)->dispute_window_secs;               \
@@ -83,6 +86,7 @@ static u64 check_params(const ConfigParams *p) {
         (dst)->min_dispute_quorum = (src)->min_dispute_quorum;                 \
         (dst)->max_oracle_staleness_slots = (src)->max_oracle_staleness_slots; \
         (dst)->max_open_staleness_slots = (src)->max_open_staleness_slots;     \
+        (dst)->max_price_age_secs = (src)->max_price_age_secs;                 \
         (dst)->proposal_approval_bps = (src)->proposal_approval_bps;           \
         (dst)->dispute_overturn_bps = (src)->dispute_overturn_bps;             \
         (dst)->dispute_quorum_bps = (src)->dispute_quorum_bps;                 \
@@ -198,7 +202,8 @@ u64 ix_propose_config(const SolInput *in, const u8 *data, u64 len) {
         .proposer = *member->key, .proposed_at = now, .effective_at = effective_at,
         .pyth_program = p->pyth_program, .treasury = p->treasury,
         .config_delay_secs = p->config_delay_secs, .trade_fee_bps = p->trade_fee_bps,
-        .council_len = p->council_len, .council_threshold = p->council_threshold});
+        .council_len = p->council_len, .council_threshold = p->council_threshold,
+        .receiver_program = p->receiver_program});
     return SUCCESS;
 }
 

@@ -73,7 +73,7 @@ static u64 check_margin_after(PerpMarket *market, const Position *p,
     SolClock clock;
     clock_now(&clock);
     OracleQuote q;
-    TRY(perp_quote(market, oracle, clock.slot, true, &q));
+    TRY(perp_quote(market, oracle, &clock, true, &q));
     perp_accrue(market, q.price, clock.unix_timestamp);
     PerpValue v;
     u64 required;

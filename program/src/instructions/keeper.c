@@ -51,7 +51,7 @@ u64 ix_liquidate(const SolInput *in, const u8 *data, u64 len) {
     SolClock clock;
     clock_now(&clock);
     OracleQuote q;
-    TRY(perp_quote(m, &in->accounts[LIQUIDATE_ORACLE], clock.slot, false, &q));
+    TRY(perp_quote(m, &in->accounts[LIQUIDATE_ORACLE], &clock, false, &q));
 
     /* valued where closing would trade: a long sells at price - conf, a short buys at
      * price + conf; funding accrued to now; profit capped at the reserve */
@@ -117,7 +117,7 @@ u64 ix_update_funding(const SolInput *in, const u8 *data, u64 len) {
      * last_funding_ts <= now) */
     if (clock.unix_timestamp - m->last_funding_ts < m->funding_interval_secs) return ERR_TOO_EARLY;
     OracleQuote q;
-    TRY(perp_quote(m, &in->accounts[UPDATE_FUNDING_ORACLE], clock.slot, false, &q));
+    TRY(perp_quote(m, &in->accounts[UPDATE_FUNDING_ORACLE], &clock, false, &q));
 
     /* funding accrues continuously (every position instruction accrues first); the crank
      * accrues too, and reports once per interval on the interval grid */

@@ -9,6 +9,7 @@
 #include "../sol/pubkey.h"
 #include "../sol/result.h"
 #include "../state/oracle.h"
+#include "../state/price_update.h"
 #include "../state/pda.h"
 #include "../state/vault.h"
 #include "../validate.h"
@@ -42,16 +43,35 @@ static u64 check_params(const PerpMarketParams *p) {
     return ok ? SUCCESS : ERR_INVALID_ARGUMENT;
 }
 
-/* The oracle must be a Pyth price account; whether its price is fresh right now does not
- * matter until someone trades. */
-static u64 check_oracle(const Config *config, const SolAccountInfo *oracle, u64 slot) {
-    if (!pubkey_eq(oracle->owner, &config->pyth_program)) return ERR_INVALID_ORACLE;
+/* The oracle must be a price account of the chosen kind, owned by that kind's program (the
+ * owner the market then binds to, in *owner); whether its price is fresh, certain or (for
+ * PriceUpdateV2) fully verified right now does not matter until someone trades, but a
+ * PriceUpdateV2 of another feed is refused. The legacy kind takes no feed id. */
+static u64 check_oracle(const Config *config, const CreatePerpMarketArgs *args,
+                        const SolAccountInfo *oracle, const SolClock *clock,
+                        const SolPubkey **owner) {
+    static const u8 NO_FEED[PRICE_UPDATE_FEED_ID_LEN] = {0};
+    bool no_feed = price_update_bytes_eq(args->feed_id, NO_FEED, PRICE_UPDATE_FEED_ID_LEN);
     OracleLimits limits = {config->max_oracle_staleness_slots, config->max_oracle_conf_bps};
-    u64 price;
-    return oracle_price_e6(oracle->data, oracle->data_len, &limits, slot, &price) ==
-                   ERR_INVALID_ORACLE
-               ? ERR_INVALID_ORACLE
-               : SUCCESS;
+    OracleQuote q;
+    u64 verdict;
+    if (args->oracle_kind == ORACLE_KIND_PYTH_LEGACY) {
+        if (!no_feed) return ERR_INVALID_ARGUMENT;
+        *owner = &config->pyth_program;
+        if (!pubkey_eq(oracle->owner, *owner)) return ERR_INVALID_ORACLE;
+        verdict = oracle_price_e6(oracle->data, oracle->data_len, &limits, clock->slot, &q.price);
+    } else if (args->oracle_kind == ORACLE_KIND_PRICE_UPDATE_V2) {
+        if (no_feed) return ERR_INVALID_ARGUMENT;
+        *owner = &config->receiver_program;
+        if (!pubkey_eq(oracle->owner, *owner)) return ERR_INVALID_ORACLE;
+        verdict = price_update_quote_e6(oracle->data, oracle->data_len, args->feed_id, &limits,
+                                        clock->slot, clock->unix_timestamp,
+                                        config->max_price_age_secs, &q);
+    } else {
+        return ERR_INVALID_ARGUMENT;
+    }
+    return verdict == ERR_INVALID_ORACLE || verdict == ERR_ORACLE_FEED_MISMATCH ? verdict
+                                                                              : SUCCESS;
 }
 
 u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len) {
@@ -68,7 +88,8 @@ u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len) {
     TRY(check_params(&args.params));
     SolClock clock;
     clock_now(&clock);
-    TRY(check_oracle(config, oracle, clock.slot));
+    const SolPubkey *owner;
+    TRY(check_oracle(config, &args, oracle, &clock, &owner));
 
     PdaSeeds seeds = {.seed = {SEED("perp"), SEED_VALUE(args.perp_market_id)}, .n = 2};
     TRY(pda_create(in, admin, market_acc, &seeds, PERP_MARKET_SPACE));
@@ -77,7 +98,10 @@ u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len) {
     m->discriminator = DISC_PERP_MARKET;
     m->id = args.perp_market_id;
     m->oracle = *oracle->key;
-    m->pyth_program = config->pyth_program;
+    m->pyth_program = *owner;
+    m->oracle_kind = args.oracle_kind;
+    for (u32 i = 0; i < PRICE_UPDATE_FEED_ID_LEN; i++) m->feed_id[i] = args.feed_id[i];
+    m->max_price_age_secs = config->max_price_age_secs;
     m->max_oracle_staleness_slots = config->max_oracle_staleness_slots;
     m->max_open_staleness_slots = config->max_open_staleness_slots;
     m->max_oracle_conf_bps = config->max_oracle_conf_bps;
@@ -103,7 +127,8 @@ u64 ix_create_perp_market(const SolInput *in, const u8 *data, u64 len) {
         .max_open_interest = p->max_open_interest, .pyth_program = m->pyth_program,
         .max_oracle_staleness_slots = m->max_oracle_staleness_slots,
         .max_open_staleness_slots = m->max_open_staleness_slots,
-        .max_oracle_conf_bps = m->max_oracle_conf_bps});
+        .max_oracle_conf_bps = m->max_oracle_conf_bps, .oracle_kind = m->oracle_kind,
+        .max_price_age_secs = m->max_price_age_secs});
     return SUCCESS;
 }
 

@@ -4,14 +4,18 @@
 #include "../sol/pubkey.h"
 #include "../sol/result.h"
 
-u64 perp_quote(const PerpMarket *m, const SolAccountInfo *oracle, u64 slot, bool opening,
-               OracleQuote *q) {
+u64 perp_quote(const PerpMarket *m, const SolAccountInfo *oracle, const SolClock *clock,
+               bool opening, OracleQuote *q) {
     if (!pubkey_eq(oracle->key, &m->oracle)) return ERR_ORACLE_MISMATCH;
     if (!pubkey_eq(oracle->owner, &m->pyth_program)) return ERR_INVALID_ORACLE;
     u64 staleness = m->max_oracle_staleness_slots;
     if (opening && m->max_open_staleness_slots < staleness) staleness = m->max_open_staleness_slots;
     OracleLimits limits = {staleness, m->max_oracle_conf_bps};
-    TRY(oracle_quote_e6(oracle->data, oracle->data_len, &limits, slot, q));
+    if (m->oracle_kind == ORACLE_KIND_PRICE_UPDATE_V2)
+        TRY(price_update_quote_e6(oracle->data, oracle->data_len, m->feed_id, &limits,
+                                  clock->slot, clock->unix_timestamp, m->max_price_age_secs, q));
+    else
+        TRY(oracle_quote_e6(oracle->data, oracle->data_len, &limits, clock->slot, q));
     if (q->price > PERP_MAX_PRICE || q->conf > PERP_MAX_PRICE - q->price)
         return ERR_INVALID_ORACLE;
     return SUCCESS;

@@ -3,14 +3,17 @@
 #pragma once
 #include "../generated/accounts.h"
 #include "../sol/input.h"
+#include "../sol/clock.h"
 #include "../state/oracle.h"
+#include "../state/price_update.h"
 
-/* The market's oracle price and confidence, checked against the rules the market copied at
- * creation (oracle owner, staleness, confidence); when `opening` (opening, or withdrawing
+/* The market's oracle price and confidence, read as the market's oracle kind and checked
+ * against the rules the market copied at creation (oracle owner, staleness in slots and, for
+ * PriceUpdateV2, its feed, verification and publish time, confidence); when `opening` (opening, or withdrawing
  * from an open position: both add risk), the price must also be no older than
  * max_open_staleness_slots. Price + conf must stay within PERP_MAX_PRICE. */
-u64 perp_quote(const PerpMarket *m, const SolAccountInfo *oracle, u64 slot, bool opening,
-               OracleQuote *q);
+u64 perp_quote(const PerpMarket *m, const SolAccountInfo *oracle, const SolClock *clock,
+               bool opening, OracleQuote *q);
 
 /* The price a trade of `side` fills at: buying (opening a long, closing a short) at
  * price + conf, selling at price - conf (not below 0). */

@@ -39,7 +39,7 @@ static u64 load_trade(const SolInput *in, bool opening, Trade *t) {
     TRY(load_position(in, position_acc, market_acc->key, owner->key, &t->position));
     SolClock clock;
     clock_now(&clock);
-    TRY(perp_quote(t->market, &in->accounts[OPEN_POSITION_ORACLE], clock.slot, opening,
+    TRY(perp_quote(t->market, &in->accounts[OPEN_POSITION_ORACLE], &clock, opening,
                    &t->quote));
     t->now = clock.unix_timestamp;
     t->position_key = position_acc->key;

@@ -53,8 +53,8 @@ _Static_assert(__builtin_offsetof(PythPriceHead, publish_slot) == 232,
 _Static_assert(sizeof(PythPriceHead) == 240, "PythPriceHead size");
 _Static_assert(PRICE_PRECISION == 1000000ULL, "the scale table assumes 6 decimals");
 
-/* The protocol's limits on an oracle price (Config.max_oracle_staleness_slots and
- * Config.max_oracle_conf_bps). */
+/* The protocol's limits on an oracle price of either kind (Config.max_oracle_staleness_slots
+ * and Config.max_oracle_conf_bps). */
 typedef struct {
     u64 max_staleness_slots;
     u16 max_conf_bps;
@@ -73,6 +73,23 @@ MATH_ALWAYS bool oracle_mul_gt(u64 a, u64 b, u64 c, u64 d) {
     u64 l1 = (a & MATH_LO32) * b, h1 = (a >> 32) * b + (l1 >> 32);
     u64 l2 = (c & MATH_LO32) * d, h2 = (c >> 32) * d + (l2 >> 32);
     return h1 > h2 || (h1 == h2 && (l1 & MATH_LO32) > (l2 & MATH_LO32));
+}
+
+/* A raw price at exponent k - 6 as 6-decimal units, rounded down; false when it scales to 0
+ * or beyond U64_MAX. k lies in [-12, 12]. */
+MATH_ALWAYS bool oracle_scale_price(u64 raw, i32 k, u64 *out) {
+    if (k >= 0) return u64_mul(raw, ORACLE_POW10[k], out);
+    *out = raw / ORACLE_POW10[-k];
+    return *out != 0;
+}
+
+/* A raw confidence at exponent k - 6 as 6-decimal units, rounded up: the uncertainty is never
+ * understated; false beyond U64_MAX. */
+MATH_ALWAYS bool oracle_scale_conf(u64 conf, i32 k, u64 *out) {
+    if (k >= 0) return u64_mul(conf, ORACLE_POW10[k], out);
+    u64 d = ORACLE_POW10[-k];
+    *out = conf / d + (conf % d != 0);
+    return true;
 }
 
 /* The price of the account in `data` as quote units per whole base unit with 6 decimals
@@ -98,13 +115,7 @@ static inline u64 oracle_price_e6(const u8 *data, u64 len, const OracleLimits *l
     if (h->status != PYTH_STATUS_TRADING) return ERR_ORACLE_NOT_TRADING;
     if (h->price <= 0) return ERR_INVALID_ORACLE;
     u64 raw = (u64)h->price, scaled;
-    i32 k = h->exponent + 6;
-    if (k >= 0) {
-        if (!u64_mul(raw, ORACLE_POW10[k], &scaled)) return ERR_INVALID_ORACLE;
-    } else {
-        scaled = raw / ORACLE_POW10[-k];
-        if (scaled == 0) return ERR_INVALID_ORACLE;
-    }
+    if (!oracle_scale_price(raw, h->exponent + 6, &scaled)) return ERR_INVALID_ORACLE;
     if (slot > h->publish_slot && slot - h->publish_slot > limits->max_staleness_slots)
         return ERR_STALE_ORACLE;
     if (oracle_mul_gt(h->conf, BPS_DENOMINATOR, raw, limits->max_conf_bps))
@@ -125,13 +136,7 @@ static inline u64 oracle_quote_e6(const u8 *data, u64 len, const OracleLimits *l
                                   OracleQuote *q) {
     TRY(oracle_price_e6(data, len, limits, slot, &q->price));
     const PythPriceHead *h = (const PythPriceHead *)data;
-    i32 k = h->exponent + 6;
-    if (k >= 0) {
-        if (!u64_mul(h->conf, ORACLE_POW10[k], &q->conf)) return ERR_INVALID_ORACLE;
-    } else {
-        u64 d = ORACLE_POW10[-k];
-        q->conf = h->conf / d + (h->conf % d != 0);
-    }
+    if (!oracle_scale_conf(h->conf, h->exponent + 6, &q->conf)) return ERR_INVALID_ORACLE;
     q->publish_slot = h->publish_slot;
     return SUCCESS;
 }
