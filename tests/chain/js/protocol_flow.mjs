@@ -227,11 +227,12 @@ const oracle = new PublicKey(setup.oracle);
 const perp = new PublicKey(setup.perpMarket);
 const position = pda("position", perp, trader.kp.publicKey);
 await ask({ ask: "price", price: setup.price });  // fresh: the market was made a while ago
-await as(trader).methods.deposit(new BN(setup.thin))
+const traderProgram = as(trader);
+await traderProgram.methods.deposit(new BN(setup.thin))
   .accountsStrict({ owner: trader.kp.publicKey, config: d.config, perpMarket: perp, position,
                     ownerToken: trader.token, vault: d.vault, tokenProgram: d.tokenProgram,
                     systemProgram: d.systemProgram })
-  .postInstructions([await as(trader).methods
+  .postInstructions([await traderProgram.methods
     .openPosition(setup.long, new BN(setup.size), new BN("18446744073709551615"))
     .accountsStrict({ owner: trader.kp.publicKey, config: d.config, perpMarket: perp, position,
                       oracle })
