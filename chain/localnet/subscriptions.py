@@ -4,8 +4,9 @@ of Agave's `rpc/src/rpc_subscriptions.rs`.
 
 A transaction's logs and signature are notified once its slot reaches the subscription's
 commitment (finalized unless told, as a validator): on each new slot the slots that newly
-reached each level are walked. Program account changes are notified when they happen, as
-accountSubscribe's are (direct writes are seen at every commitment at once).
+reached each level are walked. A program account change is likewise notified once its slot
+reaches the subscription's commitment, as accountSubscribe's is, with the account as that
+level sees it (direct writes are seen at every commitment at once, so notified at once).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from solders.account import Account
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
@@ -47,6 +49,8 @@ class Subscription:
     program: Pubkey | None = None
     filters: list[Callable[[bytes], bool]] = field(default_factory=list)
     signature: Signature | None = None
+    # program: (slot, address) of changes not yet seen at the commitment, oldest first
+    pending: list[tuple[int, Pubkey]] = field(default_factory=list)
 
 
 class SlotSubscriptions:
@@ -138,6 +142,9 @@ class SlotSubscriptions:
             for block in self.ledger.blocks_between(previous, newest):
                 for record in self.ledger.transactions_in(block.slot):
                     self._transaction(record, commitment)
+        for sub in list(self._subs.values()):
+            if sub.kind == "program" and sub.pending:
+                self._program_reached(sub)
         root = self._reached["finalized"]
         if root > self._root:
             self._root = root
@@ -172,19 +179,53 @@ class SlotSubscriptions:
             account = self.ledger.account(address)
             if account is None:
                 continue
-            data = bytes(account.data)
             for sub in programs:
-                if account.owner != sub.program or not all(f(data) for f in sub.filters):
+                if account.owner != sub.program:
                     continue
-                config = {"encoding": sub.config.get("encoding", "binary"),
-                          "dataSlice": sub.config.get("dataSlice")}
-                try:
-                    value = encode_account(account, config)
-                except RpcError:  # an encoding it did not know: base64, as jsonParsed falls
-                    value = encode_account(account, {"encoding": "base64"})
-                self._notify(sub.connection, sub.id, "programNotification", {
-                    "context": {"slot": self.ledger.slot},
-                    "value": {"pubkey": str(address), "account": value}})
+                if sub.commitment == "processed" or self._seen_at_every_level(address):
+                    self._program_notify(sub, address, account, self.ledger.slot)
+                else:  # a transaction's write: told when its slot reaches the commitment
+                    sub.pending.append((self.ledger.slot, address))
+
+    def _seen_at_every_level(self, address: Pubkey) -> bool:
+        # a direct write leaves no before-state: the finalized view already holds it
+        before = self.ledger.account(address, self.ledger.commitment_slot("finalized"))
+        return _same(before, self.ledger.account(address))
+
+    def _program_reached(self, sub: Subscription) -> None:
+        """Notify `sub` of its pending changes whose slot reached its commitment, each
+        account once, as of that level's slot."""
+        slot = self._reached[sub.commitment]
+        due = [address for changed, address in sub.pending if changed <= slot]
+        if not due:
+            return
+        sub.pending = [(changed, a) for changed, a in sub.pending if changed > slot]
+        at = None if slot >= self.ledger.slot else slot
+        for address in dict.fromkeys(due):
+            account = self.ledger.account(address, at)
+            if account is not None and account.owner == sub.program:
+                self._program_notify(sub, address, account, slot)
+
+    def _program_notify(self, sub: Subscription, address: Pubkey, account: Account,
+                        slot: int) -> None:
+        if not all(f(bytes(account.data)) for f in sub.filters):
+            return
+        config = {"encoding": sub.config.get("encoding", "binary"),
+                  "dataSlice": sub.config.get("dataSlice")}
+        try:
+            value = encode_account(account, config)
+        except RpcError:  # an encoding it did not know: base64, as jsonParsed falls
+            value = encode_account(account, {"encoding": "base64"})
+        self._notify(sub.connection, sub.id, "programNotification", {
+            "context": {"slot": slot},
+            "value": {"pubkey": str(address), "account": value}})
+
+
+def _same(a: Account | None, b: Account | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (a.lamports, bytes(a.data), a.owner, a.executable) == \
+        (b.lamports, bytes(b.data), b.owner, b.executable)
 
 
 def _pubkey(value: Any) -> Pubkey:

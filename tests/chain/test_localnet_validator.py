@@ -210,3 +210,35 @@ async def test_account_subscriptions_are_notified_when_the_change_reaches_their_
         assert seen[1][2] in (str(TransactionConfirmationStatus.Confirmed),
                               str(TransactionConfirmationStatus.Finalized))
         assert seen[2][2] == str(TransactionConfirmationStatus.Finalized)
+
+
+async def test_program_subscriptions_are_notified_when_the_change_reaches_their_commitment(
+        net: Localnet) -> None:
+    user = net.users[0].key
+    system = "11111111111111111111111111111111"
+    async with AsyncClient(net.url) as client, websockets.connect(net.ws_url) as ws:
+        ids = {await _subscribe(ws, "programSubscribe", system,
+                                {"encoding": "base64", "commitment": level}): level
+               for level in ("processed", "confirmed", "finalized")}
+        sig = await _transfer(net, client)
+        seen: dict[str, tuple[int, str | None]] = {}  # level: (context slot, status then)
+        async with asyncio.timeout(10):
+            while len(seen) < 3:
+                message = json.loads(await ws.recv())
+                assert message["method"] == "programNotification", message
+                result = message["params"]["result"]
+                level = ids[message["params"]["subscription"]]
+                if result["value"]["pubkey"] != str(user) or level in seen:
+                    continue
+                status = (await client.get_signature_statuses([sig])).value[0]
+                seen[level] = (result["context"]["slot"],
+                               None if status is None else str(status.confirmation_status))
+        landed = net.ledger.transaction(sig)
+        assert landed is not None
+        assert list(seen) == ["processed", "confirmed", "finalized"]
+        assert seen["processed"][0] == landed.slot <= seen["confirmed"][0] \
+            <= seen["finalized"][0]
+        assert seen["confirmed"][1] in (str(TransactionConfirmationStatus.Confirmed),
+                                        str(TransactionConfirmationStatus.Finalized))
+        assert seen["finalized"][1] == str(TransactionConfirmationStatus.Finalized)
+        assert net.ledger.commitment_of(seen["finalized"][0]) == "finalized"

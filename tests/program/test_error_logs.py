@@ -5,11 +5,9 @@ the IDL. Nothing is logged on success but events."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 from anchorpy.error import ProgramError
@@ -21,10 +19,8 @@ from solders.transaction_metadata import FailedTransactionMetadata
 
 from program.idl import spec
 from program.idl.generate import anchor_error_line, error_log_h
+from tests.support.node import ANCHOR_TS, node_env
 from tests.support.program_world import World
-
-# where scripts/setup installs @coral-xyz/anchor
-ANCHOR_TS = Path(__file__).resolve().parents[2] / ".venv" / "anchor-ts" / "node_modules"
 
 # @coral-xyz/anchor's own pattern (ts/packages/anchor/src/error.ts, AnchorError.parse)
 ANCHOR_TS_NO_INFO = re.compile(r"^Program log: AnchorError occurred\. Error Code: (.*)\. "
@@ -94,14 +90,6 @@ const e = AnchorError.parse(logs);
 console.log(JSON.stringify(e && {code: e.error.errorCode.code, number: e.error.errorCode.number,
                                  message: e.error.errorMessage, program: e.program.toBase58()}));
 """
-
-
-def node_env() -> dict[str, str]:
-    """The environment with scripts/setup's @coral-xyz/anchor on node's path (and any
-    NODE_PATH already set)."""
-    env = os.environ.copy()
-    env["NODE_PATH"] = os.pathsep.join(p for p in (str(ANCHOR_TS), env.get("NODE_PATH")) if p)
-    return env
 
 
 def _anchor_ts_available() -> str | None:
