@@ -34,6 +34,7 @@ async def perps() -> AsyncIterator[Perps]:
         await p.set_price(p.oracles[0], PRICE)
         await funded_perp_market(net, 1, p.oracles[0], pool=10**11)
         for u in net.users:
+            await p.refresh()  # each send takes slots: a fresh price for each open
             await w.send([c.deposit(u.key, p.markets[0], u.token, THIN),
                           c.open_position(u.key, p.markets[0], p.oracles[0], LONG, SIZE,
                                           2**64 - 1)], u.kp)

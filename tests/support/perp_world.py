@@ -79,7 +79,7 @@ async def funded_perp_market(net: Localnet, market_id: int, oracle: Pubkey, *,
 async def perp_market_on(net: Localnet, specs: Sequence[PositionSpec] = (), *,
                          market_id: int = 1, params: PerpMarketParams | None = None,
                          pool: int = 10**13,
-                         publish_every_s: float | None = 0.2) -> AsyncIterator[PerpWorld]:
+                         publish_every_s: float | None = 0.1) -> AsyncIterator[PerpWorld]:
     """A perp market (`market_id`, `params`, `pool` in its counterparty pool) on a new oracle
     at PRICE, and a position per spec. The publisher writes the price every `publish_every_s`
     until the end; with None it writes it only while seeding (a position opens only at a price
@@ -113,7 +113,7 @@ async def stop(task: asyncio.Task[None]) -> None:
 @contextlib.asynccontextmanager
 async def perp_world(specs: Sequence[PositionSpec] = (), *, market_id: int = 1,
                      params: PerpMarketParams | None = None, pool: int = 10**13,
-                     publish_every_s: float | None = 0.2) -> AsyncIterator[PerpWorld]:
+                     publish_every_s: float | None = 0.1) -> AsyncIterator[PerpWorld]:
     """`perp_market_on` a localnet of its own, stopped at the end."""
     async with run_localnet(free_port_pair()) as net, \
             perp_market_on(net, specs, market_id=market_id, params=params, pool=pool,
