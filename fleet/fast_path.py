@@ -14,10 +14,11 @@ each candidate the instance whose trigger found it:
   metrics) — unless it could not start within LATE_START_S, when the queue takes over. As the
   lease is taken and at each renewal, the fallback is put off to `fallback_defer_s` from then:
   it stays deferred while try 0 is alive, and is due as soon as its lease lapses;
-- when try 0 lands the liquidation (`success`), leaves the fallback to run later and find the
-  position flat. Any other end — `retry`, `not_needed`, `already_done` (another holder had the
-  lease), `failed`, an error, a timeout — brings the fallback forward, so that the queue takes
-  over now (a retry after `RETRY_DEFER_S`, as arq retries).
+- when try 0 lands the liquidation (`success`), puts the fallback off by
+  `LANDED_FALLBACK_DEFER_S`, to run after the burst and find the position flat. Any other
+  end — `retry`, `not_needed`, `already_done` (another holder had the lease), `failed`, an
+  error, a timeout — brings the fallback forward, so that the queue takes over now (a retry
+  after `RETRY_DEFER_S`, as arq retries).
 
 At most `max_running` tries run here at once (a crash's burst on a large book finds hundreds):
 the candidates beyond are enqueued due at once, for whichever instance's arq worker is free.
@@ -49,6 +50,11 @@ from patches.arq_queue_score import reschedule
 
 JOB = LIQUIDATE_POSITION.name
 TRIGGER_TRY = 0  # job_runs' try number of the fast path's run, before the queue's tries 1, 2…
+# A landed try's fallback is left queued, so that its id keeps other instances from queueing
+# the same liquidation while their view of the chain catches up, but put off past the burst:
+# due at once, the fallbacks of a crash's liquidations (each a read finding the position flat)
+# would crowd the queue just when it is busiest.
+LANDED_FALLBACK_DEFER_S = 30.0
 # The fallback is due this long after try 0's lease would lapse, were it taken (or last
 # renewed) when the fallback was put off: the round trips between the two calls. A try 0 that
 # cannot take its lease within LATE_START_S of finding the position hands over to the queue
@@ -116,9 +122,8 @@ class FastPath:
                         job_id=job_id, error=f"{type(e).__name__}: {e}")
         finally:
             del self._running[position]
-            if outcome is not Outcome.SUCCESS:
-                await self._reschedule(job_id, RETRY_DEFER_S if outcome is Outcome.RETRY
-                                       else 0.0)
+            await self._reschedule(job_id, LANDED_FALLBACK_DEFER_S if outcome is Outcome.SUCCESS
+                                   else RETRY_DEFER_S if outcome is Outcome.RETRY else 0.0)
 
     async def _put_off(self, job_id: str) -> None:
         """Keep the fallback `job_id` deferred past the lease try 0 has just taken or renewed."""

@@ -32,7 +32,7 @@ from chain.localnet.seed import PositionSpec, Seeder
 from chain.sender import FeePolicy
 from fleet import fast_path as fast_path_module
 from fleet.context import LEASE_TTL_S, build_deps
-from fleet.fast_path import FALLBACK_MARGIN_S, FastPath
+from fleet.fast_path import FALLBACK_MARGIN_S, LANDED_FALLBACK_DEFER_S, FastPath
 from fleet.membership import live_instances
 from fleet.redis import redis_settings
 from fleet.serializer import job_deserializer, job_serializer
@@ -136,8 +136,8 @@ async def test_a_crash_liquidates_each_fragile_position_once(book: Book, setting
         assert book.side(position) != 0
         assert await book.liquidations_sent(position) == 0
     assert await scans_that_found_work(settings) == 0  # the price trigger found them
-    # each by its fast path's try 0; its fallback, put off while try 0 held the lease, due
-    # once the lease lapsed, found the position flat if it has run since
+    # each by its fast path's try 0; its fallback, put off past the burst once try 0 landed,
+    # found the position flat if it has run since
     outcomes = await try_outcomes(settings)
     assert {p for (p, n), o in outcomes.items() if n == 0 and o == "success"} == \
         set(book.fragile)
@@ -244,9 +244,10 @@ async def test_the_fast_path_liquidates_at_once_and_leaves_its_fallback_deferred
         await fast.drain()
         assert book.side(position) == 0
         assert await try_outcomes(settings) == {(position, 0): "success"}
-        # put off at the lease's last renewal: due once a lease taken then would have lapsed
-        assert 0 < await due_in_s(fast.deps.redis, fallback_id(book, position)) <= \
-            FALLBACK_S
+        # landed: the fallback stays queued (its id keeps others from queueing the same
+        # work) but is put off past the burst, beyond where the lease's renewals kept it
+        assert FALLBACK_S < await due_in_s(fast.deps.redis, fallback_id(book, position)) <= \
+            LANDED_FALLBACK_DEFER_S
 
 
 async def test_what_the_fast_path_does_not_land_goes_to_the_queue_now(
@@ -285,7 +286,7 @@ async def test_candidates_beyond_max_running_are_queued_due_now(book: Book,
         await fast.drain()
         assert await try_outcomes(settings) == {(c.position, 0): "success" for c in found[:2]}
         due = [await due_in_s(fast.deps.redis, fallback_id(book, c.position)) for c in found]
-        assert all(0 < d <= FALLBACK_S for d in due[:2]), due
+        assert all(FALLBACK_S < d <= LANDED_FALLBACK_DEFER_S for d in due[:2]), due  # landed
         assert all(d <= 0 for d in due[2:]), due
         assert [book.side(c.position) for c in found[2:]] == [1, 1, 1]
 
