@@ -65,9 +65,11 @@ async def progress(seconds: float, rpc: RpcClient, pool: asyncpg.Pool,
     return Progress(seconds, slot, await stored_counts(pool), queued)
 
 
-async def chain_events(rpc: RpcClient, program_id: Pubkey) -> set[tuple[str, int, str]]:
-    """(signature, event index, name) of every event in the program's history; a liquidation's
-    name carries its perp market after a colon (`liquidation_markets` counts them)."""
+async def chain_events(rpc: RpcClient, program_id: Pubkey, *,
+                       with_markets: bool = False) -> set[tuple[str, int, str]]:
+    """(signature, event index, name) of every event in the program's history; with
+    `with_markets`, a liquidation's name carries its perp market after a colon (`summary`
+    counts them per oracle kind)."""
     signatures: list[str] = []
     before: str | None = None
     while True:
@@ -85,7 +87,8 @@ async def chain_events(rpc: RpcClient, program_id: Pubkey) -> set[tuple[str, int
         tx = await rpc.request("getTransaction", [signature, {
             "encoding": "json", "maxSupportedTransactionVersion": 0}])
         logs = (tx.get("meta") or {}).get("logMessages") or []
-        return {(signature, e.event_index, _named(e.name, e.data))
+        return {(signature, e.event_index,
+                 _named(e.name, e.data) if with_markets else e.name)
                 for e in decode_logs(parser, logs)}
 
     found: set[tuple[str, int, str]] = set()
@@ -141,7 +144,7 @@ async def summary(rpc: RpcClient, pool: asyncpg.Pool, program_id: Pubkey,
                   kinds: Mapping[Pubkey, str] | None = None) -> Summary:
     """The stored events against the chain's, and the liquidations in the perp markets of
     `kinds` (market -> its oracle kind's label) per label."""
-    on_chain = await chain_events(rpc, program_id)
+    on_chain = await chain_events(rpc, program_id, with_markets=True)
     rows = await pool.fetch("SELECT signature, event_index, name, data FROM events")
     stored = {(r["signature"], int(r["event_index"]),
                _named(r["name"], json.loads(r["data"]) if isinstance(r["data"], str)
