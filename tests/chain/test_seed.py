@@ -70,8 +70,9 @@ async def test_written_positions_are_the_programs_own() -> None:
             p = net.protocol.chain.fetch(address)
             assert (p.side, p.size, p.collateral, p.entry_price, p.perp_market, p.reserve) == (
                 spec.side, spec.size, spec.collateral, PRICE, market, reserve)
-            assert p.funding_snapshot == (m.cumulative_funding if spec.side == 1
-                                          else m.cumulative_funding_short)
+            # as the program snapshots: the other side's index, rounded against the position
+            assert p.funding_snapshot == (m.cumulative_funding_short if spec.side == 1
+                                          else m.cumulative_funding)
         found = await seeder.rpc.program_accounts(seeder.program.program, Position)
         assert {a for a, _ in found} == {*opened, *written}
 
