@@ -155,11 +155,16 @@ class Seeder:
     async def _send(self, ixs: list[Instruction], signers: Sequence[Keypair],
                     blockhash: Hash) -> None:
         message = Message.new_with_blockhash(ixs, signers[0].pubkey(), blockhash)
-        # preflight reports its error; the transaction runs when the next slot is produced,
-        # so wait for it to be confirmed before what depends on it
-        await self.client.send_raw_transaction(
+        # preflight against processed (an airdrop just made is there); the transaction runs
+        # when the next slot is produced, so wait until it is confirmed before what depends on
+        # it (solana-py would confirm only to the preflight's commitment)
+        sent = await self.client.send_raw_transaction(
             bytes(Transaction(list(signers), message, blockhash)),
-            opts=TxOpts(skip_confirmation=False, preflight_commitment=Processed))
+            opts=TxOpts(skip_confirmation=True, preflight_commitment=Processed))
+        status = (await self.client.confirm_transaction(sent.value, Confirmed,
+                                                        sleep_seconds=0.05)).value[0]
+        if status is not None and status.err is not None:
+            raise SeedError(f"the transaction {sent.value} failed: {status.err}")
 
     async def send(self, ixs: list[Instruction], *signers: Keypair) -> None:
         await self.send_all([(ixs, signers)])

@@ -165,11 +165,15 @@ class Subscriptions:
         changed = set(addresses)
         for sub in list(self._subs.values()):
             if sub.kind == "account" and sub.address in changed:
-                self._account(sub)
+                # what a commitment below processed sees change now is a direct write, which
+                # belongs to the newest slot (not to that level's older one)
+                self._account(sub, self.ledger.slot)
 
-    def _account(self, sub: _Subscription) -> None:
-        """Notify `sub` if its account, as its commitment sees it, changed since last told."""
+    def _account(self, sub: _Subscription, written_at: int | None = None) -> None:
+        """Notify `sub` if its account, as its commitment sees it, changed since last told
+        (as of `written_at` when given, else of its commitment's slot)."""
         slot, account = self._read(sub)
+        slot = slot if written_at is None else written_at
         snapshot = _snapshot(account)
         if snapshot == sub.last:
             return

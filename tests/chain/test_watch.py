@@ -24,7 +24,9 @@ PRICE = 100_000_000
 
 @pytest_asyncio.fixture
 async def net() -> AsyncIterator[Localnet]:
-    async with run_localnet(free_port_pair()) as got:
+    # a validator's slot time: a price written within a slot is told as of that slot, which
+    # the watch (at confirmed) would otherwise see as of the one before
+    async with run_localnet(free_port_pair(), slot_seconds=0.4) as got:
         yield got
 
 
@@ -81,6 +83,8 @@ async def test_changes_arrive_and_a_cut_connection_comes_back(net: Localnet) -> 
     async def on_connected() -> None:
         await connected.put(1)
 
+    while net.ledger.commitment_slot("confirmed") < 2:  # past the genesis' first slots
+        await asyncio.sleep(0.05)
     await publisher.publish(0)
     subscribed = subscriptions()
     watch = asyncio.create_task(watch_accounts(f"ws://127.0.0.1:{port}", [oracle], on_change,

@@ -63,6 +63,24 @@ async def test_traders_beyond_the_admins_balance_are_funded() -> None:
             await seeder.close()
 
 
+async def test_what_a_seeding_send_did_is_confirmed_when_it_returns() -> None:
+    """Each send returns only once its transaction is confirmed: what depends on it (read at
+    confirmed, as the seeder's client reads) sees it. solana-py confirms to the preflight's
+    commitment, processed, which came back a slot too early (at a validator's 400 ms slots,
+    most of the time)."""
+    async with run_localnet(free_port_pair(), slot_seconds=0.4) as net:
+        seeder = await Seeder.connect(net.url, net.keys_dir)
+        try:
+            to = Keypair().pubkey()
+            for sent in range(1, 5):
+                await seeder.send([transfer(TransferParams(
+                    from_pubkey=seeder.admin.pubkey(), to_pubkey=to, lamports=1_000_000))],
+                    seeder.admin)
+                assert (await seeder.client.get_balance(to)).value == sent * 1_000_000
+        finally:
+            await seeder.close()
+
+
 async def test_a_seeding_failure_is_one_line_naming_what_failed(tmp_path: Path) -> None:
     """A seeder whose admin is not the protocol's: the program refuses the first config
     change, with its logs; the demo says so in one line."""
