@@ -23,6 +23,8 @@ from dataclasses import dataclass, replace
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 
+from chain.localnet import default_slot_seconds
+from chain.localnet.ledger import SLOT_SECONDS
 from chain.localnet.seed import PositionSpec, Seeder, SeedError
 from program.client import ConfigParams, OracleKind, PerpMarketParams
 from program.local import PYTH_PROGRAM
@@ -42,6 +44,20 @@ DISPUTE_STAKE = 10 * QUOTE  # four of them pass the dispute quorum of the demo's
 DEMO_PARAMS = ConfigParams(pyth_program=PYTH_PROGRAM, proposal_window_secs=WINDOW_S,
                            dispute_window_secs=WINDOW_S, dispute_vote_secs=WINDOW_S,
                            creator_resolve_secs=WINDOW_S, config_delay_secs=WINDOW_S)
+
+
+def demo_params(slot_seconds: float) -> ConfigParams:
+    """DEMO_PARAMS with price staleness limits (in slots) that last at `slot_seconds` as long
+    as DEMO_PARAMS' do at a cluster's slot time: the tests run the localnet's slots 8 times
+    faster, where 10 slots would be half a second of a busy machine and seeding, which waits
+    for each transaction to be confirmed, would meet stale prices."""
+    scale = SLOT_SECONDS / slot_seconds
+    return replace(
+        DEMO_PARAMS,
+        max_oracle_staleness_slots=round(DEMO_PARAMS.max_oracle_staleness_slots * scale),
+        max_open_staleness_slots=round(DEMO_PARAMS.max_open_staleness_slots * scale))
+
+
 PERP_PARAMS = PerpMarketParams(funding_interval_secs=FUNDING_INTERVAL_S)
 DEMO_FEED = hashlib.sha256(b"keepernet demo feed").digest()
 """The PriceUpdateV2 feed id of the demo's second market (no real Pyth feed's)."""
@@ -142,7 +158,7 @@ async def seed_markets(s: Seeder) -> dict[str, Pubkey]:
 
 
 async def shorten_windows(s: Seeder) -> None:
-    """DEMO_PARAMS made current the way every change is: the admin (the genesis council of
+    """`demo_params` made current the way every change is: the admin (the genesis council of
     one) proposes them, the clock passes the current delay, and they are applied. Then the
     same parameters again, proposed and left pending: harmless, and the governance keepers'
     apply_config to do once the seeding's time travel has passed the (now shortened) delay."""
@@ -150,7 +166,8 @@ async def shorten_windows(s: Seeder) -> None:
     if account is None:
         raise SeedError("the localnet has no Config: was it initialized?")
     config = s.program.program.coder.accounts.decode(bytes(account.data))
-    params = replace(DEMO_PARAMS, council=(s.admin.pubkey(),), treasury=config.treasury)
+    params = replace(demo_params(default_slot_seconds()), council=(s.admin.pubkey(),),
+                     treasury=config.treasury)
     await s.send([s.program.propose_config(s.admin.pubkey(), params)], s.admin)
     await s.travel(config.config_delay_secs)
     await s.send([s.program.apply_config()], s.admin)

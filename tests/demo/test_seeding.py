@@ -19,7 +19,15 @@ from chain.localnet.seed import (
 )
 from demo import run as demo_run
 from demo.run import DemoOptions, SeedingFailed, seed_scenario
-from demo.scenario import PERP_PARAMS, POOL, START_PRICE, perp_market_for, position_specs
+from demo.scenario import (
+    DEMO_PARAMS,
+    PERP_PARAMS,
+    POOL,
+    START_PRICE,
+    demo_params,
+    perp_market_for,
+    position_specs,
+)
 from demo.servers import free_port_pair
 from program.svm import TOKEN_ACCOUNT_LEN
 from workers import cli
@@ -129,3 +137,10 @@ def test_the_perp_markets_hold_the_benchmarks_books() -> None:
             assert sum(s.size for s in specs if s.side == side) <= params.max_open_interest
         assert sum(s.size * START_PRICE // 10**6 for s in specs) <= pool
     assert perp_market_for(100) == (PERP_PARAMS, POOL)
+
+
+def test_the_demos_prices_stay_fresh_as_long_at_any_slot_time() -> None:
+    assert demo_params(0.4) == DEMO_PARAMS
+    fast = demo_params(0.05)  # the tests' slots
+    assert (fast.max_open_staleness_slots, fast.max_oracle_staleness_slots) == (
+        8 * DEMO_PARAMS.max_open_staleness_slots, 8 * DEMO_PARAMS.max_oracle_staleness_slots)
