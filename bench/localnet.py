@@ -22,6 +22,11 @@ Reads are driven from `--client-processes` processes (2 by default), each with i
 the callers, all counting inside one wall-clock window: one Python process parsing answers
 with solana-py saturates a core before the localnet does.
 
+Subscriptions are on throughout, as a client's or indexer's would be: a listener process keeps
+one WebSocket with slot, root, logs (all), program (the system program, which every transfer
+writes), block (all) and account (each wallet) subscriptions and reads every notification;
+how many is printed beside the table. `--no-subscriptions` leaves it off.
+
 Each figure is measured over `--seconds` after a short warm-up, and the baselines in the same
 run, so the ratios hold on any machine. Prints one table and writes bench/results/localnet.json.
 `--profile FILE` runs the server under cProfile and writes its profile to FILE on exit.
@@ -36,13 +41,16 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
+import websockets
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.types import TxOpts
 from solders.hash import Hash
@@ -67,6 +75,7 @@ WARMUP_S = 0.5
 STATUS_BATCH = 256  # the most getSignatureStatuses takes at once
 WALLETS = ["admin", "keeper-1", "keeper-2", "user-1", "user-2", "user-3"]
 SEND_OPTS = TxOpts(skip_preflight=True, skip_confirmation=True)
+SYSTEM_PROGRAM = "11111111111111111111111111111111"
 
 
 @dataclass
@@ -75,6 +84,7 @@ class Server:
 
     process: asyncio.subprocess.Process
     url: str
+    ws_url: str
     keys_dir: Path
     program_id: Pubkey
 
@@ -111,7 +121,7 @@ async def start_server(keys_dir: Path, profile: Path | None, log: Path) -> Serve
         await process.wait()
         raise
     words = line.split()
-    return Server(process, words[words.index("rpc") + 1], keys_dir,
+    return Server(process, words[words.index("rpc") + 1], words[words.index("ws") + 1], keys_dir,
                   Pubkey.from_string(words[words.index("program") + 1]))
 
 
@@ -239,6 +249,44 @@ async def rate_from_processes(args: argparse.Namespace, url: str, server_pid: in
     return Figure(total / args.seconds, cpu_us)
 
 
+def subscriptions(wallets: list[str]) -> list[tuple[str, list[Any]]]:
+    """What the listener subscribes to: a client's and an indexer's usual subscriptions."""
+    confirmed = {"commitment": "confirmed"}
+    return [("slotSubscribe", []), ("rootSubscribe", []),
+            ("logsSubscribe", ["all", confirmed]),
+            ("programSubscribe", [SYSTEM_PROGRAM, {"encoding": "base64", **confirmed}]),
+            ("blockSubscribe", ["all", {"transactionDetails": "signatures", **confirmed}]),
+            *(("accountSubscribe", [w, {"encoding": "base64", **confirmed}])
+              for w in wallets)]
+
+
+def listen(ws_url: str, wallets: list[str], ready: threading.Event, stop: threading.Event) -> int:
+    """In the listener process: subscribe, set `ready`, read notifications until `stop`;
+    how many were read."""
+
+    async def run() -> int:
+        async with websockets.connect(ws_url, max_size=None) as ws:
+            wanted = subscriptions(wallets)
+            for n, (method, params) in enumerate(wanted):
+                await ws.send(json.dumps({"jsonrpc": "2.0", "id": n, "method": method,
+                                          "params": params}))
+            answered = 0
+            while answered < len(wanted):
+                answer = json.loads(await ws.recv())
+                if "error" in answer:
+                    raise RuntimeError(f"subscription refused: {answer}")
+                answered += "id" in answer
+            ready.set()
+            count = 0
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ws.recv(), 0.2)
+                    count += 1
+            return count
+
+    return asyncio.run(run())
+
+
 class Transfers:
     """Independent signed transfers between the genesis wallets: each one moves a different
     number of lamports, so no two share a signature."""
@@ -338,13 +386,26 @@ class Row:
         return self.figure.per_second >= self.target
 
 
-async def measure(args: argparse.Namespace) -> list[Row]:
-    with tempfile.TemporaryDirectory(prefix="keepernet-bench-") as tmp:
+async def measure(args: argparse.Namespace) -> tuple[list[Row], int | None]:
+    """The rows, and how many notifications the listener read (None when off)."""
+    with tempfile.TemporaryDirectory(prefix="keepernet-bench-") as tmp, \
+            ProcessPoolExecutor(1, mp_context=get_context("spawn")) as listener:
         server = await start_server(Path(tmp) / "keys", args.profile, Path(tmp) / "server.log")
         pid = server.process.pid
+        manager = get_context("spawn").Manager()
+        ready, stop = manager.Event(), manager.Event()
+        heard: asyncio.Future[int] | None = None
         try:
+            wallets = [load_keypair(server.keys_dir / f"{name}.json") for name in WALLETS]
+            if args.subscriptions:
+                heard = asyncio.get_running_loop().run_in_executor(
+                    listener, listen, server.ws_url, [str(w.pubkey()) for w in wallets],
+                    ready, stop)
+                while not ready.is_set():
+                    if heard.done():
+                        heard.result()  # raises what stopped it
+                    await asyncio.sleep(0.05)
             async with rpc_client(server.url, args.transport) as client:
-                wallets = [load_keypair(server.keys_dir / f"{name}.json") for name in WALLETS]
                 config = Pubkey.find_program_address([b"config"], server.program_id)[0]
                 if (await client.get_account_info(config)).value is None:
                     raise RuntimeError(f"no config account at {config}")
@@ -356,14 +417,18 @@ async def measure(args: argparse.Namespace) -> list[Row]:
                 sequential = await sequential_tx_rate(client, transfers, args.seconds, pid)
                 concurrent = await concurrent_tx_rate(client, transfers, args.senders,
                                                       args.seconds, pid)
+            stop.set()
+            notifications = None if heard is None else await heard
         finally:
+            stop.set()
             await server.stop()
+            manager.shutdown()
     return [
         Row(f"getAccountInfo ({args.callers} callers)", account_info,
             f"getHealth ({args.callers} callers)", health, TARGET_ACCOUNT_INFO_PER_S),
         Row(f"transfers sent + confirmed ({args.senders} senders)", concurrent,
             "one sequential sender", sequential, TARGET_TX_PER_S),
-    ]
+    ], notifications
 
 
 def _us(figure: Figure) -> str:
@@ -397,15 +462,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--transport", choices=("aiohttp", "httpx"), default="aiohttp",
                         help="how solana-py's client sends HTTP (see above)")
     parser.add_argument("--profile", type=Path, help="run the server under cProfile")
+    parser.add_argument("--no-subscriptions", dest="subscriptions", action="store_false",
+                        help="no WebSocket listener (see above)")
     args = parser.parse_args(argv)
-    rows = asyncio.run(measure(args))
+    rows, notifications = asyncio.run(measure(args))
+    heard = "no subscriptions" if notifications is None \
+        else f"a subscriber read {notifications:,} notifications"
     print(f"localnet in its own process; solana-py AsyncClient over {args.transport}; "
-          f"{os.cpu_count()} CPUs")
+          f"{os.cpu_count()} CPUs; {heard}")
     print(table(rows))
     RESULTS_PATH.parent.mkdir(exist_ok=True)
     RESULTS_PATH.write_text(json.dumps({
         "seconds": args.seconds,
         "transport": args.transport,
+        "notifications": notifications,
         "results": [{"measure": r.name, **_json(r.figure), "baseline": r.baseline_name,
                      "baseline_figure": _json(r.baseline), "ratio": round(r.ratio, 3),
                      "target": r.target, "met": r.met}

@@ -1,5 +1,6 @@
 """The localnet's block methods: getBlock, getBlocks, getBlocksWithLimit, getBlockTime,
-getFirstAvailableBlock, minimumLedgerSlot, getBlockCommitment and getBlockProduction, in the
+getFirstAvailableBlock, minimumLedgerSlot, getBlockCommitment, getBlockProduction and
+getInflationReward (staking rewards are block data on a validator), in the
 shapes and with the errors of Agave's `rpc/src/rpc.rs`.
 
 A block is a slot the ledger produced (`Ledger.blocks`); slots a time travel jumps over are
@@ -14,9 +15,10 @@ from typing import Any
 from solders.message import MessageV0
 
 from chain.localnet.cluster import identity
-from chain.localnet.ledger import Block
+from chain.localnet.ledger import Block, Ledger, TxRecord
 from chain.localnet.parsed import parsed_transaction
 from chain.localnet.rpc import (
+    UNSUPPORTED_TRANSACTION_VERSION,
     Handler,
     Rpc,
     RpcError,
@@ -24,6 +26,7 @@ from chain.localnet.rpc import (
     _config,
     _int,
     _param,
+    _pubkey,
     encode_data,
     invalid_params,
     transaction_meta,
@@ -49,6 +52,7 @@ def methods(rpc: Rpc) -> dict[str, Handler]:
         "minimumLedgerSlot": lambda params: blocks.first_slot(),
         "getBlockCommitment": blocks.get_block_commitment,
         "getBlockProduction": blocks.get_block_production,
+        "getInflationReward": blocks.get_inflation_reward,
     }
 
 
@@ -81,50 +85,27 @@ class Blocks:
         config = {"encoding": params[1]} if len(params) > 1 and isinstance(params[1], str) \
             else _config(params, 1)
         block = self._block(slot, self._newest(config))
-        encoding = config.get("encoding", "json")
-        if encoding not in ("json", "jsonParsed", "base64", "base58"):
-            raise invalid_params(f"unsupported encoding: {encoding}")
-        details = config.get("transactionDetails", "full")
-        if details not in TRANSACTION_DETAILS:
-            raise invalid_params(f"unsupported transactionDetails: {details}")
-        max_version = config.get("maxSupportedTransactionVersion")
-        parent = self.ledger.block(block.parent_slot)
-        out: dict[str, Any] = {
-            "blockHeight": block.slot,
-            "blockTime": block.block_time,
-            "blockhash": str(block.blockhash),
-            "parentSlot": max(block.parent_slot, 0),
-            "previousBlockhash": str(block.blockhash if parent is None else parent.blockhash),
-        }
-        records = self.ledger.transactions_in(slot)
-        if details == "signatures":
-            out["signatures"] = [str(r.signature) for r in records]
-        elif details in ("full", "accounts"):
-            transactions = []
-            for record in records:
-                is_v0 = isinstance(record.tx.message, MessageV0)
-                if is_v0 and max_version is None:
-                    raise RpcError(-32015, "Transaction version (0) is not supported by the "
-                                   "requesting client. Please try the request again with the "
-                                   "following configuration parameter: "
-                                   "\"maxSupportedTransactionVersion\": 0")
-                transaction: Any
-                if encoding == "json":
-                    transaction = ui_transaction(record.tx)
-                elif encoding == "jsonParsed":
-                    transaction = parsed_transaction(record)
-                else:
-                    transaction = encode_data(bytes(record.tx), encoding)
-                entry: dict[str, Any] = {
-                    "transaction": transaction,
-                    "meta": transaction_meta(record, parsed=encoding == "jsonParsed")}
-                if max_version is not None:
-                    entry["version"] = 0 if is_v0 else "legacy"
-                transactions.append(entry)
-            out["transactions"] = transactions
-        if config.get("rewards", True):
-            out["rewards"] = []
-        return out
+        return encode_block(self.ledger, block, self.ledger.transactions_in(slot), config)
+
+    def get_inflation_reward(self, params: list[Any]) -> list[None]:
+        """Each address's staking reward for an epoch, after a validator's checks: the epoch
+        (the last complete one unless told) is paid in the first block of the next, which
+        must be at the commitment. No address has a reward: the localnet pays none."""
+        addresses = _param(params, 0, "addresses")
+        if not isinstance(addresses, list):
+            raise invalid_params("addresses must be an array")
+        for address in addresses:
+            _pubkey(address)
+        config = _config(params, 1)
+        per_epoch = self.ledger.epoch_info()[2]
+        epoch = config.get("epoch")
+        if epoch is None:
+            epoch = max(self.rpc._slot([config], 0) // per_epoch - 1, 0)
+        paid_in = (_int(epoch, "epoch") + 1) * per_epoch
+        newest = self._newest(config)
+        if not self.ledger.blocks_between(paid_in - 1, newest):
+            raise RpcError(BLOCK_NOT_AVAILABLE, f"Block not available for slot {paid_in}")
+        return [None] * len(addresses)
 
     def _range(self, start: int, end: int) -> list[int]:
         if end < start:
@@ -181,3 +162,52 @@ class Blocks:
             else {leader: [last - first + 1, produced]}
         return {"context": context, "value": {
             "byIdentity": by_identity, "range": {"firstSlot": first, "lastSlot": last}}}
+
+
+def encode_block(ledger: Ledger, block: Block, records: list[TxRecord],
+                 config: dict[str, Any]) -> dict[str, Any]:
+    """`block` with `records` as its transactions, as getBlock answers it for `config`
+    (encoding, transactionDetails, rewards, maxSupportedTransactionVersion)."""
+    encoding = config.get("encoding", "json")
+    if encoding not in ("json", "jsonParsed", "base64", "base58"):
+        raise invalid_params(f"unsupported encoding: {encoding}")
+    details = config.get("transactionDetails", "full")
+    if details not in TRANSACTION_DETAILS:
+        raise invalid_params(f"unsupported transactionDetails: {details}")
+    max_version = config.get("maxSupportedTransactionVersion")
+    parent = ledger.block(block.parent_slot)
+    out: dict[str, Any] = {
+        "blockHeight": block.slot,
+        "blockTime": block.block_time,
+        "blockhash": str(block.blockhash),
+        "parentSlot": max(block.parent_slot, 0),
+        "previousBlockhash": str(block.blockhash if parent is None else parent.blockhash),
+    }
+    if details == "signatures":
+        out["signatures"] = [str(r.signature) for r in records]
+    elif details in ("full", "accounts"):
+        transactions = []
+        for record in records:
+            is_v0 = isinstance(record.tx.message, MessageV0)
+            if is_v0 and max_version is None:
+                raise RpcError(UNSUPPORTED_TRANSACTION_VERSION,
+                               "Transaction version (0) is not supported by the requesting "
+                               "client. Please try the request again with the following "
+                               "configuration parameter: \"maxSupportedTransactionVersion\": 0")
+            transaction: Any
+            if encoding == "json":
+                transaction = ui_transaction(record.tx)
+            elif encoding == "jsonParsed":
+                transaction = parsed_transaction(record)
+            else:
+                transaction = encode_data(bytes(record.tx), encoding)
+            entry: dict[str, Any] = {
+                "transaction": transaction,
+                "meta": transaction_meta(record, parsed=encoding == "jsonParsed")}
+            if max_version is not None:
+                entry["version"] = 0 if is_v0 else "legacy"
+            transactions.append(entry)
+        out["transactions"] = transactions
+    if config.get("rewards", True):
+        out["rewards"] = []
+    return out

@@ -144,4 +144,5 @@ def bootstrap(keys_dir: Path, params: ConfigParams | None = None, *,
                                             dest=token.pubkey(), mint_authority=admin.pubkey(),
                                             amount=WALLET_QUOTE))], admin)
         wallets.append(Wallet(owner, token.pubkey()))
+    ledger.end_genesis()
     return Genesis(protocol, ledger, faucet, wallets[:KEEPERS], wallets[KEEPERS:], keys_dir)

@@ -214,6 +214,7 @@ class Ledger:
         self.tx_listeners: list[Callable[[TxRecord], None]] = []
         self.track([chain.program_id, chain.payer.pubkey()])
         self.tick()
+        self.genesis_slot = self.slot  # the first block, unless `end_genesis` moves it
 
     # ---- clock --------------------------------------------------------------------------------
     def _virtual_elapsed(self) -> float:
@@ -456,17 +457,26 @@ class Ledger:
         else:  # processed, recent
             return self.slot
         index = bisect.bisect_right(self.blocks, target, key=lambda b: b.slot)
-        return self.blocks[max(index - 1, 0)].slot
+        # nothing rooted past genesis yet: a validator's finalized view is its genesis slot,
+        # its first root, however recent
+        return max(self.blocks[index - 1].slot if index else 0, self.genesis_slot)
+
+    def end_genesis(self) -> None:
+        """Make everything so far genesis (the bootstrap's accounts): rooted from the start, as
+        a validator's genesis accounts are, however few slots have passed."""
+        self.genesis_slot = self.slot
+
+    def _is_rooted(self, slot: int) -> bool:
+        return self.slot - slot >= self.finalize_slots or slot <= self.genesis_slot
 
     def confirmations(self, slot: int) -> int | None:
         """Slots produced since `slot`, None once it is finalized."""
-        depth = self.slot - slot
-        return None if depth >= self.finalize_slots else depth
+        return None if self._is_rooted(slot) else self.slot - slot
 
     def commitment_of(self, slot: int) -> str:
         """The highest commitment `slot` has reached."""
         depth = self.slot - slot
-        if depth >= self.finalize_slots:
+        if self._is_rooted(slot):
             return "finalized"
         return "confirmed" if depth >= 1 else "processed"
 

@@ -3,9 +3,12 @@ the next one, as a validator serves them.
 
 HTTP: `POST /` takes a JSON-RPC request or batch (`Rpc` answers it); `GET /health` says "ok".
 WebSocket (`/` on port + 1): accountSubscribe and slotSubscribe here, logsSubscribe,
-programSubscribe, rootSubscribe and signatureSubscribe in `subscriptions`, with their
-unsubscribes. An account subscription is told of a change once it reaches the subscription's
-commitment (finalized unless told, as a validator). The ledger calls listeners synchronously
+programSubscribe, rootSubscribe, signatureSubscribe, blockSubscribe and slotsUpdatesSubscribe
+in `subscriptions`, with their unsubscribes, and getVersion, which a validator's pubsub answers
+too; voteSubscribe gets -32601, as from a validator not started with
+--rpc-pubsub-enable-vote-subscription (the localnet casts no votes anyway). An account
+subscription is told of a change once it reaches the subscription's commitment (finalized
+unless told, as a validator). The ledger calls listeners synchronously
 after each slot, transaction and account write; they queue notifications per connection and a
 writer task per connection sends them, so a slow client never blocks the chain.
 """
@@ -27,6 +30,7 @@ from solders.pubkey import Pubkey
 
 from chain.localnet.ledger import Ledger
 from chain.localnet.rpc import (
+    FEATURE_SET,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
@@ -127,6 +131,8 @@ class Subscriptions:
             return self.by_slot.unsubscribe(connection, method[:-len("Unsubscribe")], params)
         if method == "slotSubscribe":
             return self._add("slot", connection, {}).id
+        if method == "getVersion":
+            return {"solana-core": SOLANA_CORE_VERSION, "feature-set": FEATURE_SET}
         if method in ("accountUnsubscribe", "slotUnsubscribe"):
             sub_id = params[0] if params else None
             found = self._subs.get(sub_id) if isinstance(sub_id, int) else None

@@ -1,17 +1,24 @@
 """WebSocket subscriptions that follow the slots and their commitments: logsSubscribe,
-programSubscribe, rootSubscribe and signatureSubscribe, with their unsubscribes, in the shapes
-of Agave's `rpc/src/rpc_subscriptions.rs`.
+programSubscribe, rootSubscribe, signatureSubscribe, blockSubscribe and slotsUpdatesSubscribe,
+with their unsubscribes, in the shapes of Agave's `rpc/src/rpc_subscriptions.rs`.
 
 A transaction's logs and signature are notified once its slot reaches the subscription's
 commitment (finalized unless told, as a validator): on each new slot the slots that newly
 reached each level are walked. A program account change is likewise notified once its slot
 reaches the subscription's commitment, as accountSubscribe's is, with the account as that
 level sees it (direct writes are seen at every commitment at once, so notified at once).
+
+blockSubscribe is answered as a validator started with --rpc-pubsub-enable-block-subscription
+answers it: each block once it reaches the commitment (confirmed or finalized), in getBlock's
+shapes. slotsUpdatesSubscribe tells a slot's bank created when the slot begins, completed and
+frozen when the next begins (the localnet's slots have no shreds to receive), then its
+optimistic confirmation and its root.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +27,21 @@ from solders.account import Account
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 
-from chain.localnet.ledger import COMMITMENTS, Ledger, TxRecord
-from chain.localnet.rpc import RpcError, _filter, encode_account, error_json, invalid_params
+from chain.localnet.blocks import TRANSACTION_DETAILS, encode_block
+from chain.localnet.ledger import COMMITMENTS, Block, Ledger, TxRecord
+from chain.localnet.rpc import (
+    UNSUPPORTED_TRANSACTION_VERSION,
+    RpcError,
+    _at_least_confirmed,
+    _filter,
+    encode_account,
+    error_json,
+    invalid_params,
+)
 
 Notify = Callable[[Any, int, str, Any], None]  # (connection, subscription id, method, result)
-KINDS = ("logs", "program", "root", "signature")
+KINDS = ("logs", "program", "root", "signature", "block", "slotsUpdates")
+BLOCK_ENCODINGS = ("json", "jsonParsed", "base58", "base64")
 
 
 def commitment_level(config: dict[str, Any]) -> str:
@@ -45,7 +62,7 @@ class Subscription:
     connection: Any
     commitment: str
     config: dict[str, Any] = field(default_factory=dict)
-    mentions: Pubkey | None = None  # logs: the address a transaction must mention
+    mentions: Pubkey | None = None  # logs, block: the address a transaction must mention
     program: Pubkey | None = None
     filters: list[Callable[[bytes], bool]] = field(default_factory=list)
     signature: Signature | None = None
@@ -91,6 +108,8 @@ class SlotSubscriptions:
             sub.filters = [_filter(f) for f in config.get("filters") or []]
         elif kind == "signature":
             sub.signature = _signature(params[0] if params else None)
+        elif kind == "block":
+            self._block_filter(sub, params[0] if params else None)
         self._subs[sub.id] = sub
         if kind == "signature":  # after the answer, which the connection queues first
             asyncio.get_running_loop().call_soon(self._signature_now, sub)
@@ -120,6 +139,21 @@ class SlotSubscriptions:
             return
         raise invalid_params("Invalid filter")
 
+    @staticmethod
+    def _block_filter(sub: Subscription, spec: Any) -> None:
+        _at_least_confirmed(sub.config)
+        if sub.config.get("encoding", "base64") not in BLOCK_ENCODINGS:
+            raise invalid_params(f"unsupported encoding: {sub.config['encoding']}")
+        if sub.config.get("transactionDetails", "full") not in TRANSACTION_DETAILS:
+            raise invalid_params("unsupported transactionDetails: "
+                                 f"{sub.config['transactionDetails']}")
+        if spec == "all":
+            return
+        if isinstance(spec, dict) and "mentionsAccountOrProgram" in spec:
+            sub.mentions = _pubkey(spec["mentionsAccountOrProgram"])
+            return
+        raise invalid_params("Invalid filter")
+
     def _signature_now(self, sub: Subscription) -> None:
         if sub.id not in self._subs or sub.signature is None:
             return  # unsubscribed or notified meanwhile
@@ -133,6 +167,8 @@ class SlotSubscriptions:
 
     # ---- notifications ------------------------------------------------------------------------
     def _slot(self, slot: int) -> None:
+        if any(sub.kind == "slotsUpdates" for sub in self._subs.values()):
+            self._slot_began(slot)
         for commitment in COMMITMENTS:
             newest = self.ledger.commitment_slot(commitment)
             previous = self._reached[commitment]
@@ -142,6 +178,7 @@ class SlotSubscriptions:
             for block in self.ledger.blocks_between(previous, newest):
                 for record in self.ledger.transactions_in(block.slot):
                     self._transaction(record, commitment)
+                self._block_reached(block, commitment)
         for sub in list(self._subs.values()):
             if sub.kind == "program" and sub.pending:
                 self._program_reached(sub)
@@ -151,6 +188,59 @@ class SlotSubscriptions:
             for sub in list(self._subs.values()):
                 if sub.kind == "root":
                     self._notify(sub.connection, sub.id, "rootNotification", root)
+
+    def _slots_update(self, update: dict[str, Any]) -> None:
+        update["timestamp"] = int(time.time() * 1000)  # wall milliseconds, as a validator's
+        for sub in list(self._subs.values()):
+            if sub.kind == "slotsUpdates":
+                self._notify(sub.connection, sub.id, "slotsUpdatesNotification", dict(update))
+
+    def _slot_began(self, slot: int) -> None:
+        block = self.ledger.block(slot)
+        parent = None if block is None else self.ledger.block(block.parent_slot)
+        if parent is not None:  # the parent's bank is done once its child begins
+            records = self.ledger.transactions_in(parent.slot)
+            failed = sum(r.err is not None for r in records)
+            self._slots_update({"type": "completed", "slot": parent.slot})
+            self._slots_update({"type": "frozen", "slot": parent.slot, "stats": {
+                "numTransactionEntries": len(records),  # one entry per transaction
+                "numSuccessfulTransactions": len(records) - failed,
+                "numFailedTransactions": failed,
+                "maxTransactionsPerEntry": min(len(records), 1)}})
+        self._slots_update({"type": "createdBank", "slot": slot,
+                            "parent": max(block.parent_slot, 0) if block else slot - 1})
+
+    def _block_reached(self, block: Block, commitment: str) -> None:
+        """`block` newly reached `commitment`: tell block subscriptions at it, and slot
+        updates of its confirmation or root."""
+        if commitment != "processed" and any(s.kind == "slotsUpdates"
+                                             for s in self._subs.values()):
+            kind = "optimisticConfirmation" if commitment == "confirmed" else "root"
+            self._slots_update({"type": kind, "slot": block.slot})
+        for sub in list(self._subs.values()):
+            if sub.kind == "block" and sub.commitment == commitment:
+                self._block_notify(sub, block)
+
+    def _block_notify(self, sub: Subscription, block: Block) -> None:
+        records = self.ledger.transactions_in(block.slot)
+        if sub.mentions is not None:
+            records = [r for r in records if sub.mentions in r.account_keys]
+            if not records:
+                return  # a validator tells a mentions subscription only of blocks that do
+        config = {"encoding": sub.config.get("encoding", "base64"),
+                  "transactionDetails": sub.config.get("transactionDetails", "full"),
+                  "rewards": sub.config.get("showRewards", False),
+                  "maxSupportedTransactionVersion":
+                      sub.config.get("maxSupportedTransactionVersion")}
+        value: dict[str, Any] = {"slot": block.slot, "block": None, "err": None}
+        try:
+            value["block"] = encode_block(self.ledger, block, records, config)
+        except RpcError as e:
+            if e.code != UNSUPPORTED_TRANSACTION_VERSION:
+                raise
+            value["err"] = {"UnsupportedTransactionVersion": 0}
+        self._notify(sub.connection, sub.id, "blockNotification",
+                     {"context": {"slot": block.slot}, "value": value})
 
     def _transaction(self, record: TxRecord, commitment: str) -> None:
         for sub in list(self._subs.values()):

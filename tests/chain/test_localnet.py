@@ -273,6 +273,9 @@ async def test_signatures_for_address_pages_newest_first(net: Localnet,
     for i in range(5):
         sig = (await client.request_airdrop(address, (i + 1) * 10**9)).value
         sigs.append(sig)
+    # the history is read at confirmed: wait for the airdrops' slot to be (they land as
+    # processed; only before any slot was confirmed did the first block seem so at once)
+    await client.confirm_transaction(sigs[-1], Confirmed, sleep_seconds=0.05)
     newest_first = list(reversed(sigs))
     everything = (await client.get_signatures_for_address(address)).value
     assert [s.signature for s in everything] == newest_first

@@ -242,3 +242,28 @@ async def test_program_subscriptions_are_notified_when_the_change_reaches_their_
                                         str(TransactionConfirmationStatus.Finalized))
         assert seen["finalized"][1] == str(TransactionConfirmationStatus.Finalized)
         assert net.ledger.commitment_of(seen["finalized"][0]) == "finalized"
+
+
+async def test_before_any_root_finalized_is_the_genesis_block(net: Localnet) -> None:
+    # a validator's finalized view is its genesis slot until a newer one is rooted: here the
+    # bootstrap's last slot, which must then be finalized in every answer
+    del net  # a localnet whose first root is far off instead
+    async with run_localnet(free_port_pair(), slot_seconds=SLOT_S,
+                            finalize_slots=10_000) as young, AsyncClient(young.url) as client:
+        # the bootstrap's last slot and transaction (it may span a few slots)
+        genesis = max(b.slot for b in young.ledger.blocks
+                      if young.ledger.transactions_in(b.slot))
+        bootstrap_tx = young.ledger.transactions_in(genesis)[-1].signature
+        sig = await _transfer(young, client)
+        while (record := young.ledger.transaction(sig)) is None \
+                or young.ledger.commitment_of(record.slot) == "processed":
+            await asyncio.sleep(SLOT_S)
+        assert (await client.get_slot(Finalized)).value == genesis
+        assert (await client.get_slot(Confirmed)).value > genesis
+        statuses = (await client.get_signature_statuses([bootstrap_tx, sig])).value
+        assert statuses[0] is not None and statuses[1] is not None
+        assert (statuses[0].confirmation_status, statuses[0].confirmations) == \
+            (TransactionConfirmationStatus.Finalized, None)
+        assert statuses[1].confirmation_status != TransactionConfirmationStatus.Finalized
+        commitment = await rpc(young, "getBlockCommitment", genesis)
+        assert commitment["commitment"] is None  # rooted
