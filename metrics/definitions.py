@@ -107,6 +107,10 @@ oracle_rejections = Counter(
     "Oracle prices a keeper would not act on, by the program's error name (StaleOracle, "
     "OracleTooUncertain, OracleNotTrading, InvalidOracle)",
     ["reason"], registry=registry)
+# the usual reasons exported at 0 from the start, so that the dashboard's panel and a rate() over
+# them show 0 rather than no data on a fleet that never refused a price
+for _reason in ("StaleOracle", "OracleTooUncertain", "OracleNotTrading", "InvalidOracle"):
+    oracle_rejections.labels(_reason)
 
 # ---- funding and governance ------------------------------------------------------------------
 funding_updates = Counter(

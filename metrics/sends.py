@@ -12,6 +12,10 @@ SEND_OUTCOMES: dict[type, str] = {Landed: "landed", AlreadyDone: "already_done",
 # a landed instruction of these names moves a market on to this result
 MARKET_RESULTS = {"approve_market": "approved", "reject_market": "rejected",
                   "finalize_market": "finalized"}
+# each result exported at 0 from the start: the dashboard shows 0, not no data, until a market
+# moves on
+for _result in MARKET_RESULTS.values():
+    m.markets_resolved.labels(_result)
 
 
 def record_send(instruction: str, result: SendResult) -> None:

@@ -10,6 +10,8 @@ import subprocess
 from pathlib import Path
 
 import yaml
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard
 from prometheus_client import Counter, Gauge, Histogram
 
 import metrics.definitions as definitions
@@ -118,7 +120,9 @@ def used_names() -> dict[str, set[str]]:
                    for r in group["rules"]), "a recording rule must not take a keepernet_ name"
     dashboard = json.loads(DASHBOARD.read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
-    exprs += [v.get("definition", "") for v in dashboard["templating"]["list"]]
+    # a query variable's PromQL (a datasource variable's query is the datasource's type)
+    exprs += [v["query"]["query"] for v in dashboard["templating"]["list"]
+              if isinstance(v.get("query"), dict)]
     used[str(DASHBOARD.relative_to(ROOT))] = {n for e in exprs for n in METRIC.findall(e)}
     return used
 
@@ -157,3 +161,24 @@ def test_the_kubernetes_scrape_config_keeps_the_keepers_and_labels_their_role() 
     compose = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     (compose_job,) = [j for j in compose["scrape_configs"] if j["job_name"] == "keepernet"]
     assert compose_job["honor_labels"] is True
+
+
+def dropped_keys(given: object, kept: object, path: str = "") -> list[str]:
+    """Where `given` has a key that `kept` (the same JSON after a round trip) lost."""
+    if isinstance(given, dict) and isinstance(kept, dict):
+        return [p for k, v in given.items()
+                for p in ([f"{path}.{k}"] if k not in kept else
+                          dropped_keys(v, kept[k], f"{path}.{k}"))]
+    if isinstance(given, list) and isinstance(kept, list):
+        return [p for i, (g, k) in enumerate(zip(given, kept, strict=False))
+                for p in dropped_keys(g, k, f"{path}[{i}]")]
+    return []
+
+
+def test_the_grafana_sdk_loads_the_dashboard_and_keeps_every_key() -> None:
+    # the SDK's models are Grafana's dashboard schema: a key it drops is one Grafana does not
+    # know (or reads elsewhere), such as a query variable's `definition` once was
+    given = json.loads(DASHBOARD.read_text())
+    kept = json.loads(json.dumps(Dashboard.from_json(given), cls=JSONEncoder))
+    assert dropped_keys(given, kept) == []
+    assert len(kept["panels"]) == len(given["panels"])
