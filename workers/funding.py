@@ -10,12 +10,12 @@ pool. `post_price`'s source is `prices.source` (jobs/price_source.py), checked a
 
 from __future__ import annotations
 
-from chain.publisher import Publisher
 from fleet.context import WorkerDeps, on_target, pubkey_arg
 from fleet.settings import Settings
 from jobs.funding import update_funding
 from jobs.outcome import Outcome
 from jobs.price_post import post_price
+from jobs.price_poster import price_poster
 from jobs.price_source import check_price_source, price_source
 from jobs.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
 from jobs.registry import POST_PRICE, UPDATE_FUNDING
@@ -25,16 +25,13 @@ ROLE = "funding"
 
 
 async def run_post_price(deps: WorkerDeps, target: object) -> Outcome:
-    """`post_price` on `target`, posting to the first RPC endpoint (a localnet)."""
+    """`post_price` on `target`, posting as the cluster takes it (jobs/price_poster.py)."""
     key = pubkey_arg(target)
     if key is None:
         return Outcome.FAILED
-    poster = Publisher(deps.settings.rpc[0].url, timeout_s=deps.settings.rpc_timeout_s)
-    try:
+    async with price_poster(deps.settings, deps.chain.sender, deps.chain.rpc) as poster:
         return await post_price(deps.chain, key, price_source(deps.settings, deps.chain.rpc),
                                 poster)
-    finally:
-        await poster.close()
 
 
 def worker_settings(settings: Settings) -> type:
