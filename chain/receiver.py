@@ -10,7 +10,7 @@ Two ways to post an update of `chain.accumulator`:
   records the update as `Partial`, which the program refuses for a market (it binds `Full`).
 - through an encoded VAA (`post_encoded_vaa`, then `post_update` or the push oracle's
   `update_price_feed`): the whole VAA is written into a Wormhole account over two
-  transactions and verified with every signature, so the update is `Full`; the account is
+  transactions and verified with a quorum of signatures, so the update is `Full`; the account is
   closed afterwards for its rent.
 
 The receiver program and Wormhole are not on the localnet, so nothing here has run against

@@ -6,8 +6,9 @@ account through `keepernet_setAccounts` (chain/publisher.py), fully verified.
 
 On a real cluster only the receiver writes PriceUpdateV2 accounts, from Hermes' accumulator
 update data (chain/accumulator.py). The program binds `Full` verification, which the
-receiver records only for a VAA verified with every guardian signature; those do not fit one
-transaction with the update (the SDK's atomic post trims them and is `Partial`), so the keeper
+receiver records only for a VAA verified with a quorum of the guardians' signatures (13 of
+19); those do not fit one transaction with the update (the SDK's atomic post keeps 5 and is
+`Partial`), so the keeper
 posts as Pyth's SDK does for a full verification (chain/receiver.py), in two transactions:
 
 1. create an encoded VAA account (a fresh key, signing), init it, write the VAA's first part;
@@ -16,14 +17,16 @@ posts as Pyth's SDK does for a full verification (chain/receiver.py), in two tra
    authority on the first post), and close the encoded VAA for its rent.
 
 Each is sent as an intent (chain/sender.py) that, asked again after an expiry, first looks
-whether it landed. A second transaction that fails leaves the encoded VAA's rent (about 0.008
-SOL) in its account. Neither program runs here: what is proven is that the instructions are
-byte for byte those of Pyth's SDK (tests/chain/test_receiver_sdk.py).
+whether it landed. When the second does not land, the encoded VAA is closed alone, once: if
+that fails too, its rent (about 0.008 SOL) stays in it. Neither program runs here: what is
+proven is that the instructions are byte for byte those of Pyth's SDK
+(tests/chain/test_receiver_sdk.py) and that both transactions fit.
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,12 +113,12 @@ class _Once:
 @dataclass(frozen=True)
 class ReceiverPoster:
     """Posts through the Pyth Solana Receiver, paying with `sender`'s payer, signing for the
-    pull accounts with `keys`."""
+    pull accounts with `keys`, paying the receiver's fee to its treasury `treasury_id`."""
 
     sender: Sender
     rpc: RpcClient
     keys: Mapping[Pubkey, Keypair]
-    treasury_id: int = 0
+    treasury_id: int | None = None  # None: a random one per post
 
     async def post(self, oracle: Pubkey, sourced: Sourced) -> None:
         key = self.keys.get(oracle)
@@ -124,15 +127,23 @@ class ReceiverPoster:
         if sourced.update_data is None:
             raise CannotPost("the source proves nothing: only hermes posts to a real cluster")
         vaa, update = feed_update(sourced.update_data, sourced.update.feed_id)
-        receiver = Receiver(self.sender.payer.pubkey(), self.treasury_id)
+        # a random treasury per post, as the SDK picks one: posts by many keepers then do not
+        # all write-lock the same account
+        treasury = random.randrange(256) if self.treasury_id is None else self.treasury_id
+        receiver = Receiver(self.sender.payer.pubkey(), treasury)
         encoded = Keypair()
         rent = (await self.rpc.call("get_minimum_balance_for_rent_exemption",
                                     len(vaa) + ENCODED_VAA_HEADER)).value
         first, second = receiver.post_encoded_vaa(vaa, encoded.pubkey(), rent)
         await self._send(first, [encoded], lambda: self._exists(encoded.pubkey()))
-        await self._send([*second, receiver.post_update(encoded.pubkey(), update, oracle),
-                          receiver.close_encoded_vaa(encoded.pubkey())],
-                         [key], lambda: self._posted(oracle, sourced.update))
+        close = receiver.close_encoded_vaa(encoded.pubkey())
+        try:
+            await self._send([*second, receiver.post_update(encoded.pubkey(), update, oracle),
+                              close], [key], lambda: self._posted(oracle, sourced.update))
+        except PublishError:
+            # the encoded VAA's rent back, if it is still there: one try, whatever it gives
+            await self.sender.send(_Once([close], lambda: self._gone(encoded.pubkey())))
+            raise
 
     async def _send(self, ixs: Sequence[Instruction], signers: Sequence[Keypair],
                     done: _Done) -> None:
@@ -142,6 +153,9 @@ class ReceiverPoster:
 
     async def _exists(self, address: Pubkey) -> bool:
         return (await self.rpc.call("get_account_info", address)).value is not None
+
+    async def _gone(self, address: Pubkey) -> bool:
+        return not await self._exists(address)
 
     async def _posted(self, oracle: Pubkey, update: PriceUpdate) -> bool:
         account = (await self.rpc.call("get_account_info", oracle)).value

@@ -100,11 +100,15 @@ async def test_a_post_is_two_transactions_that_fit() -> None:
         assert len(bytes(tx)) <= PACKET_LIMIT
 
 
-async def test_a_transaction_that_does_not_land_is_a_retry() -> None:
+async def test_a_post_that_does_not_land_is_a_retry_and_closes_the_encoded_vaa() -> None:
     pull = Keypair()
     sender = FakeSender([AlreadyDone(), Expired(3)])
     with pytest.raises(PublishError, match="Expired"):
         await poster(sender, {pull.pubkey(): pull}).post(pull.pubkey(), sourced())
+    encoded = sender.sent[0][1][0].pubkey()
+    (close,), signers = sender.sent[-1]
+    assert (close.program_id, close.accounts[1].pubkey, signers) == \
+        (WORMHOLE_PROGRAM, encoded, [])
 
 
 async def test_without_the_pull_accounts_key_or_a_proof_nothing_is_sent() -> None:
