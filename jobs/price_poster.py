@@ -39,12 +39,12 @@ from solders.pubkey import Pubkey
 from chain import accumulator
 from chain.accumulator import MerkleUpdate
 from chain.client import RpcClient
-from chain.keys import load_keypair
+from chain.keys import KeypairError, load_keypair
 from chain.price_update import PriceUpdate
 from chain.publisher import Publisher, PublishError
 from chain.receiver import ENCODED_VAA_HEADER, Receiver
 from chain.sender import AlreadyDone, Landed, Sender
-from fleet.settings import Settings
+from fleet.settings import Settings, SettingsError
 from jobs.errors import Permanent
 from jobs.price_source import Sourced, remote_endpoints
 
@@ -73,9 +73,16 @@ class DirectWrite:
 
 def load_pull_keys(directory: Path) -> dict[Pubkey, Keypair]:
     """The keypairs of the `*.json` files in `directory` (Solana CLI keypair files, each
-    checked as the keeper's own is), by address."""
-    keys = (load_keypair(path) for path in sorted(directory.glob("*.json")))
-    return {key.pubkey(): key for key in keys}
+    checked as the keeper's own is), by address; SettingsError naming a file that is not
+    one."""
+    keys = {}
+    for path in sorted(directory.glob("*.json")):
+        try:
+            key = load_keypair(path)
+        except KeypairError as e:
+            raise SettingsError([f"KEEPERNET_PULL_KEYS (TOML prices.pull_keys): {e}"]) from None
+        keys[key.pubkey()] = key
+    return keys
 
 
 def feed_update(update_data: bytes, feed_id: bytes) -> tuple[bytes, MerkleUpdate]:

@@ -2,7 +2,8 @@
 market's address as a base58 string, enqueued by the reconciler (jobs/reconciler.py) when an
 interval has passed or a pull oracle is getting old (and `post_price` by the liquidator and
 funding jobs that meet one stale); runs are recorded in job_runs, so the role has a database
-pool. `post_price`'s source is `prices.source` (jobs/price_source.py), checked at start-up.
+pool. `post_price`'s source is `prices.source` (jobs/price_source.py), checked at start-up
+with the pull accounts' keypairs (`prices.pull_keys`, jobs/price_poster.py).
 
     arq workers.funding.WorkerSettings           # settings from the environment
     keepernet worker funding
@@ -15,7 +16,7 @@ from fleet.settings import Settings
 from jobs.funding import update_funding
 from jobs.outcome import Outcome
 from jobs.price_post import post_price
-from jobs.price_poster import price_poster
+from jobs.price_poster import load_pull_keys, price_poster
 from jobs.price_source import check_price_source, price_source
 from jobs.reconciler import RECONCILE_INTERVAL_S, reconciler_cron
 from jobs.registry import POST_PRICE, UPDATE_FUNDING
@@ -36,6 +37,8 @@ async def run_post_price(deps: WorkerDeps, target: object) -> Outcome:
 
 def worker_settings(settings: Settings) -> type:
     check_price_source(settings)
+    if settings.prices.pull_keys is not None:
+        load_pull_keys(settings.prices.pull_keys)  # refused at start-up, not at each post
     functions = role_functions(ROLE, {UPDATE_FUNDING.name: on_target(update_funding),
                                       POST_PRICE.name: run_post_price}, settings)
     reconciler = reconciler_cron(ROLE, functions, settings.timeouts.reconcile)

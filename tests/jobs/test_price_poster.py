@@ -27,7 +27,7 @@ from chain.client import Endpoint
 from chain.publisher import PublishError
 from chain.receiver import WORMHOLE_PROGRAM
 from chain.sender import AlreadyDone, Expired, Intent, Landed, SendResult
-from fleet.settings import PriceSettings, Settings
+from fleet.settings import PriceSettings, Settings, SettingsError
 from jobs.price_poster import (
     CannotPost,
     DirectWrite,
@@ -130,6 +130,9 @@ def test_pull_keys_load_by_address(tmp_path: Path) -> None:
         path.write_text(json.dumps(list(bytes(key))))
         path.chmod(0o600)
     assert load_pull_keys(tmp_path) == {k.pubkey(): k for k in keys}
+    (tmp_path / "pull0.json").chmod(0o644)
+    with pytest.raises(SettingsError, match=r"KEEPERNET_PULL_KEYS .*pull0\.json"):
+        load_pull_keys(tmp_path)
 
 
 def _settings(url: str) -> Settings:
