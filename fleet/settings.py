@@ -39,6 +39,7 @@ are.
     KEEPERNET_REWARD_TOKEN_ACCOUNT          liquidator.reward_token_account  none (derived)
     KEEPERNET_PRICE_SOURCE                  prices.source                 local
     KEEPERNET_HERMES_URL                    prices.hermes_url             https://hermes.pyth.network/
+    KEEPERNET_PULL_KEYS                     prices.pull_keys              none
 
 `KEEPERNET_RPC_URLS` is a comma-separated list of `name=url` entries, each optionally followed
 by ` max_rps=N`: `primary=https://a.example max_rps=100, backup=https://b.example`; a bare URL
@@ -52,7 +53,9 @@ endpoint refuses one, then single requests to it). The liquidation reward goes t
 `reward_token_account`, else to the keeper's associated token account for the quote mint,
 created when missing. `post_price` takes the prices it posts to pull PriceUpdateV2 accounts
 from `prices.source`: `local`, the price the local publisher last wrote for the feed, or
-`hermes`, Pyth's price service at `hermes_url` (jobs/price_source.py). The compute-unit
+`hermes`, Pyth's price service at `hermes_url` (jobs/price_source.py); on a real cluster
+`hermes` posts through the Pyth Solana Receiver, signing for each pull account with its keypair
+file in the directory `pull_keys` (jobs/price_poster.py). The compute-unit
 price is the fixed price when one is set, else the percentile of recent fees, capped.
 
 The keypair itself is never in the settings: they hold its path, checked at load (a regular
@@ -327,6 +330,13 @@ _RedisUrl = Annotated[str, PlainValidator(_redis_url)]
 _ProgramId = Annotated[Pubkey, PlainValidator(_pubkey)]
 _Batches = Annotated[str, PlainValidator(_choice(*BATCH_MODES))]
 _KeypairPath = Annotated[Path | None, PlainValidator(_keypair_path)]
+
+
+def _directory(value: object) -> Path:
+    path = Path(_text(value)).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"not a directory: {str(path)!r}")
+    return path
 _Port = Annotated[int, PlainValidator(_int_between(0, 65535))]
 
 
@@ -446,11 +456,14 @@ HERMES_URL = "https://hermes.pyth.network/"
 @dataclass(frozen=True, repr=False)
 class PriceSettings:
     """Where `post_price` takes the prices it posts: `source` is `local` (the local
-    publisher's, on the localnet) or `hermes` (Pyth's price service at `hermes_url`)."""
+    publisher's, on the localnet) or `hermes` (Pyth's price service at `hermes_url`); and
+    `pull_keys`, the directory of the pull accounts' keypair files, for posting to a real
+    cluster."""
 
     source: Annotated[str, PlainValidator(_choice(*PRICE_SOURCES))] = "local"
     hermes_url: Annotated[str, PlainValidator(_url("http", "https", what="Hermes"))] = \
         HERMES_URL
+    pull_keys: Annotated[Path | None, PlainValidator(_directory)] = None
 
     def __repr__(self) -> str:
         # paid Hermes endpoints carry their key in the path, as RPC providers do
@@ -580,6 +593,7 @@ _ENV: dict[str, str] = {  # TOML key -> environment variable, in the module's ta
     "liquidator.reward_token_account": "KEEPERNET_REWARD_TOKEN_ACCOUNT",
     "prices.source": "KEEPERNET_PRICE_SOURCE",
     "prices.hermes_url": "KEEPERNET_HERMES_URL",
+    "prices.pull_keys": "KEEPERNET_PULL_KEYS",
 }
 ENV_VARS = (CONFIG_ENV, *_ENV.values())
 

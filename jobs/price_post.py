@@ -3,9 +3,9 @@ liquidations and funding.
 
 Reads the perp market, then its oracle with the chain's clock, and decides with
 `jobs.price_post_plan`: a market on a pull account that has used half of its limits gets the
-source's latest update (`jobs.price_source`), when it is newer than the account's. Posting is
-a write through the localnet's `keepernet_setAccounts` (chain/publisher.py); see
-jobs/price_source.py for why only a localnet.
+source's latest update (`jobs.price_source`), when it is newer than the account's, posted
+by `jobs.price_poster`: a direct write on the localnet, the Pyth Solana Receiver's
+instructions on a real cluster.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from solders.pubkey import Pubkey
 
 from chain.price_update import PriceUpdate
 from chain.prices import OracleLimits
-from chain.publisher import Publisher, PublishError
+from chain.publisher import PublishError
 from jobs.deps import JobDeps, read_account
 from jobs.errors import maps_errors
 from jobs.outcome import Outcome
 from jobs.price_post_plan import is_old, is_pull, should_post
+from jobs.price_poster import Poster
 from jobs.price_source import PriceSource, SourceUnavailable
 from jobs.registry import POST_PRICE
 from program.accounts import PerpMarket
@@ -38,7 +39,7 @@ def readable(data: bytes | None) -> PriceUpdate | None:
 
 
 async def post_price(deps: JobDeps, perp_market: Pubkey, source: PriceSource,
-                     poster: Publisher) -> Outcome:
+                     poster: Poster) -> Outcome:
     """Post `source`'s latest update to `perp_market`'s pull oracle through `poster` when the
     account is old enough; `not_needed` for a market on another oracle, a fresh account, or a
     source with nothing newer."""
@@ -48,7 +49,7 @@ async def post_price(deps: JobDeps, perp_market: Pubkey, source: PriceSource,
 
 
 async def _post(deps: JobDeps, perp_market: Pubkey, source: PriceSource,
-                poster: Publisher) -> Outcome:
+                poster: Poster) -> Outcome:
     _now, perp, _config = await read_account(deps, perp_market, PerpMarket)
     limits = OracleLimits.from_market(perp)
     if not is_pull(perp.oracle, limits):
@@ -59,7 +60,7 @@ async def _post(deps: JobDeps, perp_market: Pubkey, source: PriceSource,
         return Outcome.NOT_NEEDED
     try:
         fresher = await source.latest(limits.feed_id, clock.slot)
-        if fresher is None or not should_post(current, fresher):
+        if fresher is None or not should_post(current, fresher.update):
             return Outcome.NOT_NEEDED
         await poster.post(perp.oracle, fresher)
     except (SourceUnavailable, PublishError) as e:

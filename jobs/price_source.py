@@ -3,16 +3,19 @@
 `local`: the update the local publisher last wrote for the feed, at the feed's push-oracle
 address (`keepernet prices --feed`): on the localnet the publisher plays Pyth's price service.
 `hermes`: the latest update of Pyth's price service, read through `pythclient`'s
-`HermesClient` (`/v2/updates/price/latest`).
+`HermesClient` (`/v2/updates/price/latest`), with the accumulator update data that proves it
+(a Wormhole VAA and Merkle proofs, chain/accumulator.py).
 
-Either is posted by writing the account through the localnet's `keepernet_setAccounts`
-(chain/publisher.py), fully verified: there is no Wormhole verification on the localnet. A
-real cluster would need the receiver's `post_update` instruction carrying Hermes' VAA, which
-the keepers do not build yet: `price_source` refuses to post to any cluster but a local one.
+How an update is posted is jobs/price_poster.py's: written directly on the localnet, through
+the Pyth Solana Receiver on a real cluster, which takes only Hermes' proven updates: there
+`hermes` needs the keypairs of the pull accounts (`prices.pull_keys`), and `local` proves
+nothing.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,10 +30,19 @@ from fleet.settings import Settings, SettingsError
 from jobs.errors import Permanent
 
 
+@dataclass(frozen=True)
+class Sourced:
+    """An update of a source, and the accumulator update data that proves it (Hermes'; None
+    from the local publisher, which proves nothing)."""
+
+    update: PriceUpdate
+    update_data: bytes | None = None
+
+
 class PriceSource(Protocol):
     """The latest update of a feed, stamped as posted at `slot`; None when it has none."""
 
-    async def latest(self, feed_id: bytes, slot: int) -> PriceUpdate | None: ...
+    async def latest(self, feed_id: bytes, slot: int) -> Sourced | None: ...
 
 
 class SourceUnavailable(Exception):
@@ -47,7 +59,7 @@ class LocalSource:
 
     rpc: RpcClient
 
-    async def latest(self, feed_id: bytes, slot: int) -> PriceUpdate | None:
+    async def latest(self, feed_id: bytes, slot: int) -> Sourced | None:
         response = await self.rpc.call("get_account_info", push_feed_address(feed_id))
         if response.value is None:
             return None
@@ -55,10 +67,11 @@ class LocalSource:
             update = PriceUpdate.decode(bytes(response.value.data))
         except ValueError as e:
             raise NotAPriceUpdate(f"the local publisher's account of the feed: {e}") from None
-        return PriceUpdate(feed_id=update.feed_id, price=update.price, conf=update.conf,
-                           exponent=update.exponent, publish_time=update.publish_time,
-                           posted_slot=slot, prev_publish_time=update.prev_publish_time,
-                           ema_price=update.ema_price, ema_conf=update.ema_conf)
+        return Sourced(PriceUpdate(
+            feed_id=update.feed_id, price=update.price, conf=update.conf,
+            exponent=update.exponent, publish_time=update.publish_time, posted_slot=slot,
+            prev_publish_time=update.prev_publish_time, ema_price=update.ema_price,
+            ema_conf=update.ema_conf))
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ class HermesSource:
 
     url: str
 
-    async def latest(self, feed_id: bytes, slot: int) -> PriceUpdate | None:
+    async def latest(self, feed_id: bytes, slot: int) -> Sourced | None:
         # HermesClient joins paths with os.path.join: the endpoint must end with a slash
         client = HermesClient([], endpoint=self.url.rstrip("/") + "/")
         try:
@@ -78,10 +91,23 @@ class HermesSource:
         for feed in feeds:
             if feed["feed_id"].removeprefix("0x") == feed_id.hex():
                 price, ema = feed["price"], feed["ema_price"]
-                return PriceUpdate(feed_id=feed_id, price=price.price, conf=price.conf,
-                                   exponent=price.expo, publish_time=price.publish_time,
-                                   posted_slot=slot, prev_publish_time=price.publish_time,
-                                   ema_price=ema.price, ema_conf=ema.conf)
+                return Sourced(PriceUpdate(
+                    feed_id=feed_id, price=price.price, conf=price.conf, exponent=price.expo,
+                    publish_time=price.publish_time, posted_slot=slot,
+                    prev_publish_time=price.publish_time, ema_price=ema.price,
+                    ema_conf=ema.conf), _update_data(feed))
+        return None
+
+
+def _update_data(feed: dict[str, object]) -> bytes | None:
+    """The accumulator update data Hermes sent with `feed` (one blob for the feeds asked,
+    base64); None when it sent none readable."""
+    blobs = feed.get("update_data")
+    if not isinstance(blobs, list) or len(blobs) != 1 or not isinstance(blobs[0], str):
+        return None
+    try:
+        return base64.b64decode(blobs[0], validate=True)
+    except binascii.Error:
         return None
 
 
@@ -96,15 +122,21 @@ def is_local(url: str) -> bool:
         return False
 
 
+def remote_endpoints(settings: Settings) -> list[str]:
+    """The names of the RPC endpoints that are not local: any, and the keepers post to a real
+    cluster."""
+    return [e.name for e in settings.rpc if not is_local(e.url)]
+
+
 def check_price_source(settings: Settings) -> None:
-    """SettingsError for `hermes` when an RPC endpoint is not local: posting to a real cluster
-    is not supported yet (see the module docstring)."""
-    remote = [e.name for e in settings.rpc if not is_local(e.url)]
-    if settings.prices.source == "hermes" and remote:
+    """SettingsError for `hermes` on a real cluster without `prices.pull_keys`: the receiver
+    creates and writes a pull account only with its keypair's signature."""
+    remote = remote_endpoints(settings)
+    if settings.prices.source == "hermes" and remote and settings.prices.pull_keys is None:
         raise SettingsError([
-            f"KEEPERNET_PRICE_SOURCE (TOML prices.source): hermes posts only to a localnet, "
-            f"and {', '.join(remote)} is not one: a real cluster needs the receiver's "
-            f"post_update with Hermes' VAA, which the keepers do not build yet"])
+            f"KEEPERNET_PULL_KEYS (TOML prices.pull_keys): missing: hermes posts to "
+            f"{', '.join(remote)} through the Pyth Solana Receiver, which needs the "
+            f"keypairs of the pull accounts"])
 
 
 def price_source(settings: Settings, rpc: RpcClient) -> PriceSource:

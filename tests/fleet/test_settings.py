@@ -114,6 +114,7 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
         "KEEPERNET_REWARD_TOKEN_ACCOUNT": REWARD_TOKEN,
         "KEEPERNET_PRICE_SOURCE": "Hermes",
         "KEEPERNET_HERMES_URL": "http://127.0.0.1:7070",
+        "KEEPERNET_PULL_KEYS": str(tmp_path),
     })
     assert s.rpc == (Endpoint("primary", "https://a.example/k", 100.0),
                      Endpoint("rpc2", "https://b.example", 50.0),
@@ -131,6 +132,7 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
     assert s.rpc_batches == "off"
     assert s.liquidator.reward_token_account == Pubkey.from_string(REWARD_TOKEN)
     assert (s.prices.source, s.prices.hermes_url) == ("hermes", "http://127.0.0.1:7070")
+    assert s.prices.pull_keys == tmp_path
 
 
 FULL_TOML = f"""
@@ -258,6 +260,7 @@ def test_missing_in_the_file_names_the_file(tmp_path: Path) -> None:
     ("KEEPERNET_REWARD_TOKEN_ACCOUNT", "mine", "not a base58 public key: 'mine'"),
     ("KEEPERNET_PRICE_SOURCE", "oracle", "must be one of local, hermes, not 'oracle'"),
     ("KEEPERNET_HERMES_URL", "ftp://hermes.example", "not a Hermes URL"),
+    ("KEEPERNET_PULL_KEYS", "/nonexistent/pull", "not a directory: '/nonexistent/pull'"),
     ("KEEPERNET_REDIS_MAX_CONNECTIONS", "0", "must be greater than 0, not 0"),
     ("KEEPERNET_JOB_RUNS_RETENTION_DAYS", "0", "must be greater than 0, not 0"),
     ("KEEPERNET_REDIS_URL", "redis+sentinel://:pw@s1:26379", "names no master"),
@@ -325,7 +328,7 @@ def test_the_variables_are_those_documented() -> None:
         "KEEPERNET_CU_PRICE_PERCENTILE", "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS",
         "KEEPERNET_CU_LIMIT_MARGIN", *(f"KEEPERNET_TIMEOUT_{job}_S" for job in JOB_NAMES),
         "KEEPERNET_SCAN_INTERVAL_S", "KEEPERNET_REWARD_TOKEN_ACCOUNT",
-        "KEEPERNET_PRICE_SOURCE", "KEEPERNET_HERMES_URL")
+        "KEEPERNET_PRICE_SOURCE", "KEEPERNET_HERMES_URL", "KEEPERNET_PULL_KEYS")
     assert documented == ENV_VARS
 
 
