@@ -117,6 +117,8 @@ def prometheus(tmp: Path, targets: dict[str, int]) -> Iterator[str]:
 async def query(http: aiohttp.ClientSession, url: str, promql: str) -> list[dict[str, Any]]:
     try:
         async with http.get(f"{url}/api/v1/query", params={"query": promql}) as response:
+            if response.status == 503:  # up, its storage not ready yet (a busy machine)
+                return []
             body = await response.json()
     except aiohttp.ClientConnectionError:
         return []  # not up yet
