@@ -84,7 +84,9 @@ async def price_trigger(deps: WorkerDeps) -> None:
     log.info("liquidator instance joined", instance=fleet.instance)
     try:
         await PriceTrigger(deps.chain, fast_path.liquidate, fleet,
-                           deps.settings.websocket_url(), beat_s=BEAT_S).run()
+                           deps.settings.websocket_url(), beat_s=BEAT_S,
+                           book_partitions=deps.settings.liquidator.book_partitions,
+                           book_reconcile_s=deps.settings.liquidator.book_reconcile_s).run()
     finally:
         await fast_path.drain()
 

@@ -1,4 +1,4 @@
-"""The price trigger's refresh period, from its book alone (no servers); the chain's time it
+"""The price trigger judging each market at its own limits (no servers); the chain's time it
 accrues funding to, as a pure function and on a localnet whose clock has travelled."""
 
 from __future__ import annotations
@@ -41,17 +41,6 @@ def book(n: int, *, oracle: Pubkey | None = None, staleness: Sequence[int] = (25
                              max_oracle_staleness_slots=slots)
          for m, slots in zip(markets, staleness, strict=True)},
         [Keypair().pubkey() for _ in range(len(records))], records)
-
-
-def test_a_large_book_is_refreshed_less_often() -> None:
-    unused: Any = None
-    trigger = PriceTrigger(chain=unused, liquidate=unused, fleet=unused, ws_url="")
-    assert trigger.refresh_period_s() == trigger.book_refresh_s == 2.0
-    trigger.book = book(1_000)
-    assert trigger.refresh_period_s() == 2.0
-    trigger.book = book(100_000)
-    assert len(trigger.book) == 100_000
-    assert trigger.refresh_period_s() == 20.0
 
 
 async def test_each_market_judges_a_shared_oracle_with_its_own_limits() -> None:
