@@ -27,7 +27,8 @@ def record(market: Pubkey, side: int, collateral: int, size: int = SIZE) -> np.v
     r["perp_market"] = np.void(bytes(market))
     r["side"], r["size"], r["entry_price"], r["collateral"] = side, size, PRICE, collateral
     r["opened_at"] = collateral  # something per position that a moved row must carry along
-    return r[0]
+    first: np.void = r[0]
+    return first
 
 
 def data(r: np.void) -> bytes:
