@@ -138,10 +138,10 @@ async def read_prices(deps: JobDeps, rules: Mapping[Pubkey, OracleRule]) -> Pric
 
 async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
                          instances: Sequence[str] | None = None,
-                         me: str | None = None) -> ScanResult:
+                         me: str | None = None, partitions: int = 1) -> ScanResult:
     """The positions to liquidate now (of `perp_market`, or all; with `instances` and `me`,
-    this instance's share)."""
-    book = await load_book(deps, perp_market)
+    this instance's share), read in `partitions` answers per side."""
+    book = await load_book(deps, perp_market, partitions=partitions)
     prices = await read_prices(deps, book.rules)
     refused = prices.refused
     await request_posts(deps, [(m, book.rules[m].oracle, book.rules[m].limits)

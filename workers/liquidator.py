@@ -69,7 +69,8 @@ async def run_scan(deps: WorkerDeps, perp_market: object = None) -> Outcome:
         market = pubkey_arg(perp_market)
         if market is None:
             return Outcome.FAILED
-    result = await scan_positions(deps.chain, market)
+    result = await scan_positions(deps.chain, market,
+                                  partitions=deps.settings.liquidator.book_partitions)
     queued = await enqueue_liquidations(deps.redis, result.candidates)
     log.info("scan enqueued liquidations", judged=result.judged, found=len(result.candidates),
              queued=queued, refused={str(k): v for k, v in result.refused.items()})
