@@ -8,7 +8,8 @@ discriminator), with reconnection.
 (re)subscription it starts `on_connected()` beside the reading, so that notifications keep
 arriving while it runs (the liquidator's book loads there and takes what is notified
 meanwhile); notifications missed while disconnected are gone, hence the call after each
-reconnection. Each subscription counts as a request in `keepernet_rpc_requests_total`.
+reconnection. A refused subscription is asked again with the same backoff. Each
+subscription counts as a request in `keepernet_rpc_requests_total`.
 """
 
 from __future__ import annotations
@@ -119,6 +120,10 @@ async def watch_program(ws_url: str, program: Pubkey, kinds: Sequence[ProgramKin
         except (OSError, TimeoutError, WebSocketException) as e:
             log.warning("program watch lost its connection", error=str(e) or type(e).__name__,
                         retry_in_s=delay)
+        except SubscribeRefused as e:
+            # a provider's subscription limit, or a passing refusal: asked again later (the
+            # caller's reconcile keeps its copy meanwhile)
+            log.warning("program watch refused", error=str(e), retry_in_s=delay)
         finally:
             if connected is not None:
                 connected.cancel()

@@ -14,6 +14,7 @@ is the safety net for anything a provider failed to notify.
 from __future__ import annotations
 
 import asyncio
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +26,7 @@ from jobs.deps import JobDeps
 from jobs.liquidation import load_book
 from jobs.liquidation_plan import PositionBook
 from program import layouts
-from program.accounts import PerpMarket
+from program.accounts import PerpMarket, UnknownAccount
 
 POSITIONS = ProgramKind(layouts.discriminator("Position"), layouts.POSITION.itemsize)
 PERP_MARKETS = ProgramKind(layouts.discriminator("PerpMarket"), layouts.PERP_MARKET.itemsize)
@@ -95,7 +96,12 @@ class BookFeed:
                         _slot: int) -> None:
         for buffer in self._buffers:
             buffer.append((kind, address, data))
-        apply_change(self.book, kind, address, data)
+        try:
+            apply_change(self.book, kind, address, data)
+        except (UnknownAccount, struct.error) as e:  # not an account the program reads
+            log.warning("liquidator book skipped an unreadable account", address=str(address),
+                        error=str(e))
+            return
         self.on_book(self.book)
 
     async def _connected(self) -> None:

@@ -42,7 +42,7 @@ from chain.watch import watch_accounts
 from fleet.book_feed import BookFeed
 from fleet.membership import Fleet
 from jobs.deps import JobDeps
-from jobs.liquidation import load_book, read_prices
+from jobs.liquidation import read_prices
 from jobs.liquidation_plan import Candidate, PositionBook
 
 log = structlog.get_logger(__name__)
@@ -125,12 +125,6 @@ class PriceTrigger:
         self._loaded.set()
         if not book.oracles <= self._watching:  # an oracle gone may stay watched
             self._oracles_moved.set()
-
-    async def refresh(self) -> None:
-        """Load the open positions and the perp markets (with the oracle limits each copied
-        at creation) afresh, and the chain's time."""
-        self.book = await load_book(self.chain, partitions=self.book_partitions)
-        await self.read_clock()
 
     async def read_clock(self) -> None:
         """Read the chain's time (funding accrues to it; the cluster's clock drifts from

@@ -18,6 +18,7 @@ from chain.pyth import price_account
 from chain.sender import FeePolicy, Sender
 from fleet.price_trigger import ChainTime, PriceTrigger
 from jobs.deps import JobDeps
+from jobs.liquidation import load_book
 from jobs.liquidation_plan import LONG, Candidate, PositionBook
 from program import layouts
 from program.client import PerpMarketParams
@@ -98,11 +99,13 @@ async def test_funding_accrues_to_the_chains_time_not_the_wall_clock() -> None:
             await trigger.on_price(world.oracle, bytes(oracle.data), clock.slot)
 
         try:
-            await trigger.refresh()
+            trigger.book = await load_book(deps)
+            await trigger.read_clock()
             await a_fresh_price()
             assert found == []
             await world.seeder.travel(DAY_S)
-            await trigger.refresh()
+            trigger.book = await load_book(deps)
+            await trigger.read_clock()
             assert trigger.chain_time is not None
             assert trigger.chain_time.unix_timestamp > time.time() + DAY_S - 60
             await a_fresh_price()
