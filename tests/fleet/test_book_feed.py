@@ -16,11 +16,13 @@ import numpy as np
 import pytest
 from based58 import b58encode
 from redis.asyncio import Redis
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.localnet.seed import PositionSpec
 from chain.prices import Quote
+from chain.publisher import Feed, Publisher
 from chain.sender import FeePolicy, Sender
 from fleet.book_feed import BookFeed
 from fleet.membership import Fleet
@@ -30,7 +32,17 @@ from jobs.liquidation import liquidate_position, load_book
 from jobs.liquidation_plan import FLAT, LONG, SHORT, Candidate, PositionBook
 from jobs.outcome import Outcome
 from program import layouts
-from tests.support.perp_world import CRASHED, FRAGILE, PRICE, SIZE, SOLID, PerpWorld, perp_world
+from tests.support.perp_world import (
+    CRASHED,
+    FRAGILE,
+    PRICE,
+    SIZE,
+    SOLID,
+    PerpWorld,
+    Settable,
+    funded_perp_market,
+    perp_world,
+)
 
 CAP = 16  # what a provider's cap per answer stands for here
 POSITION_DISCRIMINATOR = b58encode(layouts.discriminator("Position")).decode()
@@ -184,3 +196,32 @@ async def test_the_partitioned_load_reads_what_one_answer_reads(partitions: int)
             assert max(answers) > CAP  # so the cap below means something
         else:
             assert max(answers) <= CAP
+
+
+async def test_a_market_created_after_the_load_joins_with_its_positions() -> None:
+    async with perp_world([PositionSpec(LONG, SIZE, SOLID)],
+                          publish_every_s=None) as world, chain_deps(world) as deps:
+        told = Told([])
+        feed = BookFeed(deps, world.net.ws_url, on_book=told)
+        running = asyncio.create_task(feed.run())
+        try:
+            await until(lambda: told.sizes[-1:] == [1], 15, "the book loaded")
+            assert feed.book.oracles == {world.oracle}
+            oracle = Keypair().pubkey()
+            publisher = Publisher(world.net.url, [Feed(oracle, Settable(PRICE))])
+            try:
+                await publisher.publish(0)  # a market is created on a fresh price
+                market = await funded_perp_market(world.net, 2, oracle)
+            finally:
+                await publisher.close()
+            await until(lambda: market in feed.book.markets, 10, "the new market in the book")
+            (opened,) = await world.seeder.positions_written(
+                market, [PositionSpec(LONG, SIZE, FRAGILE)], PRICE)
+            await until(lambda: opened in feed.book, 10, "its position in the book")
+            assert feed.book.oracles == {world.oracle, oracle}
+            assert {c.position for c in feed.book.liquidatable(
+                {market: Quote(CRASHED, 0)}, now=0)} == {opened}
+        finally:
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
