@@ -34,6 +34,13 @@ all along (the program refuses a price older than 25 slots).
   once its leases lapse (fleet/lease.py, fleet/fast_path.py); reported beside the fault-free
   reaction, target p99 <= 3 s.
 
+- Book upkeep: before the fleet starts, the liquidator's book kept for UPKEEP_S in a process of
+  its own (bench/book_upkeep.py), as the price trigger keeps it (programSubscribe after one
+  load in UPKEEP_PARTITIONS answers per side, decoded off the event loop) and, as the
+  baseline, as it kept it before (every position re-read and decoded on the event loop every
+  max(2 s, 0.2 ms per position)): the event loop's lag p99 meanwhile (target <= 20 ms) and
+  the process' peak resident memory (target <= 1 GiB at 1,000,000 positions).
+
 Prints one table of every scale's figures (value the fleet's, baseline the naive keeper's,
 ratio fleet ÷ baseline, target, met; the reaction's target, one slot, applies at 10,000
 positions) and writes bench/results/reaction.json in the shape of bench/report.py, with every
@@ -59,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import orjson
 import structlog
 from anchorpy import Program
 from arq.connections import RedisSettings, create_pool
@@ -111,6 +119,13 @@ STEADY_JOBS = 100
 STEADY_GAP_S = 0.05
 STEADY_RESULT_TIMEOUT_S = 10.0
 ACCOUNTS_PER_READ = 50  # getMultipleAccounts takes at most 100 keys
+UPKEEP_S = 20.0
+# one answer per side: the localnet scans every account for each answer, so 256 partitions
+# take it 14 s at 10,000 positions (a provider indexes them; see README)
+UPKEEP_PARTITIONS = 1
+TARGET_LAG_P99_S = 0.020
+TARGET_RSS_MIB, TARGET_RSS_SCALE = 1024.0, 1_000_000
+MIB = 2**20
 
 
 @dataclass
@@ -365,6 +380,7 @@ class Figures:
     starts: list[float]  # crash to each liquidation's start
     steady: list[float]  # enqueue-to-start of jobs enqueued one at a time (fleet only)
     faulted: dict[str, list[float]] = field(default_factory=dict)  # FAULTS → reactions (fleet)
+    upkeep: dict[str, float] = field(default_factory=dict)  # bench/book_upkeep.py's figures
 
 
 def figures(fleet: Figures, baseline: Figures, positions: int) -> list[Figure]:
@@ -392,11 +408,37 @@ def figures(fleet: Figures, baseline: Figures, positions: int) -> list[Figure]:
                   "s", target_op="<="),
         Figure.of(f"enqueue-to-start, one at a time, p99{at}", percentile(fleet.steady, 99),
                   "s", target=TARGET_QUEUE_P99_S, target_op="<="),
+        Figure.of(f"liquidator event-loop lag keeping the book, p99{at}",
+                  fleet.upkeep.get("lag_p99_s"), "s", baseline=baseline.upkeep.get("lag_p99_s"),
+                  target=TARGET_LAG_P99_S, target_op="<="),
+        Figure.of(f"liquidator book upkeep peak resident memory{at}",
+                  fleet.upkeep.get("peak_rss_bytes", math.nan) / MIB, "MiB",
+                  baseline=baseline.upkeep.get("peak_rss_bytes", math.nan) / MIB,
+                  target=TARGET_RSS_MIB if positions == TARGET_RSS_SCALE else None,
+                  target_op="<="),
     ]
 
 
 def say(text: str) -> None:
     print(text, flush=True)
+
+
+async def book_upkeep(mode: str, rpc_url: str, ws_url: str, program_id: Pubkey) \
+        -> dict[str, float]:
+    """bench/book_upkeep.py's figures for `mode` (`feed` or `reread`), in a process of its
+    own."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.book_upkeep", mode, rpc_url, ws_url, str(program_id),
+        str(UPKEEP_S), str(UPKEEP_PARTITIONS), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+    out, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"bench.book_upkeep {mode} exited with {process.returncode}")
+    figures: dict[str, float] = orjson.loads(out.splitlines()[-1])
+    say(f"book upkeep, {mode}: event-loop lag p99 {figures['lag_p99_s'] * 1000:.1f} ms "
+        f"(max {figures['lag_max_s'] * 1000:.0f} ms), "
+        f"peak RSS {figures['peak_rss_bytes'] / MIB:.0f} MiB, {figures['positions']:,.0f} "
+        f"positions, first load {figures['first_load_s'] or math.nan:.2f} s")
+    return figures
 
 
 async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figures, Figures]:
@@ -434,6 +476,9 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
             say(f"localnet on {rpc_url}; seeded 2 markets of {per_market:,} positions "
                 f"({len(fleet_market.crossing)} crossing each) and {len(FAULTS)} of "
                 f"{crossing} crossing in {time.monotonic() - started:.0f} s")
+
+            upkeep = {mode: await book_upkeep(mode, rpc_url, ws_url, program_id)
+                      for mode in ("feed", "reread")}
 
             rpc = RpcClient([Endpoint("localnet", rpc_url, max_rps=5000)])
             closers.append(rpc)
@@ -490,9 +535,10 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
             base_reactions = landings.reactions(base_market.crossing, t0)
             say(f"baseline: {sum(map(math.isfinite, base_reactions))}/{len(base_reactions)} "
                 f"landed; total run {time.monotonic() - started:.0f} s")
-            return (Figures(fleet_reactions, fleet_starts, steady, faulted),
+            return (Figures(fleet_reactions, fleet_starts, steady, faulted, upkeep["feed"]),
                     Figures(base_reactions,
-                            crash_to_start(keeper.starts, base_market.crossing, t0), []))
+                            crash_to_start(keeper.starts, base_market.crossing, t0), [],
+                            upkeep=upkeep["reread"]))
         finally:
             await stop_tasks(tasks)
             for closer in closers:
@@ -548,7 +594,8 @@ def main(argv: list[str]) -> int:
                                      "baseline": samples(baseline.reactions)},
                      "steady_queue_s": samples(fleet.steady),
                      "faulted_reactions_s": {fault: samples(reactions)
-                                             for fault, reactions in fleet.faulted.items()}})
+                                             for fault, reactions in fleet.faulted.items()},
+                     "book_upkeep": {"feed": fleet.upkeep, "reread": baseline.upkeep}})
     result = BenchResult("reaction", found, {
         "crossing_per_market": args.crossing, "instances": args.instances,
         "baseline_interval_s": BASELINE_INTERVAL_S, "target_scale": TARGET_SCALE,

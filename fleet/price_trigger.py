@@ -10,9 +10,9 @@ Each liquidator instance runs one `PriceTrigger` beside its arq worker:
   accrued to the chain's time (`ChainTime`: the chain's clock as last read, plus the seconds
   elapsed since on this host's monotonic clock; a cluster's clock drifts from wall time);
   a refused price (stale, halted, too uncertain) triggers nothing;
-- it keeps the open positions in a `PositionBook`, re-read every `book_refresh_s`, or less
-  often for a large book (`refresh_period_s`; a position opened since is caught at the next
-  refresh, and by the cron scan);
+- it keeps the open positions in a `PositionBook` that a `BookFeed` (fleet/book_feed.py)
+  keeps current from the program's notifications after one load, each change within one
+  notification; a market on an oracle not watched yet restarts the watch on the new set;
 - it beats into the liquidator fleet (`fleet.membership`) and judges only the positions
   `owner_of` assigns to it among the live instances, so N instances share the scan; a dead
   instance's share moves to the others once its beat ages out;
@@ -39,14 +39,13 @@ from solders.pubkey import Pubkey
 
 from chain.prices import OracleRefused, Quote, judge_quote
 from chain.watch import watch_accounts
+from fleet.book_feed import BookFeed
 from fleet.membership import Fleet
 from jobs.deps import JobDeps
-from jobs.liquidation import load_book, read_prices
+from jobs.liquidation import read_prices
 from jobs.liquidation_plan import Candidate, PositionBook
 
 log = structlog.get_logger(__name__)
-
-REFRESH_S_PER_POSITION = 0.0002  # 10,000 positions: every 2 s; 100,000: every 20 s
 
 Callable0 = Callable[[], Awaitable[object]]
 Liquidate = Callable[[list[Candidate]], Awaitable[int]]
@@ -74,31 +73,42 @@ class PriceTrigger:
     liquidate: Liquidate  # takes the candidates found; how many it queued (not queued already)
     fleet: Fleet
     ws_url: str
-    book_refresh_s: float = 2.0
+    clock_refresh_s: float = 2.0  # the chain's time re-read (and a failed start retried)
     beat_s: float = 1.0
-    book: PositionBook = field(default_factory=lambda: PositionBook.from_accounts({}, []))
+    book_partitions: int = 1  # the load's answers per side (jobs/position_load.py)
+    book_reconcile_s: float = 0.0  # the full reload's period (0: never)
+    book: PositionBook = field(default_factory=PositionBook)
     refused: dict[Pubkey, str] = field(default_factory=dict)  # market -> the program's error
-    chain_time: ChainTime | None = None  # as of the last refresh or rescan
+    chain_time: ChainTime | None = None  # as of the last clock read or rescan
+    _loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    _oracles_moved: asyncio.Event = field(default_factory=asyncio.Event)
+    _watching: frozenset[Pubkey] = frozenset()
 
     async def run(self) -> None:
         await self._quietly(self.fleet.beat)
-        while not await self._quietly(self.refresh):  # the node or Redis may not be up yet
-            await asyncio.sleep(self.book_refresh_s)
-        tasks = [asyncio.create_task(self._every(self.beat_s, self.fleet.beat), name="beat")]
+        feed = BookFeed(self.chain, self.ws_url, partitions=self.book_partitions,
+                        reconcile_s=self.book_reconcile_s, on_book=self._book_changed,
+                        book=self.book)
+        tasks = [asyncio.create_task(self._every(self.beat_s, self.fleet.beat), name="beat"),
+                 asyncio.create_task(feed.run(), name="book feed")]
         try:
+            await self._loaded.wait()
+            while not await self._quietly(self.read_clock):  # the node may not be up yet
+                await asyncio.sleep(self.clock_refresh_s)
+            tasks.append(asyncio.create_task(self._every(self.clock_refresh_s,
+                                                         self.read_clock), name="clock"))
             while True:
-                # watch the book's oracles until the refresh finds a market on another oracle
-                oracles = self.book.oracles
+                # watch the book's oracles until a market on another oracle joins
+                self._watching = self.book.oracles
+                self._oracles_moved.clear()
                 # quietly: a Redis or RPC failure while handling one notification must not
                 # end the watch (the next price, or the cron scan, finds the positions again)
                 watch = asyncio.create_task(
-                    watch_accounts(self.ws_url, sorted(oracles, key=bytes),
+                    watch_accounts(self.ws_url, sorted(self._watching, key=bytes),
                                    partial(self._quietly, self.on_price),
                                    partial(self._quietly, self.rescan)), name="watch")
                 try:
-                    while self.book.oracles == oracles:
-                        await asyncio.sleep(self.refresh_period_s())
-                        await self._quietly(self.refresh)
+                    await self._oracles_moved.wait()
                 finally:
                     watch.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -106,19 +116,19 @@ class PriceTrigger:
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self.fleet.leave()
 
-    def refresh_period_s(self) -> float:
-        """How long until the next refresh: `book_refresh_s`, longer for a large book (a
-        re-read costs the node and this worker time per position; at 100,000 positions every
-        2 s they would do little else)."""
-        return max(self.book_refresh_s, len(self.book) * REFRESH_S_PER_POSITION)
+    def _book_changed(self, book: PositionBook) -> None:
+        self.book = book
+        self._loaded.set()
+        if not book.oracles <= self._watching:  # an oracle gone may stay watched
+            self._oracles_moved.set()
 
-    async def refresh(self) -> None:
-        """Re-read the open positions and the perp markets (with the oracle limits each
-        copied at creation), and the chain's time."""
-        self.book = await load_book(self.chain)
+    async def read_clock(self) -> None:
+        """Read the chain's time (funding accrues to it; the cluster's clock drifts from
+        this host's)."""
         clock, _ = await self.chain.raw_snapshot()
         self.chain_time = ChainTime(clock.unix_timestamp, time.monotonic())
 

@@ -37,6 +37,8 @@ are.
     KEEPERNET_TIMEOUT_<JOB>_S               timeouts.<job>                see JobTimeouts
     KEEPERNET_SCAN_INTERVAL_S               liquidator.scan_interval_s    10.0
     KEEPERNET_REWARD_TOKEN_ACCOUNT          liquidator.reward_token_account  none (derived)
+    KEEPERNET_BOOK_PARTITIONS               liquidator.book_partitions    1 (or 256, 65536)
+    KEEPERNET_BOOK_RECONCILE_S              liquidator.book_reconcile_s   300.0 (0: never)
     KEEPERNET_PRICE_SOURCE                  prices.source                 local
     KEEPERNET_HERMES_URL                    prices.hermes_url             https://hermes.pyth.network/
     KEEPERNET_PULL_KEYS                     prices.pull_keys              none
@@ -91,6 +93,7 @@ from chain.keys import KeypairError, check_keypair_file, load_keypair
 from chain.sender import FeePolicy
 from fleet.redis_url import SENTINEL_SCHEME, is_sentinel, parse_sentinel
 from jobs import registry
+from jobs.position_load import PARTITIONS as BOOK_PARTITIONS
 
 ENV_PREFIX = "KEEPERNET_"
 CONFIG_ENV = "KEEPERNET_CONFIG"
@@ -228,6 +231,15 @@ def _pubkey(value: object) -> Pubkey:
         return Pubkey.from_string(text)
     except ValueError:
         raise ValueError(f"not a base58 public key: {text!r}") from None
+
+
+def _one_of(*choices: int) -> Callable[[object], int]:
+    def parse(value: object) -> int:
+        number = _integer(value)
+        if number not in choices:
+            raise ValueError(f"must be one of {', '.join(map(str, choices))}, not {number}")
+        return number
+    return parse
 
 
 def _choice(*choices: str) -> Callable[[object], str]:
@@ -443,10 +455,15 @@ class JobTimeouts:
 class LiquidatorSettings:
     """`scan_interval_s`: the cron safety net's period, between price-triggered scans;
     `reward_token_account`: where the program pays the keeper's liquidation rewards (None:
-    the keeper's associated token account for the quote mint)."""
+    the keeper's associated token account for the quote mint); `book_partitions`: in how
+    many answers per side the price trigger loads its book (by the owners' leading bytes, so
+    that no answer exceeds a provider's cap); `book_reconcile_s`: how often it reloads the
+    book whole besides the notifications keeping it (0: never)."""
 
     scan_interval_s: _Seconds = 10.0
     reward_token_account: Annotated[Pubkey | None, PlainValidator(_pubkey)] = None
+    book_partitions: Annotated[int, PlainValidator(_one_of(*BOOK_PARTITIONS))] = 1
+    book_reconcile_s: Annotated[float, PlainValidator(_non_negative_float)] = 300.0
 
 
 PRICE_SOURCES = ("local", "hermes")
@@ -591,6 +608,8 @@ _ENV: dict[str, str] = {  # TOML key -> environment variable, in the module's ta
     **{f"timeouts.{job}": f"KEEPERNET_TIMEOUT_{job.upper()}_S" for job in JOBS},
     "liquidator.scan_interval_s": "KEEPERNET_SCAN_INTERVAL_S",
     "liquidator.reward_token_account": "KEEPERNET_REWARD_TOKEN_ACCOUNT",
+    "liquidator.book_partitions": "KEEPERNET_BOOK_PARTITIONS",
+    "liquidator.book_reconcile_s": "KEEPERNET_BOOK_RECONCILE_S",
     "prices.source": "KEEPERNET_PRICE_SOURCE",
     "prices.hermes_url": "KEEPERNET_HERMES_URL",
     "prices.pull_keys": "KEEPERNET_PULL_KEYS",

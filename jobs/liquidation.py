@@ -11,14 +11,11 @@ position is flat (`already_done`), healthy (`not_needed`) or its oracle refused 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
-from based58 import b58encode
-from solana.rpc.types import MemcmpOpts
 from solders.account import Account
 from solders.pubkey import Pubkey
 
@@ -28,22 +25,19 @@ from jobs.deps import JobDeps, MissingAccount, Step, run_planned
 from jobs.liquidation_plan import (
     FLAT,
     LONG,
-    SHORT,
     Candidate,
     OracleRule,
     PositionBook,
     is_liquidatable,
 )
 from jobs.outcome import Outcome
+from jobs.position_load import load_positions
 from jobs.price_request import STALE, request_posts
 from jobs.registry import LIQUIDATE_POSITION, SCAN_POSITIONS
 from jobs.reward_token import creating_reward_token, reward_token_address
 from metrics import definitions as metric
-from program import layouts
 from program.accounts import Config, PerpMarket, Position, ProgramAccount
 
-POSITION_PERP_MARKET_OFFSET = layouts.offset(layouts.POSITION, "perp_market")
-POSITION_SIDE_OFFSET = layouts.offset(layouts.POSITION, "side")
 # Facts that never change once on chain (a position's market is in its PDA's seeds, a
 # market's oracle is set at creation), so each keeper process looks them up once. Bounded:
 # cleared when full, the cost of which is one more lookup per position.
@@ -73,30 +67,19 @@ def _expect(account: ProgramAccount | None, kind: type[A], address: Pubkey) -> A
     return account
 
 
-def _side_filter(side: int) -> MemcmpOpts:
-    return MemcmpOpts(offset=POSITION_SIDE_OFFSET, bytes=b58encode(bytes([side])).decode())
-
-
-async def load_book(deps: JobDeps, perp_market: Pubkey | None = None) -> PositionBook:
+async def load_book(deps: JobDeps, perp_market: Pubkey | None = None, *,
+                    partitions: int = 1) -> PositionBook:
     """The open positions of every perp market (or of `perp_market`) with their markets; the
-    node sends only open ones (a filter on the side byte per side)."""
+    node sends only open ones (a filter on the side byte per side), in `partitions` answers
+    per side (jobs/position_load.py)."""
     if perp_market is None:
         markets = dict(await deps.rpc.program_accounts(deps.program, PerpMarket))
-        of_market: list[MemcmpOpts] = []
     else:
         _, (m,) = await deps.snapshot(perp_market)
         markets = {perp_market: m} if isinstance(m, PerpMarket) else {}
-        of_market = [MemcmpOpts(offset=POSITION_PERP_MARKET_OFFSET, bytes=str(perp_market))]
-    # the positions as raw records (of the layout's size, so that they concatenate into an
-    # array): decoding each with the IDL would block the event loop for half a second per 10,000
-    answers = await asyncio.gather(*(
-        deps.rpc.raw_program_accounts_at(
-            deps.program, Position,
-            [*of_market, _side_filter(side), layouts.POSITION.itemsize])
-        for side in (LONG, SHORT)))
-    raw = [item for _, items in answers for item in items]
-    keys = [address for address, _ in raw]
-    records = layouts.positions(b"".join(data for _, data in raw))
+    # the positions as raw records: decoding each with the IDL would block the event loop
+    # for half a second per 10,000
+    keys, records = await load_positions(deps, perp_market, partitions=partitions)
     # what a liquidation must otherwise look up first: the worker that loaded the book skips it
     _oracles.update((address, m.oracle) for address, m in markets.items())
     if len(_markets) + len(keys) > _ROUTES_MAX:
@@ -155,10 +138,10 @@ async def read_prices(deps: JobDeps, rules: Mapping[Pubkey, OracleRule]) -> Pric
 
 async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
                          instances: Sequence[str] | None = None,
-                         me: str | None = None) -> ScanResult:
+                         me: str | None = None, partitions: int = 1) -> ScanResult:
     """The positions to liquidate now (of `perp_market`, or all; with `instances` and `me`,
-    this instance's share)."""
-    book = await load_book(deps, perp_market)
+    this instance's share), read in `partitions` answers per side."""
+    book = await load_book(deps, perp_market, partitions=partitions)
     prices = await read_prices(deps, book.rules)
     refused = prices.refused
     await request_posts(deps, [(m, book.rules[m].oracle, book.rules[m].limits)

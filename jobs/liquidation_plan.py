@@ -50,6 +50,7 @@ _REL_ERROR = 1e-12
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
+_POSITION_DISCRIMINATOR = layouts.discriminator("Position")
 
 
 @dataclass(frozen=True)
@@ -174,80 +175,165 @@ def owner_of(position: Pubkey, instances: Sequence[str]) -> str:
     return max(instances, key=lambda i: (_weight(i, position), i))
 
 
-class _Market:
-    """One perp market's open positions as arrays: exact values for the integer rule and
-    float64 copies for the fast pass."""
+# the integer columns a book keeps per position (the Position fields the rule reads), and
+# the float64 copies its fast pass reads
+_EXACT = {"side": np.uint8, "size": np.uint64, "entry_price": np.uint64,
+          "collateral": np.uint64, "funding_snapshot": np.int64, "reserve": np.uint64,
+          "loss_snapshot": np.uint64, "opened_at": np.int64}
+_FLOAT = ("size", "entry_price", "collateral", "funding_snapshot", "reserve", "loss_snapshot")
+_FIRST_CAPACITY = 16
 
-    def __init__(self, market: BookMarket, keys: list[Pubkey], records: np.ndarray) -> None:
-        """`market` a PerpMarket account; `records` its positions' accounts as
-        program.layouts.POSITION records, in the order of `keys`."""
+
+class _Market:
+    """One perp market's open positions as columns: exact values for the integer rule and
+    float64 copies for the fast pass. Rows 0..n-1 hold the positions; a position is changed
+    in place, added at the end (the columns doubling when full) and removed by moving the
+    last row into its place, so each change costs O(1) amortized."""
+
+    def __init__(self, market: BookMarket) -> None:
+        self.set_market(market)
+        self.keys: list[Pubkey] = []
+        self.row: dict[Pubkey, int] = {}
+        self.exact_columns = {name: np.zeros(0, dtype) for name, dtype in _EXACT.items()}
+        self.float_columns = {name: np.zeros(0, np.float64) for name in _FLOAT}
+        # whose share each row is, for the last (instances, me) asked (None: not yet asked)
+        self.shard_of: tuple[tuple[str, ...], str] | None = None
+        self.mine = np.zeros(0, dtype=bool)
+
+    def set_market(self, market: BookMarket) -> None:
+        """The market's account as now (its funding and loss indexes move on)."""
         self.rule = OracleRule.of(market)
         self.oracle: Pubkey = market.oracle
         self.funding = Funding.of(market)
         self.bps = int(market.maintenance_margin_bps)
-        self.keys = keys
-        self.opened_at = records["opened_at"].tolist()
-        self.side = records["side"].astype(np.uint8)
-        self.size = records["size"].astype(np.uint64)
-        self.entry = records["entry_price"].astype(np.uint64)
-        self.collateral = records["collateral"].astype(np.uint64)
-        self.snapshot = records["funding_snapshot"].astype(np.int64)
-        self.reserve = records["reserve"].astype(np.uint64)
-        self.loss_snapshot = records["loss_snapshot"].astype(np.uint64)
         self.loss_index = (int(market.loss_index_long), int(market.loss_index_short))
-        self.long = self.side == LONG
-        self.sign = np.where(self.long, 1.0, -1.0)
-        self.size_f = self.size.astype(np.float64)
-        self.entry_f = self.entry.astype(np.float64)
-        self.collateral_f = self.collateral.astype(np.float64)
-        self.snapshot_f = self.snapshot.astype(np.float64)
-        self.reserve_f = self.reserve.astype(np.float64)
-        # the loss index only rises, so index - snapshot is never negative
-        self.loss_f = self.size_f * (
-            np.where(self.long, float(self.loss_index[0]), float(self.loss_index[1]))
-            - self.loss_snapshot.astype(np.float64)) / FUNDING_PRECISION
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def column(self, name: str) -> np.ndarray:
+        """The exact column `name` over the rows in use (a view)."""
+        return self.exact_columns[name][:len(self.keys)]
+
+    def floats(self, name: str) -> Floats:
+        """The float64 copy of column `name` over the rows in use (a view)."""
+        return self.float_columns[name][:len(self.keys)]
+
+    def _reserve(self, n: int) -> None:
+        capacity = len(self.exact_columns["side"])
+        if n <= capacity:
+            return
+        capacity = max(n, 2 * capacity, _FIRST_CAPACITY)
+        for columns in (self.exact_columns, self.float_columns):
+            for name, old in columns.items():
+                new = np.zeros(capacity, old.dtype)
+                new[:len(self.keys)] = old[:len(self.keys)]
+                columns[name] = new
+        mine = np.zeros(capacity, dtype=bool)
+        mine[:len(self.keys)] = self.mine[:len(self.keys)]
+        self.mine = mine
+
+    def extend(self, keys: Sequence[Pubkey], records: np.ndarray) -> None:
+        """Add positions not in the book yet (POSITION records in the order of `keys`)."""
+        start, end = len(self.keys), len(self.keys) + len(keys)
+        self._reserve(end)
+        for name in _EXACT:
+            self.exact_columns[name][start:end] = records[name]
+        for name in _FLOAT:
+            self.float_columns[name][start:end] = records[name]
+        self.keys.extend(keys)
+        self.row.update(zip(keys, range(start, end), strict=True))
+        if self.shard_of is not None:
+            instances, me = self.shard_of
+            self.mine[start:end] = [owner_of(k, instances) == me for k in keys]
+
+    def put(self, key: Pubkey, record: np.void) -> None:
+        """Add the position at `key`, or change it in place."""
+        i = self.row.get(key)
+        if i is None:
+            self.extend([key], np.array([record], dtype=record.dtype))
+            return
+        for name in _EXACT:
+            self.exact_columns[name][i] = record[name]
+        for name in _FLOAT:
+            self.float_columns[name][i] = record[name]
+
+    def remove(self, key: Pubkey) -> None:
+        """Drop the position at `key` (if held): the last row moves into its place."""
+        i = self.row.pop(key, None)
+        if i is None:
+            return
+        last = len(self.keys) - 1
+        if i != last:
+            moved = self.keys[last]
+            self.keys[i] = moved
+            self.row[moved] = i
+            for columns in (self.exact_columns, self.float_columns):
+                for values in columns.values():
+                    values[i] = values[last]
+            self.mine[i] = self.mine[last]
+        self.keys.pop()
+
+    def shard(self, instances: tuple[str, ...], me: str) -> Bools:
+        """Which rows `owner_of` gives to `me` among `instances`."""
+        if self.shard_of != (instances, me):
+            self.mine[:len(self.keys)] = [owner_of(k, instances) == me for k in self.keys]
+            self.shard_of = (instances, me)
+        return self.mine[:len(self.keys)]
 
     def exact(self, i: int, quote: Quote, indexes: tuple[int, int]) -> bool:
-        side = int(self.side[i])
-        return is_liquidatable(side, int(self.size[i]), int(self.entry[i]),
-                               int(self.collateral[i]), int(self.snapshot[i]),
-                               int(self.reserve[i]), quote=quote,
+        side = int(self.column("side")[i])
+        size = int(self.column("size")[i])
+        return is_liquidatable(side, size, int(self.column("entry_price")[i]),
+                               int(self.column("collateral")[i]),
+                               int(self.column("funding_snapshot")[i]),
+                               int(self.column("reserve")[i]), quote=quote,
                                index=indexes[0] if side == LONG else indexes[1],
                                maintenance_bps=self.bps,
-                               loss=loss_share(int(self.size[i]),
-                                               self.loss_index[0 if side == LONG else 1],
-                                               int(self.loss_snapshot[i])))
+                               loss=loss_share(size, self.loss_index[0 if side == LONG else 1],
+                                               int(self.column("loss_snapshot")[i])))
 
     def judge(self, quote: Quote, indexes: tuple[int, int]) -> tuple[Bools, Bools]:
         """(surely liquidatable, to confirm exactly) per position at `quote`."""
         bps = self.bps / BPS
-        mark = np.where(self.long, float(mark_price(LONG, quote)),
-                        float(mark_price(SHORT, quote)))
-        index = np.where(self.long, float(indexes[0]), float(indexes[1]))
-        size = self.size_f / PRICE_PRECISION
-        pnl = self.sign * size * (mark - self.entry_f)
+        long = self.column("side") == LONG
+        sign = np.where(long, 1.0, -1.0)
+        entry, collateral = self.floats("entry_price"), self.floats("collateral")
+        snapshot, reserve = self.floats("funding_snapshot"), self.floats("reserve")
+        mark = np.where(long, float(mark_price(LONG, quote)), float(mark_price(SHORT, quote)))
+        index = np.where(long, float(indexes[0]), float(indexes[1]))
+        size = self.floats("size") / PRICE_PRECISION
+        # the loss index only rises, so index - snapshot is never negative
+        loss = self.floats("size") * (
+            np.where(long, float(self.loss_index[0]), float(self.loss_index[1]))
+            - self.floats("loss_snapshot")) / FUNDING_PRECISION
+        pnl = sign * size * (mark - entry)
         # a long owes the index's rise, a short its fall (index units are 10^-3 quote)
-        owed = self.sign * size * (index - self.snapshot_f) / 1000.0
-        gain = np.minimum(pnl - owed, self.reserve_f)
-        haircut = np.where(gain > 0, np.minimum(gain, self.loss_f), 0.0)
-        margin = self.collateral_f + gain - haircut - size * mark * bps
-        magnitude = (self.collateral_f + self.reserve_f + self.loss_f
-                     + size * (mark + self.entry_f) * (1.0 + bps)
-                     + size * (np.abs(index) + np.abs(self.snapshot_f)) / 1000.0
-                     + self.entry_f + mark + np.abs(index) + np.abs(self.snapshot_f))
-        unsafe = ((magnitude > _SAFE_MAGNITUDE) | (self.collateral_f > MAX_COLLATERAL)
-                  | (self.entry_f > PERP_MAX_PRICE))
+        owed = sign * size * (index - snapshot) / 1000.0
+        gain = np.minimum(pnl - owed, reserve)
+        haircut = np.where(gain > 0, np.minimum(gain, loss), 0.0)
+        margin = collateral + gain - haircut - size * mark * bps
+        magnitude = (collateral + reserve + loss
+                     + size * (mark + entry) * (1.0 + bps)
+                     + size * (np.abs(index) + np.abs(snapshot)) / 1000.0
+                     + entry + mark + np.abs(index) + np.abs(snapshot))
+        unsafe = ((magnitude > _SAFE_MAGNITUDE) | (collateral > MAX_COLLATERAL)
+                  | (entry > PERP_MAX_PRICE))
         tolerance = _ROUND_UNITS + _REL_ERROR * magnitude
         sure = (margin < -tolerance) & ~unsafe
         return sure, unsafe | (np.abs(margin) <= tolerance)
 
 
 class PositionBook:
-    """The open positions of some perp markets, judged all at once against prices."""
+    """The open positions of some perp markets, judged all at once against prices, and kept
+    current one account at a time (`put_position`, `remove_position`, `put_market`)."""
 
-    def __init__(self, markets: dict[Pubkey, _Market]) -> None:
-        self._markets = markets
-        self._shards: dict[tuple[tuple[str, ...], str], dict[Pubkey, Bools]] = {}
+    def __init__(self, markets: Mapping[Pubkey, BookMarket] | None = None) -> None:
+        """An empty book of `markets` (PerpMarket accounts by address)."""
+        self._markets = {address: _Market(m) for address, m in (markets or {}).items()}
+        # open positions of a market not in the book yet, added when it is (a position's
+        # notification may come before its new market's)
+        self._orphans: dict[Pubkey, np.void] = {}
 
     @classmethod
     def from_accounts(cls, markets: Mapping[Pubkey, BookMarket],
@@ -268,40 +354,75 @@ class PositionBook:
         as program.layouts.POSITION records in the order of `keys` — what a scan of
         10,000 positions decodes in milliseconds; flat positions and those of a market not
         given are left out."""
-        open_ = records["side"] != FLAT
-        book: dict[Pubkey, _Market] = {}
+        book = cls(markets)
+        open_ = (records["side"] != FLAT) & (records["size"] != 0)
         owners = records["perp_market"]
-        for address, market in markets.items():
+        for address, market in book._markets.items():
             mine = np.flatnonzero(open_ & (owners == np.void(bytes(address))))
             if len(mine):
-                book[address] = _Market(market, [keys[i] for i in mine.tolist()], records[mine])
-        return cls(book)
+                market.extend([keys[i] for i in mine.tolist()], records[mine])
+        return book
 
     @property
     def oracles(self) -> frozenset[Pubkey]:
-        """The oracles of the markets in the book."""
-        return frozenset(m.oracle for m in self._markets.values())
+        """The oracles of the markets in the book with open positions."""
+        return frozenset(m.oracle for m in self._markets.values() if len(m))
 
     @property
     def rules(self) -> dict[Pubkey, OracleRule]:
-        """How the program reads each market's oracle (perp market → its rule)."""
-        return {address: m.rule for address, m in self._markets.items()}
+        """How the program reads each market's oracle (perp market with open positions → its
+        rule)."""
+        return {address: m.rule for address, m in self._markets.items() if len(m)}
+
+    @property
+    def markets(self) -> frozenset[Pubkey]:
+        """The perp markets the book knows, with open positions or not."""
+        return frozenset(self._markets)
 
     def __len__(self) -> int:
-        return sum(len(m.keys) for m in self._markets.values())
+        return sum(len(m) for m in self._markets.values())
+
+    def __contains__(self, position: object) -> bool:
+        return any(position in m.row for m in self._markets.values())
+
+    def put_market(self, address: Pubkey, market: BookMarket) -> None:
+        """A perp market's account as now: a new market joins the book (with the positions
+        already told of it), a known one's funding and loss indexes move on."""
+        known = self._markets.get(address)
+        if known is not None:
+            known.set_market(market)
+            return
+        added = self._markets[address] = _Market(market)
+        owned = np.void(bytes(address))
+        for key in [k for k, r in self._orphans.items() if r["perp_market"] == owned]:
+            added.put(key, self._orphans.pop(key))
+
+    def put_position(self, address: Pubkey, data: bytes) -> None:
+        """A Position account's data as now: held while open, dropped once flat, closed or
+        not a position (in O(1) amortized: the columns change in place)."""
+        if len(data) != layouts.POSITION.itemsize or data[:8] != _POSITION_DISCRIMINATOR:
+            self.remove_position(address)
+            return
+        record = layouts.positions(data)[0]
+        if record["side"] == FLAT or record["size"] == 0:
+            self.remove_position(address)
+            return
+        market = self._markets.get(Pubkey(bytes(record["perp_market"])))
+        if market is None:
+            self._orphans[address] = record.copy()
+        else:
+            market.put(address, record)
+
+    def remove_position(self, address: Pubkey) -> None:
+        """Drop a position (flat, or its account gone), if held."""
+        self._orphans.pop(address, None)
+        for market in self._markets.values():
+            market.remove(address)
 
     def priced(self, quotes: Mapping[Pubkey, Quote]) -> int:
         """How many of the book's positions `quotes` has a quote for (those `liquidatable`
         judges)."""
-        return sum(len(m.keys) for a, m in self._markets.items() if a in quotes)
-
-    def _shard(self, instances: Sequence[str], me: str) -> dict[Pubkey, Bools]:
-        key = (tuple(instances), me)
-        if key not in self._shards:
-            self._shards[key] = {
-                address: np.array([owner_of(k, instances) == me for k in m.keys], dtype=bool)
-                for address, m in self._markets.items()}
-        return self._shards[key]
+        return sum(len(m) for a, m in self._markets.items() if a in quotes)
 
     def liquidatable(self, quotes: Mapping[Pubkey, Quote], *, now: int,
                      instances: Sequence[str] | None = None,
@@ -312,21 +433,21 @@ class PositionBook:
         `me`, only those `owner_of` gives to `me`."""
         if (instances is None) != (me is None):
             raise ValueError("give both instances and me, or neither")
-        shard = None if instances is None or me is None else self._shard(instances, me)
         found: list[Candidate] = []
         for address, m in self._markets.items():
             quote = quotes.get(address)
-            if quote is None or quote.price > PERP_MAX_PRICE or (
+            if not len(m) or quote is None or quote.price > PERP_MAX_PRICE or (
                     quote.conf > PERP_MAX_PRICE - quote.price):  # the program refuses it
                 continue
             indexes = m.funding.indexes(quote.price, now)
             sure, unsure = m.judge(quote, indexes)
-            if shard is not None:
-                sure &= shard[address]
-                unsure &= shard[address]
+            if instances is not None and me is not None:
+                mine = m.shard(tuple(instances), me)
+                sure &= mine
+                unsure &= mine
             confirmed = [i for i in np.flatnonzero(unsure).tolist()
                          if m.exact(i, quote, indexes)]
-            keys, opened_at = m.keys, m.opened_at
-            found.extend(Candidate(keys[i], address, opened_at[i])
+            keys, opened_at = m.keys, m.column("opened_at")
+            found.extend(Candidate(keys[i], address, int(opened_at[i]))
                          for i in sorted(np.flatnonzero(sure).tolist() + confirmed))
         return found

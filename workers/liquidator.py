@@ -69,7 +69,8 @@ async def run_scan(deps: WorkerDeps, perp_market: object = None) -> Outcome:
         market = pubkey_arg(perp_market)
         if market is None:
             return Outcome.FAILED
-    result = await scan_positions(deps.chain, market)
+    result = await scan_positions(deps.chain, market,
+                                  partitions=deps.settings.liquidator.book_partitions)
     queued = await enqueue_liquidations(deps.redis, result.candidates)
     log.info("scan enqueued liquidations", judged=result.judged, found=len(result.candidates),
              queued=queued, refused={str(k): v for k, v in result.refused.items()})
@@ -84,7 +85,9 @@ async def price_trigger(deps: WorkerDeps) -> None:
     log.info("liquidator instance joined", instance=fleet.instance)
     try:
         await PriceTrigger(deps.chain, fast_path.liquidate, fleet,
-                           deps.settings.websocket_url(), beat_s=BEAT_S).run()
+                           deps.settings.websocket_url(), beat_s=BEAT_S,
+                           book_partitions=deps.settings.liquidator.book_partitions,
+                           book_reconcile_s=deps.settings.liquidator.book_reconcile_s).run()
     finally:
         await fast_path.drain()
 

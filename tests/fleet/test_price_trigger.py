@@ -1,4 +1,4 @@
-"""The price trigger's refresh period, from its book alone (no servers); the chain's time it
+"""The price trigger judging each market at its own limits (no servers); the chain's time it
 accrues funding to, as a pure function and on a localnet whose clock has travelled."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from chain.pyth import price_account
 from chain.sender import FeePolicy, Sender
 from fleet.price_trigger import ChainTime, PriceTrigger
 from jobs.deps import JobDeps
+from jobs.liquidation import load_book
 from jobs.liquidation_plan import LONG, Candidate, PositionBook
 from program import layouts
 from program.client import PerpMarketParams
@@ -41,17 +42,6 @@ def book(n: int, *, oracle: Pubkey | None = None, staleness: Sequence[int] = (25
                              max_oracle_staleness_slots=slots)
          for m, slots in zip(markets, staleness, strict=True)},
         [Keypair().pubkey() for _ in range(len(records))], records)
-
-
-def test_a_large_book_is_refreshed_less_often() -> None:
-    unused: Any = None
-    trigger = PriceTrigger(chain=unused, liquidate=unused, fleet=unused, ws_url="")
-    assert trigger.refresh_period_s() == trigger.book_refresh_s == 2.0
-    trigger.book = book(1_000)
-    assert trigger.refresh_period_s() == 2.0
-    trigger.book = book(100_000)
-    assert len(trigger.book) == 100_000
-    assert trigger.refresh_period_s() == 20.0
 
 
 async def test_each_market_judges_a_shared_oracle_with_its_own_limits() -> None:
@@ -109,11 +99,13 @@ async def test_funding_accrues_to_the_chains_time_not_the_wall_clock() -> None:
             await trigger.on_price(world.oracle, bytes(oracle.data), clock.slot)
 
         try:
-            await trigger.refresh()
+            trigger.book = await load_book(deps)
+            await trigger.read_clock()
             await a_fresh_price()
             assert found == []
             await world.seeder.travel(DAY_S)
-            await trigger.refresh()
+            trigger.book = await load_book(deps)
+            await trigger.read_clock()
             assert trigger.chain_time is not None
             assert trigger.chain_time.unix_timestamp > time.time() + DAY_S - 60
             await a_fresh_price()

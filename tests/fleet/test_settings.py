@@ -65,7 +65,8 @@ def test_defaults_with_only_the_required_settings() -> None:
     assert s.redis == RedisSettings("redis://127.0.0.1:6379/0", 2.0, 5.0, 5, 1.0)
     assert s.fees == FeePolicy()
     assert s.timeouts == JobTimeouts()
-    assert s.liquidator == LiquidatorSettings(10.0, None)
+    assert s.liquidator == LiquidatorSettings(10.0, None, book_partitions=1,
+                                              book_reconcile_s=300.0)
     assert s.config_path is None
 
 
@@ -112,6 +113,7 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
         "KEEPERNET_SCAN_INTERVAL_S": "2",
         "KEEPERNET_RPC_BATCHES": "Off",
         "KEEPERNET_REWARD_TOKEN_ACCOUNT": REWARD_TOKEN,
+        "KEEPERNET_BOOK_PARTITIONS": "256", "KEEPERNET_BOOK_RECONCILE_S": "0",
         "KEEPERNET_PRICE_SOURCE": "Hermes",
         "KEEPERNET_HERMES_URL": "http://127.0.0.1:7070",
         "KEEPERNET_PULL_KEYS": str(tmp_path),
@@ -131,6 +133,7 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
     assert s.liquidator.scan_interval_s == 2.0
     assert s.rpc_batches == "off"
     assert s.liquidator.reward_token_account == Pubkey.from_string(REWARD_TOKEN)
+    assert (s.liquidator.book_partitions, s.liquidator.book_reconcile_s) == (256, 0.0)
     assert (s.prices.source, s.prices.hermes_url) == ("hermes", "http://127.0.0.1:7070")
     assert s.prices.pull_keys == tmp_path
 
@@ -165,6 +168,8 @@ update_funding = 12
 [liquidator]
 scan_interval_s = 4
 reward_token_account = "{REWARD_TOKEN}"
+book_partitions = 65536
+book_reconcile_s = 600
 """
 
 
@@ -183,6 +188,7 @@ def test_settings_from_a_toml_file(tmp_path: Path) -> None:
     assert s.timeouts.update_funding == 12.0
     assert s.liquidator.scan_interval_s == 4.0
     assert s.liquidator.reward_token_account == Pubkey.from_string(REWARD_TOKEN)
+    assert (s.liquidator.book_partitions, s.liquidator.book_reconcile_s) == (65_536, 600.0)
 
 
 def test_the_environment_overrides_the_file(tmp_path: Path) -> None:
@@ -300,6 +306,10 @@ def test_a_bad_url_is_never_quoted() -> None:
      "KEEPERNET_TIMEOUT_TALLY_VOTES_S (TOML timeouts.tally_votes) from {path}: "
      "must be greater than 0, not -3"),
     ("[liquidator]\nscan_interval_s = true\n", "must be a number, not a boolean"),
+    ("[liquidator]\nbook_partitions = 16\n",
+     "KEEPERNET_BOOK_PARTITIONS (TOML liquidator.book_partitions) from {path}: must be one of "
+     "1, 256, 65536, not 16"),
+    ("[liquidator]\nbook_reconcile_s = -1\n", "must not be negative, not -1"),
 ])
 def test_a_wrong_file_names_the_key(tmp_path: Path, text: str, problem: str) -> None:
     path = toml(tmp_path, text)
@@ -328,6 +338,7 @@ def test_the_variables_are_those_documented() -> None:
         "KEEPERNET_CU_PRICE_PERCENTILE", "KEEPERNET_CU_PRICE_CAP_MICRO_LAMPORTS",
         "KEEPERNET_CU_LIMIT_MARGIN", *(f"KEEPERNET_TIMEOUT_{job}_S" for job in JOB_NAMES),
         "KEEPERNET_SCAN_INTERVAL_S", "KEEPERNET_REWARD_TOKEN_ACCOUNT",
+        "KEEPERNET_BOOK_PARTITIONS", "KEEPERNET_BOOK_RECONCILE_S",
         "KEEPERNET_PRICE_SOURCE", "KEEPERNET_HERMES_URL", "KEEPERNET_PULL_KEYS")
     assert documented == ENV_VARS
 

@@ -1,0 +1,128 @@
+"""The liquidator's book kept current by the node's notifications rather than re-read whole.
+
+`BookFeed.run()` subscribes to the program's Position and PerpMarket accounts
+(`programSubscribe`, chain/program_watch.py) and, once subscribed, loads the book once (in
+owner partitions, jobs/position_load.py). What is notified while the load runs is kept and
+applied to the loaded book before it replaces the old one, so a position opened between the
+subscription and the load's answers is not lost. From then on each notification changes its
+one position (or market) in the book in place: opened or changed it is held, flat or closed
+it is dropped; a new perp market joins. After a reconnection the book is loaded again
+(notifications sent meanwhile are gone), and every `reconcile_s` (0: never) a full reload
+is the safety net for anything a provider failed to notify.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+from solders.pubkey import Pubkey
+
+from chain.program_watch import ProgramKind, watch_program
+from jobs.deps import JobDeps
+from jobs.liquidation import load_book
+from jobs.liquidation_plan import PositionBook
+from program import layouts
+from program.accounts import PerpMarket, UnknownAccount
+
+POSITIONS = ProgramKind(layouts.discriminator("Position"), layouts.POSITION.itemsize)
+PERP_MARKETS = ProgramKind(layouts.discriminator("PerpMarket"), layouts.PERP_MARKET.itemsize)
+RELOAD_RETRY_S = 1.0
+
+Change = tuple[ProgramKind, Pubkey, bytes | None]
+
+log = structlog.get_logger(__name__)
+
+
+def apply_change(book: PositionBook, kind: ProgramKind, address: Pubkey,
+                 data: bytes | None) -> None:
+    """One notification applied to `book` in place (`data` None: the account is gone)."""
+    if kind == PERP_MARKETS:
+        if data is not None:  # a perp market is never closed
+            book.put_market(address, PerpMarket.from_bytes(data))
+    elif data is None:
+        book.remove_position(address)
+    else:
+        book.put_position(address, data)
+
+
+@dataclass
+class BookFeed:
+    """See the module's docstring. `book` is the book as now; `on_book(book)` is told after
+    each change of it (a new book loaded, or one notification applied)."""
+
+    chain: JobDeps
+    ws_url: str
+    partitions: int = 1
+    reconcile_s: float = 0.0
+    on_book: Callable[[PositionBook], None] = lambda _book: None
+    book: PositionBook = field(default_factory=PositionBook)
+    # one list per load running: the notifications it must apply to what it read
+    _buffers: list[list[Change]] = field(default_factory=list)
+
+    async def run(self) -> None:
+        """Keep `book` current until cancelled."""
+        program = self.chain.program.program_id
+        tasks = [asyncio.create_task(watch_program(
+            self.ws_url, program, (POSITIONS, PERP_MARKETS), self._notified, self._connected),
+            name="book watch")]
+        if self.reconcile_s > 0:
+            tasks.append(asyncio.create_task(self._reconcile(), name="book reconcile"))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def reload(self) -> PositionBook:
+        """Load the whole book, apply what was notified meanwhile, and keep it."""
+        buffer: list[Change] = []
+        self._buffers.append(buffer)
+        try:
+            book = await load_book(self.chain, partitions=self.partitions)
+        finally:
+            self._buffers.remove(buffer)
+        for change in buffer:  # in the order notified: the last version of each wins
+            apply_change(book, *change)
+        self.book = book
+        self.on_book(book)
+        return book
+
+    async def _notified(self, kind: ProgramKind, address: Pubkey, data: bytes | None,
+                        _slot: int) -> None:
+        for buffer in self._buffers:
+            buffer.append((kind, address, data))
+        try:
+            apply_change(self.book, kind, address, data)
+        except (UnknownAccount, struct.error) as e:  # not an account the program reads
+            log.warning("liquidator book skipped an unreadable account", address=str(address),
+                        error=str(e))
+            return
+        self.on_book(self.book)
+
+    async def _connected(self) -> None:
+        # until it loads: the node may be busy, or a provider refusing for a while
+        while True:
+            try:
+                book = await self.reload()
+            except Exception as e:
+                log.warning("liquidator book load failed", error=str(e) or type(e).__name__,
+                            retry_in_s=RELOAD_RETRY_S)
+                await asyncio.sleep(RELOAD_RETRY_S)
+            else:
+                log.info("liquidator book loaded", positions=len(book),
+                         partitions=self.partitions)
+                return
+
+    async def _reconcile(self) -> None:
+        while True:
+            await asyncio.sleep(self.reconcile_s)
+            try:
+                await self.reload()
+            except Exception as e:
+                log.warning("liquidator book reconcile failed",
+                            error=str(e) or type(e).__name__)
