@@ -8,7 +8,8 @@
   keepernet worker indexer|liquidator|funding|governance [--config FILE]
   keepernet enqueue JOB [ADDRESS] [--config FILE]
   keepernet status [--config FILE]
-  keepernet demo [--duration S] [--data DIR] [--positions N]
+  keepernet demo [--duration S] [--data DIR] [--positions N] [--profile validator|hosted]
+                 [--rps N] [--gpa-cap N] [--subscriptions-per-connection N]
 
 Every refusal (unknown or bad arguments, an unreadable scenario file, bad settings, an enqueue
 whose target is not on chain, a service that does not answer) prints what is wrong and exits
@@ -82,7 +83,8 @@ def _localnet_profile(args: argparse.Namespace) -> HostedProfile | None:
 
     from_env = default_profile()
     name = args.profile or ("validator" if from_env is None else "hosted")
-    values = (args.rps, args.gpa_cap, args.subscriptions_per_connection, args.operator_key)
+    values = (args.rps, args.gpa_cap, args.subscriptions_per_connection,
+              getattr(args, "operator_key", None))  # the demo makes its own
     if name == "validator":
         if any(v is not None for v in values):
             raise ValueError("--rps, --gpa-cap, --subscriptions-per-connection and "
@@ -92,6 +94,24 @@ def _localnet_profile(args: argparse.Namespace) -> HostedProfile | None:
     return dataclasses.replace(base, **{k: v for k, v in zip(
         ("rps", "gpa_cap", "subscriptions_per_connection", "operator_key"), values,
         strict=True) if v is not None})
+
+
+def _profile_arguments(command: argparse.ArgumentParser) -> None:
+    """The localnet's profile options, on `keepernet localnet` and `keepernet demo`."""
+    command.add_argument("--profile", choices=("validator", "hosted"), default=None,
+                         help="validator: no limits; hosted: a hosted provider's (batches "
+                              "refused, getProgramAccounts capped, 429 above --rps, "
+                              "subscriptions per connection limited) (default validator, or "
+                              "$KEEPERNET_LOCALNET_PROFILE)")
+    command.add_argument("--rps", type=_positive, default=None,
+                         help="hosted: requests per second per client before 429 (default "
+                              "50, or $KEEPERNET_LOCALNET_RPS)")
+    command.add_argument("--gpa-cap", type=_positive_int, default=None,
+                         help="hosted: most accounts in a getProgramAccounts answer (default "
+                              "100000, or $KEEPERNET_LOCALNET_GPA_CAP)")
+    command.add_argument("--subscriptions-per-connection", type=_positive_int, default=None,
+                         help="hosted: most WebSocket subscriptions on one connection (default "
+                              "100, or $KEEPERNET_LOCALNET_SUBSCRIPTIONS_PER_CONNECTION)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -113,21 +133,7 @@ def parser() -> argparse.ArgumentParser:
     localnet.add_argument("--finalize-slots", type=_positive_int, default=None,
                           help="slots after which a slot is finalized (default 32, a "
                                "cluster's, or $KEEPERNET_LOCALNET_FINALIZE_SLOTS)")
-    localnet.add_argument("--profile", choices=("validator", "hosted"), default=None,
-                          help="validator: no limits; hosted: a hosted provider's (batches "
-                               "refused, getProgramAccounts capped, 429 above --rps, "
-                               "subscriptions per connection limited) (default validator, or "
-                               "$KEEPERNET_LOCALNET_PROFILE)")
-    localnet.add_argument("--rps", type=_positive, default=None,
-                          help="hosted: requests per second per client before 429 (default "
-                               "50, or $KEEPERNET_LOCALNET_RPS)")
-    localnet.add_argument("--gpa-cap", type=_positive_int, default=None,
-                          help="hosted: most accounts in a getProgramAccounts answer (default "
-                               "100000, or $KEEPERNET_LOCALNET_GPA_CAP)")
-    localnet.add_argument("--subscriptions-per-connection", type=_positive_int, default=None,
-                          help="hosted: most WebSocket subscriptions on one connection "
-                               "(default 100, or "
-                               "$KEEPERNET_LOCALNET_SUBSCRIPTIONS_PER_CONNECTION)")
+    _profile_arguments(localnet)
     localnet.add_argument("--operator-key", default=None,
                           help="hosted: the api-key URL parameter served without limits "
                                "(default random, printed when ready, or "
@@ -190,6 +196,7 @@ def parser() -> argparse.ArgumentParser:
                       help=f"folder for the servers' data, keys and logs (default {DEMO_DATA})")
     demo.add_argument("--positions", type=_count, default=1_000,
                       help="positions per perp market (default 1000)")
+    _profile_arguments(demo)
     for command in (enqueue, status):
         command.add_argument("--config", type=Path, default=None,
                              help="a TOML settings file (default: $KEEPERNET_CONFIG, if set)")
@@ -363,18 +370,25 @@ def _migrate(dsn: str | None) -> int:
     return 0
 
 
-def _demo(data: Path, duration_s: float | None, positions: int) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from demo.processes import ProcessFailed
     from demo.run import DemoOptions, SeedingFailed, run_demo
     from demo.servers import ServerMissing
 
+    data: Path = args.data
+    try:
+        profile = _localnet_profile(args)
+    except ValueError as e:
+        print(f"keepernet demo: {e}", file=sys.stderr)
+        return 2
     try:
         data.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         print(f"keepernet demo: cannot keep the demo's data in {data}: {e.strerror}",
               file=sys.stderr)
         return 2
-    options = DemoOptions(data=data, duration_s=duration_s, positions_per_market=positions)
+    options = DemoOptions(data=data, duration_s=args.duration,
+                          positions_per_market=args.positions, profile=profile)
     try:
         return asyncio.run(run_demo(options, lambda line: print(line, flush=True)))
     except ServerMissing as e:  # refused before anything started
@@ -408,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status":
         return _status(args.config)
     if args.command == "demo":
-        return _demo(args.data, args.duration, args.positions)
+        return _demo(args)
     if args.command == "prices":
         try:
             feeds = _feeds(args)
