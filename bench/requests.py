@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -42,6 +43,12 @@ DEFAULT_POSITIONS = 100
 ROLES = tuple(ROLE_KEYS)
 
 Counts = dict[str, dict[str, float]]  # role: {metric: total}
+
+
+def say(line: str) -> None:
+    """The demo's lines, but its progress lines (every two seconds)."""
+    if not line.startswith("t="):
+        print(line, flush=True)
 
 
 async def scrape(http: aiohttp.ClientSession, ports: Mapping[str, int]) -> Counts:
@@ -74,10 +81,15 @@ async def measure(positions: int, rps: float) -> dict[str, dict[str, float]]:
     options = DemoOptions(data=data, duration_s=CRASH_AFTER_S + CRASH_S,
                           positions_per_market=positions, crash_after_s=CRASH_AFTER_S,
                           profile=HostedProfile(rps=rps, gpa_cap=max(1_000, 4 * positions)))
-    demo = asyncio.create_task(run_demo(options, say=lambda line: None,
+    demo = asyncio.create_task(run_demo(options, say=say,
                                         on_started=lambda at, p: started.set_result((at, p))))
     try:
-        crash_at, ports = await asyncio.wait_for(asyncio.shield(started), 600)
+        # the demo's own failure (its seeding, say) ends the wait too
+        either: list[asyncio.Future[Any]] = [started, demo]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            raise RuntimeError(f"the demo ended before its workers started: {demo.result()}")
+        crash_at, ports = started.result()
         rest_from = max(time.monotonic() + 3, crash_at - 1 - RESTING_S)
         async with aiohttp.ClientSession() as http:
             await asyncio.sleep(rest_from - time.monotonic())

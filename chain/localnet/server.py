@@ -309,7 +309,7 @@ class LocalnetServer:
         await ws.prepare(request)
         self._connections.add(ws)
         connection = _Connection()
-        if self.profile is not None and self._limited(request):
+        if self.profile is not None and self._limited(request):  # narrowed for mypy
             connection.max_subscriptions = self.profile.subscriptions_per_connection
         writer = asyncio.create_task(self._write(ws, connection))
         try:
