@@ -23,10 +23,14 @@ keepernet_rpc_rate_limited_total{endpoint="localnet"} 1.0
 """
 
 
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(text=METRICS)
+
+
 @pytest_asyncio.fixture
 async def worker() -> AsyncIterator[int]:
     app = web.Application()
-    app.router.add_get("/metrics", lambda request: web.Response(text=METRICS))
+    app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
