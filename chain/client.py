@@ -4,8 +4,9 @@
 `RpcClient.request("getRecentPrioritizationFees", [...])` one JSON-RPC method solana-py lacks,
 as raw JSON) on the first endpoint that can take it: each endpoint has its own request-rate
 limit, a timeout on every call, and a cool-down after it fails — as long as its
-`429 Retry-After` asks, or an exponential back-off after errors, timeouts and resets — while
-the call moves on to the next endpoint. A call that no endpoint completes before its deadline
+`429 Retry-After` asks (each 429 counted in `keepernet_rpc_rate_limited_total`), or an
+exponential back-off after errors, timeouts and resets — while the call moves on to the next
+endpoint. A call that no endpoint completes before its deadline
 raises `RpcUnavailable` naming what each endpoint said, so a caller never hangs. An answer from
 the node — a result or a JSON-RPC error such as bad params — is not an endpoint failure: it
 comes back at once.
@@ -138,6 +139,12 @@ def retry_after_s(response: httpx.Response) -> float | None:
     except ValueError:
         when = email.utils.parsedate_to_datetime(value)
         return max(0.0, when.timestamp() - time.time())
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP error status a failed call met, if it met one."""
+    cause = exc.__cause__ if isinstance(exc, SolanaRpcException) else exc
+    return cause.response.status_code if isinstance(cause, httpx.HTTPStatusError) else None
 
 
 def describe_failure(exc: BaseException) -> tuple[str, float | None]:
@@ -372,6 +379,8 @@ class RpcClient:
             except (TimeoutError, SolanaRpcException, httpx.HTTPError, OSError, SerdeJSONError,
                     _EndpointFailed) as e:
                 error, retry_after = describe_failure(e)
+                if http_status(e) == 429:
+                    metric.rpc_rate_limited.labels(name).inc()
                 state.failed(error, retry_after)
                 said[name] = error
                 continue

@@ -114,11 +114,13 @@ async def start_on_free_port(name: str, command: Command, logs: Path, *,
     raise ProcessFailed(f"{name} found no free port in {PORT_ATTEMPTS} attempts")
 
 
-async def start_localnet(logs: Path, keys: Path) -> tuple[Child, int]:
-    """`keepernet localnet` on free ports (RPC and WebSocket), once it says it is ready, and
-    its RPC port."""
+async def start_localnet(logs: Path, keys: Path,
+                         options: Sequence[str] = ()) -> tuple[Child, int]:
+    """`keepernet localnet` on free ports (RPC and WebSocket), with `options`, once it says it
+    is ready, and its RPC port."""
     return await start_on_free_port(
-        "localnet", lambda port: (["localnet", "--port", str(port), "--keys", str(keys)], None),
+        "localnet", lambda port: (["localnet", "--port", str(port), "--keys", str(keys),
+                                   *options], None),
         logs, pick=free_port_pair, ready="localnet ready", taken="address already in use",
         ready_s=LOCALNET_READY_S)
 

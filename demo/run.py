@@ -33,6 +33,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.client import Endpoint, RpcClient
+from chain.localnet.hosted import HostedProfile
 from chain.localnet.seed import Seeder, one_line
 from chain.publisher import Feed, Publisher
 from chain.scenarios import RandomWalk
@@ -60,6 +61,7 @@ class DemoOptions:
     positions_per_market: int = 1_000
     crash_after_s: float = 20.0
     crash_drop_pct: float = 20.0
+    profile: HostedProfile | None = None  # the localnet's limits: a validator's (none)
 
 
 Say = Callable[[str], None]
@@ -98,11 +100,15 @@ async def servers(data: Path, say: Say) -> AsyncIterator[tuple[str, str]]:
 
 
 def worker_env(role: str, rpc_url: str, dsn: str, redis_url: str, program_id: Pubkey,
-               keys: Path, metrics_port: int) -> dict[str, str]:
-    """A `role` worker's environment against these servers (metrics port 0: none)."""
+               keys: Path, metrics_port: int, *,
+               profile: HostedProfile | None = None) -> dict[str, str]:
+    """A `role` worker's environment against these servers (metrics port 0: none); under a
+    hosted `profile`, each role is a customer of its own, held to the profile's rate."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEPERNET_")}
-    # the localnet is ours: no provider rate limit to respect
-    env.update(KEEPERNET_RPC_URLS=f"localnet={rpc_url} max_rps=5000", KEEPERNET_DATABASE_URL=dsn,
+    # the localnet is ours: no provider rate limit to respect, unless it plays one
+    endpoint = f"localnet={rpc_url} max_rps=5000" if profile is None \
+        else f"localnet={rpc_url}/?api-key={role} max_rps={profile.rps:g}"
+    env.update(KEEPERNET_RPC_URLS=endpoint, KEEPERNET_DATABASE_URL=dsn,
                KEEPERNET_REDIS_URL=redis_url, KEEPERNET_PROGRAM_ID=str(program_id),
                KEEPERNET_CU_PRICE_MICRO_LAMPORTS="0", KEEPERNET_METRICS_PORT=str(metrics_port))
     key = ROLE_KEYS[role]
@@ -111,7 +117,13 @@ def worker_env(role: str, rpc_url: str, dsn: str, redis_url: str, program_id: Pu
     return env
 
 
-async def run_demo(options: DemoOptions, say: Say = print) -> int:
+# told, once the workers have started, when the crash begins (time.monotonic()) and each
+# role's metrics port: for a benchmark that reads the workers while the demo runs
+OnStarted = Callable[[float, Mapping[str, int]], None]
+
+
+async def run_demo(options: DemoOptions, say: Say = print,
+                   on_started: OnStarted | None = None) -> int:
     """The demo; 0 when the summary matches the chain, 1 when it does not."""
     data, stop = options.data.resolve(), asyncio.Event()
     logs, keys = data / "logs", data / "keys"
@@ -121,12 +133,18 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
         loop.add_signal_handler(signum, stop.set)
     children: list[Child] = []
     async with servers(data, say) as (redis_url, dsn):
-        localnet, port = await processes.start_localnet(logs, keys)
+        localnet, port = await processes.start_localnet(logs, keys,
+                                                        localnet_args(options.profile))
         rpc_url = f"http://127.0.0.1:{port}"
+        # the demo's own seeding, prices and checks are the localnet's operator's, never
+        # held to a hosted profile's limits: those are the workers'
+        own_url = rpc_url if options.profile is None \
+            else f"{rpc_url}/?api-key={options.profile.operator_key}"
         try:
-            say(f"localnet on {rpc_url}")
-            rpc = RpcClient([Endpoint("localnet", rpc_url, max_rps=100_000)])
-            seeder = await Seeder.connect(rpc_url, keys)
+            say(f"localnet on {rpc_url}" + ("" if options.profile is None
+                                              else f" ({options.profile.describe()})"))
+            rpc = RpcClient([Endpoint("localnet", own_url, max_rps=100_000)])
+            seeder = await Seeder.connect(own_url, keys)
             try:
                 program_id = seeder.d.program_id
                 # one market on each kind of oracle: a legacy price account, and a pull
@@ -135,18 +153,19 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
                 # publisher plays Pyth's price service (jobs/price_source.py, `local`)
                 legacy, pulled = Keypair().pubkey(), Keypair().pubkey()
                 oracles = [legacy, pulled]
-                await seed_scenario(seeder, rpc_url, oracles, options, say,
+                await seed_scenario(seeder, own_url, oracles, options, say,
                                     feeds={pulled: DEMO_FEED})
                 children.append(await processes.start("prices", [
-                    "prices", "--url", rpc_url, "--oracle", str(legacy),
+                    "prices", "--url", own_url, "--oracle", str(legacy),
                     "--feed", DEMO_FEED.hex(), "--scenario", "crash",
                     "--start", str(START_PRICE / 1e6), "--after", str(options.crash_after_s),
                     "--drop-pct", str(options.crash_drop_pct), "--over", "10"], logs))
+                crash_at = time.monotonic() + options.crash_after_s
                 ports = {}
                 for role in ROLE_KEYS:
                     child, ports[role] = await processes.start_worker(
                         role, logs, partial(worker_env, role, rpc_url, dsn, redis_url,
-                                            program_id, keys))
+                                            program_id, keys, profile=options.profile))
                     children.append(child)
                 say(f"publisher (crash of {options.crash_drop_pct:g} % after "
                     f"{options.crash_after_s:g} s) and workers {', '.join(ROLE_KEYS)} started;"
@@ -154,6 +173,8 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
                 say("metrics and health: " + ", ".join(
                     f"{role} http://127.0.0.1:{port}/metrics /healthz"
                     for role, port in ports.items()))
+                if on_started is not None:
+                    on_started(crash_at, ports)
                 await watch(options, rpc, dsn, redis_url, [localnet, *children], stop, say)
                 await processes.stop_all(children)
                 say("workers stopped; the indexer catches up and the chain is read back")
@@ -167,6 +188,16 @@ async def run_demo(options: DemoOptions, say: Say = print) -> int:
                 await rpc.close()
         finally:
             await processes.stop_all([*children, localnet])
+
+
+def localnet_args(profile: HostedProfile | None) -> list[str]:
+    """`keepernet localnet`'s options for `profile` (said even when none: the environment's
+    KEEPERNET_LOCALNET_PROFILE does not choose for the demo's localnet)."""
+    if profile is None:
+        return ["--profile", "validator"]
+    return ["--profile", "hosted", "--rps", f"{profile.rps:g}", "--gpa-cap",
+            str(profile.gpa_cap), "--subscriptions-per-connection",
+            str(profile.subscriptions_per_connection), "--operator-key", profile.operator_key]
 
 
 async def seed_scenario(seeder: Seeder, rpc_url: str, oracles: list[Pubkey],

@@ -64,6 +64,10 @@ rpc_batch_refusals = Counter(
     "keepernet_rpc_batch_refusals_total",
     "JSON-RPC batches an endpoint refused (it gets single requests from then on)", ["endpoint"],
     registry=registry)
+rpc_rate_limited = Counter(
+    "keepernet_rpc_rate_limited_total",
+    "HTTP 429 answers from an endpoint (it rests as long as its Retry-After asks, and the call "
+    "goes on to another endpoint or waits for it)", ["endpoint"], registry=registry)
 rpc_latency = Histogram(
     "keepernet_rpc_request_duration_seconds", "RPC request latency, by endpoint name and method",
     ["endpoint", "method"], buckets=RPC_BUCKETS_S, registry=registry)

@@ -1,13 +1,15 @@
 """The `keepernet` command.
 
   keepernet localnet [--port N] [--keys DIR] [--host ADDRESS] [--slot-ms MS]
-                     [--finalize-slots N]
+                     [--finalize-slots N] [--profile validator|hosted] [--rps N] [--gpa-cap N]
+                     [--subscriptions-per-connection N] [--operator-key KEY]
   keepernet prices [--oracle KEY ...] [--feed HEX[@KEY] ...] --scenario walk|crash|csv [options]
   keepernet migrate [--dsn DSN]
   keepernet worker indexer|liquidator|funding|governance [--config FILE]
   keepernet enqueue JOB [ADDRESS] [--config FILE]
   keepernet status [--config FILE]
-  keepernet demo [--duration S] [--data DIR] [--positions N]
+  keepernet demo [--duration S] [--data DIR] [--positions N] [--profile validator|hosted]
+                 [--rps N] [--gpa-cap N] [--subscriptions-per-connection N]
 
 Every refusal (unknown or bad arguments, an unreadable scenario file, bad settings, an enqueue
 whose target is not on chain, a service that does not answer) prints what is wrong and exits
@@ -19,10 +21,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from solders.pubkey import Pubkey
 
@@ -30,6 +34,9 @@ from chain.keys import KeypairError
 from chain.price_update import FEED_ID_LEN, push_feed_address
 from chain.publisher import Feed, Publisher, PublishError
 from chain.scenarios import Crash, RandomWalk, Scenario, ScenarioError, load_csv
+
+if TYPE_CHECKING:  # the localnet's modules load the SVM stack: imported where they run
+    from chain.localnet.hosted import HostedProfile
 
 DEFAULT_KEYS = Path(".keepernet/localnet-keys")
 DEMO_DATA = Path(".keepernet/demo")
@@ -69,6 +76,44 @@ def _positive_ms(text: str) -> float:
     return value
 
 
+def _localnet_profile(args: argparse.Namespace) -> HostedProfile | None:
+    """The localnet's profile: the environment's (chain/localnet/hosted.py) with the command
+    line's choices over it; ValueError for a bad one."""
+    from chain.localnet.hosted import default_profile, profile_from
+
+    from_env = default_profile()
+    name = args.profile or ("validator" if from_env is None else "hosted")
+    values = (args.rps, args.gpa_cap, args.subscriptions_per_connection,
+              getattr(args, "operator_key", None))  # the demo makes its own
+    if name == "validator":
+        if any(v is not None for v in values):
+            raise ValueError("--rps, --gpa-cap, --subscriptions-per-connection and "
+                             "--operator-key need --profile hosted")
+        return None
+    base = from_env if from_env is not None else profile_from(None, None, None, None)
+    return dataclasses.replace(base, **{k: v for k, v in zip(
+        ("rps", "gpa_cap", "subscriptions_per_connection", "operator_key"), values,
+        strict=True) if v is not None})
+
+
+def _profile_arguments(command: argparse.ArgumentParser) -> None:
+    """The localnet's profile options, on `keepernet localnet` and `keepernet demo`."""
+    command.add_argument("--profile", choices=("validator", "hosted"), default=None,
+                         help="validator: no limits; hosted: a hosted provider's (batches "
+                              "refused, getProgramAccounts capped, 429 above --rps, "
+                              "subscriptions per connection limited) (default validator, or "
+                              "$KEEPERNET_LOCALNET_PROFILE)")
+    command.add_argument("--rps", type=_positive, default=None,
+                         help="hosted: requests per second per client before 429 (default "
+                              "50, or $KEEPERNET_LOCALNET_RPS)")
+    command.add_argument("--gpa-cap", type=_positive_int, default=None,
+                         help="hosted: most accounts in a getProgramAccounts answer (default "
+                              "100000, or $KEEPERNET_LOCALNET_GPA_CAP)")
+    command.add_argument("--subscriptions-per-connection", type=_positive_int, default=None,
+                         help="hosted: most WebSocket subscriptions on one connection (default "
+                              "100, or $KEEPERNET_LOCALNET_SUBSCRIPTIONS_PER_CONNECTION)")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="keepernet", description="Keepernet keeper network.")
     commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -88,6 +133,11 @@ def parser() -> argparse.ArgumentParser:
     localnet.add_argument("--finalize-slots", type=_positive_int, default=None,
                           help="slots after which a slot is finalized (default 32, a "
                                "cluster's, or $KEEPERNET_LOCALNET_FINALIZE_SLOTS)")
+    _profile_arguments(localnet)
+    localnet.add_argument("--operator-key", default=None,
+                          help="hosted: the api-key URL parameter served without limits "
+                               "(default random, printed when ready, or "
+                               "$KEEPERNET_LOCALNET_OPERATOR_KEY)")
     prices = commands.add_parser(
         "prices", help="publish Pyth price accounts into the localnet from a scenario")
     prices.add_argument("--url", default="http://127.0.0.1:8899", help="the localnet's RPC URL")
@@ -146,6 +196,7 @@ def parser() -> argparse.ArgumentParser:
                       help=f"folder for the servers' data, keys and logs (default {DEMO_DATA})")
     demo.add_argument("--positions", type=_count, default=1_000,
                       help="positions per perp market (default 1000)")
+    _profile_arguments(demo)
     for command in (enqueue, status):
         command.add_argument("--config", type=Path, default=None,
                              help="a TOML settings file (default: $KEEPERNET_CONFIG, if set)")
@@ -319,18 +370,25 @@ def _migrate(dsn: str | None) -> int:
     return 0
 
 
-def _demo(data: Path, duration_s: float | None, positions: int) -> int:
+def _demo(args: argparse.Namespace) -> int:
     from demo.processes import ProcessFailed
     from demo.run import DemoOptions, SeedingFailed, run_demo
     from demo.servers import ServerMissing
 
+    data: Path = args.data
+    try:
+        profile = _localnet_profile(args)
+    except ValueError as e:
+        print(f"keepernet demo: {e}", file=sys.stderr)
+        return 2
     try:
         data.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         print(f"keepernet demo: cannot keep the demo's data in {data}: {e.strerror}",
               file=sys.stderr)
         return 2
-    options = DemoOptions(data=data, duration_s=duration_s, positions_per_market=positions)
+    options = DemoOptions(data=data, duration_s=args.duration,
+                          positions_per_market=args.positions, profile=profile)
     try:
         return asyncio.run(run_demo(options, lambda line: print(line, flush=True)))
     except ServerMissing as e:  # refused before anything started
@@ -364,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status":
         return _status(args.config)
     if args.command == "demo":
-        return _demo(args.data, args.duration, args.positions)
+        return _demo(args)
     if args.command == "prices":
         try:
             feeds = _feeds(args)
@@ -389,13 +447,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                             else args.slot_ms / 1000)
             finalize_slots = (default_finalize_slots() if args.finalize_slots is None
                               else args.finalize_slots)
+            profile = _localnet_profile(args)
         except ValueError as e:
             print(f"keepernet localnet: {e}", file=sys.stderr)
             return 2
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(serve(args.port, args.keys, host=args.host,
-                                  slot_seconds=slot_seconds, finalize_slots=finalize_slots))
+                                  slot_seconds=slot_seconds, finalize_slots=finalize_slots,
+                                  profile=profile))
         except KeypairError as e:  # a key file in the folder others can read, or malformed
             print(f"keepernet localnet: {e}", file=sys.stderr)
             return 2

@@ -2,9 +2,10 @@
 
 `run_localnet()` starts one in-process for tests; `serve()` runs one until cancelled (the CLI).
 Modules: `ledger` (slot clock and history), `rpc` (the JSON-RPC methods), `server` (HTTP and
-WebSocket), `bootstrap` (genesis: program, mint, vault, config, wallets), `tokens` (the token
-queries), `token_state` (token accounts and mints decoded), `parsed` and `instruction_parsers`
-(the jsonParsed encoding of transactions).
+WebSocket), `hosted` (a hosted provider's limits, the `hosted` profile), `bootstrap` (genesis:
+program, mint, vault, config, wallets), `tokens` (the token queries), `token_state` (token
+accounts and mints decoded), `parsed` and `instruction_parsers` (the jsonParsed encoding of
+transactions).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from chain.localnet.bootstrap import Genesis, bootstrap
+from chain.localnet.hosted import FROM_ENV, FromEnv, HostedProfile, default_profile
 from chain.localnet.ledger import FINALIZE_SLOTS, SLOT_SECONDS, Ledger
 from chain.localnet.server import HOST, LocalnetServer
 from program.client import Client, Deployment
@@ -32,11 +34,20 @@ DEFAULT_PORT = 8899
 
 @dataclass(frozen=True)
 class Localnet:
-    """A running localnet: where it listens, the protocol's addresses and the wallets."""
+    """A running localnet: where it listens, the protocol's addresses and the wallets; under a
+    hosted `profile`, `url` meets its limits and `operator_url` does not."""
 
     url: str
     ws_url: str
     genesis: Genesis
+    profile: HostedProfile | None = None
+
+    @property
+    def operator_url(self) -> str:
+        """`url`, with the operator's key under a hosted profile: for seeding and checks."""
+        if self.profile is None:
+            return self.url
+        return f"{self.url}/?api-key={self.profile.operator_key}"
 
     @property
     def protocol(self) -> LocalProtocol:
@@ -76,8 +87,9 @@ class Localnet:
         return self.genesis.keys_dir
 
     def ready_line(self) -> str:
-        return (f"keepernet localnet ready: rpc {self.url} ws {self.ws_url} "
+        line = (f"keepernet localnet ready: rpc {self.url} ws {self.ws_url} "
                 f"program {self.program_id} keys {self.keys_dir}")
+        return line if self.profile is None else f"{line}; {self.profile.describe()}"
 
 
 # milliseconds per slot, and slots to finalization, of a localnet not told otherwise: the test
@@ -119,40 +131,46 @@ def default_finalize_slots() -> int:
 @asynccontextmanager
 async def run_localnet(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
                        host: str = HOST, slot_seconds: float | None = None,
-                       finalize_slots: int | None = None) -> AsyncIterator[Localnet]:
+                       finalize_slots: int | None = None,
+                       profile: HostedProfile | FromEnv | None = FROM_ENV
+                       ) -> AsyncIterator[Localnet]:
     """Start a localnet on `host`:`port` (WebSocket on `port + 1`; 127.0.0.1 unless told) and
     stop it on exit. Without `keys_dir` the keypairs live in a temporary folder removed on
     exit. The URLs it gives are 127.0.0.1's either way. A slot lasts `slot_seconds`
     (`default_slot_seconds()` unless told) and is finalized `finalize_slots` later
-    (`default_finalize_slots()` unless told)."""
+    (`default_finalize_slots()` unless told); it serves under a hosted provider's `profile`
+    (`default_profile()`'s unless told; None: a validator's, no limits)."""
     if slot_seconds is None:
         slot_seconds = default_slot_seconds()
     if finalize_slots is None:
         finalize_slots = default_finalize_slots()
+    if isinstance(profile, FromEnv):
+        profile = default_profile()
     with tempfile.TemporaryDirectory(prefix="keepernet-localnet-") as tmp:
         genesis = bootstrap(keys_dir if keys_dir is not None else Path(tmp),
                             slot_seconds=slot_seconds, finalize_slots=finalize_slots)
-        server = LocalnetServer(genesis.ledger, genesis.faucet)
+        server = LocalnetServer(genesis.ledger, genesis.faucet, profile)
         await server.start(port, host)
         try:
-            yield Localnet(f"http://{HOST}:{port}", f"ws://{HOST}:{port + 1}", genesis)
+            yield Localnet(f"http://{HOST}:{port}", f"ws://{HOST}:{port + 1}", genesis, profile)
         finally:
             await server.stop()
 
 
 async def serve(port: int = DEFAULT_PORT, keys_dir: Path | None = None, *,
                 host: str = HOST, slot_seconds: float | None = None,
-                finalize_slots: int | None = None) -> None:
+                finalize_slots: int | None = None,
+                profile: HostedProfile | FromEnv | None = FROM_ENV) -> None:
     """Run a localnet until SIGINT or SIGTERM, printing one line when it is ready."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):  # shut down cleanly when told to
         loop.add_signal_handler(signum, stop.set)
     async with run_localnet(port, keys_dir, host=host, slot_seconds=slot_seconds,
-                            finalize_slots=finalize_slots) as net:
+                            finalize_slots=finalize_slots, profile=profile) as net:
         print(net.ready_line(), flush=True)
         await stop.wait()
 
 
-__all__ = ["DEFAULT_PORT", "FINALIZE_SLOTS_ENV", "SLOT_MS_ENV", "Localnet",
+__all__ = ["DEFAULT_PORT", "FINALIZE_SLOTS_ENV", "SLOT_MS_ENV", "HostedProfile", "Localnet",
            "default_finalize_slots", "default_slot_seconds", "run_localnet", "serve"]

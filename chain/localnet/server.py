@@ -2,6 +2,7 @@
 the next one, as a validator serves them.
 
 HTTP: `POST /` takes a JSON-RPC request or batch (`Rpc` answers it); `GET /health` says "ok".
+Under a hosted provider's profile (`hosted`) a customer's requests meet its limits first.
 WebSocket (`/` on port + 1): accountSubscribe and slotSubscribe here, logsSubscribe,
 programSubscribe, rootSubscribe, signatureSubscribe, blockSubscribe and slotsUpdatesSubscribe
 in `subscriptions`, with their unsubscribes, and getVersion, which a validator's pubsub answers
@@ -28,6 +29,8 @@ from solders.account import Account
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from chain.localnet import hosted
+from chain.localnet.hosted import HostedProfile, RateLimiter
 from chain.localnet.ledger import Ledger
 from chain.localnet.rpc import (
     FEATURE_SET,
@@ -40,6 +43,7 @@ from chain.localnet.rpc import (
     dumps,
     encode_account,
     invalid_params,
+    loads,
 )
 from chain.localnet.subscriptions import KINDS as SLOT_KINDS
 from chain.localnet.subscriptions import SlotSubscriptions, commitment_level
@@ -51,9 +55,12 @@ _EMPTY = Account(lamports=0, data=b"", owner=SYSTEM_PROGRAM, executable=False, r
 
 @dataclass
 class _Connection:
-    """One WebSocket client: its outgoing queue."""
+    """One WebSocket client: its outgoing queue, and under a hosted profile how many
+    subscriptions it may open and has open."""
 
     queue: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    max_subscriptions: int | None = None
+    subscriptions: int = 0
 
     def push(self, message: dict[str, Any]) -> None:
         self.queue.put_nowait(dumps(message).decode())
@@ -105,12 +112,20 @@ class Subscriptions:
         request_id = request.get("id")
         method = request.get("method")
         params = request.get("params", [])
+        subscribes = isinstance(method, str) and method.endswith("Subscribe")
         try:
             if not isinstance(params, list):
                 raise invalid_params("params must be an array")
+            limit = connection.max_subscriptions
+            if subscribes and limit is not None and connection.subscriptions >= limit:
+                raise hosted.subscription_limit_error(limit)
             result = self._dispatch(connection, method, params)
         except RpcError as e:
             return _error(request_id, e)
+        if subscribes:
+            connection.subscriptions += 1
+        elif result is True:  # an unsubscribe
+            connection.subscriptions -= 1
         return {"jsonrpc": "2.0", "result": result, "id": request_id}
 
     def _dispatch(self, connection: _Connection, method: Any, params: list[Any]) -> Any:
@@ -216,11 +231,15 @@ def _error(request_id: Any, error: RpcError) -> dict[str, Any]:
 
 
 class LocalnetServer:
-    """HTTP JSON-RPC on `port`, WebSocket subscriptions on `port + 1`, and the slot clock."""
+    """HTTP JSON-RPC on `port`, WebSocket subscriptions on `port + 1`, and the slot clock;
+    under `profile`, a hosted provider's limits (chain/localnet/hosted.py)."""
 
-    def __init__(self, ledger: Ledger, faucet: Keypair) -> None:
+    def __init__(self, ledger: Ledger, faucet: Keypair,
+                 profile: HostedProfile | None = None) -> None:
         self.ledger = ledger
         self.rpc = Rpc(ledger, faucet)
+        self.profile = profile
+        self._limiter = RateLimiter(profile) if profile is not None else None
         self.subscriptions = Subscriptions(ledger)
         self._runners: list[web.AppRunner] = []
         self._ticker: asyncio.Task[None] | None = None
@@ -259,11 +278,34 @@ class LocalnetServer:
             await asyncio.sleep(self.ledger.seconds_to_next_slot() + 0.001)
 
     async def _http(self, request: web.Request) -> web.Response:
-        response = self.rpc.handle(await request.read())
-        if response is None:
-            return web.Response(status=200)
-        return web.Response(body=dumps(response), content_type="application/json",
-                            charset="utf-8")
+        body = await request.read()
+        if self._limited(request):
+            return self._hosted(request, body)
+        return _json_response(self.rpc.handle(body))
+
+    def _limited(self, request: web.Request) -> bool:
+        """Whether `request` is a customer's under a hosted profile (not the operator's)."""
+        return self.profile is not None \
+            and request.query.get("api-key") != self.profile.operator_key
+
+    def _hosted(self, request: web.Request, body: bytes) -> web.Response:
+        """A customer's request answered as a hosted provider answers it."""
+        assert self.profile is not None and self._limiter is not None
+        client = request.query.get("api-key") or request.remote or "unknown"
+        wait = self._limiter.take(client)
+        if wait is not None:
+            return web.Response(status=429, body=dumps(hosted.rate_limited_body()),
+                                content_type="application/json", charset="utf-8",
+                                headers={"Retry-After": hosted.retry_after_header(wait)})
+        if body.lstrip().startswith(b"["):
+            return _json_response(_error(None, hosted.BATCH_REFUSAL))
+        response = self.rpc.handle(body)
+        if b"getProgramAccounts" in body:  # the method named somewhere: read it properly
+            with contextlib.suppress(ValueError, UnicodeDecodeError):
+                parsed = loads(body)
+                if isinstance(parsed, dict) and parsed.get("method") == "getProgramAccounts":
+                    response = hosted.capped_answer(response, self.profile.gpa_cap)
+        return _json_response(response)
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -273,6 +315,8 @@ class LocalnetServer:
         await ws.prepare(request)
         self._connections.add(ws)
         connection = _Connection()
+        if self.profile is not None and self._limited(request):  # narrowed for mypy
+            connection.max_subscriptions = self.profile.subscriptions_per_connection
         writer = asyncio.create_task(self._write(ws, connection))
         try:
             async for message in ws:
@@ -303,3 +347,10 @@ class LocalnetServer:
             if ws.closed:
                 return
             await ws.send_str(text)
+
+
+def _json_response(response: Any) -> web.Response:
+    """An HTTP answer holding a JSON-RPC `response` (none for a batch of notifications)."""
+    if response is None:
+        return web.Response(status=200)
+    return web.Response(body=dumps(response), content_type="application/json", charset="utf-8")

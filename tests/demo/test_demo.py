@@ -1,5 +1,6 @@
 """The README's first command, shortened: `keepernet demo` starts its servers, the localnet and
-the four roles, and its summary matches the chain (exit 0) with every kind of keeper work done."""
+the four roles, and its summary matches the chain (exit 0) with every kind of keeper work done,
+against a validator's RPC and against a hosted provider's limits."""
 
 from __future__ import annotations
 
@@ -13,19 +14,29 @@ from pathlib import Path
 
 import pytest
 
+# a hosted provider's limits (chain/localnet/hosted.py) with the getProgramAccounts cap above
+# the demo's largest answer (every Position account: 2 markets of 100)
+HOSTED = ["--profile", "hosted", "--rps", "50", "--gpa-cap", "500"]
 
-def test_the_demo_runs_and_its_summary_matches_the_chain() -> None:
+
+@pytest.mark.parametrize("profile", [[], HOSTED], ids=["validator", "hosted"])
+def test_the_demo_runs_and_its_summary_matches_the_chain(profile: list[str]) -> None:
     # not pytest's tmp_path: as root, PostgreSQL runs as `postgres`, which must reach the folder
     data = Path(tempfile.mkdtemp(prefix="keepernet-demo-"))
     data.chmod(0o755)
     try:
         done = subprocess.run([sys.executable, "-m", "workers.cli", "demo", "--duration", "40",
-                               "--positions", "100", "--data", str(data)],
+                               "--positions", "100", "--data", str(data), *profile],
                               capture_output=True, text=True, timeout=300, check=False)
+        indexer = data / "logs" / "indexer.log"
+        indexer_log = indexer.read_text(errors="replace") if indexer.exists() else ""
     finally:
         shutil.rmtree(data, ignore_errors=True)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
+    if profile:  # the provider's limits were met: the indexer's batches were refused
+        assert "profile hosted: 50 requests/s per client" in out
+        assert "endpoint refuses JSON-RPC batches" in indexer_log
     assert "checked against the chain: every event indexed once, none missing" in out
     counts = {m[0]: (int(m[1]), int(m[2]))
               for m in re.findall(r"^(\w[\w ]+?)\s+(\d+)\s+(\d+)$", out, re.MULTILINE)}

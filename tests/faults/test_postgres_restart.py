@@ -41,7 +41,7 @@ async def test_the_stored_events_equal_the_chains_after_a_restart_mid_backfill(
     async with perp_world([PositionSpec(1, SIZE, SOLID)] * POSITIONS,
                           publish_every_s=None) as world:
         net = world.net
-        rpc = RpcClient([Endpoint("local", net.url, max_rps=10_000)])
+        rpc = RpcClient([Endpoint("local", net.operator_url, max_rps=10_000)])
         fleet = Fleet()
         try:
             on_chain = await chain_events(rpc, net.program_id)

@@ -61,7 +61,7 @@ class World:
 @asynccontextmanager
 async def world() -> AsyncIterator[World]:
     async with run_localnet(free_port_pair()) as net:
-        direct = AsyncClient(net.url, commitment=Confirmed)
+        direct = AsyncClient(net.operator_url, commitment=Confirmed)
         rpcs = [RpcClient([Endpoint("local", net.url, max_rps=10_000)]) for _ in net.keepers]
         keepers = [JobDeps(rpc=r, sender=Sender(r, k.kp, fees=FeePolicy(fixed_micro_lamports=0),
                                                  rebroadcast_s=0.3),

@@ -68,7 +68,7 @@ async def funded_perp_market(net: Localnet, market_id: int, oracle: Pubkey, *,
                              params: PerpMarketParams | None = None, pool: int = 10**13) -> Pubkey:
     """A perp market on `oracle` with `pool` in the counterparty pool its positions reserve
     their payout from (the council, the localnet's admin, funds it)."""
-    seeder = await Seeder.connect(net.url, net.keys_dir)
+    seeder = await Seeder.connect(net.operator_url, net.keys_dir)
     try:
         return await seeder.perp_market(market_id, oracle, params or PerpMarketParams(), pool)
     finally:
@@ -85,10 +85,10 @@ async def perp_market_on(net: Localnet, specs: Sequence[PositionSpec] = (), *,
     until the end; with None it writes it only while seeding (a position opens only at a price
     at most max_open_staleness_slots old) and then only when the test calls
     `publisher.publish`."""
-    seeder = await Seeder.connect(net.url, net.keys_dir)
+    seeder = await Seeder.connect(net.operator_url, net.keys_dir)
     oracle = Keypair().pubkey()
     price = Settable(PRICE)
-    publisher = Publisher(net.url, [Feed(oracle, price)])
+    publisher = Publisher(net.operator_url, [Feed(oracle, price)])
     fresh = asyncio.create_task(publisher.run(publish_every_s or 0.2))
     try:
         await asyncio.sleep(0.3)  # a first price written
