@@ -177,7 +177,7 @@ def encode_block(ledger: Ledger, block: Block, records: list[TxRecord],
     max_version = config.get("maxSupportedTransactionVersion")
     parent = ledger.block(block.parent_slot)
     out: dict[str, Any] = {
-        "blockHeight": block.slot,
+        "blockHeight": block.height,
         "blockTime": block.block_time,
         "blockhash": str(block.blockhash),
         "parentSlot": max(block.parent_slot, 0),

@@ -51,7 +51,10 @@ from program.svm import ProgramSvm
 SLOT_SECONDS = 0.4
 FINALIZE_SLOTS = 32  # slots after which a slot is rooted, as on a cluster
 COMMITMENTS = ("processed", "confirmed", "finalized")
-BLOCKHASH_VALID_SLOTS = 150
+# a blockhash's life, in blocks as a validator counts it (its block height's, so a time
+# travel, one block over many slots, does not end it)
+BLOCKHASH_VALID_BLOCKS = 150
+RECENT_FEE_SLOTS = 150  # the slots getRecentPrioritizationFees covers
 SLOT_HASHES_KEPT = 512  # entries of the SlotHashes sysvar, as the runtime keeps
 STATUS_CACHE_SLOTS = 300  # how far back getSignatureStatuses looks without history search
 LAMPORTS_PER_SIGNATURE = 5_000
@@ -117,6 +120,7 @@ class Block:
     parent_slot: int  # the previous produced slot (-1 before the first)
     blockhash: Hash
     block_time: int
+    height: int  # blocks produced before it
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,8 @@ class Ledger:
         self._unix0 = int(time.time()) if unix_start is None else unix_start
         self.slot = -1
         self.block_time = self._unix0
-        self._blockhashes: OrderedDict[Hash, int] = OrderedDict()  # blockhash -> its slot
+        # blockhash -> its block's height
+        self._blockhashes: OrderedDict[Hash, int] = OrderedDict()
         self._txs: dict[Signature, TxRecord] = {}
         self._by_address: dict[Pubkey, list[TxRecord]] = {}
         self._by_slot: dict[int, list[TxRecord]] = {}
@@ -241,17 +246,18 @@ class Ledger:
         self.svm.set_clock(clock)
         self.svm.expire_blockhash()
         blockhash = self.svm.latest_blockhash()
-        self._blockhashes[blockhash] = slot
+        height = len(self.blocks)
+        self._blockhashes[blockhash] = height
         # the current slot too: a client may create a lookup table for the slot getSlot gave
         # before a new slot begins
         self.svm.set_slot_hashes(
             [(slot, blockhash), *self.svm.get_slot_hashes()[:SLOT_HASHES_KEPT - 1]])
         while self._blockhashes:
-            oldest, oldest_slot = next(iter(self._blockhashes.items()))
-            if oldest_slot >= slot - BLOCKHASH_VALID_SLOTS:
+            oldest, oldest_height = next(iter(self._blockhashes.items()))
+            if oldest_height >= height - BLOCKHASH_VALID_BLOCKS:
                 break
             del self._blockhashes[oldest]
-        self.blocks.append(Block(slot, parent, self.svm.latest_blockhash(), self.block_time))
+        self.blocks.append(Block(slot, parent, blockhash, self.block_time, height))
         self._run_pending()
         self._forget_rooted()
         for listener in list(self.slot_listeners):
@@ -277,7 +283,7 @@ class Ledger:
     def latest_blockhash(self) -> tuple[Hash, int]:
         """The newest blockhash and the last block height at which it is valid."""
         self.tick()
-        return self.svm.latest_blockhash(), self.slot + BLOCKHASH_VALID_SLOTS
+        return self.svm.latest_blockhash(), self.blocks[-1].height + BLOCKHASH_VALID_BLOCKS
 
     def is_blockhash_valid(self, blockhash: Hash) -> bool:
         self.tick()
@@ -439,7 +445,7 @@ class Ledger:
         transactions that touch all of `addresses` (any transaction if none given), else 0."""
         wanted = set(addresses)
         out = []
-        for slot in range(max(self._slot0, self.slot - BLOCKHASH_VALID_SLOTS + 1), self.slot + 1):
+        for slot in range(max(self._slot0, self.slot - RECENT_FEE_SLOTS + 1), self.slot + 1):
             prices = [r.unit_price for r in self._by_slot.get(slot, ())
                       if wanted.issubset(r.account_keys)]
             out.append((slot, min(prices) if prices else 0))

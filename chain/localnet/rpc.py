@@ -31,7 +31,7 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
 from chain.localnet.ledger import (
-    BLOCKHASH_VALID_SLOTS,
+    BLOCKHASH_VALID_BLOCKS,
     Ledger,
     Rejected,
     TokenBalance,
@@ -326,7 +326,7 @@ class Rpc:
             "getSignaturesForAddress": self.get_signatures_for_address,
             "getTransaction": self.get_transaction,
             "getSlot": lambda params: self._slot(params, 0),
-            "getBlockHeight": lambda params: self._slot(params, 0),
+            "getBlockHeight": self.get_block_height,
             "getBalance": self.get_balance,
             "requestAirdrop": self.request_airdrop,
             "getMinimumBalanceForRentExemption": self.get_minimum_balance,
@@ -451,7 +451,7 @@ class Rpc:
             # time travel jumps past a blockhash's life in one slot: give the newest
             blockhash, last_valid = self.ledger.latest_blockhash()
         else:
-            blockhash, last_valid = block.blockhash, block.slot + BLOCKHASH_VALID_SLOTS
+            blockhash, last_valid = block.blockhash, block.height + BLOCKHASH_VALID_BLOCKS
         return {"context": context, "value": {"blockhash": str(blockhash),
                                               "lastValidBlockHeight": last_valid}}
 
@@ -625,10 +625,19 @@ class Rpc:
         return str(record.signature)
 
     # ---- cluster ------------------------------------------------------------------------------
+    def get_block_height(self, params: list[Any]) -> int:
+        return self._height(self._slot(params, 0))
+
+    def _height(self, slot: int) -> int:
+        """The block height at `slot` (a produced slot, as commitments give): blocks before
+        it, skipped slots and time travel not counted."""
+        block = self.ledger.block(slot)
+        return block.height if block is not None else self.ledger.blocks[-1].height
+
     def get_epoch_info(self, params: list[Any]) -> dict[str, int]:
         slot = self._slot(params, 0)
         epoch, index, per_epoch = self.ledger.epoch_info(slot)
-        return {"absoluteSlot": slot, "blockHeight": slot,
+        return {"absoluteSlot": slot, "blockHeight": self._height(slot),
                 "epoch": epoch, "slotIndex": index, "slotsInEpoch": per_epoch,
                 "transactionCount": self.ledger.transaction_count}
 

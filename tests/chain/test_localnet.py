@@ -102,7 +102,8 @@ async def test_accounts_balances_and_cluster_methods(net: Localnet, client: Asyn
     slot = (await client.get_slot()).value
     await asyncio.sleep(0.5)  # a slot every 400 ms
     assert (await client.get_slot()).value > slot
-    assert (await client.get_block_height()).value >= slot
+    height = (await client.get_block_height()).value
+    assert 0 < height <= (await client.get_slot()).value  # blocks, not slots
     epoch = (await client.get_epoch_info()).value
     assert epoch.absolute_slot >= slot and epoch.slots_in_epoch == 432_000
     assert epoch.transaction_count is not None and epoch.transaction_count > 0
@@ -114,7 +115,7 @@ async def test_accounts_balances_and_cluster_methods(net: Localnet, client: Asyn
         assert (await h.get(f"{net.url}/health")).text == "ok"
 
     latest = (await client.get_latest_blockhash()).value
-    assert latest.last_valid_block_height > slot
+    assert latest.last_valid_block_height == (await client.get_block_height(Confirmed)).value + 150
     valid = await rpc(net, "isBlockhashValid", str(latest.blockhash))
     assert valid["value"] is True and valid["context"]["slot"] > 0
     assert (await rpc(net, "isBlockhashValid", str(Keypair().pubkey())))["value"] is False
@@ -253,7 +254,8 @@ async def test_preflight_failure_simulation_and_skip_preflight(net: Localnet,
 async def test_expired_blockhash_never_lands(net: Localnet, client: AsyncClient) -> None:
     user = net.users[0]
     blockhash = (await client.get_latest_blockhash()).value.blockhash
-    await rpc(net, "keepernet_timeTravel", {"slots": 151})
+    for _ in range(151):  # a blockhash lives 150 blocks: one block a slot travelled
+        await rpc(net, "keepernet_timeTravel", {"slots": 1})
     assert (await rpc(net, "isBlockhashValid", str(blockhash)))["value"] is False
     tx = Transaction([user.kp], Message.new_with_blockhash([transfer(TransferParams(
         from_pubkey=user.key, to_pubkey=Keypair().pubkey(), lamports=10**6))], user.key,
@@ -264,6 +266,22 @@ async def test_expired_blockhash_never_lands(net: Localnet, client: AsyncClient)
     sig = (await client.send_transaction(tx, opts=TxOpts(skip_preflight=True))).value
     statuses = await client.get_signature_statuses([sig], search_transaction_history=True)
     assert statuses.value[0] is None
+
+
+async def test_a_blockhash_outlives_a_time_travel(net: Localnet, client: AsyncClient) -> None:
+    """A blockhash lives 150 blocks, not slots: a travel of a minute (150 slots, one block)
+    leaves the confirmed block's blockhash valid, as the demo's seeding needs (it sends with
+    it right after travelling, and the transaction lands in a later slot)."""
+    user, to = net.users[0], Keypair().pubkey()
+    await rpc(net, "keepernet_timeTravel", {"slots": 150})  # a minute of 400 ms slots
+    latest = (await client.get_latest_blockhash(Confirmed)).value
+    tx = Transaction([user.kp], Message.new_with_blockhash([transfer(TransferParams(
+        from_pubkey=user.key, to_pubkey=to, lamports=10**6))], user.key, latest.blockhash),
+        latest.blockhash)
+    sig = (await client.send_transaction(tx)).value
+    await client.confirm_transaction(sig, Confirmed, sleep_seconds=0.05,
+                                     last_valid_block_height=latest.last_valid_block_height)
+    assert (await client.get_balance(to)).value == 10**6
 
 
 async def test_signatures_for_address_pages_newest_first(net: Localnet,
