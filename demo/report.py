@@ -126,13 +126,14 @@ class Summary:
         return self.missing == 0 and self.extra == 0
 
     def text(self) -> str:
-        lines = [f"{'':<20}{'indexed':>10}{'on chain':>10}",
-                 f"{'events':<20}{sum(self.stored.values()):>10}"
-                 f"{sum(self.on_chain.values()):>10}"]
-        lines += [f"{label:<20}{self.stored[name]:>10}{self.on_chain[name]:>10}"
-                  for label, name in SUMMARY]
-        lines += [f"{'liquidations on ' + kind:<30}{indexed:>10}{on_chain:>10}"
-                  for kind, (indexed, on_chain) in self.liquidations_by_kind.items()]
+        rows = [("events", sum(self.stored.values()), sum(self.on_chain.values())),
+                *((label, self.stored[name], self.on_chain[name]) for label, name in SUMMARY),
+                *((f"liquidations on {kind}", indexed, on_chain)
+                  for kind, (indexed, on_chain) in self.liquidations_by_kind.items())]
+        width = max(len(label) for label, _, _ in rows) + 2  # one column of labels
+        lines = [f"{'':<{width}}{'indexed':>10}{'on chain':>10}",
+                 *(f"{label:<{width}}{indexed:>10}{on_chain:>10}"
+                   for label, indexed, on_chain in rows)]
         verdict = ("checked against the chain: every event indexed once, none missing"
                    if self.confirmed else
                    f"CHECK FAILED: {self.missing} events on chain not indexed, {self.extra} "
