@@ -5,7 +5,8 @@ calls `on_change(address, data, slot)` with each new version of an account, unti
 Each subscription counts as a request in `keepernet_rpc_requests_total` (endpoint
 "websocket"), as providers count them. When the connection drops it reconnects with backoff
 and calls `on_connected()` again after subscribing: notifications missed while disconnected
-are gone, so the caller re-reads what it watches there (the liquidator rescans).
+are gone, so the caller re-reads what it watches there (the liquidator rescans). A refused
+subscription (a provider's limit) is asked again the same way, on a new connection.
 """
 
 from __future__ import annotations
@@ -98,5 +99,10 @@ async def watch_accounts(ws_url: str, addresses: Sequence[Pubkey], on_change: On
         except (OSError, TimeoutError, WebSocketException) as e:
             log.warning("account watch lost its connection", error=str(e) or type(e).__name__,
                         retry_in_s=delay)
+        except SubscribeRefused as e:
+            # a provider's subscription limit, or a passing refusal: asked again with the same
+            # backoff (the caller's scans find the positions meanwhile); ending here would
+            # leave the liquidator without its trigger until restarted
+            log.warning("account watch refused", error=str(e), retry_in_s=delay)
         await asyncio.sleep(delay)
         delay = min(delay * 2, RECONNECT_MAX_S)

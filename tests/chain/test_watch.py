@@ -11,7 +11,7 @@ import pytest_asyncio
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
-from chain.localnet import Localnet, run_localnet
+from chain.localnet import HostedProfile, Localnet, run_localnet
 from chain.publisher import Feed, Publisher
 from chain.pyth import read_aggregate
 from chain.scenarios import RandomWalk
@@ -110,3 +110,30 @@ async def test_changes_arrive_and_a_cut_connection_comes_back(net: Localnet) -> 
             await watch
         await proxy.close()
         await publisher.close()
+
+
+def refusals() -> float:
+    return registry.get_sample_value("keepernet_rpc_requests_total", {
+        "endpoint": WS_ENDPOINT, "method": "accountSubscribe", "outcome": "rpc_error"}) or 0.0
+
+
+async def test_a_refused_subscription_is_asked_again_not_given_up() -> None:
+    """A provider allowing one subscription a connection refuses the second of two: the watch
+    keeps asking (with its backoff) rather than ending, which left the liquidator without its
+    trigger until restarted."""
+    profile = HostedProfile(subscriptions_per_connection=1)
+    async with run_localnet(free_port_pair(), profile=profile) as hosted:
+        refused = refusals()
+        watch = asyncio.create_task(watch_accounts(
+            hosted.ws_url, [Keypair().pubkey(), Keypair().pubkey()], lambda *_: asyncio.sleep(0)))
+        try:
+            deadline = asyncio.get_running_loop().time() + 10
+            while refusals() < refused + 2:  # refused, then asked again and refused again
+                assert not watch.done(), watch
+                assert asyncio.get_running_loop().time() < deadline, "asked only once"
+                await asyncio.sleep(0.05)
+            assert not watch.done()
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
