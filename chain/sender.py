@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -53,6 +54,11 @@ MAX_COMPUTE_UNITS = 1_400_000
 BLOCKHASH_TRIES = 3
 # A blockhash is valid for 150 slots: sends within a slot of each other share one.
 BLOCKHASH_REUSE_S = 0.4
+# how long this sender remembers the signatures it made: longer than a blockhash lives
+# (150 blocks), after which the same transaction could not land anyway
+SIGNED_MEMORY_S = 120.0
+NEW_BLOCKHASH_WAIT_S = 0.05  # between looks for a blockhash other than one already used
+NEW_BLOCKHASH_LOOKS = 100
 MAX_FEE_ACCOUNTS = 128  # getRecentPrioritizationFees takes at most this many addresses
 LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
 
@@ -188,6 +194,8 @@ class Sender:
         self.attempts = attempts
         self._latest: asyncio.Future[GetLatestBlockhashResp] | None = None
         self._latest_at = 0.0
+        # signatures made by earlier sends, oldest first, with when they were made
+        self._signed: OrderedDict[Signature, float] = OrderedDict()
 
     async def send(self, intent: Intent, signers: Sequence[Keypair] = ()) -> SendResult:
         """Make the intent true at most once; see the module's docstring."""
@@ -219,6 +227,14 @@ class Sender:
             if not await may_sign():  # checked last, after every round trip before the send
                 return Fenced(flight.signature)
             tx = self._sign(budgeted, signers, blockhash)
+            if self._made_before(tx.signatures[0]):
+                # the very transaction an earlier send made (the same instructions, as a
+                # second funding update of a late market is, under the same blockhash): the
+                # node would drop it as already processed and the old one's status would
+                # read as this one landing
+                blockhash, last_valid_height = await self._blockhash_other_than(blockhash)
+                tx = self._sign(budgeted, signers, blockhash)
+            self._remember(tx.signatures[0])
             outcome = await self._until_confirmed_or_expired(tx, last_valid_height, flight)
             if outcome is not None:
                 return outcome
@@ -239,6 +255,26 @@ class Sender:
             self._latest_at = time.monotonic()
         resp = await asyncio.shield(read)
         return resp.value.blockhash, resp.value.last_valid_block_height
+
+    async def _blockhash_other_than(self, used: Hash) -> tuple[Hash, int]:
+        """A fresh blockhash other than `used`, waiting for the next block if need be."""
+        for _ in range(NEW_BLOCKHASH_LOOKS):
+            blockhash, last_valid_height = await self._blockhash(fresh=True)
+            if blockhash != used:
+                return blockhash, last_valid_height
+            await asyncio.sleep(NEW_BLOCKHASH_WAIT_S)
+        raise RpcUnavailable(f"no blockhash other than {used} in "
+                             f"{NEW_BLOCKHASH_LOOKS * NEW_BLOCKHASH_WAIT_S:g} s")
+
+    def _made_before(self, signature: Signature) -> bool:
+        now = time.monotonic()
+        while self._signed and next(iter(self._signed.values())) < now - SIGNED_MEMORY_S:
+            self._signed.popitem(last=False)
+        return signature in self._signed
+
+    def _remember(self, signature: Signature) -> None:
+        self._signed[signature] = time.monotonic()
+        self._signed.move_to_end(signature)
 
     def _sign(self, ixs: Sequence[Instruction], signers: Sequence[Keypair],
               blockhash: Hash) -> Transaction:

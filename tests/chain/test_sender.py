@@ -24,6 +24,7 @@ from solders.hash import Hash
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
 from chain.client import Endpoint, RpcClient, anchor_program
@@ -34,6 +35,7 @@ from chain.sender import (
     FeePolicy,
     Fenced,
     GaveUp,
+    Intent,
     Landed,
     Refused,
     Sender,
@@ -161,7 +163,7 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     await asyncio.wait_for(poll(), timeout)
 
 
-async def sent(sender: Sender, intent: MarketApproved) -> SendResult:
+async def sent(sender: Sender, intent: Intent) -> SendResult:
     return await asyncio.wait_for(sender.send(intent), GUARD_S)
 
 
@@ -394,6 +396,31 @@ async def test_sends_at_once_share_one_blockhash(world: World) -> None:
     results = await asyncio.gather(*(sent(sender, intent) for intent in intents))
     assert all(isinstance(r, Landed) for r in results)
     assert world.proxy.count("getLatestBlockhash") == 1
+
+
+@dataclass
+class Tip:
+    """An intent that always wants doing: one more lamport to `to` (each send a new one)."""
+
+    payer: Pubkey
+    to: Pubkey
+
+    async def instructions(self) -> Sequence[Instruction]:
+        return [transfer(TransferParams(from_pubkey=self.payer, to_pubkey=self.to, lamports=1))]
+
+
+async def test_the_same_instructions_sent_again_land_again(world: World) -> None:
+    """Two sends of the same instructions under one blockhash would be one transaction (one
+    signature): the node drops the second as already processed, and its status — the
+    first's — read as the second landing. The second gets another blockhash and lands."""
+    sender = world.sender()
+    to = world.net.users[1].key
+    before = (await world.direct.get_balance(to)).value
+    tip = Tip(world.net.keepers[0].key, to)
+    results = await asyncio.gather(*(sent(sender, tip) for _ in range(3)))
+    assert all(isinstance(r, Landed) for r in results), results
+    assert len({r.signature for r in results if isinstance(r, Landed)}) == 3
+    assert (await world.direct.get_balance(to)).value == before + 3
 
 
 # ---- no endpoint --------------------------------------------------------------------------------
