@@ -12,8 +12,8 @@ subscriptions included) and `keepernet_rpc_rate_limited_total` from its /metrics
 
 Figures are requests per minute over each window. No baseline: this is a measurement of what a
 provider plan must allow, not a comparison. The demo's summary under the profile, checked
-against the chain, is printed at the end and kept in the results' details (`python -m bench`
-prints it after its table). Writes bench/results/requests.json.
+against the chain, ends the demo's lines and is kept in the results' details (`python -m bench`
+prints it again after its table). Writes bench/results/requests.json.
 """
 
 from __future__ import annotations
@@ -142,8 +142,6 @@ def main(argv: list[str] | None = None) -> int:
                              f"{RPS:g})")
     args = parser.parse_args(argv)
     windows, demo_summary = asyncio.run(measure(args.positions, args.rps))
-    print(f"\nthe demo under the hosted profile, checked against the chain:\n{demo_summary}",
-          flush=True)
     return conclude(result(windows, args.positions, args.rps, demo_summary),
                     f"RPC requests per minute per role, hosted profile at {args.rps:g} req/s, "
                     f"{args.positions:,} positions per market")
