@@ -13,7 +13,7 @@ HEADERS := $(wildcard program/src/*.h program/src/*/*.h)
 GENERATED := program/idl/keepernet.json $(wildcard program/src/generated/*.h) program/accounts.py
 
 .PHONY: setup program idl test lint bench bench-cu bench-scan bench-indexer bench-queue \
-	bench-localnet bench-reaction localnet demo clean
+	bench-localnet bench-reaction bench-requests localnet demo clean
 .DELETE_ON_ERROR:
 
 setup:
@@ -73,6 +73,10 @@ bench-localnet: setup
 bench-reaction: setup
 	$(MAKE) program
 	$(PYTHON) -m bench.reaction
+
+bench-requests: setup
+	$(MAKE) program
+	$(PYTHON) -m bench.requests
 
 # Solana JSON-RPC on 127.0.0.1:8899 (WebSocket 8900) with the program deployed.
 localnet: setup

@@ -1,8 +1,9 @@
 """Every benchmark, one table: `python -m bench [--quick] [--only NAME ...]`.
 
-Runs cu, scan, indexer, queue and reaction, each as a child process (`python -m bench.<name>`)
-that writes bench/results/<name>.json; a child that fails or writes nothing is reported as
-failed and the others still run. Then prints one table of every figure, writes
+Runs cu, scan, indexer, queue, reaction and requests, each as a child process
+(`python -m bench.<name>`) that writes bench/results/<name>.json; a child that fails or writes
+nothing is reported as failed and the others still run. Then prints one table of every figure
+and the demo's summary under the hosted profile (bench.requests runs the demo there), writes
 bench/results/latest.json (every figure, the machine) and draws the plots beside it
 (bench/report.py). `--quick` is passed to the benchmarks that take it (smaller sizes; reaction
 with 1,000 positions). Exit status 1 when a benchmark failed or missed a target.
@@ -27,7 +28,7 @@ from bench.report import (
     table,
 )
 
-BENCHES = ("cu", "scan", "indexer", "queue", "reaction")
+BENCHES = ("cu", "scan", "indexer", "queue", "reaction", "requests")
 QUICK_ARGS: dict[str, list[str]] = {
     "scan": ["--quick"], "indexer": ["--quick"], "queue": ["--quick"],
     "reaction": ["--positions", "1000"],
@@ -67,6 +68,10 @@ def main(argv: list[str]) -> int:
         results.append(run_bench(name, QUICK_ARGS.get(name, []) if args.quick else []))
     print()
     print(table(results))
+    for r in results:
+        if r.details.get("demo_summary"):
+            print(f"\nbench.{r.bench}: the demo under the hosted profile, checked against the "
+                  f"chain:\n{r.details['demo_summary']}")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     (RESULTS_DIR / "latest.json").write_text(json.dumps(latest(results, machine()), indent=2)
                                              + "\n")

@@ -41,6 +41,12 @@ all along (the program refuses a price older than 25 slots).
   max(2 s, 0.2 ms per position)): the event loop's lag p99 meanwhile (target <= 20 ms) and
   the process' peak resident memory (target <= 1 GiB at 1,000,000 positions).
 
+- Keeper's share: each liquidator's `keepernet_trigger_to_send_seconds` (metrics/
+  trigger_to_send.py: from the price notification's arrival in the liquidator to the signed
+  liquidation handed to the node), read from every instance's /metrics once the fault-free
+  crash has landed and merged: its p50/p99 as Prometheus' `histogram_quantile` works them out
+  (bench/scrape.py), beside the reaction (target p99 <= 20 ms at 1,000,000 positions).
+
 Prints one table of every scale's figures (value the fleet's, baseline the naive keeper's,
 ratio fleet ÷ baseline, target, met; the reaction's target, one slot, applies at 10,000
 positions) and writes bench/results/reaction.json in the shape of bench/report.py, with every
@@ -75,6 +81,7 @@ from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from bench.report import BenchResult, Figure, conclude, percentile, samples
+from bench.scrape import Buckets, merged, quantile, scrape
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.keys import load_keypair
 from chain.localnet.seed import PositionSpec, Seeder
@@ -85,6 +92,7 @@ from demo import processes
 from demo.processes import Child
 from demo.run import servers, worker_env
 from demo.scenario import POOL, START_PRICE
+from demo.servers import free_port
 from fleet.membership import live_instances
 from fleet.serializer import job_deserializer, job_serializer
 from jobs.deps import JobDeps
@@ -125,6 +133,8 @@ UPKEEP_S = 20.0
 UPKEEP_PARTITIONS = 1
 TARGET_LAG_P99_S = 0.020
 TARGET_RSS_MIB, TARGET_RSS_SCALE = 1024.0, 1_000_000
+TARGET_SHARE_P99_S, TARGET_SHARE_SCALE = 0.020, 1_000_000
+SHARE = "keepernet_trigger_to_send_seconds"
 MIB = 2**20
 
 
@@ -381,6 +391,7 @@ class Figures:
     steady: list[float]  # enqueue-to-start of jobs enqueued one at a time (fleet only)
     faulted: dict[str, list[float]] = field(default_factory=dict)  # FAULTS → reactions (fleet)
     upkeep: dict[str, float] = field(default_factory=dict)  # bench/book_upkeep.py's figures
+    share: Buckets = field(default_factory=dict)  # the fleet's SHARE histogram (fleet only)
 
 
 def figures(fleet: Figures, baseline: Figures, positions: int) -> list[Figure]:
@@ -408,6 +419,13 @@ def figures(fleet: Figures, baseline: Figures, positions: int) -> list[Figure]:
                   "s", target_op="<="),
         Figure.of(f"enqueue-to-start, one at a time, p99{at}", percentile(fleet.steady, 99),
                   "s", target=TARGET_QUEUE_P99_S, target_op="<="),
+        # the naive keeper reacts to no notification: no baseline
+        Figure.of(f"keeper's share, price notification to send, p50{at}",
+                  quantile(fleet.share, 0.5), "s", target_op="<="),
+        Figure.of(f"keeper's share, price notification to send, p99{at}",
+                  quantile(fleet.share, 0.99), "s",
+                  target=TARGET_SHARE_P99_S if positions == TARGET_SHARE_SCALE else None,
+                  target_op="<="),
         Figure.of(f"liquidator event-loop lag keeping the book, p99{at}",
                   fleet.upkeep.get("lag_p99_s"), "s", baseline=baseline.upkeep.get("lag_p99_s"),
                   target=TARGET_LAG_P99_S, target_op="<="),
@@ -499,15 +517,25 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
             # the price trigger is what is measured; the cron safety net, which re-reads every
             # position, runs once a minute (as an operator sets it for a large book)
             env["KEEPERNET_SCAN_INTERVAL_S"] = str(SCAN_INTERVAL_S)
+            ports = []  # each instance's metrics, for the keeper's share
             for i in range(instances):
-                fleet.append(await processes.start(f"liquidator-{i + 1}",
-                                                   ["worker", "liquidator"], logs, env))
+                child, metrics_port = await processes.start_on_free_port(
+                    f"liquidator-{i + 1}",
+                    lambda p: (["worker", "liquidator"], {**env, "KEEPERNET_METRICS_PORT": str(p)}),
+                    logs, pick=free_port, ready="worker started", taken="KEEPERNET_METRICS_PORT",
+                    ready_s=processes.WORKER_READY_S)
+                fleet.append(child)
+                ports.append(metrics_port)
             await wait_for_fleet(redis_url, fleet)
             say(f"{instances} liquidator instances up; crashing the fleet's oracle")
             t0 = await crash(rpc_url, fleet_market)
             t0_unix = t0 + time.time() - time.perf_counter()
             await landings.wait_all(fleet_market.crossing, FLEET_REACTION_TIMEOUT_S)
             fleet_reactions = landings.reactions(fleet_market.crossing, t0)
+            share = merged([await scrape(p, SHARE) for p in ports])
+            say(f"keeper's share, notification to send: p50 "
+                f"{quantile(share, 0.5) * 1000:.1f} ms, p99 {quantile(share, 0.99) * 1000:.1f} ms "
+                f"over {share.get(math.inf, 0):.0f} sends")
             fleet_starts = crash_to_start(await first_tries(dsn, fleet_market.crossing),
                                           fleet_market.crossing, t0_unix)
             steady = await steady_queue_delays(
@@ -535,7 +563,8 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
             base_reactions = landings.reactions(base_market.crossing, t0)
             say(f"baseline: {sum(map(math.isfinite, base_reactions))}/{len(base_reactions)} "
                 f"landed; total run {time.monotonic() - started:.0f} s")
-            return (Figures(fleet_reactions, fleet_starts, steady, faulted, upkeep["feed"]),
+            return (Figures(fleet_reactions, fleet_starts, steady, faulted, upkeep["feed"],
+                            share),
                     Figures(base_reactions,
                             crash_to_start(keeper.starts, base_market.crossing, t0), [],
                             upkeep=upkeep["reread"]))
@@ -595,7 +624,9 @@ def main(argv: list[str]) -> int:
                      "steady_queue_s": samples(fleet.steady),
                      "faulted_reactions_s": {fault: samples(reactions)
                                              for fault, reactions in fleet.faulted.items()},
-                     "book_upkeep": {"feed": fleet.upkeep, "reread": baseline.upkeep}})
+                     "book_upkeep": {"feed": fleet.upkeep, "reread": baseline.upkeep},
+                     "trigger_to_send_buckets": [[str(le), n] for le, n
+                                                 in sorted(fleet.share.items())]})
     result = BenchResult("reaction", found, {
         "crossing_per_market": args.crossing, "instances": args.instances,
         "baseline_interval_s": BASELINE_INTERVAL_S, "target_scale": TARGET_SCALE,

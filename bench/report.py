@@ -237,8 +237,9 @@ def latest(results: Sequence[BenchResult], machine_info: Mapping[str, Any]) -> d
 # ---- plots --------------------------------------------------------------------------------------
 
 def plot_all(results: Sequence[BenchResult], results_dir: Path = RESULTS_DIR) -> list[Path]:
-    """PNG plots of what the results hold: latency distributions (queue, reaction) and
-    throughput against scale (scan, indexer). Returns the files written.
+    """PNG plots of what the results hold: latency distributions (queue, reaction),
+    throughput against scale (scan, indexer) and requests per role (requests). Returns the
+    files written.
 
     They are drawn in a fresh child process (spawned, not forked), so that no state of the
     caller's process reaches matplotlib: after LiteSVM ran a program that calls through a
@@ -273,6 +274,12 @@ def _plot_all(results: Sequence[BenchResult], results_dir: Path) -> list[Path]:
                 share_of="positions liquidated"))
         written.append(_plot_bars(reaction.figures, "reaction: fleet vs naive keeper",
                                   results_dir / "reaction.png"))
+    requests = by_name.get("requests")
+    if requests is not None and "windows" in requests.details:
+        written.append(_plot_requests(requests.details["windows"],
+                                      f"RPC requests per minute per role, hosted profile at "
+                                      f"{requests.details.get('rps', 0):g} req/s",
+                                      results_dir / "requests.png"))
     for bench, key, title in (("scan", "scales", "scan: positions judged per second"),
                               ("indexer", "scales", "indexer catch-up: events per second")):
         r = by_name.get(bench)
@@ -316,6 +323,28 @@ def _plot_bars(figures: Sequence[Figure], title: str, path: Path) -> Path:
     ax.set_yticks(list(ys), [f"{f.figure} ({f.unit})" for f in rows], fontsize=7)
     ax.set_xscale("log")
     ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _plot_requests(windows: Mapping[str, Mapping[str, float]], title: str, path: Path) -> Path:
+    """`windows`: {"rest"|"crash": {role: requests per minute}, ...}: a bar per role and
+    window."""
+    import matplotlib.pyplot as plt
+
+    roles = sorted(set(windows.get("rest", {})) | set(windows.get("crash", {})))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    xs = range(len(roles))
+    for offset, window in ((-0.2, "rest"), (0.2, "crash")):
+        ax.bar([x + offset for x in xs], [windows.get(window, {}).get(r, 0.0) for r in roles],
+               width=0.4, label="at rest" if window == "rest" else "during the crash")
+    ax.set_xticks(list(xs), roles)
+    ax.set_ylabel("requests per minute")
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -11,7 +11,9 @@ subscriptions included) and `keepernet_rpc_rate_limited_total` from its /metrics
 - during the crash: over the CRASH_S seconds from its start (a 20 % fall over 10 s).
 
 Figures are requests per minute over each window. No baseline: this is a measurement of what a
-provider plan must allow, not a comparison. Writes bench/results/requests.json.
+provider plan must allow, not a comparison. The demo's summary under the profile, checked
+against the chain, ends the demo's lines and is kept in the results' details (`python -m bench`
+prints it again after its table). Writes bench/results/requests.json.
 """
 
 from __future__ import annotations
@@ -45,10 +47,17 @@ ROLES = tuple(ROLE_KEYS)
 Counts = dict[str, dict[str, float]]  # role: {metric: total}
 
 
-def say(line: str) -> None:
-    """The demo's lines, but its progress lines (every two seconds)."""
-    if not line.startswith("t="):
-        print(line, flush=True)
+class Said:
+    """The demo's lines printed, but its progress lines (every two seconds); the last one kept
+    (the demo ends with its summary)."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __call__(self, line: str) -> None:
+        if not line.startswith("t="):
+            print(line, flush=True)
+            self.last = line
 
 
 async def scrape(http: aiohttp.ClientSession, ports: Mapping[str, int]) -> Counts:
@@ -72,8 +81,9 @@ def per_minute(before: Counts, after: Counts, seconds: float, metric: str) -> di
             for role in after}
 
 
-async def measure(positions: int, rps: float) -> dict[str, dict[str, float]]:
-    """One demo run's windows: {"rest"|"crash"|"rest_429"|"crash_429": {role: per minute}}."""
+async def measure(positions: int, rps: float) -> tuple[dict[str, dict[str, float]], str]:
+    """One demo run's windows: {"rest"|"crash"|"rest_429"|"crash_429": {role: per minute}},
+    and the demo's summary (checked against the chain)."""
     started: asyncio.Future[tuple[float, Mapping[str, int]]] = \
         asyncio.get_running_loop().create_future()
     data = Path(tempfile.mkdtemp(prefix="keepernet-bench-requests-"))
@@ -81,6 +91,7 @@ async def measure(positions: int, rps: float) -> dict[str, dict[str, float]]:
     options = DemoOptions(data=data, duration_s=CRASH_AFTER_S + CRASH_S,
                           positions_per_market=positions, crash_after_s=CRASH_AFTER_S,
                           profile=HostedProfile(rps=rps, gpa_cap=max(1_000, 4 * positions)))
+    say = Said()
     demo = asyncio.create_task(run_demo(options, say=say,
                                         on_started=lambda at, p: started.set_result((at, p))))
     try:
@@ -108,17 +119,18 @@ async def measure(positions: int, rps: float) -> dict[str, dict[str, float]]:
     return {"rest": per_minute(a, b, rest_s, REQUESTS),
             "crash": per_minute(b, c, CRASH_S, REQUESTS),
             "rest_429": per_minute(a, b, rest_s, RATE_LIMITED),
-            "crash_429": per_minute(b, c, CRASH_S, RATE_LIMITED)}
+            "crash_429": per_minute(b, c, CRASH_S, RATE_LIMITED)}, say.last
 
 
-def result(windows: Mapping[str, Mapping[str, float]], positions: int, rps: float) \
-        -> BenchResult:
+def result(windows: Mapping[str, Mapping[str, float]], positions: int, rps: float,
+           demo_summary: str = "") -> BenchResult:
     figures = [Figure.of(f"{role} requests/min {window}", windows[window][role], "req/min")
                for role in ROLES for window in ("rest", "crash")]
     figures += [Figure.of(f"{role} 429s/min during the crash", windows["crash_429"][role],
                           "429/min") for role in ROLES]
     return BenchResult("requests", figures, {"positions_per_market": positions, "rps": rps,
-                                             "windows": windows})
+                                             "windows": windows,
+                                             "demo_summary": demo_summary})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"the hosted profile's requests per second per role (default "
                              f"{RPS:g})")
     args = parser.parse_args(argv)
-    windows = asyncio.run(measure(args.positions, args.rps))
-    return conclude(result(windows, args.positions, args.rps),
+    windows, demo_summary = asyncio.run(measure(args.positions, args.rps))
+    return conclude(result(windows, args.positions, args.rps, demo_summary),
                     f"RPC requests per minute per role, hosted profile at {args.rps:g} req/s, "
                     f"{args.positions:,} positions per market")
 

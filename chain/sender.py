@@ -46,6 +46,7 @@ from solders.transaction_status import (
 )
 
 from chain.client import RpcClient, RpcUnavailable
+from metrics.trigger_to_send import handed_to_node
 from program.errors import describe
 
 MAX_COMPUTE_UNITS = 1_400_000
@@ -318,6 +319,7 @@ class Sender:
         opts = TxOpts(skip_preflight=True, max_retries=0)
         first_sent = time.monotonic()
         while True:
+            handed_to_node()  # a price notification's liquidation: the keeper's share ends
             try:
                 await self.rpc.call("send_raw_transaction", bytes(tx), opts)
             except RPCException as e:

@@ -6,13 +6,16 @@ Each subscription counts as a request in `keepernet_rpc_requests_total` (endpoin
 "websocket"), as providers count them. When the connection drops it reconnects with backoff
 and calls `on_connected()` again after subscribing: notifications missed while disconnected
 are gone, so the caller re-reads what it watches there (the liquidator rescans). A refused
-subscription (a provider's limit) is asked again the same way, on a new connection.
+subscription (a provider's limit) is asked again the same way, on a new connection. Each
+notification's arrival is set for its handling (metrics/trigger_to_send.py: a transaction it
+leads to is timed from it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -24,6 +27,7 @@ from websockets.exceptions import WebSocketException
 
 from jobs.errors import Permanent
 from metrics import definitions as metric
+from metrics.trigger_to_send import notified_at
 
 OnChange = Callable[[Pubkey, bytes, int], Awaitable[object]]
 OnConnected = Callable[[], Awaitable[object]]
@@ -93,9 +97,11 @@ async def watch_accounts(ws_url: str, addresses: Sequence[Pubkey], on_change: On
                 if on_connected is not None:
                     await on_connected()
                 async for raw in ws:
+                    arrived = time.monotonic()  # what the keeper's share runs from
                     change = _notification(orjson.loads(raw), subscriptions)
                     if change is not None:
-                        await on_change(*change)
+                        with notified_at(arrived):
+                            await on_change(*change)
         except (OSError, TimeoutError, WebSocketException) as e:
             log.warning("account watch lost its connection", error=str(e) or type(e).__name__,
                         retry_in_s=delay)

@@ -85,11 +85,11 @@ class PriceTrigger:
     _watching: frozenset[Pubkey] = frozenset()
 
     async def run(self) -> None:
-        await self._quietly(self.fleet.beat)
+        await self._quietly(self.beat)
         feed = BookFeed(self.chain, self.ws_url, partitions=self.book_partitions,
                         reconcile_s=self.book_reconcile_s, on_book=self._book_changed,
                         book=self.book)
-        tasks = [asyncio.create_task(self._every(self.beat_s, self.fleet.beat), name="beat"),
+        tasks = [asyncio.create_task(self._every(self.beat_s, self.beat), name="beat"),
                  asyncio.create_task(feed.run(), name="book feed")]
         try:
             await self._loaded.wait()
@@ -120,7 +120,16 @@ class PriceTrigger:
             with contextlib.suppress(Exception):
                 await self.fleet.leave()
 
+    async def beat(self) -> None:
+        """Beat into the fleet, and work out this instance's share of the book anew when
+        its members changed (here, not on a price's path: at a million positions that
+        takes tens of milliseconds)."""
+        await self.fleet.beat()
+        self.book.assign(self.fleet.members, self.fleet.instance)
+
     def _book_changed(self, book: PositionBook) -> None:
+        # a book loaded anew has its share worked out now, not at the next price
+        book.assign(self.fleet.members, self.fleet.instance)
         self.book = book
         self._loaded.set()
         if not book.oracles <= self._watching:  # an oracle gone may stay watched

@@ -12,7 +12,8 @@ and the integer roundings, and the exact rule for the few positions the float pa
 decide (near the boundary, or values large enough to come near 64-bit limits). So its answer is
 exactly the exact rule's, at numpy's speed.
 
-`owner_of` shards positions over keeper instances by rendezvous hashing: each instance
+`owner_of` shards positions over keeper instances by rendezvous hashing (weights vectorized
+over a whole book, `PositionBook.assign` working a share out off a price's path): each instance
 liquidates its own share, and when one dies only its share moves.
 """
 
@@ -162,17 +163,58 @@ def is_liquidatable(side: int, size: int, entry_price: int, collateral: int,
     return collateral + gain - haircut < maintenance
 
 
-def _weight(instance: str, position: Pubkey) -> int:
-    digest = hashlib.blake2b(instance.encode() + b"\0" + bytes(position), digest_size=8)
-    return int.from_bytes(digest.digest(), "little")
+_U64 = npt.NDArray[np.uint64]
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def _mix(z: _U64) -> _U64:
+    """splitmix64's finalizer, elementwise: a bijection of 64-bit words whose every output bit
+    depends on every input bit (numpy's uint64 arithmetic wraps, as it must here)."""
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
+def key_hashes(keys: Sequence[Pubkey]) -> _U64:
+    """Each position's address folded into one 64-bit word, what its rendezvous weights start
+    from (vectorized: a whole book's in milliseconds)."""
+    words = np.frombuffer(b"".join(bytes(k) for k in keys), dtype="<u8").reshape(-1, 4)
+    h = np.zeros(len(keys), np.uint64)
+    for column in range(4):
+        h = _mix(h ^ words[:, column])
+    return h
+
+
+def _seed(instance: str) -> np.uint64:
+    return np.uint64(int.from_bytes(
+        hashlib.blake2b(instance.encode(), digest_size=8).digest(), "little"))
+
+
+def weights(instance: str, hashes: _U64) -> _U64:
+    """`instance`'s rendezvous weight for each position of `hashes` (`key_hashes`)."""
+    return _mix(hashes ^ _seed(instance))
+
+
+def owned(me: str, weights_by_instance: Mapping[str, _U64]) -> Bools:
+    """Which positions go to `me` among the instances of `weights_by_instance` (each one's
+    `weights` over the same positions, `me`'s among them): those where `me` has the highest
+    weight, the greater name winning a tie."""
+    mine = weights_by_instance[me]
+    wins = np.ones(len(mine), dtype=bool)
+    for other, theirs in weights_by_instance.items():
+        if other != me:
+            wins &= (mine > theirs) | ((mine == theirs) & (me > other))
+    return wins
 
 
 def owner_of(position: Pubkey, instances: Sequence[str]) -> str:
-    """The instance that liquidates `position`: the highest hash of (instance, position), so
+    """The instance that liquidates `position`: the highest weight of (instance, position), so
     removing an instance moves only the positions it owned."""
     if not instances:
         raise ValueError("no instances to shard over")
-    return max(instances, key=lambda i: (_weight(i, position), i))
+    h = key_hashes([position])
+    return max(instances, key=lambda i: (int(weights(i, h)[0]), i))
 
 
 # the integer columns a book keeps per position (the Position fields the rule reads), and
@@ -182,6 +224,13 @@ _EXACT = {"side": np.uint8, "size": np.uint64, "entry_price": np.uint64,
           "loss_snapshot": np.uint64, "opened_at": np.int64}
 _FLOAT = ("size", "entry_price", "collateral", "funding_snapshot", "reserve", "loss_snapshot")
 _FIRST_CAPACITY = 16
+
+
+def _grown(values: np.ndarray, capacity: int, used: int) -> np.ndarray:
+    """A zeroed array of `capacity` rows with the first `used` of `values`."""
+    new = np.zeros(capacity, values.dtype)
+    new[:used] = values[:used]
+    return new
 
 
 class _Market:
@@ -196,8 +245,12 @@ class _Market:
         self.row: dict[Pubkey, int] = {}
         self.exact_columns = {name: np.zeros(0, dtype) for name, dtype in _EXACT.items()}
         self.float_columns = {name: np.zeros(0, np.float64) for name in _FLOAT}
-        # whose share each row is, for the last (instances, me) asked (None: not yet asked)
+        self.hashes: _U64 = np.zeros(0, np.uint64)  # key_hashes of the rows
+        # whose share each row is, for the last (instances, me) asked (None: not yet asked),
+        # from each of those instances' weights, kept per row as the rows change so that a
+        # new member costs one vectorized pass and a row added only its own
         self.shard_of: tuple[tuple[str, ...], str] | None = None
+        self.weights: dict[str, _U64] = {}
         self.mine = np.zeros(0, dtype=bool)
 
     def set_market(self, market: BookMarket) -> None:
@@ -226,12 +279,10 @@ class _Market:
         capacity = max(n, 2 * capacity, _FIRST_CAPACITY)
         for columns in (self.exact_columns, self.float_columns):
             for name, old in columns.items():
-                new = np.zeros(capacity, old.dtype)
-                new[:len(self.keys)] = old[:len(self.keys)]
-                columns[name] = new
-        mine = np.zeros(capacity, dtype=bool)
-        mine[:len(self.keys)] = self.mine[:len(self.keys)]
-        self.mine = mine
+                columns[name] = _grown(old, capacity, len(self.keys))
+        self.hashes = _grown(self.hashes, capacity, len(self.keys))
+        self.weights = {i: _grown(w, capacity, len(self.keys)) for i, w in self.weights.items()}
+        self.mine = _grown(self.mine, capacity, len(self.keys))
 
     def extend(self, keys: Sequence[Pubkey], records: np.ndarray) -> None:
         """Add positions not in the book yet (POSITION records in the order of `keys`)."""
@@ -243,9 +294,11 @@ class _Market:
             self.float_columns[name][start:end] = records[name]
         self.keys.extend(keys)
         self.row.update(zip(keys, range(start, end), strict=True))
+        self.hashes[start:end] = key_hashes(keys)
         if self.shard_of is not None:
-            instances, me = self.shard_of
-            self.mine[start:end] = [owner_of(k, instances) == me for k in keys]
+            for instance, w in self.weights.items():
+                w[start:end] = weights(instance, self.hashes[start:end])
+            self._own(self.shard_of[1], start, end)
 
     def put(self, key: Pubkey, record: np.void) -> None:
         """Add the position at `key`, or change it in place."""
@@ -268,18 +321,32 @@ class _Market:
             moved = self.keys[last]
             self.keys[i] = moved
             self.row[moved] = i
-            for columns in (self.exact_columns, self.float_columns):
-                for values in columns.values():
-                    values[i] = values[last]
-            self.mine[i] = self.mine[last]
+            for values in (*self.exact_columns.values(), *self.float_columns.values(),
+                           *self.weights.values(), self.hashes, self.mine):
+                values[i] = values[last]
         self.keys.pop()
 
     def shard(self, instances: tuple[str, ...], me: str) -> Bools:
-        """Which rows `owner_of` gives to `me` among `instances`."""
+        """Which rows `owner_of` gives to `me` among `instances` (recomputed only when they
+        changed, and then only a joining instance's weights)."""
         if self.shard_of != (instances, me):
-            self.mine[:len(self.keys)] = [owner_of(k, instances) == me for k in self.keys]
-            self.shard_of = (instances, me)
+            n, kept = len(self.keys), {}
+            for instance in instances:
+                w = self.weights.get(instance)
+                if w is None:
+                    w = np.zeros(len(self.hashes), np.uint64)
+                    w[:n] = weights(instance, self.hashes[:n])
+                kept[instance] = w
+            self.weights, self.shard_of = kept, (instances, me)
+            self._own(me, 0, n)
         return self.mine[:len(self.keys)]
+
+    def _own(self, me: str, start: int, end: int) -> None:
+        """Set whether rows start..end-1 are `me`'s share, from the weights kept."""
+        if me in self.weights:
+            self.mine[start:end] = owned(me, {i: w[start:end] for i, w in self.weights.items()})
+        else:  # not a member (yet): nothing is its share
+            self.mine[start:end] = False
 
     def exact(self, i: int, quote: Quote, indexes: tuple[int, int]) -> bool:
         side = int(self.column("side")[i])
@@ -418,6 +485,13 @@ class PositionBook:
         self._orphans.pop(address, None)
         for market in self._markets.values():
             market.remove(address)
+
+    def assign(self, instances: Sequence[str], me: str) -> None:
+        """Work out now which positions `owner_of` gives to `me` among `instances`, so that
+        `liquidatable` with the same finds it done (vectorized, and only for what changed:
+        call it when the fleet's members change, off a price's path)."""
+        for m in self._markets.values():
+            m.shard(tuple(instances), me)
 
     def priced(self, quotes: Mapping[Pubkey, Quote]) -> int:
         """How many of the book's positions `quotes` has a quote for (those `liquidatable`

@@ -20,6 +20,10 @@ QUEUE_WAIT_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 
                         10.0, 30.0, 60.0)
 # A Solana slot is ~400 ms: a reaction inside one or two slots is the goal.
 REACTION_BUCKETS_S = (0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+# The keeper's own share of a reaction, price notification to transaction sent: the target is
+# 20 ms at a million positions, so the buckets are finest there.
+TRIGGER_TO_SEND_BUCKETS_S = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.0175, 0.02,
+                             0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
 RPC_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONFIRMATION_BUCKETS_S = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 90.0)
 
@@ -99,6 +103,11 @@ liquidation_reaction = Histogram(
     "keepernet_liquidation_reaction_seconds",
     "Time from the price change a keeper saw (its liquidation's enqueue) to the liquidation "
     "landing", buckets=REACTION_BUCKETS_S, registry=registry)
+trigger_to_send = Histogram(
+    "keepernet_trigger_to_send_seconds",
+    "The keeper's own share of a liquidation's reaction: from the price notification's arrival "
+    "in the liquidator to the liquidation's signed transaction handed to the node (its first "
+    "send)", buckets=TRIGGER_TO_SEND_BUCKETS_S, registry=registry)
 positions_at_risk = Gauge(
     "keepernet_positions_at_risk", "Liquidatable positions this worker's last scan found",
     registry=registry)

@@ -17,6 +17,8 @@ from bench.reaction import (
     TARGET_QUEUE_P99_S,
     TARGET_REACTION_P99_S,
     TARGET_SCALE,
+    TARGET_SHARE_P99_S,
+    TARGET_SHARE_SCALE,
     Figures,
     figures,
 )
@@ -123,7 +125,16 @@ def test_reactions_figures_name_their_scale_and_carry_the_targets() -> None:
     steady = at_target["enqueue-to-start, one at a time, p99, 10,000 positions"]
     assert steady.baseline is None and steady.ratio is None
     assert steady.target == TARGET_QUEUE_P99_S and steady.met is False
-    assert len(at_target) == 6
+    assert len(at_target) == 10
+    # the keeper's share, read from the liquidators' histogram: its target at a million only
+    share = {0.01: 90.0, 0.02: 100.0, math.inf: 100.0}
+    at_million = {f.figure: f for f in figures(Figures([0.2], [0.05], [0.004], share=share),
+                                               naive, TARGET_SHARE_SCALE)}
+    p99 = at_million["keeper's share, price notification to send, p99, 1,000,000 positions"]
+    assert (p99.value, p99.target, p99.met, p99.baseline) == \
+        (pytest.approx(0.019), TARGET_SHARE_P99_S, True, None)
+    assert at_target["keeper's share, price notification to send, p99, 10,000 positions"] \
+        .value is None  # no histogram read: not measured
     elsewhere = {f.figure: f for f in figures(fleet, naive, 1000)}
     assert elsewhere["reaction p99, 1,000 positions"].target is None  # the target's scale only
     assert elsewhere["enqueue-to-start, one at a time, p99, 1,000 positions"].met is False
@@ -133,7 +144,7 @@ def test_reactions_figures_name_their_scale_and_carry_the_targets() -> None:
     assert (frozen.target, frozen.met, frozen.baseline) == (TARGET_FAULTED_P99_S, True, None)
     assert beside["reaction, one instance killed at the crash, p99, 1,000 positions"].met \
         is False
-    assert len(beside) == 10
+    assert len(beside) == 14
     never = figures(Figures([0.2, math.inf], [0.1, math.inf], [0.01]), naive, TARGET_SCALE)
     assert never[1].value is None and never[1].met is False  # one never landed: missed
     assert not BenchResult("reaction", never).ok
@@ -149,10 +160,14 @@ def test_plots_are_drawn_from_the_details(tmp_path: Path) -> None:
                     {"scales": [{"positions": 1000,
                                  "reactions_s": {"fleet": [0.3, None], "baseline": [6.0]}}]}),
         BenchResult("indexer", [], error="failed: no plot"),
+        BenchResult("requests", [], {"rps": 50.0, "windows": {
+            "rest": {"indexer": 60.0, "liquidator": 30.0},
+            "crash": {"indexer": 90.0, "liquidator": 300.0}}}),
     ]
     written = plot_all(results, tmp_path)
     assert sorted(p.name for p in written) == ["queue_latency.png", "reaction.png",
-                                               "reaction_latency.png", "scan.png"]
+                                               "reaction_latency.png", "requests.png",
+                                               "scan.png"]
     assert all(p.stat().st_size > 1000 for p in written)
 
 

@@ -122,6 +122,7 @@ async def test_a_crash_liquidates_each_fragile_position_once(book: Book, setting
                                                              instances: int) -> None:
     landed = sample("keepernet_transactions_total", instruction="liquidate", outcome="landed")
     reactions = sample("keepernet_liquidation_reaction_seconds_count")
+    shares = sample("keepernet_trigger_to_send_seconds_count")
     async with workers(settings, instances):
         book.price.price = CRASHED
         await book.liquidated(timeout_s=15)
@@ -132,6 +133,8 @@ async def test_a_crash_liquidates_each_fragile_position_once(book: Book, setting
     assert sample("keepernet_transactions_total", instruction="liquidate",
                   outcome="landed") == landed + len(book.fragile)
     assert sample("keepernet_liquidation_reaction_seconds_count") == reactions + len(book.fragile)
+    # the keeper's own share, price notification to send, of each liquidation's one send
+    assert sample("keepernet_trigger_to_send_seconds_count") == shares + len(book.fragile)
     for position in book.solid:
         assert book.side(position) != 0
         assert await book.liquidations_sent(position) == 0
