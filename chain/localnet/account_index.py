@@ -84,7 +84,8 @@ class _Group:
 
     def matching(self, memcmps: Sequence[Memcmp]) -> npt.NDArray[np.intp]:
         """The rows whose data passes every memcmp."""
-        rows: npt.NDArray[np.intp] = np.arange(len(self.addresses))
+        count = len(self.addresses)
+        rows: npt.NDArray[np.intp] | None = None  # None: every row, not yet narrowed
         # shortest first: a one-byte compare over every row is cheap and (an owner's prefix)
         # often selective, so the longer ones run over few rows
         for memcmp in sorted(memcmps, key=lambda m: len(m.expected)):
@@ -92,13 +93,17 @@ class _Group:
             if not width:
                 continue  # an empty slice equals empty bytes, wherever it is
             if memcmp.offset + width > self.size:
-                return rows[:0]
+                return np.zeros(0, np.intp)
             expected = np.frombuffer(memcmp.expected, np.uint8)
-            window = self.data[rows, memcmp.offset:memcmp.offset + width]
-            rows = rows[(window == expected).all(axis=1)]
+            columns = slice(memcmp.offset, memcmp.offset + width)
+            # over every row, a view (no copy of the rows); once narrowed, the few left
+            window = self.data[:count, columns] if rows is None else self.data[rows, columns]
+            passed = window[:, 0] == expected[0] if width == 1 \
+                else (window == expected).all(axis=1)
+            rows = np.flatnonzero(passed) if rows is None else rows[passed]
             if not len(rows):
                 break
-        return rows
+        return np.arange(count) if rows is None else rows
 
 
 class AccountIndex:

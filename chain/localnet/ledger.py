@@ -573,22 +573,24 @@ class Ledger:
         """Every known live account owned by `program_id` whose data passes every filter (at
         `at_slot`, as `account`), in the order the ledger first saw them."""
         matches = self._index.matches(program_id, filters)
-        if at_slot is None:
-            out = []
-            for address in matches:
-                account = self.svm.get_account(address)
-                if account is not None:  # always, the index being current
-                    out.append((address, account))
-            return out
         # the index is the current state; an account written since `at_slot` is journaled,
         # so those (matching now or not) are read as they were and filtered exactly
-        candidates = sorted({*matches, *self._journal}, key=self._touched.__getitem__)
+        journaled = self._journal if at_slot is not None else {}
+        if journaled:
+            matches = sorted({*matches, *journaled}, key=self._touched.__getitem__)
         out = []
-        for address in candidates:
-            account = self.account(address, at_slot)
-            if account is not None and account.owner == program_id \
-                    and all(f(bytes(account.data)) for f in filters):
-                out.append((address, account))
+        for address in matches:
+            account: Account | None
+            if address in journaled:
+                account = self.account(address, at_slot)
+                if account is None or account.owner != program_id \
+                        or not all(f(bytes(account.data)) for f in filters):
+                    continue
+            else:
+                account = self.svm.get_account(address)
+                if account is None:  # never, the index being current
+                    continue
+            out.append((address, account))
         return out
 
     def set_account(self, address: Pubkey, account: Account) -> None:
