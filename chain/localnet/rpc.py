@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -219,6 +220,10 @@ def encode_data(data: bytes, encoding: str, data_slice: dict[str, Any] | None = 
     raise invalid_params(f"unsupported encoding: {encoding}")
 
 
+# base58 is most of an account's encoding, and getProgramAccounts' accounts share one owner
+_owner_base58 = functools.lru_cache(maxsize=1024)(str)
+
+
 def encode_account(account: Account, config: dict[str, Any],
                    get_account: Callable[[Pubkey], Account | None] | None = None
                    ) -> dict[str, Any]:
@@ -238,7 +243,7 @@ def encode_account(account: Account, config: dict[str, Any],
         else parsed,
         "executable": account.executable,
         "lamports": account.lamports,
-        "owner": str(account.owner),
+        "owner": _owner_base58(account.owner),
         "rentEpoch": U64_MAX,
         "space": len(data),
     }
