@@ -54,7 +54,9 @@ class _Group:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.data: npt.NDArray[np.uint8] = np.zeros((_INITIAL_ROWS, size), np.uint8)
+        # column-major: a memcmp's column over every row is contiguous (row-major, a one-byte
+        # compare over a million 136-byte rows was a cache miss a row)
+        self.data: npt.NDArray[np.uint8] = np.zeros((_INITIAL_ROWS, size), np.uint8, order="F")
         self.seq: npt.NDArray[np.int64] = np.zeros(_INITIAL_ROWS, np.int64)
         self.addresses: list[Pubkey] = []
         self.rows: dict[Pubkey, int] = {}
@@ -65,7 +67,9 @@ class _Group:
             row = len(self.addresses)
             if row == len(self.seq):
                 # doubling: a million positions written one batch at a time stay linear
-                self.data = np.concatenate([self.data, np.zeros_like(self.data)])
+                grown = np.zeros((2 * row, self.size), np.uint8, order="F")
+                grown[:row] = self.data
+                self.data = grown
                 self.seq = np.concatenate([self.seq, np.zeros_like(self.seq)])
             self.addresses.append(address)
             self.rows[address] = row
@@ -85,25 +89,38 @@ class _Group:
     def matching(self, memcmps: Sequence[Memcmp]) -> npt.NDArray[np.intp]:
         """The rows whose data passes every memcmp."""
         count = len(self.addresses)
-        rows: npt.NDArray[np.intp] | None = None  # None: every row, not yet narrowed
-        # shortest first: a one-byte compare over every row is cheap and (an owner's prefix)
-        # often selective, so the longer ones run over few rows
-        for memcmp in sorted(memcmps, key=lambda m: len(m.expected)):
-            width = len(memcmp.expected)
-            if not width:
-                continue  # an empty slice equals empty bytes, wherever it is
-            if memcmp.offset + width > self.size:
-                return np.zeros(0, np.intp)
-            expected = np.frombuffer(memcmp.expected, np.uint8)
-            columns = slice(memcmp.offset, memcmp.offset + width)
-            # over every row, a view (no copy of the rows); once narrowed, the few left
-            window = self.data[:count, columns] if rows is None else self.data[rows, columns]
-            passed = window[:, 0] == expected[0] if width == 1 \
-                else (window == expected).all(axis=1)
-            rows = np.flatnonzero(passed) if rows is None else rows[passed]
-            if not len(rows):
-                break
-        return np.arange(count) if rows is None else rows
+        # an empty slice equals empty bytes, wherever it is
+        compares = sorted((m for m in memcmps if m.expected), key=lambda m: len(m.expected))
+        if any(m.offset + len(m.expected) > self.size for m in compares):
+            return np.zeros(0, np.intp)
+        if not compares:
+            return np.arange(count)
+        # one-byte compares (a side, an owner's prefix) over every row's column, without a
+        # copy of the rows, then the longer ones over the few rows left: the shortest first
+        # where none is one byte
+        single = [m for m in compares if len(m.expected) == 1] or compares[:1]
+        passed = np.ones(count, bool)
+        for memcmp in single:
+            passed &= self._equal(slice(count), memcmp)
+        rows = np.flatnonzero(passed)
+        for memcmp in compares:
+            if memcmp in single or not len(rows):
+                continue
+            rows = rows[self._equal(rows, memcmp)]
+        return rows
+
+    def _equal(self, rows: slice | npt.NDArray[np.intp],
+               memcmp: Memcmp) -> npt.NDArray[np.bool_]:
+        """Per row of `rows`, whether it holds the memcmp's bytes at its offset (only the
+        memcmp's columns read: a column is contiguous, a row is not)."""
+        width = len(memcmp.expected)
+        equal: npt.NDArray[np.bool_]
+        if width == 1:
+            equal = self.data[rows, memcmp.offset] == memcmp.expected[0]
+        else:
+            window = self.data[rows, memcmp.offset:memcmp.offset + width]
+            equal = (window == np.frombuffer(memcmp.expected, np.uint8)).all(axis=1)
+        return equal
 
 
 class AccountIndex:
