@@ -200,6 +200,7 @@ class Ledger:
         self._clock = clock
         self._started = clock()
         self._travelled = 0.0  # seconds added by time_travel
+        self._ticking = False  # a slot is being produced
         self._slot0 = int(self.svm.get_clock().slot) + 1
         self._unix0 = int(time.time()) if unix_start is None else unix_start
         self.slot = -1
@@ -237,11 +238,23 @@ class Ledger:
 
     def tick(self) -> bool:
         """Catch the slot up with wall time; True if it moved. On a new slot the LiteSVM
-        clock moves and a new blockhash appears."""
+        clock moves and a new blockhash appears. A listener's call while a slot is being
+        produced moves nothing: with a million accounts LiteSVM's sysvar writes take longer
+        than a slot, and each nested tick produced another slot, recursing without end."""
         elapsed = self._virtual_elapsed()
         slot = self._slot0 + int(elapsed / self.slot_seconds)
-        if slot <= self.slot:
+        if slot <= self.slot or self._ticking:
             return False
+        self._ticking = True
+        try:
+            self._produce(slot, elapsed)
+            for listener in list(self.slot_listeners):
+                listener(slot)
+        finally:
+            self._ticking = False
+        return True
+
+    def _produce(self, slot: int, elapsed: float) -> None:
         parent = self.slot
         self.slot = slot
         self.block_time = self._unix0 + int(elapsed)
@@ -267,9 +280,6 @@ class Ledger:
         self.blocks.append(Block(slot, parent, blockhash, self.block_time, height))
         self._run_pending()
         self._forget_rooted()
-        for listener in list(self.slot_listeners):
-            listener(slot)
-        return True
 
     def time_travel(self, *, seconds: float = 0, slots: int = 0) -> int:
         """Move the clock forward by `seconds` and/or `slots` (a slot is `slot_seconds`, so either

@@ -136,3 +136,20 @@ def test_the_clock_sysvar_is_found_by_its_current_slot() -> None:
     ledger.tick()
     by_slot = Memcmp(0, ledger.slot.to_bytes(8, "little"))  # Clock starts with its slot
     assert [a for a, _ in ledger.program_accounts(SYSVAR_OWNER, None, [by_slot])] == [CLOCK]
+
+
+def test_a_slot_listener_asking_the_slot_produces_no_slot_of_its_own() -> None:
+    # a slot's production longer than a slot (LiteSVM's sysvar writes, a million accounts
+    # in): each listener's nested tick produced another slot, recursing without end
+    now = [0.0]
+    ledger = Ledger(ProgramSvm(), clock=lambda: now[0])
+
+    def slow_clock() -> float:
+        now[0] += ledger.slot_seconds
+        return now[0]
+
+    heard: list[int] = []
+    ledger.slot_listeners.append(lambda slot: heard.append(ledger.commitment_slot("processed")))
+    ledger._clock = slow_clock
+    ledger.tick()
+    assert heard == [ledger.slot]
