@@ -585,7 +585,9 @@ class Ledger:
         matches = self._index.matches(program_id, filters)
         # the index is the current state; an account written since `at_slot` is journaled,
         # so those (matching now or not) are read as they were and filtered exactly
-        journaled = self._journal if at_slot is not None else {}
+        # (untracked ones aside: a transaction LiteSVM rejected outright journals its keys)
+        journaled = {a for a in self._journal if a in self._touched} \
+            if at_slot is not None else set()
         if journaled:
             matches = sorted({*matches, *journaled}, key=self._touched.__getitem__)
         out = []
