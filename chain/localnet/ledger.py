@@ -15,8 +15,8 @@ address, no list of accounts to scan. `Ledger` adds what a JSON-RPC node needs:
   balances, and the addresses its lookup tables loaded;
 - the SlotHashes sysvar, which LiteSVM leaves at genesis: creating an address lookup table
   needs a recent slot in it;
-- signatures per address, newest first, and an index of every address ever touched, so
-  `getProgramAccounts` can scan accounts;
+- signatures per address, newest first, every address ever touched, and their live accounts
+  by owner (chain/localnet/account_index.py), so `getProgramAccounts` costs what it finds;
 - `time_travel` for tests, and listeners that the WebSocket server turns into notifications.
 
 Everything runs on the event loop's thread: LiteSVM calls are fast, in-process calls.
@@ -41,10 +41,12 @@ from solders.hash import Hash
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
+from solders.sysvar import CLOCK, SLOT_HASHES
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from solders.transaction_status import TransactionErrorFieldless, TransactionErrorType
 
+from chain.localnet.account_index import AccountIndex, Filter
 from chain.localnet.token_state import mint, token_account
 from program.svm import ProgramSvm
 
@@ -198,6 +200,7 @@ class Ledger:
         self._clock = clock
         self._started = clock()
         self._travelled = 0.0  # seconds added by time_travel
+        self._ticking = False  # a slot is being produced
         self._slot0 = int(self.svm.get_clock().slot) + 1
         self._unix0 = int(time.time()) if unix_start is None else unix_start
         self.slot = -1
@@ -207,7 +210,11 @@ class Ledger:
         self._txs: dict[Signature, TxRecord] = {}
         self._by_address: dict[Pubkey, list[TxRecord]] = {}
         self._by_slot: dict[int, list[TxRecord]] = {}
-        self._touched: dict[Pubkey, None] = {}  # insertion-ordered set of every address seen
+        # every address seen, with the order it was first seen in
+        self._touched: dict[Pubkey, int] = {}
+        # the live accounts among them, by owner; kept current wherever the ledger changes an
+        # account (transactions, direct writes, new addresses, the sysvars each slot writes)
+        self._index = AccountIndex()
         self._pending: dict[Signature, VersionedTransaction] = {}  # run when the next slot is
         self.blocks: list[Block] = []  # every slot produced, oldest first
         # per address written by a transaction in an unrooted slot: (slot, state before the
@@ -231,11 +238,23 @@ class Ledger:
 
     def tick(self) -> bool:
         """Catch the slot up with wall time; True if it moved. On a new slot the LiteSVM
-        clock moves and a new blockhash appears."""
+        clock moves and a new blockhash appears. A listener's call while a slot is being
+        produced moves nothing: with a million accounts LiteSVM's sysvar writes take longer
+        than a slot, and each nested tick produced another slot, recursing without end."""
         elapsed = self._virtual_elapsed()
         slot = self._slot0 + int(elapsed / self.slot_seconds)
-        if slot <= self.slot:
+        if slot <= self.slot or self._ticking:
             return False
+        self._ticking = True
+        try:
+            self._produce(slot, elapsed)
+            for listener in list(self.slot_listeners):
+                listener(slot)
+        finally:
+            self._ticking = False
+        return True
+
+    def _produce(self, slot: int, elapsed: float) -> None:
         parent = self.slot
         self.slot = slot
         self.block_time = self._unix0 + int(elapsed)
@@ -252,6 +271,7 @@ class Ledger:
         # before a new slot begins
         self.svm.set_slot_hashes(
             [(slot, blockhash), *self.svm.get_slot_hashes()[:SLOT_HASHES_KEPT - 1]])
+        self._reindex([a for a in (CLOCK, SLOT_HASHES) if a in self._touched])
         while self._blockhashes:
             oldest, oldest_height = next(iter(self._blockhashes.items()))
             if oldest_height >= height - BLOCKHASH_VALID_BLOCKS:
@@ -260,9 +280,6 @@ class Ledger:
         self.blocks.append(Block(slot, parent, blockhash, self.block_time, height))
         self._run_pending()
         self._forget_rooted()
-        for listener in list(self.slot_listeners):
-            listener(slot)
-        return True
 
     def time_travel(self, *, seconds: float = 0, slots: int = 0) -> int:
         """Move the clock forward by `seconds` and/or `slots` (a slot is `slot_seconds`, so either
@@ -340,8 +357,9 @@ class Ledger:
         loaded_writable, loaded_readonly = self.loaded_addresses(message)
         keys = [*message.account_keys, *loaded_writable, *loaded_readonly]
         pre = [self.balance(k) for k in keys]
-        self._journal_writes([k for i, k in enumerate(message.account_keys)
-                              if is_writable(message, i)] + loaded_writable)
+        writable = [k for i, k in enumerate(message.account_keys)
+                    if is_writable(message, i)] + loaded_writable
+        self._journal_writes(writable)
         programs = {keys[ix.program_id_index] for ix in message.instructions}
         pre_tokens = self._token_balances(keys, programs)
         result = self.svm.send_transaction(tx)
@@ -367,6 +385,8 @@ class Ledger:
         for key in dict.fromkeys(keys):
             self._by_address.setdefault(key, []).append(record)
         self.track(keys)
+        # only writable accounts change (reading every key would copy invoked programs' ELFs)
+        self._reindex(writable)
         for listener in list(self.tx_listeners):
             listener(record)
         self._changed(keys)
@@ -526,9 +546,16 @@ class Ledger:
 
     # ---- accounts -----------------------------------------------------------------------------
     def track(self, addresses: Iterable[Pubkey]) -> None:
-        """Remember addresses for `getProgramAccounts` scans."""
+        """Remember addresses for `getProgramAccounts`, indexing those new to the ledger as
+        they are now (the bootstrap's airdrop wrote one before the ledger heard of it)."""
+        new = [a for a in dict.fromkeys(addresses) if a not in self._touched]
+        for a in new:
+            self._touched[a] = len(self._touched)
+        self._reindex(new)
+
+    def _reindex(self, addresses: Iterable[Pubkey]) -> None:
         for a in addresses:
-            self._touched[a] = None
+            self._index.update(a, self.account(a), self._touched[a])
 
     def addresses(self) -> list[Pubkey]:
         """Every address the ledger has seen."""
@@ -551,14 +578,31 @@ class Ledger:
         # get_balance, not get_account: no copy of the data (a program's is its whole ELF)
         return self.svm.get_balance(address) or 0
 
-    def program_accounts(self, program_id: Pubkey,
-                         at_slot: int | None = None) -> list[tuple[Pubkey, Account]]:
-        """Every known live account owned by `program_id` (at `at_slot`, as `account`)."""
+    def program_accounts(self, program_id: Pubkey, at_slot: int | None = None,
+                         filters: Sequence[Filter] = ()) -> list[tuple[Pubkey, Account]]:
+        """Every known live account owned by `program_id` whose data passes every filter (at
+        `at_slot`, as `account`), in the order the ledger first saw them."""
+        matches = self._index.matches(program_id, filters)
+        # the index is the current state; an account written since `at_slot` is journaled,
+        # so those (matching now or not) are read as they were and filtered exactly
+        # (untracked ones aside: a transaction LiteSVM rejected outright journals its keys)
+        journaled = {a for a in self._journal if a in self._touched} \
+            if at_slot is not None else set()
+        if journaled:
+            matches = sorted({*matches, *journaled}, key=self._touched.__getitem__)
         out = []
-        for address in self._touched:
-            account = self.account(address, at_slot)
-            if account is not None and account.owner == program_id:
-                out.append((address, account))
+        for address in matches:
+            account: Account | None
+            if address in journaled:
+                account = self.account(address, at_slot)
+                if account is None or account.owner != program_id \
+                        or not all(f(bytes(account.data)) for f in filters):
+                    continue
+            else:
+                account = self.svm.get_account(address)
+                if account is None:  # never, the index being current
+                    continue
+            out.append((address, account))
         return out
 
     def set_account(self, address: Pubkey, account: Account) -> None:
@@ -572,7 +616,8 @@ class Ledger:
             # a direct write is no transaction: every commitment sees it at once
             self._journal.pop(address, None)
         addresses = [address for address, _ in accounts]
-        self.track(addresses)
+        self._reindex(dict.fromkeys(a for a in addresses if a in self._touched))
+        self.track(addresses)  # indexes the new ones
         self._changed(addresses)
 
     def _changed(self, addresses: Sequence[Pubkey]) -> None:

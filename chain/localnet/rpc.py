@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from solders.transaction_status import TransactionErrorType
 
+from chain.localnet.account_index import DataSize, Filter, Memcmp
 from chain.localnet.ledger import (
     BLOCKHASH_VALID_BLOCKS,
     Ledger,
@@ -218,6 +220,10 @@ def encode_data(data: bytes, encoding: str, data_slice: dict[str, Any] | None = 
     raise invalid_params(f"unsupported encoding: {encoding}")
 
 
+# base58 is most of an account's encoding, and getProgramAccounts' accounts share one owner
+_owner_base58 = functools.lru_cache(maxsize=1024)(str)
+
+
 def encode_account(account: Account, config: dict[str, Any],
                    get_account: Callable[[Pubkey], Account | None] | None = None
                    ) -> dict[str, Any]:
@@ -237,7 +243,7 @@ def encode_account(account: Account, config: dict[str, Any],
         else parsed,
         "executable": account.executable,
         "lamports": account.lamports,
-        "owner": str(account.owner),
+        "owner": _owner_base58(account.owner),
         "rentEpoch": U64_MAX,
         "space": len(data),
     }
@@ -428,9 +434,8 @@ class Rpc:
         filters = [_filter(f) for f in config.get("filters") or []]
         found = [{"pubkey": str(address),
                   "account": encode_account(account, config, self.ledger.account)}
-                 for address, account in self.ledger.program_accounts(program_id,
-                                                                      self.at_slot(config))
-                 if all(f(bytes(account.data)) for f in filters)]
+                 for address, account in self.ledger.program_accounts(
+                     program_id, self.at_slot(config), filters)]
         return self._with_context(config, found) if config.get("withContext") else found
 
     def get_balance(self, params: list[Any]) -> Any:
@@ -707,19 +712,17 @@ def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "error": error.to_json(), "id": request_id}
 
 
-def _filter(spec: Any) -> Callable[[bytes], bool]:
+def _filter(spec: Any) -> Filter:
     """A getProgramAccounts filter: memcmp (base58 or base64 bytes) or dataSize."""
     if not isinstance(spec, dict) or len(spec) != 1:
         raise invalid_params(f"invalid filter {spec!r}")
     if "dataSize" in spec:
-        size = _int(spec["dataSize"], "dataSize")
-        return lambda data: len(data) == size
+        return DataSize(_int(spec["dataSize"], "dataSize"))
     memcmp = spec.get("memcmp")
     if not isinstance(memcmp, dict):
         raise invalid_params(f"invalid filter {spec!r}")
     offset = _int(memcmp.get("offset"), "memcmp.offset")
-    expected = _decode_wire(memcmp.get("bytes"), memcmp.get("encoding", "base58"))
-    return lambda data: data[offset:offset + len(expected)] == expected
+    return Memcmp(offset, _decode_wire(memcmp.get("bytes"), memcmp.get("encoding", "base58")))
 
 
 def _with_blockhash(tx: VersionedTransaction, blockhash: Hash) -> VersionedTransaction:
