@@ -228,14 +228,15 @@ class Sender:
             if not await may_sign():  # checked last, after every round trip before the send
                 return Fenced(flight.signature)
             tx = self._sign(budgeted, signers, blockhash)
-            if self._made_before(tx.signatures[0]):
+            while self._made_before(tx.signatures[0]):
                 # the very transaction an earlier send made (the same instructions, as a
                 # second funding update of a late market is, under the same blockhash): the
                 # node would drop it as already processed and the old one's status would
-                # read as this one landing
+                # read as this one landing. Asked again after each wait: a concurrent send of
+                # the same instructions may have taken the new blockhash meanwhile.
                 blockhash, last_valid_height = await self._blockhash_other_than(blockhash)
                 tx = self._sign(budgeted, signers, blockhash)
-            self._remember(tx.signatures[0])
+            self._remember(tx.signatures[0])  # no await since the check: none can interleave
             outcome = await self._until_confirmed_or_expired(tx, last_valid_height, flight)
             if outcome is not None:
                 return outcome
