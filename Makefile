@@ -40,7 +40,7 @@ $(BUILD)/keepernet.so: $(PROGRAM_OBJS) $(wildcard program/toolchain/*.py)
 test: setup
 	$(MAKE) program
 	$(MAKE) lint
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q --durations=30
 
 lint:
 	$(PYTHON) -m ruff check .
