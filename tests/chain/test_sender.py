@@ -61,7 +61,7 @@ COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111
 PROPOSED, APPROVED = 0, 1
 TIMEOUT_S, DEADLINE_S, REBROADCAST_S = 0.5, 5.0, 0.3
 GUARD_S = 15.0  # a send that is not over by then hangs
-EXPIRE_SLOTS = 200  # past a blockhash's 150 slots
+EXPIRE_BLOCKS = 151  # past a blockhash's 150 blocks
 
 
 # ---- the intent ---------------------------------------------------------------------------------
@@ -136,7 +136,8 @@ class World:
         return found
 
     async def travel_past_the_blockhash(self) -> None:
-        await node_rpc(self.net, "keepernet_timeTravel", {"slots": EXPIRE_SLOTS})
+        for _ in range(EXPIRE_BLOCKS):  # one block a travel, however many slots
+            await node_rpc(self.net, "keepernet_timeTravel", {"slots": 1})
 
     def sent(self, action: str | None = None) -> list[str]:
         """The signatures of the sendTransaction requests the proxy saw, in order."""
