@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,12 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import Message
 from solders.pubkey import Pubkey
+from solders.rpc.errors import SendTransactionPreflightFailureMessage
+from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.sysvar import CLOCK
 from solders.transaction import Transaction
+from solders.transaction_status import TransactionConfirmationStatus
 from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import (
     MintToParams,
@@ -42,10 +46,16 @@ from chain.funding import Funding, accrue
 from chain.keys import load_keypair
 from program import layouts
 from program.client import Client, Deployment, PerpMarketParams
+from program.errors import describe, program_error
 from program.local import Wallet
 from program.svm import TOKEN_ACCOUNT_LEN
 
 IN_FLIGHT = 64  # transactions sent before waiting for their answers
+CONFIRM_POLL_S = 0.05  # one getSignatureStatuses for all of them this often
+CONFIRMED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
+STALE_PRICE_ERRORS = frozenset({"StaleOracle", "StalePublishTime"})
+STALE_PRICE_PATIENCE_S = 10.0
+STALE_PRICE_RETRY_S = 0.2
 TRADERS_PER_FUNDING_TX = 5
 TRADERS_PER_POSITION_TX = 3
 TRADER_LAMPORTS = 20_000_000  # fees and the Position account's rent
@@ -58,6 +68,22 @@ SET_ACCOUNTS_PER_REQUEST = 2_000  # the localnet's limit per keepernet_setAccoun
 
 class SeedError(RuntimeError):
     """A seeding transaction failed; the message is one line naming what it was doing."""
+
+
+def refusal(error: BaseException) -> str:
+    """What a refused send said, on one line: the program's error name when its preflight
+    failed on one, else `one_line(error)`."""
+    said = error.args[0] if isinstance(error, RPCException) and error.args else None
+    if isinstance(said, SendTransactionPreflightFailureMessage) and said.data.err is not None:
+        name = program_error(said.data.err)
+        if name is not None:
+            return name
+    return one_line(error)
+
+
+def stale_price(error: str) -> bool:
+    """Whether a seeding transaction failed only because its oracle price was too old."""
+    return error in STALE_PRICE_ERRORS
 
 
 def one_line(error: BaseException) -> str:
@@ -141,30 +167,61 @@ class Seeder:
     async def send_all(self, batches: Sequence[tuple[list[Instruction], Sequence[Keypair]]],
                        what: str = "a seeding transaction") -> None:
         """Send each (instructions, signers — the first pays) as one transaction, IN_FLIGHT
-        at a time; SeedError saying `what` failed and the first error."""
+        at a time, and wait until they are confirmed; SeedError saying `what` failed and the
+        first error. A transaction refused for a stale price is sent again for up to
+        STALE_PRICE_PATIENCE_S: the price is written by another task (the publisher), which a
+        busy machine can delay past the program's staleness limit."""
         for start in range(0, len(batches), IN_FLIGHT):
-            blockhash = await self._blockhash()
             chunk = batches[start:start + IN_FLIGHT]
-            results = await asyncio.gather(*(self._send(ixs, signers, blockhash)
-                                             for ixs, signers in chunk),
-                                           return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise SeedError(f"{what} failed: {one_line(result)}") from result
+            patience = time.monotonic() + STALE_PRICE_PATIENCE_S
+            while True:
+                errors = await self._send_chunk(chunk)
+                fatal = [e for e in errors if e is not None and not stale_price(e)]
+                if fatal:
+                    raise SeedError(f"{what} failed: {fatal[0]}")
+                chunk = [batch for batch, e in zip(chunk, errors, strict=True) if e is not None]
+                if not chunk:
+                    break
+                if time.monotonic() > patience:
+                    raise SeedError(f"{what} failed: {next(e for e in errors if e)}")
+                await asyncio.sleep(STALE_PRICE_RETRY_S)
+
+    async def _send_chunk(self, chunk: Sequence[tuple[list[Instruction], Sequence[Keypair]]]
+                          ) -> list[str | None]:
+        """Send every transaction of `chunk` under one blockhash and wait until each is
+        confirmed: for each, None or what failed (its IDL error name when the program's)."""
+        latest = (await self.client.get_latest_blockhash()).value
+        sent = await asyncio.gather(*(self._send(ixs, signers, latest.blockhash)
+                                      for ixs, signers in chunk), return_exceptions=True)
+        errors: list[str | None] = [
+            refusal(s) if isinstance(s, BaseException) else None for s in sent]
+        landing = {i: s for i, s in enumerate(sent) if isinstance(s, Signature)}
+        while landing:
+            statuses = (await self.client.get_signature_statuses(list(landing.values()))).value
+            for i, status in zip(list(landing), statuses, strict=True):
+                if status is not None and status.err is not None:
+                    errors[i] = describe(status.err)
+                    del landing[i]
+                elif status is not None and status.confirmation_status in CONFIRMED:
+                    del landing[i]
+            if not landing:
+                break
+            height = (await self.client.get_block_height(Confirmed)).value
+            if height > latest.last_valid_block_height:
+                raise SeedError(f"{len(landing)} transactions expired unconfirmed")
+            await asyncio.sleep(CONFIRM_POLL_S)
+        return errors
 
     async def _send(self, ixs: list[Instruction], signers: Sequence[Keypair],
-                    blockhash: Hash) -> None:
+                    blockhash: Hash) -> Signature:
         message = Message.new_with_blockhash(ixs, signers[0].pubkey(), blockhash)
         # preflight against processed (an airdrop just made is there); the transaction runs
-        # when the next slot is produced, so wait until it is confirmed before what depends on
-        # it (solana-py would confirm only to the preflight's commitment)
+        # when the next slot is produced, so the caller waits until it is confirmed before what
+        # depends on it (solana-py would confirm only to the preflight's commitment)
         sent = await self.client.send_raw_transaction(
             bytes(Transaction(list(signers), message, blockhash)),
             opts=TxOpts(skip_confirmation=True, preflight_commitment=Processed))
-        status = (await self.client.confirm_transaction(sent.value, Confirmed,
-                                                        sleep_seconds=0.05)).value[0]
-        if status is not None and status.err is not None:
-            raise SeedError(f"the transaction {sent.value} failed: {status.err}")
+        return sent.value
 
     async def send(self, ixs: list[Instruction], *signers: Keypair) -> None:
         await self.send_all([(ixs, signers)])
@@ -237,6 +294,13 @@ class Seeder:
         """Open one position per spec, each by a new trader (deposit, then open at any
         price); their addresses in the specs' order."""
         wallets = await self.traders(len(specs), max((s.collateral for s in specs), default=0))
+        return await self.open_positions(perp_market, oracle, wallets, specs)
+
+    async def open_positions(self, perp_market: Pubkey, oracle: Pubkey,
+                             wallets: Sequence[Wallet], specs: Sequence[PositionSpec]
+                             ) -> list[Pubkey]:
+        """Open one position per spec by its wallet (deposit, then open at any price); their
+        addresses in the specs' order."""
         batches: list[tuple[list[Instruction], Sequence[Keypair]]] = []
         pairs = list(zip(wallets, specs, strict=True))
         for start in range(0, len(pairs), TRADERS_PER_POSITION_TX):

@@ -50,6 +50,35 @@ async def test_positions_are_opened_as_specified() -> None:
             await seeder.close()
 
 
+async def test_opens_refused_for_a_stale_price_land_once_it_is_fresh_again() -> None:
+    """The publisher runs beside the seeder and a busy machine can delay its next write past
+    the staleness limit: the opens refused meanwhile are sent again and land."""
+    async with run_localnet(free_port_pair()) as net:
+        seeder = await Seeder.connect(net.url, net.keys_dir)
+        oracle = Keypair().pubkey()
+        publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=0))])
+        try:
+            await publisher.publish(0)
+            market = await seeder.perp_market(7, oracle, PerpMarketParams(), 10**12)
+            specs = [PositionSpec(1 + i % 2, 1_000_000, 20_000_000) for i in range(6)]
+            wallets = await seeder.traders(len(specs), 20_000_000)
+            stale_from = (await publisher.clock()).slot + 11  # max_open_staleness_slots 10
+            while (await publisher.clock()).slot < stale_from:
+                await asyncio.sleep(0.02)
+
+            async def fresh_later() -> None:
+                await asyncio.sleep(1.0)  # the first opens are long refused by then
+                await publisher.publish(1)
+
+            later = asyncio.create_task(fresh_later())
+            positions = await seeder.open_positions(market, oracle, wallets, specs)
+            assert later.done()
+            assert all(net.protocol.chain.fetch(p).size == 1_000_000 for p in positions)
+        finally:
+            await publisher.close()
+            await seeder.close()
+
+
 async def test_written_positions_are_the_programs_own() -> None:
     """Positions written without transactions decode as opened ones (their reserve, their
     side's funding snapshot), raise the market's open interest and the pool's reserved part,
