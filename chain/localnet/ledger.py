@@ -15,6 +15,10 @@ address, no list of accounts to scan. `Ledger` adds what a JSON-RPC node needs:
   balances, and the addresses its lookup tables loaded;
 - the SlotHashes sysvar, which LiteSVM leaves at genesis: creating an address lookup table
   needs a recent slot in it;
+- the clock, the blockhashes and SlotHashes kept here and written into LiteSVM only before a
+  transaction runs (SlotHashes only before one that may read it): LiteSVM's sysvar writes
+  take time in proportion to its accounts (about 80 ms at a million), too long to pay on
+  every slot; a read of either sysvar is answered from here;
 - signatures per address, newest first, every address ever touched, and their live accounts
   by owner (chain/localnet/account_index.py), so `getProgramAccounts` costs what it finds;
 - `time_travel` for tests, and listeners that the WebSocket server turns into notifications.
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import hashlib
 import json
 import math
 import struct
@@ -36,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from solders.account import Account
+from solders.address_lookup_table_account import ID as LOOKUP_TABLE_PROGRAM
 from solders.address_lookup_table_account import AddressLookupTable
 from solders.hash import Hash
 from solders.message import Message, MessageV0
@@ -57,6 +63,7 @@ COMMITMENTS = ("processed", "confirmed", "finalized")
 # travel, one block over many slots, does not end it)
 BLOCKHASH_VALID_BLOCKS = 150
 RECENT_FEE_SLOTS = 150  # the slots getRecentPrioritizationFees covers
+SYSVAR_OWNER = Pubkey.from_string("Sysvar1111111111111111111111111111111111111")
 SLOT_HASHES_KEPT = 512  # entries of the SlotHashes sysvar, as the runtime keeps
 STATUS_CACHE_SLOTS = 300  # how far back getSignatureStatuses looks without history search
 LAMPORTS_PER_SIGNATURE = 5_000
@@ -201,7 +208,14 @@ class Ledger:
         self._started = clock()
         self._travelled = 0.0  # seconds added by time_travel
         self._ticking = False  # a slot is being produced
-        self._slot0 = int(self.svm.get_clock().slot) + 1
+        # the sysvars as of the current slot, written into LiteSVM when a transaction needs
+        # them (`_sync_sysvars`); LiteSVM's own blockhash never moves
+        self.clock = self.svm.get_clock()
+        self._slot_hashes: list[tuple[int, Hash]] = list(self.svm.get_slot_hashes())
+        self._blockhash = self.svm.latest_blockhash()
+        self._sysvar_lamports = {a: self.svm.get_balance(a) or 1 for a in (CLOCK, SLOT_HASHES)}
+        self._clock_synced = self._slot_hashes_synced = True
+        self._slot0 = int(self.clock.slot) + 1
         self._unix0 = int(time.time()) if unix_start is None else unix_start
         self.slot = -1
         self.block_time = self._unix0
@@ -237,10 +251,9 @@ class Ledger:
         return self.slot_seconds - self._virtual_elapsed() % self.slot_seconds
 
     def tick(self) -> bool:
-        """Catch the slot up with wall time; True if it moved. On a new slot the LiteSVM
-        clock moves and a new blockhash appears. A listener's call while a slot is being
-        produced moves nothing: with a million accounts LiteSVM's sysvar writes take longer
-        than a slot, and each nested tick produced another slot, recursing without end."""
+        """Catch the slot up with wall time; True if it moved. On a new slot the clock moves
+        and a new blockhash appears. A listener's call while a slot is being produced moves
+        nothing (each nested tick would produce another slot)."""
         elapsed = self._virtual_elapsed()
         slot = self._slot0 + int(elapsed / self.slot_seconds)
         if slot <= self.slot or self._ticking:
@@ -258,19 +271,19 @@ class Ledger:
         parent = self.slot
         self.slot = slot
         self.block_time = self._unix0 + int(elapsed)
-        clock = self.svm.get_clock()
-        clock.slot = slot
-        clock.unix_timestamp = self.block_time
-        clock.epoch = self.epoch_info()[0]
-        self.svm.set_clock(clock)
-        self.svm.expire_blockhash()
-        blockhash = self.svm.latest_blockhash()
+        self.clock.slot = slot
+        self.clock.unix_timestamp = self.block_time
+        self.clock.epoch = self.epoch_info()[0]
+        # a new blockhash as a validator's: a hash chained from the last (LiteSVM's blockhash
+        # check is off; the ages are checked here)
+        blockhash = self._blockhash = Hash(hashlib.sha256(
+            bytes(self._blockhash) + slot.to_bytes(8, "little")).digest())
         height = len(self.blocks)
         self._blockhashes[blockhash] = height
         # the current slot too: a client may create a lookup table for the slot getSlot gave
         # before a new slot begins
-        self.svm.set_slot_hashes(
-            [(slot, blockhash), *self.svm.get_slot_hashes()[:SLOT_HASHES_KEPT - 1]])
+        self._slot_hashes = [(slot, blockhash), *self._slot_hashes[:SLOT_HASHES_KEPT - 1]]
+        self._clock_synced = self._slot_hashes_synced = False
         self._reindex([a for a in (CLOCK, SLOT_HASHES) if a in self._touched])
         while self._blockhashes:
             oldest, oldest_height = next(iter(self._blockhashes.items()))
@@ -300,7 +313,7 @@ class Ledger:
     def latest_blockhash(self) -> tuple[Hash, int]:
         """The newest blockhash and the last block height at which it is valid."""
         self.tick()
-        return self.svm.latest_blockhash(), self.blocks[-1].height + BLOCKHASH_VALID_BLOCKS
+        return self._blockhash, self.blocks[-1].height + BLOCKHASH_VALID_BLOCKS
 
     def is_blockhash_valid(self, blockhash: Hash) -> bool:
         self.tick()
@@ -312,6 +325,9 @@ class Ledger:
         self.tick()
         if not self.is_blockhash_valid(tx.message.recent_blockhash):
             return Simulation(TransactionErrorFieldless.BlockhashNotFound, [], 0, {}, None)
+        loaded_writable, loaded_readonly = self.loaded_addresses(tx.message)
+        self._sync_sysvars(tx.message, [*tx.message.account_keys, *loaded_writable,
+                                        *loaded_readonly])
         result = self.svm.simulate_transaction(tx)
         if isinstance(result, FailedTransactionMetadata):
             meta = result.meta()
@@ -362,6 +378,7 @@ class Ledger:
         self._journal_writes(writable)
         programs = {keys[ix.program_id_index] for ix in message.instructions}
         pre_tokens = self._token_balances(keys, programs)
+        self._sync_sysvars(message, keys)
         result = self.svm.send_transaction(tx)
         err: TransactionErrorType | None = None
         meta: TransactionMetadata
@@ -391,6 +408,28 @@ class Ledger:
             listener(record)
         self._changed(keys)
         return record
+
+    def _sync_sysvars(self, message: Message | MessageV0, keys: Sequence[Pubkey]) -> None:
+        """Write the clock into LiteSVM, and SlotHashes where the transaction may read it (it
+        names the sysvar, or creates a lookup table), if they moved since the last write."""
+        if not self._clock_synced:
+            self.svm.set_clock(self.clock)
+            self._clock_synced = True
+        if not self._slot_hashes_synced and (SLOT_HASHES in keys or any(
+                keys[ix.program_id_index] == LOOKUP_TABLE_PROGRAM
+                for ix in message.instructions)):
+            self.svm.set_slot_hashes(self._slot_hashes)
+            self._slot_hashes_synced = True
+
+    def _sysvar(self, address: Pubkey) -> Account:
+        """The Clock or SlotHashes sysvar account as of now (LiteSVM's may lag)."""
+        if address == CLOCK:
+            data = bytes(self.clock)
+        else:
+            data = struct.pack("<Q", len(self._slot_hashes)) + b"".join(
+                struct.pack("<Q", slot) + bytes(blockhash)
+                for slot, blockhash in self._slot_hashes)
+        return Account(self._sysvar_lamports[address], data, SYSVAR_OWNER, False, 0)
 
     def loaded_addresses(self, message: Message | MessageV0) -> tuple[list[Pubkey],
                                                                        list[Pubkey]]:
@@ -568,6 +607,8 @@ class Ledger:
             for slot, before in self._journal[address]:
                 if slot > at_slot:
                     return before
+        if address in self._sysvar_lamports:
+            return self._sysvar(address)
         account = self.svm.get_account(address)
         return None if account is None or account.lamports == 0 else account
 
@@ -599,7 +640,7 @@ class Ledger:
                         or not all(f(bytes(account.data)) for f in filters):
                     continue
             else:
-                account = self.svm.get_account(address)
+                account = self.account(address)
                 if account is None:  # never, the index being current
                     continue
             out.append((address, account))
