@@ -8,6 +8,12 @@ then — after one last look at its status — does it ask the intent again, whi
 state the transaction was meant to change, before signing anew, so a transaction that landed
 late is never doubled.
 
+A caller that knows its instructions' compute units (`send(..., units=)`: a liquidation found
+at a price just notified, whose budget bench-cu measures) skips the first attempt's
+simulation and round trips: it signs under the blockhash read within TRUSTED_BLOCKHASH_AGE_S
+and prices units at the fee last worked out within FEE_REUSE_S. The program still judges
+the transaction; later attempts simulate as any other.
+
 When no endpoint answers (`RpcUnavailable`) it gives up, naming the transaction still in flight
 if there is one: whoever retries must let that one's blockhash expire or re-read the state.
 
@@ -53,8 +59,13 @@ MAX_COMPUTE_UNITS = 1_400_000
 # A blockhash one endpoint gave may be unknown to the one that simulates (it lags): take a
 # fresh one this many times before giving up.
 BLOCKHASH_TRIES = 3
-# A blockhash is valid for 150 slots: sends within a slot of each other share one.
+# A blockhash is valid for 150 blocks: sends within a slot of each other share one.
 BLOCKHASH_REUSE_S = 0.4
+# An unsimulated send takes one this old (it still has most of a minute to land), and
+# `keep_blockhash` reads one this often so that such a send never waits for a read.
+TRUSTED_BLOCKHASH_AGE_S = 20.0
+BLOCKHASH_REFRESH_S = 5.0
+FEE_REUSE_S = 10.0  # an unsimulated send's compute-unit price: the last worked out this recently
 # how long this sender remembers the signatures it made: longer than a blockhash lives
 # (150 blocks), after which the same transaction could not land anyway
 SIGNED_MEMORY_S = 120.0
@@ -195,36 +206,44 @@ class Sender:
         self.attempts = attempts
         self._latest: asyncio.Future[GetLatestBlockhashResp] | None = None
         self._latest_at = 0.0
+        self._fee: asyncio.Future[int] | None = None  # the last percentile fee worked out
+        self._fee_at = 0.0
         # signatures made by earlier sends, oldest first, with when they were made
         self._signed: OrderedDict[Signature, float] = OrderedDict()
 
-    async def send(self, intent: Intent, signers: Sequence[Keypair] = ()) -> SendResult:
-        """Make the intent true at most once; see the module's docstring."""
+    async def send(self, intent: Intent, signers: Sequence[Keypair] = (), *,
+                   units: int | None = None) -> SendResult:
+        """Make the intent true at most once; see the module's docstring. With `units`, the
+        intent's first instructions are sent unsimulated with that compute-unit limit."""
         flight = _Flight()
         try:
-            return await self._send(intent, signers, flight)
+            return await self._send(intent, signers, flight, units)
         except RpcUnavailable as e:
             return GaveUp(str(e), flight.signature)
 
+    async def keep_blockhash(self) -> None:
+        """Read the latest blockhash every BLOCKHASH_REFRESH_S until cancelled, so that an
+        unsimulated send finds one (a failed read is tried again at the next period)."""
+        while True:
+            with contextlib.suppress(RpcUnavailable):
+                await self._blockhash(fresh=True)
+            await asyncio.sleep(BLOCKHASH_REFRESH_S)
+
     async def _send(self, intent: Intent, signers: Sequence[Keypair],
-                    flight: _Flight) -> SendResult:
+                    flight: _Flight, units: int | None) -> SendResult:
         for attempt in range(1, self.attempts + 1):
             ixs = await intent.instructions()
             if ixs is None:
                 return AlreadyDone()
-            for tried in range(BLOCKHASH_TRIES):
-                # a new one after an expiry, or when the simulating node did not know it
+            if attempt == 1 and units is not None:
                 blockhash, last_valid_height = await self._blockhash(
-                    fresh=tried > 0 or attempt > 1)
-                simulated = await self._simulate(ixs, signers, blockhash)
-                if simulated is not None:
-                    break
+                    max_age_s=TRUSTED_BLOCKHASH_AGE_S)
+                budgeted = [*self._budget(units, await self._recent_fee(ixs)), *ixs]
             else:
-                return GaveUp(f"the endpoints did not know their own blockhash "
-                              f"{BLOCKHASH_TRIES} times")
-            if isinstance(simulated, Refused):
-                return simulated
-            budgeted = await self._with_budget(ixs, simulated)
+                sent = await self._simulated(ixs, signers, attempt)
+                if not isinstance(sent, tuple):
+                    return sent
+                budgeted, blockhash, last_valid_height = sent
             if not await may_sign():  # checked last, after every round trip before the send
                 return Fenced(flight.signature)
             tx = self._sign(budgeted, signers, blockhash)
@@ -246,12 +265,36 @@ class Sender:
                 return Expired(attempt)
         return GaveUp("no attempt was made")
 
+    async def _simulated(self, ixs: Sequence[Instruction], signers: Sequence[Keypair],
+                         attempt: int) -> tuple[list[Instruction], Hash, int] | SendResult:
+        """`ixs` with their compute budget sized by a simulation, and the blockhash simulated
+        under (a fresh one after the first attempt) with its last valid height; the refusal,
+        or giving up when no endpoint knew its own blockhash."""
+        for tried in range(BLOCKHASH_TRIES):
+            # a new one after an expiry, or when the simulating node did not know it
+            blockhash, last_valid_height = await self._blockhash(
+                fresh=tried > 0 or attempt > 1)
+            simulated = await self._simulate(ixs, signers, blockhash)
+            if simulated is not None:
+                break
+        else:
+            return GaveUp(f"the endpoints did not know their own blockhash "
+                          f"{BLOCKHASH_TRIES} times")
+        if isinstance(simulated, Refused):
+            return simulated
+        limit = min(MAX_COMPUTE_UNITS, max(1, int(simulated * self.fees.limit_margin)))
+        price = self.fees.fixed_micro_lamports
+        if price is None:
+            price = await self._read_fee(ixs)
+        return [*self._budget(limit, price), *ixs], blockhash, last_valid_height
+
     # ---- steps --------------------------------------------------------------------------------
-    async def _blockhash(self, *, fresh: bool = False) -> tuple[Hash, int]:
+    async def _blockhash(self, *, fresh: bool = False,
+                         max_age_s: float = BLOCKHASH_REUSE_S) -> tuple[Hash, int]:
         """The latest blockhash and its last valid block height: one read shared by the sends
-        of BLOCKHASH_REUSE_S (a burst of liquidations asks once), a new one when `fresh`."""
+        of `max_age_s` (a burst of liquidations asks once), a new one when `fresh`."""
         read = self._latest
-        if (fresh or read is None or time.monotonic() - self._latest_at > BLOCKHASH_REUSE_S
+        if (fresh or read is None or time.monotonic() - self._latest_at > max_age_s
                 or (read.done() and read.exception() is not None)):
             read = self._latest = asyncio.ensure_future(self.rpc.call("get_latest_blockhash"))
             self._latest_at = time.monotonic()
@@ -298,19 +341,36 @@ class Sender:
             return Refused(describe(value.err), tuple(value.logs or ()))
         return int(value.units_consumed or 0)
 
-    async def _with_budget(self, ixs: Sequence[Instruction], units: int) -> list[Instruction]:
-        limit = min(MAX_COMPUTE_UNITS, max(1, int(units * self.fees.limit_margin)))
-        price = self.fees.fixed_micro_lamports
-        if price is None:
-            # the fees paid lately to lock the accounts these instructions write
-            recent = await self.rpc.request("getRecentPrioritizationFees",
-                                            [[str(a) for a in writable_accounts(ixs)]])
-            price = percentile_fee([int(f["prioritizationFee"]) for f in recent],
-                                   self.fees.percentile, self.fees.cap_micro_lamports)
+    def _budget(self, limit: int, price: int) -> list[Instruction]:
         budget = [set_compute_unit_limit(limit)]
         if price:
             budget.append(set_compute_unit_price(price))
-        return [*budget, *ixs]
+        return budget
+
+    async def _read_fee(self, ixs: Sequence[Instruction]) -> int:
+        """The capped percentile of the fees paid lately to lock the accounts `ixs` write,
+        kept for unsimulated sends."""
+        read = asyncio.ensure_future(self._percentile_fee(ixs))
+        self._fee, self._fee_at = read, time.monotonic()
+        return await asyncio.shield(read)
+
+    async def _recent_fee(self, ixs: Sequence[Instruction]) -> int:
+        """An unsimulated send's price: the fixed one, else the last fee worked out within
+        FEE_REUSE_S (the accounts every liquidation of a market writes weigh the same), else
+        one read now."""
+        if self.fees.fixed_micro_lamports is not None:
+            return self.fees.fixed_micro_lamports
+        read = self._fee
+        if (read is None or time.monotonic() - self._fee_at > FEE_REUSE_S
+                or (read.done() and read.exception() is not None)):
+            return await self._read_fee(ixs)
+        return await asyncio.shield(read)
+
+    async def _percentile_fee(self, ixs: Sequence[Instruction]) -> int:
+        recent = await self.rpc.request("getRecentPrioritizationFees",
+                                        [[str(a) for a in writable_accounts(ixs)]])
+        return percentile_fee([int(f["prioritizationFee"]) for f in recent],
+                              self.fees.percentile, self.fees.cap_micro_lamports)
 
     async def _until_confirmed_or_expired(self, tx: Transaction, last_valid_height: int,
                                           flight: _Flight) -> SendResult | None:

@@ -6,7 +6,10 @@ owner partitions, jobs/position_load.py). What is notified while the load runs i
 applied to the loaded book before it replaces the old one, so a position opened between the
 subscription and the load's answers is not lost. From then on each notification changes its
 one position (or market) in the book in place: opened or changed it is held, flat or closed
-it is dropped; a new perp market joins. After a reconnection the book is loaded again
+it is dropped; a new perp market joins. The slots are notified on the same connection, in
+order with the changes, so `slot` tells how current the book is: a feed behind (a backlog
+after the process was paused, say) is behind in slots too, and the liquidator does not act on
+its verdicts unread (fleet/price_trigger.py). After a reconnection the book is loaded again
 (notifications sent meanwhile are gone), and every `reconcile_s` (0: never) a full reload
 is the safety net for anything a provider failed to notify.
 """
@@ -60,6 +63,8 @@ class BookFeed:
     reconcile_s: float = 0.0
     on_book: Callable[[PositionBook], None] = lambda _book: None
     book: PositionBook = field(default_factory=PositionBook)
+    slot: int | None = None  # the last slot notified since the book was (re)loaded
+    _current: bool = False  # loaded since the last (re)connection
     # one list per load running: the notifications it must apply to what it read
     _buffers: list[list[Change]] = field(default_factory=list)
 
@@ -67,8 +72,8 @@ class BookFeed:
         """Keep `book` current until cancelled."""
         program = self.chain.program.program_id
         tasks = [asyncio.create_task(watch_program(
-            self.ws_url, program, (POSITIONS, PERP_MARKETS), self._notified, self._connected),
-            name="book watch")]
+            self.ws_url, program, (POSITIONS, PERP_MARKETS), self._notified, self._connected,
+            self._slot), name="book watch")]
         if self.reconcile_s > 0:
             tasks.append(asyncio.create_task(self._reconcile(), name="book reconcile"))
         try:
@@ -92,6 +97,10 @@ class BookFeed:
         self.on_book(book)
         return book
 
+    def _slot(self, slot: int) -> None:
+        if self._current:
+            self.slot = slot
+
     async def _notified(self, kind: ProgramKind, address: Pubkey, data: bytes | None,
                         _slot: int) -> None:
         for buffer in self._buffers:
@@ -105,6 +114,8 @@ class BookFeed:
         self.on_book(self.book)
 
     async def _connected(self) -> None:
+        # not current until the book is loaded (changes missed while disconnected are gone)
+        self._current, self.slot = False, None
         # until it loads: the node may be busy, or a provider refusing for a while
         while True:
             try:
@@ -116,6 +127,7 @@ class BookFeed:
             else:
                 log.info("liquidator book loaded", positions=len(book),
                          partitions=self.partitions)
+                self._current = True
                 return
 
     async def _reconcile(self) -> None:

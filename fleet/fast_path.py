@@ -9,9 +9,12 @@ each candidate the instance whose trigger found it:
 - enqueues `liquidate_position` under its deterministic id as ever, but deferred by the lease's
   short TTL and FALLBACK_MARGIN_S (`fallback_defer_s`). Whoever queues the id first owns the
   position; an instance whose enqueue finds it queued leaves it alone;
-- runs try 0 of that job here, at once, exactly as a try from the queue runs
+- runs try 0 of that job here, at once, as a try from the queue runs
   (`fleet.context.run_try`: the target's lease, renewed and fencing every signing, job_runs,
-  metrics) — unless it could not start within LATE_START_S, when the queue takes over. As the
+  metrics) — unless it could not start within LATE_START_S, when the queue takes over. Its
+  first transaction is built from the trigger's verdict (`found_by_trigger`), not from a
+  fresh read and a simulation: those round trips were most of the keeper's own share of the
+  reaction. As the
   lease is taken and at each renewal, the fallback is put off to `fallback_defer_s` from then:
   it stays deferred while try 0 is alive, and is due as soon as its lease lapses;
 - when try 0 lands the liquidation (`success`), puts the fallback off by
@@ -32,6 +35,7 @@ shutdown the tries running finish first (`drain`), as arq lets running jobs fini
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,6 +46,7 @@ from arq.jobs import Job
 from solders.pubkey import Pubkey
 
 from fleet.context import LEASE_TTL_S, RETRY_DEFER_S, Run, WorkerDeps, run_try
+from jobs.liquidation import found_by_trigger
 from jobs.liquidation_plan import Candidate
 from jobs.outcome import Outcome
 from jobs.registry import LIQUIDATE_POSITION, enqueue, queue_name
@@ -75,25 +80,26 @@ class FastPath:
     fallback_defer_s: float = LEASE_TTL_S + FALLBACK_MARGIN_S  # a candidate's arq job's deferral
     _running: dict[Pubkey, asyncio.Task[None]] = field(default_factory=dict)
 
-    async def liquidate(self, candidates: Iterable[Candidate]) -> int:
+    async def liquidate(self, candidates: Iterable[Candidate], fresh: bool = False) -> int:
         """Start try 0 of each candidate whose fallback this call queued (not queued already,
         by this instance or another), the candidates beyond `max_running` enqueued due now;
-        how many it queued."""
+        how many it queued. A `fresh` verdict (judged at a price just notified, the book
+        current) is sent unread; any other is read first."""
         found_at = time.time()  # a liquidation's reaction runs from here (metrics/jobs.py)
-        fresh = [c for c in candidates if c.position not in self._running]
+        new = [c for c in candidates if c.position not in self._running]
         room = max(0, self.max_running - len(self._running))
         # every enqueue runs to its end: one failing must not leave the others' jobs queued
         # with no try 0 (their ids taken, they would wait out the deferral)
         answers = await asyncio.gather(*(
             enqueue(self.deps.redis, JOB, str(c.position), stage=c.opened_at,
                     defer_s=self.fallback_defer_s if i < room else None)
-            for i, c in enumerate(fresh)), return_exceptions=True)
-        queued = [(i, c, a) for i, (c, a) in enumerate(zip(fresh, answers, strict=True))
+            for i, c in enumerate(new)), return_exceptions=True)
+        queued = [(i, c, a) for i, (c, a) in enumerate(zip(new, answers, strict=True))
                   if isinstance(a, Job)]
         for i, candidate, job in queued:
             if i < room and candidate.position not in self._running:
                 self._running[candidate.position] = asyncio.create_task(
-                    self._try(candidate.position, job.job_id, found_at),
+                    self._try(candidate, fresh, job.job_id, found_at),
                     name=f"{JOB} {candidate.position}")
         failed = [a for a in answers if isinstance(a, BaseException)]
         if failed:
@@ -105,7 +111,9 @@ class FastPath:
         """Wait for the tries running (each ends within its job's timeout)."""
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    async def _try(self, position: Pubkey, job_id: str, found_at: float) -> None:
+    async def _try(self, candidate: Candidate, fresh: bool, job_id: str,
+                   found_at: float) -> None:
+        position = candidate.position
         outcome = Outcome.FAILED
         try:
             if time.time() - found_at > LATE_START_S:  # a burst that outran this process
@@ -113,10 +121,11 @@ class FastPath:
                             job_id=job_id)
                 return
             async with asyncio.timeout(self.deps.settings.timeouts.of(JOB)):
-                outcome = await run_try(self.deps, self.deps.redis, self.run, JOB, job_id,
-                                        TRIGGER_TRY, [str(position)],
-                                        JobTry(self.deps.role, JOB, found_at, found_at),
-                                        on_renew=partial(self._put_off, job_id))
+                with found_by_trigger(candidate) if fresh else contextlib.nullcontext():
+                    outcome = await run_try(self.deps, self.deps.redis, self.run, JOB,
+                                            job_id, TRIGGER_TRY, [str(position)],
+                                            JobTry(self.deps.role, JOB, found_at, found_at),
+                                            on_renew=partial(self._put_off, job_id))
         except Exception as e:  # a timeout, or what the job raised: the queue takes over
             log.warning("fast-path liquidation failed: its queued job takes over",
                         job_id=job_id, error=f"{type(e).__name__}: {e}")

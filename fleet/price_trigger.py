@@ -17,7 +17,11 @@ Each liquidator instance runs one `PriceTrigger` beside its arq worker:
   `owner_of` assigns to it among the live instances, so N instances share the scan; a dead
   instance's share moves to the others once its beat ages out;
 - after every (re)connection it rescans its share at the prices read afresh, since
-  notifications sent while it was away are lost.
+  notifications sent while it was away are lost;
+- it hands a verdict over as `fresh` (sent unread, fleet/fast_path.py) only when the book is
+  current to within BOOK_SLACK_SLOTS of the price's slot: after a pause (a freeze, a loop
+  stalled) the price watch and the book's feed work through their backlogs apart, and a
+  price read before the book heard of a liquidation would judge a flat position open.
 
 The jobs the fast path enqueues carry deterministic ids (`jobs.registry`), so a position found
 by two triggers, or by a trigger and the cron scan, is queued once; the lease and the program's
@@ -48,7 +52,10 @@ from jobs.liquidation_plan import Candidate, PositionBook
 log = structlog.get_logger(__name__)
 
 Callable0 = Callable[[], Awaitable[object]]
-Liquidate = Callable[[list[Candidate]], Awaitable[int]]
+Liquidate = Callable[[list[Candidate], bool], Awaitable[int]]
+# slots the book's feed may trail a price notification's and its verdicts still count as
+# fresh: the feed hears of a slot when it is processed, of changes once confirmed
+BOOK_SLACK_SLOTS = 2
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,9 @@ class PriceTrigger:
     """See the module's docstring. `run()` until cancelled."""
 
     chain: JobDeps
-    liquidate: Liquidate  # takes the candidates found; how many it queued (not queued already)
+    # takes the candidates found and whether the verdict is fresh; how many it queued (not
+    # queued already)
+    liquidate: Liquidate
     fleet: Fleet
     ws_url: str
     clock_refresh_s: float = 2.0  # the chain's time re-read (and a failed start retried)
@@ -83,12 +92,13 @@ class PriceTrigger:
     _loaded: asyncio.Event = field(default_factory=asyncio.Event)
     _oracles_moved: asyncio.Event = field(default_factory=asyncio.Event)
     _watching: frozenset[Pubkey] = frozenset()
+    _feed: BookFeed | None = None
 
     async def run(self) -> None:
         await self._quietly(self.beat)
-        feed = BookFeed(self.chain, self.ws_url, partitions=self.book_partitions,
-                        reconcile_s=self.book_reconcile_s, on_book=self._book_changed,
-                        book=self.book)
+        feed = self._feed = BookFeed(self.chain, self.ws_url, partitions=self.book_partitions,
+                                     reconcile_s=self.book_reconcile_s,
+                                     on_book=self._book_changed, book=self.book)
         tasks = [asyncio.create_task(self._every(self.beat_s, self.beat), name="beat"),
                  asyncio.create_task(feed.run(), name="book feed")]
         try:
@@ -161,7 +171,9 @@ class PriceTrigger:
                 self._refuse(market, e.error)
             else:
                 self.refused.pop(market, None)
-        await self._enqueue(quotes, now)
+        book_slot = None if self._feed is None else self._feed.slot
+        await self._enqueue(quotes, now, fresh=book_slot is not None
+                            and slot <= book_slot + BOOK_SLACK_SLOTS)
 
     async def rescan(self) -> None:
         """This instance's share at prices read now (after a (re)connection)."""
@@ -169,14 +181,14 @@ class PriceTrigger:
         self.chain_time = ChainTime(prices.now, time.monotonic())
         for market, error in prices.refused.items():
             self._refuse(market, error)
-        await self._enqueue(prices.quotes, prices.now)
+        await self._enqueue(prices.quotes, prices.now, fresh=False)
 
-    async def _enqueue(self, prices: Mapping[Pubkey, Quote], now: int) -> None:
+    async def _enqueue(self, prices: Mapping[Pubkey, Quote], now: int, *, fresh: bool) -> None:
         candidates = self.book.liquidatable(prices, now=now, instances=self.fleet.members,
                                             me=self.fleet.instance)
         if candidates:
-            queued = await self.liquidate(candidates)
-            log.info("liquidations found", found=len(candidates), queued=queued)
+            queued = await self.liquidate(candidates, fresh)
+            log.info("liquidations found", found=len(candidates), queued=queued, fresh=fresh)
 
     def _refuse(self, market: Pubkey, error: str) -> None:
         if self.refused.get(market) != error:

@@ -143,21 +143,25 @@ OnRefused = Callable[[str], Awaitable[None]]
 
 
 async def run_planned(deps: JobDeps, job: ErrorPolicy, planner: Planner,
-                      on_refused: OnRefused | None = None) -> Outcome:
+                      on_refused: OnRefused | None = None, *,
+                      first: Sequence[Instruction] | None = None,
+                      units: int | None = None) -> Outcome:
     """Plan; when the plan is to send, send it as a `Replanning` intent and map the result,
     calling `on_refused` with the error name when the program refused it. An error on the way
     is `job`'s outcome for it (jobs/errors.py: an endpoint that does not answer is `retry`, a
-    missing account `failed`)."""
-    return await maps_errors(job)(_plan_and_send)(deps, planner, on_refused)
+    missing account `failed`). With `first` (instructions the caller built from what it
+    knows, with their compute `units`), the first send is those, unread and unsimulated; the
+    planner plans any later one."""
+    return await maps_errors(job)(_plan_and_send)(deps, planner, on_refused, first, units)
 
 
-async def _plan_and_send(deps: JobDeps, planner: Planner,
-                         on_refused: OnRefused | None) -> Outcome:
-    step = await planner()
+async def _plan_and_send(deps: JobDeps, planner: Planner, on_refused: OnRefused | None,
+                         first: Sequence[Instruction] | None, units: int | None) -> Outcome:
+    step = first if first is not None else await planner()
     if isinstance(step, Outcome):
         return step
     intent = Replanning(planner, step)
-    result = await deps.sender.send(intent)
+    result = await deps.sender.send(intent, units=units if first is not None else None)
     record_send(instruction_name(deps.program, step), result)
     if isinstance(result, Refused) and on_refused is not None:
         await on_refused(result.error)

@@ -6,12 +6,18 @@ the node), judges the oracles exactly as the program does, and lets `jobs.liquid
 pick the liquidatable positions. Either job that meets a pull oracle stale queues its post
 (`jobs.price_request`). A liquidation re-reads the position, its market, the Config,
 the oracle and the clock in one request before every signing and sends nothing when the
-position is flat (`already_done`), healthy (`not_needed`) or its oracle refused (`retry`).
+position is flat (`already_done`), healthy (`not_needed`) or its oracle refused (`retry`) —
+except the fast path's first send (`found_by_trigger`): the trigger has just judged the
+position at the price notified, so its transaction is built from that verdict and sent at
+once, unread and unsimulated; the program judges it all the same, and any later send of the
+job reads and simulates as ever.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -45,8 +51,30 @@ _ROUTES_MAX = 200_000
 _markets: dict[Pubkey, Pubkey] = {}  # position -> its perp market
 _oracles: dict[Pubkey, Pubkey] = {}  # perp market -> its oracle
 
+# The compute-unit limits of the fast path's unsimulated liquidation: `liquidate` uses under
+# 9,000 units on either kind of oracle (program/compute_units.json, held by bench-cu's test),
+# and creating the reward token account about 25,000 more.
+LIQUIDATE_UNITS = 15_000
+CREATE_REWARD_TOKEN_UNITS = 35_000
+# the trigger's verdict on the position of the try running (fleet/fast_path.py sets it)
+_found: ContextVar[Candidate | None] = ContextVar("keepernet_liquidation_found", default=None)
+# reward token accounts seen on chain: a fast send need not create them
+_reward_tokens: set[Pubkey] = set()
+
 log = structlog.get_logger(__name__)
 A = TypeVar("A", bound=ProgramAccount)
+
+
+@contextlib.contextmanager
+def found_by_trigger(candidate: Candidate) -> Iterator[None]:
+    """Within the block (and the tasks it starts), a liquidation of `candidate.position` sends
+    its first transaction built from `candidate` (found liquidatable at a price just
+    notified) without reading the chain or simulating."""
+    token = _found.set(candidate)
+    try:
+        yield
+    finally:
+        _found.reset(token)
 
 
 @dataclass(frozen=True)
@@ -190,6 +218,8 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         p = _expect(deps.decode(accounts[0]), Position, position)
         m = _expect(deps.decode(accounts[1]), PerpMarket, perp_market)
         _expect(deps.decode(accounts[2]), Config, deps.client.d.config)
+        if accounts[4] is not None:
+            _reward_tokens.add(token)
         if p.side == FLAT:
             return Outcome.ALREADY_DONE
         rule = OracleRule.of(m)
@@ -210,6 +240,18 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
         return [*creating_reward_token(keeper, quote_mint, deps.reward_token, accounts[4]),
                 deps.client.liquidate(keeper, perp_market, position, oracle, token)]
 
-    outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale)
+    found = _found.get()
+    if found is not None and found.position == position:
+        creating = [] if token in _reward_tokens else creating_reward_token(
+            keeper, quote_mint, deps.reward_token, None)
+        first = [*creating, deps.client.liquidate(keeper, found.perp_market, position,
+                                                  found.oracle, token)]
+        outcome = await run_planned(
+            deps, LIQUIDATE_POSITION, planner, stale, first=first,
+            units=LIQUIDATE_UNITS + (CREATE_REWARD_TOKEN_UNITS if creating else 0))
+    else:
+        outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale)
+    if outcome is Outcome.SUCCESS:  # the liquidation paid into it: it exists
+        _reward_tokens.add(token)
     log.info(LIQUIDATE_POSITION.name, position=str(position), outcome=str(outcome))
     return outcome

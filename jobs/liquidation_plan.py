@@ -56,12 +56,13 @@ _POSITION_DISCRIMINATOR = layouts.discriminator("Position")
 
 @dataclass(frozen=True)
 class Candidate:
-    """A position to liquidate; `opened_at` is the stage of its job id (a reopened position
-    is a new job)."""
+    """A position to liquidate, its market and that market's oracle; `opened_at` is the stage
+    of its job id (a reopened position is a new job)."""
 
     position: Pubkey
     perp_market: Pubkey
     opened_at: int
+    oracle: Pubkey
 
 
 class BookMarket(FundingFields, OracleLimitFields, Protocol):
@@ -522,6 +523,6 @@ class PositionBook:
             confirmed = [i for i in np.flatnonzero(unsure).tolist()
                          if m.exact(i, quote, indexes)]
             keys, opened_at = m.keys, m.column("opened_at")
-            found.extend(Candidate(keys[i], address, int(opened_at[i]))
+            found.extend(Candidate(keys[i], address, int(opened_at[i]), m.rule.oracle)
                          for i in sorted(np.flatnonzero(sure).tolist() + confirmed))
         return found

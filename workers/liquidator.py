@@ -16,6 +16,7 @@ deterministic ids (the fast path's deferred, as its fallback).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable
 
 import structlog
@@ -83,6 +84,8 @@ async def price_trigger(deps: WorkerDeps) -> None:
     fleet = Fleet(deps.redis, ROLE, instance_name(), FLEET_TTL_S)
     fast_path = FastPath(deps, LIQUIDATE, MAX_JOBS)
     log.info("liquidator instance joined", instance=fleet.instance)
+    # a blockhash at hand, so that the fast path's sends never wait for one
+    blockhash = asyncio.create_task(deps.chain.sender.keep_blockhash(), name="blockhash")
     try:
         await PriceTrigger(deps.chain, fast_path.liquidate, fleet,
                            deps.settings.websocket_url(), beat_s=BEAT_S,
@@ -90,6 +93,9 @@ async def price_trigger(deps: WorkerDeps) -> None:
                            book_reconcile_s=deps.settings.liquidator.book_reconcile_s).run()
     finally:
         await fast_path.drain()
+        blockhash.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await blockhash
 
 
 def worker_settings(settings: Settings) -> type:

@@ -168,6 +168,11 @@ async def sent(sender: Sender, intent: Intent) -> SendResult:
     return await asyncio.wait_for(sender.send(intent), GUARD_S)
 
 
+async def sent_with_units(sender: Sender, intent: Intent) -> SendResult:
+    """Sent unsimulated, as the fast path sends a liquidation."""
+    return await asyncio.wait_for(sender.send(intent, units=50_000), GUARD_S)
+
+
 # ---- once ---------------------------------------------------------------------------------------
 async def test_an_intent_lands_once_then_is_already_done(world: World) -> None:
     intent = await world.proposed_market(1, likes=3)
@@ -525,3 +530,56 @@ async def test_unit_price_is_the_capped_percentile_of_recent_fees(
     assert limit == int(simulated_units(world.proxy) * FeePolicy().limit_margin)
     assert price == expected
     assert fee == 5_000 + math.ceil((price or 0) * limit / 10**6)
+
+
+# ---- sent unsimulated, with known units -----------------------------------------------------
+async def test_known_units_send_at_once_at_the_fee_worked_out_lately(world: World) -> None:
+    """A liquidation found at a price just notified knows its units: the first send reads
+    nothing (the blockhash kept by `keep_blockhash`, the fee last worked out) and is signed
+    with that limit; the program judges it on chain all the same."""
+    fees = [300] * 10
+
+    def recent(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        answer["result"] = [{"slot": 1000 + i, "prioritizationFee": f}
+                            for i, f in enumerate(fees)]
+        return answer
+
+    world.proxy.rewrite("getRecentPrioritizationFees", recent)
+    sender = world.sender()
+    keeper = asyncio.create_task(sender.keep_blockhash())
+    try:
+        await until(lambda: world.proxy.count("getLatestBlockhash") == 1)
+        # a fee worked out by an earlier (simulated) send
+        assert isinstance(await sent(sender, await world.proposed_market(15, likes=3)), Landed)
+        before = {m: world.proxy.count(m) for m in (
+            "simulateTransaction", "getRecentPrioritizationFees", "getLatestBlockhash")}
+        intent = await world.proposed_market(16, likes=3)
+        landed = await asyncio.wait_for(sender.send(intent, units=50_000), GUARD_S)
+        limit, price, used, _ = await landed_budget(world, landed)
+        assert (limit, price) == (50_000, 300) and used <= limit
+        assert {m: world.proxy.count(m) for m in before} == before  # nothing read before
+        assert intent.reads == 1 and await intent.state() == APPROVED
+    finally:
+        keeper.cancel()
+
+
+async def test_known_units_a_refusal_lands_failed_and_a_retry_simulates(world: World) -> None:
+    """Unsimulated, a transaction the program refuses lands failed (its fee paid) and comes
+    back by its IDL name; a send after an expiry reads and simulates as any other."""
+    intent = await world.proposed_market(17, likes=2)  # one vote short
+    refused = await sent_with_units(world.sender(), intent)
+    assert isinstance(refused, Refused) and refused.error == "ThresholdNotMet"
+    [signature] = await world.approvals(intent.market)
+    assert (await world.transaction(signature)).transaction.meta.err is not None
+    assert world.proxy.count("simulateTransaction") == 0
+
+    intent = await world.proposed_market(18, likes=3)
+    first = FirstTransaction()
+    world.proxy.fail(Swallow(), method="sendTransaction", times=None, when=first)
+    task = asyncio.create_task(sent_with_units(world.sender(), intent))
+    await until(lambda: world.proxy.count("sendTransaction", "swallow") >= 1)
+    await world.travel_past_the_blockhash()
+    landed = await task
+    assert isinstance(landed, Landed) and str(landed.signature) != first.signature
+    assert world.proxy.count("simulateTransaction") == 1  # the second attempt's
+    assert intent.reads == 2

@@ -79,8 +79,10 @@ async def test_a_position_opened_after_the_load_is_liquidated_through_the_subscr
             chain_deps(world) as deps:
         redis = Redis.from_url(redis_url)
         liquidated: list[tuple[Pubkey, Outcome]] = []
+        verdicts: list[bool] = []
 
-        async def liquidate(candidates: list[Candidate]) -> int:
+        async def liquidate(candidates: list[Candidate], fresh: bool) -> int:
+            verdicts.append(fresh)
             for c in candidates:
                 liquidated.append((c.position, await liquidate_position(deps, c.position)))
             return len(candidates)
@@ -102,6 +104,7 @@ async def test_a_position_opened_after_the_load_is_liquidated_through_the_subscr
                 await running
             await redis.aclose()
         assert liquidated == [(late, Outcome.SUCCESS)]
+        assert verdicts == [True]  # the book was current to the price's slot
         assert side_of(world, late) == FLAT
         assert side_of(world, world.positions[0]) == LONG  # the solid one stays
 
@@ -148,6 +151,9 @@ async def test_a_change_after_the_load_reaches_the_book_with_its_notification() 
         running = asyncio.create_task(feed.run())
         try:
             await until(lambda: told.sizes[-1:] == [2], 15, "the book loaded")
+            # current: the slots follow on the feed's connection once loaded
+            now = world.net.genesis.ledger.slot
+            await until(lambda: feed.slot is not None and feed.slot >= now, 5, "the slots")
             changed, closed = world.positions
             assert judged(feed.book, world, CRASHED) == set()
             async with told.one_more():

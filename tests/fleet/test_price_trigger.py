@@ -48,7 +48,7 @@ async def test_each_market_judges_a_shared_oracle_with_its_own_limits() -> None:
     oracle = Keypair().pubkey()
     found: list[Candidate] = []
 
-    async def liquidate(candidates: list[Candidate]) -> int:
+    async def liquidate(candidates: list[Candidate], fresh: bool) -> int:
         found.extend(candidates)
         return len(candidates)
 
@@ -85,7 +85,7 @@ async def test_funding_accrues_to_the_chains_time_not_the_wall_clock() -> None:
                        client=world.net.client)
         found: list[Candidate] = []
 
-        async def liquidate(candidates: list[Candidate]) -> int:
+        async def liquidate(candidates: list[Candidate], fresh: bool) -> int:
             found.extend(candidates)
             return len(candidates)
 

@@ -167,7 +167,7 @@ def test_the_book_is_the_exact_rule(
         if is_liquidatable(p.side, p.size, p.entry_price, p.collateral, p.funding_snapshot,
                            p.reserve, quote=quote, index=index_of(mk, p.side, quote.price),
                            maintenance_bps=mk.maintenance_margin_bps):
-            expected.append(Candidate(k, p.perp_market, p.opened_at))
+            expected.append(Candidate(k, p.perp_market, p.opened_at, mk.oracle))
     by_market = {a: quotes[m.oracle] for a, m in ms.items() if m.oracle in quotes}
     got = book.liquidatable(by_market, now=NOW)
     assert sorted(got, key=str) == sorted(expected, key=str)

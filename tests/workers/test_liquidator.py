@@ -10,9 +10,10 @@ import asyncio
 import contextlib
 import json
 import math
+import struct
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,10 @@ from arq.jobs import Job
 from arq.worker import Worker, create_worker
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.system_program import TransferParams, transfer
+from spl.token.instructions import get_associated_token_address
 
 from chain.client import Endpoint
 from chain.localnet import Localnet
@@ -37,6 +41,7 @@ from fleet.membership import live_instances
 from fleet.redis import redis_settings
 from fleet.serializer import job_deserializer, job_serializer
 from fleet.settings import LiquidatorSettings, RedisSettings, Settings
+from jobs.liquidation import CREATE_REWARD_TOKEN_UNITS, LIQUIDATE_UNITS
 from jobs.liquidation_plan import Candidate
 from jobs.registry import enqueue, job_id, queue_name
 from metrics.definitions import registry
@@ -44,6 +49,7 @@ from store.migrate import migrate
 from tests.support.perp_world import CRASHED, FRAGILE, SIZE, SOLID, Settable, perp_world
 from workers import liquidator
 
+COMPUTE_BUDGET = Pubkey.from_string("ComputeBudget111111111111111111111111111111")
 FALLBACK_S = LEASE_TTL_S + FALLBACK_MARGIN_S  # how far a fast-path fallback is put off
 # 6 fragile longs, 6 solid longs, 4 fragile shorts: a fall liquidates the first 6 only
 BOOK = [PositionSpec(1, SIZE, FRAGILE)] * 6 + [PositionSpec(1, SIZE, SOLID)] * 6 \
@@ -234,7 +240,8 @@ async def fast_path(settings: Settings, max_running: int = 10) -> AsyncIterator[
 
 def candidate(book: Book, position: Pubkey) -> Candidate:
     return Candidate(position, book.market,
-                     int(book.net.protocol.chain.fetch(position).opened_at))
+                     int(book.net.protocol.chain.fetch(position).opened_at),
+                     book.net.protocol.chain.fetch(book.market).oracle)
 
 
 async def test_the_fast_path_liquidates_at_once_and_leaves_its_fallback_deferred(
@@ -251,6 +258,43 @@ async def test_the_fast_path_liquidates_at_once_and_leaves_its_fallback_deferred
         # work) but is put off past the burst, beyond where the lease's renewals kept it
         assert FALLBACK_S < await due_in_s(fast.deps.redis, fallback_id(book, position)) <= \
             LANDED_FALLBACK_DEFER_S
+
+
+async def unit_limit_of_last_transaction(book: Book, address: Pubkey) -> int:
+    """The compute-unit limit the newest transaction touching `address` set."""
+    newest = (await book.seeder.client.get_signatures_for_address(address)).value[0]
+    got = (await book.seeder.client.get_transaction(newest.signature, "base64")).value
+    assert got is not None
+    message = got.transaction.transaction.message
+    [limit] = [struct.unpack_from("<I", bytes(ix.data), 1)[0] for ix in message.instructions
+               if message.account_keys[ix.program_id_index] == COMPUTE_BUDGET
+               and bytes(ix.data)[:1] == b"\x02"]
+    return int(limit)
+
+
+async def test_the_fast_path_sends_from_the_verdict_and_makes_the_reward_account(
+        book: Book, settings: Settings, tmp_path: Path) -> None:
+    """Try 0 signs from the trigger's verdict, unsimulated, with liquidate's measured budget
+    (plus the reward token account's creation for a keeper who has none yet), and those
+    budgets hold: the liquidations land and pay the new keeper's associated account."""
+    keeper = Keypair()
+    key_path = tmp_path / "keeper.json"
+    key_path.write_text(json.dumps(list(bytes(keeper))))
+    key_path.chmod(0o600)
+    await book.seeder.send([transfer(TransferParams(
+        from_pubkey=book.seeder.admin.pubkey(), to_pubkey=keeper.pubkey(),
+        lamports=10**9))], book.seeder.admin)
+    reward = get_associated_token_address(keeper.pubkey(), book.seeder.d.quote_mint)
+    book.price.price = CRASHED
+    await asyncio.sleep(0.5)  # the crashed price published
+    async with fast_path(replace(settings, keypair_path=key_path)) as fast:
+        for position, units in zip(book.fragile[:2], [
+                LIQUIDATE_UNITS + CREATE_REWARD_TOKEN_UNITS, LIQUIDATE_UNITS], strict=True):
+            assert await fast.liquidate([candidate(book, position)], True) == 1
+            await fast.drain()
+            assert book.side(position) == 0
+            assert await unit_limit_of_last_transaction(book, position) == units
+    assert (await book.seeder.client.get_token_account_balance(reward)).value.amount != "0"
 
 
 async def test_what_the_fast_path_does_not_land_goes_to_the_queue_now(
