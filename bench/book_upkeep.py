@@ -6,9 +6,11 @@ For SECONDS from the start it keeps the book of every open position, as MODE:
   PARTITIONS answers per side decoded on a worker thread, then the notifications;
 - `reread`: as it did before: every position re-read with one `getProgramAccounts` per side,
   decoded on the event loop, every max(2 s, 0.2 ms per position).
-Meanwhile it samples the event loop's lag (how late a 5 ms sleep wakes up). It prints one JSON
-line: the lag's p50, p99 and maximum in seconds, the peak resident memory (VmHWM) in bytes, the
-positions in the book at the end and the seconds the first load took.
+Each new book, and each change of it, has this instance's share of three worked out
+(`PositionBook.assign`) as the price trigger does. Meanwhile it samples the event loop's lag
+(how late a 5 ms sleep wakes up). It prints one JSON line: the lag's p50, p99 and maximum in
+seconds, the peak resident memory (VmHWM) in bytes, the positions in the book at the end and
+the seconds the first load took.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from program.accounts import PerpMarket, Position
 
 TICK_S = 0.005
 REREAD_MIN_S, REREAD_S_PER_POSITION = 2.0, 0.0002  # the former PriceTrigger's refresh
+INSTANCES = ("liquidator-1", "liquidator-2", "liquidator-3")  # the benchmark's fleet
 
 
 def peak_rss_bytes() -> int:
@@ -80,6 +83,7 @@ async def upkeep(mode: str, rpc_url: str, ws_url: str, program_id: Pubkey, secon
 
     def loaded(new: PositionBook) -> None:
         nonlocal book
+        new.assign(INSTANCES, INSTANCES[0])
         book = new
         if not first_load:
             first_load.append(time.perf_counter() - started)

@@ -60,7 +60,10 @@ async def test_the_fleet_works_through_the_endpoint_that_answers(
             while [await state(w, m) for m in markets] != [MarketState.APPROVED] * MARKETS:
                 assert time.monotonic() < deadline, "not every market was tallied"
                 await asyncio.sleep(0.5)
-            on_chain = await chain_events(rpc, w.net.program_id)  # the tallies' events too
+            # the tallies' events too, once finalized: the indexer reads at finalized, and a
+            # tally finalized after this read would be stored but missing here
+            await w.finalized()
+            on_chain = await chain_events(rpc, w.net.program_id)
             while set(await stored_events(pg_database)) != on_chain:
                 assert time.monotonic() < deadline, "the indexer did not catch up"
                 await asyncio.sleep(0.5)

@@ -4,15 +4,12 @@ withdrawal land in PostgreSQL exactly as the chain logged them."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import asyncpg
 import pytest
 import pytest_asyncio
-from solana.rpc.commitment import Confirmed
-from solders.transaction_status import TransactionConfirmationStatus
 from spl.token.constants import TOKEN_PROGRAM_ID
 from spl.token.instructions import MintToParams, mint_to
 
@@ -52,22 +49,9 @@ async def council_activity(w: World) -> None:
                   c.withdraw_insurance(admin.pubkey(), params.treasury, INSURANCE)], admin)
 
 
-async def finalized(w: World) -> None:
-    """Until the program's newest transaction is finalized: the indexer reads at finalized,
-    and so does the check after it (a slot finalized between the two would differ)."""
-    newest = (await w.direct.get_signatures_for_address(w.net.program_id, limit=1,
-                                                        commitment=Confirmed)).value[0]
-    while True:
-        status = (await w.direct.get_signature_statuses([newest.signature])).value[0]
-        if status is not None and status.confirmation_status == \
-                TransactionConfirmationStatus.Finalized:
-            return
-        await asyncio.sleep(0.02)
-
-
 async def test_the_councils_events_are_indexed(w: World, pool: asyncpg.Pool) -> None:
     await council_activity(w)
-    await asyncio.wait_for(finalized(w), 10)
+    await w.finalized()
     rpc = RpcClient([Endpoint("local", w.net.url, max_rps=10_000)])
     try:
         assert await index_events(rpc, pool, w.net.program_id) == Outcome.SUCCESS

@@ -4,7 +4,6 @@ in place, and always judging as a book built at once from the same accounts woul
 from __future__ import annotations
 
 import random
-import time
 
 import numpy as np
 from solders.keypair import Keypair
@@ -149,46 +148,30 @@ def test_a_program_notification_of_an_account_gone_has_no_data() -> None:
     assert _notification(notification(5, "AAE="), {8: kind}) is None
 
 
-MILLION = 1_000_000
-# what working out a share may stall the loop for at a million positions: the budget of a
-# whole reaction's in-process share (20 ms at 2 cores shared) is not the bound, the point is
-# it is no longer the ~1 s of hashing each key in Python
-ASSIGN_BUDGET_S = 0.25
+POSITIONS = 100_000
 
 
-def test_the_share_is_worked_out_off_the_price_path_fast_at_a_million_positions() -> None:
-    """`assign` at a million positions is vectorized (measured), a price after it finds the
-    share done, a member joining costs its own weights only, and every share is
-    `owner_of`'s."""
+def test_the_shares_worked_out_ahead_are_owner_ofs_and_cover_the_book() -> None:
+    """`assign` (vectorized; its time at a million positions is bench/book_upkeep.py's)
+    works out this instance's share off the price path: after it, and again after a member
+    joins, each instance's verdicts are exactly the positions `owner_of` gives it, and
+    together they are every verdict."""
     market = Keypair().pubkey()
-    keys = [Pubkey.from_bytes(n.to_bytes(32, "little")) for n in range(1, MILLION + 1)]
-    records = np.zeros(MILLION, dtype=layouts.POSITION)
+    keys = [Pubkey.from_bytes(n.to_bytes(32, "little")) for n in range(1, POSITIONS + 1)]
+    records = np.zeros(POSITIONS, dtype=layouts.POSITION)
     records["perp_market"] = np.void(bytes(market))
     records["side"], records["size"], records["entry_price"] = LONG, SIZE, PRICE
-    records["collateral"] = np.where(np.arange(MILLION) % 1000 == 0, FRAGILE, SOLID)
+    records["collateral"] = np.where(np.arange(POSITIONS) % 1000 == 0, FRAGILE, SOLID)
     book = PositionBook.from_records({market: perp_market_stub()}, keys, records)
     instances = ("keeper-1", "keeper-2", "keeper-3", "keeper-4")
-
-    started = time.perf_counter()
     book.assign(instances, "keeper-2")
-    took = time.perf_counter() - started
-    print(f"assign: 4 instances x {MILLION:,} positions in {took * 1000:.0f} ms")
-    assert took < ASSIGN_BUDGET_S
-
-    started = time.perf_counter()
-    book.assign(instances, "keeper-2")  # unchanged members: nothing to do
-    assert time.perf_counter() - started < 0.005
-
+    assert found(book, market, 90_000_000, instances=instances, me="keeper-2") == {
+        p for p in found(book, market, 90_000_000) if owner_of(p, instances) == "keeper-2"}
     joined = (*instances, "keeper-5")
-    started = time.perf_counter()
     book.assign(joined, "keeper-2")
-    grew = time.perf_counter() - started
-    print(f"assign: a fifth instance joining in {grew * 1000:.0f} ms")
-    assert grew < ASSIGN_BUDGET_S
-
     shards = {me: found(book, market, 90_000_000, instances=joined, me=me) for me in joined}
     every = found(book, market, 90_000_000)
-    assert len(every) == MILLION // 1000
+    assert len(every) == POSITIONS // 1000
     assert set().union(*shards.values()) == every
     assert sum(map(len, shards.values())) == len(every)
     assert all(owner_of(p, joined) == me for me, shard in shards.items() for p in shard)

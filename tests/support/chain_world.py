@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
+from solders.transaction_status import TransactionConfirmationStatus
 
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.localnet import Localnet, run_localnet
@@ -36,6 +38,21 @@ class World:
 
     async def now(self) -> int:
         return (await self.keepers[0].snapshot())[0]
+
+    async def finalized(self, timeout_s: float = 10.0) -> None:
+        """Until the program's newest transaction is finalized: the indexer reads at
+        finalized, and so do checks of its work (a slot finalized between the two would
+        differ)."""
+        newest = (await self.direct.get_signatures_for_address(
+            self.net.program_id, limit=1, commitment=Confirmed)).value[0]
+        async with asyncio.timeout(timeout_s):
+            while True:
+                status = (await self.direct.get_signature_statuses(
+                    [newest.signature])).value[0]
+                if status is not None and status.confirmation_status == \
+                        TransactionConfirmationStatus.Finalized:
+                    return
+                await asyncio.sleep(0.02)
 
     async def calls(self, address: Pubkey, ix: Instruction) -> tuple[int, int]:
         """How many transactions in `address`'s history carry exactly `ix` (same program, same
