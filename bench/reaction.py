@@ -135,6 +135,9 @@ TARGET_LAG_P99_S = 0.020
 TARGET_RSS_MIB, TARGET_RSS_SCALE = 1024.0, 1_000_000
 TARGET_SHARE_P99_S, TARGET_SHARE_SCALE = 0.020, 1_000_000
 SHARE = "keepernet_trigger_to_send_seconds"
+# the program's PERP_MAX_OPEN_INTEREST: a market of 500,000 positions (a million in all) holds
+# about 1.4e12 base units a side, over the default cap of 1e12
+MAX_OPEN_INTEREST = 2**61 // 10**6
 MIB = 2**20
 
 
@@ -244,7 +247,8 @@ async def seed_market(seeder: Seeder, perp_market_id: int, oracle: Pubkey, level
     # the pool reserves every position's profit cap (its notional at the default
     # max_profit_bps): enough free liquidity for all of them
     reserves = sum(s.size * START_PRICE // 1_000_000 for s in specs)
-    address = await seeder.perp_market(perp_market_id, oracle, PerpMarketParams(),
+    address = await seeder.perp_market(perp_market_id, oracle,
+                                       PerpMarketParams(max_open_interest=MAX_OPEN_INTEREST),
                                        POOL + reserves)
     # written straight into the localnet, not one transaction each: 100,000 take seconds
     positions = await seeder.positions_written(address, specs, START_PRICE)

@@ -72,6 +72,7 @@ SIGNED_MEMORY_S = 120.0
 NEW_BLOCKHASH_WAIT_S = 0.05  # between looks for a blockhash other than one already used
 NEW_BLOCKHASH_LOOKS = 100
 MAX_FEE_ACCOUNTS = 128  # getRecentPrioritizationFees takes at most this many addresses
+MAX_STATUSES_PER_REQUEST = 256  # getSignatureStatuses takes at most this many signatures
 LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
 
 
@@ -210,6 +211,7 @@ class Sender:
         self._fee_at = 0.0
         # signatures made by earlier sends, oldest first, with when they were made
         self._signed: OrderedDict[Signature, float] = OrderedDict()
+        self._statuses = _StatusLooks(rpc)
 
     async def send(self, intent: Intent, signers: Sequence[Keypair] = (), *,
                    units: int | None = None) -> SendResult:
@@ -391,13 +393,14 @@ class Sender:
             flight.signature = signature
             sent_at = time.monotonic()
             while time.monotonic() - sent_at < self.rebroadcast_s:
-                landed = await self._landed(signature)
+                status, height = await self._statuses.look(signature)
+                landed = _landed(signature, status)
                 if landed is not None:
                     return self._timed(landed, first_sent)
-                height = (await self.rpc.call("get_block_height")).value
                 if height > last_valid_height:
-                    # it can no longer land; it may have landed since the last look
-                    landed = await self._landed(signature)
+                    # it can no longer land; it may have landed since the look (a later one
+                    # reads the status after this height)
+                    landed = _landed(signature, (await self._statuses.look(signature))[0])
                     flight.signature = None
                     return None if landed is None else self._timed(landed, first_sent)
                 await asyncio.sleep(min(0.2, self.rebroadcast_s))
@@ -409,12 +412,57 @@ class Sender:
             return replace(landed, confirmed_after_s=time.monotonic() - first_sent)
         return landed
 
-    async def _landed(self, signature: Signature) -> Landed | Refused | None:
-        """What became of the transaction, None while it is not confirmed."""
-        status: TransactionStatus | None = (await self.rpc.call(
-            "get_signature_statuses", [signature], search_transaction_history=True)).value[0]
-        if status is None or status.confirmation_status not in LANDED:
-            return None  # unknown, or only processed: a fork may still drop it
-        if status.err is not None:
-            return Refused(describe(status.err))
-        return Landed(signature, status.slot)
+
+def _landed(signature: Signature, status: TransactionStatus | None) -> Landed | Refused | None:
+    """What became of the transaction, None while it is not confirmed."""
+    if status is None or status.confirmation_status not in LANDED:
+        return None  # unknown, or only processed: a fork may still drop it
+    if status.err is not None:
+        return Refused(describe(status.err))
+    return Landed(signature, status.slot)
+
+
+Look = tuple[TransactionStatus | None, int]  # a signature's status, and the block height
+
+
+class _StatusLooks:
+    """Every look at a transaction's status taken at once shares one getSignatureStatuses
+    and one getBlockHeight (read after the statuses): a burst of sends waiting for their
+    transactions costs two requests a poll, not two each (against a provider's rate limit,
+    the difference between a crash's liquidations landing and waiting)."""
+
+    def __init__(self, rpc: RpcClient) -> None:
+        self.rpc = rpc
+        self._asked: dict[Signature, list[asyncio.Future[Look]]] = {}
+        self._reading: asyncio.Task[None] | None = None
+
+    async def look(self, signature: Signature) -> Look:
+        """`signature`'s status and the block height, both read after this call."""
+        answer: asyncio.Future[Look] = asyncio.get_running_loop().create_future()
+        self._asked.setdefault(signature, []).append(answer)
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.create_task(self._read(), name="signature statuses")
+        return await answer
+
+    async def _read(self) -> None:
+        while self._asked:  # those asked during a read wait for the next
+            asked, self._asked = self._asked, {}
+            signatures = list(asked)
+            try:
+                statuses: list[TransactionStatus | None] = []
+                for start in range(0, len(signatures), MAX_STATUSES_PER_REQUEST):
+                    statuses += (await self.rpc.call(
+                        "get_signature_statuses",
+                        signatures[start:start + MAX_STATUSES_PER_REQUEST],
+                        search_transaction_history=True)).value
+                height = int((await self.rpc.call("get_block_height")).value)
+            except Exception as e:  # each send waiting meets it (RpcUnavailable: gives up)
+                for answers in asked.values():
+                    for answer in answers:
+                        if not answer.done():
+                            answer.set_exception(e)
+                continue
+            for answers, status in zip(asked.values(), statuses, strict=True):
+                for answer in answers:
+                    if not answer.done():  # its send may have been cancelled
+                        answer.set_result((status, height))

@@ -210,12 +210,12 @@ class Ledger:
         self._ticking = False  # a slot is being produced
         # the sysvars as of the current slot, written into LiteSVM when a transaction needs
         # them (`_sync_sysvars`); LiteSVM's own blockhash never moves
-        self.clock = self.svm.get_clock()
+        self._sysvar_clock = self.svm.get_clock()
         self._slot_hashes: list[tuple[int, Hash]] = list(self.svm.get_slot_hashes())
         self._blockhash = self.svm.latest_blockhash()
         self._sysvar_lamports = {a: self.svm.get_balance(a) or 1 for a in (CLOCK, SLOT_HASHES)}
         self._clock_synced = self._slot_hashes_synced = True
-        self._slot0 = int(self.clock.slot) + 1
+        self._slot0 = int(self._sysvar_clock.slot) + 1
         self._unix0 = int(time.time()) if unix_start is None else unix_start
         self.slot = -1
         self.block_time = self._unix0
@@ -271,9 +271,9 @@ class Ledger:
         parent = self.slot
         self.slot = slot
         self.block_time = self._unix0 + int(elapsed)
-        self.clock.slot = slot
-        self.clock.unix_timestamp = self.block_time
-        self.clock.epoch = self.epoch_info()[0]
+        self._sysvar_clock.slot = slot
+        self._sysvar_clock.unix_timestamp = self.block_time
+        self._sysvar_clock.epoch = self.epoch_info()[0]
         # a new blockhash as a validator's: a hash chained from the last (LiteSVM's blockhash
         # check is off; the ages are checked here)
         blockhash = self._blockhash = Hash(hashlib.sha256(
@@ -413,7 +413,7 @@ class Ledger:
         """Write the clock into LiteSVM, and SlotHashes where the transaction may read it (it
         names the sysvar, or creates a lookup table), if they moved since the last write."""
         if not self._clock_synced:
-            self.svm.set_clock(self.clock)
+            self.svm.set_clock(self._sysvar_clock)
             self._clock_synced = True
         if not self._slot_hashes_synced and (SLOT_HASHES in keys or any(
                 keys[ix.program_id_index] == LOOKUP_TABLE_PROGRAM
@@ -424,7 +424,7 @@ class Ledger:
     def _sysvar(self, address: Pubkey) -> Account:
         """The Clock or SlotHashes sysvar account as of now (LiteSVM's may lag)."""
         if address == CLOCK:
-            data = bytes(self.clock)
+            data = bytes(self._sysvar_clock)
         else:
             data = struct.pack("<Q", len(self._slot_hashes)) + b"".join(
                 struct.pack("<Q", slot) + bytes(blockhash)

@@ -404,6 +404,22 @@ async def test_sends_at_once_share_one_blockhash(world: World) -> None:
     assert world.proxy.count("getLatestBlockhash") == 1
 
 
+async def test_sends_waiting_at_once_look_at_their_statuses_together(world: World) -> None:
+    """A burst's transactions share each poll: one getSignatureStatuses carries every
+    signature waiting when it starts, and one getBlockHeight follows it, rather than two
+    requests per transaction."""
+    intents = [await world.proposed_market(market_id, likes=3) for market_id in (22, 23, 24)]
+    sender = world.sender()
+    results = await asyncio.gather(*(sent_with_units(sender, intent) for intent in intents))
+    assert all(isinstance(r, Landed) for r in results)
+    looks = [r.request["params"][0] for r in world.proxy.requests("getSignatureStatuses")]
+    assert {s for signatures in looks for s in signatures} == {str(r.signature)
+                                                               for r in results
+                                                               if isinstance(r, Landed)}
+    assert max(map(len, looks)) >= 2  # those sent after the first look join the next
+    assert world.proxy.count("getBlockHeight") == len(looks)
+
+
 @dataclass
 class Tip:
     """An intent that always wants doing: one more lamport to `to` (each send a new one)."""
