@@ -99,7 +99,7 @@ from jobs.deps import JobDeps
 from jobs.liquidation import liquidate_position, scan_positions
 from jobs.registry import LIQUIDATE_POSITION, enqueue
 from program.accounts import Position
-from program.client import Client, PerpMarketParams
+from program.client import PERP_MAX_OPEN_INTEREST, Client, PerpMarketParams
 from workers.liquidator import FLEET_TTL_S
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,9 +135,6 @@ TARGET_LAG_P99_S = 0.020
 TARGET_RSS_MIB, TARGET_RSS_SCALE = 1024.0, 1_000_000
 TARGET_SHARE_P99_S, TARGET_SHARE_SCALE = 0.020, 1_000_000
 SHARE = "keepernet_trigger_to_send_seconds"
-# the program's PERP_MAX_OPEN_INTEREST: a market of 500,000 positions (a million in all) holds
-# about 1.4e12 base units a side, over the default cap of 1e12
-MAX_OPEN_INTEREST = 2**61 // 10**6
 MIB = 2**20
 
 
@@ -248,7 +245,9 @@ async def seed_market(seeder: Seeder, perp_market_id: int, oracle: Pubkey, level
     # max_profit_bps): enough free liquidity for all of them
     reserves = sum(s.size * START_PRICE // 1_000_000 for s in specs)
     address = await seeder.perp_market(perp_market_id, oracle,
-                                       PerpMarketParams(max_open_interest=MAX_OPEN_INTEREST),
+                                       # a market of 500,000 positions (a million in all)
+                                       # holds 1.4e12 base units a side: over the default
+                                       PerpMarketParams(max_open_interest=PERP_MAX_OPEN_INTEREST),
                                        POOL + reserves)
     # written straight into the localnet, not one transaction each: 100,000 take seconds
     positions = await seeder.positions_written(address, specs, START_PRICE)

@@ -26,7 +26,7 @@ from solders.system_program import TransferParams, transfer
 from chain.localnet import default_slot_seconds
 from chain.localnet.ledger import SLOT_SECONDS
 from chain.localnet.seed import PositionSpec, Seeder, SeedError
-from program.client import ConfigParams, OracleKind, PerpMarketParams
+from program.client import PERP_MAX_OPEN_INTEREST, ConfigParams, OracleKind, PerpMarketParams
 from program.local import PYTH_PROGRAM
 
 WINDOW_S = 60  # the proposal window, dispute window and dispute vote (the least allowed)
@@ -77,10 +77,11 @@ class Seeded:
 
 def perp_market_for(positions: int) -> tuple[PerpMarketParams, int]:
     """The demo's perp market parameters and pool for `positions` positions: the open
-    interest cap and the pool (each position reserves its notional, max_profit_bps being
-    10,000) raised to hold them all at their largest, as the benchmarks' sizes need."""
-    params = replace(PERP_PARAMS, max_open_interest=max(PERP_PARAMS.max_open_interest,
-                                                        positions * MAX_SIZE))
+    interest cap (up to the program's largest: half a million positions hold about 1.6e12 a
+    side) and the pool (each position reserves its notional, max_profit_bps being 10,000)
+    raised to hold them all at their largest, as the benchmarks' sizes need."""
+    params = replace(PERP_PARAMS, max_open_interest=min(PERP_MAX_OPEN_INTEREST, max(
+        PERP_PARAMS.max_open_interest, positions * MAX_SIZE)))
     return params, max(POOL, positions * MAX_NOTIONAL)
 
 

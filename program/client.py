@@ -99,6 +99,11 @@ class ConfigParams(IdlStruct):
         return out
 
 
+# the largest max_open_interest create_perp_market takes (math/perp.h's PERP_MAX_OPEN_INTEREST:
+# the largest collateral over the largest price)
+PERP_MAX_OPEN_INTEREST = 2**61 // 10**6
+
+
 @dataclass(frozen=True)
 class PerpMarketParams(IdlStruct):
     """A perp market's risk settings (see the IDL's PerpMarketParams)."""

@@ -29,6 +29,7 @@ from demo.scenario import (
     position_specs,
 )
 from demo.servers import free_port_pair
+from program.client import PERP_MAX_OPEN_INTEREST
 from program.svm import TOKEN_ACCOUNT_LEN
 from workers import cli
 
@@ -129,10 +130,12 @@ def test_the_demo_takes_the_benchmarks_sizes() -> None:
 
 def test_the_perp_markets_hold_the_benchmarks_books() -> None:
     """At half a million positions a market the default open interest cap and pool are too
-    small; each is raised to what the largest positions would need."""
+    small; each is raised to what the largest positions would need, the cap no higher than
+    the program takes (create_perp_market refuses more)."""
     for positions in (100, 50_000, 500_000):
         specs = position_specs(positions, 7)
         params, pool = perp_market_for(positions)
+        assert params.max_open_interest <= PERP_MAX_OPEN_INTEREST
         for side in (1, 2):
             assert sum(s.size for s in specs if s.side == side) <= params.max_open_interest
         assert sum(s.size * START_PRICE // 10**6 for s in specs) <= pool

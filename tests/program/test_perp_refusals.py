@@ -18,7 +18,7 @@ from solders.pubkey import Pubkey
 
 from chain import pyth
 from chain.pyth import PriceStatus
-from program.client import NO_FEED, PerpMarketParams
+from program.client import NO_FEED, PERP_MAX_OPEN_INTEREST, PerpMarketParams
 from program.local import PYTH_PROGRAM
 from tests.support import perp_model as m
 from tests.support.perps import LONG, PRICE, SHORT, open_perp
@@ -359,7 +359,6 @@ def test_paying_more_than_the_token_account_holds_is_refused(name: str, account:
         w, ix, w.balance(key(ix, account)) + 1))
 
 
-MAX_OI = 2**61 // 10**6  # PERP_MAX_OPEN_INTEREST
 BAD_PARAMS: list[dict[str, int]] = [
     {"maintenance_margin_bps": 1_000}, {"maintenance_margin_bps": 1_001},  # >= initial
     {"maintenance_margin_bps": 0, "liquidation_fee_bps": 0, "taker_fee_bps": 0},
@@ -374,12 +373,12 @@ BAD_PARAMS: list[dict[str, int]] = [
     {"funding_interval_secs": 59}, {"funding_interval_secs": 31_536_001},
     {"funding_interval_secs": 0}, {"funding_interval_secs": -1},
     {"max_profit_bps": 0}, {"max_profit_bps": 10_001},
-    {"max_open_interest": 0}, {"max_open_interest": MAX_OI + 1},
+    {"max_open_interest": 0}, {"max_open_interest": PERP_MAX_OPEN_INTEREST + 1},
 ]
 LIMITS = {"initial_margin_bps": 10_000, "maintenance_margin_bps": 9_999,
           "liquidation_fee_bps": 9_999, "taker_fee_bps": 1_000, "max_funding_bps": 10_000,
           "funding_interval_secs": 31_536_000, "max_profit_bps": 10_000,
-          "liquidator_share_bps": 0, "max_open_interest": MAX_OI}
+          "liquidator_share_bps": 0, "max_open_interest": PERP_MAX_OPEN_INTEREST}
 LOW_LIMITS = {"initial_margin_bps": 2, "maintenance_margin_bps": 1, "liquidation_fee_bps": 0,
               "taker_fee_bps": 0, "max_funding_bps": 0, "funding_interval_secs": 60,
               "max_profit_bps": 1, "liquidator_share_bps": 10_000, "max_open_interest": 1}
