@@ -1,7 +1,7 @@
 """The liquidator's book upkeep, measured in a process of its own so that its memory is its
 own: `python -m bench.book_upkeep MODE RPC_URL WS_URL PROGRAM_ID SECONDS [PARTITIONS]`.
 
-For SECONDS from the start it keeps the book of every open position, as MODE:
+Until SECONDS after its first load it keeps the book of every open position, as MODE:
 - `feed`: as the price trigger now does (fleet/book_feed.py): `programSubscribe`, one load in
   PARTITIONS answers per side decoded on a worker thread, then the notifications;
 - `reread`: as it did before: every position re-read with one `getProgramAccounts` per side,
@@ -39,6 +39,7 @@ from program.accounts import PerpMarket, Position
 TICK_S = 0.005
 REREAD_MIN_S, REREAD_S_PER_POSITION = 2.0, 0.0002  # the former PriceTrigger's refresh
 INSTANCES = ("liquidator-1", "liquidator-2", "liquidator-3")  # the benchmark's fleet
+LOAD_TIMEOUT_S = 900.0
 
 
 def peak_rss_bytes() -> int:
@@ -97,7 +98,9 @@ async def upkeep(mode: str, rpc_url: str, ws_url: str, program_id: Pubkey, secon
 
     keeper = asyncio.create_task(keep())
     try:
-        while time.perf_counter() - started < seconds:
+        while not first_load or time.perf_counter() - started < first_load[0] + seconds:
+            if time.perf_counter() - started > LOAD_TIMEOUT_S:
+                raise TimeoutError(f"the book did not load within {LOAD_TIMEOUT_S:g} s")
             before = time.perf_counter()
             await asyncio.sleep(TICK_S)
             lags.append(max(0.0, time.perf_counter() - before - TICK_S))

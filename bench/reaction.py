@@ -34,9 +34,10 @@ all along (the program refuses a price older than 25 slots).
   once its leases lapse (fleet/lease.py, fleet/fast_path.py); reported beside the fault-free
   reaction, target p99 <= 3 s.
 
-- Book upkeep: before the fleet starts, the liquidator's book kept for UPKEEP_S in a process of
-  its own (bench/book_upkeep.py), as the price trigger keeps it (programSubscribe after one
-  load in UPKEEP_PARTITIONS answers per side, decoded off the event loop) and, as the
+- Book upkeep: before the fleet starts, the liquidator's book loaded and kept for UPKEEP_S more
+  in a process of its own (bench/book_upkeep.py), as the price trigger keeps it
+  (programSubscribe after one load in BOOK_PARTITIONS answers per side, as the fleet's
+  instances load it too, decoded off the event loop) and, as the
   baseline, as it kept it before (every position re-read and decoded on the event loop every
   max(2 s, 0.2 ms per position)): the event loop's lag p99 meanwhile (target <= 20 ms) and
   the process' peak resident memory (target <= 1 GiB at 1,000,000 positions).
@@ -119,6 +120,7 @@ PUBLISH_EVERY_S = 0.2
 BASELINE_INTERVAL_S = 10.0
 SCAN_INTERVAL_S = 60
 FLEET_UP_TIMEOUT_S = 60.0
+FLEET_UP_S_PER_POSITION = 0.0002  # the instances' loads, one localnet answering them all
 FLEET_REACTION_TIMEOUT_S = 20.0
 FAULTED_REACTION_TIMEOUT_S = 30.0
 BASELINE_REACTION_TIMEOUT_S = 75.0
@@ -127,10 +129,11 @@ STEADY_JOBS = 100
 STEADY_GAP_S = 0.05
 STEADY_RESULT_TIMEOUT_S = 10.0
 ACCOUNTS_PER_READ = 50  # getMultipleAccounts takes at most 100 keys
-UPKEEP_S = 20.0
-# one answer per side: the localnet scans every account for each answer, so 256 partitions
-# take it 14 s at 10,000 positions (a provider indexes them; see README)
-UPKEEP_PARTITIONS = 1
+UPKEEP_S = 20.0  # of upkeep after the first load
+# answers per side of the book's load, the upkeep's and the fleet's: one answer of half a
+# million positions holds the localnet's loop for many seconds (every other request times out
+# meanwhile), 256 of about 2,000 each do not
+BOOK_PARTITIONS = 256
 TARGET_LAG_P99_S = 0.020
 TARGET_RSS_MIB, TARGET_RSS_SCALE = 1024.0, 1_000_000
 TARGET_SHARE_P99_S, TARGET_SHARE_SCALE = 0.020, 1_000_000
@@ -285,17 +288,19 @@ async def faulted_reaction(rpc_url: str, market: Market, victim: Child, fault: s
     return landings.reactions(market.crossing, t0)
 
 
-async def wait_for_fleet(redis_url: str, fleet: Sequence[Child]) -> None:
-    """Until every instance beats in the fleet and its price trigger watches the oracles."""
+async def wait_for_fleet(redis_url: str, fleet: Sequence[Child], positions: int) -> None:
+    """Until every instance beats in the fleet and its price trigger watches the oracles
+    (each loads the `positions` first)."""
     redis = Redis.from_url(redis_url)
-    deadline = time.monotonic() + FLEET_UP_TIMEOUT_S
+    timeout_s = FLEET_UP_TIMEOUT_S + positions * FLEET_UP_S_PER_POSITION
+    deadline = time.monotonic() + timeout_s
     try:
         while len(await live_instances(redis, "liquidator", FLEET_TTL_S)) < len(fleet):
             for child in fleet:
                 child.check_running()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the fleet's {len(fleet)} instances did not all beat "
-                                   f"within {FLEET_UP_TIMEOUT_S:.0f} s")
+                                   f"within {timeout_s:.0f} s")
             await asyncio.sleep(0.1)
     finally:
         await redis.aclose()
@@ -450,7 +455,7 @@ async def book_upkeep(mode: str, rpc_url: str, ws_url: str, program_id: Pubkey) 
     own."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.book_upkeep", mode, rpc_url, ws_url, str(program_id),
-        str(UPKEEP_S), str(UPKEEP_PARTITIONS), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
+        str(UPKEEP_S), str(BOOK_PARTITIONS), cwd=ROOT, stdout=asyncio.subprocess.PIPE)
     out, _ = await process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"bench.book_upkeep {mode} exited with {process.returncode}")
@@ -520,6 +525,7 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
             # the price trigger is what is measured; the cron safety net, which re-reads every
             # position, runs once a minute (as an operator sets it for a large book)
             env["KEEPERNET_SCAN_INTERVAL_S"] = str(SCAN_INTERVAL_S)
+            env["KEEPERNET_BOOK_PARTITIONS"] = str(BOOK_PARTITIONS)
             ports = []  # each instance's metrics, for the keeper's share
             for i in range(instances):
                 child, metrics_port = await processes.start_on_free_port(
@@ -529,7 +535,7 @@ async def measure(per_market: int, crossing: int, instances: int) -> tuple[Figur
                     ready_s=processes.WORKER_READY_S)
                 fleet.append(child)
                 ports.append(metrics_port)
-            await wait_for_fleet(redis_url, fleet)
+            await wait_for_fleet(redis_url, fleet, 2 * per_market)
             say(f"{instances} liquidator instances up; crashing the fleet's oracle")
             t0 = await crash(rpc_url, fleet_market)
             t0_unix = t0 + time.time() - time.perf_counter()

@@ -11,7 +11,8 @@ late is never doubled.
 A caller that knows its instructions' compute units (`send(..., units=)`: a liquidation found
 at a price just notified, whose budget bench-cu measures) skips the first attempt's
 simulation and round trips: it signs under the blockhash read within TRUSTED_BLOCKHASH_AGE_S
-and prices units at the fee last worked out within FEE_REUSE_S. The program still judges
+and prices units at the fee last worked out within FEE_REUSE_S (`keep_fresh` reads both in
+the background, so that such a send waits for neither). The program still judges
 the transaction; later attempts simulate as any other.
 
 When no endpoint answers (`RpcUnavailable`) it gives up, naming the transaction still in flight
@@ -62,7 +63,7 @@ BLOCKHASH_TRIES = 3
 # A blockhash is valid for 150 blocks: sends within a slot of each other share one.
 BLOCKHASH_REUSE_S = 0.4
 # An unsimulated send takes one this old (it still has most of a minute to land), and
-# `keep_blockhash` reads one this often so that such a send never waits for a read.
+# `keep_fresh` reads one (and the fee) this often so that such a send never waits for a read.
 TRUSTED_BLOCKHASH_AGE_S = 20.0
 BLOCKHASH_REFRESH_S = 5.0
 FEE_REUSE_S = 10.0  # an unsimulated send's compute-unit price: the last worked out this recently
@@ -223,12 +224,16 @@ class Sender:
         except RpcUnavailable as e:
             return GaveUp(str(e), flight.signature)
 
-    async def keep_blockhash(self) -> None:
-        """Read the latest blockhash every BLOCKHASH_REFRESH_S until cancelled, so that an
-        unsimulated send finds one (a failed read is tried again at the next period)."""
+    async def keep_fresh(self, fee_accounts: Sequence[Pubkey] = ()) -> None:
+        """Read the latest blockhash, and the fee to lock `fee_accounts` (those the sends to
+        come all write) unless the price is fixed, every BLOCKHASH_REFRESH_S until cancelled,
+        so that an unsimulated send finds both (a failed read is tried again at the next
+        period)."""
         while True:
             with contextlib.suppress(RpcUnavailable):
                 await self._blockhash(fresh=True)
+                if fee_accounts and self.fees.fixed_micro_lamports is None:
+                    await self._read_fee(fee_accounts)
             await asyncio.sleep(BLOCKHASH_REFRESH_S)
 
     async def _send(self, intent: Intent, signers: Sequence[Keypair],
@@ -287,7 +292,7 @@ class Sender:
         limit = min(MAX_COMPUTE_UNITS, max(1, int(simulated * self.fees.limit_margin)))
         price = self.fees.fixed_micro_lamports
         if price is None:
-            price = await self._read_fee(ixs)
+            price = await self._read_fee(writable_accounts(ixs))
         return [*self._budget(limit, price), *ixs], blockhash, last_valid_height
 
     # ---- steps --------------------------------------------------------------------------------
@@ -349,10 +354,10 @@ class Sender:
             budget.append(set_compute_unit_price(price))
         return budget
 
-    async def _read_fee(self, ixs: Sequence[Instruction]) -> int:
-        """The capped percentile of the fees paid lately to lock the accounts `ixs` write,
-        kept for unsimulated sends."""
-        read = asyncio.ensure_future(self._percentile_fee(ixs))
+    async def _read_fee(self, accounts: Sequence[Pubkey]) -> int:
+        """The capped percentile of the fees paid lately to lock `accounts`, kept for
+        unsimulated sends."""
+        read = asyncio.ensure_future(self._percentile_fee(accounts))
         self._fee, self._fee_at = read, time.monotonic()
         return await asyncio.shield(read)
 
@@ -365,12 +370,12 @@ class Sender:
         read = self._fee
         if (read is None or time.monotonic() - self._fee_at > FEE_REUSE_S
                 or (read.done() and read.exception() is not None)):
-            return await self._read_fee(ixs)
+            return await self._read_fee(writable_accounts(ixs))
         return await asyncio.shield(read)
 
-    async def _percentile_fee(self, ixs: Sequence[Instruction]) -> int:
+    async def _percentile_fee(self, accounts: Sequence[Pubkey]) -> int:
         recent = await self.rpc.request("getRecentPrioritizationFees",
-                                        [[str(a) for a in writable_accounts(ixs)]])
+                                        [[str(a) for a in accounts]])
         return percentile_fee([int(f["prioritizationFee"]) for f in recent],
                               self.fees.percentile, self.fees.cap_micro_lamports)
 

@@ -84,8 +84,11 @@ async def price_trigger(deps: WorkerDeps) -> None:
     fleet = Fleet(deps.redis, ROLE, instance_name(), FLEET_TTL_S)
     fast_path = FastPath(deps, LIQUIDATE, MAX_JOBS)
     log.info("liquidator instance joined", instance=fleet.instance)
-    # a blockhash at hand, so that the fast path's sends never wait for one
-    blockhash = asyncio.create_task(deps.chain.sender.keep_blockhash(), name="blockhash")
+    # a blockhash and a fee at hand, so that the fast path's sends never wait for them: the
+    # fee to lock the Config and the vault, which every liquidation writes
+    d = deps.chain.client.d
+    fresh = asyncio.create_task(deps.chain.sender.keep_fresh([d.config, d.vault]),
+                                name="blockhash and fee")
     try:
         await PriceTrigger(deps.chain, fast_path.liquidate, fleet,
                            deps.settings.websocket_url(), beat_s=BEAT_S,
@@ -93,9 +96,9 @@ async def price_trigger(deps: WorkerDeps) -> None:
                            book_reconcile_s=deps.settings.liquidator.book_reconcile_s).run()
     finally:
         await fast_path.drain()
-        blockhash.cancel()
+        fresh.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await blockhash
+            await fresh
 
 
 def worker_settings(settings: Settings) -> type:

@@ -27,6 +27,7 @@ from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 
+from chain import sender as sender_module
 from chain.client import Endpoint, RpcClient, anchor_program
 from chain.localnet import Localnet, run_localnet
 from chain.sender import (
@@ -549,10 +550,12 @@ async def test_unit_price_is_the_capped_percentile_of_recent_fees(
 
 
 # ---- sent unsimulated, with known units -----------------------------------------------------
-async def test_known_units_send_at_once_at_the_fee_worked_out_lately(world: World) -> None:
+async def test_known_units_send_at_once_at_the_fee_kept_fresh(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A liquidation found at a price just notified knows its units: the first send reads
-    nothing (the blockhash kept by `keep_blockhash`, the fee last worked out) and is signed
-    with that limit; the program judges it on chain all the same."""
+    nothing (the blockhash and the fee `keep_fresh` read beforehand) and is signed with that
+    limit at that fee; the program judges it on chain all the same."""
+    monkeypatch.setattr(sender_module, "BLOCKHASH_REFRESH_S", 3600.0)  # one read, here
     fees = [300] * 10
 
     def recent(request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
@@ -562,18 +565,18 @@ async def test_known_units_send_at_once_at_the_fee_worked_out_lately(world: Worl
 
     world.proxy.rewrite("getRecentPrioritizationFees", recent)
     sender = world.sender()
-    keeper = asyncio.create_task(sender.keep_blockhash())
+    intent = await world.proposed_market(16, likes=3)
+    keeper = asyncio.create_task(sender.keep_fresh([world.net.deployment.config]))
     try:
-        await until(lambda: world.proxy.count("getLatestBlockhash") == 1)
-        # a fee worked out by an earlier (simulated) send
-        assert isinstance(await sent(sender, await world.proposed_market(15, likes=3)), Landed)
-        before = {m: world.proxy.count(m) for m in (
-            "simulateTransaction", "getRecentPrioritizationFees", "getLatestBlockhash")}
-        intent = await world.proposed_market(16, likes=3)
+        await until(lambda: world.proxy.count("getRecentPrioritizationFees") == 1)
+        [asked] = world.proxy.requests("getRecentPrioritizationFees")
+        assert asked.request["params"] == [[str(world.net.deployment.config)]]
         landed = await asyncio.wait_for(sender.send(intent, units=50_000), GUARD_S)
         limit, price, used, _ = await landed_budget(world, landed)
         assert (limit, price) == (50_000, 300) and used <= limit
-        assert {m: world.proxy.count(m) for m in before} == before  # nothing read before
+        assert {m: world.proxy.count(m) for m in (
+            "simulateTransaction", "getRecentPrioritizationFees", "getLatestBlockhash")} == {
+            "simulateTransaction": 0, "getRecentPrioritizationFees": 1, "getLatestBlockhash": 1}
         assert intent.reads == 1 and await intent.state() == APPROVED
     finally:
         keeper.cancel()
