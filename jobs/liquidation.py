@@ -15,12 +15,14 @@ job reads and simulates as ever.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import structlog
 from solders.account import Account
 from solders.pubkey import Pubkey
@@ -48,6 +50,7 @@ from program.accounts import Config, PerpMarket, Position, ProgramAccount
 # market's oracle is set at creation), so each keeper process looks them up once. Bounded:
 # cleared when full, the cost of which is one more lookup per position.
 _ROUTES_MAX = 200_000
+_ROUTES_CHUNK = 10_000
 _markets: dict[Pubkey, Pubkey] = {}  # position -> its perp market
 _oracles: dict[Pubkey, Pubkey] = {}  # perp market -> its oracle
 
@@ -110,10 +113,21 @@ async def load_book(deps: JobDeps, perp_market: Pubkey | None = None, *,
     keys, records = await load_positions(deps, perp_market, partitions=partitions)
     # what a liquidation must otherwise look up first: the worker that loaded the book skips it
     _oracles.update((address, m.oracle) for address, m in markets.items())
+    # on a worker thread: at a million positions building the book is seconds of work
+    return await asyncio.to_thread(_built, markets, keys, records)
+
+
+def _built(markets: Mapping[Pubkey, PerpMarket], keys: Sequence[Pubkey],
+           records: np.ndarray) -> PositionBook:
+    """The book of `records`, each position's market remembered for its liquidation (in
+    chunks, so that the event loop's thread gets the interpreter between them)."""
     if len(_markets) + len(keys) > _ROUTES_MAX:
         _markets.clear()
-    _markets.update(zip(keys[:_ROUTES_MAX],
-                        map(Pubkey, records["perp_market"][:_ROUTES_MAX].tolist()), strict=True))
+    routed = min(len(keys), _ROUTES_MAX)
+    for start in range(0, routed, _ROUTES_CHUNK):
+        end = min(start + _ROUTES_CHUNK, routed)
+        _markets.update(zip(keys[start:end], map(Pubkey, records["perp_market"][
+            start:end].tolist()), strict=True))
     return PositionBook.from_records(markets, keys, records)
 
 
@@ -185,16 +199,18 @@ async def scan_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
 
 async def _route(deps: JobDeps, position: Pubkey) -> tuple[Pubkey, Pubkey]:
     """The position's perp market and that market's oracle."""
-    if position not in _markets:
+    # (read with get: a book being built on a worker thread may clear the routes meanwhile)
+    market = _markets.get(position)
+    if market is None:
         p = _expect((await deps.snapshot(position))[1][0], Position, position)
         if len(_markets) >= _ROUTES_MAX:
             _markets.clear()
-        _markets[position] = p.perp_market
-    market = _markets[position]
-    if market not in _oracles:
+        market = _markets[position] = p.perp_market
+    oracle = _oracles.get(market)
+    if oracle is None:
         m = _expect((await deps.snapshot(market))[1][0], PerpMarket, market)
-        _oracles[market] = m.oracle
-    return market, _oracles[market]
+        oracle = _oracles[market] = m.oracle
+    return market, oracle
 
 
 async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:

@@ -74,6 +74,11 @@ async def load_positions(deps: JobDeps, perp_market: Pubkey | None = None, *,
 
     parts = await asyncio.gather(*(partition(side, prefix)
                                    for side in (LONG, SHORT) for prefix in prefixes))
+    return await asyncio.to_thread(_joined, parts)
+
+
+def _joined(parts: list[tuple[list[Pubkey], np.ndarray]]) -> tuple[list[Pubkey], np.ndarray]:
+    """The partitions' answers as one (addresses, records)."""
     keys = [key for part_keys, _ in parts for key in part_keys]
     records = np.concatenate([records for _, records in parts]) if parts \
         else np.zeros(0, layouts.POSITION)

@@ -175,3 +175,37 @@ def test_the_shares_worked_out_ahead_are_owner_ofs_and_cover_the_book() -> None:
     assert set().union(*shards.values()) == every
     assert sum(map(len, shards.values())) == len(every)
     assert all(owner_of(p, joined) == me for me, shard in shards.items() for p in shard)
+
+
+def test_a_market_judged_again_on_the_same_basis_is_skipped_and_any_change_counts() -> None:
+    """With a memo, an unchanged price rewritten again judges nothing; a changed price, a
+    position put or dropped, the market's account, the share, or a book loaded anew (equal
+    contents, new versions) each has its market judged again, finding what a fresh judging
+    finds."""
+    market, fragile, later = Keypair().pubkey(), Keypair().pubkey(), Keypair().pubkey()
+    book = PositionBook({market: perp_market_stub()})
+    book.put_position(fragile, data(record(market, LONG, FRAGILE)))
+    judged: dict[Pubkey, tuple[object, ...]] = {}
+
+    def again(price: int = 90_000_000, **shard: object) -> set[Pubkey] | None:
+        """The positions found, or None when the market was skipped."""
+        before = dict(judged)
+        got = {c.position for c in book.liquidatable(
+            {market: Quote(price, 0)}, now=0, judged=judged, **shard)}  # type: ignore[arg-type]
+        return None if judged == before and not got else got
+
+    assert again() == {fragile}
+    assert again() is None  # the same price rewritten
+    assert again(91_000_000) == {fragile}
+    assert again(91_000_000) is None
+    book.put_position(later, data(record(market, LONG, FRAGILE)))
+    assert again(91_000_000) == {fragile, later}
+    book.remove_position(later)
+    assert again(91_000_000) == {fragile}
+    book.put_market(market, perp_market_stub())
+    assert again(91_000_000) == {fragile}
+    instances = ("keeper-1",)
+    assert again(91_000_000, instances=instances, me="keeper-1") == {fragile}
+    assert again(91_000_000, instances=instances, me="keeper-1") is None
+    book = built_at_once(market, {fragile: record(market, LONG, FRAGILE)})
+    assert again(91_000_000, instances=instances, me="keeper-1") == {fragile}
