@@ -16,7 +16,7 @@ from solders.pubkey import Pubkey
 from chain.localnet import Localnet
 from chain.localnet.seed import PositionSpec
 from store.migrate import migrate
-from tests.support.keepers import Fleet, keeper_env
+from tests.support.keepers import Fleet, keeper_env, rpc_urls
 from tests.support.perp_world import CRASHED, FRAGILE, SIZE, perp_world
 
 POSITIONS = 500
@@ -37,13 +37,17 @@ async def test_every_position_is_liquidated_once_while_liquidators_are_killed(
         net, positions = world.net, world.positions
         fleet = Fleet()
         try:
-            env = keeper_env(rpc_urls=f"local={net.url} max_rps=10000", database_url=pg_database,
-                             redis_url=redis_url, program_id=net.program_id,
-                             keypair=Path(net.keys_dir) / "keeper-1.json",
-                             SCAN_INTERVAL_S="2", TIMEOUT_LIQUIDATE_POSITION_S=TIMEOUT_S,
-                             TIMEOUT_SCAN_POSITIONS_S=TIMEOUT_S)
-            for _ in range(INSTANCES):
-                await fleet.start("liquidator", env)
+            def env(instance: int) -> dict[str, str]:
+                # each process a customer of its own under a hosted profile
+                return keeper_env(rpc_urls=rpc_urls(net, f"liquidator-{instance}"),
+                                  database_url=pg_database, redis_url=redis_url,
+                                  program_id=net.program_id,
+                                  keypair=Path(net.keys_dir) / "keeper-1.json",
+                                  SCAN_INTERVAL_S="2", TIMEOUT_LIQUIDATE_POSITION_S=TIMEOUT_S,
+                                  TIMEOUT_SCAN_POSITIONS_S=TIMEOUT_S)
+
+            for instance in range(INSTANCES):
+                await fleet.start("liquidator", env(instance))
             await asyncio.sleep(3)  # started, books loaded, watching the oracle
             world.price.price = CRASHED
             deadline = time.monotonic() + WITHIN_S
@@ -53,7 +57,7 @@ async def test_every_position_is_liquidated_once_while_liquidators_are_killed(
                     f"{sum(not flat(net, p) for p in positions)} positions never liquidated")
                 await asyncio.sleep(KILL_EVERY_S)
                 await fleet.kill(rng.choice(fleet.running()))
-                await fleet.start("liquidator", env)
+                await fleet.start("liquidator", env(fleet.killed + INSTANCES))
             await asyncio.sleep(1)  # anything sent twice would land meanwhile
         finally:
             await fleet.stop_all()

@@ -15,6 +15,8 @@ from pathlib import Path
 import asyncpg
 from solders.keypair import Keypair
 
+from chain.localnet import Localnet
+
 STOP_TIMEOUT_S = 20
 
 
@@ -25,6 +27,15 @@ def keypair_file(keypair: Keypair, folder: Path) -> Path:
     path.write_text(json.dumps(list(bytes(keypair))))
     path.chmod(0o600)
     return path
+
+
+def rpc_urls(net: Localnet, customer: str) -> str:
+    """A keeper's KEEPERNET_RPC_URLS for `net`: under a hosted profile a customer of its own
+    (`customer` its api-key, as a provider's plan per instance), pacing itself to the plan's
+    rate as an operator configures it; else the node itself, unpaced."""
+    if net.profile is None:
+        return f"local={net.url} max_rps=10000"
+    return f"local={net.url}/?api-key={customer} max_rps={net.profile.rps:g}"
 
 
 def keeper_env(*, rpc_urls: str, database_url: str, redis_url: str, program_id: object,
