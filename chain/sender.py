@@ -35,6 +35,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+import structlog
 from solana.rpc.core import RPCException
 from solana.rpc.types import TxOpts
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
@@ -75,6 +76,8 @@ NEW_BLOCKHASH_LOOKS = 100
 MAX_FEE_ACCOUNTS = 128  # getRecentPrioritizationFees takes at most this many addresses
 MAX_STATUSES_PER_REQUEST = 256  # getSignatureStatuses takes at most this many signatures
 LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
+
+log = structlog.get_logger(__name__)
 
 
 class Intent(Protocol):
@@ -230,10 +233,13 @@ class Sender:
         so that an unsimulated send finds both (a failed read is tried again at the next
         period)."""
         while True:
-            with contextlib.suppress(RpcUnavailable):
+            try:
                 await self._blockhash(fresh=True)
                 if fee_accounts and self.fees.fixed_micro_lamports is None:
                     await self._read_fee(fee_accounts)
+            except Exception as e:  # no endpoint, or a node's error: a send reads for itself
+                log.warning("blockhash or fee not kept fresh: tried again",
+                            retry_in_s=BLOCKHASH_REFRESH_S, error=f"{type(e).__name__}: {e}")
             await asyncio.sleep(BLOCKHASH_REFRESH_S)
 
     async def _send(self, intent: Intent, signers: Sequence[Keypair],

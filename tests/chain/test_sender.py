@@ -582,6 +582,21 @@ async def test_known_units_send_at_once_at_the_fee_kept_fresh(
         keeper.cancel()
 
 
+async def test_the_fee_kept_fresh_survives_a_nodes_error(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node's error on the fee read (a JSON-RPC error, not an endpoint failure) is logged
+    and the read made again at the next period: the refresher goes on."""
+    monkeypatch.setattr(sender_module, "BLOCKHASH_REFRESH_S", 0.05)
+    world.proxy.fail(RpcError(-32603, "internal error"), method="getRecentPrioritizationFees")
+    keeper = asyncio.create_task(world.sender().keep_fresh([world.net.deployment.config]))
+    try:
+        await until(lambda: world.proxy.count("getRecentPrioritizationFees", "forward") >= 1)
+        assert world.proxy.count("getRecentPrioritizationFees", "rpc-error") == 1
+        assert not keeper.done()
+    finally:
+        keeper.cancel()
+
+
 async def test_known_units_a_refusal_lands_failed_and_a_retry_simulates(world: World) -> None:
     """Unsimulated, a transaction the program refuses lands failed (its fee paid) and comes
     back by its IDL name; a send after an expiry reads and simulates as any other."""
