@@ -8,10 +8,10 @@ discriminator), with reconnection.
 also subscribes to the slots on the same connection (`slotSubscribe`) and calls
 `on_slot(slot)` with each, in order with the changes: a reader behind (a backlog after a
 pause) sees the slots as far behind as the changes. After each
-(re)subscription it starts `on_connected()` beside the reading, so that notifications keep
-arriving while it runs (the liquidator's book loads there and takes what is notified
-meanwhile); notifications missed while disconnected are gone, hence the call after each
-reconnection. A refused subscription is asked again with the same backoff. Each
+(re)subscription it calls `on_connected()`, before reading any notification, and runs the
+coroutine it returns beside the reading, so that notifications keep arriving while it runs
+(the liquidator's book loads there and takes what is notified meanwhile); notifications
+missed while disconnected are gone, hence the call after each reconnection. A refused subscription is asked again with the same backoff. Each
 subscription counts as a request in `keepernet_rpc_requests_total`.
 """
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from solders.pubkey import Pubkey
@@ -113,9 +114,13 @@ class BookFeed:
             return
         self.on_book(self.book)
 
-    async def _connected(self) -> None:
-        # not current until the book is loaded (changes missed while disconnected are gone)
+    def _connected(self) -> Coroutine[Any, Any, None]:
+        # not current until the book is loaded (changes missed while disconnected are gone):
+        # said here, called as the connection is made, before any of its notifications
         self._current, self.slot = False, None
+        return self._load()
+
+    async def _load(self) -> None:
         # until it loads: the node may be busy, or a provider refusing for a while
         while True:
             try:

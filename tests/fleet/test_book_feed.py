@@ -231,3 +231,18 @@ async def test_a_market_created_after_the_load_joins_with_its_positions() -> Non
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await running
+
+
+def test_a_new_connection_makes_the_book_not_current_before_any_of_its_notifications() -> None:
+    """A slot notified on a new connection must not vouch for a book loaded on the old one
+    (changes missed while disconnected are gone): the feed forgets its slot as the
+    connection is made, before its first notification is read, until the book is loaded
+    anew."""
+    feed = BookFeed(None, "ws://unused")  # type: ignore[arg-type]  # nothing is read here
+    feed._current, feed.slot = True, 41  # loaded, current on the old connection
+    loading = feed._connected()  # what watch_program calls as the connection is made
+    try:
+        feed._slot(42)  # the new connection's first notification
+        assert feed.slot is None
+    finally:
+        loading.close()  # the load itself is not run here
