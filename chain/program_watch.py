@@ -11,8 +11,9 @@ pause) sees the slots as far behind as the changes. After each
 (re)subscription it calls `on_connected()`, before reading any notification, and runs the
 coroutine it returns beside the reading, so that notifications keep arriving while it runs
 (the liquidator's book loads there and takes what is notified meanwhile); notifications
-missed while disconnected are gone, hence the call after each reconnection. A refused subscription is asked again with the same backoff. Each
-subscription counts as a request in `keepernet_rpc_requests_total`.
+missed while disconnected are gone, hence the call after each reconnection. A refused
+subscription is asked again with the same backoff. Each subscription counts as a request in
+`keepernet_rpc_requests_total`.
 """
 
 from __future__ import annotations

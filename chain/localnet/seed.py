@@ -161,9 +161,6 @@ class Seeder:
         return self.program.d
 
     # ---- transactions -----------------------------------------------------------------------
-    async def _blockhash(self) -> Hash:
-        return (await self.client.get_latest_blockhash()).value.blockhash
-
     async def send_all(self, batches: Sequence[tuple[list[Instruction], Sequence[Keypair]]],
                        what: str = "a seeding transaction") -> None:
         """Send each (instructions, signers — the first pays) as one transaction, IN_FLIGHT
@@ -208,7 +205,9 @@ class Seeder:
                 break
             height = (await self.client.get_block_height(Confirmed)).value
             if height > latest.last_valid_block_height:
-                raise SeedError(f"{len(landing)} transactions expired unconfirmed")
+                for i in landing:
+                    errors[i] = "its blockhash expired before it was confirmed"
+                break
             await asyncio.sleep(CONFIRM_POLL_S)
         return errors
 
