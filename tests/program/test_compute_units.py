@@ -13,6 +13,8 @@ from bench.cu import (
     readme_with_table,
     target_cu,
 )
+from chain.sender import FeePolicy
+from jobs.liquidation import LIQUIDATE_UNITS
 from program.local import LocalProtocol
 
 # A change may move an instruction's cost this much before the budget must be re-recorded
@@ -58,3 +60,12 @@ def test_perp_instructions_are_within_budget_and_target() -> None:
     for name, units in measure_perps(LocalProtocol.deploy()).items():
         assert abs(units - budget[name]) <= TOLERANCE * budget[name], (name, units)
         assert units <= target_cu(name), (name, units)
+
+
+def test_the_fast_paths_unsimulated_liquidation_fits_the_recorded_budget() -> None:
+    """The fast path sends `liquidate` unsimulated with LIQUIDATE_UNITS: whatever the budget
+    allows on either oracle kind (up to the drift tolerated above, and the liquidator's
+    usual margin) must fit, or every fast liquidation would fail for want of units."""
+    budget = load_budget()
+    needed = max(budget[name] for name in budget if name.startswith("liquidate"))
+    assert needed * (1 + TOLERANCE) * FeePolicy().limit_margin <= LIQUIDATE_UNITS
