@@ -46,6 +46,7 @@ from solders.errors import SerdeJSONError
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
+from chain import answer_process
 from chain.transport import http_client
 from jobs.errors import Retryable
 from metrics import definitions as metric
@@ -64,6 +65,9 @@ SPILL_AFTER_S = 0.1
 # request_batch's modes (see the module docstring)
 BATCH_MODES = ("auto", "on", "off")
 INVALID_REQUEST = -32600  # JSON-RPC's code for a request the server cannot take
+# a module-level function turning an answer's result into what the caller keeps, run in the
+# helper process (chain/answer_process.py)
+Reduce = Callable[[Any], Any]
 
 log = structlog.get_logger(__name__)
 
@@ -208,17 +212,21 @@ async def _raw_singles(state: _EndpointState, method: str,
     return list(await asyncio.gather(*(_raw_request(state, method, p) for p in params)))
 
 
-async def _raw_request(state: _EndpointState, method: str, params: Sequence[Any]) -> Any:
+async def _raw_request(state: _EndpointState, method: str, params: Sequence[Any],
+                       reduce: Reduce | None = None) -> Any:
     answer = await _post(state, {"jsonrpc": "2.0", "id": 1, "method": method,
-                                 "params": list(params)})
+                                 "params": list(params)}, reduce)
     return _result(answer, "not a JSON-RPC response")
 
 
-async def _post(state: _EndpointState, body: Any) -> Any:
-    """POST `body` to the endpoint; its answer's JSON."""
+async def _post(state: _EndpointState, body: Any, reduce: Reduce | None = None) -> Any:
+    """POST `body` to the endpoint; its answer's JSON (parsed and its result reduced in the
+    helper process, with `reduce`)."""
     response = await state.raw.post(state.endpoint.url, json=body)
     response.raise_for_status()
     try:
+        if reduce is not None:
+            return await answer_process.parsed(response.content, reduce)
         return response.json()
     except ValueError as e:
         raise _EndpointFailed(f"unreadable answer ({e})") from e
@@ -303,10 +311,14 @@ class RpcClient:
 
         return await self._run(method, attempt)
 
-    async def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+    async def request(self, method: str, params: Sequence[Any] = (), *,
+                      reduce: Reduce | None = None) -> Any:
         """Run a JSON-RPC method solana-py has no call for; its `result`, as JSON. A JSON-RPC
-        error raises RPCException with the error object, as solana-py's calls do."""
-        return await self._run(method, lambda s: _raw_request(s, method, params))
+        error raises RPCException with the error object, as solana-py's calls do. With
+        `reduce`, for answers too large to parse on the event loop: the answer is parsed in a
+        helper process and its result is `reduce(result)`, worked out there
+        (chain/answer_process.py)."""
+        return await self._run(method, lambda s: _raw_request(s, method, params, reduce))
 
     async def request_batch(self, method: str, params: Sequence[Sequence[Any]]) -> list[Any]:
         """`method` for each of `params` in one JSON-RPC batch request (one HTTP round trip;

@@ -182,11 +182,11 @@ async def test_the_partitioned_load_reads_what_one_answer_reads(partitions: int)
         answers: list[int] = []
         request = deps.rpc.request
 
-        async def counted(method: str, params: Any = ()) -> Any:
-            answer = await request(method, params)
+        async def counted(method: str, params: Any = (), **kwargs: Any) -> Any:
+            answer = await request(method, params, **kwargs)
             if method == "getProgramAccounts" and params[1]["filters"][0]["memcmp"][
                     "bytes"] == POSITION_DISCRIMINATOR:
-                answers.append(len(answer))
+                answers.append(answer.count)
             return answer
 
         deps.rpc.request = counted  # type: ignore[method-assign]
