@@ -12,6 +12,11 @@ after the process was paused, say) is behind in slots too, and the liquidator do
 its verdicts unread (fleet/price_trigger.py). After a reconnection the book is loaded again
 (notifications sent meanwhile are gone), and every `reconcile_s` (0: never) a full reload
 is the safety net for anything a provider failed to notify.
+
+Each market's threshold index (jobs/liquidation_index.py: which positions a price may reach,
+so that a price judges those rather than the whole book) is built on a worker thread as the
+book loads, and built anew there once many of its positions changed (checked every
+INDEX_CHECK_S): numpy sorts without holding the interpreter.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from program.accounts import PerpMarket, UnknownAccount
 POSITIONS = ProgramKind(layouts.discriminator("Position"), layouts.POSITION.itemsize)
 PERP_MARKETS = ProgramKind(layouts.discriminator("PerpMarket"), layouts.PERP_MARKET.itemsize)
 RELOAD_RETRY_S = 1.0
+INDEX_CHECK_S = 1.0
 
 Change = tuple[ProgramKind, Pubkey, bytes | None]
 
@@ -75,6 +81,7 @@ class BookFeed:
         tasks = [asyncio.create_task(watch_program(
             self.ws_url, program, (POSITIONS, PERP_MARKETS), self._notified, self._connected,
             self._slot), name="book watch")]
+        tasks.append(asyncio.create_task(self._keep_indexes(), name="book indexes"))
         if self.reconcile_s > 0:
             tasks.append(asyncio.create_task(self._reconcile(), name="book reconcile"))
         try:
@@ -90,6 +97,7 @@ class BookFeed:
         self._buffers.append(buffer)
         try:
             book = await load_book(self.chain, partitions=self.partitions)
+            await self._index(book)
         finally:
             self._buffers.remove(buffer)
         for change in buffer:  # in the order notified: the last version of each wins
@@ -97,6 +105,21 @@ class BookFeed:
         self.book = book
         self.on_book(book)
         return book
+
+    @staticmethod
+    async def _index(book: PositionBook) -> None:
+        for build in book.index_builds():
+            await asyncio.to_thread(build.run)
+            build.install()
+
+    async def _keep_indexes(self) -> None:
+        while True:
+            await asyncio.sleep(INDEX_CHECK_S)
+            try:
+                await self._index(self.book)
+            except Exception as e:  # judged row by row meanwhile: slower, never wrong
+                log.warning("liquidator book index not rebuilt",
+                            error=f"{type(e).__name__}: {e}")
 
     def _slot(self, slot: int) -> None:
         if self._current:

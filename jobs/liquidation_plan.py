@@ -10,7 +10,9 @@ PERP_MAX_COLLATERAL) the position is not liquidatable. `PositionBook` judges a w
 once: numpy arrays per market, a float64 pass with a margin far wider than float64's error
 and the integer roundings, and the exact rule for the few positions the float pass cannot
 decide (near the boundary, or values large enough to come near 64-bit limits). So its answer is
-exactly the exact rule's, at numpy's speed.
+exactly the exact rule's, at numpy's speed. Once a market's threshold index is built
+(jobs/liquidation_index.py, `build_indexes` or `index_builds`), a price judges only the positions
+it may reach and those changed since the index was built, not the whole market.
 
 `owner_of` shards positions over keeper instances by rendezvous hashing (weights vectorized
 over a whole book, `PositionBook.assign` working a share out off a price's path): each instance
@@ -31,6 +33,7 @@ from solders.pubkey import Pubkey
 
 from chain.funding import Funding, FundingFields, wrap_i64
 from chain.prices import PERP_MAX_PRICE, OracleLimitFields, OracleLimits, Quote
+from jobs.liquidation_index import Rows, ThresholdIndex
 from program import layouts
 
 FLAT, LONG, SHORT = 0, 1, 2  # the IDL's Side
@@ -234,6 +237,11 @@ def _grown(values: np.ndarray, capacity: int, used: int) -> np.ndarray:
     new[:used] = values[:used]
     return new
 
+# a market's index is built anew once more of its rows than this changed since (those are
+# judged at every price meanwhile)
+_INDEX_STALE_ROWS, _INDEX_STALE_SHARE = 1024, 1 / 64
+
+
 # what a market's last verdict rested on, per perp market (`PositionBook.liquidatable`)
 Judged = dict[Pubkey, tuple[object, ...]]
 # every change of any market's positions or account takes the next number: a book loaded
@@ -260,6 +268,12 @@ class _Market:
         self.shard_of: tuple[tuple[str, ...], str] | None = None
         self.weights: dict[str, _U64] = {}
         self.mine = np.zeros(0, dtype=bool)
+        # which rows a price may put under maintenance (jobs/liquidation_index.py), and the
+        # rows changed since it was built (and since a build under way began)
+        self.index: ThresholdIndex | None = None
+        self.changed = np.zeros(0, dtype=bool)
+        self.changed_since_build: np.ndarray | None = None
+        self.build_under_way: IndexBuild | None = None
 
     def set_market(self, market: BookMarket) -> None:
         """The market's account as now (its funding and loss indexes move on)."""
@@ -292,6 +306,15 @@ class _Market:
         self.hashes = _grown(self.hashes, capacity, len(self.keys))
         self.weights = {i: _grown(w, capacity, len(self.keys)) for i, w in self.weights.items()}
         self.mine = _grown(self.mine, capacity, len(self.keys))
+        self.changed = _grown(self.changed, capacity, len(self.keys))
+        if self.changed_since_build is not None:
+            self.changed_since_build = _grown(self.changed_since_build, capacity,
+                                              len(self.keys))
+
+    def _touch(self, start: int, end: int) -> None:
+        self.changed[start:end] = True
+        if self.changed_since_build is not None:
+            self.changed_since_build[start:end] = True
 
     def extend(self, keys: Sequence[Pubkey], records: np.ndarray) -> None:
         """Add positions not in the book yet (POSITION records in the order of `keys`)."""
@@ -304,6 +327,7 @@ class _Market:
             self.float_columns[name][start:end] = records[name]
         self.keys.extend(keys)
         self.row.update(zip(keys, range(start, end), strict=True))
+        self._touch(start, end)
         self.hashes[start:end] = key_hashes(keys)
         if self.shard_of is not None:
             for instance, w in self.weights.items():
@@ -321,6 +345,7 @@ class _Market:
             self.exact_columns[name][i] = record[name]
         for name in _FLOAT:
             self.float_columns[name][i] = record[name]
+        self._touch(i, i + 1)
 
     def remove(self, key: Pubkey) -> None:
         """Drop the position at `key` (if held): the last row moves into its place."""
@@ -336,6 +361,7 @@ class _Market:
             for values in (*self.exact_columns.values(), *self.float_columns.values(),
                            *self.weights.values(), self.hashes, self.mine):
                 values[i] = values[last]
+            self._touch(i, i + 1)
         self.keys.pop()
 
     def shard(self, instances: tuple[str, ...], me: str) -> Bools:
@@ -360,6 +386,39 @@ class _Market:
         else:  # not a member (yet): nothing is its share
             self.mine[start:end] = False
 
+    def index_build(self) -> IndexBuild | None:
+        """A new index of the rows as now, when there is none or too many rows changed since
+        it was built; None when the index is current enough."""
+        n = len(self.keys)
+        if self.index is not None and int(np.count_nonzero(self.changed[:n])) <= max(
+                _INDEX_STALE_ROWS, int(n * _INDEX_STALE_SHARE)):
+            return None
+        # the rows changed from here on are those the new index will not know
+        self.changed_since_build = np.zeros(len(self.changed), dtype=bool)
+        build = self.build_under_way = IndexBuild(
+            self, {name: self.column(name).copy() for name in _INDEXED})
+        return build
+
+    def install(self, build: IndexBuild, index: ThresholdIndex) -> None:
+        """Use `index`, built by `build` from the rows as they were when it began (unless a
+        later build began since)."""
+        if self.build_under_way is build and self.changed_since_build is not None:
+            self.index, self.changed = index, self.changed_since_build
+            self.changed_since_build = self.build_under_way = None
+
+    def candidate_rows(self, quote: Quote, indexes: tuple[int, int]) -> Rows | None:
+        """The rows that may be under maintenance at `quote` with funding `indexes`, sorted:
+        those the index finds and those changed since it was built; None to judge them
+        all."""
+        if self.index is None:
+            return None
+        found = self.index.candidates((mark_price(LONG, quote), mark_price(SHORT, quote)),
+                                      indexes, self.loss_index, self.bps)
+        if found is None:
+            return None
+        n = len(self.keys)
+        return np.union1d(found[found < n], np.flatnonzero(self.changed[:n]))
+
     def exact(self, i: int, quote: Quote, indexes: tuple[int, int]) -> bool:
         side = int(self.column("side")[i])
         size = int(self.column("size")[i])
@@ -372,20 +431,31 @@ class _Market:
                                loss=loss_share(size, self.loss_index[0 if side == LONG else 1],
                                                int(self.column("loss_snapshot")[i])))
 
-    def judge(self, quote: Quote, indexes: tuple[int, int]) -> tuple[Bools, Bools]:
-        """(surely liquidatable, to confirm exactly) per position at `quote`."""
+    def judge(self, quote: Quote, indexes: tuple[int, int],
+              rows: Rows | None = None) -> tuple[Bools, Bools]:
+        """(surely liquidatable, to confirm exactly) per position at `quote` (of `rows`, in
+        their order, or of every row)."""
+        def floats(name: str) -> Floats:
+            values = self.floats(name)
+            return values if rows is None else values[rows]
+
         bps = self.bps / BPS
-        long = self.column("side") == LONG
+        long = (self.column("side") if rows is None else self.column("side")[rows]) == LONG
         sign = np.where(long, 1.0, -1.0)
-        entry, collateral = self.floats("entry_price"), self.floats("collateral")
-        snapshot, reserve = self.floats("funding_snapshot"), self.floats("reserve")
+        entry, collateral = floats("entry_price"), floats("collateral")
+        snapshot, reserve = floats("funding_snapshot"), floats("reserve")
         mark = np.where(long, float(mark_price(LONG, quote)), float(mark_price(SHORT, quote)))
         index = np.where(long, float(indexes[0]), float(indexes[1]))
-        size = self.floats("size") / PRICE_PRECISION
-        # the loss index only rises, so index - snapshot is never negative
-        loss = self.floats("size") * (
+        size = floats("size") / PRICE_PRECISION
+        # the loss index only rises, so index - snapshot is never negative on chain (a
+        # snapshot above it wraps in the program: the exact rule judges that)
+        loss_snapshot = self.column("loss_snapshot")
+        loss_snapshot = loss_snapshot if rows is None else loss_snapshot[rows]
+        wrapped = np.where(long, loss_snapshot > np.uint64(self.loss_index[0]),
+                           loss_snapshot > np.uint64(self.loss_index[1]))
+        loss = floats("size") * (
             np.where(long, float(self.loss_index[0]), float(self.loss_index[1]))
-            - self.floats("loss_snapshot")) / FUNDING_PRECISION
+            - floats("loss_snapshot")) / FUNDING_PRECISION
         pnl = sign * size * (mark - entry)
         # a long owes the index's rise, a short its fall (index units are 10^-3 quote)
         owed = sign * size * (index - snapshot) / 1000.0
@@ -397,10 +467,32 @@ class _Market:
                      + size * (np.abs(index) + np.abs(snapshot)) / 1000.0
                      + entry + mark + np.abs(index) + np.abs(snapshot))
         unsafe = ((magnitude > _SAFE_MAGNITUDE) | (collateral > MAX_COLLATERAL)
-                  | (entry > PERP_MAX_PRICE))
+                  | (entry > PERP_MAX_PRICE) | wrapped)
         tolerance = _ROUND_UNITS + _REL_ERROR * magnitude
         sure = (margin < -tolerance) & ~unsafe
         return sure, unsafe | (np.abs(margin) <= tolerance)
+
+
+_INDEXED = ("side", "size", "entry_price", "collateral", "funding_snapshot", "reserve",
+            "loss_snapshot")
+
+
+@dataclass
+class IndexBuild:
+    """A market's index being built anew from a copy of its rows: `run()` anywhere (a worker
+    thread: numpy sorts without the interpreter lock), then `install()` where the book is
+    changed (rows changed between the two are judged at every price until the next)."""
+
+    market: _Market
+    columns: dict[str, np.ndarray]
+    index: ThresholdIndex | None = None
+
+    def run(self) -> None:
+        self.index = ThresholdIndex.build(self.columns, PERP_MAX_PRICE)
+
+    def install(self) -> None:
+        if self.index is not None:
+            self.market.install(self, self.index)
 
 
 class PositionBook:
@@ -505,6 +597,17 @@ class PositionBook:
         for m in self._markets.values():
             m.shard(tuple(instances), me)
 
+    def index_builds(self) -> list[IndexBuild]:
+        """The markets' indexes to build anew (missing, or too many rows changed since), each
+        from a copy of its rows taken now."""
+        return [b for b in (m.index_build() for m in self._markets.values()) if b is not None]
+
+    def build_indexes(self) -> None:
+        """Build every index that needs it, here."""
+        for build in self.index_builds():
+            build.run()
+            build.install()
+
     def priced(self, quotes: Mapping[Pubkey, Quote]) -> int:
         """How many of the book's positions `quotes` has a quote for (those `liquidatable`
         judges)."""
@@ -536,14 +639,18 @@ class PositionBook:
                 if judged.get(address) == basis:
                     continue
                 judged[address] = basis
-            sure, unsure = m.judge(quote, indexes)
+            rows = m.candidate_rows(quote, indexes)
+            sure, unsure = m.judge(quote, indexes, rows)
             if instances is not None and me is not None:
                 mine = m.shard(tuple(instances), me)
-                sure &= mine
-                unsure &= mine
-            confirmed = [i for i in np.flatnonzero(unsure).tolist()
-                         if m.exact(i, quote, indexes)]
+                sure &= mine if rows is None else mine[rows]
+                unsure &= mine if rows is None else mine[rows]
+            if rows is None:
+                sure_rows, unsure_rows = np.flatnonzero(sure), np.flatnonzero(unsure)
+            else:
+                sure_rows, unsure_rows = rows[sure], rows[unsure]
+            confirmed = [i for i in unsure_rows.tolist() if m.exact(i, quote, indexes)]
             keys, opened_at = m.keys, m.column("opened_at")
             found.extend(Candidate(keys[i], address, int(opened_at[i]), m.rule.oracle)
-                         for i in sorted(np.flatnonzero(sure).tolist() + confirmed))
+                         for i in sorted(sure_rows.tolist() + confirmed))
         return found

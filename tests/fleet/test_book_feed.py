@@ -93,6 +93,8 @@ async def test_a_position_opened_after_the_load_is_liquidated_through_the_subscr
         try:
             await until(lambda: len(trigger.book) == 1 and trigger.chain_time is not None,
                         15, "the book loaded")
+            # indexed as it loaded: the late position is judged as a row changed since
+            assert all(m.index is not None for m in trigger.book._markets.values())
             (late,) = await world.seeder.positions(world.market, world.oracle,
                                                    [PositionSpec(LONG, SIZE, FRAGILE)])
             await until(lambda: late in trigger.book, 10, "the new position in the book")

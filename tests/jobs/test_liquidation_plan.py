@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
@@ -205,9 +206,11 @@ ROUNDED = [
 OFFSETS = range(-3, 4)
 
 
-def test_the_book_decides_exactly_where_rounding_moves_the_margin() -> None:
+@pytest.mark.parametrize("indexed", [False, True])
+def test_the_book_decides_exactly_where_rounding_moves_the_margin(indexed: bool) -> None:
     """The float pass leaves the positions its tolerance cannot decide to the exact rule: it
-    never drops a liquidatable position nor takes a healthy one."""
+    never drops a liquidatable position nor takes a healthy one; nor does the threshold index
+    (jobs/liquidation_index.py) leave one out."""
     markets, quotes, positions = {}, {}, []
     where: dict[Pubkey, tuple[int, int]] = {}  # position -> (row of ROUNDED, offset)
     expected = []
@@ -229,7 +232,11 @@ def test_the_book_decides_exactly_where_rounding_moves_the_margin() -> None:
     # the table's boundaries are the exact rule's
     assert expected == [(row, offset) for row in range(len(ROUNDED)) for offset in OFFSETS
                         if offset < 0]
-    got = PositionBook.from_accounts(markets, positions).liquidatable(quotes, now=0)
+    book = PositionBook.from_accounts(markets, positions)
+    if indexed:
+        book.build_indexes()
+        assert all(m.index is not None for m in book._markets.values())
+    got = book.liquidatable(quotes, now=0)
     assert sorted(where[c.position] for c in got) == expected
 
 
