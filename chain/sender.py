@@ -13,7 +13,10 @@ at a price just notified, whose budget bench-cu measures) skips the first attemp
 simulation and round trips: it signs under the blockhash read within TRUSTED_BLOCKHASH_AGE_S
 and prices units at the fee last worked out within FEE_REUSE_S (`keep_fresh` reads both in
 the background, so that such a send waits for neither). The program still judges
-the transaction; later attempts simulate as any other.
+the transaction; later attempts simulate as any other. A caller that must hand many such
+transactions to the node at once signs each with `presign` (no round trip, no await) and
+hands it over with `broadcast` before anything else, then `send(..., presigned=)` follows it
+as its first attempt.
 
 When no endpoint answers (`RpcUnavailable`) it gives up, naming the transaction still in flight
 if there is one: whoever retries must let that one's blockhash expire or re-read the state.
@@ -21,7 +24,8 @@ if there is one: whoever retries must let that one's blockhash expire or re-read
 Right before each signing it asks the current task's fence (`fenced(check)`, a context
 variable: fleet/context.py sets the try's lease check there), and signs nothing when the
 fence says no or cannot answer (`Fenced`): a holder frozen or cut off past its lease must not
-act on a target another holder has taken over.
+act on a target another holder has taken over. `presign` asks no fence: its caller signs in
+the same step as it learns that it may (fleet/fast_path.py, as its leases are taken).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from metrics.trigger_to_send import handed_to_node
 from program.errors import describe
 
 MAX_COMPUTE_UNITS = 1_400_000
+SEND_OPTS = TxOpts(skip_preflight=True, max_retries=0)  # the node broadcasts, this rebroadcasts
 # A blockhash one endpoint gave may be unknown to the one that simulates (it lags): take a
 # fresh one this many times before giving up.
 BLOCKHASH_TRIES = 3
@@ -163,6 +168,18 @@ async def may_sign() -> bool:
 
 
 @dataclass
+class Presigned:
+    """A transaction signed ahead of its send (`Sender.presign`): `ixs` the intent's first
+    instructions (without the compute budget), and the broadcast handing it to the node, once
+    started (`Sender.broadcast`)."""
+
+    ixs: list[Instruction]
+    tx: Transaction
+    last_valid_height: int
+    broadcast: asyncio.Task[None] | None = None
+
+
+@dataclass
 class _Flight:
     """The transaction of one `send` that may still land."""
 
@@ -218,14 +235,50 @@ class Sender:
         self._statuses = _StatusLooks(rpc)
 
     async def send(self, intent: Intent, signers: Sequence[Keypair] = (), *,
-                   units: int | None = None) -> SendResult:
+                   units: int | None = None, presigned: Presigned | None = None) -> SendResult:
         """Make the intent true at most once; see the module's docstring. With `units`, the
-        intent's first instructions are sent unsimulated with that compute-unit limit."""
+        intent's first instructions are sent unsimulated with that compute-unit limit; with
+        `presigned`, the first attempt is that transaction (its broadcast picked up if
+        started) and the intent is asked for instructions from the second on."""
         flight = _Flight()
         try:
-            return await self._send(intent, signers, flight, units)
+            return await self._send(intent, signers, flight, units, presigned)
         except RpcUnavailable as e:
             return GaveUp(str(e), flight.signature)
+
+    def presign(self, ixs: Sequence[Instruction], units: int) -> Presigned | None:
+        """`ixs` with a budget of `units` signed now, with no round trip and no fence asked
+        (the caller's to have checked just before): under the blockhash and at the fee kept at
+        hand (`keep_fresh`); None when either is not at hand fresh enough, or when this very
+        transaction was made before."""
+        now = time.monotonic()
+        read = self._latest
+        if (read is None or not read.done() or read.exception() is not None
+                or now - self._latest_at > TRUSTED_BLOCKHASH_AGE_S):
+            return None
+        price = self.fees.fixed_micro_lamports
+        if price is None:
+            fee = self._fee
+            if (fee is None or not fee.done() or fee.exception() is not None
+                    or now - self._fee_at > FEE_REUSE_S):
+                return None
+            price = fee.result()
+        latest = read.result().value
+        tx = self._sign([*self._budget(units, price), *ixs], (), latest.blockhash)
+        if self._made_before(tx.signatures[0]):
+            return None
+        self._remember(tx.signatures[0])
+        return Presigned(list(ixs), tx, latest.last_valid_block_height)
+
+    def broadcast(self, presigned: Presigned) -> None:
+        """Hand `presigned` to the node now, in a task of its own (its `send` awaits it)."""
+        presigned.broadcast = asyncio.ensure_future(self._hand_over(presigned.tx))
+        # (retrieved here too, for a send that never comes to await it)
+        presigned.broadcast.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    async def _hand_over(self, tx: Transaction) -> None:
+        handed_to_node()  # a price notification's liquidation: the keeper's share ends
+        await self.rpc.call("send_raw_transaction", bytes(tx), SEND_OPTS)
 
     async def keep_fresh(self, fee_accounts: Sequence[Pubkey] = ()) -> None:
         """Read the latest blockhash, and the fee to lock `fee_accounts` (those the sends to
@@ -242,34 +295,21 @@ class Sender:
                             retry_in_s=BLOCKHASH_REFRESH_S, error=f"{type(e).__name__}: {e}")
             await asyncio.sleep(BLOCKHASH_REFRESH_S)
 
-    async def _send(self, intent: Intent, signers: Sequence[Keypair],
-                    flight: _Flight, units: int | None) -> SendResult:
+    async def _send(self, intent: Intent, signers: Sequence[Keypair], flight: _Flight,
+                    units: int | None, presigned: Presigned | None) -> SendResult:
         for attempt in range(1, self.attempts + 1):
-            ixs = await intent.instructions()
-            if ixs is None:
-                return AlreadyDone()
-            if attempt == 1 and units is not None:
-                blockhash, last_valid_height = await self._blockhash(
-                    max_age_s=TRUSTED_BLOCKHASH_AGE_S)
-                budgeted = [*self._budget(units, await self._recent_fee(ixs)), *ixs]
+            if attempt == 1 and presigned is not None:  # the intent's first instructions
+                outcome = await self._until_confirmed_or_expired(
+                    presigned.tx, presigned.last_valid_height, flight, presigned.broadcast)
             else:
-                sent = await self._simulated(ixs, signers, attempt)
-                if not isinstance(sent, tuple):
-                    return sent
-                budgeted, blockhash, last_valid_height = sent
-            if not await may_sign():  # checked last, after every round trip before the send
-                return Fenced(flight.signature)
-            tx = self._sign(budgeted, signers, blockhash)
-            while self._made_before(tx.signatures[0]):
-                # the very transaction an earlier send made (the same instructions, as a
-                # second funding update of a late market is, under the same blockhash): the
-                # node would drop it as already processed and the old one's status would
-                # read as this one landing. Asked again after each wait: a concurrent send of
-                # the same instructions may have taken the new blockhash meanwhile.
-                blockhash, last_valid_height = await self._blockhash_other_than(blockhash)
-                tx = self._sign(budgeted, signers, blockhash)
-            self._remember(tx.signatures[0])  # no await since the check: none can interleave
-            outcome = await self._until_confirmed_or_expired(tx, last_valid_height, flight)
+                ixs = await intent.instructions()
+                if ixs is None:
+                    return AlreadyDone()
+                signed = await self._signed_anew(ixs, signers, attempt, units, flight)
+                if not isinstance(signed, tuple):
+                    return signed
+                tx, last_valid_height = signed
+                outcome = await self._until_confirmed_or_expired(tx, last_valid_height, flight)
             if outcome is not None:
                 return outcome
             # Expired: only the next round's fresh look at the state decides whether to sign
@@ -277,6 +317,34 @@ class Sender:
             if attempt == self.attempts:
                 return Expired(attempt)
         return GaveUp("no attempt was made")
+
+    async def _signed_anew(self, ixs: Sequence[Instruction], signers: Sequence[Keypair],
+                           attempt: int, units: int | None,
+                           flight: _Flight) -> tuple[Transaction, int] | SendResult:
+        """Attempt `attempt`'s transaction of `ixs`, budgeted, signed once the fence allows,
+        with its last valid height; or why nothing was signed."""
+        if attempt == 1 and units is not None:
+            blockhash, last_valid_height = await self._blockhash(
+                max_age_s=TRUSTED_BLOCKHASH_AGE_S)
+            budgeted = [*self._budget(units, await self._recent_fee(ixs)), *ixs]
+        else:
+            sent = await self._simulated(ixs, signers, attempt)
+            if not isinstance(sent, tuple):
+                return sent
+            budgeted, blockhash, last_valid_height = sent
+        if not await may_sign():  # checked last, after every round trip before the send
+            return Fenced(flight.signature)
+        tx = self._sign(budgeted, signers, blockhash)
+        while self._made_before(tx.signatures[0]):
+            # the very transaction an earlier send made (the same instructions, as a
+            # second funding update of a late market is, under the same blockhash): the
+            # node would drop it as already processed and the old one's status would
+            # read as this one landing. Asked again after each wait: a concurrent send of
+            # the same instructions may have taken the new blockhash meanwhile.
+            blockhash, last_valid_height = await self._blockhash_other_than(blockhash)
+            tx = self._sign(budgeted, signers, blockhash)
+        self._remember(tx.signatures[0])  # no await since the check: none can interleave
+        return tx, last_valid_height
 
     async def _simulated(self, ixs: Sequence[Instruction], signers: Sequence[Keypair],
                          attempt: int) -> tuple[list[Instruction], Hash, int] | SendResult:
@@ -385,17 +453,20 @@ class Sender:
         return percentile_fee([int(f["prioritizationFee"]) for f in recent],
                               self.fees.percentile, self.fees.cap_micro_lamports)
 
-    async def _until_confirmed_or_expired(self, tx: Transaction, last_valid_height: int,
-                                          flight: _Flight) -> SendResult | None:
-        """Broadcast until the transaction's fate is known; None when its blockhash expired
-        and it did not land."""
+    async def _until_confirmed_or_expired(
+            self, tx: Transaction, last_valid_height: int, flight: _Flight,
+            broadcast: asyncio.Task[None] | None = None) -> SendResult | None:
+        """Broadcast until the transaction's fate is known (its first broadcast `broadcast`,
+        when started already); None when its blockhash expired and it did not land."""
         signature = tx.signatures[0]
-        opts = TxOpts(skip_preflight=True, max_retries=0)
         first_sent = time.monotonic()
         while True:
-            handed_to_node()  # a price notification's liquidation: the keeper's share ends
             try:
-                await self.rpc.call("send_raw_transaction", bytes(tx), opts)
+                if broadcast is not None:
+                    started, broadcast = broadcast, None
+                    await started
+                else:
+                    await self._hand_over(tx)
             except RPCException as e:
                 if flight.signature != signature:  # the first send: refused outright
                     return Refused(str(e))

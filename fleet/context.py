@@ -45,7 +45,7 @@ from solders.pubkey import Pubkey
 
 from chain.client import RpcClient, anchor_program
 from chain.sender import Sender, fenced
-from fleet.lease import OnRenew, lease
+from fleet.lease import Lease, OnRenew, lease
 from fleet.logging import configure_logging
 from fleet.observer import Observer
 from fleet.redis import apply_socket_options
@@ -238,11 +238,12 @@ def job_function(job: Job, run: Run, settings: Settings) -> Function:
 
 async def run_try(deps: WorkerDeps, redis: Redis, run: Run, name: str, job_id: str,
                   job_try: int, args: list[Any], recorded: JobTry, *,
-                  on_renew: OnRenew | None = None) -> Outcome:
+                  on_renew: OnRenew | None = None, taken: Lease | None = None) -> Outcome:
     """Try `job_try` of the job `name` (id `job_id`): `run(deps, *args)` with structlog
     context bound, the target's lease held and renewed (`on_renew` called as it is taken and
-    at each renewal), every signing fenced by it (`already_done` at once when another run
-    holds it), the try recorded in job_runs and in the metrics (`recorded`); its outcome."""
+    at each renewal; `taken` when taken already), every signing fenced by it (`already_done`
+    at once when another run holds it), the try recorded in job_runs and in the metrics
+    (`recorded`); its outcome."""
     tried = _Try(deps, job_id, job_try, name, args)
     recorded.start()
     outcome = Outcome.FAILED  # unless the try comes to an outcome
@@ -250,8 +251,8 @@ async def run_try(deps: WorkerDeps, redis: Redis, run: Run, name: str, job_id: s
                                                  **{"try": job_try}):
         try:
             if args:
-                async with lease(redis, name, args[0], LEASE_TTL_S,
-                                 on_renew=on_renew) as held:
+                async with lease(redis, name, args[0], LEASE_TTL_S, on_renew=on_renew,
+                                 taken=taken) as held:
                     if held is None:
                         log.info("job skipped: another run holds its target's lease",
                                  outcome=str(Outcome.ALREADY_DONE))

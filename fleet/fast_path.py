@@ -17,6 +17,13 @@ each candidate the instance whose trigger found it:
   reaction. As the
   lease is taken and at each renewal, the fallback is put off to `fallback_defer_s` from then:
   it stays deferred while try 0 is alive, and is due as soon as its lease lapses;
+- for a fresh verdict, a burst costs two round trips before its transactions leave: one
+  enqueues every fallback (patches/arq_enqueue_many.py), one takes every lease; then each
+  transaction is signed as the leases' answer arrives (that answer is the fence's check, and
+  nothing runs between it and the signing) and handed to the node, before any try's
+  bookkeeping. One at a time, each try's enqueue, lease, fence check, job_runs row and
+  fallback put-off ran before the last transaction of a burst left (the keeper's share at
+  10,000 positions was 0.15 s at its median);
 - when try 0 lands the liquidation (`success`), puts the fallback off by
   `LANDED_FALLBACK_DEFER_S`, to run after the burst and find the position flat. Any other
   end — `retry`, `not_needed`, `already_done` (another holder had the lease), `failed`, an
@@ -42,15 +49,18 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import structlog
-from arq.jobs import Job
 from solders.pubkey import Pubkey
 
+from chain.sender import Presigned
 from fleet.context import LEASE_TTL_S, RETRY_DEFER_S, Run, WorkerDeps, run_try
-from jobs.liquidation import found_by_trigger
+from fleet.lease import Lease, fence_key, lease_key, take_each
+from jobs.liquidation import found_by_trigger, verdict_instructions
 from jobs.liquidation_plan import Candidate
 from jobs.outcome import Outcome
-from jobs.registry import LIQUIDATE_POSITION, enqueue, queue_name
+from jobs.registry import LIQUIDATE_POSITION, enqueue_each, queue_name
+from jobs.registry import job_id as job_id_of
 from metrics.jobs import JobTry
+from metrics.trigger_to_send import handed_elsewhere
 from patches.arq_queue_score import reschedule
 
 JOB = LIQUIDATE_POSITION.name
@@ -84,48 +94,78 @@ class FastPath:
         """Start try 0 of each candidate whose fallback this call queued (not queued already,
         by this instance or another), the candidates beyond `max_running` enqueued due now;
         how many it queued. A `fresh` verdict (judged at a price just notified, the book
-        current) is sent unread; any other is read first."""
+        current) is signed as its lease is taken and sent unread; any other is read first."""
         found_at = time.time()  # a liquidation's reaction runs from here (metrics/jobs.py)
         new = [c for c in candidates if c.position not in self._running]
         room = max(0, self.max_running - len(self._running))
-        # every enqueue runs to its end: one failing must not leave the others' jobs queued
-        # with no try 0 (their ids taken, they would wait out the deferral)
-        answers = await asyncio.gather(*(
-            enqueue(self.deps.redis, JOB, str(c.position), stage=c.opened_at,
-                    defer_s=self.fallback_defer_s if i < room else None)
-            for i, c in enumerate(new)), return_exceptions=True)
-        queued = [(i, c, a) for i, (c, a) in enumerate(zip(new, answers, strict=True))
-                  if isinstance(a, Job)]
-        for i, candidate, job in queued:
-            if i < room and candidate.position not in self._running:
-                self._running[candidate.position] = asyncio.create_task(
-                    self._try(candidate, fresh, job.job_id, found_at),
-                    name=f"{JOB} {candidate.position}")
-        failed = [a for a in answers if isinstance(a, BaseException)]
-        if failed:
+        try:
+            queued = await enqueue_each(self.deps.redis, JOB, [
+                (str(c.position), c.opened_at, self.fallback_defer_s if i < room else None)
+                for i, c in enumerate(new)])
+        except Exception as e:  # Redis away: nothing was queued
             log.warning("fast-path enqueues failed: the cron scan finds those positions again",
-                        failed=len(failed), error=f"{type(failed[0]).__name__}: {failed[0]}")
-        return len(queued)
+                        failed=len(new), error=f"{type(e).__name__}: {e}")
+            return 0
+        starting = [c for i, (c, q) in enumerate(zip(new, queued, strict=True))
+                    if q and i < room and c.position not in self._running]
+        leases = await self._leases(starting) if fresh else [None] * len(starting)
+        # signed at once as the leases' answer arrives, and handed to the node before anything
+        # else: nothing has run since Redis said the leases are this try's
+        presigned = [self._presigned(c) if lease is not None else None
+                     for c, lease in zip(starting, leases, strict=True)]
+        for signed in presigned:
+            if signed is not None:
+                self.deps.chain.sender.broadcast(signed)
+        tries = list(zip(starting, leases, presigned, strict=True))
+        # the tries that sign for themselves observe the keeper's share at their first send;
+        # the broadcasts observed it for the others
+        for candidate, lease, signed in sorted(tries, key=lambda t: t[2] is not None):
+            if signed is not None:
+                handed_elsewhere()
+            self._running[candidate.position] = asyncio.create_task(
+                self._try(candidate, fresh, job_id_of(JOB, str(candidate.position),
+                                                      candidate.opened_at),
+                          found_at, lease, signed), name=f"{JOB} {candidate.position}")
+        return sum(queued)
+
+    async def _leases(self, candidates: list[Candidate]) -> list[Lease | None]:
+        """Each candidate's lease, taken in one round trip (None where another holds it, or
+        for every one when Redis did not answer: each try then asks for its own)."""
+        try:
+            return await take_each(self.deps.redis, [
+                (lease_key(JOB, str(c.position)), fence_key(JOB, str(c.position)))
+                for c in candidates], LEASE_TTL_S)
+        except Exception as e:
+            log.warning("fast-path leases not taken at once: each try takes its own",
+                        error=f"{type(e).__name__}: {e}")
+            return [None] * len(candidates)
+
+    def _presigned(self, candidate: Candidate) -> Presigned | None:
+        ixs, units = verdict_instructions(self.deps.chain, candidate)
+        return self.deps.chain.sender.presign(ixs, units)
 
     async def drain(self) -> None:
         """Wait for the tries running (each ends within its job's timeout)."""
         await asyncio.gather(*self._running.values(), return_exceptions=True)
 
-    async def _try(self, candidate: Candidate, fresh: bool, job_id: str,
-                   found_at: float) -> None:
+    async def _try(self, candidate: Candidate, fresh: bool, job_id: str, found_at: float,
+                   lease: Lease | None = None, presigned: Presigned | None = None) -> None:
         position = candidate.position
         outcome = Outcome.FAILED
         try:
-            if time.time() - found_at > LATE_START_S:  # a burst that outran this process
+            # (a try holding its lease goes on: its transaction may be in flight)
+            if lease is None and time.time() - found_at > LATE_START_S:
                 log.warning("fast-path liquidation started late: its queued job takes over",
                             job_id=job_id)
                 return
             async with asyncio.timeout(self.deps.settings.timeouts.of(JOB)):
-                with found_by_trigger(candidate) if fresh else contextlib.nullcontext():
+                with (found_by_trigger(candidate, presigned) if fresh
+                      else contextlib.nullcontext()):
                     outcome = await run_try(self.deps, self.deps.redis, self.run, JOB,
                                             job_id, TRIGGER_TRY, [str(position)],
                                             JobTry(self.deps.role, JOB, found_at, found_at),
-                                            on_renew=partial(self._put_off, job_id))
+                                            on_renew=partial(self._put_off, job_id),
+                                            taken=lease)
         except Exception as e:  # a timeout, or what the job raised: the queue takes over
             log.warning("fast-path liquidation failed: its queued job takes over",
                         job_id=job_id, error=f"{type(e).__name__}: {e}")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import cast
@@ -148,6 +148,18 @@ async def take(redis: Redis, key: str, fence: str, ttl_s: float) -> Lease | None
     return Lease(redis, key, number, f"{number}:{token}", ttl_s)
 
 
+async def take_each(redis: Redis, keys: Sequence[tuple[str, str]],
+                    ttl_s: float) -> list[Lease | None]:
+    """`take` for each (key, fencing counter) of `keys`, in one round trip."""
+    tokens = [secrets.token_hex(16) for _ in keys]
+    async with redis.pipeline(transaction=False) as pipe:
+        for (key, fence), token in zip(keys, tokens, strict=True):
+            pipe.eval(_TAKE, 2, key, fence, token, _ms(ttl_s), str(FENCE_KEEP_MS))
+        numbers = await pipe.execute()
+    return [Lease(redis, key, int(n), f"{n}:{token}", ttl_s) if int(n) else None
+            for (key, _), token, n in zip(keys, tokens, numbers, strict=True)]
+
+
 async def acquire(redis: Redis, key: str, token: str, ttl_s: float) -> bool:
     """Take the lease `key` with `token` for `ttl_s` seconds; False when someone holds it."""
     return bool(await redis.set(key, token, nx=True, px=max(1, round(ttl_s * 1000))))
@@ -167,11 +179,13 @@ async def hold(redis: Redis, key: str, token: str, ttl_s: float) -> bool:
 
 @asynccontextmanager
 async def lease(redis: Redis, job: str, target: object, ttl_s: float, *,
-                on_renew: OnRenew | None = None) -> AsyncIterator[Lease | None]:
+                on_renew: OnRenew | None = None,
+                taken: Lease | None = None) -> AsyncIterator[Lease | None]:
     """Hold the lease on `target` for `job` for the block, renewed every `ttl_s / 3` (and
     `on_renew` called then) while the block runs; yields None, holding nothing, when another
-    holder has it."""
-    held = await take(redis, lease_key(job, target), fence_key(job, target), ttl_s)
+    holder has it. `taken`: the lease, taken already (`take_each`)."""
+    held = taken if taken is not None else await take(
+        redis, lease_key(job, target), fence_key(job, target), ttl_s)
     if held is None:
         yield None
         return

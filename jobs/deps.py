@@ -23,6 +23,7 @@ from chain.sender import (
     Fenced,
     GaveUp,
     Landed,
+    Presigned,
     Refused,
     Sender,
     SendResult,
@@ -105,9 +106,10 @@ class Replanning:
     """An Intent whose instructions come from `planner` — a fresh read of the chain and the
     pure plan — every time the Sender asks, so a retry after an expired blockhash sees what
     landed meanwhile and sends nothing twice. `first` is the plan the job already made (used
-    for the first ask only). `last` is the outcome of the last plan that said not to send."""
+    for the first ask only; None: every ask plans). `last` is the outcome of the last plan
+    that said not to send."""
 
-    def __init__(self, planner: Planner, first: Sequence[Instruction]) -> None:
+    def __init__(self, planner: Planner, first: Sequence[Instruction] | None) -> None:
         self._planner = planner
         self._first: Sequence[Instruction] | None = first
         self.last: Outcome = Outcome.ALREADY_DONE
@@ -145,23 +147,28 @@ OnRefused = Callable[[str], Awaitable[None]]
 async def run_planned(deps: JobDeps, job: ErrorPolicy, planner: Planner,
                       on_refused: OnRefused | None = None, *,
                       first: Sequence[Instruction] | None = None,
-                      units: int | None = None) -> Outcome:
+                      units: int | None = None, presigned: Presigned | None = None) -> Outcome:
     """Plan; when the plan is to send, send it as a `Replanning` intent and map the result,
     calling `on_refused` with the error name when the program refused it. An error on the way
     is `job`'s outcome for it (jobs/errors.py: an endpoint that does not answer is `retry`, a
     missing account `failed`). With `first` (instructions the caller built from what it
-    knows, with their compute `units`), the first send is those, unread and unsimulated; the
-    planner plans any later one."""
-    return await maps_errors(job)(_plan_and_send)(deps, planner, on_refused, first, units)
+    knows, with their compute `units`), the first send is those, unread and unsimulated (the
+    transaction `presigned` when signed already from `first`); the planner plans any later
+    one."""
+    return await maps_errors(job)(_plan_and_send)(deps, planner, on_refused, first, units,
+                                                  presigned)
 
 
 async def _plan_and_send(deps: JobDeps, planner: Planner, on_refused: OnRefused | None,
-                         first: Sequence[Instruction] | None, units: int | None) -> Outcome:
+                         first: Sequence[Instruction] | None, units: int | None,
+                         presigned: Presigned | None) -> Outcome:
     step = first if first is not None else await planner()
     if isinstance(step, Outcome):
         return step
-    intent = Replanning(planner, step)
-    result = await deps.sender.send(intent, units=units if first is not None else None)
+    # (a presigned transaction is the first attempt: the intent plans from the second on)
+    intent = Replanning(planner, step if presigned is None else None)
+    result = await deps.sender.send(intent, units=units if first is not None else None,
+                                    presigned=presigned)
     record_send(instruction_name(deps.program, step), result)
     if isinstance(result, Refused) and on_refused is not None:
         await on_refused(result.error)

@@ -25,10 +25,12 @@ from typing import TypeVar
 import numpy as np
 import structlog
 from solders.account import Account
+from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
 from chain.funding import Funding
 from chain.prices import OracleRefused, Quote, judge_quote, published_slot
+from chain.sender import Presigned
 from jobs.deps import JobDeps, MissingAccount, Step, run_planned
 from jobs.liquidation_plan import (
     FLAT,
@@ -59,8 +61,10 @@ _oracles: dict[Pubkey, Pubkey] = {}  # perp market -> its oracle
 # and creating the reward token account about 21,000 more (29,130 together, measured).
 LIQUIDATE_UNITS = 15_000
 CREATE_REWARD_TOKEN_UNITS = 35_000
-# the trigger's verdict on the position of the try running (fleet/fast_path.py sets it)
-_found: ContextVar[Candidate | None] = ContextVar("keepernet_liquidation_found", default=None)
+# the trigger's verdict on the position of the try running, and its transaction when signed
+# already (fleet/fast_path.py sets them)
+_found: ContextVar[tuple[Candidate, Presigned | None] | None] = ContextVar(
+    "keepernet_liquidation_found", default=None)
 # reward token accounts seen on chain: a fast send need not create them
 _reward_tokens: set[Pubkey] = set()
 
@@ -69,15 +73,29 @@ A = TypeVar("A", bound=ProgramAccount)
 
 
 @contextlib.contextmanager
-def found_by_trigger(candidate: Candidate) -> Iterator[None]:
+def found_by_trigger(candidate: Candidate, presigned: Presigned | None = None) -> Iterator[None]:
     """Within the block (and the tasks it starts), a liquidation of `candidate.position` sends
     its first transaction built from `candidate` (found liquidatable at a price just
-    notified) without reading the chain or simulating."""
-    token = _found.set(candidate)
+    notified) without reading the chain or simulating: `presigned` when given (signed from
+    `verdict_instructions`)."""
+    token = _found.set((candidate, presigned))
     try:
         yield
     finally:
         _found.reset(token)
+
+
+def verdict_instructions(deps: JobDeps, candidate: Candidate) -> tuple[list[Instruction], int]:
+    """The liquidation of `candidate` as the trigger found it, with no read of the chain: its
+    instructions (the keeper's reward account created first until it is seen on chain) and
+    their compute units."""
+    keeper, quote_mint = deps.sender.payer.pubkey(), deps.client.d.quote_mint
+    token = reward_token_address(keeper, quote_mint, deps.reward_token)
+    creating = [] if token in _reward_tokens else creating_reward_token(
+        keeper, quote_mint, deps.reward_token, None)
+    return ([*creating, deps.client.liquidate(keeper, candidate.perp_market,
+                                              candidate.position, candidate.oracle, token)],
+            LIQUIDATE_UNITS + (CREATE_REWARD_TOKEN_UNITS if creating else 0))
 
 
 @dataclass(frozen=True)
@@ -257,14 +275,12 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
                 deps.client.liquidate(keeper, perp_market, position, oracle, token)]
 
     found = _found.get()
-    if found is not None and found.position == position:
-        creating = [] if token in _reward_tokens else creating_reward_token(
-            keeper, quote_mint, deps.reward_token, None)
-        first = [*creating, deps.client.liquidate(keeper, found.perp_market, position,
-                                                  found.oracle, token)]
-        outcome = await run_planned(
-            deps, LIQUIDATE_POSITION, planner, stale, first=first,
-            units=LIQUIDATE_UNITS + (CREATE_REWARD_TOKEN_UNITS if creating else 0))
+    if found is not None and found[0].position == position:
+        candidate, presigned = found
+        first, units = ((presigned.ixs, 0) if presigned is not None
+                        else verdict_instructions(deps, candidate))
+        outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale, first=first,
+                                    units=units, presigned=presigned)
     else:
         outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale)
     if outcome is Outcome.SUCCESS:  # the liquidation paid into it: it exists

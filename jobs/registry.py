@@ -26,6 +26,7 @@ the stage from the target account:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from arq.connections import ArqRedis
 from arq.jobs import Job as ArqJob
 
 from jobs.errors import RETRYABLE, UNREACHABLE, Permanent
+from patches.arq_enqueue_many import Queued, enqueue_many
 
 QUEUE_PREFIX = "keepernet:"
 # ids carry their stage, so a kept result only blocks the same piece of work: keep it no
@@ -150,6 +152,17 @@ def stage_in(id_: str, job: str, target: object | None) -> str | None:
     if id_.startswith(prefix) and len(id_) > len(prefix):
         return id_[len(prefix):]
     raise NotAnId(f"{id_!r} is not an id job_ids makes for {job} on {target}")
+
+
+async def enqueue_each(redis: ArqRedis, job: str,
+                       targets: Sequence[tuple[object, object | None, float | None]]
+                       ) -> list[bool]:
+    """Enqueue `job(target)` for each (target, stage, defer_s) of `targets` on its role's queue
+    under its deterministic id, all in one round trip (patches/arq_enqueue_many.py); whether
+    each was queued (False: that id is already queued, running or just done)."""
+    return await enqueue_many(redis, queue_name(role_of(job)), [
+        Queued(job, (target,), job_id(job, target, stage), defer_s)
+        for target, stage, defer_s in targets])
 
 
 async def enqueue(redis: ArqRedis, job: str, *args: Any, stage: object | None = None,

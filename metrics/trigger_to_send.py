@@ -35,6 +35,12 @@ def notified_at(monotonic_s: float) -> Iterator[None]:
         _arrived.reset(token)
 
 
+def handed_elsewhere() -> None:
+    """This task's sends were handed to the node by tasks it started (which observed them):
+    none of its own, nor of the tasks it starts from now on, is observed."""
+    _arrived.set(None)
+
+
 def handed_to_node(now_s: float | None = None) -> float | None:
     """Observe the time from the notification this task handles to now (`now_s`, else
     time.monotonic()), once: the seconds observed, None when nothing was (no notification, or

@@ -582,6 +582,50 @@ async def test_known_units_send_at_once_at_the_fee_kept_fresh(
         keeper.cancel()
 
 
+async def test_a_presigned_transaction_is_handed_over_at_once_and_followed_by_its_send(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`presign` signs with what `keep_fresh` keeps at hand and nothing else (None until it
+    has read), `broadcast` hands the transaction to the node before any send is asked, and
+    `send(..., presigned=)` follows that very transaction to its landing; lost, the next
+    attempt plans anew from the intent, reads and simulates."""
+    monkeypatch.setattr(sender_module, "BLOCKHASH_REFRESH_S", 3600.0)  # one read, here
+    sender = world.sender()
+    intent = await world.proposed_market(19, likes=3)
+    ixs = await intent.instructions()
+    assert ixs is not None
+    assert sender.presign(ixs, 50_000) is None  # nothing at hand yet
+    keeper = asyncio.create_task(sender.keep_fresh([world.net.deployment.config]))
+    try:
+        await until(lambda: sender.presign([], 1) is not None)
+        presigned = sender.presign(ixs, 50_000)
+        assert presigned is not None and presigned.broadcast is None
+        sender.broadcast(presigned)
+        await until(lambda: world.proxy.count("sendTransaction") == 1)  # no send asked yet
+        landed = await asyncio.wait_for(sender.send(intent, presigned=presigned), GUARD_S)
+        assert isinstance(landed, Landed) and landed.signature == presigned.tx.signatures[0]
+        assert world.proxy.count("simulateTransaction") == 0
+        assert intent.reads == 1 and await intent.state() == APPROVED
+        assert sender.presign(ixs, 50_000) is None  # the very same transaction: made before
+
+        intent = await world.proposed_market(20, likes=3)
+        ixs = await intent.instructions()
+        assert ixs is not None
+        lost = sender.presign(ixs, 50_000)
+        assert lost is not None
+        world.proxy.fail(Swallow(), method="sendTransaction", times=None,
+                         when=FirstTransaction())
+        sender.broadcast(lost)
+        task = asyncio.create_task(sender.send(intent, presigned=lost))
+        await until(lambda: world.proxy.count("sendTransaction", "swallow") >= 1)
+        await world.travel_past_the_blockhash()
+        landed = await asyncio.wait_for(task, GUARD_S)
+        assert isinstance(landed, Landed) and landed.signature != lost.tx.signatures[0]
+        assert world.proxy.count("simulateTransaction") == 1  # the second attempt's
+        assert intent.reads == 2 and await intent.state() == APPROVED
+    finally:
+        keeper.cancel()
+
+
 async def test_the_fee_kept_fresh_survives_a_nodes_error(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A node's error on the fee read (a JSON-RPC error, not an endpoint failure) is logged

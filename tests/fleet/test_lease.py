@@ -18,7 +18,7 @@ from solders.pubkey import Pubkey
 from chain.client import Endpoint, RpcClient
 from chain.sender import may_sign
 from fleet.context import DEPS_KEY, WorkerDeps, job_function
-from fleet.lease import fence_key, hold, lease, lease_key, release, take
+from fleet.lease import fence_key, hold, lease, lease_key, release, take, take_each
 from fleet.redis import redis_settings
 from fleet.settings import RedisSettings, Settings
 from jobs.outcome import Outcome
@@ -214,3 +214,22 @@ async def test_a_try_whose_lease_passed_on_may_not_sign(settings: Settings,
         assert await may_sign()  # outside any try: no fence
     finally:
         await deps.close()
+
+
+async def test_leases_taken_at_once_are_each_takes(redis: ArqRedis) -> None:
+    """`take_each` takes each free lease with the next fence of its own counter, in one round
+    trip, and leaves a held one to its holder; a lease so taken is held and kept as a block
+    holds any (`lease(..., taken=)`), and released at its end."""
+    keys = [(lease_key("job", t), fence_key("job", t)) for t in ("a", "b", "c")]
+    held = await take(redis, *keys[1], 30.0)
+    assert held is not None
+    await take(redis, *keys[2], 0.001)  # lapses at once: c's next fence is 2
+    await asyncio.sleep(0.01)
+    a, b, c = await take_each(redis, keys, 30.0)
+    assert a is not None and b is None and c is not None
+    assert (a.fence, c.fence) == (1, 2)
+    assert await a.still_held() and await held.still_held()
+    async with lease(redis, "job", "a", 30.0, taken=a) as kept:
+        assert kept is a
+        assert await take(redis, *keys[0], 30.0) is None
+    assert await take(redis, *keys[0], 30.0) is not None  # released with the block

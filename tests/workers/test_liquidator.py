@@ -20,20 +20,20 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from arq.connections import ArqRedis, create_pool
-from arq.jobs import Job
+from arq.connections import create_pool
 from arq.worker import Worker, create_worker
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
+from solders.transaction import Transaction
 from spl.token.instructions import get_associated_token_address
 
 from chain.client import Endpoint
 from chain.localnet import Localnet
 from chain.localnet.seed import PositionSpec, Seeder
-from chain.sender import FeePolicy
+from chain.sender import FeePolicy, Sender
 from fleet import fast_path as fast_path_module
 from fleet.context import LEASE_TTL_S, build_deps
 from fleet.fast_path import FALLBACK_MARGIN_S, LANDED_FALLBACK_DEFER_S, FastPath
@@ -45,6 +45,7 @@ from jobs.liquidation import CREATE_REWARD_TOKEN_UNITS, LIQUIDATE_UNITS
 from jobs.liquidation_plan import Candidate
 from jobs.registry import enqueue, job_id, queue_name
 from metrics.definitions import registry
+from metrics.trigger_to_send import notified_at
 from store.migrate import migrate
 from tests.support.perp_world import CRASHED, FRAGILE, SIZE, SOLID, Settable, perp_world
 from workers import liquidator
@@ -352,21 +353,65 @@ async def test_a_try_0_that_cannot_start_in_time_hands_over_to_the_queue(
         assert book.side(position) != 0
 
 
-async def test_an_enqueue_that_fails_leaves_the_others_to_their_try_0(
+async def test_an_enqueue_that_fails_starts_no_try(
         book: Book, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The burst's fallbacks are queued in one script, all or none: when Redis does not answer
+    it, no try starts (one could start with no fallback behind it), and the cron scan finds
+    the positions again."""
     book.price.price = CRASHED
     await asyncio.sleep(0.5)
-    unlucky = book.fragile[0]
 
-    async def enqueue_or_lose(redis: ArqRedis, job: str, *args: Any, **kwargs: Any) -> Job | None:
-        if args[0] == str(unlucky):
-            raise RedisConnectionError("connection lost")  # as Redis would, mid-burst
-        return await enqueue(redis, job, *args, **kwargs)
+    async def lost(*args: Any, **kwargs: Any) -> list[bool]:
+        raise RedisConnectionError("connection lost")  # as Redis would, mid-burst
 
-    monkeypatch.setattr(fast_path_module, "enqueue", enqueue_or_lose)
+    monkeypatch.setattr(fast_path_module, "enqueue_each", lost)
     async with fast_path(settings) as fast:
         found = [candidate(book, p) for p in book.fragile[:3]]
-        assert await fast.liquidate(found) == 2
+        assert await fast.liquidate(found, True) == 0
         await fast.drain()
-        assert await try_outcomes(settings) == {(c.position, 0): "success" for c in found[1:]}
-        assert book.side(unlucky) != 0  # the cron scan's to find again
+        assert await try_outcomes(settings) == {}
+        assert [book.side(c.position) for c in found] == [1, 1, 1]
+
+
+async def test_a_fresh_burst_is_handed_to_the_node_before_any_try_bookkeeping(
+        book: Book, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst found at a price just notified: its fallbacks queued and its leases taken in
+    two round trips, then every transaction signed and handed to the node before any try's
+    own steps (its fallback put off as its lease is renewed, its job_runs row), which one at
+    a time came first; the keeper's share observed once per transaction."""
+    events: list[str] = []
+    hand_over, put_off = Sender._hand_over, FastPath._put_off
+
+    async def handing(sender: Sender, tx: Transaction) -> None:
+        events.append("handed")
+        await hand_over(sender, tx)
+
+    async def putting_off(fast: FastPath, id_: str) -> None:
+        events.append("put off")
+        await put_off(fast, id_)
+
+    monkeypatch.setattr(Sender, "_hand_over", handing)
+    monkeypatch.setattr(FastPath, "_put_off", putting_off)
+    book.price.price = CRASHED
+    await asyncio.sleep(0.5)
+    async with fast_path(settings) as fast:
+        sender = fast.deps.chain.sender
+        fresh = asyncio.create_task(sender.keep_fresh([fast.deps.chain.client.d.config]))
+        try:
+            found = [candidate(book, p) for p in book.fragile[:4]]
+            # the blockhash and the fee at hand, as the liquidator keeps them
+            deadline = time.monotonic() + 10
+            while sender.presign([], 1) is None:
+                assert time.monotonic() < deadline, "no blockhash and fee at hand"
+                await asyncio.sleep(0.05)
+            observed = sample("keepernet_trigger_to_send_seconds_count")
+            with notified_at(time.monotonic()):
+                assert await fast.liquidate(found, True) == 4
+            await fast.drain()
+        finally:
+            fresh.cancel()
+            await asyncio.gather(fresh, return_exceptions=True)
+        assert await try_outcomes(settings) == {(c.position, 0): "success" for c in found}
+    assert [book.side(c.position) for c in found] == [0, 0, 0, 0]
+    assert events[:4] == ["handed"] * 4 and events.count("put off") >= 4
+    assert sample("keepernet_trigger_to_send_seconds_count") == observed + 4
