@@ -108,6 +108,7 @@ DATA_PATH = ROOT / "bench" / "results" / "reaction"
 # Issue targets, on the project's 2-core machine: the reaction's at 10,000 open positions.
 TARGET_REACTION_P99_S = 0.4  # one Solana slot
 TARGET_QUEUE_P99_S = 0.020
+SETTLE_S = 1.0  # two slots
 TARGET_FAULTED_P99_S = 3.0  # a frozen or killed instance's claims taken over (issue 14)
 FAULTS = ("frozen", "killed")  # what befalls the first instance at each faulted crash
 CLAIM_TIMEOUT_S = 5.0  # for the instance to fault to claim its share of a crash
@@ -314,6 +315,8 @@ async def wait_for_fleet(redis_url: str, fleet: Sequence[Child], positions: int)
     for child in fleet:
         await processes.wait_for_line(child, "watching accounts",
                                       max(1.0, deadline - time.monotonic()))
+    # an instance's verdicts are fresh once its book has heard a slot since it loaded
+    await asyncio.sleep(SETTLE_S)
 
 
 async def opened_at(deps: JobDeps, positions: Sequence[Pubkey]) -> dict[Pubkey, int]:

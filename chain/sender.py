@@ -25,7 +25,9 @@ Right before each signing it asks the current task's fence (`fenced(check)`, a c
 variable: fleet/context.py sets the try's lease check there), and signs nothing when the
 fence says no or cannot answer (`Fenced`): a holder frozen or cut off past its lease must not
 act on a target another holder has taken over. `presign` asks no fence: its caller signs in
-the same step as it learns that it may (fleet/fast_path.py, as its leases are taken).
+the same step as it learns that it may (fleet/fast_path.py, as its leases are taken), and a
+transaction so signed is handed over only within PRESIGNED_SEND_WITHIN_S of its signing: a
+process paused in between (its lease may have passed on meanwhile) signs anew, fenced.
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ from program.errors import describe
 
 MAX_COMPUTE_UNITS = 1_400_000
 SEND_OPTS = TxOpts(skip_preflight=True, max_retries=0)  # the node broadcasts, this rebroadcasts
+# a presigned transaction not handed over this soon after its signing never is: the fence its
+# signer checked (a lease of LEASE_TTL_S, 1.5 s) may no longer hold
+PRESIGNED_SEND_WITHIN_S = 0.25
 # A blockhash one endpoint gave may be unknown to the one that simulates (it lags): take a
 # fresh one this many times before giving up.
 BLOCKHASH_TRIES = 3
@@ -176,7 +181,8 @@ class Presigned:
     ixs: list[Instruction]
     tx: Transaction
     last_valid_height: int
-    broadcast: asyncio.Task[None] | None = None
+    signed_at: float  # time.monotonic()
+    broadcast: asyncio.Task[bool] | None = None  # whether it handed the transaction over
 
 
 @dataclass
@@ -268,13 +274,24 @@ class Sender:
         if self._made_before(tx.signatures[0]):
             return None
         self._remember(tx.signatures[0])
-        return Presigned(list(ixs), tx, latest.last_valid_block_height)
+        return Presigned(list(ixs), tx, latest.last_valid_block_height, now)
 
-    def broadcast(self, presigned: Presigned) -> None:
-        """Hand `presigned` to the node now, in a task of its own (its `send` awaits it)."""
-        presigned.broadcast = asyncio.ensure_future(self._hand_over(presigned.tx))
+    def broadcast(self, presigned: Presigned) -> asyncio.Task[bool]:
+        """Hand `presigned` to the node now, in a task of its own (its `send` awaits it):
+        unless PRESIGNED_SEND_WITHIN_S passed since its signing by the time the task runs."""
+        task = presigned.broadcast = asyncio.ensure_future(
+            self._hand_over_presigned(presigned))
         # (retrieved here too, for a send that never comes to await it)
-        presigned.broadcast.add_done_callback(lambda t: t.cancelled() or t.exception())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
+    async def _hand_over_presigned(self, presigned: Presigned) -> bool:
+        if time.monotonic() - presigned.signed_at > PRESIGNED_SEND_WITHIN_S:
+            log.warning("a transaction signed ahead was not handed over in time: signed anew",
+                        signature=str(presigned.tx.signatures[0]))
+            return False
+        await self._hand_over(presigned.tx)
+        return True
 
     async def _hand_over(self, tx: Transaction) -> None:
         handed_to_node()  # a price notification's liquidation: the keeper's share ends
@@ -300,7 +317,8 @@ class Sender:
         for attempt in range(1, self.attempts + 1):
             if attempt == 1 and presigned is not None:  # the intent's first instructions
                 outcome = await self._until_confirmed_or_expired(
-                    presigned.tx, presigned.last_valid_height, flight, presigned.broadcast)
+                    presigned.tx, presigned.last_valid_height, flight,
+                    presigned.broadcast or self.broadcast(presigned))
             else:
                 ixs = await intent.instructions()
                 if ixs is None:
@@ -455,16 +473,18 @@ class Sender:
 
     async def _until_confirmed_or_expired(
             self, tx: Transaction, last_valid_height: int, flight: _Flight,
-            broadcast: asyncio.Task[None] | None = None) -> SendResult | None:
+            broadcast: asyncio.Task[bool] | None = None) -> SendResult | None:
         """Broadcast until the transaction's fate is known (its first broadcast `broadcast`,
-        when started already); None when its blockhash expired and it did not land."""
+        when started already); None when its blockhash expired and it did not land, or when
+        `broadcast` did not hand it over."""
         signature = tx.signatures[0]
         first_sent = time.monotonic()
         while True:
             try:
                 if broadcast is not None:
                     started, broadcast = broadcast, None
-                    await started
+                    if not await started:
+                        return None
                 else:
                     await self._hand_over(tx)
             except RPCException as e:

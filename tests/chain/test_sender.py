@@ -626,6 +626,42 @@ async def test_a_presigned_transaction_is_handed_over_at_once_and_followed_by_it
         keeper.cancel()
 
 
+async def test_a_presigned_transaction_not_handed_over_in_time_is_never_sent(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process paused between signing ahead and handing over (its lease may have passed
+    on): the transaction is dropped, and the send signs anew only if its fence still says
+    so."""
+    monkeypatch.setattr(sender_module, "BLOCKHASH_REFRESH_S", 3600.0)
+    sender = world.sender()
+    keeper = asyncio.create_task(sender.keep_fresh([world.net.deployment.config]))
+    try:
+        await until(lambda: sender.presign([], 1) is not None)
+        for lease_held in (False, True):
+            intent = await world.proposed_market(21 + lease_held, likes=3)
+            ixs = await intent.instructions()
+            assert ixs is not None
+            paused = sender.presign(ixs, 50_000)
+            assert paused is not None
+            await asyncio.sleep(sender_module.PRESIGNED_SEND_WITHIN_S + 0.05)  # "paused"
+            sender.broadcast(paused)
+            sends = world.proxy.count("sendTransaction")
+
+            async def fence(held: bool = lease_held) -> bool:
+                return held
+
+            with fenced(fence):
+                result = await asyncio.wait_for(sender.send(intent, presigned=paused), GUARD_S)
+            if lease_held:  # signed anew, under the fence
+                assert isinstance(result, Landed)
+                assert result.signature != paused.tx.signatures[0]
+                assert await intent.state() == APPROVED
+            else:
+                assert isinstance(result, Fenced)
+                assert world.proxy.count("sendTransaction") == sends  # nothing sent
+    finally:
+        keeper.cancel()
+
+
 async def test_the_fee_kept_fresh_survives_a_nodes_error(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """A node's error on the fee read (a JSON-RPC error, not an endpoint failure) is logged
