@@ -169,11 +169,11 @@ def describe_failure(exc: BaseException) -> tuple[str, float | None]:
     return f"{type(cause).__name__}: {cause}", None
 
 
-async def _raw_batch(state: _EndpointState, method: str,
-                     params: Sequence[Sequence[Any]]) -> list[Any]:
+async def _raw_batch(state: _EndpointState, method: str, params: Sequence[Sequence[Any]],
+                     errors: bool = False) -> list[Any]:
     """`method` once per entry of `params` in one JSON-RPC batch request; the results in order.
-    Any answer's JSON-RPC error raises RPCException; an answer that is not the batch's is the
-    endpoint's failure."""
+    Any answer's JSON-RPC error raises RPCException (with `errors`, is its result instead); an
+    answer that is not the batch's is the endpoint's failure."""
     body = [{"jsonrpc": "2.0", "id": i, "method": method, "params": list(p)}
             for i, p in enumerate(params)]
     try:
@@ -189,8 +189,15 @@ async def _raw_batch(state: _EndpointState, method: str,
     if not isinstance(answer, list):
         raise _EndpointFailed("unreadable answer (not a JSON-RPC batch response)")
     by_id = {a.get("id"): a for a in answer if isinstance(a, dict)}
-    return [_result(by_id.get(i), f"no answer to request {i} of {len(body)}")
-            for i in range(len(body))]
+    results = []
+    for i in range(len(body)):
+        try:
+            results.append(_result(by_id.get(i), f"no answer to request {i} of {len(body)}"))
+        except RPCException as e:
+            if not errors:
+                raise
+            results.append(e)
+    return results
 
 
 def _refusal(answer: Any) -> str | None:
@@ -206,10 +213,18 @@ def _refusal(answer: Any) -> str | None:
     return None
 
 
-async def _raw_singles(state: _EndpointState, method: str,
-                       params: Sequence[Sequence[Any]]) -> list[Any]:
+async def _raw_singles(state: _EndpointState, method: str, params: Sequence[Sequence[Any]],
+                       errors: bool = False) -> list[Any]:
     """`_raw_batch`'s results, from one request per call (sent together)."""
-    return list(await asyncio.gather(*(_raw_request(state, method, p) for p in params)))
+    async def one(p: Sequence[Any]) -> Any:
+        try:
+            return await _raw_request(state, method, p)
+        except RPCException as e:
+            if not errors:
+                raise
+            return e
+
+    return list(await asyncio.gather(*(one(p) for p in params)))
 
 
 async def _raw_request(state: _EndpointState, method: str, params: Sequence[Any],
@@ -320,18 +335,21 @@ class RpcClient:
         (chain/answer_process.py)."""
         return await self._run(method, lambda s: _raw_request(s, method, params, reduce))
 
-    async def request_batch(self, method: str, params: Sequence[Sequence[Any]]) -> list[Any]:
+    async def request_batch(self, method: str, params: Sequence[Sequence[Any]], *,
+                            errors: bool = False) -> list[Any]:
         """`method` for each of `params` in one JSON-RPC batch request (one HTTP round trip;
         as many turns of the endpoint's rate limit as calls), or in single requests (see the
-        module docstring on `batches`); the results in order. Errors as `request`'s."""
+        module docstring on `batches`); the results in order. Errors as `request`'s, except
+        that with `errors` a call's JSON-RPC error is its result (an RPCException) rather than
+        the failure of every call."""
         if not params:
             return []
 
         async def attempt(s: _EndpointState) -> list[Any]:
             if self.batches == "off" or s.batches_refused:
-                return await _raw_singles(s, method, params)
+                return await _raw_singles(s, method, params, errors)
             try:
-                return await _raw_batch(s, method, params)
+                return await _raw_batch(s, method, params, errors)
             except _BatchRefused as e:
                 if self.batches == "on":
                     raise
@@ -339,7 +357,7 @@ class RpcClient:
                 log.warning("endpoint refuses JSON-RPC batches: single requests from now on",
                             endpoint=s.endpoint.name, method=method, said=str(e))
                 metric.rpc_batch_refusals.labels(s.endpoint.name).inc()
-                return await _raw_singles(s, method, params)
+                return await _raw_singles(s, method, params, errors)
 
         results: list[Any] = await self._run(method, attempt, calls=len(params))
         return results

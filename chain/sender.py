@@ -33,6 +33,7 @@ process paused in between (its lease may have passed on meanwhile) signs anew, f
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 from collections import OrderedDict
@@ -65,6 +66,7 @@ from program.errors import describe
 
 MAX_COMPUTE_UNITS = 1_400_000
 SEND_OPTS = TxOpts(skip_preflight=True, max_retries=0)  # the node broadcasts, this rebroadcasts
+SEND_CONFIG = {"encoding": "base64", "skipPreflight": True, "maxRetries": 0}  # the same, as JSON
 # a presigned transaction not handed over this soon after its signing never is: the fence its
 # signer checked (a lease of LEASE_TTL_S, 1.5 s) may no longer hold
 PRESIGNED_SEND_WITHIN_S = 0.25
@@ -182,7 +184,7 @@ class Presigned:
     tx: Transaction
     last_valid_height: int
     signed_at: float  # time.monotonic()
-    broadcast: asyncio.Task[bool] | None = None  # whether it handed the transaction over
+    broadcast: asyncio.Future[bool] | None = None  # whether it handed the transaction over
 
 
 @dataclass
@@ -239,6 +241,7 @@ class Sender:
         # signatures made by earlier sends, oldest first, with when they were made
         self._signed: OrderedDict[Signature, float] = OrderedDict()
         self._statuses = _StatusLooks(rpc)
+        self._broadcasts: set[asyncio.Future[None]] = set()  # under way (kept referenced)
 
     async def send(self, intent: Intent, signers: Sequence[Keypair] = (), *,
                    units: int | None = None, presigned: Presigned | None = None) -> SendResult:
@@ -276,22 +279,58 @@ class Sender:
         self._remember(tx.signatures[0])
         return Presigned(list(ixs), tx, latest.last_valid_block_height, now)
 
-    def broadcast(self, presigned: Presigned) -> asyncio.Task[bool]:
-        """Hand `presigned` to the node now, in a task of its own (its `send` awaits it):
-        unless PRESIGNED_SEND_WITHIN_S passed since its signing by the time the task runs."""
-        task = presigned.broadcast = asyncio.ensure_future(
-            self._hand_over_presigned(presigned))
-        # (retrieved here too, for a send that never comes to await it)
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        return task
+    def broadcast(self, presigned: Sequence[Presigned]) -> None:
+        """Hand `presigned` to the node now, all in one request (a JSON-RPC batch, or a
+        request each where the endpoint refuses batches), in a task of its own; each one's
+        `send` awaits its answer. One not handed over within PRESIGNED_SEND_WITHIN_S of its
+        signing never is."""
+        loop = asyncio.get_running_loop()
+        for p in presigned:
+            p.broadcast = loop.create_future()
+            # (retrieved here too, for a send that never comes to await it)
+            p.broadcast.add_done_callback(lambda f: f.cancelled() or f.exception())
+        self._broadcasts.add(task := asyncio.ensure_future(self._hand_over_all(presigned)))
+        task.add_done_callback(self._broadcasts.discard)
 
-    async def _hand_over_presigned(self, presigned: Presigned) -> bool:
-        if time.monotonic() - presigned.signed_at > PRESIGNED_SEND_WITHIN_S:
-            log.warning("a transaction signed ahead was not handed over in time: signed anew",
-                        signature=str(presigned.tx.signatures[0]))
-            return False
-        await self._hand_over(presigned.tx)
-        return True
+    async def _hand_over_all(self, presigned: Sequence[Presigned]) -> None:
+        answered: dict[int, bool | BaseException] = {}
+        try:
+            now = time.monotonic()
+            fresh = []
+            for i, p in enumerate(presigned):
+                if now - p.signed_at > PRESIGNED_SEND_WITHIN_S:
+                    log.warning("a transaction signed ahead was not handed over in time: "
+                                "signed anew", signature=str(p.tx.signatures[0]))
+                    answered[i] = False
+                else:
+                    fresh.append(i)
+            if fresh:
+                # a price notification's liquidations: the keeper's share ends for each
+                handed_to_node(times=len(fresh))
+                calls = [[base64.b64encode(bytes(presigned[i].tx)).decode(), SEND_CONFIG]
+                         for i in fresh]
+                try:
+                    if len(calls) == 1:
+                        try:
+                            answers = [await self.rpc.request("sendTransaction", calls[0])]
+                        except RPCException as e:
+                            answers = [e]
+                    else:
+                        answers = await self.rpc.request_batch("sendTransaction", calls,
+                                                               errors=True)
+                except Exception as e:  # no endpoint answered: each send decides
+                    answers = [e] * len(fresh)
+                for i, answer in zip(fresh, answers, strict=True):
+                    answered[i] = answer if isinstance(answer, BaseException) else True
+        finally:
+            for i, p in enumerate(presigned):
+                if p.broadcast is not None and not p.broadcast.done():
+                    # (cancelled on the way: maybe handed over, so its status decides)
+                    outcome = answered.get(i, True)
+                    if isinstance(outcome, BaseException):
+                        p.broadcast.set_exception(outcome)
+                    else:
+                        p.broadcast.set_result(outcome)
 
     async def _hand_over(self, tx: Transaction) -> None:
         handed_to_node()  # a price notification's liquidation: the keeper's share ends
@@ -316,9 +355,10 @@ class Sender:
                     units: int | None, presigned: Presigned | None) -> SendResult:
         for attempt in range(1, self.attempts + 1):
             if attempt == 1 and presigned is not None:  # the intent's first instructions
+                if presigned.broadcast is None:
+                    self.broadcast([presigned])
                 outcome = await self._until_confirmed_or_expired(
-                    presigned.tx, presigned.last_valid_height, flight,
-                    presigned.broadcast or self.broadcast(presigned))
+                    presigned.tx, presigned.last_valid_height, flight, presigned.broadcast)
             else:
                 ixs = await intent.instructions()
                 if ixs is None:
@@ -473,7 +513,7 @@ class Sender:
 
     async def _until_confirmed_or_expired(
             self, tx: Transaction, last_valid_height: int, flight: _Flight,
-            broadcast: asyncio.Task[bool] | None = None) -> SendResult | None:
+            broadcast: asyncio.Future[bool] | None = None) -> SendResult | None:
         """Broadcast until the transaction's fate is known (its first broadcast `broadcast`,
         when started already); None when its blockhash expired and it did not land, or when
         `broadcast` did not hand it over."""

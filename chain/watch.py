@@ -44,12 +44,13 @@ class SubscribeRefused(Permanent):
     """The node answered a subscription with an error."""
 
 
-async def _subscribe(ws: ClientConnection, addresses: Sequence[Pubkey]) -> dict[int, Pubkey]:
+async def _subscribe(ws: ClientConnection, addresses: Sequence[Pubkey],
+                     commitment: str) -> dict[int, Pubkey]:
     """Subscribe to each address; the node's subscription ids mapped to the addresses."""
     for request_id, address in enumerate(addresses, start=1):
         await ws.send(orjson.dumps({
             "jsonrpc": "2.0", "id": request_id, "method": "accountSubscribe",
-            "params": [str(address), {"encoding": "base64", "commitment": "confirmed"}],
+            "params": [str(address), {"encoding": "base64", "commitment": commitment}],
         }).decode())  # a text frame: nodes ignore binary ones
     subscriptions: dict[int, Pubkey] = {}
     while len(subscriptions) < len(addresses):
@@ -84,14 +85,15 @@ def _notification(message: Any, subscriptions: dict[int, Pubkey]) \
 
 
 async def watch_accounts(ws_url: str, addresses: Sequence[Pubkey], on_change: OnChange,
-                         on_connected: OnConnected | None = None) -> None:
-    """Call `on_change` with every change of `addresses` until cancelled, reconnecting as
-    needed; `on_connected` runs after each (re)subscription."""
+                         on_connected: OnConnected | None = None, *,
+                         commitment: str = "confirmed") -> None:
+    """Call `on_change` with every change of `addresses` (as of `commitment`) until
+    cancelled, reconnecting as needed; `on_connected` runs after each (re)subscription."""
     delay = RECONNECT_FIRST_S
     while True:
         try:
             async with connect(ws_url, max_size=None, open_timeout=SUBSCRIBE_TIMEOUT_S) as ws:
-                subscriptions = await _subscribe(ws, addresses)
+                subscriptions = await _subscribe(ws, addresses, commitment)
                 delay = RECONNECT_FIRST_S
                 log.info("watching accounts", count=len(addresses))
                 if on_connected is not None:

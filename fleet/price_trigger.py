@@ -4,7 +4,8 @@ fast path, fleet/fast_path.py: liquidated at once, its queued job the fallback) 
 waiting for a queue hop or a fresh read of every position.
 
 Each liquidator instance runs one `PriceTrigger` beside its arq worker:
-- it watches the perp markets' oracles through `accountSubscribe` (`chain.watch`) and judges
+- it watches the perp markets' oracles through `accountSubscribe` (`chain.watch`), at
+  `processed` unless set otherwise (a slot sooner than `confirmed`), and judges
   each new price and confidence exactly as the program would (`chain.prices.judge_quote`,
   with the limits each market copied at creation, at the notification's slot), with funding
   accrued to the chain's time (`ChainTime`: the chain's clock as last read, plus the seconds
@@ -86,6 +87,7 @@ class PriceTrigger:
     beat_s: float = 1.0
     book_partitions: int = 1  # the load's answers per side (jobs/position_load.py)
     book_reconcile_s: float = 0.0  # the full reload's period (0: never)
+    price_commitment: str = "processed"  # at which the oracles are watched
     book: PositionBook = field(default_factory=PositionBook)
     refused: dict[Pubkey, str] = field(default_factory=dict)  # market -> the program's error
     chain_time: ChainTime | None = None  # as of the last clock read or rescan
@@ -119,7 +121,8 @@ class PriceTrigger:
                 watch = asyncio.create_task(
                     watch_accounts(self.ws_url, sorted(self._watching, key=bytes),
                                    partial(self._quietly, self.on_price),
-                                   partial(self._quietly, self.rescan)), name="watch")
+                                   partial(self._quietly, self.rescan),
+                                   commitment=self.price_commitment), name="watch")
                 try:
                     await self._oracles_moved.wait()
                 finally:

@@ -41,14 +41,15 @@ def handed_elsewhere() -> None:
     _arrived.set(None)
 
 
-def handed_to_node(now_s: float | None = None) -> float | None:
+def handed_to_node(now_s: float | None = None, *, times: int = 1) -> float | None:
     """Observe the time from the notification this task handles to now (`now_s`, else
-    time.monotonic()), once: the seconds observed, None when nothing was (no notification, or
-    observed already)."""
+    time.monotonic()), once (`times` times, for as many transactions handed over together):
+    the seconds observed, None when nothing was (no notification, or observed already)."""
     arrived = _arrived.get()
     if arrived is None:
         return None
     _arrived.set(None)
     elapsed = max(0.0, (time.monotonic() if now_s is None else now_s) - arrived)
-    metric.trigger_to_send.observe(elapsed)
+    for _ in range(times):
+        metric.trigger_to_send.observe(elapsed)
     return elapsed

@@ -93,7 +93,8 @@ async def price_trigger(deps: WorkerDeps) -> None:
         await PriceTrigger(deps.chain, fast_path.liquidate, fleet,
                            deps.settings.websocket_url(), beat_s=BEAT_S,
                            book_partitions=deps.settings.liquidator.book_partitions,
-                           book_reconcile_s=deps.settings.liquidator.book_reconcile_s).run()
+                           book_reconcile_s=deps.settings.liquidator.book_reconcile_s,
+                           price_commitment=deps.settings.liquidator.price_commitment).run()
     finally:
         await fast_path.drain()
         fresh.cancel()

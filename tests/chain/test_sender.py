@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -22,10 +22,11 @@ from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Confirmed
 from solders.hash import Hash
 from solders.instruction import Instruction
+from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
-from solders.transaction import VersionedTransaction
+from solders.transaction import Transaction, VersionedTransaction
 
 from chain import sender as sender_module
 from chain.client import Endpoint, RpcClient, anchor_program
@@ -599,7 +600,7 @@ async def test_a_presigned_transaction_is_handed_over_at_once_and_followed_by_it
         await until(lambda: sender.presign([], 1) is not None)
         presigned = sender.presign(ixs, 50_000)
         assert presigned is not None and presigned.broadcast is None
-        sender.broadcast(presigned)
+        sender.broadcast([presigned])
         await until(lambda: world.proxy.count("sendTransaction") == 1)  # no send asked yet
         landed = await asyncio.wait_for(sender.send(intent, presigned=presigned), GUARD_S)
         assert isinstance(landed, Landed) and landed.signature == presigned.tx.signatures[0]
@@ -614,7 +615,7 @@ async def test_a_presigned_transaction_is_handed_over_at_once_and_followed_by_it
         assert lost is not None
         world.proxy.fail(Swallow(), method="sendTransaction", times=None,
                          when=FirstTransaction())
-        sender.broadcast(lost)
+        sender.broadcast([lost])
         task = asyncio.create_task(sender.send(intent, presigned=lost))
         await until(lambda: world.proxy.count("sendTransaction", "swallow") >= 1)
         await world.travel_past_the_blockhash()
@@ -622,6 +623,53 @@ async def test_a_presigned_transaction_is_handed_over_at_once_and_followed_by_it
         assert isinstance(landed, Landed) and landed.signature != lost.tx.signatures[0]
         assert world.proxy.count("simulateTransaction") == 1  # the second attempt's
         assert intent.reads == 2 and await intent.state() == APPROVED
+    finally:
+        keeper.cancel()
+
+
+async def test_transactions_signed_ahead_are_handed_over_in_one_request(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A burst's transactions leave together in one JSON-RPC batch, and each send follows its
+    own: those the node takes land; one it refuses outright comes back refused."""
+    monkeypatch.setattr(sender_module, "BLOCKHASH_REFRESH_S", 3600.0)
+    sender = world.sender()
+    keeper = asyncio.create_task(sender.keep_fresh([world.net.deployment.config]))
+    try:
+        await until(lambda: sender.presign([], 1) is not None)
+        intents = [await world.proposed_market(30 + i, likes=3) for i in range(3)]
+        burst = []
+        for intent in intents:
+            ixs = await intent.instructions()
+            assert ixs is not None
+            signed = sender.presign(ixs, 50_000)
+            assert signed is not None
+            burst.append(signed)
+        # one under a blockhash the node never made, which it refuses outright (a node that
+        # checks as it takes a transaction; this one takes it and drops it unexecuted)
+        unknown = Hash.new_unique()
+        burst[2] = replace(burst[2], tx=Transaction(
+            [sender.payer], Message.new_with_blockhash(burst[2].ixs, sender.payer.pubkey(),
+                                                       unknown), unknown))
+
+        def refuse_the_third(request: Any, answer: Any) -> Any:
+            answer[2] = {"jsonrpc": "2.0", "id": 2, "error": {
+                "code": -32002, "message": "Transaction simulation failed: Blockhash not found"}}
+            return answer
+
+        world.proxy.rewrite("batch", refuse_the_third)
+        sender.broadcast(burst)
+        await until(lambda: world.proxy.count("batch") == 1)
+        [batch] = world.proxy.requests("batch")
+        assert [call["method"] for call in batch.request] == ["sendTransaction"] * 3
+        results = await asyncio.wait_for(asyncio.gather(*(
+            sender.send(intent, presigned=signed)
+            for intent, signed in zip(intents, burst, strict=True))), GUARD_S)
+        assert [type(r) for r in results] == [Landed, Landed, Refused]
+        assert "Blockhash not found" in results[2].error  # type: ignore[union-attr]
+        assert [r.signature for r in results[:2]] == [  # type: ignore[union-attr]
+            b.tx.signatures[0] for b in burst[:2]]
+        assert world.proxy.count("sendTransaction") == 0  # nothing sent again meanwhile
+        assert [await i.state() for i in intents[:2]] == [APPROVED, APPROVED]
     finally:
         keeper.cancel()
 
@@ -643,7 +691,7 @@ async def test_a_presigned_transaction_not_handed_over_in_time_is_never_sent(
             paused = sender.presign(ixs, 50_000)
             assert paused is not None
             await asyncio.sleep(sender_module.PRESIGNED_SEND_WITHIN_S + 0.05)  # "paused"
-            sender.broadcast(paused)
+            sender.broadcast([paused])
             sends = world.proxy.count("sendTransaction")
 
             async def fence(held: bool = lease_held) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest_asyncio
 from solders.keypair import Keypair
@@ -137,3 +138,45 @@ async def test_a_refused_subscription_is_asked_again_not_given_up() -> None:
             watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
+
+
+async def test_a_processed_watch_hears_a_change_a_slot_before_a_confirmed_one(
+        net: Localnet) -> None:
+    """The liquidator watches its oracles at `processed` (fleet/settings.py): a price is heard
+    as its slot is made, before that slot is confirmed, and before a watch at `confirmed`
+    hears it."""
+    oracle = Keypair().pubkey()
+    publisher = Publisher(net.url, [Feed(oracle, RandomWalk(PRICE, volatility_bps=50, seed=4))])
+    heard: dict[str, asyncio.Queue[tuple[int, int, float]]] = {
+        "processed": asyncio.Queue(), "confirmed": asyncio.Queue()}
+
+    def recorder(commitment: str) -> Callable[[Pubkey, bytes, int], Awaitable[None]]:
+        async def on_change(address: Pubkey, data: bytes, slot: int) -> None:
+            await heard[commitment].put((slot, net.ledger.commitment_slot("confirmed"),
+                                         time.monotonic()))
+        return on_change
+
+    connected = asyncio.Queue[int]()
+
+    async def on_connected() -> None:
+        await connected.put(1)
+
+    while net.ledger.commitment_slot("confirmed") < 2:  # past the genesis' first slots
+        await asyncio.sleep(0.05)
+    watches = [asyncio.create_task(watch_accounts(net.ws_url, [oracle], recorder(c),
+                                                  on_connected, commitment=c))
+               for c in heard]
+    try:
+        for _ in watches:
+            await asyncio.wait_for(connected.get(), 5)
+        await publisher.publish(1)
+        slot, confirmed_then, processed_at = await asyncio.wait_for(
+            heard["processed"].get(), 5)
+        assert confirmed_then < slot  # heard before its slot was confirmed
+        confirmed_slot, _, confirmed_at = await asyncio.wait_for(heard["confirmed"].get(), 5)
+        assert confirmed_slot == slot and confirmed_at > processed_at
+    finally:
+        for watch in watches:
+            watch.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
+        await publisher.close()

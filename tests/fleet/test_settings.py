@@ -66,7 +66,8 @@ def test_defaults_with_only_the_required_settings() -> None:
     assert s.fees == FeePolicy()
     assert s.timeouts == JobTimeouts()
     assert s.liquidator == LiquidatorSettings(10.0, None, book_partitions=1,
-                                              book_reconcile_s=300.0)
+                                              book_reconcile_s=300.0,
+                                              price_commitment="processed")
     assert s.config_path is None
 
 
@@ -114,6 +115,7 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
         "KEEPERNET_RPC_BATCHES": "Off",
         "KEEPERNET_REWARD_TOKEN_ACCOUNT": REWARD_TOKEN,
         "KEEPERNET_BOOK_PARTITIONS": "256", "KEEPERNET_BOOK_RECONCILE_S": "0",
+        "KEEPERNET_PRICE_COMMITMENT": "Confirmed",
         "KEEPERNET_PRICE_SOURCE": "Hermes",
         "KEEPERNET_HERMES_URL": "http://127.0.0.1:7070",
         "KEEPERNET_PULL_KEYS": str(tmp_path),
@@ -134,6 +136,7 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
     assert s.rpc_batches == "off"
     assert s.liquidator.reward_token_account == Pubkey.from_string(REWARD_TOKEN)
     assert (s.liquidator.book_partitions, s.liquidator.book_reconcile_s) == (256, 0.0)
+    assert s.liquidator.price_commitment == "confirmed"
     assert (s.prices.source, s.prices.hermes_url) == ("hermes", "http://127.0.0.1:7070")
     assert s.prices.pull_keys == tmp_path
 
@@ -265,6 +268,8 @@ def test_missing_in_the_file_names_the_file(tmp_path: Path) -> None:
     ("KEEPERNET_RPC_BATCHES", "sometimes", "must be one of auto, on, off, not 'sometimes'"),
     ("KEEPERNET_REWARD_TOKEN_ACCOUNT", "mine", "not a base58 public key: 'mine'"),
     ("KEEPERNET_PRICE_SOURCE", "oracle", "must be one of local, hermes, not 'oracle'"),
+    ("KEEPERNET_PRICE_COMMITMENT", "finalized",
+     "must be one of processed, confirmed, not 'finalized'"),
     ("KEEPERNET_HERMES_URL", "ftp://hermes.example", "not a Hermes URL"),
     ("KEEPERNET_PULL_KEYS", "/nonexistent/pull", "not a directory: '/nonexistent/pull'"),
     ("KEEPERNET_REDIS_MAX_CONNECTIONS", "0", "must be greater than 0, not 0"),
@@ -339,6 +344,7 @@ def test_the_variables_are_those_documented() -> None:
         "KEEPERNET_CU_LIMIT_MARGIN", *(f"KEEPERNET_TIMEOUT_{job}_S" for job in JOB_NAMES),
         "KEEPERNET_SCAN_INTERVAL_S", "KEEPERNET_REWARD_TOKEN_ACCOUNT",
         "KEEPERNET_BOOK_PARTITIONS", "KEEPERNET_BOOK_RECONCILE_S",
+        "KEEPERNET_PRICE_COMMITMENT",
         "KEEPERNET_PRICE_SOURCE", "KEEPERNET_HERMES_URL", "KEEPERNET_PULL_KEYS")
     assert documented == ENV_VARS
 

@@ -12,7 +12,7 @@ import json
 import math
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,13 +27,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
-from solders.transaction import Transaction
 from spl.token.instructions import get_associated_token_address
 
 from chain.client import Endpoint
 from chain.localnet import Localnet
 from chain.localnet.seed import PositionSpec, Seeder
-from chain.sender import FeePolicy, Sender
+from chain.sender import FeePolicy, Presigned, Sender
 from fleet import fast_path as fast_path_module
 from fleet.context import LEASE_TTL_S, build_deps
 from fleet.fast_path import FALLBACK_MARGIN_S, LANDED_FALLBACK_DEFER_S, FastPath
@@ -376,21 +375,22 @@ async def test_an_enqueue_that_fails_starts_no_try(
 async def test_a_fresh_burst_is_handed_to_the_node_before_any_try_bookkeeping(
         book: Book, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A burst found at a price just notified: its fallbacks queued and its leases taken in
-    two round trips, then every transaction signed and handed to the node before any try's
-    own steps (its fallback put off as its lease is renewed, its job_runs row), which one at
-    a time came first; the keeper's share observed once per transaction."""
+    two round trips, then every transaction signed and handed to the node (in one request)
+    before any try's own steps (its fallback put off as its lease is renewed, its job_runs
+    row), which one at a time came first; the keeper's share observed once per
+    transaction."""
     events: list[str] = []
-    hand_over, put_off = Sender._hand_over, FastPath._put_off
+    hand_over, put_off = Sender._hand_over_all, FastPath._put_off
 
-    async def handing(sender: Sender, tx: Transaction) -> None:
-        events.append("handed")
-        await hand_over(sender, tx)
+    async def handing(sender: Sender, presigned: Sequence[Presigned]) -> None:
+        events.extend(["handed"] * len(presigned))
+        await hand_over(sender, presigned)
 
     async def putting_off(fast: FastPath, id_: str) -> None:
         events.append("put off")
         await put_off(fast, id_)
 
-    monkeypatch.setattr(Sender, "_hand_over", handing)
+    monkeypatch.setattr(Sender, "_hand_over_all", handing)
     monkeypatch.setattr(FastPath, "_put_off", putting_off)
     book.price.price = CRASHED
     await asyncio.sleep(0.5)
