@@ -277,10 +277,13 @@ async def liquidate_position(deps: JobDeps, position: Pubkey) -> Outcome:
     found = _found.get()
     if found is not None and found[0].position == position:
         candidate, presigned = found
-        first, units = ((presigned.ixs, 0) if presigned is not None
-                        else verdict_instructions(deps, candidate))
-        outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale, first=first,
-                                    units=units, presigned=presigned)
+        if presigned is not None:  # signed already, from verdict_instructions
+            outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale,
+                                        first=presigned.ixs, presigned=presigned)
+        else:
+            first, units = verdict_instructions(deps, candidate)
+            outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale, first=first,
+                                        units=units)
     else:
         outcome = await run_planned(deps, LIQUIDATE_POSITION, planner, stale)
     if outcome is Outcome.SUCCESS:  # the liquidation paid into it: it exists
