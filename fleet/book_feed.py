@@ -97,7 +97,9 @@ class BookFeed:
         self._buffers.append(buffer)
         try:
             book = await load_book(self.chain, partitions=self.partitions)
-            await self._index(book)
+            # indexed whole on a worker thread (the columns' copies too): nothing else sees
+            # this book yet
+            await asyncio.to_thread(book.build_indexes)
         finally:
             self._buffers.remove(buffer)
         for change in buffer:  # in the order notified: the last version of each wins
@@ -106,17 +108,14 @@ class BookFeed:
         self.on_book(book)
         return book
 
-    @staticmethod
-    async def _index(book: PositionBook) -> None:
-        for build in book.index_builds():
-            await asyncio.to_thread(build.run)
-            build.install()
-
     async def _keep_indexes(self) -> None:
         while True:
             await asyncio.sleep(INDEX_CHECK_S)
             try:
-                await self._index(self.book)
+                # the live book's rows copied here, between two changes; sorted on a thread
+                for build in self.book.index_builds():
+                    await asyncio.to_thread(build.run)
+                    build.install()
             except Exception as e:  # judged row by row meanwhile: slower, never wrong
                 log.warning("liquidator book index not rebuilt",
                             error=f"{type(e).__name__}: {e}")
