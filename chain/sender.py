@@ -40,7 +40,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeGuard, TypeVar
 
 import structlog
 from solana.rpc.core import RPCException
@@ -90,6 +90,7 @@ MAX_STATUSES_PER_REQUEST = 256  # getSignatureStatuses takes at most this many s
 LANDED = (TransactionConfirmationStatus.Confirmed, TransactionConfirmationStatus.Finalized)
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 class Intent(Protocol):
@@ -262,14 +263,12 @@ class Sender:
         transaction was made before."""
         now = time.monotonic()
         read = self._latest
-        if (read is None or not read.done() or read.exception() is not None
-                or now - self._latest_at > TRUSTED_BLOCKHASH_AGE_S):
+        if not _reusable(read, self._latest_at, TRUSTED_BLOCKHASH_AGE_S) or not read.done():
             return None
         price = self.fees.fixed_micro_lamports
         if price is None:
             fee = self._fee
-            if (fee is None or not fee.done() or fee.exception() is not None
-                    or now - self._fee_at > FEE_REUSE_S):
+            if not _reusable(fee, self._fee_at, FEE_REUSE_S) or not fee.done():
                 return None
             price = fee.result()
         latest = read.result().value
@@ -433,8 +432,7 @@ class Sender:
         """The latest blockhash and its last valid block height: one read shared by the sends
         of `max_age_s` (a burst of liquidations asks once), a new one when `fresh`."""
         read = self._latest
-        if (fresh or read is None or time.monotonic() - self._latest_at > max_age_s
-                or (read.done() and read.exception() is not None)):
+        if fresh or not _reusable(read, self._latest_at, max_age_s):
             read = self._latest = asyncio.ensure_future(self.rpc.call("get_latest_blockhash"))
             self._latest_at = time.monotonic()
         resp = await asyncio.shield(read)
@@ -500,8 +498,7 @@ class Sender:
         if self.fees.fixed_micro_lamports is not None:
             return self.fees.fixed_micro_lamports
         read = self._fee
-        if (read is None or time.monotonic() - self._fee_at > FEE_REUSE_S
-                or (read.done() and read.exception() is not None)):
+        if not _reusable(read, self._fee_at, FEE_REUSE_S):
             return await self._read_fee(writable_accounts(ixs))
         return await asyncio.shield(read)
 
@@ -553,6 +550,14 @@ class Sender:
         if isinstance(landed, Landed):
             return replace(landed, confirmed_after_s=time.monotonic() - first_sent)
         return landed
+
+
+def _reusable(read: asyncio.Future[T] | None, started_at: float,
+              max_age_s: float) -> TypeGuard[asyncio.Future[T]]:
+    """Whether a shared read (started at `started_at`, time.monotonic()) may serve a caller
+    now: started within `max_age_s` and not failed (it may still be under way)."""
+    return (read is not None and time.monotonic() - started_at <= max_age_s
+            and not (read.done() and read.exception() is not None))
 
 
 def _landed(signature: Signature, status: TransactionStatus | None) -> Landed | Refused | None:

@@ -141,11 +141,8 @@ class Lease:
 async def take(redis: Redis, key: str, fence: str, ttl_s: float) -> Lease | None:
     """Take the lease `key` (fencing counter `fence`) for `ttl_s` seconds; None when someone
     holds it."""
-    token = secrets.token_hex(16)
-    number = await _eval(redis, _TAKE, 2, key, fence, token, _ms(ttl_s), str(FENCE_KEEP_MS))
-    if not number:
-        return None
-    return Lease(redis, key, number, f"{number}:{token}", ttl_s)
+    (held,) = await take_each(redis, [(key, fence)], ttl_s)
+    return held
 
 
 async def take_each(redis: Redis, keys: Sequence[tuple[str, str]],
