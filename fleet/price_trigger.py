@@ -5,8 +5,8 @@ waiting for a queue hop or a fresh read of every position.
 
 Each liquidator instance runs one `PriceTrigger` beside its arq worker:
 - it watches the perp markets' oracles through `accountSubscribe` (`chain.watch`), at
-  `processed` unless set otherwise (a slot sooner than `confirmed`), and judges
-  each new price and confidence exactly as the program would (`chain.prices.judge_quote`,
+  `confirmed` unless set to `processed` (a slot sooner, the book then a slot behind), and
+  judges each new price and confidence exactly as the program would (`chain.prices.judge_quote`,
   with the limits each market copied at creation, at the notification's slot), with funding
   accrued to the chain's time (`ChainTime`: the chain's clock as last read, plus the seconds
   elapsed since on this host's monotonic clock; a cluster's clock drifts from wall time);
@@ -87,7 +87,7 @@ class PriceTrigger:
     beat_s: float = 1.0
     book_partitions: int = 1  # the load's answers per side (jobs/position_load.py)
     book_reconcile_s: float = 0.0  # the full reload's period (0: never)
-    price_commitment: str = "processed"  # at which the oracles are watched
+    price_commitment: str = "confirmed"  # at which the oracles are watched
     book: PositionBook = field(default_factory=PositionBook)
     refused: dict[Pubkey, str] = field(default_factory=dict)  # market -> the program's error
     chain_time: ChainTime | None = None  # as of the last clock read or rescan

@@ -39,7 +39,7 @@ are.
     KEEPERNET_REWARD_TOKEN_ACCOUNT          liquidator.reward_token_account  none (derived)
     KEEPERNET_BOOK_PARTITIONS               liquidator.book_partitions    1 (or 256, 65536)
     KEEPERNET_BOOK_RECONCILE_S              liquidator.book_reconcile_s   300.0 (0: never)
-    KEEPERNET_PRICE_COMMITMENT              liquidator.price_commitment   processed
+    KEEPERNET_PRICE_COMMITMENT              liquidator.price_commitment   confirmed
     KEEPERNET_PRICE_SOURCE                  prices.source                 local
     KEEPERNET_HERMES_URL                    prices.hermes_url             https://hermes.pyth.network/
     KEEPERNET_PULL_KEYS                     prices.pull_keys              none
@@ -463,14 +463,15 @@ class LiquidatorSettings:
     many answers per side the price trigger loads its book (by the owners' leading bytes, so
     that no answer exceeds a provider's cap); `book_reconcile_s`: how often it reloads the
     book whole besides the notifications keeping it (0: never); `price_commitment`: at which
-    commitment the trigger hears of a price (`processed`, a slot before `confirmed`: a
-    liquidation sent on a price a fork then drops is refused on chain, its fee lost)."""
+    commitment the trigger hears of a price (`confirmed`, or `processed` a slot sooner: its
+    book, kept at `confirmed`, then trails the prices by a slot, and a liquidation landed in
+    that slot is sent again unread and refused on chain, its fee lost)."""
 
     scan_interval_s: _Seconds = 10.0
     reward_token_account: Annotated[Pubkey | None, PlainValidator(_pubkey)] = None
     book_partitions: Annotated[int, PlainValidator(_one_of(*BOOK_PARTITIONS))] = 1
     book_reconcile_s: Annotated[float, PlainValidator(_non_negative_float)] = 300.0
-    price_commitment: Annotated[str, PlainValidator(_choice(*PRICE_COMMITMENTS))] = "processed"
+    price_commitment: Annotated[str, PlainValidator(_choice(*PRICE_COMMITMENTS))] = "confirmed"
 
 
 PRICE_SOURCES = ("local", "hermes")

@@ -67,7 +67,7 @@ def test_defaults_with_only_the_required_settings() -> None:
     assert s.timeouts == JobTimeouts()
     assert s.liquidator == LiquidatorSettings(10.0, None, book_partitions=1,
                                               book_reconcile_s=300.0,
-                                              price_commitment="processed")
+                                              price_commitment="confirmed")
     assert s.config_path is None
 
 
@@ -115,7 +115,7 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
         "KEEPERNET_RPC_BATCHES": "Off",
         "KEEPERNET_REWARD_TOKEN_ACCOUNT": REWARD_TOKEN,
         "KEEPERNET_BOOK_PARTITIONS": "256", "KEEPERNET_BOOK_RECONCILE_S": "0",
-        "KEEPERNET_PRICE_COMMITMENT": "Confirmed",
+        "KEEPERNET_PRICE_COMMITMENT": "Processed",
         "KEEPERNET_PRICE_SOURCE": "Hermes",
         "KEEPERNET_HERMES_URL": "http://127.0.0.1:7070",
         "KEEPERNET_PULL_KEYS": str(tmp_path),
@@ -136,7 +136,7 @@ def test_every_setting_from_the_environment(tmp_path: Path) -> None:
     assert s.rpc_batches == "off"
     assert s.liquidator.reward_token_account == Pubkey.from_string(REWARD_TOKEN)
     assert (s.liquidator.book_partitions, s.liquidator.book_reconcile_s) == (256, 0.0)
-    assert s.liquidator.price_commitment == "confirmed"
+    assert s.liquidator.price_commitment == "processed"
     assert (s.prices.source, s.prices.hermes_url) == ("hermes", "http://127.0.0.1:7070")
     assert s.prices.pull_keys == tmp_path
 
